@@ -1,0 +1,212 @@
+"""One typed settings object, read from the environment and an optional TOML file.
+
+Environment variables use the prefix ``HOTLINE_`` and ``__`` for nesting
+(``HOTLINE_ASTERISK__ARI_PORT=8088``); ``DATABASE_URL`` and ``REDIS_URL`` are also read
+as they are, because every hosting platform sets them. A TOML file is named by
+``HOTLINE_CONFIG`` (default ``./hotline.toml`` when it exists). Secrets that are not
+given are generated on first run and kept in ``<data_dir>/secrets.json`` (mode 0600).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+
+class SettingsError(Exception):
+    """A wrong setting: the message is one line naming the setting and the fix."""
+
+
+class AsteriskSettings(BaseModel):
+    external: bool = Field(False, description="true: use an Asterisk you run; false: the project's sandbox")
+    host: str = "127.0.0.1"
+    http_port: int = Field(18088, ge=1, le=65535, description="Asterisk HTTP server: ARI and SIP over WebSocket")
+    ami_port: int = Field(15038, ge=1, le=65535)
+    sip_port: int = Field(15060, ge=1, le=65535, description="PJSIP UDP transport")
+    rtp_start: int = Field(20000, ge=1024, le=65000)
+    rtp_end: int = Field(20999, ge=1024, le=65535)
+    ari_user: str = "hotline"
+    ari_password: str = ""
+    ami_user: str = "hotline"
+    ami_password: str = ""
+    app_name: str = Field("hotline", pattern=r"^[A-Za-z0-9_-]+$")
+    suite: str = Field("unstable", description="Debian suite the sandbox takes the asterisk package from")
+    mirror: str = Field("", description="Debian mirror for the sandbox; empty: the machine's apt sources")
+    pstn_peer: str = Field("127.0.0.1", description="address of the PSTN gateway (test callers) matched by IP")
+    trunk_host: str = Field("127.0.0.1:15070", description="outbound trunk for cloud seats and 110/119/120/122")
+    request_timeout: float = Field(5.0, gt=0)
+
+    @model_validator(mode="after")
+    def _ports(self) -> AsteriskSettings:
+        if self.rtp_end <= self.rtp_start:
+            raise ValueError("rtp_end must be greater than rtp_start")
+        return self
+
+    @property
+    def ari_url(self) -> str:
+        return f"http://{self.host}:{self.http_port}/ari"
+
+
+class EmergencyNumbers(BaseModel):
+    police: str = "110"
+    fire: str = "119"
+    ambulance: str = "120"
+    traffic: str = "122"
+
+
+class HttpSettings(BaseModel):
+    host: str = "127.0.0.1"
+    port: int = Field(8345, ge=1, le=65535)
+
+
+def _env_alias_sources() -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if os.environ.get("DATABASE_URL"):
+        out["database_url"] = os.environ["DATABASE_URL"]
+    if os.environ.get("REDIS_URL"):
+        out["redis_url"] = os.environ["REDIS_URL"]
+    return out
+
+
+class _TomlSource(PydanticBaseSettingsSource):
+    def __init__(self, settings_cls: type[BaseSettings], path: Path | None) -> None:
+        super().__init__(settings_cls)
+        self.path = path
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        if self.path is None or not self.path.exists():
+            return {}
+        try:
+            with self.path.open("rb") as fh:
+                return tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"settings file {self.path}: {exc}") from exc
+
+
+class _AliasSource(PydanticBaseSettingsSource):
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:  # pragma: no cover
+        return None, field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return _env_alias_sources()
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="HOTLINE_", env_nested_delimiter="__", extra="forbid", validate_default=True
+    )
+
+    data_dir: Path = Path("var")
+    database_url: str = ""
+    redis_url: str = ""
+    log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+    log_json: bool = True
+    secret_key: str = ""
+    http: HttpSettings = HttpSettings()
+    asterisk: AsteriskSettings = AsteriskSettings()
+    emergency: EmergencyNumbers = EmergencyNumbers()
+
+    _toml_path: Path | None = None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_path = os.environ.get("HOTLINE_CONFIG")
+        path = Path(toml_path) if toml_path else Path("hotline.toml")
+        if toml_path and not path.exists():
+            raise SettingsError(f"HOTLINE_CONFIG: file {path} does not exist")
+        return (init_settings, _AliasSource(settings_cls), env_settings, _TomlSource(settings_cls, path))
+
+    @field_validator("database_url")
+    @classmethod
+    def _db_url(cls, value: str) -> str:
+        if not value:
+            return value
+        if value.startswith(("postgres://", "postgresql://")):
+            return "postgresql+asyncpg://" + value.split("://", 1)[1]
+        if value.startswith("sqlite:///"):
+            return "sqlite+aiosqlite:///" + value[len("sqlite:///") :]
+        if value.startswith(("postgresql+asyncpg://", "sqlite+aiosqlite://")):
+            return value
+        raise ValueError("must be a postgresql:// or sqlite:/// URL")
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str) -> str:
+        if value and not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("must be a redis:// URL")
+        return value
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'hotline.db').resolve()}"
+
+
+def _format_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(p) for p in err["loc"]) or "settings"
+    env = "HOTLINE_" + "__".join(str(p).upper() for p in err["loc"])
+    value = err.get("input")
+    shown = "" if isinstance(value, dict) else f" (got {value!r})"
+    return f"setting {loc} [{env}]: {err['msg']}{shown}"
+
+
+def _fill_secrets(settings: Settings) -> None:
+    """Generate missing secrets once and keep them beside the data, never in the repository."""
+    path = settings.data_dir / "secrets.json"
+    stored: dict[str, str] = {}
+    if path.exists():
+        try:
+            stored = json.loads(path.read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise SettingsError(f"{path} is unreadable ({exc}); delete it to generate new secrets") from exc
+    wanted = {
+        "ari_password": settings.asterisk.ari_password,
+        "ami_password": settings.asterisk.ami_password,
+        "secret_key": settings.secret_key,
+    }
+    changed = False
+    for key, given in wanted.items():
+        if not given and not stored.get(key):
+            stored[key] = secrets.token_urlsafe(24)
+            changed = True
+    if changed:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(stored, indent=2))
+        tmp.chmod(0o600)
+        tmp.replace(path)
+    if not settings.asterisk.ari_password:
+        settings.asterisk.ari_password = stored["ari_password"]
+    if not settings.asterisk.ami_password:
+        settings.asterisk.ami_password = stored["ami_password"]
+    if not settings.secret_key:
+        settings.secret_key = stored["secret_key"]
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Load and check the settings; raise SettingsError with one clear line on a wrong value."""
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(_format_error(exc)) from None
+    _fill_secrets(settings)
+    return settings
