@@ -40,9 +40,7 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
         return await handler(request)
     except web.HTTPException as exc:
         if exc.status >= 400 and exc.content_type != "application/json" and request.path.startswith("/api"):
-            return web.json_response(
-                {"error": exc.reason, "detail": exc.text or exc.reason}, status=exc.status
-            )
+            return web.json_response({"error": exc.reason, "detail": exc.text or exc.reason}, status=exc.status)
         raise
     except Exception:
         logger.exception("unhandled error", extra={"path": request.path, "method": request.method})
@@ -55,9 +53,7 @@ def build_openapi(plugins: list[Any]) -> dict[str, Any]:
         "info": {"title": "12345 hotline engine", "version": __version__},
         "paths": {
             "/healthz": {"get": {"summary": "liveness", "responses": {"200": {"description": "alive"}}}},
-            "/metrics": {
-                "get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text"}}}
-            },
+            "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text"}}}},
         },
         "components": {"schemas": {}, "securitySchemes": {}},
     }

@@ -19,7 +19,12 @@ from hotline.settings import SettingsError
 
 logger = logging.getLogger(__name__)
 
-CORE_COMMANDS = ("hotline.commands.run", "hotline.commands.sandbox", "hotline.commands.db", "hotline.commands.bench")
+CORE_COMMANDS = (
+    "hotline.commands.run",
+    "hotline.commands.sandbox",
+    "hotline.commands.db",
+    "hotline.commands.bench",
+)
 FEATURE_PACKAGES = ("acd", "ivr", "channels", "agent_console", "scheduling", "workorders")
 
 

@@ -26,6 +26,7 @@ async def upgrade(url: str, revision: str = "heads", engine: AsyncEngine | None 
     eng = engine or make_engine(url)
     try:
         async with eng.begin() as conn:
+
             def _do(sync_conn: object) -> None:
                 cfg = alembic_config(url)
                 cfg.attributes["connection"] = sync_conn
@@ -41,6 +42,7 @@ async def downgrade(url: str, revision: str) -> None:
     eng = make_engine(url)
     try:
         async with eng.begin() as conn:
+
             def _do(sync_conn: object) -> None:
                 cfg = alembic_config(url)
                 cfg.attributes["connection"] = sync_conn

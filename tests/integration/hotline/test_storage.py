@@ -9,8 +9,15 @@ async def test_migrations_create_interactions_table_that_round_trips(migrated_en
     sessions = make_sessionmaker(migrated_engine)
     arrived = dt.datetime(2026, 11, 26, 9, 0, tzinfo=dt.UTC)
     async with sessions() as s, s.begin():
-        s.add(Interaction(contact_id="c-1", channel="voice", caller="13800000000", arrived_at=arrived,
-                          data={"ivr_path": ["welcome", "1"]}))
+        s.add(
+            Interaction(
+                contact_id="c-1",
+                channel="voice",
+                caller="13800000000",
+                arrived_at=arrived,
+                data={"ivr_path": ["welcome", "1"]},
+            )
+        )
     async with sessions() as s:
         row = (await s.execute(select(Interaction).where(Interaction.contact_id == "c-1"))).scalar_one()
     assert row.data == {"ivr_path": ["welcome", "1"]}
