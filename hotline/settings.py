@@ -27,6 +27,9 @@ class SettingsError(Exception):
 class AsteriskSettings(BaseModel):
     external: bool = Field(False, description="true: use an Asterisk you run; false: the project's sandbox")
     host: str = "127.0.0.1"
+    bind: str = Field("127.0.0.1", description="address Asterisk's HTTP, AMI and SIP listen on")
+    moh_dir: str = Field("/var/lib/asterisk/moh-hotline", description="music-on-hold folder inside Asterisk")
+    sounds_dir: str = Field("/var/lib/asterisk/sounds/hotline", description="the engine's prompts inside Asterisk")
     http_port: int = Field(18088, ge=1, le=65535, description="Asterisk HTTP server: ARI and SIP over WebSocket")
     ami_port: int = Field(15038, ge=1, le=65535)
     sip_port: int = Field(15060, ge=1, le=65535, description="PJSIP UDP transport")

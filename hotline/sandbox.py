@@ -1,0 +1,519 @@
+"""The project's own Asterisk 22: a Debian root built with debootstrap, run in a chroot.
+
+Layout under ``<data_dir>/sandbox``: ``root/`` (the Debian root), ``debs/`` (downloaded
+packages, so a rebuild does not depend on today's archive), ``state.json`` (what was built),
+``asterisk.pid`` and ``asterisk.log``. Everything binds to loopback on the configured ports.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import logging
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from hotline import dialplans
+from hotline.errors import CommandError
+from hotline.settings import Settings
+
+logger = logging.getLogger(__name__)
+console = Console(stderr=True)
+
+PACKAGES = ("asterisk", "asterisk-modules")
+ASTERISK_DIRS = (
+    "/etc/asterisk",
+    "/var/lib/asterisk",
+    "/var/spool/asterisk",
+    "/var/log/asterisk",
+    "/var/run/asterisk",
+    "/var/cache/asterisk",
+    "/var/lib/asterisk/keys",
+)
+# Lines Asterisk prints that are noise here: there is no DNS in this sandbox.
+_NOISE = re.compile(r"ROOT-SERVERS|dns_|resolv|Unable to lookup|DNS", re.I)
+
+
+@dataclass(frozen=True)
+class Paths:
+    base: Path
+
+    @property
+    def root(self) -> Path:
+        return self.base / "root"
+
+    @property
+    def debs(self) -> Path:
+        return self.base / "debs"
+
+    @property
+    def state(self) -> Path:
+        return self.base / "state.json"
+
+    @property
+    def pid(self) -> Path:
+        return self.base / "asterisk.pid"
+
+    @property
+    def log(self) -> Path:
+        return self.base / "asterisk.log"
+
+
+def paths(settings: Settings) -> Paths:
+    return Paths((settings.data_dir / "sandbox").resolve())
+
+
+def apt_mirror() -> str:
+    """The machine's own Debian mirror (first non-security source), or '' for debootstrap's default."""
+    candidates: list[str] = []
+    sources = [Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*"))]
+    for src in sources:
+        try:
+            text = src.read_text()
+        except OSError:
+            continue
+        if src.suffix == ".sources":
+            for block in text.split("\n\n"):
+                fields = dict(
+                    line.split(":", 1) for line in block.splitlines() if ":" in line and not line.startswith("#")
+                )
+                uris, suites = fields.get("URIs", "").split(), fields.get("Suites", "")
+                if uris and "security" not in suites and fields.get("Types", "deb").strip().startswith("deb"):
+                    candidates.extend(uris)
+        elif src.suffix == ".list" or src.name == "sources.list":
+            for line in text.splitlines():
+                parts = line.split()
+                if len(parts) >= 3 and parts[0] == "deb" and "security" not in line:
+                    uri = next((p for p in parts[1:] if "://" in p), "")
+                    if uri:
+                        candidates.append(uri)
+    for uri in candidates:
+        if "security" not in uri and "/debian" in uri:
+            return uri
+    return candidates[0] if candidates else ""
+
+
+def _require_root(what: str) -> None:
+    if os.geteuid() != 0:
+        raise CommandError(
+            f"{what} needs root (debootstrap, chroot, mount): run as root, or set HOTLINE_ASTERISK__EXTERNAL=true"
+        )
+
+
+def _read_state(p: Paths) -> dict[str, str] | None:
+    try:
+        data = json.loads(p.state.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def is_built(p: Paths) -> bool:
+    state = _read_state(p)
+    return bool(state) and (p.root / "usr/sbin/asterisk").exists() and (p.root / "usr/bin/env").exists()
+
+
+def build(settings: Settings, force: bool = False) -> None:
+    """Build the Debian root once; a corrupt or half-built one is rebuilt."""
+    p = paths(settings)
+    if is_built(p) and not force:
+        return
+    _require_root("building the sandbox")
+    if shutil.which("debootstrap") is None:
+        raise CommandError("debootstrap is not installed: apt-get install debootstrap (make run / make test do this)")
+    if p.root.exists():
+        console.print(f"[yellow]sandbox root at {p.root} is incomplete or corrupt: rebuilding it[/]")
+        _unmount_all(p)
+        shutil.rmtree(p.root)
+    p.debs.mkdir(parents=True, exist_ok=True)
+    suite = settings.asterisk.suite
+    mirror = settings.asterisk.mirror or apt_mirror()
+    cmd = [
+        "debootstrap",
+        "--variant=minbase",
+        "--include=" + ",".join(PACKAGES),
+        f"--cache-dir={p.debs}",
+        suite,
+        str(p.root),
+    ]
+    if mirror:
+        cmd.append(mirror)
+    log_path = p.base / "build.log"
+    lines: list[str] = []
+    with (
+        log_path.open("w") as log,
+        Progress(
+            SpinnerColumn(),
+            TextColumn("[bold]Asterisk sandbox[/] {task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total} steps"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        ) as progress,
+    ):
+        # debootstrap prints one line per package and step; about 700 for this root.
+        task = progress.add_task(f"debootstrap {suite}", total=700)
+        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            log.write(line)
+            lines.append(line.rstrip())
+            if line.startswith("I: "):
+                step = line[3:].split(" ", 1)
+                progress.update(
+                    task, advance=1, description=f"{step[0].lower()} {step[1].strip()[:40] if len(step) > 1 else ''}"
+                )
+        code = proc.wait()
+        progress.update(task, completed=700)
+    if code != 0:
+        shutil.rmtree(p.root, ignore_errors=True)
+        raise CommandError(_explain_build_failure(lines, suite, mirror, log_path))
+    p.state.write_text(
+        json.dumps({"suite": suite, "mirror": mirror, "built_at": time.strftime("%Y-%m-%dT%H:%M:%S"), "version": ""})
+    )
+    version = _chroot_output(p, ["/usr/sbin/asterisk", "-V"]).strip()
+    if not version.startswith("Asterisk"):
+        raise CommandError(f"the sandbox was built but its asterisk does not run ({version!r}); see {log_path}")
+    state = _read_state(p) or {}
+    state["version"] = version
+    p.state.write_text(json.dumps(state))
+    console.print(f"[green]sandbox built:[/] {version} from suite {suite}")
+
+
+def _explain_build_failure(lines: list[str], suite: str, mirror: str, log_path: Path) -> str:
+    text = "\n".join(lines[-40:])
+    where = mirror or "debootstrap's default mirror"
+    m = re.search(r"Couldn't (?:download|find) (?:package )?(\S+)", text)
+    if m:
+        return f"package {m.group(1)} could not be downloaded from {where} (suite {suite}); check the network or set HOTLINE_ASTERISK__SUITE / HOTLINE_ASTERISK__MIRROR (log: {log_path})"
+    if "Failed getting release file" in text or "Release signed by unknown key" in text or "Temporary failure" in text:
+        return f"cannot reach {where} for suite {suite} (no network?); connect, or set HOTLINE_ASTERISK__MIRROR to a reachable mirror (log: {log_path})"
+    if "is not available" in text or "Unable to locate" in text:
+        return f"a package of {', '.join(PACKAGES)} is missing from suite {suite}; set HOTLINE_ASTERISK__SUITE (log: {log_path})"
+    if "Invalid Release" in text or "Checksum" in text or "md5" in text.lower() or "sha256" in text.lower():
+        return f"the package cache {log_path.parent / 'debs'} is corrupt: delete it and run again (log: {log_path})"
+    last = next((line for line in reversed(lines) if line.startswith("E:")), lines[-1] if lines else "no output")
+    return f"debootstrap failed: {last} (log: {log_path})"
+
+
+def _chroot_output(p: Paths, argv: list[str]) -> str:
+    try:
+        return subprocess.run(
+            ["chroot", str(p.root), *argv], capture_output=True, text=True, timeout=30, check=False
+        ).stdout
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return str(exc)
+
+
+def _mounted(target: Path) -> bool:
+    try:
+        mounts = Path("/proc/mounts").read_text().split("\n")
+    except OSError:
+        return False
+    return any(line.split(" ")[1:2] == [str(target)] for line in mounts if line)
+
+
+def _mount(p: Paths) -> None:
+    for name, args in (
+        ("proc", ["-t", "proc", "proc"]),
+        ("dev", ["--bind", "/dev"]),
+        ("dev/pts", ["--bind", "/dev/pts"]),
+    ):
+        target = p.root / name
+        target.mkdir(exist_ok=True)
+        if not _mounted(target):
+            subprocess.run(["mount", *args, str(target)], check=True, capture_output=True)
+
+
+def _unmount_all(p: Paths) -> None:
+    for name in ("dev/pts", "dev", "proc"):
+        target = p.root / name
+        if _mounted(target):
+            subprocess.run(["umount", "-l", str(target)], check=False, capture_output=True)
+
+
+def install_config(settings: Settings) -> str:
+    """Write the rendered dialplans into the root, make the folders root's, add hold music; return a fingerprint."""
+    p = paths(settings)
+    files = dialplans.render(settings, sandbox=True)
+    etc = p.root / "etc/asterisk"
+    dist = p.root / "etc/asterisk.dist"
+    if etc.exists() and not dist.exists():
+        etc.rename(dist)  # keep Debian's samples aside; the sandbox runs only the project's files
+    etc.mkdir(exist_ok=True)
+    seats = etc / "pjsip_seats.conf"
+    if seats.exists():
+        files.pop("pjsip_seats.conf", None)
+    dialplans.write(files, etc)
+    for d in ASTERISK_DIRS:
+        (p.root / d.lstrip("/")).mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        ["chroot", str(p.root), "chown", "-R", "root:root", *ASTERISK_DIRS], check=False, capture_output=True
+    )
+    _install_hold_music(settings, p)
+    return dialplans.fingerprint(files)
+
+
+def _install_hold_music(settings: Settings, p: Paths) -> None:
+    moh = p.root / settings.asterisk.moh_dir.lstrip("/")
+    moh.mkdir(parents=True, exist_ok=True)
+    target = moh / "hold.wav"
+    if target.exists():
+        return
+    # A soft two-tone chime made here: no third-party music is shipped.
+    if shutil.which("sox"):
+        subprocess.run(
+            [
+                "sox",
+                "-n",
+                "-r",
+                "8000",
+                "-c",
+                "1",
+                "-b",
+                "16",
+                str(target),
+                "synth",
+                "0.6",
+                "sine",
+                "523",
+                "synth",
+                "0.6",
+                "sine",
+                "659",
+                "fade",
+                "0.05",
+                "0.6",
+                "0.1",
+                "repeat",
+                "8",
+                "vol",
+                "0.3",
+            ],
+            check=False,
+            capture_output=True,
+        )
+    if not target.exists():
+        _write_tone_wav(target)
+
+
+def _write_tone_wav(target: Path) -> None:
+    import math
+    import struct
+    import wave
+
+    with wave.open(str(target), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        frames = bytearray()
+        for i in range(8000 * 4):
+            freq = 523 if (i // 4800) % 2 == 0 else 659
+            frames += struct.pack("<h", int(6000 * math.sin(2 * math.pi * freq * i / 8000)))
+        w.writeframes(bytes(frames))
+
+
+def pid_alive(p: Paths) -> int | None:
+    try:
+        pid = int(p.pid.read_text().strip())
+    except (OSError, ValueError):
+        return None
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return pid
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return None
+    return pid if b"asterisk" in cmdline else None
+
+
+def _port_free(host: str, port: int, kind: int) -> bool:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError:
+            return False
+    return True
+
+
+def check_ports(settings: Settings) -> None:
+    a = settings.asterisk
+    for setting, port, kind in (
+        ("HOTLINE_ASTERISK__HTTP_PORT", a.http_port, socket.SOCK_STREAM),
+        ("HOTLINE_ASTERISK__AMI_PORT", a.ami_port, socket.SOCK_STREAM),
+        ("HOTLINE_ASTERISK__SIP_PORT", a.sip_port, socket.SOCK_DGRAM),
+    ):
+        if not _port_free(a.bind, port, kind):
+            raise CommandError(
+                f"port {port} on {a.bind} is in use by another program: stop it or choose another port with {setting}"
+            )
+
+
+def ari_info(settings: Settings, timeout: float = 2.0) -> dict[str, object] | None:
+    a = settings.asterisk
+    req = urllib.request.Request(f"{a.ari_url}/asterisk/info")
+    token = base64.b64encode(f"{a.ari_user}:{a.ari_password}".encode()).decode()
+    req.add_header("Authorization", f"Basic {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            data = json.loads(resp.read())
+            return data if isinstance(data, dict) else None
+    except urllib.error.HTTPError as exc:
+        if exc.code == 401:
+            raise CommandError(
+                "ARI refused the credentials (401): the running Asterisk has other passwords; run 'hotline sandbox down' then 'up'"
+            ) from None
+        return None
+    except (OSError, ValueError):
+        return None
+
+
+def ami_answers(settings: Settings, timeout: float = 2.0) -> bool | None:
+    """True: logged in; False: reachable but refused; None: unreachable."""
+    a = settings.asterisk
+    try:
+        with socket.create_connection((a.host, a.ami_port), timeout=timeout) as s:
+            s.settimeout(timeout)
+            banner = s.recv(256)
+            if not banner.startswith(b"Asterisk Call Manager"):
+                return False
+            s.sendall(
+                f"Action: Login\r\nUsername: {a.ami_user}\r\nSecret: {a.ami_password}\r\nActionID: chk\r\n\r\n".encode()
+            )
+            data = b""
+            while b"\r\n\r\n" not in data:
+                chunk = s.recv(1024)
+                if not chunk:
+                    break
+                data += chunk
+            ok = b"Response: Success" in data
+            with contextlib.suppress(OSError):
+                s.sendall(b"Action: Logoff\r\n\r\n")
+            return ok
+    except OSError:
+        return None
+
+
+def up(settings: Settings) -> None:
+    """Build if needed, install the configuration and start Asterisk; idempotent."""
+    if settings.asterisk.external:
+        raise CommandError(
+            "asterisk.external is true: the sandbox is not used; unset HOTLINE_ASTERISK__EXTERNAL to use it"
+        )
+    _require_root("the sandbox")
+    p = paths(settings)
+    p.base.mkdir(parents=True, exist_ok=True)
+    build(settings)
+    fp = install_config(settings)
+    state = _read_state(p) or {}
+    running = pid_alive(p)
+    if running and state.get("config") == fp and ari_info(settings):
+        console.print(f"sandbox Asterisk already running (pid {running})")
+        return
+    if running:
+        console.print("configuration changed: restarting the sandbox Asterisk")
+        stop(settings)
+    check_ports(settings)
+    _mount(p)
+    run_dir = p.root / "var/run/asterisk"
+    for stale in run_dir.glob("*"):
+        with contextlib.suppress(OSError):
+            stale.unlink()
+    log = p.log.open("ab")
+    proc = subprocess.Popen(
+        ["chroot", str(p.root), "/usr/sbin/asterisk", "-f", "-n", "-vvv"],
+        stdin=subprocess.DEVNULL,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    log.close()
+    p.pid.write_text(str(proc.pid))
+    state["config"] = fp
+    p.state.write_text(json.dumps(state))
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            stop(settings)
+            raise CommandError(f"Asterisk exited at start (code {proc.returncode}): {_log_tail(p)}")
+        if ari_info(settings, timeout=1) and ami_answers(settings, timeout=1):
+            console.print(
+                f"[green]sandbox Asterisk running[/] (pid {proc.pid}) ARI {settings.asterisk.ari_url} AMI {settings.asterisk.host}:{settings.asterisk.ami_port} SIP udp {settings.asterisk.bind}:{settings.asterisk.sip_port}"
+            )
+            return
+        time.sleep(0.25)
+    stop(settings)
+    raise CommandError(f"Asterisk did not answer on ARI and AMI within 60 s: {_log_tail(p)}")
+
+
+def _log_tail(p: Paths, n: int = 8) -> str:
+    try:
+        lines = p.log.read_text(errors="replace").splitlines()
+    except OSError:
+        return f"no log at {p.log}"
+    useful = [line for line in lines if ("ERROR" in line or "WARNING" in line) and not _NOISE.search(line)]
+    tail = (useful or lines)[-n:]
+    return " | ".join(tail) + f" (log: {p.log})"
+
+
+def stop(settings: Settings, timeout: float = 15.0) -> bool:
+    """Stop Asterisk and unmount everything; True if something was running."""
+    p = paths(settings)
+    pid = pid_alive(p)
+    if pid:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and pid_alive(p):
+            time.sleep(0.1)
+        if pid_alive(p):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
+            time.sleep(0.2)
+        with contextlib.suppress(ChildProcessError, OSError):
+            os.waitpid(pid, os.WNOHANG)
+    with contextlib.suppress(OSError):
+        p.pid.unlink()
+    if p.root.exists():
+        _unmount_all(p)
+    return pid is not None
+
+
+def status(settings: Settings) -> dict[str, object]:
+    p = paths(settings)
+    state = _read_state(p) or {}
+    info = ari_info(settings) if (settings.asterisk.external or pid_alive(p)) else None
+    system = info.get("system", {}) if isinstance(info, dict) else {}
+    return {
+        "mode": "external" if settings.asterisk.external else "sandbox",
+        "built": is_built(p),
+        "pid": pid_alive(p),
+        "version": (system.get("version") if isinstance(system, dict) else None) or state.get("version") or None,
+        "ari": bool(info),
+        "ami": ami_answers(settings) is True,
+        "ports": {
+            "http": settings.asterisk.http_port,
+            "ami": settings.asterisk.ami_port,
+            "sip_udp": settings.asterisk.sip_port,
+        },
+        "path": str(p.base),
+    }
