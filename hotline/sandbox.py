@@ -16,6 +16,7 @@ import re
 import shutil
 import signal
 import socket
+import stat
 import subprocess
 import time
 import urllib.error
@@ -227,16 +228,24 @@ def _mounted(target: Path) -> bool:
     return any(line.split(" ")[1:2] == [str(target)] for line in mounts if line)
 
 
+_DEVICES = {"null": (1, 3), "zero": (1, 5), "full": (1, 7), "random": (1, 8), "urandom": (1, 9), "tty": (5, 0)}
+
+
 def _mount(p: Paths) -> None:
-    for name, args in (
-        ("proc", ["-t", "proc", "proc"]),
-        ("dev", ["--bind", "/dev"]),
-        ("dev/pts", ["--bind", "/dev/pts"]),
-    ):
-        target = p.root / name
-        target.mkdir(exist_ok=True)
-        if not _mounted(target):
-            subprocess.run(["mount", *args, str(target)], check=True, capture_output=True)
+    """Mount /proc only. The host's /dev is never bound in: a later ``rm -rf`` of the checkout
+    would reach through it. debootstrap made the few device nodes Asterisk needs; re-make any
+    that are missing."""
+    target = p.root / "proc"
+    target.mkdir(exist_ok=True)
+    if not _mounted(target):
+        subprocess.run(["mount", "-t", "proc", "proc", str(target)], check=True, capture_output=True)
+    dev = p.root / "dev"
+    dev.mkdir(exist_ok=True)
+    for name, (major, minor) in _DEVICES.items():
+        node = dev / name
+        if not node.exists():
+            os.mknod(node, 0o666 | stat.S_IFCHR, os.makedev(major, minor))
+            node.chmod(0o666)
 
 
 def _unmount_all(p: Paths) -> None:
