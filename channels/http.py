@@ -1,0 +1,166 @@
+"""The WeChat webhook: the server-URL handshake (GET) and message pushes (POST).
+
+Order of checks on a push, each before anything is stored: body size, signed timestamp
+window (403), signature (403), XML screening (400), decryption (400), parsing (400). Only
+then is the message stored, and only after it is committed does WeChat hear "success".
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+from xml.parsers.expat import ExpatError
+
+import xmltodict
+from aiohttp import web
+from prometheus_client import Counter, Histogram
+from wechatpy.crypto import WeChatCrypto
+from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
+from wechatpy.parser import parse_message
+from wechatpy.utils import WeChatSigner
+
+from channels.core.inbound import BadMessage, StaleTimestamp, check_timestamp, normalise
+from channels.core.xmlguard import XmlRejected, screen_xml
+from channels.services import ChannelService
+from channels.settings import WeChatSettings
+
+logger = logging.getLogger(__name__)
+
+WEBHOOK_PATH = "/wechat/webhook"
+REJECTED = Counter("hotline_wechat_rejected_total", "WeChat pushes refused", ["reason"])
+ACK_SECONDS = Histogram(
+    "hotline_wechat_ack_seconds",
+    "time from push received to answer",
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5),
+)
+
+
+class Refused(Exception):
+    def __init__(self, status: int, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.reason = reason
+        self.detail = detail
+
+
+def _plain_signature(token: str, timestamp: str, nonce: str) -> str:
+    signer = WeChatSigner()
+    signer.add_data(token, timestamp, nonce)
+    return str(signer.signature)
+
+
+class WeChatWebhook:
+    def __init__(self, settings: WeChatSettings, service: ChannelService, clock: Callable[[], float] = time.time):
+        self.settings = settings
+        self.service = service
+        self.clock = clock
+        self.crypto = (
+            WeChatCrypto(settings.token, settings.encoding_aes_key, settings.app_id)
+            if settings.encoding_aes_key
+            else None
+        )
+
+    def _check_signed(self, request: web.Request) -> tuple[str, str]:
+        q = request.query
+        timestamp, nonce, signature = q.get("timestamp", ""), q.get("nonce", ""), q.get("signature", "")
+        if not (timestamp and nonce and signature) or len(nonce) > 64 or len(signature) != 40:
+            raise Refused(403, "unsigned", "signature, timestamp and nonce are required")
+        try:
+            check_timestamp(timestamp, self.clock(), self.settings.timestamp_window)
+        except StaleTimestamp as exc:
+            raise Refused(403, "stale", str(exc)) from None
+        expected = _plain_signature(self.settings.token, timestamp, nonce)
+        if not hmac.compare_digest(expected, signature.lower()):
+            raise Refused(403, "signature", "bad signature")
+        return timestamp, nonce
+
+    async def handshake(self, request: web.Request) -> web.Response:
+        try:
+            self._check_signed(request)
+        except Refused as exc:
+            REJECTED.labels(exc.reason).inc()
+            return web.Response(status=exc.status, text=exc.detail)
+        echostr = request.query.get("echostr", "")
+        if not echostr or len(echostr) > 512:
+            return web.Response(status=400, text="echostr required")
+        return web.Response(text=echostr)
+
+    async def push(self, request: web.Request) -> web.Response:
+        started = time.perf_counter()
+        try:
+            fields, raw = await self._read(request)
+            msg = normalise(fields)
+        except Refused as exc:
+            REJECTED.labels(exc.reason).inc()
+            logger.warning("wechat push refused (%s): %s", exc.reason, exc.detail)
+            return web.Response(status=exc.status, text=exc.detail)
+        except BadMessage as exc:
+            REJECTED.labels("bad_message").inc()
+            logger.warning("wechat push refused (bad_message): %s", exc)
+            return web.Response(status=400, text=str(exc))
+        result = await self.service.receive_wechat(msg, raw)
+        ACK_SECONDS.observe(time.perf_counter() - started)
+        logger.debug("wechat push %s %s", msg.dedup_key, result.status)
+        return web.Response(text="success")
+
+    async def _read(self, request: web.Request) -> tuple[dict[str, Any], str]:
+        limit = self.settings.max_body_bytes
+        if request.content_length is not None and request.content_length > limit:
+            raise Refused(400, "oversized", f"body larger than {limit} bytes")
+        body = await request.content.read(limit + 1)
+        if len(body) > limit:
+            raise Refused(400, "oversized", f"body larger than {limit} bytes")
+        timestamp, nonce = self._check_signed(request)
+        text = self._screen(body)
+        encrypted = request.query.get("encrypt_type", "raw").lower() == "aes"
+        if self.settings.mode == "safe" and not encrypted:
+            raise Refused(400, "not_encrypted", "safe mode accepts encrypted pushes only")
+        outer = self._parse(text)
+        if encrypted and self.settings.mode != "plain":
+            text = self._decrypt(outer, request.query.get("msg_signature", ""), timestamp, nonce)
+            self._parse(text)
+        try:
+            message = parse_message(text)
+        except (ExpatError, KeyError, AttributeError, TypeError, ValueError):
+            raise Refused(400, "malformed", "not a WeChat message") from None
+        data = getattr(message, "_data", None)
+        if not isinstance(data, dict):
+            raise Refused(400, "malformed", "not a WeChat message")
+        return data, text
+
+    def _screen(self, body: bytes) -> str:
+        try:
+            return screen_xml(body, self.settings.max_body_bytes)
+        except XmlRejected as exc:
+            raise Refused(400, exc.kind, exc.reason) from None
+
+    @staticmethod
+    def _parse(text: str) -> dict[str, Any]:
+        try:
+            doc = xmltodict.parse(text, disable_entities=True)
+        except ExpatError as exc:
+            raise Refused(400, "malformed", f"XML error: {exc}") from None
+        root = doc.get("xml") if isinstance(doc, dict) else None
+        if not isinstance(root, dict):
+            raise Refused(400, "malformed", "root element must be <xml>")
+        return root
+
+    def _decrypt(self, outer: dict[str, Any], msg_signature: str, timestamp: str, nonce: str) -> str:
+        if self.crypto is None:
+            raise Refused(400, "decrypt", "encrypted push but no EncodingAESKey configured")
+        encrypt = outer.get("Encrypt")
+        if not isinstance(encrypt, str) or not encrypt or not msg_signature:
+            raise Refused(400, "decrypt", "Encrypt and msg_signature are required")
+        try:
+            inner = self.crypto.decrypt_message({"Encrypt": encrypt}, msg_signature, timestamp, nonce)
+        except InvalidSignatureException:
+            raise Refused(403, "signature", "bad msg_signature") from None
+        except InvalidAppIdException:
+            raise Refused(400, "decrypt", "message is for another AppID") from None
+        except Exception:
+            # Bad base64, padding, length or bytes all mean the same to the sender: cannot decrypt.
+            raise Refused(400, "decrypt", "cannot decrypt") from None
+        return self._screen(inner.encode("utf-8"))

@@ -1,0 +1,489 @@
+"""What happens to a conversation: inbound messages stored and routed, seats' replies delivered.
+
+``receive_wechat`` is called by the webhook and returns only after the message is committed;
+everything slow (ACD notification, media download, work-order draft, re-sending held replies)
+runs afterwards on the service's worker so WeChat's 5-second limit is never at risk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import importlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from channels.core.conversation import next_state
+from channels.core.inbound import InboundMessage
+from channels.core.response import CitizenWrote, FlagLate, ResponseTracker, SeatAssigned, SeatReplied, Tick
+from channels.core.response import ConversationClosed as TrackerClosed
+from channels.core.snap import SnapItem, find_bundle
+from channels.dedup import Deduplicator
+from channels.media import store_media
+from channels.models import ChannelConversation, ChannelMedia, ChannelMessage
+from channels.settings import ChannelSettings
+from channels.sink import ContactSink, ConversationChange, ConversationRef, MessageRef
+from channels.wechat_api import MediaRejected, NotConfigured, OutsideWindow, TooManyMessages, WeChatApi, WeChatApiError
+
+logger = logging.getLogger(__name__)
+
+MAX_TEXT = 2000
+HELD = ("held_window", "held_quota")
+Job = Callable[[], Awaitable[None]]
+
+
+class ConversationError(Exception):
+    """A seat's request that cannot be done; the message is shown to the seat (Chinese)."""
+
+
+@dataclass(frozen=True)
+class Received:
+    status: str  # "stored" or "duplicate"
+    message_id: int | None = None
+    conversation_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Sent:
+    message_id: int
+    status: str  # sent, held_window, held_quota, failed
+    detail: str = ""
+
+
+def _utc(ts: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ts, dt.UTC)
+
+
+def _ts(value: dt.datetime) -> float:
+    return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).timestamp()
+
+
+def _conv_ref(conv: ChannelConversation, new: bool = False) -> ConversationRef:
+    menu = conv.flags.get("menu")
+    return ConversationRef(
+        id=conv.id,
+        channel=conv.channel,
+        citizen=conv.citizen,
+        state=conv.state,
+        seat=conv.seat,
+        new=new,
+        skills=(f"menu:{menu}",) if menu else (),
+        flags=dict(conv.flags),
+    )
+
+
+def _msg_ref(row: ChannelMessage, asks_seat: bool) -> MessageRef:
+    return MessageRef(row.id, row.direction, row.kind, row.supported, asks_seat, dict(row.body), row.at)
+
+
+class ChannelService:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        settings: ChannelSettings,
+        data_dir: Path,
+        sink: ContactSink,
+        dedup: Deduplicator,
+        api: WeChatApi | None = None,
+        services: dict[str, Any] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.sessions = sessions
+        self.settings = settings
+        self.data_dir = data_dir
+        self.sink = sink
+        self.dedup = dedup
+        self.api = api
+        self.services = services if services is not None else {}
+        self.clock = clock
+        chat = settings.chat
+        self.tracker = ResponseTracker(chat.realtime_threshold, chat.flag_after, chat.reassign_after)
+        # A fixed pool of locks keeps one citizen's messages in order without an unbounded dict.
+        self._locks = [asyncio.Lock() for _ in range(256)]
+        self._jobs: asyncio.Queue[Job] = asyncio.Queue()
+
+    # ---- inbound -------------------------------------------------------------------------
+
+    async def receive_wechat(self, msg: InboundMessage, raw: str) -> Received:
+        key = msg.dedup_key
+        if await self.dedup.seen(key):
+            return Received("duplicate")
+        now = _utc(self.clock())
+        at = _utc(msg.create_time)
+        async with self._locks[hash(msg.openid) % len(self._locks)]:
+            try:
+                async with self.sessions() as s, s.begin():
+                    conv, new, reopened = await self._conversation_for(s, msg, now, at)
+                    row = ChannelMessage(
+                        conversation_id=conv.id if conv else None,
+                        channel="wechat",
+                        citizen=msg.openid,
+                        direction="in",
+                        dedup_key=key,
+                        kind=msg.kind,
+                        supported=msg.supported,
+                        status="received" if msg.supported else "unsupported",
+                        body=msg.summary(),
+                        raw=raw,
+                        at=at,
+                        stored_at=now,
+                    )
+                    s.add(row)
+                    await s.flush()
+                    draft = None
+                    if conv is not None and msg.kind in ("image", "location") and not conv.flags.get("snap"):
+                        draft = await self._snap(s, conv)
+                    conv_ref = _conv_ref(conv, new) if conv else None
+                    msg_ref = _msg_ref(row, msg.asks_seat)
+            except IntegrityError:
+                # Two deliveries of one MsgId raced past the fast check; the unique key kept one.
+                return Received("duplicate")
+        await self.dedup.remember(key)
+        if conv_ref is not None and msg.asks_seat:
+            self.tracker.handle(CitizenWrote(str(conv_ref.id), msg.create_time))
+        self._jobs.put_nowait(lambda: self._after_inbound(conv_ref, msg_ref, msg, draft, reopened))
+        return Received("stored", msg_ref.id, conv_ref.id if conv_ref else None)
+
+    async def _conversation_for(
+        self, s: AsyncSession, msg: InboundMessage, now: dt.datetime, at: dt.datetime
+    ) -> tuple[ChannelConversation | None, bool, bool]:
+        conv = (
+            await s.execute(
+                select(ChannelConversation)
+                .where(
+                    ChannelConversation.channel == "wechat",
+                    ChannelConversation.citizen == msg.openid,
+                    ChannelConversation.state != "closed",
+                )
+                .order_by(ChannelConversation.id.desc())
+                .limit(1)
+            )
+        ).scalar_one_or_none()
+        if not msg.asks_seat:
+            # Events (subscribe, menu click) join an open conversation but never open one.
+            if conv is not None and msg.kind == "event:click":
+                conv.flags = {**conv.flags, "menu": msg.fields.get("EventKey", "")[:64]}
+            return conv, False, False
+        new = reopened = False
+        if conv is None:
+            conv = ChannelConversation(
+                channel="wechat", citizen=msg.openid, state="queued", seat="", created_at=now, updated_at=now
+            )
+            conv.flags = {}
+            conv.draft = {}
+            s.add(conv)
+            new = True
+        else:
+            reopened = conv.state == "window_closed"
+            conv.state = next_state(conv.state, "citizen_message")
+            if reopened:
+                conv.flags = {k: v for k, v in conv.flags.items() if k != "window_closed"}
+        if conv.flags.get("quota_exhausted"):
+            # A new message from the citizen gives the account a fresh quota of replies.
+            conv.flags = {k: v for k, v in conv.flags.items() if k != "quota_exhausted"}
+            reopened = True
+        conv.last_citizen_at = at
+        conv.updated_at = now
+        await s.flush()
+        return conv, new, reopened
+
+    async def _snap(self, s: AsyncSession, conv: ChannelConversation) -> dict[str, Any] | None:
+        rows = (
+            await s.execute(
+                select(ChannelMessage)
+                .where(ChannelMessage.conversation_id == conv.id, ChannelMessage.direction == "in")
+                .order_by(ChannelMessage.id)
+            )
+        ).scalars()
+        items: list[SnapItem] = []
+        texts: list[str] = []
+        for r in rows:
+            if r.kind == "image":
+                items.append(SnapItem("photo", _ts(r.at), r.id, dict(r.body)))
+            elif r.kind == "location":
+                items.append(SnapItem("location", _ts(r.at), r.id, dict(r.body)))
+            elif r.kind == "text":
+                texts.append(str(r.body.get("text", "")))
+        bundle = find_bundle(items, self.settings.wechat.bundle_window)
+        if bundle is None:
+            return None
+        draft = bundle.draft("\n".join(texts)[:2000])
+        conv.draft = draft
+        conv.flags = {**conv.flags, "snap": True}
+        return draft
+
+    async def _after_inbound(
+        self,
+        conv: ConversationRef | None,
+        msg_ref: MessageRef,
+        msg: InboundMessage,
+        draft: dict[str, Any] | None,
+        reopened: bool,
+    ) -> None:
+        if conv is not None:
+            await self.sink.contact_message(conv, msg_ref)
+        if draft is not None and conv is not None:
+            await self.sink.conversation_changed(ConversationChange(conv.id, "snap_draft", draft))
+            await self._workorder_from_snap(conv, draft)
+        if msg.kind in ("image", "voice") and msg.fields.get("MediaId"):
+            await self.fetch_media(msg_ref.id, msg.fields["MediaId"])
+        if reopened and conv is not None:
+            await self.resend_held(conv.id)
+
+    async def _workorder_from_snap(self, conv: ConversationRef, draft: dict[str, Any]) -> None:
+        create = getattr(self.services.get("workorders"), "create_from_contact", None)
+        if create is None:
+            try:
+                create = getattr(importlib.import_module("workorders.services"), "create_from_contact", None)
+            except ImportError:
+                create = None
+        if create is None:
+            return  # the draft stays on the conversation; the seat's console pre-fills from it
+        try:
+            result = create(channel="wechat", contact_id=f"wechat-{conv.id}", citizen=conv.citizen, draft=draft)
+            if asyncio.iscoroutine(result):
+                result = await result
+        except Exception:
+            logger.exception("workorders.create_from_contact failed; draft kept on conversation %s", conv.id)
+            return
+        async with self.sessions() as s, s.begin():
+            row = await s.get(ChannelConversation, conv.id)
+            if row is not None:
+                row.workorder_id = str(getattr(result, "id", result))[:64]
+
+    async def fetch_media(self, message_id: int, media_id: str) -> str:
+        """Download and keep a citizen's file; the outcome is recorded, never raised."""
+        wc = self.settings.wechat
+        status, path, ctype, size, detail = "failed", "", "", 0, ""
+        try:
+            if self.api is None:
+                raise NotConfigured("WeChat API not configured")
+            media = await self.api.get_media(media_id, wc.media_max_bytes, wc.media_types)
+            ctype, size = media.content_type, len(media.content)
+            stored = await asyncio.to_thread(
+                store_media, self.data_dir, ctype, media.content, wc.media_types, wc.media_max_bytes, dt.date.today()
+            )
+            status, path = "stored", str(stored)
+        except (MediaRejected, ValueError) as exc:
+            status, detail = "rejected", str(exc)
+        except (WeChatApiError, NotConfigured, aiohttp.ClientError, TimeoutError, OSError) as exc:
+            detail = str(exc) or type(exc).__name__
+        if status != "stored":
+            logger.warning("media %s of message %s not stored: %s", media_id, message_id, detail)
+        async with self.sessions() as s, s.begin():
+            existing = (
+                await s.execute(select(ChannelMedia).where(ChannelMedia.message_id == message_id))
+            ).scalar_one_or_none()
+            row = existing or ChannelMedia(message_id=message_id, media_id=media_id[:128])
+            row.status, row.path, row.content_type, row.size, row.detail = status, path, ctype, size, detail[:255]
+            row.fetched_at = _utc(self.clock())
+            s.add(row)
+        return status
+
+    # ---- seats ---------------------------------------------------------------------------
+
+    async def assign(self, conversation_id: int, seat: str) -> None:
+        async with self.sessions() as s, s.begin():
+            conv = await self._get(s, conversation_id)
+            conv.state = self._step(conv.state, "seat_assigned")
+            conv.seat = seat[:64]
+            conv.updated_at = _utc(self.clock())
+        self.tracker.handle(SeatAssigned(str(conversation_id), seat, self.clock()))
+
+    async def close(self, conversation_id: int, disposition: str = "") -> None:
+        async with self.sessions() as s, s.begin():
+            conv = await self._get(s, conversation_id)
+            conv.state = self._step(conv.state, "close")
+            conv.flags = {**conv.flags, "disposition": disposition[:64]}
+            conv.updated_at = _utc(self.clock())
+        self.tracker.handle(TrackerClosed(str(conversation_id), self.clock()))
+
+    async def send_text(self, conversation_id: int, seat: str, text: str) -> Sent:
+        text = text.strip()
+        if not text:
+            raise ConversationError("回复内容不能为空")
+        if len(text) > MAX_TEXT:
+            raise ConversationError(f"回复内容过长（最多{MAX_TEXT}字）")
+        return await self._send(conversation_id, seat, "text", {"text": text})
+
+    async def send_image(self, conversation_id: int, seat: str, media_id: str) -> Sent:
+        if not media_id or len(media_id) > 128:
+            raise ConversationError("图片素材编号无效")
+        return await self._send(conversation_id, seat, "image", {"media_id": media_id})
+
+    @staticmethod
+    def _step(state: str, event: str) -> str:
+        try:
+            return next_state(state, event)
+        except ValueError:
+            raise ConversationError(f"会话当前状态不允许此操作（{state} / {event}）") from None
+
+    async def _get(self, s: AsyncSession, conversation_id: int) -> ChannelConversation:
+        conv = await s.get(ChannelConversation, conversation_id)
+        if conv is None:
+            raise ConversationError(f"会话 {conversation_id} 不存在")
+        return conv
+
+    async def _send(self, conversation_id: int, seat: str, kind: str, body: dict[str, Any]) -> Sent:
+        now = _utc(self.clock())
+        async with self.sessions() as s, s.begin():
+            conv = await self._get(s, conversation_id)
+            if conv.state == "closed":
+                raise ConversationError("会话已结束，不能再回复")
+            if conv.channel != "wechat":
+                raise ConversationError("网页在线咨询的回复由坐席控制台发送")
+            if conv.state == "queued":
+                # Writing to a waiting citizen means the seat has taken the conversation.
+                conv.state = self._step(conv.state, "seat_assigned")
+                conv.seat = seat[:64]
+            held = conv.state == "window_closed"
+            row = ChannelMessage(
+                conversation_id=conv.id,
+                channel="wechat",
+                citizen=conv.citizen,
+                direction="out",
+                kind=kind,
+                supported=True,
+                status="held_window" if held else "sending",
+                body={**body, "seat": seat[:64]},
+                raw="",
+                at=now,
+                stored_at=now,
+            )
+            s.add(row)
+            await s.flush()
+            openid, message_id = conv.citizen, row.id
+        if held:
+            return Sent(message_id, "held_window", "超出48小时回复时限，市民再次发消息后自动补发")
+        status, detail = await self._deliver(openid, kind, body)
+        await self._record_delivery(conversation_id, message_id, status, detail)
+        if status == "sent":
+            self.tracker.handle(SeatReplied(str(conversation_id), seat, self.clock()))
+        return Sent(message_id, status, detail)
+
+    async def _deliver(self, openid: str, kind: str, body: dict[str, Any]) -> tuple[str, str]:
+        try:
+            if self.api is None:
+                raise NotConfigured("WeChat API not configured")
+            if kind == "text":
+                await self.api.send_text(openid, str(body["text"]))
+            else:
+                await self.api.send_image(openid, str(body["media_id"]))
+            return "sent", ""
+        except OutsideWindow:
+            return "held_window", "超出48小时回复时限，市民再次发消息后自动补发"
+        except TooManyMessages:
+            return "held_quota", "客服消息条数已达上限，市民再次发消息后自动补发"
+        except (WeChatApiError, NotConfigured, aiohttp.ClientError, TimeoutError) as exc:
+            logger.warning("wechat delivery failed: %s", exc)
+            return "failed", str(exc) or type(exc).__name__
+
+    async def _record_delivery(self, conversation_id: int, message_id: int, status: str, detail: str) -> None:
+        change: ConversationChange | None = None
+        async with self.sessions() as s, s.begin():
+            row = await s.get(ChannelMessage, message_id)
+            conv = await s.get(ChannelConversation, conversation_id)
+            if row is None or conv is None:
+                return
+            row.status = status
+            row.body = {**row.body, "detail": detail} if detail else row.body
+            if status == "sent" and conv.state == "assigned":
+                conv.state = next_state(conv.state, "seat_reply")
+            elif status == "held_window" and conv.state in ("queued", "assigned"):
+                conv.state = next_state(conv.state, "window_expired")
+                conv.flags = {**conv.flags, "window_closed": True}
+                change = ConversationChange(conversation_id, "window_closed", {"message_id": message_id})
+            elif status == "held_quota":
+                conv.flags = {**conv.flags, "quota_exhausted": True}
+                change = ConversationChange(conversation_id, "held_quota", {"message_id": message_id})
+            conv.updated_at = _utc(self.clock())
+        if change is not None:
+            await self.sink.conversation_changed(change)
+
+    async def resend_held(self, conversation_id: int) -> int:
+        """Deliver replies held by the 48-hour window or the quota, oldest first; return how many went."""
+        async with self.sessions() as s:
+            rows = (
+                (
+                    await s.execute(
+                        select(ChannelMessage)
+                        .where(
+                            ChannelMessage.conversation_id == conversation_id,
+                            ChannelMessage.direction == "out",
+                            ChannelMessage.status.in_(HELD),
+                        )
+                        .order_by(ChannelMessage.id)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        sent = 0
+        for row in rows:
+            status, detail = await self._deliver(row.citizen, row.kind, dict(row.body))
+            await self._record_delivery(conversation_id, row.id, status, detail)
+            if status != "sent":
+                break
+            sent += 1
+        return sent
+
+    async def transcript(self, conversation_id: int) -> list[dict[str, Any]]:
+        async with self.sessions() as s:
+            rows = (
+                await s.execute(
+                    select(ChannelMessage)
+                    .where(ChannelMessage.conversation_id == conversation_id)
+                    .order_by(ChannelMessage.id)
+                )
+            ).scalars()
+            return [
+                {
+                    "id": r.id,
+                    "direction": r.direction,
+                    "kind": r.kind,
+                    "supported": r.supported,
+                    "status": r.status,
+                    "body": r.body,
+                    "at": r.at.isoformat(),
+                }
+                for r in rows
+            ]
+
+    # ---- background ----------------------------------------------------------------------
+
+    async def run_worker(self) -> None:
+        while True:
+            job = await self._jobs.get()
+            try:
+                await job()
+            except Exception:
+                logger.exception("channel job failed")
+            finally:
+                self._jobs.task_done()
+
+    async def drain(self) -> None:
+        """Wait until every queued job has run (tests and orderly shutdown)."""
+        await self._jobs.join()
+
+    async def tick(self) -> None:
+        for cmd in self.tracker.handle(Tick(self.clock())):
+            kind = "late" if isinstance(cmd, FlagLate) else "offer_elsewhere"
+            detail = {"seat": cmd.seat, "waited_s": round(cmd.waited, 1)}
+            await self.sink.conversation_changed(ConversationChange(int(cmd.conversation), kind, detail))
+
+    async def run_ticker(self, interval: float = 1.0) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.tick()
+            except Exception:
+                logger.exception("response tracker tick failed")
