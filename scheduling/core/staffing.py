@@ -1,0 +1,186 @@
+"""Seats needed for a service-level target: voice by Erlang C or A, internet seats with chat concurrency.
+
+Internet seats hold up to K conversations at once. A seat is modelled as K independent slots, so
+n seats are an M/M/(n·K) queue in which a conversation occupies a slot for its handle time; the
+first-response target ("first seat reply within T s") is met when a slot is free within T. This is
+the usual approximation for concurrent chat; it is optimistic when seats slow down under load, so
+the AHT given should be the handle time measured at that concurrency.
+
+Shrinkage (breaks, training, meetings, absence) turns on-line seats into scheduled seats:
+scheduled = ceil(on-line / (1 - shrinkage)).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from scheduling.core import erlang
+
+Channel = Literal["voice", "chat"]
+
+
+@dataclass(frozen=True, slots=True)
+class StaffingPlan:
+    """Seats for one interval and the figures predicted with exactly that many on line."""
+
+    channel: Channel
+    model: Literal["erlang_c", "erlang_a"]
+    arrivals_per_hour: float
+    aht_s: float
+    traffic: float  # Erlangs
+    concurrency: int
+    seats: int  # seats on line (answering)
+    scheduled_seats: int  # seats to roster once shrinkage is added
+    shrinkage: float
+    service_level: float
+    within_s: float
+    target: float
+    asa_s: float
+    occupancy: float
+    wait_probability: float
+    abandonment: float | None  # only with patience (Erlang A)
+
+
+def _validate(
+    arrivals_per_hour: float, aht_s: float, target: float, within_s: float, shrinkage: float, concurrency: int
+) -> None:
+    if not math.isfinite(arrivals_per_hour) or arrivals_per_hour < 0:
+        raise ValueError(f"arrivals per hour must be a finite number >= 0, got {arrivals_per_hour!r}")
+    if not math.isfinite(aht_s) or aht_s <= 0:
+        raise ValueError(f"AHT must be a number of seconds > 0, got {aht_s!r}")
+    if not (0.0 < target < 1.0):
+        raise ValueError(f"target must be strictly between 0 and 1 (e.g. 0.95), got {target!r}")
+    if not math.isfinite(within_s) or within_s < 0:
+        raise ValueError(f"within must be a number of seconds >= 0, got {within_s!r}")
+    if not (0.0 <= shrinkage < 1.0):
+        raise ValueError(f"shrinkage must be in [0, 1) (e.g. 0.3), got {shrinkage!r}")
+    if concurrency < 1:
+        raise ValueError(f"concurrency must be >= 1, got {concurrency!r}")
+
+
+def with_shrinkage(seats: int, shrinkage: float) -> int:
+    """Seats to schedule so that ``seats`` remain on line after ``shrinkage``."""
+    if not (0.0 <= shrinkage < 1.0):
+        raise ValueError(f"shrinkage must be in [0, 1), got {shrinkage!r}")
+    # The small epsilon keeps 10 / (1 - 0.5) at 20 despite binary rounding.
+    return math.ceil(seats / (1.0 - shrinkage) - 1e-9)
+
+
+def plan(
+    arrivals_per_hour: float,
+    aht_s: float,
+    target: float,
+    within_s: float,
+    *,
+    patience_s: float | None = None,
+    shrinkage: float = 0.0,
+    channel: Channel = "voice",
+    concurrency: int = 1,
+) -> StaffingPlan:
+    """Fewest seats meeting ``target`` within ``within_s``; Erlang A when ``patience_s`` is given."""
+    if channel == "voice" and concurrency != 1:
+        raise ValueError("voice seats take one call at a time; concurrency applies to --channel chat")
+    _validate(arrivals_per_hour, aht_s, target, within_s, shrinkage, concurrency)
+    traffic = arrivals_per_hour / 3600.0 * aht_s
+    if patience_s is None:
+        slots = erlang.erlang_c_agents_for_service_level(traffic, aht_s, target, within_s)
+    else:
+        slots = erlang.erlang_a_agents_for_service_level(traffic, aht_s, patience_s, target, within_s)
+    seats = math.ceil(slots / concurrency)
+    return evaluate(
+        seats,
+        arrivals_per_hour,
+        aht_s,
+        target,
+        within_s,
+        patience_s=patience_s,
+        shrinkage=shrinkage,
+        channel=channel,
+        concurrency=concurrency,
+    )
+
+
+def evaluate(
+    seats: int,
+    arrivals_per_hour: float,
+    aht_s: float,
+    target: float,
+    within_s: float,
+    *,
+    patience_s: float | None = None,
+    shrinkage: float = 0.0,
+    channel: Channel = "voice",
+    concurrency: int = 1,
+) -> StaffingPlan:
+    """Predicted figures with ``seats`` on line (used for plans, rosters and intraday projections)."""
+    _validate(arrivals_per_hour, aht_s, target, within_s, shrinkage, concurrency)
+    if seats < 0:
+        raise ValueError(f"seats must be >= 0, got {seats!r}")
+    traffic = arrivals_per_hour / 3600.0 * aht_s
+    slots = seats * concurrency
+    if patience_s is None:
+        wait = erlang.erlang_c_wait_probability(slots, traffic)
+        level = erlang.erlang_c_service_level(slots, traffic, aht_s, within_s)
+        asa = erlang.erlang_c_asa(slots, traffic, aht_s)
+        occ = erlang.occupancy(slots, traffic)
+        abandonment: float | None = None
+        model: Literal["erlang_c", "erlang_a"] = "erlang_c"
+    else:
+        result = erlang.erlang_a(slots, traffic, aht_s, patience_s, within_s)
+        wait, level, asa, occ = result.wait_probability, result.service_level, result.asa_s, result.occupancy
+        abandonment = result.abandonment
+        model = "erlang_a"
+    return StaffingPlan(
+        channel=channel,
+        model=model,
+        arrivals_per_hour=arrivals_per_hour,
+        aht_s=aht_s,
+        traffic=traffic,
+        concurrency=concurrency,
+        seats=seats,
+        scheduled_seats=with_shrinkage(seats, shrinkage),
+        shrinkage=shrinkage,
+        service_level=level,
+        within_s=within_s,
+        target=target,
+        asa_s=asa,
+        occupancy=occ,
+        wait_probability=wait,
+        abandonment=abandonment,
+    )
+
+
+def seats_per_interval(
+    arrivals: Sequence[float],
+    interval_minutes: int,
+    aht_s: float,
+    target: float,
+    within_s: float,
+    *,
+    patience_s: float | None = None,
+    concurrency: int = 1,
+    channel: Channel = "voice",
+) -> list[int]:
+    """On-line seats for each interval from its forecast arrival count (the roster's input)."""
+    if interval_minutes <= 0:
+        raise ValueError(f"interval_minutes must be > 0, got {interval_minutes!r}")
+    per_hour = 60.0 / interval_minutes
+    cache: dict[float, int] = {}
+    out: list[int] = []
+    for count in arrivals:
+        # Forecasts repeat values (zeros at night, identical weekdays); each rate is solved once.
+        if count not in cache:
+            cache[count] = plan(
+                count * per_hour,
+                aht_s,
+                target,
+                within_s,
+                patience_s=patience_s,
+                channel=channel,
+                concurrency=concurrency,
+            ).seats
+        out.append(cache[count])
+    return out
