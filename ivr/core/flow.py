@@ -30,9 +30,12 @@ class Kind(StrEnum):
 TERMINALS = frozenset({Kind.QUEUE, Kind.TRANSFER, Kind.MESSAGE, Kind.VOICEMAIL, Kind.CALLBACK, Kind.HANGUP})
 COLLECTING = frozenset({Kind.MENU, Kind.LOOKUP})
 
-# The states a work order can be in, as the lookup reads them back; each has a prompt
-# ``wo_status_<key>`` in the prompt list.
-WORK_ORDER_STATUSES = ("pending", "dispatched", "signed", "handling", "replied", "closed", "returned")
+# The work-order states (workorders.core.model.State values) the lookup reads back; each has a
+# prompt ``wo_status_<state>`` in the prompt list, and any other answer reads ``wo_status_unknown``.
+WORK_ORDER_STATUSES = (
+    "intake", "answered", "transferred", "not_accepted", "pending_dispatch", "dispatched", "return_requested",
+    "handling", "extension_requested", "replied", "callback", "visited", "closed", "archived", "merged",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
