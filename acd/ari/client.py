@@ -1,0 +1,388 @@
+"""A small ARI client on aiohttp: REST with per-request timeouts and mapped errors, and the
+``/ari/events`` websocket with heartbeat and reconnect with backoff.
+
+The packaged ARI clients are dead (ari-py fails to import on Python 3) or break on reconnect,
+so this one is the project's own. It knows only the calls the engine makes; each maps to one
+documented ARI resource (checked against the live ``/ari/api-docs/resources.json`` in tests).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+import aiohttp
+
+logger = logging.getLogger(__name__)
+
+
+class AriError(Exception):
+    def __init__(self, status: int, message: str, method: str = "", path: str = "") -> None:
+        super().__init__(f"ARI {method} {path}: {status} {message}".strip())
+        self.status = status
+        self.message = message
+
+
+class AriBadRequest(AriError):
+    pass
+
+
+class AriAuthError(AriError):
+    pass
+
+
+class AriNotFound(AriError):
+    pass
+
+
+class AriConflict(AriError):
+    pass
+
+
+class AriUnprocessable(AriError):
+    pass
+
+
+class AriUnavailable(AriError):
+    """Asterisk unreachable, timed out or not answering properly."""
+
+
+_BY_STATUS: dict[int, type[AriError]] = {
+    400: AriBadRequest,
+    401: AriAuthError,
+    403: AriAuthError,
+    404: AriNotFound,
+    409: AriConflict,
+    412: AriConflict,
+    422: AriUnprocessable,
+}
+
+# Marks the start of each (re)connection in the event stream: the caller reconciles then.
+CONNECTED = "_Connected"
+DISCONNECTED = "_Disconnected"
+
+
+class AriClient:
+    def __init__(
+        self,
+        base_url: str,
+        user: str,
+        password: str,
+        app: str,
+        *,
+        timeout: float = 5.0,
+        name: str = "default",
+        heartbeat: float = 10.0,
+        backoff_max: float = 10.0,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.app = app
+        self.name = name
+        self.timeout = timeout
+        self.heartbeat = heartbeat
+        self.backoff_max = backoff_max
+        self._headers = {"Authorization": aiohttp.encode_basic_auth(user, password)}
+        self._session: aiohttp.ClientSession | None = None
+        self._closed = False
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+
+    async def _sess(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(headers=self._headers, connector=aiohttp.TCPConnector(limit=64))
+        return self._session
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._ws is not None:
+            await self._ws.close()
+        if self._session is not None:
+            await self._session.close()
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        timeout: float | None = None,
+    ) -> Any:
+        sess = await self._sess()
+        clean = {k: _param(v) for k, v in (params or {}).items() if v is not None}
+        url = f"{self.base_url}{path}"
+        try:
+            async with sess.request(
+                method,
+                url,
+                params=clean,
+                json=body,
+                timeout=aiohttp.ClientTimeout(total=timeout or self.timeout),
+            ) as resp:
+                text = await resp.text()
+                if resp.status >= 400:
+                    try:
+                        message = json.loads(text).get("message", text)
+                    except (ValueError, AttributeError):
+                        message = text[:200]
+                    raise _BY_STATUS.get(resp.status, AriError)(resp.status, str(message), method, path)
+                if not text:
+                    return None
+                try:
+                    return json.loads(text)
+                except ValueError:
+                    raise AriUnavailable(resp.status, f"not JSON: {text[:100]!r}", method, path) from None
+        except TimeoutError:
+            raise AriUnavailable(0, f"no answer within {timeout or self.timeout} s", method, path) from None
+        except aiohttp.ClientError as exc:
+            raise AriUnavailable(0, f"{type(exc).__name__}: {exc}", method, path) from None
+
+    # --- resources the engine uses ---------------------------------------------------
+    async def asterisk_info(self) -> dict[str, Any]:
+        return await self.request("GET", "/asterisk/info")  # type: ignore[no-any-return]
+
+    async def channels(self) -> list[dict[str, Any]]:
+        return await self.request("GET", "/channels")  # type: ignore[no-any-return]
+
+    async def channel(self, channel_id: str) -> dict[str, Any]:
+        return await self.request("GET", f"/channels/{channel_id}")  # type: ignore[no-any-return]
+
+    async def answer(self, channel_id: str) -> None:
+        await self.request("POST", f"/channels/{channel_id}/answer")
+
+    async def ring(self, channel_id: str) -> None:
+        await self.request("POST", f"/channels/{channel_id}/ring")
+
+    async def hangup(self, channel_id: str, reason: str = "normal") -> None:
+        await self.request("DELETE", f"/channels/{channel_id}", params={"reason": reason})
+
+    async def originate(
+        self,
+        endpoint: str,
+        *,
+        channel_id: str | None = None,
+        app_args: str | None = None,
+        caller_id: str | None = None,
+        timeout: int = 30,
+        variables: Mapping[str, str] | None = None,
+        formats: str | None = None,
+        originator: str | None = None,
+    ) -> dict[str, Any]:
+        params = {
+            "endpoint": endpoint,
+            "app": self.app,
+            "appArgs": app_args,
+            "callerId": caller_id,
+            "timeout": timeout,
+            "channelId": channel_id,
+            "formats": formats,
+            "originator": originator,
+        }
+        body = {"variables": dict(variables)} if variables else None
+        return await self.request("POST", "/channels", params=params, body=body)  # type: ignore[no-any-return]
+
+    async def create_channel(
+        self, endpoint: str, *, channel_id: str | None = None, app_args: str | None = None, formats: str | None = None
+    ) -> dict[str, Any]:
+        params = {
+            "endpoint": endpoint,
+            "app": self.app,
+            "appArgs": app_args,
+            "channelId": channel_id,
+            "formats": formats,
+        }
+        return await self.request("POST", "/channels/create", params=params)  # type: ignore[no-any-return]
+
+    async def dial(self, channel_id: str, *, caller: str | None = None, timeout: int = 30) -> None:
+        await self.request("POST", f"/channels/{channel_id}/dial", params={"caller": caller, "timeout": timeout})
+
+    async def play(
+        self, channel_id: str, media: str | list[str], *, playback_id: str | None = None, lang: str | None = None
+    ) -> dict[str, Any]:
+        medias = media if isinstance(media, list) else [media]
+        return await self.request(  # type: ignore[no-any-return]
+            "POST",
+            f"/channels/{channel_id}/play",
+            params={"media": ",".join(medias), "playbackId": playback_id, "lang": lang},
+        )
+
+    async def stop_playback(self, playback_id: str) -> None:
+        await self.request("DELETE", f"/playbacks/{playback_id}")
+
+    async def start_moh(self, channel_id: str, moh_class: str = "default") -> None:
+        await self.request("POST", f"/channels/{channel_id}/moh", params={"mohClass": moh_class})
+
+    async def send_dtmf(self, channel_id: str, dtmf: str) -> None:
+        await self.request("POST", f"/channels/{channel_id}/dtmf", params={"dtmf": dtmf})
+
+    async def hold(self, channel_id: str) -> None:
+        await self.request("POST", f"/channels/{channel_id}/hold")
+
+    async def unhold(self, channel_id: str) -> None:
+        await self.request("DELETE", f"/channels/{channel_id}/hold")
+
+    async def mute(self, channel_id: str, direction: str = "both") -> None:
+        await self.request("POST", f"/channels/{channel_id}/mute", params={"direction": direction})
+
+    async def unmute(self, channel_id: str, direction: str = "both") -> None:
+        await self.request("DELETE", f"/channels/{channel_id}/mute", params={"direction": direction})
+
+    async def set_var(self, channel_id: str, variable: str, value: str) -> None:
+        await self.request("POST", f"/channels/{channel_id}/variable", params={"variable": variable, "value": value})
+
+    async def get_var(self, channel_id: str, variable: str) -> str:
+        out = await self.request("GET", f"/channels/{channel_id}/variable", params={"variable": variable})
+        return str(out.get("value", "")) if isinstance(out, dict) else ""
+
+    async def snoop(
+        self,
+        channel_id: str,
+        *,
+        spy: str = "both",
+        whisper: str = "none",
+        snoop_id: str | None = None,
+        app_args: str | None = None,
+    ) -> dict[str, Any]:
+        params = {"app": self.app, "spy": spy, "whisper": whisper, "snoopId": snoop_id, "appArgs": app_args}
+        return await self.request("POST", f"/channels/{channel_id}/snoop", params=params)  # type: ignore[no-any-return]
+
+    async def record_channel(self, channel_id: str, name: str, *, fmt: str = "wav") -> dict[str, Any]:
+        return await self.request(  # type: ignore[no-any-return]
+            "POST",
+            f"/channels/{channel_id}/record",
+            params={"name": name, "format": fmt, "ifExists": "overwrite", "beep": "false"},
+        )
+
+    async def record_bridge(self, bridge_id: str, name: str, *, fmt: str = "wav") -> dict[str, Any]:
+        return await self.request(  # type: ignore[no-any-return]
+            "POST",
+            f"/bridges/{bridge_id}/record",
+            params={"name": name, "format": fmt, "ifExists": "overwrite", "beep": "false"},
+        )
+
+    async def stop_recording(self, name: str) -> None:
+        await self.request("POST", f"/recordings/live/{name}/stop")
+
+    async def bridges(self) -> list[dict[str, Any]]:
+        return await self.request("GET", "/bridges")  # type: ignore[no-any-return]
+
+    async def create_bridge(
+        self, bridge_type: str, *, bridge_id: str | None = None, name: str | None = None
+    ) -> dict[str, Any]:
+        params = {"type": bridge_type, "bridgeId": bridge_id, "name": name}
+        return await self.request("POST", "/bridges", params=params)  # type: ignore[no-any-return]
+
+    async def destroy_bridge(self, bridge_id: str) -> None:
+        await self.request("DELETE", f"/bridges/{bridge_id}")
+
+    async def add_to_bridge(self, bridge_id: str, channel_ids: str | list[str], *, role: str | None = None) -> None:
+        ids = channel_ids if isinstance(channel_ids, list) else [channel_ids]
+        await self.request("POST", f"/bridges/{bridge_id}/addChannel", params={"channel": ",".join(ids), "role": role})
+
+    async def remove_from_bridge(self, bridge_id: str, channel_id: str) -> None:
+        await self.request("POST", f"/bridges/{bridge_id}/removeChannel", params={"channel": channel_id})
+
+    async def bridge_moh(self, bridge_id: str, moh_class: str = "default") -> None:
+        await self.request("POST", f"/bridges/{bridge_id}/moh", params={"mohClass": moh_class})
+
+    async def bridge_play(self, bridge_id: str, media: str, *, playback_id: str | None = None) -> dict[str, Any]:
+        return await self.request(  # type: ignore[no-any-return]
+            "POST", f"/bridges/{bridge_id}/play", params={"media": media, "playbackId": playback_id}
+        )
+
+    async def endpoints(self) -> list[dict[str, Any]]:
+        return await self.request("GET", "/endpoints")  # type: ignore[no-any-return]
+
+    async def endpoint(self, tech: str, resource: str) -> dict[str, Any]:
+        return await self.request("GET", f"/endpoints/{tech}/{resource}")  # type: ignore[no-any-return]
+
+    async def api_docs(self) -> dict[str, Any]:
+        return await self.request("GET", "/api-docs/resources.json")  # type: ignore[no-any-return]
+
+    # --- events ---------------------------------------------------------------------
+    async def events(self, *, subscribe_all: bool = False) -> AsyncIterator[dict[str, Any]]:
+        """Yield ARI events for ever, reconnecting with backoff.
+
+        Each (re)connection yields ``{"type": "_Connected"}`` first and each loss
+        ``{"type": "_Disconnected"}``, so the caller can rebuild its state from
+        ``channels()`` and ``bridges()``.
+        """
+        attempt = 0
+        ws_url = self.base_url.replace("http://", "ws://").replace("https://", "wss://") + "/events"
+        while not self._closed:
+            sess = await self._sess()
+            try:
+                ws = await sess.ws_connect(
+                    ws_url,
+                    params={"app": self.app, "subscribeAll": "true" if subscribe_all else "false"},
+                    heartbeat=self.heartbeat,
+                    timeout=aiohttp.ClientWSTimeout(ws_close=self.timeout),
+                )
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                if isinstance(exc, aiohttp.WSServerHandshakeError) and exc.status in (401, 403):
+                    raise AriAuthError(
+                        exc.status, "events websocket refused the credentials", "GET", "/events"
+                    ) from None
+                delay = min(self.backoff_max, 0.2 * (2**attempt)) * (0.5 + random.random() / 2)
+                attempt += 1
+                logger.warning(
+                    "ARI events unreachable; retrying",
+                    extra={"ari": self.name, "delay_s": round(delay, 2), "cause": str(exc)},
+                )
+                await asyncio.sleep(delay)
+                continue
+            self._ws = ws
+            attempt = 0
+            logger.info("ARI events connected", extra={"ari": self.name})
+            yield {"type": CONNECTED, "server": self.name}
+            try:
+                async for msg in ws:
+                    if msg.type == aiohttp.WSMsgType.TEXT:
+                        try:
+                            event = json.loads(msg.data)
+                        except ValueError:
+                            logger.warning("ARI sent a frame that is not JSON", extra={"ari": self.name})
+                            continue
+                        if not isinstance(event, dict) or "type" not in event:
+                            logger.warning("ARI sent an event without a type", extra={"ari": self.name})
+                            continue
+                        event["server"] = self.name
+                        yield event
+                    elif msg.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING):
+                        break
+            finally:
+                with contextlib.suppress(Exception):
+                    await ws.close()
+                self._ws = None
+            if not self._closed:
+                logger.warning("ARI events disconnected", extra={"ari": self.name})
+                yield {"type": DISCONNECTED, "server": self.name}
+                await asyncio.sleep(0.2)
+
+
+def _param(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+async def merged_events(clients: list[AriClient]) -> AsyncIterator[dict[str, Any]]:
+    """Events of several Asterisk servers as one stream, each tagged with its server name."""
+    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+    async def pump(client: AriClient) -> None:
+        async for event in client.events():
+            await queue.put(event)
+
+    tasks = [asyncio.create_task(pump(c), name=f"ari-events-{c.name}") for c in clients]
+    try:
+        while True:
+            yield await queue.get()
+    finally:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)

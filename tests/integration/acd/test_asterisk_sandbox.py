@@ -1,0 +1,135 @@
+"""The foundation against the real sandbox Asterisk: a SIP call reaches our Stasis app,
+AMI answers CoreStatus, and every ARI call the client makes exists in Asterisk's own API."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import re
+
+import pytest
+
+from acd.ami import Ami, AmiAuthError
+from acd.ari.client import CONNECTED, AriAuthError, AriClient, AriNotFound
+from tests.integration.asterisk import asterisk_settings, run_sipp, sipp_binary
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def settings():
+    return asterisk_settings()
+
+
+@pytest.fixture
+async def ari(settings):
+    a = settings.asterisk
+    client = AriClient(a.ari_url, a.ari_user, a.ari_password, a.app_name)
+    yield client
+    with contextlib.suppress(Exception):
+        for ch in await client.channels():
+            with contextlib.suppress(Exception):
+                await client.hangup(ch["id"])
+    await client.close()
+
+
+async def test_sipp_call_to_12345_starts_our_stasis_app(settings, ari):
+    sipp_binary()
+    events = ari.events()
+    assert (await anext(events))["type"] == CONNECTED
+    caller = "13912345678"
+    sipp = asyncio.create_task(
+        run_sipp(
+            "caller.xml",
+            f"127.0.0.1:{settings.asterisk.sip_port}",
+            "-s",
+            "12345",
+            "-key",
+            "caller",
+            caller,
+            "-m",
+            "1",
+            "-p",
+            "25061",
+            timeout=20,
+        )
+    )
+    start = None
+    async with asyncio.timeout(15):
+        async for event in events:
+            if event["type"] == "StasisStart":
+                start = event
+                break
+    assert start is not None
+    channel = start["channel"]
+    assert channel["caller"]["number"] == caller
+    assert channel["dialplan"]["exten"] == "12345"
+    assert start["args"] == ["inbound"]
+    assert start["application"] == settings.asterisk.app_name
+    await ari.answer(channel["id"])
+    assert (await ari.channel(channel["id"]))["state"] == "Up"
+    await ari.hangup(channel["id"])
+    code, out = await sipp
+    assert code == 0, out
+    await events.aclose()
+
+
+async def test_ami_login_reads_core_status(settings):
+    a = settings.asterisk
+    ami = Ami(a.host, a.ami_port, a.ami_user, a.ami_password, timeout=5)
+    await ami.connect()
+    try:
+        status = await ami.core_status()
+        assert status["Response"] == "Success"
+        assert int(status["CoreCurrentCalls"]) >= 0
+        assert status["CoreStartupDate"]
+    finally:
+        await ami.close()
+
+
+async def test_ami_wrong_password_is_refused_with_a_clear_error(settings):
+    a = settings.asterisk
+    ami = Ami(a.host, a.ami_port, a.ami_user, "wrong-" + a.ami_password, timeout=5)
+    with pytest.raises(AmiAuthError, match="refused login"):
+        await ami.connect()
+
+
+async def test_ari_wrong_password_and_unknown_channel_map_to_errors(settings, ari):
+    a = settings.asterisk
+    bad = AriClient(a.ari_url, a.ari_user, "nope", a.app_name)
+    with pytest.raises(AriAuthError):
+        await bad.asterisk_info()
+    await bad.close()
+    with pytest.raises(AriNotFound):
+        await ari.channel("no-such-channel")
+
+
+def _client_operations() -> set[tuple[str, str]]:
+    """Every (method, path template) the client's source sends, with placeholders as {}."""
+    src = inspect.getsource(AriClient)
+    ops = set()
+    for method, path in re.findall(r'"(GET|POST|PUT|DELETE)",\s*f?"(/[^"]*)"', src):
+        ops.add((method, re.sub(r"\{[^}]*\}", "{}", path)))
+    return ops
+
+
+async def test_every_ari_call_of_the_client_exists_in_asterisks_api_docs(ari):
+    docs = await ari.api_docs()
+    assert int(docs["apiVersion"].split(".")[0]) >= 9
+    available: dict[tuple[str, str], set[str]] = {}
+    for api in docs["apis"]:
+        name = api["path"].split("/")[-1].replace("{format}", "json")
+        resource = await ari.request("GET", f"/api-docs/{name}")
+        for entry in resource["apis"]:
+            path = re.sub(r"\{[^}]*\}", "{}", entry["path"])
+            for op in entry["operations"]:
+                available[(op["httpMethod"], path)] = {p["name"] for p in op.get("parameters", [])}
+    # The API description itself is served beside the resources, not as one of them.
+    used = {op for op in _client_operations() if not op[1].startswith("/api-docs")}
+    assert len(used) >= 30
+    missing = sorted(op for op in used if op not in available)
+    assert missing == [], f"client calls not in Asterisk's ARI: {missing}"
+    # The query parameters of originate are the documented ones.
+    for param in ("endpoint", "app", "appArgs", "callerId", "timeout", "channelId", "formats", "originator"):
+        assert param in available[("POST", "/channels")]

@@ -1,0 +1,230 @@
+"""Seats' replies through WeChat's customer-service API, against the strict local stand-in."""
+
+from __future__ import annotations
+
+import time
+
+import aiohttp
+from sqlalchemy import select
+
+from channels.models import ChannelConversation, ChannelMedia, ChannelMessage
+from channels.sink import ConversationChange
+from channels.wechat_api import WeChatApi
+
+from . import wechat_kit as kit
+
+HOOK = "/wechat/webhook"
+JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 200
+
+
+async def citizen_writes(eng, state, openid: str, content: str, msg_id: int) -> int:
+    """What happens when a citizen writes: WeChat opens its window, then pushes to the engine."""
+    state.user_wrote(openid)
+    resp = await eng.client.post(HOOK, params=kit.query(), data=kit.text(openid, content, msg_id))
+    assert resp.status == 200
+    async with eng.ctx.sessions() as s:
+        conv = (await s.execute(select(ChannelConversation).where(ChannelConversation.citizen == openid))).scalars()
+        return max(c.id for c in conv)
+
+
+async def conversation(eng, conv_id: int) -> ChannelConversation:
+    async with eng.ctx.sessions() as s:
+        return await s.get(ChannelConversation, conv_id)
+
+
+def changes(eng) -> list[ConversationChange]:
+    out = []
+    while not eng.sink.queue.empty():
+        item = eng.sink.queue.get_nowait()
+        if isinstance(item, ConversationChange):
+            out.append(item)
+    return out
+
+
+async def test_seat_reply_reaches_wechat_as_a_customer_service_text(make_engine_app, standin):
+    state, url = standin
+    eng = await make_engine_app(api_base_url=url)
+    conv_id = await citizen_writes(eng, state, "o_r1", "请问社保怎么办", 1)
+    await eng.service.assign(conv_id, "seat-7")
+    sent = await eng.service.send_text(conv_id, "seat-7", "您好，请带身份证到政务服务中心办理。")
+    assert sent.status == "sent"
+    assert state.sent == [
+        {"touser": "o_r1", "msgtype": "text", "text": {"content": "您好，请带身份证到政务服务中心办理。"}}
+    ]
+    assert [m["direction"] for m in await eng.service.transcript(conv_id)] == ["in", "out"]
+    times = eng.service.tracker.times(str(conv_id))
+    assert times.first_response_s is not None and times.first_response_s >= 0
+
+
+async def test_access_token_is_fetched_once_and_reused(make_engine_app, standin):
+    state, url = standin
+    eng = await make_engine_app(api_base_url=url)
+    conv_id = await citizen_writes(eng, state, "o_r2", "你好", 2)
+    for i in range(3):
+        assert (await eng.service.send_text(conv_id, "seat-1", f"第{i}条")).status == "sent"
+    assert state.token_requests == 1
+
+
+async def test_expired_token_42001_is_refetched_and_the_call_retried_once(make_engine_app, standin):
+    state, url = standin
+    eng = await make_engine_app(api_base_url=url)
+    conv_id = await citizen_writes(eng, state, "o_r3", "你好", 3)
+    assert (await eng.service.send_text(conv_id, "seat-1", "一")).status == "sent"
+    state.expire_tokens()
+    assert (await eng.service.send_text(conv_id, "seat-1", "二")).status == "sent"
+    assert state.token_requests == 2
+    assert [code for _, code in state.calls] == [0, 42001, 0]
+
+
+async def test_invalid_token_40001_is_refetched_and_the_call_retried_once(make_engine_app, standin):
+    state, url = standin
+    eng = await make_engine_app(api_base_url=url)
+    conv_id = await citizen_writes(eng, state, "o_r4", "你好", 4)
+    assert (await eng.service.send_text(conv_id, "seat-1", "一")).status == "sent"
+    state.revoke_tokens()
+    assert (await eng.service.send_text(conv_id, "seat-1", "二")).status == "sent"
+    assert [code for _, code in state.calls] == [0, 40001, 0]
+    assert [m["text"]["content"] for m in state.sent] == ["一", "二"]
+
+
+async def test_wrong_app_secret_fails_the_reply_with_the_wechat_code(make_engine_app, standin):
+    state, url = standin
+    state.app_secret = "rotated"
+    eng = await make_engine_app(api_base_url=url)
+    conv_id = await citizen_writes(eng, state, "o_r5", "你好", 5)
+    sent = await eng.service.send_text(conv_id, "seat-1", "回复")
+    assert sent.status == "failed" and "40001" in sent.detail
+    assert state.sent == []
+
+
+async def test_token_is_shared_through_redis_between_two_clients(standin):
+    from redis.asyncio import Redis
+
+    from channels.settings import WeChatSettings
+    from tests.conftest import REDIS_URL, need_server
+
+    state, url = standin
+    redis = Redis.from_url(REDIS_URL)
+    try:
+        await redis.ping()
+    except OSError as exc:
+        need_server(f"Redis unreachable: {exc}")
+    app_id = f"wx_share_{int(time.time() * 1000)}"
+    state.app_id = app_id
+    settings = WeChatSettings(app_id=app_id, app_secret=kit.APP_SECRET, api_base_url=url)
+    state.user_wrote("o_share")
+    try:
+        async with aiohttp.ClientSession() as session:
+            one, two = WeChatApi(session, settings, redis), WeChatApi(session, settings, redis)
+            await one.send_text("o_share", "甲")
+            await two.send_text("o_share", "乙")
+        assert state.token_requests == 1 and one.token_fetches == 1 and two.token_fetches == 0
+    finally:
+        await redis.delete(f"hotline:wechat:token:{app_id}")
+        await redis.aclose()
+
+
+async def test_outside_48_hours_45015_closes_the_window_and_the_reply_goes_when_the_citizen_returns(
+    make_engine_app, standin
+):
+    state, url = standin
+    eng = await make_engine_app(api_base_url=url)
+    conv_id = await citizen_writes(eng, state, "o_w", "我家停水了", 10)
+    await eng.service.assign(conv_id, "seat-2")
+    state.advance(49 * 3600)
+    sent = await eng.service.send_text(conv_id, "seat-2", "已联系水务公司")
+    assert sent.status == "held_window"
+    conv = await conversation(eng, conv_id)
+    assert conv.state == "window_closed" and conv.flags["window_closed"] is True
+    await eng.service.drain()
+    assert [c.change for c in changes(eng)] == ["window_closed"]
+    # A second reply while the window is closed is kept without calling WeChat at all.
+    calls = len(state.calls)
+    assert (await eng.service.send_text(conv_id, "seat-2", "补充说明")).status == "held_window"
+    assert len(state.calls) == calls
+    await citizen_writes(eng, state, "o_w", "还没来水", 11)
+    await eng.service.drain()
+    assert [m["text"]["content"] for m in state.sent] == ["已联系水务公司", "补充说明"]
+    conv = await conversation(eng, conv_id)
+    assert conv.state == "queued" and "window_closed" not in conv.flags
+    statuses = [m["status"] for m in await eng.service.transcript(conv_id) if m["direction"] == "out"]
+    assert statuses == ["sent", "sent"]
+
+
+async def test_over_the_quota_45047_holds_replies_until_the_citizen_writes_again(make_engine_app, standin):
+    state, url = standin
+    state.quota = 2
+    eng = await make_engine_app(api_base_url=url)
+    conv_id = await citizen_writes(eng, state, "o_q", "咨询", 20)
+    results = [(await eng.service.send_text(conv_id, "seat-3", f"第{i}条")).status for i in range(3)]
+    assert results == ["sent", "sent", "held_quota"]
+    assert (await conversation(eng, conv_id)).flags["quota_exhausted"] is True
+    await citizen_writes(eng, state, "o_q", "好的", 21)
+    await eng.service.drain()
+    assert [m["text"]["content"] for m in state.sent] == ["第0条", "第1条", "第2条"]
+    assert "quota_exhausted" not in (await conversation(eng, conv_id)).flags
+
+
+async def test_picture_is_downloaded_with_media_get_and_stored_under_data_dir(make_engine_app, standin):
+    state, url = standin
+    state.media["m_photo"] = ("image/jpeg", JPEG)
+    state.media["m_fake"] = ("image/jpeg", b"<html>not a picture</html>")
+    eng = await make_engine_app(api_base_url=url)
+    for i, media_id in enumerate(["m_photo", "m_fake", "m_missing"]):
+        body = kit.xml("o_pic", "image", msg_id=30 + i, PicUrl="http://p.example/x", MediaId=media_id)
+        assert (await eng.client.post(HOOK, params=kit.query(), data=body)).status == 200
+    await eng.service.drain()
+    async with eng.ctx.sessions() as s:
+        media = {m.media_id: m for m in (await s.execute(select(ChannelMedia))).scalars()}
+    stored = media["m_photo"]
+    assert stored.status == "stored" and stored.size == len(JPEG) and stored.content_type == "image/jpeg"
+    path = eng.data_dir / stored.path if not stored.path.startswith("/") else stored.path
+    assert open(path, "rb").read() == JPEG
+    assert str(eng.data_dir) in stored.path
+    assert media["m_fake"].status == "rejected" and "look like" in media["m_fake"].detail
+    assert media["m_missing"].status == "failed" and "40007" in media["m_missing"].detail
+
+
+async def test_photo_then_location_become_one_conversation_with_a_prefilled_work_order(make_engine_app, standin):
+    state, url = standin
+    state.media["m_hole"] = ("image/jpeg", JPEG)
+    eng = await make_engine_app(api_base_url=url)
+    now = int(time.time())
+    pushes = [
+        kit.xml("o_snap", "image", now, 40, PicUrl="http://p.example/h", MediaId="m_hole"),
+        kit.text("o_snap", "这里有个大坑", 41, now + 5),
+        kit.xml(
+            "o_snap",
+            "location",
+            now + 30,
+            42,
+            Location_X="32.39",
+            Location_Y="120.56",
+            Scale="16",
+            Label="如皋市宁海路12号",
+        ),
+    ]
+    for body in pushes:
+        assert (await eng.client.post(HOOK, params=kit.query(), data=body)).status == 200
+    await eng.service.drain()
+    async with eng.ctx.sessions() as s:
+        (conv,) = (await s.execute(select(ChannelConversation))).scalars()
+        ids = [m.id for m in (await s.execute(select(ChannelMessage).order_by(ChannelMessage.id))).scalars()]
+    assert conv.flags["snap"] is True
+    assert conv.draft["photo_message_ids"] == [ids[0]] and conv.draft["location_message_id"] == ids[2]
+    assert conv.draft["address"] == "如皋市宁海路12号" and conv.draft["latitude"] == 32.39
+    assert conv.draft["description"] == "这里有个大坑"
+    assert [c.change for c in changes(eng)] == ["snap_draft"]
+
+
+async def test_photo_and_location_far_apart_are_not_bundled(make_engine_app):
+    eng = await make_engine_app(bundle_window=60)
+    now = int(time.time())
+    for body in [
+        kit.xml("o_apart", "image", now - 3600, 50, PicUrl="http://p.example/h", MediaId="m"),
+        kit.xml("o_apart", "location", now, 51, Location_X="32.0", Location_Y="120.0", Scale="1", Label="某处"),
+    ]:
+        assert (await eng.client.post(HOOK, params=kit.query(), data=body)).status == 200
+    async with eng.ctx.sessions() as s:
+        (conv,) = (await s.execute(select(ChannelConversation))).scalars()
+    assert "snap" not in conv.flags and conv.draft == {}
