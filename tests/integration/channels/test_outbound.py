@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import aiohttp
 from sqlalchemy import select
@@ -178,8 +179,7 @@ async def test_picture_is_downloaded_with_media_get_and_stored_under_data_dir(ma
         media = {m.media_id: m for m in (await s.execute(select(ChannelMedia))).scalars()}
     stored = media["m_photo"]
     assert stored.status == "stored" and stored.size == len(JPEG) and stored.content_type == "image/jpeg"
-    path = eng.data_dir / stored.path if not stored.path.startswith("/") else stored.path
-    assert open(path, "rb").read() == JPEG
+    assert Path(stored.path).read_bytes() == JPEG
     assert str(eng.data_dir) in stored.path
     assert media["m_fake"].status == "rejected" and "look like" in media["m_fake"].detail
     assert media["m_missing"].status == "failed" and "40007" in media["m_missing"].detail
