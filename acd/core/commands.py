@@ -1,0 +1,77 @@
+"""Commands out: what the adapters must do. Each carries a short ``reason`` kept for audit."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Offer:
+    """Ring the seat (voice) or push the conversation to it (chat); answer within ring_timeout_s."""
+
+    contact_id: str
+    seat_id: str
+    channel: str
+    ring_timeout_s: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class CancelOffer:
+    contact_id: str
+    seat_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class StartCallback:
+    """The seat is reserved for a call-back: dial the citizen and bridge to the seat."""
+
+    contact_id: str
+    seat_id: str
+    number: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Announce:
+    contact_id: str
+    position: int  # 1 = next
+    expected_wait_s: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Overflow:
+    """The contact leaves its queue: ``queue:<name>`` (already moved), ``callback`` (offer one) or
+    ``message`` (play or send the closing message)."""
+
+    contact_id: str
+    action: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Widened:
+    """Audit only: the contact may now be served by a wider set of seats."""
+
+    contact_id: str
+    level: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class SeatStateChanged:
+    seat_id: str
+    state: str
+    reason: str
+
+
+Command = Offer | CancelOffer | StartCallback | Announce | Overflow | Widened | SeatStateChanged
+
+
+def command_to_dict(command: Command) -> dict[str, Any]:
+    out = asdict(command)
+    out["type"] = type(command).__name__
+    return out

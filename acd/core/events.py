@@ -1,0 +1,230 @@
+"""Events in: what happened, with the caller's clock in ``now`` (seconds).
+
+The engine never reads a clock. ``now`` may be monotonic or epoch seconds (epoch is needed
+for opening hours and for statistics intervals aligned to the wall clock), but one engine
+must be fed one kind. Every event turns into a plain dict and back, for the replay log.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, Final
+
+from acd.core.config import QueueConfig, Skills
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """Time passes: ring timeouts, wrap-up ends, widening, announcements, max waits."""
+
+    now: float
+
+
+@dataclass(frozen=True, slots=True)
+class QueueConfigured:
+    now: float
+    queue: QueueConfig
+
+
+@dataclass(frozen=True, slots=True)
+class ContactArrived:
+    now: float
+    contact_id: str
+    channel: str  # voice | webchat | wechat | callback
+    queue: str
+    priority: str = "normal"
+    skills: Skills = ()  # needed, with a minimum proficiency
+    preferred: Skills = ()  # wanted first, dropped when widening
+    language: str | None = None  # a language or dialect need: skill "lang:<x>", never dropped
+    caller: str | None = None
+    enqueued_at: float | None = None  # original time when re-queued after a transfer or restart
+
+
+@dataclass(frozen=True, slots=True)
+class ContactAbandoned:
+    now: float
+    contact_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackRequested:
+    """The waiting citizen hung up to be called back; the place in line is kept."""
+
+    now: float
+    contact_id: str
+    number: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContactEnded:
+    now: float
+    contact_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SeatReplied:
+    """A seat's reply in a chat; the first one counts for the real-time response rate."""
+
+    now: float
+    contact_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SeatLoggedIn:
+    now: float
+    seat_id: str
+    skills: Skills = ()
+    groups: tuple[str, ...] = ()
+    kind: str = "onsite"  # onsite | cloud
+    ring_delay_s: float = 0.0  # cloud seats: expected extra delay before their phone rings
+    max_chats: int | None = None  # None: the engine setting
+    ready: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class SeatLoggedOut:
+    now: float
+    seat_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SeatReady:
+    now: float
+    seat_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class SeatNotReady:
+    now: float
+    seat_id: str
+    reason: str = "break"  # break, meal, training, meeting, ...
+
+
+@dataclass(frozen=True, slots=True)
+class SeatSkillsChanged:
+    """The scheduler moves a seat between groups or changes its skills at runtime."""
+
+    now: float
+    seat_id: str
+    skills: Skills
+    groups: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class SeatGone:
+    """The seat vanished (phone unregistered, browser lost): offers and chats go back to the queue."""
+
+    now: float
+    seat_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class OfferAccepted:
+    now: float
+    contact_id: str
+    seat_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class OfferRejected:
+    now: float
+    contact_id: str
+    seat_id: str
+
+
+OFFER_FAILURES: Final = ("busy", "unreachable", "unregistered", "no_answer")
+
+
+@dataclass(frozen=True, slots=True)
+class OfferFailed:
+    now: float
+    contact_id: str
+    seat_id: str
+    cause: str  # busy | unreachable | unregistered | no_answer
+
+
+@dataclass(frozen=True, slots=True)
+class WrapUpDone:
+    now: float
+    seat_id: str
+
+
+Event = (
+    Tick
+    | QueueConfigured
+    | ContactArrived
+    | ContactAbandoned
+    | CallbackRequested
+    | ContactEnded
+    | SeatReplied
+    | SeatLoggedIn
+    | SeatLoggedOut
+    | SeatReady
+    | SeatNotReady
+    | SeatSkillsChanged
+    | SeatGone
+    | OfferAccepted
+    | OfferRejected
+    | OfferFailed
+    | WrapUpDone
+)
+
+EVENT_TYPES: Final[dict[str, type[Any]]] = {
+    cls.__name__: cls
+    for cls in (
+        Tick,
+        QueueConfigured,
+        ContactArrived,
+        ContactAbandoned,
+        CallbackRequested,
+        ContactEnded,
+        SeatReplied,
+        SeatLoggedIn,
+        SeatLoggedOut,
+        SeatReady,
+        SeatNotReady,
+        SeatSkillsChanged,
+        SeatGone,
+        OfferAccepted,
+        OfferRejected,
+        OfferFailed,
+        WrapUpDone,
+    )
+}
+
+_PAIRS: Final = frozenset({"skills", "preferred"})
+
+
+def event_to_dict(event: Event) -> dict[str, Any]:
+    out: dict[str, Any] = {"type": type(event).__name__}
+    for f in fields(event):
+        value = getattr(event, f.name)
+        if isinstance(value, QueueConfig):
+            value = value.to_dict()
+        elif isinstance(value, tuple):
+            value = [list(v) if isinstance(v, tuple) else v for v in value]
+        out[f.name] = value
+    return out
+
+
+def event_from_dict(data: dict[str, Any]) -> Event:
+    """Rebuild an event; a malformed record raises ValueError naming the problem."""
+    if not isinstance(data, dict) or data.get("type") not in EVENT_TYPES:
+        raise ValueError(f"not an ACD event record: {data!r:.120}")
+    cls = EVENT_TYPES[data["type"]]
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key == "type":
+            continue
+        if key == "queue" and cls is QueueConfigured:
+            value = QueueConfig.from_dict(value)
+        elif key in _PAIRS:
+            value = tuple((str(k), int(v)) for k, v in value)
+        elif key == "groups":
+            value = tuple(value)
+        kwargs[key] = value
+    try:
+        event: Event = cls(**kwargs)
+    except TypeError as exc:
+        raise ValueError(f"bad {data['type']} record: {exc}") from None
+    return event

@@ -1,0 +1,172 @@
+"""The indexes behind routing: buckets by skill, seats per bucket, waiting contacts per bucket.
+
+Every operation touches only the buckets one seat or one contact belongs to, never all
+waiting contacts or all seats, so an event costs O(k log n) with k the buckets of a seat.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from sortedcontainers import SortedList
+
+from acd.core.config import QueueConfig
+from acd.core.model import Bucket, BucketKey, Contact, Seat
+from acd.core.states import BUSY, READY, STAFFED
+
+INF = math.inf
+
+
+class Index:
+    def __init__(self, max_chats_default: int, chats_during_call: bool) -> None:
+        self.buckets: dict[BucketKey, Bucket] = {}
+        self._by_skill: dict[str, list[Bucket]] = {}
+        self._no_skill: list[Bucket] = []
+        self.seats: dict[str, Seat] = {}  # logged-in seats
+        self._seats_by_skill: dict[str, dict[str, Seat]] = {}
+        self.queues: dict[str, QueueConfig] = {}
+        self.by_queue: dict[str, Any] = {}  # queue -> SortedList of (enqueue time, seq)
+        self.chats_during_call = chats_during_call
+        self.max_chats_default = max_chats_default
+
+    # -- buckets ---------------------------------------------------------------------------
+    def bucket(self, key: BucketKey) -> Bucket:
+        found = self.buckets.get(key)
+        if found is not None:
+            return found
+        bucket = Bucket(len(self.buckets), key)
+        self.buckets[key] = bucket
+        skills = bucket.skills
+        if skills:
+            self._by_skill.setdefault(skills[0][0], []).append(bucket)
+            candidates = list(self._seats_by_skill.get(skills[0][0], {}).values())
+        else:
+            self._no_skill.append(bucket)
+            candidates = list(self.seats.values())
+        for seat in candidates:
+            if bucket.accepts(seat):
+                seat.buckets.append(bucket)
+                if seat.state in STAFFED and not seat.pending:
+                    bucket.staffed += 1
+                self._set_avail(seat, bucket)
+        return bucket
+
+    def _candidate_buckets(self, seat: Seat) -> list[Bucket]:
+        out = [b for b in self._no_skill if b.accepts(seat)]
+        for name in seat.skills:
+            out.extend(b for b in self._by_skill.get(name, ()) if b.accepts(seat))
+        out.sort(key=lambda b: b.id)  # creation order: the same on replay and after restore
+        return out
+
+    # -- seats -----------------------------------------------------------------------------
+    def attach(self, seat: Seat) -> None:
+        self.seats[seat.id] = seat
+        for name in seat.skills:
+            self._seats_by_skill.setdefault(name, {})[seat.id] = seat
+        seat.buckets = self._candidate_buckets(seat)
+        if self.counts_staffed(seat):
+            for b in seat.buckets:
+                b.staffed += 1
+
+    def detach(self, seat: Seat) -> None:
+        self.drop_avail(seat)
+        if self.counts_staffed(seat):
+            for b in seat.buckets:
+                b.staffed -= 1
+        seat.buckets = []
+        for name in seat.skills:
+            self._seats_by_skill.get(name, {}).pop(seat.id, None)
+        self.seats.pop(seat.id, None)
+
+    @staticmethod
+    def counts_staffed(seat: Seat) -> bool:
+        return seat.state in STAFFED and not seat.pending
+
+    def staffing_changed(self, seat: Seat, was: bool) -> None:
+        """Call after a state change with what ``counts_staffed`` said before it."""
+        now_staffed = self.counts_staffed(seat)
+        if now_staffed != was:
+            step = 1 if now_staffed else -1
+            for b in seat.buckets:
+                b.staffed += step
+
+    def can_take(self, seat: Seat, media: str) -> bool:
+        if seat.offer is not None or seat.pending:
+            return False
+        if seat.state == READY:
+            return media == "voice" or seat.max_chats > 0
+        if seat.state != BUSY or media != "chat":
+            return False
+        return len(seat.chats) < seat.max_chats and (seat.voice is None or self.chats_during_call)
+
+    def _entry(self, seat: Seat, bucket: Bucket) -> tuple[float, float, float, int, Seat]:
+        queue = self.queues.get(bucket.queue)
+        strategy = queue.strategy if queue else "longest_idle"
+        if strategy == "least_occupied":
+            share = seat.load / max(1, seat.max_chats) if bucket.media == "chat" else 0.0
+            return (share, seat.occupied_s, seat.idle_since, seat.seq, seat)
+        if strategy == "highest_proficiency":
+            prof = sum(seat.skills.get(name, 0) for name, _ in bucket.skills) or max(seat.skills.values(), default=0)
+            return (-float(prof), seat.ring_delay_s, seat.idle_since, seat.seq, seat)
+        return (seat.ring_delay_s, seat.idle_since, 0.0, seat.seq, seat)
+
+    def _set_avail(self, seat: Seat, bucket: Bucket) -> None:
+        old = seat.avail.get(bucket)
+        new = self._entry(seat, bucket) if self.can_take(seat, bucket.media) else None
+        if old == new:
+            return
+        if old is not None:
+            bucket.avail.remove(old)
+            del seat.avail[bucket]
+        if new is not None:
+            bucket.avail.add(new)
+            seat.avail[bucket] = new
+
+    def refresh_avail(self, seat: Seat) -> None:
+        """Put the seat into (or take it out of) the ready lists of its buckets."""
+        if not seat.avail and not (self.can_take(seat, "voice") or self.can_take(seat, "chat")):
+            return
+        for b in seat.buckets:
+            self._set_avail(seat, b)
+
+    def drop_avail(self, seat: Seat) -> None:
+        for bucket, entry in seat.avail.items():
+            bucket.avail.remove(entry)
+        seat.avail.clear()
+
+    def rebuild_avail(self) -> None:
+        """After a queue's strategy changed: recompute every ready list."""
+        for seat in self.seats.values():
+            self.drop_avail(seat)
+            self.refresh_avail(seat)
+
+    # -- contacts --------------------------------------------------------------------------
+    def push(self, contact: Contact) -> None:
+        entry = (contact.prio, contact.qprio, contact.enq, contact.seq, contact)
+        contact.entry = entry
+        contact.bucket.waiting.add(entry)
+        queued = self.by_queue.get(contact.queue)
+        if queued is None:
+            queued = self.by_queue[contact.queue] = SortedList()
+        queued.add((contact.enq, contact.seq))
+
+    def pull(self, contact: Contact) -> None:
+        if contact.entry is not None:
+            contact.bucket.waiting.remove(contact.entry)
+            contact.entry = None
+            self.by_queue[contact.queue].remove((contact.enq, contact.seq))
+
+    def position(self, contact: Contact) -> int:
+        """Contacts ahead in its bucket (0 = next)."""
+        if contact.entry is None:
+            return 0
+        return int(contact.bucket.waiting.bisect_left(contact.entry))
+
+    def best_seat(self, bucket: Bucket, prefer: Seat | None) -> Seat | None:
+        if prefer is not None and bucket in prefer.avail:
+            return prefer
+        if not bucket.avail:
+            return None
+        seat: Seat = bucket.avail[0][4]
+        return seat

@@ -1,0 +1,185 @@
+"""Hot objects: seats, contacts and buckets, with ``__slots__`` to keep 500,000 waiting cheap.
+
+A bucket holds the waiting contacts of one queue that need exactly the same seats (same
+media, skills with minimum proficiency, groups, cloud allowed or not), in service order,
+and the seats able to take one of them right now, in the queue's strategy order. Contacts
+move between buckets when they widen; their sort key keeps the original enqueue time, so a
+contact never loses its place.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sortedcontainers import SortedList
+
+from acd.core.config import QueueConfig
+
+# (queue, media, skills, groups, cloud allowed)
+BucketKey = tuple[str, str, tuple[tuple[str, int], ...], tuple[str, ...], bool]
+
+
+class Bucket:
+    __slots__ = ("avail", "cloud", "groups", "id", "key", "media", "queue", "skills", "staffed", "waiting")
+
+    def __init__(self, ident: int, key: BucketKey) -> None:
+        self.id = ident
+        self.key = key
+        self.queue, self.media, self.skills, self.groups, self.cloud = key
+        # entries (priority, queue priority, enqueue time, seq, contact)
+        self.waiting: Any = SortedList()
+        # entries (k0, k1, k2, seat seq, seat) in the queue's strategy order
+        self.avail: Any = SortedList()
+        self.staffed = 0  # eligible seats that are logged in and not paused
+
+    def accepts(self, seat: Seat) -> bool:
+        if self.media == "chat" and seat.max_chats <= 0:
+            return False
+        if seat.kind == "cloud" and not self.cloud:
+            return False
+        if self.groups and seat.groups.isdisjoint(self.groups):
+            return False
+        skills = seat.skills
+        return all(skills.get(name, 0) >= level for name, level in self.skills)
+
+
+class Level:
+    """One widening level of a contact: the bucket, and the fixed time after which it applies."""
+
+    __slots__ = ("after_s", "bucket", "step")
+
+    def __init__(self, bucket: Bucket, step: str, after_s: float | None) -> None:
+        self.bucket = bucket
+        self.step = step
+        self.after_s = after_s
+
+
+class Seat:
+    __slots__ = (
+        "avail",
+        "buckets",
+        "chats",
+        "groups",
+        "id",
+        "idle_since",
+        "kind",
+        "max_chats",
+        "occupied_s",
+        "offer",
+        "pending",
+        "reason",
+        "ring_delay_s",
+        "rona",
+        "seq",
+        "since",
+        "skills",
+        "state",
+        "voice",
+        "wrap_token",
+    )
+
+    def __init__(
+        self,
+        seat_id: str,
+        seq: int,
+        skills: dict[str, int],
+        groups: frozenset[str],
+        kind: str,
+        ring_delay_s: float,
+        max_chats: int,
+        now: float,
+    ) -> None:
+        self.id = seat_id
+        self.seq = seq
+        self.skills = skills
+        self.groups = groups
+        self.kind = kind
+        self.ring_delay_s = ring_delay_s
+        self.max_chats = max_chats
+        self.state = "logged_out"
+        self.since = now
+        self.reason = ""
+        self.pending: str | None = None  # a pause asked while working
+        self.offer: str | None = None  # contact offered, one at a time
+        self.voice: str | None = None  # voice or call-back contact connected
+        self.chats: list[str] = []
+        self.rona = 0
+        self.idle_since = now
+        self.occupied_s = 0.0
+        self.wrap_token = 0
+        self.buckets: list[Bucket] = []
+        self.avail: dict[Bucket, tuple[float, float, float, int, Seat]] = {}
+
+    @property
+    def load(self) -> int:
+        return len(self.chats) + (1 if self.voice else 0)
+
+
+class Contact:
+    __slots__ = (
+        "answered_at",
+        "arrived_at",
+        "caller",
+        "channel",
+        "enq",
+        "entry",
+        "home",
+        "id",
+        "level",
+        "levels",
+        "media",
+        "needs",
+        "next_announce",
+        "number",
+        "overflowed",
+        "prio",
+        "qprio",
+        "queue",
+        "replied",
+        "seat",
+        "seq",
+        "state",
+        "timer",
+    )
+
+    def __init__(
+        self,
+        contact_id: str,
+        channel: str,
+        media: str,
+        queue: QueueConfig,
+        prio: int,
+        enq: float,
+        seq: int,
+        caller: str | None,
+        levels: tuple[Level, ...],
+        now: float,
+    ) -> None:
+        self.id = contact_id
+        self.channel = channel
+        self.media = media
+        self.queue = queue.name
+        self.home = queue.name  # statistics stay with the queue the contact first entered
+        self.overflowed = False
+        self.prio = prio
+        self.qprio = queue.priority
+        self.enq = enq
+        self.seq = seq
+        self.caller = caller
+        self.levels = levels
+        self.level = 0
+        self.state = "waiting"
+        self.entry: tuple[int, int, float, int, Contact] | None = None
+        self.seat: str | None = None
+        self.number: str | None = None
+        self.answered_at: float | None = None
+        self.replied = False
+        self.arrived_at = now
+        self.timer = 0
+        self.next_announce: float | None = None
+        # (skills, preferred, language) as given, to route again in another queue
+        self.needs: tuple[tuple[tuple[str, int], ...], tuple[tuple[str, int], ...], str | None] = ((), (), None)
+
+    @property
+    def bucket(self) -> Bucket:
+        return self.levels[self.level].bucket

@@ -1,0 +1,490 @@
+"""Contact side of the engine: arrival, widening, offers and their outcomes, the end of contacts."""
+
+from __future__ import annotations
+
+import heapq
+import math
+from typing import TYPE_CHECKING, Any
+
+from acd.core.commands import Announce, CancelOffer, Command, Offer, Overflow, StartCallback, Widened
+from acd.core.config import CHANNELS, INTERNET_CHANNELS, QueueConfig, check_skills, media_of
+from acd.core.events import (
+    OFFER_FAILURES,
+    CallbackRequested,
+    ContactAbandoned,
+    ContactArrived,
+    ContactEnded,
+    OfferAccepted,
+    OfferFailed,
+    OfferRejected,
+    SeatReplied,
+)
+from acd.core.model import Bucket, Contact, Level, Seat
+from acd.core.states import BUSY, CALLBACK, CONNECTED, OFFERED, QUEUED, RESERVED, next_contact_state
+
+if TYPE_CHECKING:
+    from acd.core.config import AcdSettings
+    from acd.core.index import Index
+    from acd.core.stats import Stats
+
+RING, WRAP, CHECK = 0, 1, 2
+STARVING = 4.0  # x target: such a contact goes before everyone of its priority
+MAX_SHOWN_WAIT = 86400.0
+
+Needs = tuple[tuple[tuple[str, int], ...], tuple[tuple[str, int], ...], str | None]
+
+
+class RoutingMixin:
+    settings: AcdSettings
+    index: Index
+    stats: Stats
+    contacts: dict[str, Contact]
+    aht: dict[str, float]
+    last_seat: dict[str, str]
+    now: float
+    _seq: int
+    _out: list[Command]
+    _level_cache: dict[tuple[Any, ...], tuple[Level, ...]]
+
+    # provided by the engine
+    def queue(self, name: str) -> QueueConfig:
+        raise NotImplementedError
+
+    def _timer(self, due: float, kind: int, ident: str, token: int) -> None:
+        raise NotImplementedError
+
+    def _seat(self, seat_id: str) -> Seat:
+        raise NotImplementedError
+
+    def _seat_action(self, seat: Seat, action: str, reason: str = "") -> None:
+        raise NotImplementedError
+
+    # -- helpers --------------------------------------------------------------------------
+    def _contact(self, contact_id: str) -> Contact:
+        contact = self.contacts.get(contact_id)
+        if contact is None:
+            from acd.core.engine import UnknownId
+
+            raise UnknownId(f"contact {contact_id!r} is not in the engine (ended, abandoned or never seen)")
+        return contact
+
+    def _contact_action(self, contact: Contact, action: str) -> None:
+        contact.state = next_contact_state(contact.id, contact.state, action)
+
+    def _levels(self, q: QueueConfig, media: str, needs: Needs, ident: str) -> tuple[Level, ...]:
+        """The buckets a contact may widen through, shared by all contacts with the same needs."""
+        ckey = (q, media, *needs)
+        found = self._level_cache.get(ckey)
+        if found is not None:
+            return found
+        skills, preferred, language = needs
+        need = dict(q.skills)
+        for name, level in check_skills(skills, f"contact {ident}"):
+            need[name] = max(need.get(name, 0), level)
+        if language:
+            need[f"lang:{language}"] = max(need.get(f"lang:{language}", 0), 1)
+        pref = {k: v for k, v in check_skills(preferred, f"contact {ident}") if k not in need}
+        groups, cloud = q.groups, False
+
+        def key() -> tuple[str, str, tuple[tuple[str, int], ...], tuple[str, ...], bool]:
+            return (q.name, media, tuple(sorted({**need, **pref}.items())), groups, cloud)
+
+        levels = [Level(self.index.bucket(key()), "start", None)]
+        for i, step in enumerate(q.widening):
+            if step == "proficiency":
+                floor = q.floor_proficiency
+                need = {k: v if k.startswith("lang:") else min(v, floor) for k, v in need.items()}
+                pref = {k: min(v, floor) for k, v in pref.items()}
+            elif step == "preferred":
+                pref = {}
+            elif step == "groups":
+                groups = ()
+            else:
+                cloud = True
+            bucket = self.index.bucket(key())
+            if bucket is not levels[-1].bucket:
+                levels.append(Level(bucket, step, q.widen_after_s[i] if q.widen_after_s else None))
+        result = tuple(levels)
+        if len(self._level_cache) > 100_000:  # needs are few in practice; never let it grow unbounded
+            self._level_cache.clear()
+        self._level_cache[ckey] = result
+        return result
+
+    def projected_wait(self, contact: Contact, bucket: Bucket, position: int) -> float:
+        """Expected wait from the position in a bucket: (position + 1) x AHT / seats serving it."""
+        servers = bucket.staffed * (self.settings.max_chats if bucket.media == "chat" else 1)
+        if servers <= 0:
+            return math.inf
+        return (position + 1) * self.aht[bucket.media] / servers
+
+    def _widen_reason(self, contact: Contact, q: QueueConfig) -> str | None:
+        if contact.level + 1 >= len(contact.levels):
+            return None
+        elapsed = self.now - contact.enq
+        after = contact.levels[contact.level + 1].after_s
+        if after is not None and elapsed >= after:
+            return f"waited {elapsed:.0f} s >= fixed step {after:g} s"
+        if not q.widen_on_projection:
+            return None
+        bucket = contact.bucket
+        key = (contact.prio, contact.qprio, contact.enq, contact.seq)
+        pos = int(bucket.waiting.bisect_left(key))
+        wait = self.projected_wait(contact, bucket, pos)
+        limit = self.settings.projection_margin * q.target_for(contact.channel)
+        if elapsed + wait > limit:
+            shown = "no seat" if math.isinf(wait) else f"{wait:.0f} s"
+            return f"projected wait {shown} at position {pos + 1} with {bucket.staffed} seats > {limit:g} s"
+        return None
+
+    # -- placing a contact ----------------------------------------------------------------
+    def _place(self, contact: Contact, why: str) -> None:
+        """Offer to the best ready seat, widening while the target is at risk; else wait in line."""
+        q = self.queue(contact.queue)
+        prefer = None
+        if self.settings.repeat_caller and contact.caller is not None:
+            seat_id = self.last_seat.get(contact.caller)
+            prefer = self.index.seats.get(seat_id) if seat_id is not None else None
+        while True:
+            seat = self.index.best_seat(contact.bucket, prefer)
+            if seat is not None:
+                reason = why
+                if seat is prefer:
+                    reason = f"{why}; repeat caller, served last by {seat.id}"
+                self._offer(contact, seat, f"{reason}; {q.strategy} at level {contact.level}")
+                return
+            widen = self._widen_reason(contact, q)
+            if widen is None:
+                break
+            contact.level += 1
+            self._out.append(Widened(contact.id, contact.level, f"{contact.levels[contact.level].step}: {widen}"))
+        self.index.push(contact)
+        self._schedule_check(contact)
+
+    def _schedule_check(self, contact: Contact) -> None:
+        q = self.queue(contact.queue)
+        due = math.inf
+        if contact.level + 1 < len(contact.levels):
+            after = contact.levels[contact.level + 1].after_s
+            if after is not None:
+                due = min(due, contact.enq + after)
+            if q.widen_on_projection:
+                pos = self.index.position(contact)
+                limit = self.settings.projection_margin * q.target_for(contact.channel)
+                slack = limit - (self.now - contact.enq) - self.projected_wait(contact, contact.bucket, pos)
+                due = min(due, self.now + max(1.0, slack))
+        if q.max_wait_s is not None and not contact.overflowed:
+            due = min(due, contact.enq + q.max_wait_s)
+        if contact.next_announce is not None:
+            due = min(due, contact.next_announce)
+        contact.timer += 1
+        if due < math.inf:
+            self._timer(due, CHECK, contact.id, contact.timer)
+
+    def _check(self, contact: Contact) -> None:
+        """A waiting contact's timer: max wait, widening, announcements."""
+        q = self.queue(contact.queue)
+        elapsed = self.now - contact.enq
+        late = q.max_wait_s is not None and elapsed >= q.max_wait_s and not contact.overflowed
+        if late and self._overflow(contact, q, f"waited {elapsed:.0f} s >= max wait {q.max_wait_s} s"):
+            return
+        if contact.next_announce is not None and self.now >= contact.next_announce:
+            pos = self.index.position(contact)
+            wait = min(self.projected_wait(contact, contact.bucket, pos), MAX_SHOWN_WAIT)
+            self._out.append(Announce(contact.id, pos + 1, round(wait, 1), "periodic announcement"))
+            every = q.announce_every_s or 0.0
+            contact.next_announce = self.now + every if every else None
+        if self._widen_reason(contact, q) is not None:
+            self.index.pull(contact)
+            self._place(contact, "widened while waiting")
+            return
+        self._schedule_check(contact)
+
+    def _overflow(self, contact: Contact, q: QueueConfig, why: str) -> bool:
+        """Apply the queue's overflow action; True when the contact left this queue."""
+        action = q.overflow
+        if action == "callback":
+            contact.overflowed = True
+            self._out.append(Overflow(contact.id, "callback", f"{why}: offer a call-back"))
+            return False
+        self.index.pull(contact)
+        if action.startswith("queue:"):
+            target = self.queue(action[6:])
+            self._contact_action(contact, "move")
+            contact.queue = target.name
+            contact.qprio = target.priority
+            contact.overflowed = True
+            contact.levels = self._levels(target, contact.media, contact.needs, contact.id)
+            contact.level = 0
+            self._out.append(Overflow(contact.id, action, f"{why}: moved to {target.name}"))
+            self._place(contact, f"overflow from {q.name}")
+            return True
+        self._contact_action(contact, "overflow")
+        self.stats.add(contact.enq, contact.home, contact.channel, "overflowed")
+        del self.contacts[contact.id]
+        self._out.append(Overflow(contact.id, "message", f"{why}: closing message"))
+        return True
+
+    # -- arrival and departure ------------------------------------------------------------
+    def _on_arrived(self, e: ContactArrived) -> None:
+        self._arrive(e, 0, counted=e.enqueued_at is not None)
+
+    def _arrive(self, e: ContactArrived, depth: int, counted: bool) -> None:
+        """``counted``: a re-queued contact was counted as offered when it first arrived."""
+        if e.channel not in CHANNELS:
+            raise ValueError(f"contact {e.contact_id!r}: channel must be one of {', '.join(CHANNELS)}")
+        if e.contact_id in self.contacts:
+            raise ValueError(f"contact {e.contact_id!r} is already in the engine")
+        if e.priority not in self.settings.priorities:
+            raise ValueError(f"contact {e.contact_id!r}: unknown priority {e.priority!r}")
+        q = self.queue(e.queue)
+        enq = self.now if e.enqueued_at is None else min(float(e.enqueued_at), self.now)
+        media = media_of(e.channel)
+        needs = (e.skills, e.preferred, e.language)
+        levels = self._levels(q, media, needs, e.contact_id)
+        if not q.is_open(self.now):
+            self.stats.add(enq, q.name, e.channel, "closed")
+            self._out.append(Overflow(e.contact_id, "message", f"queue {q.name} is closed now"))
+            return
+        queued = self.index.by_queue.get(q.name)
+        if q.max_length is not None and queued is not None and len(queued) >= q.max_length:
+            self.stats.add(enq, q.name, e.channel, "blocked")
+            if q.overflow.startswith("queue:") and depth < len(self.index.queues):
+                self._out.append(Overflow(e.contact_id, q.overflow, f"queue {q.name} full ({q.max_length})"))
+                moved = ContactArrived(**{**_fields(e), "queue": q.overflow[6:], "enqueued_at": enq})
+                self._arrive(moved, depth + 1, counted)
+            else:
+                action = "message" if q.overflow.startswith("queue:") else q.overflow
+                self._out.append(Overflow(e.contact_id, action, f"queue {q.name} full ({q.max_length})"))
+            return
+        self._seq += 1
+        prio = self.settings.priorities[e.priority]
+        contact = Contact(e.contact_id, e.channel, media, q, prio, enq, self._seq, e.caller, levels, self.now)
+        contact.needs = needs
+        self.contacts[contact.id] = contact
+        if not counted:
+            self.stats.add(enq, contact.home, contact.channel, "offered")
+        while contact.level + 1 < len(levels) and (levels[contact.level + 1].after_s or math.inf) <= self.now - enq:
+            contact.level += 1  # fixed steps already passed before a re-queue
+        if q.announce_every_s is not None and media == "voice":
+            contact.next_announce = self.now + q.announce_every_s
+        self._place(contact, "arrived")
+
+    def _on_abandoned(self, e: ContactAbandoned) -> None:
+        contact = self._contact(e.contact_id)
+        if contact.state == CONNECTED:
+            self._on_ended(ContactEnded(e.now, e.contact_id))
+            return
+        next_contact_state(contact.id, contact.state, "abandon")
+        self._abandon(contact)
+
+    def _abandon(self, contact: Contact) -> None:
+        seat = self.index.seats.get(contact.seat or "") if contact.state == OFFERED else None
+        self.index.pull(contact)
+        self._contact_action(contact, "abandon")
+        if contact.answered_at is None:
+            self.stats.abandoned(contact.enq, contact.home, contact.channel, self.now - contact.enq)
+        del self.contacts[contact.id]
+        if seat is not None:
+            self._out.append(CancelOffer(contact.id, seat.id, "citizen hung up"))
+            seat.offer = None
+            self._free_seat(seat, count_rona=False, unreachable=False)
+
+    def _on_callback(self, e: CallbackRequested) -> None:
+        contact = self._contact(e.contact_id)
+        next_contact_state(contact.id, contact.state, "callback")
+        if not e.number:
+            raise ValueError(f"contact {e.contact_id!r}: a call-back needs a number")
+        self._contact_action(contact, "callback")
+        contact.number = e.number
+        contact.next_announce = None
+        self.stats.add(contact.enq, contact.home, contact.channel, "callbacks")
+
+    def _on_replied(self, e: SeatReplied) -> None:
+        contact = self._contact(e.contact_id)
+        if contact.state != CONNECTED:
+            raise ValueError(f"contact {e.contact_id!r} is {contact.state}, not connected to a seat")
+        if not contact.replied and contact.channel in INTERNET_CHANNELS:
+            contact.replied = True
+            self.stats.replied(contact.enq, contact.home, contact.channel, self.now - contact.enq)
+
+    def _on_ended(self, e: ContactEnded) -> None:
+        contact = self._contact(e.contact_id)
+        if contact.state != CONNECTED:  # hung up before a seat answered
+            next_contact_state(contact.id, contact.state, "abandon")
+            self._abandon(contact)
+            return
+        seat = self._seat(contact.seat or "")
+        self._end_contact(contact, seat)
+        self._after_end(seat, contact.media)
+
+    def _end_contact(self, contact: Contact, seat: Seat) -> None:
+        self._contact_action(contact, "end")
+        if seat.voice == contact.id:
+            seat.voice = None
+        else:
+            seat.chats.remove(contact.id)
+        handled = self.now - (contact.answered_at or self.now)
+        self.stats.add(contact.enq, contact.home, contact.channel, "handled")
+        self.stats.add(contact.enq, contact.home, contact.channel, "handle_sum", handled)
+        alpha = self.settings.aht_alpha
+        self.aht[contact.media] = (1 - alpha) * self.aht[contact.media] + alpha * handled
+        del self.contacts[contact.id]
+
+    def _after_end(self, seat: Seat, media: str) -> None:
+        if seat.state == RESERVED:
+            self._seat_action(seat, "end_busy")
+            return
+        if seat.load:
+            self._seat_action(seat, "end_busy")
+        else:
+            wrap = self.settings.wrap_up_s.get(media, 0.0)
+            if wrap > 0:
+                self._seat_action(seat, "end_wrap", f"wrap-up {wrap:g} s")
+                seat.wrap_token += 1
+                self._timer(self.now + wrap, WRAP, seat.id, seat.wrap_token)
+                return
+            if seat.pending:
+                reason, seat.pending = seat.pending, None
+                self._seat_action(seat, "end_paused", reason)
+                return
+            self._seat_action(seat, "end_idle")
+        self._serve(seat)
+
+    # -- offers ---------------------------------------------------------------------------
+    def _ring_timeout(self, contact: Contact, seat: Seat) -> float:
+        return self.queue(contact.queue).ring_timeout_s + seat.ring_delay_s
+
+    def _offer(self, contact: Contact, seat: Seat, reason: str) -> None:
+        callback = contact.state == CALLBACK
+        self.index.pull(contact)
+        self._contact_action(contact, "offer")
+        contact.seat = seat.id
+        seat.offer = contact.id
+        self._seat_action(seat, "offer", f"offered {contact.id}")
+        timeout = self._ring_timeout(contact, seat)
+        contact.timer += 1
+        self._timer(self.now + timeout, RING, contact.id, contact.timer)
+        channel = "callback" if callback else contact.channel
+        self._out.append(Offer(contact.id, seat.id, channel, timeout, reason))
+        if callback:
+            self._out.append(StartCallback(contact.id, seat.id, contact.number or "", f"call-back: {reason}"))
+
+    def _offered_pair(self, contact_id: str, seat_id: str) -> tuple[Contact, Seat]:
+        contact = self._contact(contact_id)
+        seat = self._seat(seat_id)
+        if contact.state != OFFERED or contact.seat != seat_id:
+            raise ValueError(f"contact {contact_id!r} is {contact.state}, not offered to seat {seat_id!r}")
+        return contact, seat
+
+    def _on_accepted(self, e: OfferAccepted) -> None:
+        contact, seat = self._offered_pair(e.contact_id, e.seat_id)
+        self._contact_action(contact, "accept")
+        seat.offer = None
+        seat.rona = 0
+        if contact.media == "voice":
+            seat.voice = contact.id
+        else:
+            seat.chats.append(contact.id)
+        self._seat_action(seat, "accept", f"connected {contact.id}")
+        if contact.answered_at is None:
+            contact.answered_at = self.now
+            wait = self.now - contact.enq
+            target = self.queue(contact.home).target_for(contact.channel)
+            self.stats.answered(contact.enq, contact.home, contact.channel, wait, target)
+        if contact.caller is not None:
+            self.last_seat[contact.caller] = seat.id
+        self._serve(seat)
+
+    def _on_rejected(self, e: OfferRejected) -> None:
+        contact, seat = self._offered_pair(e.contact_id, e.seat_id)
+        self._release(contact, seat, "rejected", count_rona=True)
+
+    def _on_failed(self, e: OfferFailed) -> None:
+        if e.cause not in OFFER_FAILURES:
+            raise ValueError(f"offer failure cause must be one of {', '.join(OFFER_FAILURES)}")
+        contact, seat = self._offered_pair(e.contact_id, e.seat_id)
+        unreachable = e.cause in ("unreachable", "unregistered")
+        self._release(contact, seat, e.cause, count_rona=not unreachable, unreachable=unreachable)
+
+    def _cancel(self, contact: Contact, seat: Seat, why: str) -> None:
+        self._out.append(CancelOffer(contact.id, seat.id, why))
+
+    def _requeue_offered(self, contact: Contact, seat: Seat) -> None:
+        self._contact_action(contact, "requeue_callback" if contact.number else "requeue")
+        contact.seat = None
+        seat.offer = None
+        self._place(contact, f"requeued at original place after {seat.id}")
+
+    def _release(self, contact: Contact, seat: Seat, why: str, count_rona: bool, unreachable: bool = False) -> None:
+        """Put the contact back at its original place first (the seat is still reserved, so it is
+        not offered the same contact again before every other seat had the chance)."""
+        self._requeue_offered(contact, seat)
+        self._free_seat(seat, count_rona, unreachable, why)
+
+    def _free_seat(self, seat: Seat, count_rona: bool, unreachable: bool, why: str = "") -> None:
+        if count_rona:
+            seat.rona += 1
+        if unreachable:
+            self._seat_action(seat, "release_paused", "unreachable")
+        elif seat.rona >= self.settings.rona_limit:
+            seat.rona = 0
+            self._seat_action(seat, "release_paused", "no_answer")
+        elif seat.pending:
+            reason, seat.pending = seat.pending, None
+            self._seat_action(seat, "release_paused", reason)
+        else:
+            self._seat_action(seat, "release_busy" if seat.load else "release_idle", why)
+            self._serve(seat)
+
+    # -- a seat looks for work ------------------------------------------------------------
+    def _serve(self, seat: Seat) -> None:
+        """Offer the freed seat the waiting contact most at risk; otherwise it stays ready."""
+        index = self.index
+        voice = index.can_take(seat, "voice")
+        chat = index.can_take(seat, "chat")
+        if not (voice or chat):
+            return
+        best: Contact | None = None
+        best_score: tuple[float, ...] | None = None
+        best_bucket: Bucket | None = None
+        for bucket in seat.buckets:
+            if not bucket.waiting or not (voice if bucket.media == "voice" else chat):
+                continue
+            contact: Contact = bucket.waiting[0][4]
+            score = self._score(contact, bucket)
+            if best_score is None or score < best_score:
+                best, best_score, best_bucket = contact, score, bucket
+        if best is None or best_bucket is None:
+            index.refresh_avail(seat)
+            return
+        late = self.now - best.enq
+        self._offer(best, seat, f"seat freed; head of {_describe(best_bucket)} waited {late:.0f} s")
+
+    def _score(self, contact: Contact, bucket: Bucket) -> tuple[float, ...]:
+        q = self.index.queues.get(contact.queue)
+        if q is None or q.selection == "fifo":
+            return (contact.prio, contact.qprio, 0, contact.enq, contact.seq)
+        target = q.target_for(contact.channel)
+        elapsed = self.now - contact.enq
+        if elapsed >= STARVING * target:
+            return (contact.prio, contact.qprio, 0, contact.enq, contact.seq)
+        if elapsed > target:
+            return (contact.prio, contact.qprio, 3, contact.enq, contact.seq)
+        others = bucket.staffed - 1
+        servers = others * (self.settings.max_chats if bucket.media == "chat" else 1)
+        skip = self.aht[bucket.media] / servers if servers > 0 else math.inf
+        if elapsed + skip > target:  # missed unless taken now: earliest deadline first
+            return (contact.prio, contact.qprio, 1, contact.enq + target, contact.seq)
+        return (contact.prio, contact.qprio, 2, target - elapsed - skip, contact.seq)
+
+
+def _describe(bucket: Bucket) -> str:
+    skills = ",".join(f"{k}>={v}" for k, v in bucket.skills) or "any skill"
+    return f"{bucket.queue}/{bucket.media}[{skills}]"
+
+
+def _fields(e: ContactArrived) -> dict[str, Any]:
+    return {name: getattr(e, name) for name in e.__dataclass_fields__}
+
+
+__all__ = ["BUSY", "QUEUED", "RoutingMixin", "heapq"]
