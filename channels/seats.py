@@ -1,0 +1,221 @@
+"""What a seat does to a conversation: take it, answer it, close it; replies held and re-sent.
+
+WeChat refuses replies outside its 48-hour window (45015) and beyond its per-message quota
+(45047); such replies are kept with status ``held_window`` / ``held_quota`` and go out, oldest
+first, as soon as the citizen writes again.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from channels.core.conversation import next_state
+from channels.core.response import ConversationClosed, ResponseTracker, SeatAssigned, SeatReplied
+from channels.models import ChannelConversation, ChannelMessage
+from channels.sink import ContactSink, ConversationChange
+from channels.wechat_api import NotConfigured, OutsideWindow, TooManyMessages, WeChatApi, WeChatApiError
+
+logger = logging.getLogger(__name__)
+
+MAX_TEXT = 2000
+HELD = ("held_window", "held_quota")
+
+
+class ConversationError(Exception):
+    """A seat's request that cannot be done; the message is shown to the seat (Chinese)."""
+
+
+@dataclass(frozen=True)
+class Sent:
+    message_id: int
+    status: str  # sent, held_window, held_quota, failed
+    detail: str = ""
+
+
+def _utc(ts: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(ts, dt.UTC)
+
+
+class SeatActions:
+    """Mixed into ChannelService; needs its sessions, clock, api, tracker and sink."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    clock: Callable[[], float]
+    api: WeChatApi | None
+    tracker: ResponseTracker
+    sink: ContactSink
+
+    async def assign(self, conversation_id: int, seat: str) -> None:
+        async with self.sessions() as s, s.begin():
+            conv = await self._get(s, conversation_id)
+            conv.state = self._step(conv.state, "seat_assigned")
+            conv.seat = seat[:64]
+            conv.updated_at = _utc(self.clock())
+        self.tracker.handle(SeatAssigned(str(conversation_id), seat, self.clock()))
+
+    async def close(self, conversation_id: int, disposition: str = "") -> None:
+        async with self.sessions() as s, s.begin():
+            conv = await self._get(s, conversation_id)
+            conv.state = self._step(conv.state, "close")
+            conv.flags = {**conv.flags, "disposition": disposition[:64]}
+            conv.updated_at = _utc(self.clock())
+        self.tracker.handle(ConversationClosed(str(conversation_id), self.clock()))
+
+    async def send_text(self, conversation_id: int, seat: str, text: str) -> Sent:
+        text = text.strip()
+        if not text:
+            raise ConversationError("回复内容不能为空")
+        if len(text) > MAX_TEXT:
+            raise ConversationError(f"回复内容过长（最多{MAX_TEXT}字）")
+        return await self._send(conversation_id, seat, "text", {"text": text})
+
+    async def send_image(self, conversation_id: int, seat: str, media_id: str) -> Sent:
+        if not media_id or len(media_id) > 128:
+            raise ConversationError("图片素材编号无效")
+        return await self._send(conversation_id, seat, "image", {"media_id": media_id})
+
+    @staticmethod
+    def _step(state: str, event: str) -> str:
+        try:
+            return next_state(state, event)
+        except ValueError:
+            raise ConversationError(f"会话当前状态不允许此操作（{state} / {event}）") from None
+
+    async def _get(self, s: AsyncSession, conversation_id: int) -> ChannelConversation:
+        conv = await s.get(ChannelConversation, conversation_id)
+        if conv is None:
+            raise ConversationError(f"会话 {conversation_id} 不存在")
+        return conv
+
+    async def _send(self, conversation_id: int, seat: str, kind: str, body: dict[str, Any]) -> Sent:
+        now = _utc(self.clock())
+        async with self.sessions() as s, s.begin():
+            conv = await self._get(s, conversation_id)
+            if conv.state == "closed":
+                raise ConversationError("会话已结束，不能再回复")
+            if conv.channel != "wechat":
+                raise ConversationError("网页在线咨询的回复由坐席控制台发送")
+            if conv.state == "queued":
+                # Writing to a waiting citizen means the seat has taken the conversation.
+                conv.state = self._step(conv.state, "seat_assigned")
+                conv.seat = seat[:64]
+            held = conv.state == "window_closed"
+            row = ChannelMessage(
+                conversation_id=conv.id,
+                channel="wechat",
+                citizen=conv.citizen,
+                direction="out",
+                kind=kind,
+                supported=True,
+                status="held_window" if held else "sending",
+                body={**body, "seat": seat[:64]},
+                raw="",
+                at=now,
+                stored_at=now,
+            )
+            s.add(row)
+            await s.flush()
+            openid, message_id = conv.citizen, row.id
+        if held:
+            return Sent(message_id, "held_window", "超出48小时回复时限，市民再次发消息后自动补发")
+        status, detail = await self._deliver(openid, kind, body)
+        await self._record_delivery(conversation_id, message_id, status, detail)
+        if status == "sent":
+            self.tracker.handle(SeatReplied(str(conversation_id), seat, self.clock()))
+        return Sent(message_id, status, detail)
+
+    async def _deliver(self, openid: str, kind: str, body: dict[str, Any]) -> tuple[str, str]:
+        try:
+            if self.api is None:
+                raise NotConfigured("WeChat API not configured")
+            if kind == "text":
+                await self.api.send_text(openid, str(body["text"]))
+            else:
+                await self.api.send_image(openid, str(body["media_id"]))
+            return "sent", ""
+        except OutsideWindow:
+            return "held_window", "超出48小时回复时限，市民再次发消息后自动补发"
+        except TooManyMessages:
+            return "held_quota", "客服消息条数已达上限，市民再次发消息后自动补发"
+        except (WeChatApiError, NotConfigured, aiohttp.ClientError, TimeoutError) as exc:
+            logger.warning("wechat delivery failed: %s", exc)
+            return "failed", str(exc) or type(exc).__name__
+
+    async def _record_delivery(self, conversation_id: int, message_id: int, status: str, detail: str) -> None:
+        change: ConversationChange | None = None
+        async with self.sessions() as s, s.begin():
+            row = await s.get(ChannelMessage, message_id)
+            conv = await s.get(ChannelConversation, conversation_id)
+            if row is None or conv is None:
+                return
+            row.status = status
+            row.body = {**row.body, "detail": detail} if detail else row.body
+            if status == "sent" and conv.state == "assigned":
+                conv.state = next_state(conv.state, "seat_reply")
+            elif status == "held_window" and conv.state in ("queued", "assigned"):
+                conv.state = next_state(conv.state, "window_expired")
+                conv.flags = {**conv.flags, "window_closed": True}
+                change = ConversationChange(conversation_id, "window_closed", {"message_id": message_id})
+            elif status == "held_quota":
+                conv.flags = {**conv.flags, "quota_exhausted": True}
+                change = ConversationChange(conversation_id, "held_quota", {"message_id": message_id})
+            conv.updated_at = _utc(self.clock())
+        if change is not None:
+            await self.sink.conversation_changed(change)
+
+    async def resend_held(self, conversation_id: int) -> int:
+        """Deliver replies held by the 48-hour window or the quota, oldest first; return how many went."""
+        async with self.sessions() as s:
+            rows = (
+                (
+                    await s.execute(
+                        select(ChannelMessage)
+                        .where(
+                            ChannelMessage.conversation_id == conversation_id,
+                            ChannelMessage.direction == "out",
+                            ChannelMessage.status.in_(HELD),
+                        )
+                        .order_by(ChannelMessage.id)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        sent = 0
+        for row in rows:
+            status, detail = await self._deliver(row.citizen, row.kind, dict(row.body))
+            await self._record_delivery(conversation_id, row.id, status, detail)
+            if status != "sent":
+                break
+            sent += 1
+        return sent
+
+    async def transcript(self, conversation_id: int) -> list[dict[str, Any]]:
+        async with self.sessions() as s:
+            rows = (
+                await s.execute(
+                    select(ChannelMessage)
+                    .where(ChannelMessage.conversation_id == conversation_id)
+                    .order_by(ChannelMessage.id)
+                )
+            ).scalars()
+            return [
+                {
+                    "id": r.id,
+                    "direction": r.direction,
+                    "kind": r.kind,
+                    "supported": r.supported,
+                    "status": r.status,
+                    "body": r.body,
+                    "at": r.at.isoformat(),
+                }
+                for r in rows
+            ]
