@@ -115,6 +115,7 @@ class MissedCallPlanner:
             if task is not None and e.at - task.first_abandoned_at <= self.window:
                 table[number] = replace(task, call_ids=(*task.call_ids, e.call_id))
                 return [AddCallToCallback(task.task_id, e.call_id)] if table is self.open else []
+        self.open.pop(number, None)  # older than the window: forgotten, the new call starts a new task
         self.pending[number] = CallbackTask(
             task_id=f"cb-{e.call_id}",
             number=number,
