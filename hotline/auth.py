@@ -1,0 +1,392 @@
+"""Accounts, passwords, signed bearer tokens and role checks shared by every page and API.
+
+Use from a feature's handlers::
+
+    from hotline import auth
+
+    @auth.require_roles("dispatcher", "supervisor")
+    async def handler(request):
+        account = request[auth.ACCOUNT]          # the logged-in, active account
+
+    account = await auth.authenticate(request)   # any role; 401 without a valid token
+
+A token is ``base64url(json claims) + "." + base64url(HMAC-SHA256(secret_key, claims))``; the
+claims carry username, role, unit and expiry. It is accepted from ``Authorization: Bearer`` or
+from the HttpOnly cookie ``hotline_token`` that ``POST /api/login`` sets. Every request looks the
+account up, so disabling an account takes effect at once.
+"""
+
+from __future__ import annotations
+
+import base64
+import collections
+import datetime as dt
+import hashlib
+import hmac
+import json
+import logging
+import re
+import secrets
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import Boolean, DateTime, Integer, String, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hotline.context import AppContext
+from hotline.storage import Base
+
+logger = logging.getLogger(__name__)
+
+ROLES = ("seat", "supervisor", "manager", "dispatcher", "unit", "admin")
+COOKIE = "hotline_token"
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
+# scrypt cost: 2**14 x 8 x 1 is about 16 MiB and a few tens of ms per check: slow for guessing,
+# quick enough for a login.
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+
+
+class Account(Base):
+    __tablename__ = "accounts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100), default="")
+    role: Mapped[str] = mapped_column(String(16))
+    unit_id: Mapped[str | None] = mapped_column(String(32), default=None)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+
+    def public(self) -> dict[str, Any]:
+        return {"username": self.username, "display_name": self.display_name, "role": self.role, "unit": self.unit_id}
+
+
+class AccountError(ValueError):
+    """Bad account data; the message says which field and why."""
+
+
+# ---- passwords ---------------------------------------------------------------------------------
+def hash_password(password: str) -> str:
+    salt = secrets.token_bytes(16)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, dklen=32)
+    b64 = base64.b64encode
+    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${b64(salt).decode()}${b64(digest).decode()}"
+
+
+def verify_password(password: str, stored: str) -> bool:
+    try:
+        scheme, n, r, p, salt, digest = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        got = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p), dklen=32)
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(got, base64.b64decode(digest))
+
+
+async def create_account(
+    sessions: async_sessionmaker[AsyncSession],
+    username: str,
+    role: str,
+    password: str,
+    unit: str | None = None,
+    display_name: str = "",
+) -> Account:
+    if not USERNAME_RE.match(username):
+        raise AccountError(f"username {username!r}: use 2-64 letters, digits or . _ @ -")
+    if role not in ROLES:
+        raise AccountError(f"role {role!r}: choose one of {', '.join(ROLES)}")
+    if role == "unit" and not unit:
+        raise AccountError("a member-unit account needs --unit CODE (the unit in the dispatch directory)")
+    if role != "unit" and unit:
+        raise AccountError("--unit is only for role unit")
+    if len(password) < 8:
+        raise AccountError("password: at least 8 characters")
+    async with sessions() as s, s.begin():
+        if (await s.execute(select(Account.id).where(Account.username == username))).first():
+            raise AccountError(f"username {username!r} already exists")
+        acc = Account(
+            username=username,
+            display_name=display_name or username,
+            role=role,
+            unit_id=unit,
+            password_hash=hash_password(password),
+            active=True,
+            created_at=dt.datetime.now(dt.UTC),
+        )
+        s.add(acc)
+    return acc
+
+
+# ---- tokens -------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Claims:
+    username: str
+    role: str
+    unit: str | None
+    expires: int  # Unix seconds
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def make_token(secret: str, username: str, role: str, unit: str | None, expires: int) -> str:
+    body = _b64(json.dumps({"u": username, "r": role, "n": unit, "e": expires}, separators=(",", ":")).encode())
+    sig = _b64(hmac.new(secret.encode(), body.encode(), hashlib.sha256).digest())
+    return f"{body}.{sig}"
+
+
+def read_token(secret: str, token: str, now: float) -> Claims | None:
+    """The claims of a valid, unexpired token; None for anything else."""
+    try:
+        body, sig = token.split(".")
+        want = _b64(hmac.new(secret.encode(), body.encode(), hashlib.sha256).digest())
+        if not hmac.compare_digest(want, sig):
+            return None
+        raw = json.loads(_unb64(body))
+        claims = Claims(str(raw["u"]), str(raw["r"]), raw.get("n"), int(raw["e"]))
+    except (ValueError, KeyError, TypeError):
+        return None
+    return claims if claims.expires > now else None
+
+
+# ---- rate limit -------------------------------------------------------------------------------
+class LoginLimiter:
+    """At most ``limit`` failed logins per (username, client address) in ``window`` seconds."""
+
+    def __init__(self, limit: int = 5, window: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit, self.window, self.clock = limit, window, clock
+        self._fails: dict[tuple[str, str], collections.deque[float]] = {}
+
+    def retry_after(self, key: tuple[str, str]) -> float:
+        q = self._fails.get(key)
+        now = self.clock()
+        while q and now - q[0] >= self.window:
+            q.popleft()
+        if q is not None and not q:
+            del self._fails[key]
+        if q and len(q) >= self.limit:
+            return self.window - (now - q[0])
+        return 0.0
+
+    def failed(self, key: tuple[str, str]) -> None:
+        self._fails.setdefault(key, collections.deque()).append(self.clock())
+        if len(self._fails) > 100_000:  # keep memory bounded under a spray of usernames
+            self._fails.pop(next(iter(self._fails)))
+
+    def succeeded(self, key: tuple[str, str]) -> None:
+        self._fails.pop(key, None)
+
+
+# ---- aiohttp wiring -----------------------------------------------------------------------------
+@dataclass
+class AuthConfig:
+    ctx: AppContext
+    token_hours: float
+    limiter: LoginLimiter
+
+
+AUTH = web.AppKey("auth", AuthConfig)
+ACCOUNT = "account"  # request[ACCOUNT] after require_roles
+
+
+def _error(cls: type[web.HTTPException], error: str, detail: str, **kw: Any) -> web.HTTPException:
+    return cls(
+        text=json.dumps({"error": error, "detail": detail}, ensure_ascii=False), content_type="application/json", **kw
+    )
+
+
+def _config(request: web.Request) -> AuthConfig:
+    try:
+        return request.app[AUTH]
+    except KeyError:
+        raise RuntimeError("hotline.auth.install(app, ctx) was not called") from None
+
+
+async def authenticate(request: web.Request) -> Account:
+    """The active account behind the request's bearer token or cookie; 401 otherwise."""
+    cfg = _config(request)
+    header = request.headers.get("Authorization", "")
+    token = header[7:].strip() if header.lower().startswith("bearer ") else request.cookies.get(COOKIE, "")
+    claims = read_token(cfg.ctx.settings.secret_key, token, time.time()) if token else None
+    if claims is None:
+        raise _error(web.HTTPUnauthorized, "unauthorized", "请先登录（令牌缺失、无效或已过期）")
+    async with cfg.ctx.sessions() as s:
+        acc = (await s.execute(select(Account).where(Account.username == claims.username))).scalar_one_or_none()
+    if acc is None or not acc.active:
+        raise _error(web.HTTPUnauthorized, "unauthorized", "账号不存在或已停用")
+    return acc
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def require_roles(*roles: str) -> Callable[[Handler], Handler]:
+    """Decorator: 401 without a valid login, 403 for a role not listed (no roles: any role)."""
+    unknown = set(roles) - set(ROLES)
+    if unknown:
+        raise ValueError(f"unknown roles {sorted(unknown)}")
+
+    def deco(handler: Handler) -> Handler:
+        async def wrapped(request: web.Request) -> web.StreamResponse:
+            acc = await authenticate(request)
+            if roles and acc.role not in roles:
+                raise _error(web.HTTPForbidden, "forbidden", f"此操作需要角色：{'、'.join(roles)}")
+            request[ACCOUNT] = acc
+            return await handler(request)
+
+        wrapped.__name__ = getattr(handler, "__name__", "handler")
+        wrapped.__doc__ = handler.__doc__
+        return wrapped
+
+    return deco
+
+
+async def login(request: web.Request) -> web.Response:
+    cfg = _config(request)
+    try:
+        body = await request.json()
+        username, password = str(body["username"]), str(body["password"])
+    except (ValueError, KeyError, TypeError):
+        raise _error(
+            web.HTTPBadRequest, "bad request", '请求体须为 JSON：{"username": "...", "password": "..."}'
+        ) from None
+    key = (username, request.remote or "")
+    wait = cfg.limiter.retry_after(key)
+    if wait > 0:
+        raise _error(
+            web.HTTPTooManyRequests,
+            "too many attempts",
+            f"登录失败次数过多，请 {int(wait) + 1} 秒后再试",
+            headers={"Retry-After": str(int(wait) + 1)},
+        )
+    async with cfg.ctx.sessions() as s:
+        acc = (await s.execute(select(Account).where(Account.username == username))).scalar_one_or_none()
+    # Check a dummy hash for unknown users too, so the reply time does not reveal which names exist.
+    ok = verify_password(password, acc.password_hash if acc else _DUMMY_HASH) and acc is not None and acc.active
+    if not ok or acc is None:
+        cfg.limiter.failed(key)
+        logger.info("login failed", extra={"username": username, "remote": request.remote})
+        raise _error(web.HTTPUnauthorized, "unauthorized", "用户名或密码错误")
+    cfg.limiter.succeeded(key)
+    expires = int(time.time() + cfg.token_hours * 3600)
+    token = make_token(cfg.ctx.settings.secret_key, acc.username, acc.role, acc.unit_id, expires)
+    resp = web.json_response(
+        {"token": token, "expires_at": dt.datetime.fromtimestamp(expires, dt.UTC).isoformat(), "account": acc.public()}
+    )
+    resp.set_cookie(COOKIE, token, max_age=int(cfg.token_hours * 3600), httponly=True, samesite="Lax", path="/")
+    return resp
+
+
+async def logout(_request: web.Request) -> web.Response:
+    resp = web.json_response({"ok": True})
+    resp.del_cookie(COOKIE, path="/")
+    return resp
+
+
+async def me(request: web.Request) -> web.Response:
+    return web.json_response((await authenticate(request)).public())
+
+
+_DUMMY_HASH = hash_password(secrets.token_urlsafe(12))
+
+
+def install(app: web.Application, ctx: AppContext, token_hours: float = 12.0) -> None:
+    """Add /api/login, /api/logout and /api/me; safe to call more than once."""
+    if AUTH in app:
+        return
+    app[AUTH] = AuthConfig(ctx, token_hours, LoginLimiter())
+    app.router.add_post("/api/login", login)
+    app.router.add_post("/api/logout", logout)
+    app.router.add_get("/api/me", me)
+
+
+_ACCOUNT_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "username": {"type": "string"},
+        "display_name": {"type": "string"},
+        "role": {"type": "string", "enum": list(ROLES)},
+        "unit": {"type": ["string", "null"]},
+    },
+}
+_ERR = {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+OPENAPI: dict[str, Any] = {
+    "paths": {
+        "/api/login": {
+            "post": {
+                "summary": "log in; returns a bearer token and sets the HttpOnly cookie hotline_token",
+                "tags": ["auth"],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["username", "password"],
+                                "properties": {"username": {"type": "string"}, "password": {"type": "string"}},
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": {
+                        "description": "logged in",
+                        "content": {
+                            "application/json": {
+                                "schema": {
+                                    "type": "object",
+                                    "properties": {
+                                        "token": {"type": "string"},
+                                        "expires_at": {"type": "string", "format": "date-time"},
+                                        "account": {"$ref": "#/components/schemas/Account"},
+                                    },
+                                }
+                            }
+                        },
+                    },
+                    "400": _ERR,
+                    "401": _ERR,
+                    "429": _ERR,
+                },
+            }
+        },
+        "/api/logout": {
+            "post": {"summary": "clear the login cookie", "tags": ["auth"], "responses": {"200": {"description": "ok"}}}
+        },
+        "/api/me": {
+            "get": {
+                "summary": "the logged-in account",
+                "tags": ["auth"],
+                "security": [{"bearer": []}, {"cookie": []}],
+                "responses": {
+                    "200": {
+                        "description": "account",
+                        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Account"}}},
+                    },
+                    "401": _ERR,
+                },
+            }
+        },
+    },
+    "components": {
+        "schemas": {
+            "Account": _ACCOUNT_SCHEMA,
+            "Error": {"type": "object", "properties": {"error": {"type": "string"}, "detail": {"type": "string"}}},
+        },
+        "securitySchemes": {
+            "bearer": {"type": "http", "scheme": "bearer"},
+            "cookie": {"type": "apiKey", "in": "cookie", "name": COOKIE},
+        },
+    },
+}
