@@ -1,8 +1,117 @@
+"""``hotline run``: start the sandbox Asterisk (unless an external one is configured), bring the
+database to the newest schema and serve the engine; Ctrl-C stops both and leaves nothing behind."""
+
 from __future__ import annotations
 
 import argparse
+import asyncio
+import contextlib
+import errno
+import logging
+import signal
+
+from hotline.errors import CommandError
+from hotline.logs import setup_logging
+from hotline.settings import Settings, load_settings
+
+logger = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("run", help="start Asterisk (sandbox) and the engine")
-    p.set_defaults(func=lambda a: 0)
+    p = sub.add_parser("run", help="start Asterisk (sandbox) and the engine; Ctrl-C stops both")
+    p.add_argument("--no-asterisk", action="store_true", help="serve the engine without starting the sandbox")
+    p.set_defaults(func=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    setup_logging(settings.log_level, settings.log_json)
+    started_sandbox = False
+    if not settings.asterisk.external and not args.no_asterisk:
+        from hotline import sandbox
+
+        was_running = sandbox.pid_alive(sandbox.paths(settings)) is not None
+        sandbox.up(settings)
+        started_sandbox = not was_running
+    try:
+        asyncio.run(serve(settings))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if started_sandbox:
+            from hotline import sandbox
+
+            sandbox.stop(settings)
+            print("sandbox Asterisk stopped")
+    return 0
+
+
+async def serve(settings: Settings, ready: asyncio.Event | None = None, stop: asyncio.Event | None = None) -> None:
+    from aiohttp import web
+
+    from hotline.app import build_app
+    from hotline.context import AppContext
+    from hotline.migrate import upgrade
+    from hotline.storage import make_engine, make_sessionmaker
+
+    url = settings.effective_database_url
+    if url.startswith("sqlite"):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(url)
+    try:
+        await upgrade(url, engine=engine)
+    except OSError as exc:
+        await engine.dispose()
+        raise CommandError(f"database unreachable ({exc}); check DATABASE_URL") from None
+    redis = None
+    if settings.redis_url:
+        from redis.asyncio import Redis
+
+        redis = Redis.from_url(settings.redis_url)
+        try:
+            await asyncio.wait_for(redis.ping(), 3)
+        except Exception as exc:
+            await engine.dispose()
+            raise CommandError(f"Redis at {settings.redis_url} does not answer ({exc}); check REDIS_URL") from None
+    ctx = AppContext(settings=settings, engine=engine, sessions=make_sessionmaker(engine), redis=redis)
+    app = build_app(ctx)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.http.host, settings.http.port)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        await engine.dispose()
+        if exc.errno == errno.EADDRINUSE:
+            raise CommandError(
+                f"port {settings.http.port} on {settings.http.host} is in use: stop the other program or set HOTLINE_HTTP__PORT"
+            ) from None
+        raise CommandError(f"cannot listen on {settings.http.host}:{settings.http.port}: {exc}") from None
+    base = f"http://{settings.http.host}:{settings.http.port}"
+    print(f"12345 hotline engine running at {base}", flush=True)
+    for path, what in (
+        ("/console/", "seat console 座席"),
+        ("/supervisor/", "supervisor 班长"),
+        ("/workorders/", "work orders 工单"),
+        ("/openapi.json", "API"),
+        ("/metrics", "metrics"),
+    ):
+        print(f"  {what:<22} {base}{path}", flush=True)
+    if not settings.asterisk.external:
+        print(f"  Asterisk ARI          {settings.asterisk.ari_url}", flush=True)
+    print("Ctrl-C stops everything.", flush=True)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    if ready is not None:
+        ready.set()
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+        if redis is not None:
+            await redis.aclose()
+        await engine.dispose()
