@@ -1,0 +1,143 @@
+"""The ACD as a running service: owns the pure core, feeds it events with the wall clock,
+sends Ticks when the core asks, keeps the replayable event log, and hands each command to
+the executor of its channel (voice: the ARI adapter; chats: the channels feature).
+
+Everything that changes ACD state goes through :meth:`AcdService.feed`, one event at a time,
+so the core stays single-threaded and its decisions replayable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
+
+from acd.core import (
+    Acd,
+    AcdSettings,
+    Announce,
+    CancelOffer,
+    Command,
+    Event,
+    Offer,
+    Overflow,
+    SeatStateChanged,
+    StartCallback,
+    Tick,
+    Widened,
+    event_to_dict,
+)
+from acd.core.commands import command_to_dict
+from acd.core.config import media_of
+from hotline.bus import Bus
+
+logger = logging.getLogger(__name__)
+
+
+class Executor(Protocol):
+    """Carries out the core's commands for one kind of media ("voice" or "chat")."""
+
+    async def execute(self, command: Command) -> None: ...
+
+
+EventSink = Callable[[dict[str, Any]], Awaitable[None]]
+
+
+class AcdService:
+    def __init__(
+        self,
+        bus: Bus,
+        core: Acd | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        event_sink: EventSink | None = None,
+    ) -> None:
+        self.core = core or Acd(AcdSettings())
+        self.bus = bus
+        self.clock = clock
+        self.executors: dict[str, Executor] = {}
+        self._event_sink = event_sink
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
+        self._timer: asyncio.Task[None] | None = None
+        self.decisions: list[dict[str, Any]] = []  # recent audit trail (the full one is the event log)
+
+    def register(self, media: str, executor: Executor) -> None:
+        self.executors[media] = executor
+
+    def now(self) -> float:
+        # The core refuses time going backwards; a wall clock can step back (NTP), so never feed less.
+        return max(self.clock(), self.core.now)
+
+    async def feed(self, event: Event) -> list[Command]:
+        async with self._lock:
+            commands = self.core.handle(event)
+            if self._event_sink is not None:
+                await self._event_sink(event_to_dict(event))
+        self._wake.set()
+        for command in commands:
+            await self._dispatch(command)
+        return commands
+
+    async def _dispatch(self, command: Command) -> None:
+        record = command_to_dict(command)
+        self.decisions.append(record)
+        del self.decisions[:-1000]
+        if isinstance(command, Widened):
+            logger.info("contact widened", extra=record)
+            return
+        if isinstance(command, SeatStateChanged):
+            await self.bus.publish(f"seat.{command.seat_id}", {"event": "state", **record})
+            await self.bus.publish("supervisor.seat", record)
+            return
+        media = self._media_for(command)
+        executor = self.executors.get(media) if media else None
+        if executor is None:
+            logger.warning("no executor for command", extra=record)
+            return
+        if isinstance(command, Offer):
+            await self.bus.publish(f"seat.{command.seat_id}", {"event": "offer", **record})
+        try:
+            await executor.execute(command)
+        except Exception:
+            logger.exception("executor failed", extra=record)
+
+    def _media_for(self, command: Command) -> str | None:
+        if isinstance(command, Offer):
+            return media_of(command.channel)
+        if isinstance(command, (StartCallback, Announce)):
+            return "voice"
+        if isinstance(command, (CancelOffer, Overflow)):
+            contact = self.core.contacts.get(command.contact_id)
+            if contact is not None:
+                return str(contact.media)
+            return "voice" if isinstance(command, Announce) else None
+        return None
+
+    # -- timers -----------------------------------------------------------------------------
+    async def _run_timers(self) -> None:
+        while True:
+            deadline = self.core.next_deadline()
+            self._wake.clear()
+            delay = 3600.0 if deadline is None else max(0.0, deadline - self.clock())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+                continue
+            try:
+                await self.feed(Tick(now=self.now()))
+            except Exception:
+                logger.exception("ACD tick failed")
+
+    def start(self) -> None:
+        if self._timer is None:
+            self._timer = asyncio.create_task(self._run_timers(), name="acd-timers")
+
+    async def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._timer
+            self._timer = None
