@@ -106,6 +106,7 @@ class RequestCallback:
     number: str
     queue: str
     reason: str
+    keep_place: bool = False  # from the waiting queue: the ACD keeps the caller's place in line
 
 
 @dataclass(frozen=True)
