@@ -36,7 +36,7 @@ class _Draft:
     breaks: list[Break] = field(default_factory=list)
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class _Floating:
     draft: _Draft
     rule: BreakRule
@@ -48,8 +48,16 @@ def _allowed(template: ShiftTemplate, slot: int, slots_per_day: int) -> bool:
     return template.starts is None or slot % slots_per_day in template.starts
 
 
+def _latest_start(template: ShiftTemplate, t: int, slots_per_day: int) -> int | None:
+    """The latest allowed start at or before ``t`` from which the shift still covers ``t``."""
+    for start in range(t, max(t - template.length, -1), -1):
+        if _allowed(template, start, slots_per_day):
+            return start
+    return None
+
+
 def _cover_group(
-    need: Sequence[int], templates: Sequence[ShiftTemplate], slots_per_day: int
+    need: Sequence[int], templates: Sequence[ShiftTemplate], slots_per_day: int, spread: bool
 ) -> tuple[list[_Draft], list[int]]:
     horizon = len(need)
     cov = [0] * horizon
@@ -60,45 +68,66 @@ def _cover_group(
         for s in range(max(slot_from, 0), min(slot_to, horizon)):
             cov[s] += delta
 
-    def surplus_ok(start: int, length: int) -> bool:
-        return all(cov[s] > need[s] for s in range(start, min(start + length, horizon)))
+    def min_surplus(start: int, length: int) -> int:
+        # Slots past the horizon need nobody, so a break there is free.
+        return min((cov[s] - need[s] for s in range(start, min(start + length, horizon))), default=1 << 30)
+
+    def place(f: _Floating, at: int) -> None:
+        f.draft.breaks.append(Break(at, f.rule.length, f.rule.label, f.rule.paid))
+        add(at, at + f.rule.length, -1)
 
     for t in range(horizon):
-        # Breaks due soonest choose first; a break is taken where it costs nothing, else forced.
         floating.sort(key=lambda f: f.latest)
         keep: list[_Floating] = []
         for f in floating:
-            free = f.earliest <= t and surplus_ok(t, f.rule.length)
-            if not free and f.latest > t:
+            if f.earliest <= t and min_surplus(t, f.rule.length) >= 1:
+                place(f, t)  # free: coverage here only grows later
+            else:
                 keep.append(f)
-                continue
-            f.draft.breaks.append(Break(t, f.rule.length, f.rule.label, f.rule.paid))
-            add(t, t + f.rule.length, -1)
-        floating = keep
+        # Breaks with no free slot are forced, spread evenly over what is left of their windows:
+        # forcing them all at the deadline would call in one relief shift per break.
+        open_ = [f for f in keep if f.earliest <= t]
+        force = 0
+        for i, f in enumerate(open_):
+            window = f.latest - t + 1 if spread else 1
+            if spread or f.latest <= t:
+                force = max(force, -(-(i + 1) // window))
+        forced = {id(f) for f in open_[:force]}
+        for f in open_[:force]:
+            place(f, t)
+        floating = [f for f in keep if id(f) not in forced]
         while cov[t] < need[t]:
-            best: ShiftTemplate | None = None
+            best: tuple[ShiftTemplate, int] | None = None
             best_key: tuple[int, int] = (0, 0)
             for template in templates:
-                if not _allowed(template, t, slots_per_day):
+                start = _latest_start(template, t, slots_per_day)
+                if start is None:
                     continue
-                span = range(t, t + template.length)
+                span = range(start, start + template.length)
                 waste = sum(1 for s in span if s >= horizon or cov[s] >= need[s])
                 # Breaks are taken in surplus where possible, so count only on-seat time as waste.
                 waste = max(0, waste - (template.length - template.on_seat))
                 key = (waste, -template.length)
                 if best is None or key < best_key:
-                    best, best_key = template, key
+                    best, best_key = (template, start), key
             if best is None:
-                # No template may start here: the slot stays short and the shortfall report shows it.
+                # No template may cover this slot: it stays short and the shortfall report shows it.
                 break
-            draft = _Draft(best, t)
+            template, start = best
+            draft = _Draft(template, start)
             drafts.append(draft)
-            add(t, t + best.length, 1)
-            for rule in best.breaks:
-                floating.append(_Floating(draft, rule, t + rule.earliest, t + rule.latest))
-    for f in floating:  # windows beyond the horizon: place at their earliest slot
-        f.draft.breaks.append(Break(f.earliest, f.rule.length, f.rule.label, f.rule.paid))
-        add(f.earliest, f.earliest + f.rule.length, -1)
+            add(start, start + template.length, 1)
+            for rule in template.breaks:
+                f = _Floating(draft, rule, start + rule.earliest, start + rule.latest)
+                if f.latest <= t:
+                    # A shift started back in time (fixed start times): its break goes where the
+                    # past slots have the most room, which this shift itself just added.
+                    place(f, max(range(f.earliest, f.latest + 1), key=lambda p: min_surplus(p, rule.length)))
+                else:
+                    f.earliest = max(f.earliest, t + 1)
+                    floating.append(f)
+    for f in floating:  # windows reaching past the horizon: the roomiest slot, past the end if allowed
+        place(f, max(range(f.earliest, f.latest + 1), key=lambda p: (min_surplus(p, f.rule.length), -p)))
     return drafts, cov
 
 
@@ -212,8 +241,12 @@ def generate(
         raise ValueError("seat ids must be unique")
     drafts: list[tuple[str, _Draft]] = []
     for group, need in sorted(requirement.items()):
-        covered, cov = _cover_group(need, templates, rules.slots_per_day)
-        kept = _prune(covered, need, cov)
-        logger.debug("group %s: %d shifts, %d after pruning", group, len(covered), len(kept))
+        # Two ways of forcing breaks; neither wins on every requirement shape, so keep the cheaper.
+        options = []
+        for spread in (False, True):
+            covered, cov = _cover_group(need, templates, rules.slots_per_day, spread)
+            options.append(_prune(covered, need, cov))
+        kept = min(options, key=lambda ds: sum(d.template.on_seat for d in ds))
+        logger.debug("group %s: %d shifts", group, len(kept))
         drafts.extend((group, d) for d in kept)
     return Roster(rules.slot_minutes, horizon, tuple(_assign(drafts, seats, rules)))
