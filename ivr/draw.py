@@ -57,15 +57,37 @@ class _Box:
     y: float = 0.0
 
 
-def _layers(flow: Flow) -> dict[str, int]:
-    succ = {
-        n.id: list(dict.fromkeys(e.target for e in n.edges() if e.target in flow.nodes)) for n in flow.nodes.values()
-    }
+def _drawing_graph(flow: Flow) -> tuple[dict[str, Node], dict[tuple[str, str], list[str]]]:
+    """The nodes and labelled edges to draw. A terminal reached from three or more nodes is drawn
+    once under each of them (ids ``node@source``): long crossing edges to one shared box are the
+    main thing that makes flow diagrams hard to read."""
+    sources: dict[str, set[str]] = {}
+    for n in flow.nodes.values():
+        for e in n.edges():
+            sources.setdefault(e.target, set()).add(n.id)
+    cloned = {t for t, srcs in sources.items() if t in flow.nodes and flow.nodes[t].terminal and len(srcs) >= 3}
+    nodes = {nid: n for nid, n in flow.nodes.items() if nid not in cloned}
+    edges: dict[tuple[str, str], list[str]] = {}
+    for n in flow.nodes.values():
+        for e in n.edges():
+            if e.target not in flow.nodes:
+                continue
+            target = f"{e.target}@{n.id}" if e.target in cloned else e.target
+            if e.target in cloned:
+                nodes[target] = flow.nodes[e.target]
+            edges.setdefault((n.id, target), []).append(e.label)
+    return nodes, edges
+
+
+def _layers(nodes: dict[str, Node], edges: dict[tuple[str, str], list[str]], start: str) -> dict[str, int]:
+    succ: dict[str, list[str]] = {n: [] for n in nodes}
+    for a, b in edges:
+        succ[a].append(b)
     back: set[tuple[str, str]] = set()
     state: dict[str, int] = {}  # 1: on the stack, 2: done
-    roots = [flow.start] + [n for n in flow.nodes if n != flow.start]
+    roots = [start] + [n for n in nodes if n != start]
     for root in roots:
-        if root in state or root not in flow.nodes:
+        if root in state or root not in nodes:
             continue
         state[root] = 1
         stack = [(root, iter(succ[root]))]
@@ -81,8 +103,8 @@ def _layers(flow: Flow) -> dict[str, int]:
             else:
                 state[node] = 2
                 stack.pop()
-    layer = {n: 0 for n in flow.nodes}
-    for _ in range(len(flow.nodes)):  # relax along forward edges (a DAG): at most |V| rounds
+    layer = {n: 0 for n in nodes}
+    for _ in range(len(nodes)):  # relax along forward edges (a DAG): at most |V| rounds
         changed = False
         for a, targets in succ.items():
             for b in targets:
@@ -127,18 +149,30 @@ def _blocked(src: _Box, dst: _Box, boxes: dict[str, _Box]) -> bool:
     return False
 
 
+def _polyline(points: list[tuple[float, float]], r: float = 8.0) -> str:
+    """An orthogonal path through the points, its corners rounded."""
+    d = f"M{points[0][0]:.1f},{points[0][1]:.1f}"
+    for (px, py), (cx, cy), (nx, ny) in zip(points, points[1:], points[2:], strict=False):
+        ix = cx - r * (cx > px) + r * (cx < px)
+        iy = cy - r * (cy > py) + r * (cy < py)
+        ox = cx + r * (nx > cx) - r * (nx < cx)
+        oy = cy + r * (ny > cy) - r * (ny < cy)
+        d += f" L{ix:.1f},{iy:.1f} Q{cx:.1f},{cy:.1f} {ox:.1f},{oy:.1f}"
+    return d + f" L{points[-1][0]:.1f},{points[-1][1]:.1f}"
+
+
 def render_svg(flow: Flow) -> str:
-    layer = _layers(flow)
+    nodes, labels = _drawing_graph(flow)
+    layer = _layers(nodes, labels, flow.start)
     rows: dict[int, list[str]] = {}
-    for node_id in flow.nodes:
+    for node_id in nodes:
         rows.setdefault(layer[node_id], []).append(node_id)
     boxes: dict[str, _Box] = {}
     widest = max(len(r) for r in rows.values())
     width = MARGIN * 2 + widest * W + (widest - 1) * GX + 2 * SIDE
     parents: dict[str, list[str]] = {}
-    for n in flow.nodes.values():
-        for e in n.edges():
-            parents.setdefault(e.target, []).append(n.id)
+    for a, b in labels:
+        parents.setdefault(b, []).append(a)
     for depth in sorted(rows):
         ids = rows[depth]
         if depth > 0:  # order each row by the mean position of its parents: fewer crossings
@@ -151,7 +185,7 @@ def render_svg(flow: Flow) -> str:
         row_w = len(ids) * W + (len(ids) - 1) * GX
         x0 = (width - row_w) / 2
         for i, node_id in enumerate(ids):
-            boxes[node_id] = _Box(flow.nodes[node_id], depth, x0 + i * (W + GX), MARGIN + 40 + depth * (H + GY))
+            boxes[node_id] = _Box(nodes[node_id], depth, x0 + i * (W + GX), MARGIN + 40 + depth * (H + GY))
     height = MARGIN * 2 + 40 + (max(rows) + 1) * (H + GY)
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
@@ -161,34 +195,44 @@ def render_svg(flow: Flow) -> str:
         f'<rect width="{width:.0f}" height="{height:.0f}" fill="#ffffff"/>',
         _text(width / 2, MARGIN + 4, f"{flow.title or flow.name}  来电流程", 20, "bold"),
     ]
-    labels: dict[tuple[str, str], list[str]] = {}
-    for n in flow.nodes.values():
-        for e in n.edges():
-            labels.setdefault((n.id, e.target), []).append(e.label)
     arcs = 0
     for (a, b), names in labels.items():
         src, dst = boxes[a], boxes[b]
         label = "/".join(x for x in names if x)
-        if dst.layer > src.layer + 1 and _blocked(src, dst, boxes):  # an arc on the left, clear of the boxes
+        lo, hi = min(src.layer, dst.layer), max(src.layer, dst.layer)
+        between = [bx for bx in boxes.values() if lo <= bx.layer <= hi]
+        if dst.layer > src.layer + 1 and _blocked(src, dst, boxes):
+            # down the left lane: out of the bottom into the gap below, left, down, into the left side
             arcs += 1
-            x1, y1 = src.x, src.y + H / 2
-            x2, y2 = dst.x, dst.y + H / 2
-            bend = min(x1, x2) - 40 - 14 * (arcs % 4)
-            d = f"M{x1:.1f},{y1:.1f} C{bend:.1f},{y1:.1f} {bend:.1f},{y2:.1f} {x2 - 2:.1f},{y2:.1f}"
-            lx, ly = bend + 10, (y1 + y2) / 2
+            lane = min(bx.x for bx in between) - 24 - 12 * (arcs % 4)
+            x1, y1 = src.x + 16, src.y + H
+            x2, y2 = dst.x + 16, dst.y
+            gap1, gap2 = y1 + GY / 2 - 6, y2 - GY / 2 + 6
+            d = _polyline([(x1, y1), (x1, gap1), (lane, gap1), (lane, gap2), (x2, gap2), (x2, y2 - 2)])
+            lx, ly = lane, (gap1 + gap2) / 2
         elif dst.layer > src.layer:
             x1, y1 = src.x + W / 2, src.y + H
             x2, y2 = dst.x + W / 2, dst.y
             my = (y1 + y2) / 2
             d = f"M{x1:.1f},{y1:.1f} C{x1:.1f},{my:.1f} {x2:.1f},{my:.1f} {x2:.1f},{y2 - 2:.1f}"
             lx, ly = x1 + (x2 - x1) * 0.25, y1 + (y2 - y1) * 0.28
-        else:  # an edge back up (or across): an arc on the right-hand side
+        elif dst.layer == src.layer and not any(
+            bx.layer == src.layer and min(src.x, dst.x) < bx.x < max(src.x, dst.x) for bx in boxes.values()
+        ):  # neighbours in one row: straight across
+            left_to_right = dst.x > src.x
+            x1 = src.x + W if left_to_right else src.x
+            x2 = dst.x - 2 if left_to_right else dst.x + W + 2
+            y1 = y2 = src.y + H / 2 + (6 if left_to_right else -6)
+            d = f"M{x1:.1f},{y1:.1f} L{x2:.1f},{y2:.1f}"
+            lx, ly = (x1 + x2) / 2, y1 + (14 if left_to_right else -4)
+        else:  # back up: out of the top into the gap above, right, up, into the right side
             arcs += 1
-            x1, y1 = src.x + W, src.y + H / 2
-            x2, y2 = dst.x + W, dst.y + H / 2
-            bend = max(x1, x2) + 40 + 14 * (arcs % 4)
-            d = f"M{x1:.1f},{y1:.1f} C{bend:.1f},{y1:.1f} {bend:.1f},{y2:.1f} {x2 + 2:.1f},{y2:.1f}"
-            lx, ly = bend - 10, (y1 + y2) / 2
+            lane = max(bx.x + W for bx in between) + 24 + 12 * (arcs % 4)
+            x1, y1 = src.x + W - 16, src.y
+            x2, y2 = dst.x + W - 16, dst.y
+            gap1, gap2 = y1 - GY / 2 + 10, y2 - GY / 2 + 2
+            d = _polyline([(x1, y1), (x1, gap1), (lane, gap1), (lane, gap2), (x2, gap2), (x2, y2 - 2)])
+            lx, ly = lane, (gap1 + gap2) / 2
         out.append(f'<path d="{d}" fill="none" stroke="#777" stroke-width="1.3" marker-end="url(#arrow)"/>')
         if label:
             wl = 12 * len(label) + 6
@@ -196,13 +240,14 @@ def render_svg(flow: Flow) -> str:
                 f'<rect x="{lx - wl / 2:.1f}" y="{ly - 11:.1f}" width="{wl}" height="15" rx="3" fill="#fff" opacity="0.9"/>'
             )
             out.append(_text(lx, ly, label, 11, fill="#444"))
-    for box in boxes.values():
+    for box_id, box in boxes.items():
         n = box.node
+        start = box_id == flow.start
         rx = 18 if n.kind in TERMINALS else 4
-        stroke = "#2f7d32" if n.id == flow.start else "#667"
+        stroke = "#2f7d32" if start else "#667"
         out.append(
             f'<rect x="{box.x:.1f}" y="{box.y:.1f}" width="{W}" height="{H}" rx="{rx}" '
-            f'fill="{FILL[n.kind]}" stroke="{stroke}" stroke-width="{2.2 if n.id == flow.start else 1.2}"/>'
+            f'fill="{FILL[n.kind]}" stroke="{stroke}" stroke-width="{2.2 if start else 1.2}"/>'
         )
         out.append(_text(box.x + W / 2, box.y + 24, n.label or n.id, 15, "bold"))
         out.append(_text(box.x + W / 2, box.y + 44, _detail(n), 11, fill="#555"))
