@@ -33,7 +33,7 @@ def machines() -> list[tuple[str, object, dict[object, dict[type, str]]]]:
 
 @pytest.mark.parametrize("index", range(3))
 def test_every_state_event_pair_missing_from_a_table_raises(index: int) -> None:
-    name, machine, table = machines()[index]
+    _name, machine, table = machines()[index]
     for state, row in table.items():
         for event in EVENTS:
             if type(event) in row:
