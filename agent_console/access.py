@@ -1,0 +1,83 @@
+"""Who is on a socket: the signed login token (``auth={"token": ...}`` or the login cookie),
+checked against the account table on connect, with failed attempts rate-limited per address."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from http.cookies import CookieError, SimpleCookie
+from typing import Any
+
+from socketio.exceptions import ConnectionRefusedError as Refused
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from hotline.auth import COOKIE, Account, LoginLimiter, read_token
+
+logger = logging.getLogger(__name__)
+
+AGENT_ROLES = frozenset({"seat", "supervisor", "manager"})
+SUPERVISOR_ROLES = frozenset({"supervisor", "manager", "admin"})
+
+
+@dataclass(frozen=True)
+class Who:
+    username: str
+    display_name: str
+    role: str
+    expires: int
+
+    def expired(self, now: float) -> bool:
+        return now >= self.expires
+
+
+def token_from(environ: Mapping[str, Any], auth: Any) -> str:
+    if isinstance(auth, dict) and isinstance(auth.get("token"), str):
+        return str(auth["token"])
+    raw = environ.get("HTTP_COOKIE", "")
+    if raw:
+        try:
+            jar: SimpleCookie = SimpleCookie(raw)
+        except CookieError:
+            return ""
+        if COOKIE in jar:
+            return jar[COOKIE].value
+    return ""
+
+
+class SocketAuth:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        secret: str,
+        limiter: LoginLimiter | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.sessions = sessions
+        self.secret = secret
+        self.limiter = limiter or LoginLimiter(limit=10, window=60.0)
+        self.clock = clock
+
+    async def check(self, environ: Mapping[str, Any], auth: Any, roles: frozenset[str]) -> Who:
+        """The account behind the socket; raises ConnectionRefusedError with a Chinese reason."""
+        key = ("socket", str(environ.get("REMOTE_ADDR", "")))
+        wait = self.limiter.retry_after(key)
+        if wait > 0:
+            raise Refused(f"登录尝试过多，请 {int(wait) + 1} 秒后再试")
+        token = token_from(environ, auth)
+        claims = read_token(self.secret, token, self.clock()) if token else None
+        if claims is None:
+            self.limiter.failed(key)
+            raise Refused("请先登录（令牌缺失、无效或已过期）")
+        async with self.sessions() as s:
+            acc = (await s.execute(select(Account).where(Account.username == claims.username))).scalar_one_or_none()
+        if acc is None or not acc.active:
+            self.limiter.failed(key)
+            raise Refused("账号不存在或已停用")
+        if acc.role not in roles:
+            # Not a guess at a password: no rate-limit penalty, but a clear refusal.
+            raise Refused(f"此页面需要角色：{'、'.join(sorted(roles))}")
+        self.limiter.succeeded(key)
+        return Who(acc.username, acc.display_name or acc.username, acc.role, claims.expires)

@@ -1,0 +1,248 @@
+"""What a seat may do: log in/out, ready/not ready, answer or refuse offers, call control, wrap-up.
+
+Each method gets the seat (from the authenticated socket, never from the event) and the
+validated event, and returns the ack's data; a refusal raises ConsoleError.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy import select
+
+from acd.core import (
+    ContactEnded,
+    OfferAccepted,
+    OfferRejected,
+    SeatLoggedIn,
+    SeatLoggedOut,
+    SeatNotReady,
+    SeatReady,
+    WrapUpDone,
+)
+from acd.core.config import media_of
+from acd.voice.api import VoiceControl, VoiceError
+from agent_console import schemas
+from agent_console.models import ConsoleActivity
+from agent_console.services import WORKORDER_CHANNEL, ConsoleError, ConsoleService
+
+logger = logging.getLogger(__name__)
+
+NOT_YOURS = "该来电/会话不属于您"
+
+
+class SeatActions:
+    def __init__(self, console: ConsoleService) -> None:
+        self.c = console
+
+    # ---- session -----------------------------------------------------------------------------
+    async def state(self, seat: str, _e: schemas.In) -> dict[str, Any]:
+        return self.c.snapshot(seat)
+
+    async def login(self, seat: str, e: schemas.Login) -> dict[str, Any]:
+        if seat in self.c.acd.core.index.seats:
+            raise ConsoleError("已签入；如需重新签入请先签出")
+        prof = await self.c.profile(seat)
+        await self.c.feed(
+            SeatLoggedIn(
+                now=self.c.now(),
+                seat_id=seat,
+                skills=tuple(sorted(prof["skills"].items())),
+                groups=tuple(prof["groups"]),
+                kind=prof["kind"],
+                ready=e.ready,
+            )
+        )
+        self.c.phones[seat] = e.phone
+        await self.c.join_queue_rooms(seat)
+        return self.c.snapshot(seat)
+
+    async def logout(self, seat: str, _e: schemas.In) -> dict[str, Any]:
+        self._logged_in(seat)
+        await self.c.feed(SeatLoggedOut(now=self.c.now(), seat_id=seat))
+        self.c.offers.pop(seat, None)
+        await self.c.join_queue_rooms(seat)
+        return self.c.snapshot(seat)
+
+    async def ready(self, seat: str, _e: schemas.In) -> dict[str, Any]:
+        self._logged_in(seat)
+        await self.c.feed(SeatReady(now=self.c.now(), seat_id=seat))
+        return {"seat": self.c.seat_row(seat)}
+
+    async def not_ready(self, seat: str, e: schemas.NotReady) -> dict[str, Any]:
+        self._logged_in(seat)
+        await self.c.feed(SeatNotReady(now=self.c.now(), seat_id=seat, reason=e.reason))
+        return {"seat": self.c.seat_row(seat)}
+
+    def _logged_in(self, seat: str) -> None:
+        if seat not in self.c.acd.core.index.seats:
+            raise ConsoleError("尚未签入，请先签入")
+
+    # ---- offers ------------------------------------------------------------------------------
+    def _offered(self, seat: str, contact_id: str) -> str:
+        held = self.c.acd.core.index.seats.get(seat)
+        contact = self.c.acd.core.contacts.get(contact_id)
+        if held is None or held.offer != contact_id or contact is None:
+            raise ConsoleError(NOT_YOURS if contact is not None else "该来电/会话已不存在（已超时或对方已挂断）")
+        return contact.channel
+
+    async def accept(self, seat: str, e: schemas.OnContact) -> dict[str, Any]:
+        channel = self._offered(seat, e.contact_id)
+        if media_of(channel) == "chat":
+            await self.c.feed(OfferAccepted(now=self.c.now(), contact_id=e.contact_id, seat_id=seat))
+            self.c.offers.pop(seat, None)
+            auto = False
+        else:
+            # Voice is answered by the phone: the page's soft-phone picks up the ringing call itself;
+            # the voice adapter then tells the ACD. A desk or external phone is answered by hand.
+            auto = self.c.phones.get(seat, "webrtc") == "webrtc"
+            offer = self.c.offers.get(seat)
+            if offer is not None:
+                offer["auto_answer"] = auto
+        await self.c.record(seat, e.contact_id, "accept", channel)
+        hint = "" if auto or media_of(channel) == "chat" else "请在话机上接听"
+        return {"contact_id": e.contact_id, "channel": channel, "auto_answer": auto, "hint": hint}
+
+    async def reject(self, seat: str, e: schemas.OnContact) -> dict[str, Any]:
+        channel = self._offered(seat, e.contact_id)
+        await self.c.feed(OfferRejected(now=self.c.now(), contact_id=e.contact_id, seat_id=seat))
+        self.c.offers.pop(seat, None)
+        await self.c.record(seat, e.contact_id, "reject", channel)
+        return {"seat": self.c.seat_row(seat)}
+
+    # ---- call control ----------------------------------------------------------------------------
+    def _voice(self, seat: str, contact_id: str) -> VoiceControl:
+        held = self.c.acd.core.index.seats.get(seat)
+        if held is None or held.voice != contact_id:
+            raise ConsoleError(NOT_YOURS)
+        voice: VoiceControl | None = self.c.services.get("voice")
+        if voice is None:
+            raise ConsoleError("语音服务未启用")
+        return voice
+
+    async def _call(self, seat: str, contact_id: str, action: str, *args: Any) -> dict[str, Any]:
+        voice = self._voice(seat, contact_id)
+        try:
+            result = await getattr(voice, action)(seat, *args)
+        except VoiceError as exc:
+            raise ConsoleError(str(exc) or "语音操作失败") from None
+        logger.info("seat call action", extra={"seat": seat, "action": action, "contact": contact_id})
+        return {"contact_id": contact_id, "action": action, **({"result": result} if result is not None else {})}
+
+    async def hangup(self, seat: str, e: schemas.OnContact) -> dict[str, Any]:
+        held = self.c.acd.core.index.seats.get(seat)
+        if held is not None and e.contact_id in held.chats:
+            await self.c.feed(ContactEnded(now=self.c.now(), contact_id=e.contact_id))
+            return {"contact_id": e.contact_id, "action": "end_chat", "seat": self.c.seat_row(seat)}
+        return await self._call(seat, e.contact_id, "hangup")
+
+    async def hold(self, seat: str, e: schemas.OnContact) -> dict[str, Any]:
+        return await self._call(seat, e.contact_id, "hold")
+
+    async def unhold(self, seat: str, e: schemas.OnContact) -> dict[str, Any]:
+        return await self._call(seat, e.contact_id, "unhold")
+
+    async def mute(self, seat: str, e: schemas.Mute) -> dict[str, Any]:
+        return await self._call(seat, e.contact_id, "mute", e.on)
+
+    async def dtmf(self, seat: str, e: schemas.Dtmf) -> dict[str, Any]:
+        return await self._call(seat, e.contact_id, "dtmf", e.digits)
+
+    async def transfer(self, seat: str, e: schemas.Transfer) -> dict[str, Any]:
+        if e.target == f"seat:{seat}":
+            raise ConsoleError("不能转接给自己")
+        return await self._call(seat, e.contact_id, "transfer", e.target, e.attended)
+
+    async def complete_transfer(self, seat: str, e: schemas.OnContact) -> dict[str, Any]:
+        return await self._call(seat, e.contact_id, "complete_transfer")
+
+    async def emergency(self, seat: str, e: schemas.Emergency) -> dict[str, Any]:
+        return await self._call(seat, e.contact_id, "emergency_transfer", e.service)
+
+    async def three_party(self, seat: str, e: schemas.ThreeParty) -> dict[str, Any]:
+        return await self._call(seat, e.contact_id, "three_party", e.number)
+
+    async def leave_three_party(self, seat: str, e: schemas.OnContact) -> dict[str, Any]:
+        return await self._call(seat, e.contact_id, "leave_three_party")
+
+    # ---- after the contact -----------------------------------------------------------------------
+    async def _handled(self, seat: str, contact_id: str) -> tuple[str, bool]:
+        """(channel, already wrapped up) of a contact this seat accepted; refuses anyone else's."""
+        async with self.c.sessions() as s:
+            rows = (
+                await s.execute(
+                    select(ConsoleActivity.kind, ConsoleActivity.channel).where(
+                        ConsoleActivity.seat_id == seat,
+                        ConsoleActivity.contact_id == contact_id,
+                        ConsoleActivity.kind.in_(("accept", "wrapup")),
+                    )
+                )
+            ).all()
+        kinds = {k for k, _ in rows}
+        if "accept" not in kinds:
+            raise ConsoleError(NOT_YOURS)
+        return next(ch for k, ch in rows if k == "accept"), "wrapup" in kinds
+
+    async def wrapup(self, seat: str, e: schemas.WrapUp) -> dict[str, Any]:
+        if e.disposition not in self.c.console.dispositions:
+            raise ConsoleError(f"处理结果须为：{'、'.join(self.c.console.dispositions)}")
+        if len(e.notes) > self.c.console.max_notes:
+            raise ConsoleError(f"备注过长（最多 {self.c.console.max_notes} 字）")
+        channel, done = await self._handled(seat, e.contact_id)
+        if done:
+            raise ConsoleError("该来电/会话已提交过话后处理")
+        held = self.c.acd.core.index.seats.get(seat)
+        if held is not None and (held.voice == e.contact_id or e.contact_id in held.chats):
+            raise ConsoleError("通话/会话尚未结束，结束后再提交话后处理")
+        await self.c.record(seat, e.contact_id, "wrapup", channel, disposition=e.disposition, notes=e.notes)
+        if held is not None and held.state == "wrap_up":
+            await self.c.feed(WrapUpDone(now=self.c.now(), seat_id=seat))
+        return {"contact_id": e.contact_id, "seat": self.c.seat_row(seat)}
+
+    async def today(self, seat: str, _e: schemas.In) -> dict[str, Any]:
+        return await self.c.today(seat)
+
+    async def context(self, seat: str, e: schemas.OnContact) -> dict[str, Any]:
+        held = self.c.acd.core.index.seats.get(seat)
+        live = held is not None and e.contact_id in (held.offer, held.voice, *held.chats)
+        if not live:
+            await self._handled(seat, e.contact_id)
+        contact = self.c.acd.core.contacts.get(e.contact_id)
+        return await self.c.context_of(e.contact_id, (contact.caller or "") if contact else "")
+
+    async def create_workorder(self, seat: str, e: schemas.CreateWorkOrder) -> dict[str, Any]:
+        held = self.c.acd.core.index.seats.get(seat)
+        contact = self.c.acd.core.contacts.get(e.contact_id)
+        if held is not None and e.contact_id in (held.voice, *held.chats) and contact is not None:
+            channel, caller = contact.channel, contact.caller or ""
+        else:
+            channel, _ = await self._handled(seat, e.contact_id)
+            caller = (await self.c.context_of(e.contact_id, ""))["caller"]
+        orders = self.c.services.get("workorders")
+        if orders is None:
+            raise ConsoleError("工单服务未启用")
+        try:
+            order_id = await orders.create_from_contact(
+                channel=WORKORDER_CHANNEL.get(channel, "console"),
+                content=e.content,
+                caller=caller,
+                contact_id=e.contact_id,
+                citizen_name=e.citizen_name,
+                address=e.address,
+                title=e.title,
+                order_type=e.order_type,
+                category=e.category,
+                created_by=seat,
+                confidential=e.confidential,
+            )
+        except Exception as exc:  # its refusals (input, lifecycle) name the cause in their message
+            logger.info("work order refused", extra={"seat": seat, "contact": e.contact_id, "error": str(exc)})
+            raise ConsoleError(f"工单未创建：{exc}") from None
+        return {"order_id": order_id}
+
+    async def sip(self, seat: str, _e: schemas.In) -> dict[str, Any]:
+        creds = self.c.sip(seat)
+        if creds is None:
+            raise ConsoleError("本座席未使用网页话机")
+        return creds

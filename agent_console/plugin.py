@@ -1,0 +1,132 @@
+"""Wires the console into the engine: Socket.IO on the aiohttp app, the pages, the ACD's bus.
+
+Pages: ``/console/`` (seats) and ``/supervisor/`` (supervisors), static HTML and JS; the
+browser bundle of JsSIP and the Socket.IO client is built at set-up into
+``var/frontend/console-vendor.js`` (``scripts/frontend.sh``) and served at
+``/console/vendor.js``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import socketio
+from aiohttp import web
+
+from agent_console.access import SocketAuth
+from agent_console.namespaces import AgentNamespace, SupervisorNamespace
+from agent_console.services import ConsoleService
+from agent_console.settings import ConsoleSettings, load_console_settings
+from agent_console.supervision import SupervisorActions
+from hotline import auth
+from hotline.bus import Bus
+from hotline.context import AppContext
+
+logger = logging.getLogger(__name__)
+
+STATIC = Path(__file__).parent / "static"
+VENDOR = Path(__file__).resolve().parents[1] / "var" / "frontend" / "console-vendor.js"
+SIO = web.AppKey("console.sio", socketio.AsyncServer)
+CONSOLE = web.AppKey("console.service", ConsoleService)
+
+OPENAPI: dict[str, Any] = {
+    "paths": {
+        "/console/": {
+            "get": {"summary": "seat console page (座席工作台)", "responses": {"200": {"description": "HTML"}}}
+        },
+        "/supervisor/": {
+            "get": {"summary": "supervisor board page (班长监控)", "responses": {"200": {"description": "HTML"}}}
+        },
+        "/socket.io/": {
+            "get": {
+                "summary": "Socket.IO: namespaces /agent (seats) and /supervisor; auth {token} or the login cookie",
+                "responses": {"101": {"description": "WebSocket"}},
+            }
+        },
+    }
+}
+
+
+def _page(name: str) -> Any:
+    async def handler(_request: web.Request) -> web.StreamResponse:
+        return web.FileResponse(STATIC / name, headers=_HEADERS)
+
+    return handler
+
+
+# The pages load only their own scripts; nothing inline, nothing from elsewhere.
+_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "connect-src 'self' ws: wss:; media-src 'self' blob:; frame-ancestors 'none'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-cache",
+}
+
+
+def _redirect(to: str) -> Any:
+    async def handler(_request: web.Request) -> web.StreamResponse:
+        raise web.HTTPFound(to)
+
+    return handler
+
+
+async def _vendor(_request: web.Request) -> web.StreamResponse:
+    if not VENDOR.exists():
+        return web.Response(
+            status=503,
+            text="/* console bundle missing: run `make setup` or `bash scripts/frontend.sh` */",
+            content_type="application/javascript",
+        )
+    return web.FileResponse(VENDOR, headers={"Cache-Control": "no-cache"})
+
+
+def install(app: web.Application, ctx: AppContext, settings: ConsoleSettings | None = None) -> None:
+    settings = settings or load_console_settings()
+    acd = ctx.services.get("acd")
+    if acd is None:
+        logger.warning("agent console not installed: the ACD service is missing")
+        return
+    auth.install(app, ctx)  # idempotent: the console needs /api/login even if the app frame did not add it
+    bus: Bus = ctx.services.setdefault("bus", Bus())
+    manager = socketio.AsyncRedisManager(ctx.settings.redis_url) if ctx.settings.redis_url else None
+    # Default CORS rule: only pages of this same origin may open a socket.
+    sio = socketio.AsyncServer(async_mode="aiohttp", client_manager=manager)
+    sio.attach(app)
+    console = ConsoleService(sio, acd, ctx.sessions, ctx.settings, settings, ctx.services)
+    supervision = SupervisorActions(console)
+    socket_auth = SocketAuth(ctx.sessions, ctx.settings.secret_key)
+    sio.register_namespace(AgentNamespace(console, socket_auth))
+    sio.register_namespace(SupervisorNamespace(console, supervision, socket_auth))
+    app[SIO] = sio
+    app[CONSOLE] = console
+    ctx.services["console"] = console
+    unsubscribe = [
+        bus.subscribe("seat", console.on_seat_topic),
+        bus.subscribe("supervisor.seat", supervision.on_seat_topic),
+    ]
+
+    async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
+        console.start()
+        pusher = asyncio.create_task(supervision.run_pusher(), name="console-board")
+        yield
+        for off in unsubscribe:
+            off()
+        pusher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await pusher
+        await console.stop()
+
+    app.cleanup_ctx.append(lifecycle)
+    app.router.add_get("/console", _redirect("/console/"))
+    app.router.add_get("/supervisor", _redirect("/supervisor/"))
+    app.router.add_get("/console/", _page("console.html"))
+    app.router.add_get("/supervisor/", _page("supervisor.html"))
+    app.router.add_get("/console/vendor.js", _vendor)
+    app.router.add_static("/console/static", STATIC)

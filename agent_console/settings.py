@@ -1,0 +1,32 @@
+"""Settings of the console, read from ``HOTLINE_CONSOLE__<NAME>`` environment variables.
+
+Kept apart from ``hotline.settings.Settings`` until the lead folds a ``console`` table into it.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from hotline.settings import SettingsError
+
+
+class ConsoleSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="HOTLINE_CONSOLE__", extra="forbid")
+
+    grace_s: float = Field(60.0, gt=0, le=3600, description="a seat without a console this long is set not ready")
+    board_every_s: float = Field(2.0, gt=0, le=60, description="how often queue figures are pushed to the pages")
+    default_skills: dict[str, int] = Field({"general": 1}, description="skills of a seat without a profile")
+    not_ready_reasons: tuple[str, ...] = ("小休", "用餐", "培训", "会议", "事务处理")
+    dispositions: tuple[str, ...] = ("已解答", "已建工单", "转接", "骚扰电话", "无声电话", "其他")
+    history_limit: int = Field(10, ge=1, le=100, description="earlier contacts shown to the seat")
+    max_notes: int = Field(2000, ge=1, le=20000)
+
+
+def load_console_settings(**overrides: object) -> ConsoleSettings:
+    try:
+        return ConsoleSettings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        name = ".".join(str(p) for p in err["loc"])
+        raise SettingsError(f"setting console.{name} [HOTLINE_CONSOLE__{name.upper()}]: {err['msg']}") from None

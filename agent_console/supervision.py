@@ -1,0 +1,150 @@
+"""The supervisor's side: the live board, and what a supervisor may do to seats and calls."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from acd.core import SeatLoggedOut, SeatNotReady, SeatSkillsChanged
+from acd.voice.api import VoiceControl, VoiceError, sip_credentials
+from agent_console import schemas
+from agent_console.core import board
+from agent_console.services import AGENT_NS, SUPERVISOR_NS, SUPERVISORS, ConsoleError, ConsoleService, queue_room
+
+logger = logging.getLogger(__name__)
+
+
+class SupervisorActions:
+    def __init__(self, console: ConsoleService) -> None:
+        self.c = console
+        self.snoops: dict[str, str] = {}  # snoop id -> supervisor who started it
+
+    # ---- the board ---------------------------------------------------------------------------
+    def queues(self) -> list[dict[str, Any]]:
+        core = self.c.acd.core
+        live = core.live_stats()["queues"]
+        return board.queue_board(live, core.interval_stats(), self.c.now(), core.settings.interval_s)
+
+    def board(self) -> dict[str, Any]:
+        core = self.c.acd.core
+        seats = [self.c.seat_row(seat_id) for seat_id in sorted(core.index.seats)]
+        return {
+            "now": self.c.now(),
+            "queues": self.queues(),
+            "seats": seats,
+            "by_state": core.seats_by_state(),
+            "series": board.day_series(core.interval_stats(), self.c.now(), core.settings.interval_s),
+            "interval_s": core.settings.interval_s,
+        }
+
+    async def on_seat_topic(self, _topic: str, payload: dict[str, Any]) -> None:
+        """A seat changed state: every supervisor's board gets the seat's new row at once."""
+        seat_id = str(payload.get("seat_id", ""))
+        if seat_id:
+            await self.c.sio.emit("seat", self.c.seat_row(seat_id), room=SUPERVISORS, namespace=SUPERVISOR_NS)
+
+    async def push_queues(self) -> None:
+        rows = self.queues()
+        await self.c.sio.emit(
+            "queues", {"now": self.c.now(), "queues": rows}, room=SUPERVISORS, namespace=SUPERVISOR_NS
+        )
+        for row in rows:
+            brief = {"queue": row["queue"], "waiting": row["waiting"], "longest_wait_s": row["longest_wait_s"]}
+            await self.c.sio.emit("queue", brief, room=queue_room(row["queue"]), namespace=AGENT_NS)
+            await self.c.sio.emit("queue", row, room=queue_room(row["queue"]), namespace=SUPERVISOR_NS)
+
+    async def run_pusher(self) -> None:
+        """Queue figures change with time alone (the longest wait grows): push them every few seconds."""
+        while True:
+            await asyncio.sleep(self.c.console.board_every_s)
+            try:
+                await self.push_queues()
+            except Exception:
+                logger.exception("queue board push failed")
+
+    # ---- actions -----------------------------------------------------------------------------
+    async def get_board(self, _who: str, _e: schemas.In) -> dict[str, Any]:
+        return self.board()
+
+    def _seat(self, seat_id: str) -> None:
+        if seat_id not in self.c.acd.core.index.seats:
+            raise ConsoleError(f"座席 {seat_id} 未签入")
+
+    async def force_not_ready(self, who: str, e: schemas.ForceNotReady) -> dict[str, Any]:
+        self._seat(e.seat_id)
+        await self.c.feed(SeatNotReady(now=self.c.now(), seat_id=e.seat_id, reason=e.reason))
+        await self.c.emit_seat(e.seat_id, "forced", {"action": "not_ready", "by": who, "reason": e.reason})
+        logger.info("supervisor set seat not ready", extra={"by": who, "seat": e.seat_id, "reason": e.reason})
+        return {"seat": self.c.seat_row(e.seat_id)}
+
+    async def force_logout(self, who: str, e: schemas.OnSeat) -> dict[str, Any]:
+        self._seat(e.seat_id)
+        await self.c.feed(SeatLoggedOut(now=self.c.now(), seat_id=e.seat_id))
+        self.c.offers.pop(e.seat_id, None)
+        await self.c.join_queue_rooms(e.seat_id)
+        await self.c.emit_seat(e.seat_id, "forced", {"action": "logout", "by": who, "reason": ""})
+        logger.info("supervisor logged a seat out", extra={"by": who, "seat": e.seat_id})
+        return {"seat": self.c.seat_row(e.seat_id)}
+
+    async def move_seat(self, who: str, e: schemas.MoveSeat) -> dict[str, Any]:
+        self._seat(e.seat_id)
+        groups = sorted({g.strip() for g in e.groups if g.strip()})
+        if any(len(g) > 32 for g in groups):
+            raise ConsoleError("组名过长（最多 32 字）")
+        seat = self.c.acd.core.index.seats[e.seat_id]
+        skills = dict(seat.skills) if e.skills is None else dict(e.skills)
+        await self.c.feed(
+            SeatSkillsChanged(
+                now=self.c.now(), seat_id=e.seat_id, skills=tuple(sorted(skills.items())), groups=tuple(groups)
+            )
+        )
+        # Kept for the seat's next login too: a move is a decision about the seat, not this session.
+        await self.c.save_profile(e.seat_id, skills, groups, who)
+        await self.c.join_queue_rooms(e.seat_id)
+        await self.c.emit_seat(e.seat_id, "state", self.c.seat_row(e.seat_id))
+        return {"seat": self.c.seat_row(e.seat_id)}
+
+    def _voice(self) -> VoiceControl:
+        voice: VoiceControl | None = self.c.services.get("voice")
+        if voice is None:
+            raise ConsoleError("语音服务未启用")
+        return voice
+
+    async def snoop(self, who: str, e: schemas.Snoop) -> dict[str, Any]:
+        self._seat(e.seat_id)
+        if self.c.acd.core.index.seats[e.seat_id].voice is None:
+            raise ConsoleError(f"座席 {e.seat_id} 当前没有通话")
+        voice = self._voice()
+        # The supervisor listens on their own soft-phone unless they name another endpoint.
+        endpoint = e.endpoint or "PJSIP/" + sip_credentials(self.c.settings.secret_key, who)[0]
+        try:
+            snoop_id = await voice.snoop(endpoint, e.seat_id, e.mode)
+        except VoiceError as exc:
+            raise ConsoleError(str(exc) or "监听失败") from None
+        self.snoops[snoop_id] = who
+        logger.info("supervisor snoop", extra={"by": who, "seat": e.seat_id, "mode": e.mode})
+        return {"snoop_id": snoop_id, "seat_id": e.seat_id, "mode": e.mode}
+
+    async def stop_snoop(self, who: str, e: schemas.StopSnoop) -> dict[str, Any]:
+        if self.snoops.get(e.snoop_id) != who:
+            raise ConsoleError("没有这个监听，或不是您发起的")
+        try:
+            await self._voice().stop_snoop(e.snoop_id)
+        except VoiceError as exc:
+            raise ConsoleError(str(exc) or "结束监听失败") from None
+        del self.snoops[e.snoop_id]
+        return {"snoop_id": e.snoop_id}
+
+    async def watch(self, sid: str, e: schemas.Watch) -> dict[str, Any]:
+        """Which queues' rooms this supervisor's socket is in (default: all)."""
+        known = set(self.c.acd.core.index.queues)
+        unknown = [q for q in e.queues if q not in known]
+        if unknown:
+            raise ConsoleError(f"没有队列：{'、'.join(unknown)}")
+        for room in self.c.sio.rooms(sid, namespace=SUPERVISOR_NS):
+            if room.startswith("queue:"):
+                await self.c.sio.leave_room(sid, room, namespace=SUPERVISOR_NS)
+        for q in e.queues or sorted(known):
+            await self.c.sio.enter_room(sid, queue_room(q), namespace=SUPERVISOR_NS)
+        return {"queues": e.queues or sorted(known)}

@@ -1,0 +1,166 @@
+"""A real engine app (ACD + console) on a real TCP port and SQLite, with recording stand-ins for
+the voice and chat executors; clients are real ``socketio.AsyncClient`` s."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import socketio
+from aiohttp import web
+
+from acd import plugin as acd_plugin
+from acd.core import Command, ContactArrived
+from acd.service import AcdService
+from agent_console import plugin as console_plugin
+from agent_console.services import ConsoleService
+from agent_console.settings import ConsoleSettings
+from hotline.app import error_middleware
+from hotline.auth import create_account, make_token
+from hotline.context import AppContext
+from hotline.migrate import upgrade
+from hotline.settings import load_settings
+from hotline.storage import make_engine, make_sessionmaker
+
+
+class Executor:
+    """Stands in for the ARI adapter / the chat channels: records what the ACD asked for."""
+
+    def __init__(self) -> None:
+        self.commands: list[Command] = []
+
+    async def execute(self, command: Command) -> None:
+        self.commands.append(command)
+
+
+class FakeVoice:
+    """Records every VoiceControl call; ``fail`` makes the next call raise VoiceError."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, tuple[Any, ...]]] = []
+        self.fail: str | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+
+        async def method(*args: Any) -> Any:
+            from acd.voice.api import VoiceError
+
+            if self.fail:
+                msg, self.fail = self.fail, None
+                raise VoiceError(msg)
+            self.calls.append((name, args))
+            return f"snoop-{len(self.calls)}" if name == "snoop" else None
+
+        return method
+
+
+@dataclass
+class Engine:
+    base: str
+    ctx: AppContext
+    acd: AcdService
+    console: ConsoleService
+    executor: Executor
+    secret: str
+    runner: web.AppRunner
+    clients: list[socketio.AsyncClient] = field(default_factory=list)
+    seq: int = 0
+
+    def token(self, username: str, role: str, ttl: float = 3600) -> str:
+        return make_token(self.secret, username, role, None, int(time.time() + ttl))
+
+    async def account(self, username: str, role: str = "seat") -> str:
+        await create_account(self.ctx.sessions, username, role, "password123")
+        return self.token(username, role)
+
+    async def client(self, ns: str, token: str | None, **kw: Any) -> Client:
+        c = Client(ns)
+        auth = {"token": token} if token is not None else None
+        await c.sio.connect(self.base, namespaces=[ns], auth=auth, transports=["websocket"], wait_timeout=5, **kw)
+        self.clients.append(c.sio)
+        return c
+
+    async def chat(self, caller: str = "wx-citizen", queue: str = "internet") -> str:
+        self.seq += 1
+        cid = f"chat-{self.seq}"
+        await self.acd.feed(
+            ContactArrived(now=self.acd.now(), contact_id=cid, channel="webchat", queue=queue, caller=caller)
+        )
+        return cid
+
+    async def call(self, caller: str = "13800000000", queue: str = "general") -> str:
+        self.seq += 1
+        cid = f"call-{self.seq}"
+        await self.acd.feed(
+            ContactArrived(now=self.acd.now(), contact_id=cid, channel="voice", queue=queue, caller=caller)
+        )
+        return cid
+
+
+class Client:
+    def __init__(self, ns: str) -> None:
+        self.ns = ns
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.events: dict[str, asyncio.Queue[Any]] = collections.defaultdict(asyncio.Queue)
+
+        async def catch_all(event: str, data: Any = None) -> None:
+            self.events[event].put_nowait(data)
+
+        self.sio.on("*", catch_all, namespace=ns)
+
+    async def call(self, event: str, data: Any = None, timeout: float = 5) -> Any:
+        return await self.sio.call(event, data if data is not None else {}, namespace=self.ns, timeout=timeout)
+
+    async def next(self, event: str, timeout: float = 5, where: Any = None) -> Any:
+        """The next ``event`` (matching ``where(data)`` when given), skipping others."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            left = deadline - asyncio.get_running_loop().time()
+            data = await asyncio.wait_for(self.events[event].get(), max(0.01, left))
+            if where is None or where(data):
+                return data
+
+    def drain(self, event: str) -> None:
+        q = self.events[event]
+        while not q.empty():
+            q.get_nowait()
+
+
+async def start_engine(tmp_path: Path, console: ConsoleSettings | None = None, full_app: bool = False) -> Engine:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}"
+    await upgrade(url)
+    engine = make_engine(url)
+    settings = load_settings(data_dir=tmp_path, database_url=url)
+    ctx = AppContext(settings=settings, engine=engine, sessions=make_sessionmaker(engine))
+    if full_app:
+        from hotline.app import build_app
+
+        app = build_app(ctx)
+    else:
+        app = web.Application(middlewares=[error_middleware])
+        acd_plugin.install(app, ctx)
+        console_plugin.install(app, ctx, console or ConsoleSettings(grace_s=0.6, board_every_s=0.2))
+    acd: AcdService = ctx.services["acd"]
+    executor = Executor()
+    acd.register("voice", executor)
+    acd.register("chat", executor)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    return Engine(f"http://{host}:{port}", ctx, acd, ctx.services["console"], executor, settings.secret_key, runner)
+
+
+async def stop_engine(e: Engine) -> None:
+    for c in e.clients:
+        if c.connected:
+            await c.disconnect()
+    await e.runner.cleanup()
+    await e.ctx.engine.dispose()
