@@ -197,7 +197,7 @@ class AuthConfig:
 
 
 AUTH = web.AppKey("auth", AuthConfig)
-ACCOUNT = "account"  # request[ACCOUNT] after require_roles
+ACCOUNT = web.RequestKey("account", Account)  # request[ACCOUNT] after require_roles
 
 
 def _error(cls: type[web.HTTPException], error: str, detail: str, **kw: Any) -> web.HTTPException:

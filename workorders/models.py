@@ -43,6 +43,8 @@ class WoOrder(Base):
     urgency: Mapped[str] = mapped_column(String(16), default="general")
     category: Mapped[str | None] = mapped_column(String(120), default=None)
     lead_unit: Mapped[str | None] = mapped_column(String(32), default=None)
+    # ",water,edu," so a co-unit finds its orders with one LIKE on either database.
+    co_units: Mapped[str] = mapped_column(String(400), default="")
     title: Mapped[str] = mapped_column(String(200), default="")
     content: Mapped[str] = mapped_column(Text, default="")
     citizen_name: Mapped[str] = mapped_column(String(64), default="")

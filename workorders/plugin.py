@@ -1,0 +1,93 @@
+"""Wires work orders into the engine's app: the service, the API, the pages, a background watch."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import select
+
+from hotline import auth
+from hotline.context import AppContext
+from workorders.core import deadlines as dl
+from workorders.core.model import order_from_dict
+from workorders.http import SERVICE, add_routes
+from workorders.models import WoOrder
+from workorders.openapi import OPENAPI as _DOC
+from workorders.pages import add_pages
+from workorders.services import WorkOrderService
+from workorders.settings import load_workorder_settings
+
+logger = logging.getLogger(__name__)
+
+OPENAPI: dict[str, Any] = _DOC
+WATCH_SECONDS = 60.0
+WAITING = {
+    "dispatched": "sign_by",
+    "return_requested": "return_by",
+    "handling": "reply_by",
+    "extension_requested": "reply_by",
+}
+
+
+def install(app: web.Application, ctx: AppContext) -> None:
+    service = WorkOrderService(ctx.sessions, load_workorder_settings(ctx.settings), ctx.settings.data_dir)
+    ctx.services["workorders"] = service
+    app[SERVICE] = service
+    auth.install(app, ctx)  # no-op when the app already did it
+    add_routes(app)
+    add_pages(app)
+    app.cleanup_ctx.append(_watch)
+
+
+async def scan(service: WorkOrderService) -> dict[str, list[int]]:
+    """Orders whose current deadline is in warning or overdue, and those with provisional deadlines."""
+    now = service.clock()
+    cal, limits = service.cal(), service.settings.limits()
+    out: dict[str, list[int]] = {"warning": [], "overdue": [], "provisional": []}
+    async with service.sessions() as s:
+        rows = (await s.execute(select(WoOrder).where(WoOrder.state.in_(list(WAITING))))).scalars().all()
+    for row in rows:
+        order = order_from_dict(row.core)
+        if order.deadlines is None:
+            continue
+        if order.deadlines.provisional:
+            out["provisional"].append(row.id)
+        due = getattr(order.deadlines, WAITING[row.state])
+        state = dl.status(cal, order.deadlines.dispatched_at, due, now, limits)
+        if state != "ok":
+            out[state].append(row.id)
+    return out
+
+
+async def _watch(app: web.Application) -> AsyncIterator[None]:
+    service = app[SERVICE]
+
+    async def loop() -> None:
+        while True:
+            try:
+                await service.refresh_calendar()
+                found = await scan(service)
+                if found["overdue"] or found["warning"]:
+                    logger.warning("work orders near or past due", extra=found)
+                if found["provisional"]:
+                    logger.warning(
+                        "orders with provisional deadlines: load the missing calendar year (hotline calendar load FILE)",
+                        extra={"orders": found["provisional"]},
+                    )
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # The database may be briefly away; the next round tries again.
+                logger.exception("work-order watch round failed")
+            await asyncio.sleep(WATCH_SECONDS)
+
+    task = asyncio.create_task(loop(), name="workorders-watch")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -1,0 +1,306 @@
+"""Work-order services: the database side of the pure core (create, act, list, attachments).
+
+Every action reads the order, asks the core to decide, and writes the new state with
+``UPDATE ... WHERE id = :id AND version = :v``: of two concurrent actions on one order exactly
+one wins; the other gets :class:`Conflict` and changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from workorders.admin import CalendarAndDirectory, InputError, audit_row, columns
+from workorders.core.calendar import WorkCalendar
+from workorders.core.lifecycle import RuleContext, Unit, allowed, decide
+from workorders.core.model import STATE_LABELS, Actor, Order, Role, State, order_from_dict, order_to_dict
+from workorders.models import WoAttachment, WoAudit, WoCategory, WoOrder, WoPrecedent, WoUnit
+from workorders.settings import WorkOrderSettings
+
+logger = logging.getLogger(__name__)
+
+CHANNELS = ("phone", "wechat", "web", "voice_message", "console", "api")
+ATTACHMENT_KINDS = ("evidence", "return_approval", "extension_request", "photo", "recording", "other")
+
+
+class NotFound(LookupError):
+    pass
+
+
+class Conflict(Exception):
+    """Someone else changed the order first; reload it and try again."""
+
+
+@dataclass
+class WorkOrderService(CalendarAndDirectory):
+    sessions: async_sessionmaker[AsyncSession]
+    settings: WorkOrderSettings
+    data_dir: Path
+    clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+    calendar: WorkCalendar | None = None
+    loaded_years: tuple[int, ...] = ()
+
+    # ---- orders --------------------------------------------------------------------------------
+    async def create(self, fields: Mapping[str, Any], actor: Actor) -> int:
+        channel = str(fields.get("channel") or "api")
+        if channel not in CHANNELS:
+            raise InputError(f"channel: one of {', '.join(CHANNELS)}")
+        content = str(fields.get("content") or "").strip()
+        if not content:
+            raise InputError("content: the citizen's demand is required")
+        now = self.clock()
+        text = {
+            k: str(fields.get(k) or "")[:n]
+            for k, n in (("title", 200), ("citizen_name", 64), ("citizen_phone", 32), ("address", 200))
+        }
+        async with self.sessions() as s, s.begin():
+            row = WoOrder(
+                state=State.INTAKE.value,
+                version=1,
+                content=content[:20000],
+                channel=channel,
+                contact_id=(str(fields["contact_id"])[:64] if fields.get("contact_id") else None),
+                confidential=bool(fields.get("confidential")),
+                created_by=actor.username,
+                created_at=now,
+                updated_at=now,
+                provisional=False,
+                co_units="",
+                urgency="general",
+                core={},
+                **text,
+            )
+            s.add(row)
+            await s.flush()
+            order = Order(id=row.id, created_at=now)
+            row.core = order_to_dict(order)
+            s.add(
+                audit_row(
+                    row.id,
+                    now,
+                    actor.username,
+                    actor.role.value,
+                    "create",
+                    State.INTAKE,
+                    State.INTAKE,
+                    "",
+                    {"channel": channel},
+                )
+            )
+            order_id = row.id
+        classify = {k: fields[k] for k in ("type", "urgency", "category", "source_level") if fields.get(k)}
+        if classify and actor.role in (Role.SEAT, Role.DISPATCHER):
+            await self.act(order_id, "classify", classify, actor)
+        return order_id
+
+    async def create_from_contact(
+        self,
+        *,
+        channel: str,
+        content: str,
+        caller: str = "",
+        contact_id: str | None = None,
+        citizen_name: str = "",
+        address: str = "",
+        title: str = "",
+        order_type: str | None = None,
+        category: str | None = None,
+        created_by: str = "system",
+        confidential: bool = False,
+    ) -> int:
+        """A new order in 受理 from a call, chat, 随手拍, web message or voice message; returns its id.
+        ``created_by`` is the seat's username when a seat records it, else the channel's service name."""
+        role = Role.SEAT if created_by != "system" else Role.DISPATCHER
+        fields = {
+            "channel": channel,
+            "content": content,
+            "citizen_phone": caller,
+            "contact_id": contact_id,
+            "citizen_name": citizen_name,
+            "address": address,
+            "title": title or content[:30],
+            "type": order_type,
+            "category": category,
+            "confidential": confidential,
+        }
+        return await self.create(fields, Actor(created_by, role))
+
+    async def act(
+        self, order_id: int, action: str, data: Mapping[str, Any], actor: Actor, expected_version: int | None = None
+    ) -> int:
+        """Apply one action; returns the new version. Raises NotFound, Conflict or the core's refusals."""
+        now = self.clock()
+        try:
+            async with self.sessions() as s, s.begin():
+                row = await s.get(WoOrder, order_id)
+                if row is None:
+                    raise NotFound(f"工单 {order_id} 不存在")
+                version = row.version
+                if expected_version is not None and expected_version != version:
+                    raise Conflict(f"工单已被他人修改（版本 {version}，请求基于 {expected_version}），请刷新后重试")
+                order = order_from_dict(row.core)
+                kinds = frozenset(
+                    (await s.execute(select(WoAttachment.kind).where(WoAttachment.order_id == order_id))).scalars()
+                )
+                precedent = await s.get(WoPrecedent, order.category) if order.category else None
+                units = {
+                    r.code: Unit(r.code, r.name, r.tier, r.active) for r in (await s.execute(select(WoUnit))).scalars()
+                }
+                cats = frozenset((await s.execute(select(WoCategory.code))).scalars())
+                ctx = RuleContext(
+                    calendar=self.cal(),
+                    now=now,
+                    limits=self.settings.limits(),
+                    directory=units,
+                    categories=cats,
+                    precedent_unit=precedent.lead_unit if precedent else None,
+                    attachment_kinds=kinds,
+                )
+                decision = decide(order, action, data, actor, ctx)
+                res = await s.execute(
+                    update(WoOrder)
+                    .where(WoOrder.id == order_id, WoOrder.version == version)
+                    .values(**columns(decision.order), version=version + 1, updated_at=now)
+                    .execution_options(synchronize_session=False)
+                )
+                if getattr(res, "rowcount", 0) != 1:
+                    raise Conflict("工单已被他人修改，请刷新后重试")
+                a = decision.audit
+                s.add(
+                    audit_row(
+                        order_id,
+                        now,
+                        a.actor,
+                        a.role.value,
+                        a.action,
+                        a.from_state,
+                        a.to_state,
+                        a.reason,
+                        jsonable(dict(a.data)),
+                    )
+                )
+                if decision.set_precedent and decision.order.category:
+                    p = await s.get(WoPrecedent, decision.order.category)
+                    if p is None:
+                        s.add(
+                            WoPrecedent(
+                                category=decision.order.category,
+                                lead_unit=decision.set_precedent,
+                                set_by=actor.username,
+                                set_at=now,
+                            )
+                        )
+                    else:
+                        p.lead_unit, p.set_by, p.set_at = decision.set_precedent, actor.username, now
+        except OperationalError as exc:
+            # SQLite refuses the second writer of a snapshot it cannot upgrade: that writer lost.
+            if "locked" in str(exc) or "busy" in str(exc):
+                raise Conflict("工单正被他人修改，请刷新后重试") from None
+            raise
+        if decision.order.deadlines and decision.order.deadlines.provisional and action in ("dispatch", "rehandle"):
+            logger.warning(
+                "order %s has a provisional deadline: load the missing year with `hotline calendar load FILE`", order_id
+            )
+        return version + 1
+
+    async def get(self, order_id: int) -> WoOrder:
+        async with self.sessions() as s:
+            row = await s.get(WoOrder, order_id)
+        if row is None:
+            raise NotFound(f"工单 {order_id} 不存在")
+        return row
+
+    async def history(self, order_id: int) -> list[WoAudit]:
+        async with self.sessions() as s:
+            q = select(WoAudit).where(WoAudit.order_id == order_id).order_by(WoAudit.id)
+            return list((await s.execute(q)).scalars())
+
+    async def list_orders(
+        self, actor: Actor, state: str | None = None, unit: str | None = None, limit: int = 200
+    ) -> list[WoOrder]:
+        q = select(WoOrder).order_by(WoOrder.id.desc()).limit(limit)
+        if state:
+            q = q.where(WoOrder.state == state)
+        if actor.role is Role.UNIT:
+            mine = actor.unit or "\x00"
+            q = q.where(or_(WoOrder.lead_unit == mine, WoOrder.co_units.like(f"%,{mine},%")))
+        elif unit:
+            q = q.where(WoOrder.lead_unit == unit)
+        async with self.sessions() as s:
+            return list((await s.execute(q)).scalars())
+
+    def may_see(self, row: WoOrder, actor: Actor) -> bool:
+        if actor.role is not Role.UNIT:
+            return True
+        return bool(actor.unit) and (row.lead_unit == actor.unit or f",{actor.unit}," in row.co_units)
+
+    def allowed_actions(self, row: WoOrder, actor: Actor) -> list[str]:
+        return allowed(order_from_dict(row.core), actor)
+
+    # ---- attachments ----------------------------------------------------------------------------
+    async def add_attachment(
+        self, order_id: int, kind: str, filename: str, content_type: str, data: bytes, actor: Actor
+    ) -> WoAttachment:
+        if kind not in ATTACHMENT_KINDS:
+            raise InputError(f"kind: one of {', '.join(ATTACHMENT_KINDS)}")
+        if content_type not in self.settings.attachment_types:
+            raise InputError(
+                f"file type {content_type!r} not allowed; allowed: {', '.join(self.settings.attachment_types)}"
+            )
+        if len(data) > self.settings.attachment_max_bytes:
+            raise InputError(f"file larger than {self.settings.attachment_max_bytes} bytes")
+        if not data:
+            raise InputError("file is empty")
+        row = await self.get(order_id)
+        if not self.may_see(row, actor):
+            raise NotFound(f"工单 {order_id} 不存在")
+        stored = uuid.uuid4().hex
+        folder = self.data_dir / "workorders" / "attachments" / str(order_id)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / stored).write_bytes(data)
+        att = WoAttachment(
+            order_id=order_id,
+            kind=kind,
+            filename=Path(filename or "file").name[:200],
+            content_type=content_type,
+            size=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
+            stored_name=stored,
+            uploaded_by=actor.username,
+            uploaded_at=self.clock(),
+        )
+        async with self.sessions() as s, s.begin():
+            s.add(att)
+        return att
+
+    async def attachments(self, order_id: int) -> list[WoAttachment]:
+        async with self.sessions() as s:
+            q = select(WoAttachment).where(WoAttachment.order_id == order_id).order_by(WoAttachment.id)
+            return list((await s.execute(q)).scalars())
+
+    def attachment_path(self, att: WoAttachment) -> Path:
+        return self.data_dir / "workorders" / "attachments" / str(att.order_id) / att.stored_name
+
+
+def jsonable(data: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in data.items():
+        out[str(k)] = v if isinstance(v, str | int | float | bool | list | dict | type(None)) else str(v)
+    return out
+
+
+def state_label(state: str) -> str:
+    try:
+        return STATE_LABELS[State(state)]
+    except ValueError:
+        return state
