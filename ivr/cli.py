@@ -93,6 +93,8 @@ def _prompts(args: argparse.Namespace) -> int:
                 print(f"{name}\t{text}")
             return 0
         out = Path(args.out) if args.out else prompt_dirs(None, None)[0]
+        if not 80 <= args.speed <= 400:
+            raise CommandError(f"--speed {args.speed}: give words per minute between 80 and 400")
         voice = Voice(name=args.voice, speed=args.speed)
         from rich.console import Console
         from rich.progress import Progress

@@ -110,11 +110,14 @@ class MissedCallPlanner:
             return [CallbackSkipped(e.call_id, "no_number")]
         if e.waited < self.min_wait:
             return [CallbackSkipped(e.call_id, "short_abandon")]
-        for table in (self.pending, self.open):
-            task = table.get(number)
-            if task is not None and e.at - task.first_abandoned_at <= self.window:
-                table[number] = replace(task, call_ids=(*task.call_ids, e.call_id))
-                return [AddCallToCallback(task.task_id, e.call_id)] if table is self.open else []
+        task = self.pending.get(number)
+        if task is not None:  # not created yet: the call joins it whatever its age
+            self.pending[number] = replace(task, call_ids=(*task.call_ids, e.call_id))
+            return []
+        task = self.open.get(number)
+        if task is not None and e.at - task.first_abandoned_at <= self.window:
+            self.open[number] = replace(task, call_ids=(*task.call_ids, e.call_id))
+            return [AddCallToCallback(task.task_id, e.call_id)]
         self.open.pop(number, None)  # older than the window: forgotten, the new call starts a new task
         self.pending[number] = CallbackTask(
             task_id=f"cb-{e.call_id}",

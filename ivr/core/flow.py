@@ -146,6 +146,7 @@ class Flow:
     lists: dict[str, frozenset[str]] = field(default_factory=dict, hash=False)
     say_one_as_yao: bool = True
     survey: Survey = Survey()
+    utc_offset_hours: int = 8  # the hotline's wall clock for time-of-day and working-day branches
 
     def node(self, node_id: str) -> Node:
         return self.nodes[node_id]

@@ -70,6 +70,9 @@ class _Reader:
     def bad(self, key: str | None, reason: str) -> None:
         self.issues.append(Issue(self.src, self.line(key), reason))
 
+    def bad_at(self, keys: tuple[str, ...], reason: str) -> None:
+        self.issues.append(Issue(self.src, self.index.line(*self.path, *keys), reason))
+
     def where(self, key: str) -> str:
         return ".".join((*self.path, key))
 
@@ -205,7 +208,7 @@ def _node(node_id: str, data: Any, index: LineIndex, issues: list[Issue], src: s
         choices: list[tuple[str, str]] = []
         for digits, target in r.table("choices").items():
             if not _DIALABLE.match(digits):
-                r.bad(f"choices.{digits}", f"node {node_id}: choice {digits!r} is not keypad digits (0-9 * #)")
+                r.bad_at(("choices", digits), f"node {node_id}: choice {digits!r} is not keypad digits (0-9 * #)")
             elif not isinstance(target, str):
                 issues.append(
                     Issue(
@@ -214,6 +217,13 @@ def _node(node_id: str, data: Any, index: LineIndex, issues: list[Issue], src: s
                 )
             else:
                 choices.append((digits, target))
+        terminator = fields["collect"].terminator
+        for digits, _ in choices:
+            if terminator and terminator in digits:
+                r.bad_at(
+                    ("choices", digits),
+                    f'node {node_id}: choice {digits!r} holds the terminator {terminator!r}; set terminator = ""',
+                )
         longest = max((len(d) for d, _ in choices), default=1)
         if fields["collect"].max_digits < longest:
             fields["collect"] = Collect(**{**fields["collect"].__dict__, "max_digits": longest})
@@ -295,7 +305,7 @@ def parse_flow(
     for key in sorted(set(data) - {"flow", "lists", "survey", "nodes"}):
         top.bad(key, f"unknown section [{key}]; expected [flow], [lists], [survey], [nodes.ID]")
     head = _Reader(top.table("flow"), ("flow",), index, issues, source)
-    for key in sorted(set(head.data) - {"name", "title", "start", "say_one_as"}):
+    for key in sorted(set(head.data) - {"name", "title", "start", "say_one_as", "utc_offset_hours"}):
         head.bad(key, f"flow: unknown key {key!r}")
     name = head.text("name") or source.rsplit("/", 1)[-1].removesuffix(".toml")
     start = head.text("start")
@@ -331,6 +341,7 @@ def parse_flow(
         version=hashlib.sha256(text.encode()).hexdigest()[:12],
         lists=lists,
         say_one_as_yao=say_one == "幺",
+        utc_offset_hours=head.integer("utc_offset_hours", 8, -12, 14),
         survey=survey,
     )
     if start and start not in nodes and nodes:

@@ -140,6 +140,13 @@ class IvrSession:
         return self._node.id if self._node else ""
 
     @property
+    def local_now(self) -> dt.datetime:
+        """``now`` on the hotline's wall clock: an aware time is converted, a naive one is taken as local."""
+        if self.now.tzinfo is None:
+            return self.now
+        return self.now.astimezone(dt.timezone(dt.timedelta(hours=self.flow.utc_offset_hours)))
+
+    @property
     def finished(self) -> bool:
         return self.state in (State.HANDED_OFF, State.ENDED)
 
@@ -175,9 +182,9 @@ class IvrSession:
         """Nodes decided without the caller: return the next node id, or None to act."""
         if node.kind is Kind.WORKING_DAY:
             assert self.calendar is not None
-            taken = self.calendar(self.now.date())
+            taken = self.calendar(self.local_now.date())
         elif node.kind is Kind.TIME_OF_DAY:
-            taken = _in_periods(self.now.time(), node)
+            taken = _in_periods(self.local_now.time(), node)
         elif node.kind is Kind.CALLER_LIST:
             taken = number_in_list(self.caller, self.flow.lists.get(node.list_name, frozenset()))
         elif node.kind is Kind.TAG:

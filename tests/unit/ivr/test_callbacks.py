@@ -133,3 +133,12 @@ def test_each_abandoned_call_is_in_exactly_one_task_or_skipped(script: list[tupl
             where.setdefault(call, []).append("pending")
     assert sorted(where) == sorted(abandoned)
     assert all(len(places) == 1 for places in where.values())
+
+
+def test_calls_joining_a_task_not_yet_created_are_never_lost_even_past_the_window() -> None:
+    p = MissedCallPlanner(window=dt.timedelta(minutes=20), grace=dt.timedelta(minutes=2))
+    for i, minute in enumerate((0, 1, 6, 11, 16, 21)):  # no tick in between: the task is still pending
+        p.on_event(CallAbandoned(f"c{i}", "13800000001", mins(minute)))
+    (create,) = p.on_event(Tick(mins(25)))
+    assert isinstance(create, CreateCallback)
+    assert create.task.call_ids == ("c0", "c1", "c2", "c3", "c4", "c5")

@@ -132,3 +132,17 @@ def test_every_problem_of_a_file_is_listed_in_line_order() -> None:
     lines = [i.line - HEAD_LINES for i in info.value.issues]
     assert lines == sorted(lines) and lines == [3, 7]
     assert "t.toml:" in str(info.value)
+
+
+def test_a_menu_choice_holding_the_terminator_is_refused() -> None:
+    text = '[nodes.a]\ntype = "menu"\nprompt = "m"\nchoices = { "#" = "end", 1 = "end" }\non_failure = "end"\n' + OK_END
+    assert issues(text) == [(4, "node a: choice '#' holds the terminator '#'; set terminator = \"\"")]
+    allowed = text.replace('on_failure = "end"', 'on_failure = "end"\nterminator = ""')
+    assert flow(allowed).node("a").choices[0] == ("#", "end")
+
+
+def test_a_choice_that_is_not_keypad_digits_points_at_its_line() -> None:
+    text = (
+        '[nodes.a]\ntype = "menu"\nprompt = "m"\non_failure = "end"\n[nodes.a.choices]\n1 = "end"\nA = "end"\n' + OK_END
+    )
+    assert issues(text) == [(7, "node a: choice 'A' is not keypad digits (0-9 * #)")]

@@ -369,3 +369,11 @@ def test_the_city_flow_never_leaves_a_caller_in_silence(
             out = s.on_event(PromptFinished())
     assert s.finished and isinstance(out[-1], TERMINAL)
     assert s.outcome and s.path
+
+
+def test_an_aware_time_is_read_on_the_hotlines_clock() -> None:
+    utc_9am_cst = dt.datetime(2026, 11, 26, 1, 0, tzinfo=dt.UTC)  # 09:00 in China, 01:00 in UTC
+    s = session(HOURS, now=utc_9am_cst)
+    assert s.start() == [Enqueue("general", (), 0)]
+    utc_sunday_night = dt.datetime(2026, 11, 29, 17, 0, tzinfo=dt.UTC)  # Monday 01:00 in China
+    assert session(HOURS, now=utc_sunday_night).start()[0] == Play((PromptRef("after_hours_notice"),))
