@@ -59,7 +59,7 @@ async def kpi_report(
         for r in rows
         if (utc(r.created_at) or start) >= start - window
     ]
-    report = kpi.report(orders, contacts, start, end, svc.clock(), options, unit)
+    report = kpi.report(orders, contacts, start, end, svc.clock().astimezone(svc.settings.tz), options, unit)
     report["targets"] = {k: 98.0 for k in ("dispatch_accuracy", "on_time_sign", "on_time_completion")} | {
         "satisfaction": 95.0,
         "resolution": 95.0,

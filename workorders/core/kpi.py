@@ -216,6 +216,7 @@ def report(
         "to": end.isoformat(),
         "as_of": as_of.isoformat(),
         "unit": unit,
-        "options": asdict(options),
+        # The voice options do not bear on work-order KPIs; the report names only the ones it used.
+        "options": {k: v for k, v in asdict(options).items() if not k.startswith(("answer_", "exclude_abandons"))},
         "kpis": {k: v.as_dict() for k, v in rates.items()},
     }
