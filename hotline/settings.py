@@ -29,7 +29,8 @@ class AsteriskSettings(BaseModel):
     host: str = "127.0.0.1"
     bind: str = Field("127.0.0.1", description="address Asterisk's HTTP, AMI and SIP listen on")
     moh_dir: str = Field("/var/lib/asterisk/moh-hotline", description="music-on-hold folder inside Asterisk")
-    sounds_dir: str = Field("/var/lib/asterisk/sounds/hotline", description="the engine's prompts inside Asterisk")
+    sounds_dir: str = Field("/usr/share/asterisk/sounds/hotline", description="the engine's prompts inside Asterisk")
+    config_dir: str = Field("", description="an external Asterisk's /etc/asterisk, if the engine may write seats there")
     http_port: int = Field(18088, ge=1, le=65535, description="Asterisk HTTP server: ARI and SIP over WebSocket")
     ami_port: int = Field(15038, ge=1, le=65535)
     sip_port: int = Field(15060, ge=1, le=65535, description="PJSIP UDP transport")

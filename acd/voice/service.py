@@ -1,0 +1,526 @@
+"""The voice call flow on ARI: StasisStart -> answer -> IVR -> holding bridge with music on
+hold -> ACD -> originate to the seat -> mixing bridge; every failure becomes a core event.
+
+ARI events are handled one at a time in arrival order (one task), so the state here and in
+the ACD core never races. REST calls that only act on Asterisk run inline: each takes a few
+milliseconds on loopback and ordering matters more than overlap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from acd.ari.client import CONNECTED, DISCONNECTED, AriClient, AriError, AriNotFound
+from acd.core import (
+    Announce,
+    CallbackRequested,
+    CancelOffer,
+    Command,
+    ContactAbandoned,
+    ContactArrived,
+    ContactEnded,
+    Offer,
+    OfferAccepted,
+    OfferFailed,
+    Overflow,
+    StartCallback,
+)
+from acd.service import AcdService
+from acd.voice.calls import ENDED, OFFERED, QUEUED, TALKING, Call, SeatLeg, failure_cause
+from acd.voice.records import RecordStore
+from acd.voice.seats import SeatDevice
+
+logger = logging.getLogger(__name__)
+
+# What the IVR decides for a caller before the ACD: the queue and the contact's needs.
+Routing = dict[str, Any]
+IvrRunner = Callable[["VoiceService", Call], Awaitable[Routing | None]]
+
+
+class VoiceService:
+    """Executor of the ACD's voice commands and consumer of one Asterisk's ARI events."""
+
+    def __init__(
+        self,
+        ari: AriClient,
+        acd: AcdService,
+        *,
+        records: RecordStore | None = None,
+        ivr: IvrRunner | None = None,
+        default_queue: str = "general",
+        trunk_numbers: dict[str, str] | None = None,
+        recording_queues: frozenset[str] = frozenset(),
+        moh_class: str = "default",
+        sounds_prefix: str = "hotline",
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.ari = ari
+        self.acd = acd
+        self.records = records
+        self.ivr = ivr
+        self.default_queue = default_queue
+        self.trunk_numbers = trunk_numbers or {"police": "110", "fire": "119", "ambulance": "120", "traffic": "122"}
+        self.recording_queues = recording_queues
+        self.moh_class = moh_class
+        self.sounds_prefix = sounds_prefix
+        self.clock = clock
+        self.devices: dict[str, SeatDevice] = {}
+        self.calls: dict[str, Call] = {}
+        self.by_channel: dict[str, Call] = {}
+        self.legs: dict[str, Call] = {}  # seat-leg channel id -> call
+        self.holding: dict[str, str] = {}  # queue -> holding bridge id
+        self.pending_callbacks: dict[str, StartCallback] = {}
+        self._seq = itertools.count(1)
+        self._task: asyncio.Task[None] | None = None
+        self.connected = asyncio.Event()
+        self.reconciled = 0
+        acd.register("voice", self)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name=f"voice-{self.ari.name}")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        async for event in self.ari.events():
+            try:
+                await self.on_event(event)
+            except Exception:
+                logger.exception("ARI event not handled", extra={"type": event.get("type")})
+
+    def set_device(self, device: SeatDevice) -> None:
+        self.devices[device.seat_id] = device
+
+    # -- events ----------------------------------------------------------------------------------
+    async def on_event(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        if kind == CONNECTED:
+            await self.reconcile()
+            self.connected.set()
+            return
+        if kind == DISCONNECTED:
+            self.connected.clear()
+            return
+        channel = event.get("channel")
+        if not isinstance(channel, dict) or not isinstance(channel.get("id"), str):
+            if kind in ("StasisStart", "StasisEnd", "ChannelDestroyed", "ChannelHangupRequest"):
+                logger.warning("ARI event without a channel id", extra={"type": kind})
+            return
+        cid = channel["id"]
+        if kind == "StasisStart":
+            args = event.get("args") or []
+            role = args[0] if args and isinstance(args[0], str) else ""
+            if role == "inbound":
+                await self._inbound(channel, event.get("server", "default"))
+            elif role == "seat" and len(args) >= 3:
+                await self._seat_answered(cid, str(args[1]), str(args[2]))
+            elif role == "callback" and len(args) >= 2:
+                await self._citizen_answered_callback(cid, str(args[1]))
+            elif role in ("snoop", "extra"):
+                pass
+            else:
+                logger.warning("StasisStart with unknown arguments: hanging up", extra={"channel": cid, "args": args})
+                await self._hangup(cid)
+        elif kind in ("ChannelDestroyed", "StasisEnd"):
+            cause = event.get("cause") if kind == "ChannelDestroyed" else None
+            await self._gone(cid, cause if isinstance(cause, int) else None, kind)
+        elif kind == "ChannelHold":
+            call = self.by_channel.get(cid)
+            if call and call.hold_started is None:
+                call.hold_started = self.clock()
+        elif kind == "ChannelUnhold":
+            call = self.by_channel.get(cid)
+            if call and call.hold_started is not None:
+                call.hold_total += self.clock() - call.hold_started
+                call.hold_started = None
+
+    async def _inbound(self, channel: dict[str, Any], server: str) -> None:
+        cid = channel["id"]
+        if cid in self.by_channel:
+            return  # StasisStart seen again after a reconnect
+        caller = str((channel.get("caller") or {}).get("number") or "")
+        now = self.clock()
+        call = Call(contact_id=cid, channel_id=cid, caller=caller, arrived=now, server=server)
+        self.calls[cid] = call
+        self.by_channel[cid] = call
+        try:
+            await self.ari.answer(cid)
+        except AriError as exc:
+            logger.warning("caller gone before answer", extra={"channel": cid, "cause": str(exc)})
+            self._forget(call)
+            return
+        self._save(call)
+        routing: Routing | None = {"queue": self.default_queue}
+        if self.ivr is not None:
+            routing = await self.ivr(self, call)
+        if call.state == ENDED:
+            return
+        if routing is None:  # the IVR finished the call itself (message, transfer, self-service)
+            return
+        await self.enqueue(call, routing)
+
+    async def enqueue(self, call: Call, routing: Routing, enqueued_at: float | None = None) -> None:
+        queue = str(routing.get("queue") or self.default_queue)
+        call.queue = queue
+        call.state = QUEUED
+        call.enqueued = enqueued_at or self.clock()
+        bridge = await self._holding_bridge(queue)
+        try:
+            await self.ari.add_to_bridge(bridge, call.channel_id)
+            # Kept on the channel so a restarted engine restores the original place in line.
+            await self.ari.set_var(call.channel_id, "HOTLINE_ENQUEUED", f"{call.enqueued:.3f}")
+            await self.ari.set_var(call.channel_id, "HOTLINE_QUEUE", queue)
+        except AriNotFound:
+            await self._gone(call.channel_id, None, "enqueue")
+            return
+        call.in_core = True
+        await self.acd.feed(
+            ContactArrived(
+                now=self.acd.now(),
+                contact_id=call.contact_id,
+                channel="voice",
+                queue=queue,
+                priority=str(routing.get("priority", "normal")),
+                skills=tuple(routing.get("skills", ())),
+                preferred=tuple(routing.get("preferred", ())),
+                language=routing.get("language"),
+                caller=call.caller or None,
+                enqueued_at=call.enqueued,
+            )
+        )
+        if queue in self.recording_queues:
+            call.recording = f"call-{call.contact_id}"
+        self._save(call)
+
+    async def _holding_bridge(self, queue: str) -> str:
+        bridge = self.holding.get(queue)
+        if bridge is None:
+            bridge = f"hold-{queue}"
+            try:
+                await self.ari.create_bridge("holding", bridge_id=bridge, name=f"hold {queue}")
+            except AriError as exc:
+                if exc.status not in (409, 500):
+                    raise
+            with contextlib.suppress(AriError):
+                await self.ari.bridge_moh(bridge, self.moh_class)
+            self.holding[queue] = bridge
+        return bridge
+
+    async def _seat_answered(self, leg_id: str, contact_id: str, seat_id: str) -> None:
+        call = self.legs.get(leg_id)
+        if call is None or call.leg is None or call.leg.channel_id != leg_id or call.leg.cancelled:
+            await self._hangup(leg_id)
+            return
+        call.leg.answered = self.clock()
+        bridge = f"talk-{contact_id}"
+        try:
+            await self.ari.create_bridge("mixing", bridge_id=bridge, name=f"talk {contact_id}")
+            call.talk_bridge = bridge
+            if call.callback_number is None:
+                await self.ari.add_to_bridge(bridge, [call.channel_id, leg_id])
+            else:
+                await self.ari.add_to_bridge(bridge, leg_id)
+        except AriError as exc:
+            logger.warning("could not connect seat", extra={"contact": contact_id, "seat": seat_id, "cause": str(exc)})
+            await self._hangup(leg_id)
+            return
+        call.state = TALKING
+        call.seat_id = seat_id
+        call.answered = call.leg.answered
+        call.offers[-1]["outcome"] = "answered"
+        call.offers[-1]["answered"] = call.answered
+        await self.acd.feed(OfferAccepted(now=self.acd.now(), contact_id=contact_id, seat_id=seat_id))
+        if call.recording and call.talk_bridge:
+            with contextlib.suppress(AriError):
+                await self.ari.record_bridge(call.talk_bridge, call.recording)
+        cb = self.pending_callbacks.pop(contact_id, None)
+        if cb is not None:
+            await self._dial_citizen(call, cb.number)
+        self._save(call)
+
+    async def _gone(self, channel_id: str, cause: int | None, why: str) -> None:
+        """A channel left: the citizen, a seat leg, or an extra leg."""
+        call = self.by_channel.get(channel_id)
+        if call is not None and call.state != ENDED:
+            await self._citizen_gone(call, cause)
+            return
+        call = self.legs.pop(channel_id, None)
+        if call is not None and call.leg is not None and call.leg.channel_id == channel_id:
+            await self._seat_leg_gone(call, call.leg, cause)
+
+    async def _citizen_gone(self, call: Call, cause: int | None) -> None:
+        now = self.clock()
+        call.ended = now
+        call.hangup_side = call.hangup_side or "citizen"
+        call.hangup_cause = call.hangup_cause or (str(cause) if cause is not None else "hangup")
+        previous = call.state
+        call.state = ENDED
+        if previous == TALKING:
+            if call.leg is not None:
+                await self._hangup(call.leg.channel_id)
+            await self._end_in_core(call)
+        elif call.in_core and not call.overflowed:
+            if call.leg is not None and call.leg.answered is None:
+                call.offers[-1]["outcome"] = "abandoned_ringing"
+            with contextlib.suppress(ValueError):
+                await self.acd.feed(ContactAbandoned(now=self.acd.now(), contact_id=call.contact_id))
+        await self._destroy_bridge(call)
+        self._forget(call)
+        self._save(call, final=True)
+
+    async def _seat_leg_gone(self, call: Call, leg: SeatLeg, cause: int | None) -> None:
+        if leg.answered is None:
+            if leg.cancelled or call.state == ENDED:
+                return
+            outcome = failure_cause(cause)
+            leg.outcome = outcome
+            call.offers[-1]["outcome"] = outcome
+            call.leg = None
+            call.state = QUEUED
+            with contextlib.suppress(ValueError):
+                await self.acd.feed(
+                    OfferFailed(now=self.acd.now(), contact_id=call.contact_id, seat_id=leg.seat_id, cause=outcome)
+                )
+            return
+        # The seat hung up during the talk.
+        if call.state == TALKING:
+            call.hangup_side = "seat"
+            call.hangup_cause = str(cause) if cause is not None else "hangup"
+            call.ended = self.clock()
+            call.state = ENDED
+            await self._end_in_core(call)
+            await self._hangup(call.channel_id)
+            await self._destroy_bridge(call)
+            self._forget(call)
+            self._save(call, final=True)
+
+    async def _end_in_core(self, call: Call) -> None:
+        if call.in_core:
+            call.in_core = False
+            with contextlib.suppress(ValueError):
+                await self.acd.feed(ContactEnded(now=self.acd.now(), contact_id=call.contact_id))
+
+    async def _destroy_bridge(self, call: Call) -> None:
+        if call.talk_bridge:
+            with contextlib.suppress(AriError):
+                await self.ari.destroy_bridge(call.talk_bridge)
+            call.talk_bridge = None
+
+    def _forget(self, call: Call) -> None:
+        self.by_channel.pop(call.channel_id, None)
+        self.calls.pop(call.contact_id, None)
+        if call.leg is not None:
+            self.legs.pop(call.leg.channel_id, None)
+
+    def _save(self, call: Call, final: bool = False) -> None:
+        if self.records is not None:
+            self.records.put(call.contact_id, call.caller, call.arrived, call.ended if final else None, call.record())
+
+    async def _hangup(self, channel_id: str, reason: str = "normal") -> None:
+        with contextlib.suppress(AriError):
+            await self.ari.hangup(channel_id, reason)
+
+    # -- the ACD's commands ----------------------------------------------------------------------
+    async def execute(self, command: Command) -> None:
+        if isinstance(command, Offer):
+            await self._offer(command)
+        elif isinstance(command, CancelOffer):
+            await self._cancel(command)
+        elif isinstance(command, Announce):
+            await self._announce(command)
+        elif isinstance(command, Overflow):
+            await self._overflow(command)
+        elif isinstance(command, StartCallback):
+            self.pending_callbacks[command.contact_id] = command
+
+    async def _offer(self, offer: Offer) -> None:
+        call = self.calls.get(offer.contact_id)
+        if call is None:
+            logger.warning("offer for a call the voice side does not know", extra={"contact": offer.contact_id})
+            return
+        device = self.devices.get(offer.seat_id) or SeatDevice(offer.seat_id)
+        leg_id = f"seat-{call.contact_id}-{next(self._seq)}"
+        leg = SeatLeg(channel_id=leg_id, seat_id=offer.seat_id, started=self.clock())
+        call.leg = leg
+        call.state = OFFERED
+        call.offers.append({"seat": offer.seat_id, "at": leg.started, "reason": offer.reason, "outcome": None})
+        self.legs[leg_id] = call
+        shown = call.caller or "anonymous"
+        try:
+            await self.ari.originate(
+                device.dial_string(),
+                channel_id=leg_id,
+                app_args=f"seat,{call.contact_id},{offer.seat_id}",
+                caller_id=f'"{shown}" <{shown}>',
+                # The core times the ring; Asterisk's own timeout is only a backstop.
+                timeout=int(offer.ring_timeout_s) + 10,
+                formats=device.formats,
+            )
+        except AriError as exc:
+            logger.warning("originate to seat failed", extra={"seat": offer.seat_id, "cause": str(exc)})
+            self.legs.pop(leg_id, None)
+            call.leg = None
+            call.state = QUEUED
+            call.offers[-1]["outcome"] = "unreachable"
+            with contextlib.suppress(ValueError):
+                await self.acd.feed(
+                    OfferFailed(
+                        now=self.acd.now(), contact_id=call.contact_id, seat_id=offer.seat_id, cause="unreachable"
+                    )
+                )
+
+    async def _cancel(self, cancel: CancelOffer) -> None:
+        call = self.calls.get(cancel.contact_id)
+        if call is None or call.leg is None or call.leg.seat_id != cancel.seat_id:
+            return
+        leg = call.leg
+        leg.cancelled = True
+        leg.outcome = "cancelled"
+        if call.offers:
+            call.offers[-1]["outcome"] = call.offers[-1]["outcome"] or f"cancelled: {cancel.reason}"
+        if call.state == OFFERED:
+            call.state = QUEUED
+            call.leg = None
+        self.legs.pop(leg.channel_id, None)
+        await self._hangup(leg.channel_id)
+
+    async def _announce(self, announce: Announce) -> None:
+        call = self.calls.get(announce.contact_id)
+        if call is None or call.state not in (QUEUED,):
+            return
+        media = self.announcement(announce.position, announce.expected_wait_s)
+        if media:
+            with contextlib.suppress(AriError):
+                await self.ari.play(call.channel_id, media, lang="zh")
+
+    def announcement(self, position: int, expected_wait_s: float) -> list[str]:
+        """您前面还有N位，预计等待约M分钟, as the IVR's Chinese prompt pieces."""
+        from ivr.core.speech import expected_wait, prompt_files
+        from ivr.core.speech import position as ahead_of
+
+        names = prompt_files((*ahead_of(max(0, position - 1)), *expected_wait(expected_wait_s)))
+        return [f"sound:{self.sounds_prefix}/{name}" for name in names]
+
+    async def _overflow(self, overflow: Overflow) -> None:
+        call = self.calls.get(overflow.contact_id)
+        if call is None:
+            return
+        call.overflowed = overflow.action
+        if overflow.action.startswith("queue:"):
+            call.queue = overflow.action.split(":", 1)[1]
+            call.overflowed = None  # still waiting, in another queue
+            return
+        call.in_core = False
+        if overflow.action == "callback" and call.caller:
+            call.callback_number = call.caller
+        call.hangup_side = "system"
+        call.hangup_cause = f"overflow:{overflow.action}"
+        await self._hangup(call.channel_id)
+
+    # -- call-backs -------------------------------------------------------------------------
+    async def request_callback(self, call: Call, number: str) -> None:
+        """The waiting caller asked to be called back: keep the place, release the line."""
+        call.callback_number = number
+        call.overflowed = "callback"
+        await self.acd.feed(CallbackRequested(now=self.acd.now(), contact_id=call.contact_id, number=number))
+        call.in_core = False  # the core keeps the contact; this channel no longer counts as waiting
+        call.hangup_side = "citizen"
+        call.hangup_cause = "callback_requested"
+
+    async def _dial_citizen(self, call: Call, number: str) -> None:
+        leg = f"cb-{call.contact_id}-{next(self._seq)}"
+        call.extra_legs["citizen"] = leg
+        self.legs[leg] = call
+        try:
+            await self.ari.originate(
+                f"PJSIP/{number}@trunk-out",
+                channel_id=leg,
+                app_args=f"callback,{call.contact_id}",
+                caller_id='"12345" <12345>',
+                timeout=40,
+            )
+        except AriError as exc:
+            logger.warning("call-back to citizen failed", extra={"contact": call.contact_id, "cause": str(exc)})
+
+    async def _citizen_answered_callback(self, channel_id: str, contact_id: str) -> None:
+        call = self.legs.get(channel_id)
+        if call is None or call.talk_bridge is None:
+            await self._hangup(channel_id)
+            return
+        with contextlib.suppress(AriError):
+            await self.ari.add_to_bridge(call.talk_bridge, channel_id)
+
+    # -- reconciliation ---------------------------------------------------------------------------
+    async def reconcile(self) -> None:
+        """After a (re)connect: rebuild from Asterisk's channels; keep original places; count nothing twice."""
+        try:
+            channels = await self.ari.channels()
+        except AriError as exc:
+            logger.warning("reconcile: cannot list channels", extra={"cause": str(exc)})
+            return
+        alive = {c["id"]: c for c in channels if isinstance(c, dict) and "id" in c}
+        # Calls we knew that Asterisk no longer has ended while we were away.
+        for call in list(self.calls.values()):
+            if call.channel_id not in alive:
+                await self._citizen_gone(call, None)
+            elif call.leg is not None and call.leg.channel_id not in alive:
+                await self._seat_leg_gone(call, call.leg, None)
+        self.holding.clear()
+        for cid, channel in alive.items():
+            if cid in self.by_channel or cid in self.legs:
+                continue
+            data = str((channel.get("dialplan") or {}).get("app_data", ""))
+            if not data.startswith(f"{self.ari.app},inbound"):
+                if data.startswith(f"{self.ari.app},seat"):
+                    await self._hangup(cid)  # a seat leg of a call we no longer hold
+                continue
+            await self._adopt(channel)
+        self.reconciled += 1
+
+    async def _adopt(self, channel: dict[str, Any]) -> None:
+        cid = channel["id"]
+        try:
+            enq = await self.ari.get_var(cid, "HOTLINE_ENQUEUED")
+            queue = await self.ari.get_var(cid, "HOTLINE_QUEUE")
+        except AriError:
+            return
+        caller = str((channel.get("caller") or {}).get("number") or "")
+        call = Call(contact_id=cid, channel_id=cid, caller=caller, arrived=float(enq or self.clock()))
+        self.calls[cid] = call
+        self.by_channel[cid] = call
+        if cid in self.acd.core.contacts:
+            call.state, call.queue, call.in_core = QUEUED, queue or self.default_queue, True
+            if enq:
+                call.enqueued = float(enq)
+            return
+        if enq and queue:
+            await self.enqueue(call, {"queue": queue}, enqueued_at=float(enq))
+        else:
+            await self.enqueue(call, {"queue": self.default_queue})
+
+    # -- for tests and the console ----------------------------------------------------------------
+    def call_of(self, seat_id: str) -> dict[str, object] | None:
+        for call in self.calls.values():
+            if call.seat_id == seat_id and call.state == TALKING:
+                return {
+                    "contact": call.contact_id,
+                    "caller": call.caller,
+                    "queue": call.queue,
+                    "answered": call.answered,
+                    "wait_s": call.record()["wait_s"],
+                    "ivr_path": call.ivr_path,
+                }
+        return None
