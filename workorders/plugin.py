@@ -24,7 +24,15 @@ from workorders.settings import load_workorder_settings
 
 logger = logging.getLogger(__name__)
 
-OPENAPI: dict[str, Any] = _DOC
+# The login routes are installed with the plugin until the app installs them itself, so their
+# description travels with it too (merging twice is harmless).
+OPENAPI: dict[str, Any] = {
+    "paths": {**auth.OPENAPI["paths"], **_DOC["paths"]},
+    "components": {
+        "schemas": {**auth.OPENAPI["components"]["schemas"], **_DOC["components"]["schemas"]},
+        "securitySchemes": auth.OPENAPI["components"]["securitySchemes"],
+    },
+}
 WATCH_SECONDS = 60.0
 WAITING = {
     "dispatched": "sign_by",
