@@ -95,6 +95,7 @@ def install(app: web.Application, ctx: AppContext, settings: ChannelSettings | N
         finally:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(service.drain(), timeout=5)
+            await service.aclose()
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)

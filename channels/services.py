@@ -14,6 +14,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,9 @@ from channels.wechat_api import MediaRejected, NotConfigured, WeChatApi, WeChatA
 logger = logging.getLogger(__name__)
 
 Job = Callable[[], Awaitable[None]]
+MAX_BATCH = 200
+Pending = tuple[InboundMessage, str, "asyncio.Future[Received]"]
+Stored = tuple[ConversationRef | None, MessageRef, dict[str, Any] | None, bool]
 
 
 @dataclass(frozen=True)
@@ -90,67 +94,139 @@ class ChannelService(SeatActions):
         self.clock = clock
         chat = settings.chat
         self.tracker = ResponseTracker(chat.realtime_threshold, chat.flag_after, chat.reassign_after)
-        # A fixed pool of locks keeps one citizen's messages in order without an unbounded dict.
-        self._locks = [asyncio.Lock() for _ in range(256)]
+        self._inbox: asyncio.Queue[Pending] = asyncio.Queue()
+        self._writer: asyncio.Task[None] | None = None
         self._jobs: asyncio.Queue[Job] = asyncio.Queue()
 
     # ---- inbound -------------------------------------------------------------------------
 
     async def receive_wechat(self, msg: InboundMessage, raw: str) -> Received:
-        key = msg.dedup_key
-        if await self.dedup.seen(key):
+        """Store the message (and its conversation) durably; return once it is committed."""
+        if await self.dedup.seen(msg.dedup_key):
             return Received("duplicate")
-        now = _utc(self.clock())
-        at = _utc(msg.create_time)
-        async with self._locks[hash(msg.openid) % len(self._locks)]:
-            try:
-                async with self.sessions() as s, s.begin():
-                    conv, new, reopened = await self._conversation_for(s, msg, now, at)
-                    row = ChannelMessage(
-                        conversation_id=conv.id if conv else None,
-                        channel="wechat",
-                        citizen=msg.openid,
-                        direction="in",
-                        dedup_key=key,
-                        kind=msg.kind,
-                        supported=msg.supported,
-                        status="received" if msg.supported else "unsupported",
-                        body=msg.summary(),
-                        raw=raw,
-                        at=at,
-                        stored_at=now,
-                    )
-                    s.add(row)
-                    await s.flush()
-                    draft = None
-                    if conv is not None and msg.kind in ("image", "location") and not conv.flags.get("snap"):
-                        draft = await self._snap(s, conv)
-                    conv_ref = _conv_ref(conv, new) if conv else None
-                    msg_ref = _msg_ref(row, msg.asks_seat)
-            except IntegrityError:
-                # Two deliveries of one MsgId raced past the fast check; the unique key kept one.
-                return Received("duplicate")
-        await self.dedup.remember(key)
-        if conv_ref is not None and msg.asks_seat:
-            self.tracker.handle(CitizenWrote(str(conv_ref.id), msg.create_time))
-        self._jobs.put_nowait(lambda: self._after_inbound(conv_ref, msg_ref, msg, draft, reopened))
-        return Received("stored", msg_ref.id, conv_ref.id if conv_ref else None)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_loop())
+        done: asyncio.Future[Received] = asyncio.get_running_loop().create_future()
+        self._inbox.put_nowait((msg, raw, done))
+        return await done
 
-    async def _conversation_for(
-        self, s: AsyncSession, msg: InboundMessage, now: dt.datetime, at: dt.datetime
-    ) -> tuple[ChannelConversation | None, bool, bool]:
-        conv = (
-            await s.execute(
+    async def _write_loop(self) -> None:
+        """One writer per process: pushes that arrive together share one commit (group commit).
+
+        SQLite has a single writer anyway, and one fsync per batch instead of per push is what
+        keeps acknowledgements fast at hundreds of pushes per second.
+        """
+        while True:
+            batch = [await self._inbox.get()]
+            while not self._inbox.empty() and len(batch) < MAX_BATCH:
+                batch.append(self._inbox.get_nowait())
+            try:
+                outcomes = await self._store(batch)
+            except IntegrityError:
+                # Another process stored one of these keys meanwhile: store one by one to find it.
+                outcomes = []
+                for item in batch:
+                    try:
+                        outcomes += await self._store([item])
+                    except IntegrityError:
+                        outcomes.append(None)
+                    except Exception as exc:
+                        item[2].set_exception(exc)
+                        outcomes.append(None)
+            except Exception as exc:
+                for _, _, fut in batch:
+                    if not fut.done():
+                        fut.set_exception(exc)
+                continue
+            for (msg, _, fut), outcome in zip(batch, outcomes, strict=True):
+                if fut.done():
+                    continue
+                if outcome is None:
+                    fut.set_result(Received("duplicate"))
+                    continue
+                conv_ref, msg_ref, draft, reopened = outcome
+                await self.dedup.remember(msg.dedup_key)
+                if conv_ref is not None and msg.asks_seat:
+                    self.tracker.handle(CitizenWrote(str(conv_ref.id), msg.create_time))
+                self._jobs.put_nowait(partial(self._after_inbound, conv_ref, msg_ref, msg, draft, reopened))
+                fut.set_result(Received("stored", msg_ref.id, conv_ref.id if conv_ref else None))
+
+    async def _store(self, batch: list[Pending]) -> list[Stored | None]:
+        """Store a batch in one transaction with a fixed number of round trips, whatever its size."""
+        now = _utc(self.clock())
+        keys = [msg.dedup_key for msg, _, _ in batch]
+        async with self.sessions() as s, s.begin():
+            taken = set(
+                (await s.execute(select(ChannelMessage.dedup_key).where(ChannelMessage.dedup_key.in_(keys)))).scalars()
+            )
+            openids = sorted({msg.openid for msg, _, _ in batch})
+            found = await s.execute(
                 select(ChannelConversation)
                 .where(
                     ChannelConversation.channel == "wechat",
-                    ChannelConversation.citizen == msg.openid,
+                    ChannelConversation.citizen.in_(openids),
                     ChannelConversation.state != "closed",
                 )
-                .order_by(ChannelConversation.id.desc())
-                .limit(1)
+                .order_by(ChannelConversation.id)
             )
-        ).scalar_one_or_none()
+            convs: dict[str, ChannelConversation | None] = {c.citizen: c for c in found.scalars()}
+            plan: list[tuple[InboundMessage, str, ChannelConversation | None, bool, bool] | None] = []
+            for msg, raw, _ in batch:
+                if msg.dedup_key in taken:
+                    plan.append(None)
+                    continue
+                taken.add(msg.dedup_key)
+                conv, new, reopened = self._conversation_for(s, msg, now, convs)
+                plan.append((msg, raw, conv, new, reopened))
+            await s.flush()  # new conversations get their ids
+            rows = [
+                ChannelMessage(
+                    conversation_id=conv.id if conv else None,
+                    channel="wechat",
+                    citizen=msg.openid,
+                    direction="in",
+                    dedup_key=msg.dedup_key,
+                    kind=msg.kind,
+                    supported=msg.supported,
+                    status="received" if msg.supported else "unsupported",
+                    body=msg.summary(),
+                    raw=raw,
+                    at=_utc(msg.create_time),
+                    stored_at=now,
+                )
+                for msg, raw, conv, _, _ in filter(None, plan)
+            ]
+            s.add_all(rows)
+            await s.flush()
+            out: list[Stored | None] = []
+            row_iter = iter(rows)
+            for item in plan:
+                if item is None:
+                    out.append(None)
+                    continue
+                msg, _, conv, new, reopened = item
+                row = next(row_iter)
+                draft = None
+                if conv is not None and msg.kind in ("image", "location") and not conv.flags.get("snap"):
+                    draft = await self._snap(s, conv)
+                out.append((_conv_ref(conv, new) if conv else None, _msg_ref(row, msg.asks_seat), draft, reopened))
+        return out
+
+    async def aclose(self) -> None:
+        if self._writer is not None:
+            self._writer.cancel()
+            await asyncio.gather(self._writer, return_exceptions=True)
+            self._writer = None
+
+    def _conversation_for(
+        self,
+        s: AsyncSession,
+        msg: InboundMessage,
+        now: dt.datetime,
+        convs: dict[str, ChannelConversation | None],
+    ) -> tuple[ChannelConversation | None, bool, bool]:
+        """The citizen's open conversation (opened if the message asks for a seat), new?, reopened?"""
+        conv = convs.get(msg.openid)
         if not msg.asks_seat:
             # Events (subscribe, menu click) join an open conversation but never open one.
             if conv is not None and msg.kind == "event:click":
@@ -164,6 +240,7 @@ class ChannelService(SeatActions):
             conv.flags = {}
             conv.draft = {}
             s.add(conv)
+            convs[msg.openid] = conv
             new = True
         else:
             reopened = conv.state == "window_closed"
@@ -174,9 +251,8 @@ class ChannelService(SeatActions):
             # A new message from the citizen gives the account a fresh quota of replies.
             conv.flags = {k: v for k, v in conv.flags.items() if k != "quota_exhausted"}
             reopened = True
-        conv.last_citizen_at = at
+        conv.last_citizen_at = _utc(msg.create_time)
         conv.updated_at = now
-        await s.flush()
         return conv, new, reopened
 
     async def _snap(self, s: AsyncSession, conv: ChannelConversation) -> dict[str, Any] | None:
