@@ -24,6 +24,7 @@ FILL = {
     Kind.WORKING_DAY: "#eef6ea",
     Kind.TIME_OF_DAY: "#eef6ea",
     Kind.CALLER_LIST: "#eef6ea",
+    Kind.QUEUE_LOAD: "#eef6ea",
     Kind.TAG: "#f3ecfa",
     Kind.QUEUE: "#d7f0dd",
     Kind.TRANSFER: "#fbdcdc",
@@ -39,6 +40,7 @@ KIND_NAMES = {
     Kind.WORKING_DAY: "工作日判断",
     Kind.TIME_OF_DAY: "时段判断",
     Kind.CALLER_LIST: "号码名单",
+    Kind.QUEUE_LOAD: "队列繁忙判断",
     Kind.TAG: "标记",
     Kind.QUEUE: "排队",
     Kind.TRANSFER: "转接",
@@ -130,6 +132,12 @@ def _detail(node: Node) -> str:
         return f"转 {node.number}"
     if node.kind is Kind.TIME_OF_DAY:
         return " ".join(f"{a:%H:%M}-{b:%H:%M}" for a, b in node.periods)[:28]
+    if node.kind is Kind.QUEUE_LOAD:
+        limits = [
+            f"≥{node.max_waiting}人" if node.max_waiting else "",
+            f"≥{node.max_expected_wait:.0f}秒" if node.max_expected_wait else "",
+        ]
+        return f"{node.queue} " + " 或 ".join(x for x in limits if x)
     if node.kind is Kind.CALLER_LIST:
         return f"名单 {node.list_name}"
     if node.kind is Kind.TAG and node.priority_boost:

@@ -18,6 +18,7 @@ class Kind(StrEnum):
     WORKING_DAY = "working_day"
     TIME_OF_DAY = "time_of_day"
     CALLER_LIST = "caller_list"
+    QUEUE_LOAD = "queue_load"
     TAG = "tag"
     QUEUE = "queue"
     TRANSFER = "transfer"
@@ -85,6 +86,8 @@ class Node:
     thanks_prompt: tuple[str, ...] = ()
     max_visits: int = 0
     on_max_visits: str | None = None
+    max_waiting: int = 0  # queue_load: overloaded when more callers wait (0: not checked)
+    max_expected_wait: float = 0.0  # queue_load: overloaded when the estimate is longer (0: not checked)
 
     @property
     def terminal(self) -> bool:
@@ -117,12 +120,23 @@ BRANCH_LABELS: dict[Kind, tuple[str, str]] = {
     Kind.WORKING_DAY: ("工作日", "非工作日"),
     Kind.TIME_OF_DAY: ("时段内", "时段外"),
     Kind.CALLER_LIST: ("在名单", "不在名单"),
+    Kind.QUEUE_LOAD: ("正常", "繁忙"),
 }
 BRANCH_KEYS: dict[Kind, tuple[str, str]] = {
     Kind.WORKING_DAY: ("yes", "no"),
     Kind.TIME_OF_DAY: ("inside", "outside"),
     Kind.CALLER_LIST: ("match", "other"),
+    Kind.QUEUE_LOAD: ("ok", "overloaded"),
 }
+
+
+@dataclass(frozen=True)
+class QueueLoad:
+    """A snapshot of one ACD queue, handed to a session when the call starts."""
+
+    waiting: int
+    expected_wait: float  # seconds
+    seats_logged_in: int = 1
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ ALLOWED: dict[Kind, set[str]] = {
     Kind.WORKING_DAY: {"yes", "no"},
     Kind.TIME_OF_DAY: {"inside", "outside", "periods"},
     Kind.CALLER_LIST: {"match", "other", "list"},
+    Kind.QUEUE_LOAD: {"queue", "ok", "overloaded", "max_waiting", "max_expected_wait"},
     Kind.TAG: {"next", "tags", "priority_boost"},
     Kind.QUEUE: {"queue", "skills", "priority"},
     Kind.TRANSFER: {"number"},
@@ -48,6 +49,7 @@ REQUIRED: dict[Kind, set[str]] = {
     Kind.WORKING_DAY: {"yes", "no"},
     Kind.TIME_OF_DAY: {"inside", "outside", "periods"},
     Kind.CALLER_LIST: {"match", "other", "list"},
+    Kind.QUEUE_LOAD: {"queue", "ok", "overloaded"},
     Kind.TAG: {"next"},
     Kind.QUEUE: {"queue"},
     Kind.TRANSFER: {"number"},
@@ -245,8 +247,13 @@ def _node(node_id: str, data: Any, index: LineIndex, issues: list[Issue], src: s
     if kind is Kind.TAG:
         fields["tags"] = r.texts("tags")
         fields["priority_boost"] = r.integer("priority_boost", 0, -100, 100)
-    if kind in (Kind.QUEUE, Kind.CALLBACK):
+    if kind in (Kind.QUEUE, Kind.CALLBACK, Kind.QUEUE_LOAD):
         fields["queue"] = r.text("queue")
+    if kind is Kind.QUEUE_LOAD:
+        fields["max_waiting"] = r.integer("max_waiting", 0, 0, 100000)
+        fields["max_expected_wait"] = r.seconds("max_expected_wait", 0.0, 0.0, 86400.0)
+        if not fields["max_waiting"] and not fields["max_expected_wait"]:
+            r.bad(None, f"node {node_id}: a queue_load node needs max_waiting or max_expected_wait")
     if kind is Kind.QUEUE:
         fields["skills"] = r.texts("skills")
         fields["priority"] = r.integer("priority", 0, -100, 100)

@@ -9,13 +9,13 @@ then its ``on_timeout`` / ``on_failure`` branch.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from ivr.core.errors import IllegalEvent
-from ivr.core.flow import WORK_ORDER_STATUSES, Flow, Kind, Node, number_in_list
+from ivr.core.flow import WORK_ORDER_STATUSES, Flow, Kind, Node, QueueLoad, number_in_list
 from ivr.core.messages import (
     CollectDigits,
     Command,
@@ -106,6 +106,7 @@ class IvrSession:
     caller: str
     now: dt.datetime
     calendar: WorkingDay | None = None
+    queue_load: Mapping[str, QueueLoad] = field(default_factory=dict)  # the ACD's snapshot at call start
     state: State = State.IDLE
     path: list[PathStep] = field(default_factory=list)
     outcome: str = ""
@@ -185,6 +186,18 @@ class IvrSession:
             taken = self.calendar(self.local_now.date())
         elif node.kind is Kind.TIME_OF_DAY:
             taken = _in_periods(self.local_now.time(), node)
+        elif node.kind is Kind.QUEUE_LOAD:
+            # no snapshot for the queue: let the caller in rather than turn them away on a guess
+            load = self.queue_load.get(node.queue)
+            busy = load is not None and (
+                load.seats_logged_in == 0
+                or (node.max_waiting > 0 and load.waiting >= node.max_waiting)
+                or (node.max_expected_wait > 0 and load.expected_wait >= node.max_expected_wait)
+            )
+            self.path.append(PathStep(node.id, node.kind.value, note="overloaded" if busy else "ok"))
+            target = node.no if busy else node.yes
+            assert target is not None
+            return target
         elif node.kind is Kind.CALLER_LIST:
             taken = number_in_list(self.caller, self.flow.lists.get(node.list_name, frozenset()))
         elif node.kind is Kind.TAG:

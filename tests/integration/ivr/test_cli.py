@@ -14,7 +14,7 @@ CITY = Path(__file__).resolve().parents[3] / "ivr" / "flows" / "city.toml"
 
 def test_check_accepts_the_city_flow_with_its_queues(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["ivr", "check", str(CITY), "--queues", "general,business,dialect"]) == 0
-    assert "ok, flow 'city' with 22 nodes" in capsys.readouterr().out
+    assert "ok, flow 'city' with 25 nodes" in capsys.readouterr().out
 
 
 def test_check_refuses_a_bad_file_with_file_line_reason_and_exit_1(

@@ -146,3 +146,8 @@ def test_a_choice_that_is_not_keypad_digits_points_at_its_line() -> None:
         '[nodes.a]\ntype = "menu"\nprompt = "m"\non_failure = "end"\n[nodes.a.choices]\n1 = "end"\nA = "end"\n' + OK_END
     )
     assert issues(text) == [(7, "node a: choice 'A' is not keypad digits (0-9 * #)")]
+
+
+def test_a_queue_load_node_needs_a_limit() -> None:
+    text = '[nodes.a]\ntype = "queue_load"\nqueue = "general"\nok = "end"\noverloaded = "end"\n' + OK_END
+    assert issues(text) == [(1, "node a: a queue_load node needs max_waiting or max_expected_wait")]

@@ -5,6 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ivr.core.errors import IllegalEvent
+from ivr.core.flow import QueueLoad
 from ivr.core.messages import (
     CollectDigits,
     Command,
@@ -344,13 +345,14 @@ TERMINAL = (Enqueue, Transfer, RecordMessage, Hangup)
     minute=st.integers(min_value=0, max_value=24 * 60 - 1),
     caller=st.sampled_from(["13812345678", "13000000000", "13900000000", ""]),
     found=st.booleans(),
+    busy=st.booleans(),
 )
 @settings(max_examples=150, deadline=None)
 def test_the_city_flow_never_leaves_a_caller_in_silence(
-    keys: list[str | None], day: dt.date, minute: int, caller: str, found: bool
+    keys: list[str | None], day: dt.date, minute: int, caller: str, found: bool, busy: bool
 ) -> None:
     now = dt.datetime.combine(day, dt.time(minute // 60, minute % 60))
-    s = IvrSession(city(), caller, now)
+    s = IvrSession(city(), caller, now, queue_load={"general": QueueLoad(20, 600 if busy else 30)})
     out = s.start()
     for _ in range(200):
         assert out, f"no command while the caller waits in state {s.state} at {s.node_id}"
@@ -377,3 +379,51 @@ def test_an_aware_time_is_read_on_the_hotlines_clock() -> None:
     assert s.start() == [Enqueue("general", (), 0)]
     utc_sunday_night = dt.datetime(2026, 11, 29, 17, 0, tzinfo=dt.UTC)  # Monday 01:00 in China
     assert session(HOURS, now=utc_sunday_night).start()[0] == Play((PromptRef("after_hours_notice"),))
+
+
+LOAD = """
+[nodes.a]
+type = "queue_load"
+queue = "general"
+max_waiting = 10
+max_expected_wait = 180
+ok = "q"
+overloaded = "busy"
+
+[nodes.q]
+type = "queue"
+queue = "general"
+
+[nodes.busy]
+type = "callback"
+prompt = "callback_confirm_busy"
+queue = "general"
+reason = "overload"
+"""
+
+
+@pytest.mark.parametrize(
+    ("load", "overloaded"),
+    [
+        (None, False),  # no snapshot: let the caller in
+        (QueueLoad(waiting=3, expected_wait=60), False),
+        (QueueLoad(waiting=10, expected_wait=60), True),
+        (QueueLoad(waiting=2, expected_wait=200), True),
+        (QueueLoad(waiting=0, expected_wait=0, seats_logged_in=0), True),
+    ],
+)
+def test_an_overloaded_queue_branches_to_the_overload_path(load: QueueLoad | None, overloaded: bool) -> None:
+    s = session(LOAD, queue_load={"general": load} if load else {})
+    first = s.start()[0]
+    assert isinstance(first, RequestCallback) is overloaded
+    assert s.path[0].note == ("overloaded" if overloaded else "ok")
+
+
+def test_the_city_flow_offers_a_callback_when_the_general_desk_is_overloaded() -> None:
+    s = IvrSession(city(), "13812345678", WORKDAY_10AM, queue_load={"general": QueueLoad(12, 400)})
+    s.start()
+    s.on_event(PromptFinished())
+    s.on_event(DigitsReceived("1"))
+    request, _ = s.on_event(DigitsReceived("2"))
+    assert request == RequestCallback("13812345678", "general", "overload")
+    assert [p.node for p in s.path][-3:] == ["general_load", "busy", "callback_busy"]
