@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -82,7 +84,13 @@ class Engine:
     async def client(self, ns: str, token: str | None, **kw: Any) -> Client:
         c = Client(ns)
         auth = {"token": token} if token is not None else None
-        await c.sio.connect(self.base, namespaces=[ns], auth=auth, transports=["websocket"], wait_timeout=5, **kw)
+        try:
+            await c.sio.connect(self.base, namespaces=[ns], auth=auth, transports=["websocket"], wait_timeout=5, **kw)
+        except socketio.exceptions.ConnectionError as exc:
+            q = c.events["connect_error"]
+            reason = q.get_nowait() if not q.empty() else None
+            message = reason.get("message") if isinstance(reason, dict) else reason
+            raise socketio.exceptions.ConnectionError(f"{exc}: {message}") from None
         self.clients.append(c.sio)
         return c
 
@@ -114,6 +122,11 @@ class Client:
 
         self.sio.on("*", catch_all, namespace=ns)
 
+        async def refused(data: Any = None) -> None:
+            self.events["connect_error"].put_nowait(data)
+
+        self.sio.on("connect_error", refused, namespace=ns)
+
     async def call(self, event: str, data: Any = None, timeout: float = 5) -> Any:
         return await self.sio.call(event, data if data is not None else {}, namespace=self.ns, timeout=timeout)
 
@@ -132,9 +145,21 @@ class Client:
             q.get_nowait()
 
 
+_TEMPLATE: list[Path] = []
+
+
+async def _fresh_db(path: Path) -> None:
+    """A migrated SQLite file: migrate once per run, then copy (migrations take most of a setup)."""
+    if not _TEMPLATE:
+        folder = Path(tempfile.mkdtemp(prefix="console-db-"))
+        await upgrade(f"sqlite+aiosqlite:///{folder / 'template.db'}")
+        _TEMPLATE.append(folder / "template.db")
+    shutil.copyfile(_TEMPLATE[0], path)
+
+
 async def start_engine(tmp_path: Path, console: ConsoleSettings | None = None, full_app: bool = False) -> Engine:
     url = f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}"
-    await upgrade(url)
+    await _fresh_db(tmp_path / "hotline.db")
     engine = make_engine(url)
     settings = load_settings(data_dir=tmp_path, database_url=url)
     ctx = AppContext(settings=settings, engine=engine, sessions=make_sessionmaker(engine))

@@ -1,0 +1,88 @@
+"""Who may open which socket: refusals come as connection errors with a reason, never a crash."""
+
+from __future__ import annotations
+
+import aiohttp
+import pytest
+import socketio
+
+from hotline.auth import make_token
+from tests.integration.agent_console.harness import Engine
+
+
+async def _refused(engine: Engine, ns: str, token: str | None) -> str:
+    with pytest.raises(socketio.exceptions.ConnectionError) as info:
+        await engine.client(ns, token)
+    return str(info.value)
+
+
+async def test_socket_without_token_is_refused(engine: Engine) -> None:
+    assert "请先登录" in await _refused(engine, "/agent", None)
+
+
+async def test_socket_with_forged_token_is_refused(engine: Engine) -> None:
+    forged = make_token("not-the-secret", "1001", "seat", None, 2_000_000_000)
+    await engine.account("1001")
+    assert "请先登录" in await _refused(engine, "/agent", forged)
+
+
+async def test_socket_with_expired_token_is_refused(engine: Engine) -> None:
+    await engine.account("1001")
+    assert "请先登录" in await _refused(engine, "/agent", engine.token("1001", "seat", ttl=-5))
+
+
+async def test_token_of_an_account_that_does_not_exist_is_refused(engine: Engine) -> None:
+    assert "账号不存在" in await _refused(engine, "/agent", engine.token("ghost", "seat"))
+
+
+async def test_supervisor_namespace_refuses_seat_accounts(engine: Engine) -> None:
+    token = await engine.account("1001", "seat")
+    assert "班长" in await _refused(engine, "/supervisor", token) or "supervisor" in await _refused(
+        engine, "/supervisor", token
+    )
+
+
+async def test_agent_namespace_refuses_member_unit_accounts(engine: Engine) -> None:
+    from hotline.auth import create_account
+
+    await create_account(engine.ctx.sessions, "water", "unit", "password123", unit="water")
+    assert "seat" in await _refused(engine, "/agent", engine.token("water", "unit"))
+
+
+async def test_repeated_bad_tokens_are_rate_limited(engine: Engine) -> None:
+    for _ in range(10):
+        await _refused(engine, "/agent", "garbage.token")
+    # The eleventh attempt is refused before the token is even read, and so is a good one.
+    good = await engine.account("1001")
+    assert "过多" in await _refused(engine, "/agent", good)
+
+
+async def test_login_cookie_from_the_login_api_opens_the_socket(engine: Engine) -> None:
+    await engine.account("1002")
+    async with aiohttp.ClientSession() as http:
+        resp = await http.post(f"{engine.base}/api/login", json={"username": "1002", "password": "password123"})
+        assert resp.status == 200
+        cookie = resp.cookies["hotline_token"].value
+    seat = await engine.client("/agent", None, headers={"Cookie": f"hotline_token={cookie}"})
+    ack = await seat.call("state")
+    assert ack["ok"] and ack["seat"]["seat"] == "1002"
+
+
+async def test_login_api_is_rate_limited_after_repeated_failures(engine: Engine) -> None:
+    await engine.account("1003")
+    async with aiohttp.ClientSession() as http:
+        codes = []
+        for _ in range(6):
+            resp = await http.post(f"{engine.base}/api/login", json={"username": "1003", "password": "wrong-pass"})
+            codes.append(resp.status)
+    assert codes[:5] == [401] * 5 and codes[5] == 429
+
+
+async def test_an_expired_login_is_refused_on_the_next_event(engine: Engine) -> None:
+    await engine.account("1004")
+    seat = await engine.client("/agent", engine.token("1004", "seat", ttl=1.2))
+    import asyncio
+
+    await asyncio.sleep(1.3)
+    ack = await seat.call("state")
+    assert ack == {"ok": False, "error": "登录已过期，请重新登录"}
