@@ -114,6 +114,18 @@ def erlang_c_asa(agents: int, traffic: float, aht_s: float) -> float:
     return c * aht_s / (agents - traffic)
 
 
+def erlang_c_figures(agents: int, traffic: float, aht_s: float, within_s: float) -> tuple[float, float, float]:
+    """Wait probability, service level and ASA from one Erlang B pass (for callers needing all three)."""
+    _check_positive("aht_s", aht_s)
+    _check_nonnegative("within_s", within_s)
+    c = erlang_c_wait_probability(agents, traffic)
+    if traffic == 0:
+        return c, 1.0, 0.0
+    if agents <= traffic:
+        return c, 0.0, math.inf
+    return c, _sl_from_c(agents, traffic, aht_s, within_s, c), c * aht_s / (agents - traffic)
+
+
 def occupancy(agents: int, traffic: float) -> float:
     """Share of paid seat time spent handling contacts, A/N capped at 1 (0 seats, 0 traffic -> 0)."""
     _check_agents(agents)

@@ -6,7 +6,10 @@ interval statistics), so the console and the ACD service can call these on every
 Re-forecast: the remaining intervals are the plan scaled by r = (Σ w·actual + m) / (Σ w·plan + m)
 over the intervals so far, the running one counted by its elapsed share; w halves every
 ``halflife`` intervals back (the latest intervals say most about the next ones) and m pseudo-calls
-keep r near 1 while the day has seen few calls.
+keep r near 1 while the day has seen few calls. For the running interval and the next alert
+intervals the rate of the running interval alone raises the expectation when
+its count is beyond Poisson noise, so a sudden surge is seen within minutes instead of after an
+hour of weighted history.
 
 Projection: the running interval uses the seats logged in now; later intervals use the roster's
 scheduled seats × today's attendance (logged in ÷ scheduled now, at most 1), because seats absent
@@ -112,18 +115,39 @@ def intraday_view(
     logged_in_history: Sequence[int] = (),
     ready_history: Sequence[int] = (),
     alert_intervals: int = 3,
+    surge_sigmas: float = 3.0,
+    only_alert_window: bool = False,
 ) -> tuple[list[IntervalView], list[Alert]]:
-    """Rows for every interval of the day and alerts for the next ``alert_intervals`` ones."""
+    """Rows for every interval of the day and alerts for the next ``alert_intervals`` ones.
+
+    ``only_alert_window`` computes rows just for the alert window (a cheap check every few minutes).
+    """
     if len(scheduled) != len(planned):
         raise ValueError("scheduled seats and the forecast must cover the same intervals")
     if logged_in_now < 0 or ready_now < 0 or ready_now > logged_in_now:
         raise ValueError("seat counts must be >= 0 and ready seats cannot exceed logged-in seats")
     expected = reforecast(planned, actual, current, elapsed)
+    # A sudden surge hides in the day's weighted ratio for an hour; the running interval's own rate
+    # shows it within minutes. It can only raise the near-term expectation, never lower it.
+    so_far = planned[current] * elapsed
+    # Only a rise beyond Poisson noise (``surge_sigmas`` standard deviations) counts, or every busy few minutes
+    # would call in seats.
+    if elapsed > 0 and current < len(actual) and actual[current] > so_far + surge_sigmas * math.sqrt(so_far) + 1:
+        # Past the noise test the count speaks for itself; a prior here would understate a surge.
+        now_ratio = actual[current] / so_far
+        for i in range(current, min(len(planned), current + alert_intervals)):
+            if i == current:
+                burst = actual[current] + planned[current] * (1.0 - elapsed) * now_ratio
+            else:
+                burst = planned[i] * now_ratio
+            expected[i] = max(expected[i], burst)
     per_hour = 60.0 / interval_minutes
     attendance = min(1.0, logged_in_now / scheduled[current]) if scheduled[current] > 0 else 1.0
     rows: list[IntervalView] = []
     alerts: list[Alert] = []
     for i, arrivals in enumerate(expected):
+        if only_alert_window and not (current <= i < current + alert_intervals):
+            continue
         rate = arrivals * per_hour
         required = plan(rate, aht_s, target, within_s, patience_s=patience_s).seats
         if i < current:

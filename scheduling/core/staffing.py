@@ -122,9 +122,7 @@ def evaluate(
     traffic = arrivals_per_hour / 3600.0 * aht_s
     slots = seats * concurrency
     if patience_s is None:
-        wait = erlang.erlang_c_wait_probability(slots, traffic)
-        level = erlang.erlang_c_service_level(slots, traffic, aht_s, within_s)
-        asa = erlang.erlang_c_asa(slots, traffic, aht_s)
+        wait, level, asa = erlang.erlang_c_figures(slots, traffic, aht_s, within_s)
         occ = erlang.occupancy(slots, traffic)
         abandonment: float | None = None
         model: Literal["erlang_c", "erlang_a"] = "erlang_c"
