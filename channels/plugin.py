@@ -88,6 +88,9 @@ def install(app: web.Application, ctx: AppContext, settings: ChannelSettings | N
         service = holder["service"]
         if session is not None:
             service.api = WeChatApi(session, settings.wechat, ctx.redis)
+        restored = await service.restore()
+        if restored:
+            logger.info("response tracking restored for %d open conversations", restored)
         # Plain tasks, not a TaskGroup: aiohttp runs this generator's halves in different tasks.
         tasks = [asyncio.create_task(service.run_worker()), asyncio.create_task(service.run_ticker())]
         try:

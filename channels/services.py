@@ -8,6 +8,7 @@ runs afterwards on the service's worker so WeChat's 5-second limit is never at r
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import importlib
 import logging
@@ -25,7 +26,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from channels.core.conversation import next_state
 from channels.core.inbound import InboundMessage
-from channels.core.response import CitizenWrote, FlagLate, ResponseTracker, Tick
+from channels.core.response import (
+    CitizenWrote,
+    FlagLate,
+    ResponseTracker,
+    SeatAssigned,
+    SeatReplied,
+    Tick,
+    UnknownConversation,
+)
 from channels.core.snap import SnapItem, find_bundle
 from channels.dedup import Deduplicator
 from channels.media import store_media
@@ -347,6 +356,32 @@ class ChannelService(SeatActions):
             row.fetched_at = _utc(self.clock())
             s.add(row)
         return status
+
+    async def restore(self) -> int:
+        """Rebuild response tracking of open conversations from storage after a restart."""
+        async with self.sessions() as s:
+            convs = list(
+                (await s.execute(select(ChannelConversation).where(ChannelConversation.state != "closed"))).scalars()
+            )
+            rows = (
+                await s.execute(
+                    select(ChannelMessage)
+                    .join(ChannelConversation, ChannelMessage.conversation_id == ChannelConversation.id)
+                    .where(ChannelConversation.state != "closed")
+                    .order_by(ChannelMessage.id)
+                )
+            ).scalars()
+            for row in rows:
+                key = str(row.conversation_id)
+                if row.direction == "in" and not row.kind.startswith("event:"):
+                    self.tracker.handle(CitizenWrote(key, _ts(row.at)))
+                elif row.direction == "out" and row.status == "sent":
+                    self.tracker.handle(SeatReplied(key, str(row.body.get("seat", "")), _ts(row.at)))
+        for conv in convs:
+            if conv.seat:
+                with contextlib.suppress(UnknownConversation):
+                    self.tracker.handle(SeatAssigned(str(conv.id), conv.seat, _ts(conv.updated_at)))
+        return len(convs)
 
     # ---- background ----------------------------------------------------------------------
 
