@@ -129,3 +129,17 @@ def test_forecast_names_a_bad_line(capsys: pytest.CaptureFixture[str], tmp_path:
 def test_forecast_reports_a_missing_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, _, err = run(capsys, "forecast", "--history", str(tmp_path / "none.csv"))
     assert code != 0 and "does not exist" in err
+
+
+def test_simulate_day_reports_the_day_and_each_half_hour(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "simulate-day", "--calls", "3000", "--seed", "3", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert len(data["intervals"]) == 48
+    assert data["arrivals"] == sum(i["arrivals"] for i in data["intervals"])
+    assert data["day_rate_15s"] >= 0.9
+
+
+def test_simulate_day_rejects_a_bad_surge_time(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(capsys, "simulate-day", "--surge-at", "10:15")
+    assert code != 0 and "half hour" in err
