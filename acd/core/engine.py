@@ -78,7 +78,7 @@ class Acd(routing.RoutingMixin):
         self._tseq = 0
         self._seq = 0
         self._seat_seq = 0
-        self._level_cache: dict[tuple[Any, ...], tuple[Level, ...]] = {}
+        self._level_cache: dict[tuple[Any, ...], tuple[QueueConfig, tuple[Level, ...]]] = {}
         self._out: list[Command] = []
         self._handlers: dict[type[Any], Callable[[Any], None]] = {
             Tick: lambda e: None,
@@ -175,7 +175,9 @@ class Acd(routing.RoutingMixin):
             raise UnknownId(f"seat {seat_id!r} is not logged in")
         return seat
 
-    def _seat_action(self, seat: Seat, action: str, reason: str = "") -> None:
+    def _seat_action(self, seat: Seat, action: str, reason: str = "", refresh: bool = True) -> None:
+        """Apply a transition of the seat table; ``refresh=False`` when ``_serve`` follows, which
+        puts the seat into its ready lists only if no contact is waiting for it."""
         new = next_seat_state(seat.id, seat.state, action)
         was = self.index.counts_staffed(seat)
         now = self.now
@@ -192,7 +194,8 @@ class Acd(routing.RoutingMixin):
             seat.reason = reason if new == NOT_READY else ""
             self._out.append(SeatStateChanged(seat.id, new, reason or action))
         self.index.staffing_changed(seat, was)
-        self.index.refresh_avail(seat)
+        if refresh:
+            self.index.refresh_avail(seat)
 
     def _on_login(self, e: SeatLoggedIn) -> None:
         if e.seat_id in self.index.seats:
@@ -206,7 +209,7 @@ class Acd(routing.RoutingMixin):
         max_chats = self.settings.max_chats if e.max_chats is None else e.max_chats
         seat = Seat(e.seat_id, self._seat_seq, skills, frozenset(e.groups), e.kind, e.ring_delay_s, max_chats, e.now)
         self.index.attach(seat)
-        self._seat_action(seat, "login_ready" if e.ready else "login", "" if e.ready else "login")
+        self._seat_action(seat, "login_ready" if e.ready else "login", "" if e.ready else "login", refresh=False)
         self._serve(seat)
 
     def _on_logout(self, e: SeatLoggedOut) -> None:
@@ -244,7 +247,7 @@ class Acd(routing.RoutingMixin):
             was = self.index.counts_staffed(seat)
             seat.pending = None
             self.index.staffing_changed(seat, was)
-        self._seat_action(seat, action)
+        self._seat_action(seat, action, refresh=False)
         self._serve(seat)
 
     def _on_not_ready(self, e: SeatNotReady) -> None:
@@ -280,7 +283,7 @@ class Acd(routing.RoutingMixin):
             reason, seat.pending = seat.pending, None
             self._seat_action(seat, "wrap_done_paused", reason)
         else:
-            self._seat_action(seat, "wrap_done")
+            self._seat_action(seat, "wrap_done", refresh=False)
             self._serve(seat)
 
     # -- queues ---------------------------------------------------------------------------

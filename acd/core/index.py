@@ -40,7 +40,9 @@ class Index:
         skills = bucket.skills
         if skills:
             self._by_skill.setdefault(skills[0][0], []).append(bucket)
-            candidates = list(self._seats_by_skill.get(skills[0][0], {}).values())
+            # the rarest skill gives the fewest seats to check
+            rarest = min((self._seats_by_skill.get(name, {}) for name, _ in skills), key=len)
+            candidates = list(rarest.values())
         else:
             self._no_skill.append(bucket)
             candidates = list(self.seats.values())
@@ -50,6 +52,7 @@ class Index:
                 if seat.state in STAFFED and not seat.pending:
                     bucket.staffed += 1
                 self._set_avail(seat, bucket)
+                seat.avail_sig = None
         return bucket
 
     def _candidate_buckets(self, seat: Seat) -> list[Bucket]:
@@ -65,6 +68,7 @@ class Index:
         for name in seat.skills:
             self._seats_by_skill.setdefault(name, {})[seat.id] = seat
         seat.buckets = self._candidate_buckets(seat)
+        seat.avail_sig = None
         if self.counts_staffed(seat):
             for b in seat.buckets:
                 b.staffed += 1
@@ -125,7 +129,14 @@ class Index:
 
     def refresh_avail(self, seat: Seat) -> None:
         """Put the seat into (or take it out of) the ready lists of its buckets."""
-        if not seat.avail and not (self.can_take(seat, "voice") or self.can_take(seat, "chat")):
+        voice = self.can_take(seat, "voice")
+        chat = self.can_take(seat, "chat")
+        # everything the ready-list entries depend on; unchanged means nothing to do
+        sig = (voice, chat, seat.load, seat.idle_since, seat.occupied_s, len(seat.buckets))
+        if sig == seat.avail_sig:
+            return
+        seat.avail_sig = sig
+        if not seat.avail and not (voice or chat):
             return
         for b in seat.buckets:
             self._set_avail(seat, b)
@@ -134,6 +145,7 @@ class Index:
         for bucket, entry in seat.avail.items():
             bucket.avail.remove(entry)
         seat.avail.clear()
+        seat.avail_sig = None
 
     def rebuild_avail(self) -> None:
         """After a queue's strategy changed: recompute every ready list."""

@@ -44,7 +44,7 @@ class RoutingMixin:
     now: float
     _seq: int
     _out: list[Command]
-    _level_cache: dict[tuple[Any, ...], tuple[Level, ...]]
+    _level_cache: dict[tuple[Any, ...], tuple[QueueConfig, tuple[Level, ...]]]
 
     # provided by the engine
     def queue(self, name: str) -> QueueConfig:
@@ -56,7 +56,7 @@ class RoutingMixin:
     def _seat(self, seat_id: str) -> Seat:
         raise NotImplementedError
 
-    def _seat_action(self, seat: Seat, action: str, reason: str = "") -> None:
+    def _seat_action(self, seat: Seat, action: str, reason: str = "", refresh: bool = True) -> None:
         raise NotImplementedError
 
     # -- helpers --------------------------------------------------------------------------
@@ -73,10 +73,10 @@ class RoutingMixin:
 
     def _levels(self, q: QueueConfig, media: str, needs: Needs, ident: str) -> tuple[Level, ...]:
         """The buckets a contact may widen through, shared by all contacts with the same needs."""
-        ckey = (q, media, *needs)
+        ckey = (q.name, media, *needs)
         found = self._level_cache.get(ckey)
-        if found is not None:
-            return found
+        if found is not None and found[0] is q:  # hashing the queue itself would cost more
+            return found[1]
         skills, preferred, language = needs
         need = dict(q.skills)
         for name, level in check_skills(skills, f"contact {ident}"):
@@ -107,7 +107,7 @@ class RoutingMixin:
         result = tuple(levels)
         if len(self._level_cache) > 100_000:  # needs are few in practice; never let it grow unbounded
             self._level_cache.clear()
-        self._level_cache[ckey] = result
+        self._level_cache[ckey] = (q, result)
         return result
 
     def projected_wait(self, contact: Contact, bucket: Bucket, position: int) -> float:
@@ -335,7 +335,7 @@ class RoutingMixin:
             self._seat_action(seat, "end_busy")
             return
         if seat.load:
-            self._seat_action(seat, "end_busy")
+            self._seat_action(seat, "end_busy", refresh=False)
         else:
             wrap = self.settings.wrap_up_s.get(media, 0.0)
             if wrap > 0:
@@ -347,7 +347,7 @@ class RoutingMixin:
                 reason, seat.pending = seat.pending, None
                 self._seat_action(seat, "end_paused", reason)
                 return
-            self._seat_action(seat, "end_idle")
+            self._seat_action(seat, "end_idle", refresh=False)
         self._serve(seat)
 
     # -- offers ---------------------------------------------------------------------------
@@ -385,7 +385,7 @@ class RoutingMixin:
             seat.voice = contact.id
         else:
             seat.chats.append(contact.id)
-        self._seat_action(seat, "accept", f"connected {contact.id}")
+        self._seat_action(seat, "accept", f"connected {contact.id}", refresh=False)
         if contact.answered_at is None:
             contact.answered_at = self.now
             wait = self.now - contact.enq
@@ -433,7 +433,7 @@ class RoutingMixin:
             reason, seat.pending = seat.pending, None
             self._seat_action(seat, "release_paused", reason)
         else:
-            self._seat_action(seat, "release_busy" if seat.load else "release_idle", why)
+            self._seat_action(seat, "release_busy" if seat.load else "release_idle", why, refresh=False)
             self._serve(seat)
 
     # -- a seat looks for work ------------------------------------------------------------
@@ -443,6 +443,7 @@ class RoutingMixin:
         voice = index.can_take(seat, "voice")
         chat = index.can_take(seat, "chat")
         if not (voice or chat):
+            index.refresh_avail(seat)  # leave ready lists it may still be in
             return
         best: Contact | None = None
         best_score: tuple[float, ...] | None = None
