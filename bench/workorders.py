@@ -20,7 +20,7 @@ from workorders.core.model import Actor, Order, Role
 from workorders.settings import WorkOrderSettings
 
 CST = dt.timezone(dt.timedelta(hours=8))
-STEPS = [
+STEPS: list[tuple[str, str, dict[str, Any]]] = [
     ("seat", "classify", {"type": "complaint", "category": "城建/物业"}),
     ("seat", "submit", {}),
     ("dispatcher", "dispatch", {"lead_unit": "housing"}),

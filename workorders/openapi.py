@@ -7,7 +7,7 @@ from typing import Any
 from workorders.core.lifecycle import ACTIONS
 from workorders.core.model import State
 
-SEC = [{"bearer": []}, {"cookie": []}]
+SEC: list[dict[str, list[str]]] = [{"bearer": []}, {"cookie": []}]
 
 
 def _json(ref: str) -> dict[str, Any]:
@@ -252,6 +252,7 @@ OPENAPI: dict[str, Any] = {
                         "extension_latest_reply_by",
                         "initial_feedback_by",
                         "progress_by",
+                        "onsite_by",
                     )
                 }
                 | {"provisional": {"type": "boolean"}, "extended": {"type": "boolean"}},

@@ -23,9 +23,9 @@ class WorkOrderSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HOTLINE_WORKORDERS__", extra="forbid")
 
     timezone: str = "Asia/Shanghai"
-    working_hours: str = Field("08:30-12:00,13:30-17:30", description="working periods of a working day")
-    sign_working_hours: float = Field(2.0, gt=0)
-    return_working_days: float = Field(1.0, gt=0)
+    working_hours: str = Field(default="08:30-12:00,13:30-17:30", description="working periods of a working day")
+    sign_working_hours: float = Field(default=2.0, gt=0)
+    return_working_days: float = Field(default=1.0, gt=0)
     reply_working_days: dict[OrderType, float] = {
         OrderType.CONSULT: 1.0,
         OrderType.HELP: 5.0,
@@ -33,19 +33,20 @@ class WorkOrderSettings(BaseSettings):
         OrderType.COMPLAINT: 5.0,
         OrderType.REPORT: 5.0,
     }
-    extension_notice_working_days: float = Field(1.0, ge=0)
-    extension_max_total_working_days: float = Field(10.0, gt=0)
+    extension_notice_working_days: float = Field(default=1.0, ge=0)
+    extension_max_total_working_days: float = Field(default=10.0, gt=0)
     consult_extendable: bool = False
     extension_attachment_levels: list[SourceLevel] = [SourceLevel.PROVINCIAL, SourceLevel.NANTONG]
-    special_feedback_clock_hours: float = Field(4.0, gt=0)
-    special_progress_working_days: float = Field(3.0, gt=0)
-    special_urgent_feedback_clock_hours: float = Field(2.0, gt=0)
-    special_urgent_progress_working_days: float = Field(2.0, gt=0)
-    warning_share: float = Field(0.25, ge=0, lt=1)
+    special_feedback_clock_hours: float = Field(default=4.0, gt=0)
+    special_progress_working_days: float = Field(default=3.0, gt=0)
+    special_urgent_feedback_clock_hours: float = Field(default=2.0, gt=0)
+    special_urgent_progress_working_days: float = Field(default=2.0, gt=0)
+    warning_share: float = Field(default=0.25, ge=0, lt=1)
+    tier1_onsite_clock_minutes: float = Field(default=30.0, gt=0)
     # Override table on top of the package and the loaded years (from a State Council notice).
     extra_holidays: list[dt.date] = []
     extra_workdays: list[dt.date] = []
-    attachment_max_bytes: int = Field(10 * 1024 * 1024, gt=0)
+    attachment_max_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     attachment_types: list[str] = [
         "application/pdf",
         "image/jpeg",
@@ -55,7 +56,7 @@ class WorkOrderSettings(BaseSettings):
         "text/plain",
         "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     ]
-    repeat_window_days: int = Field(7, ge=1)
+    repeat_window_days: int = Field(default=7, ge=1)
 
     @field_validator("working_hours")
     @classmethod
@@ -95,6 +96,7 @@ class WorkOrderSettings(BaseSettings):
             special_urgent_feedback_clock_hours=self.special_urgent_feedback_clock_hours,
             special_urgent_progress_working_days=self.special_urgent_progress_working_days,
             warning_share=self.warning_share,
+            tier1_onsite_clock_minutes=self.tier1_onsite_clock_minutes,
         )
 
 

@@ -6,12 +6,16 @@ import argparse
 import asyncio
 import secrets
 import sys
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from hotline.errors import CommandError
 from hotline.settings import load_settings
+
+T = TypeVar("T")
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -45,7 +49,7 @@ async def add_user(url: str, username: str, role: str, unit: str | None, name: s
         await engine.dispose()
 
 
-def _run(coro_factory):  # type: ignore[no-untyped-def]
+def _run(coro_factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
     from hotline.auth import AccountError
 
     try:

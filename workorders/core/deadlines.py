@@ -86,6 +86,8 @@ class Limits:
     special_urgent_progress_working_days: float = 2.0
     # A deadline is "warning" once less than this share of its limit is left.
     warning_share: float = 0.25
+    # Tier-1 units dispatched to the scene arrive within this many clock minutes.
+    tier1_onsite_clock_minutes: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,7 @@ class Deadlines:
     progress_by: dt.datetime | None = None
     provisional: bool = False
     extended: bool = False
+    onsite_by: dt.datetime | None = None
 
     def as_dict(self) -> dict[str, str | bool | None]:
         def iso(v: dt.datetime | None) -> str | None:
@@ -114,6 +117,7 @@ class Deadlines:
             "extension_latest_reply_by": iso(self.extension_latest_reply_by),
             "initial_feedback_by": iso(self.initial_feedback_by),
             "progress_by": iso(self.progress_by),
+            "onsite_by": iso(self.onsite_by),
             "provisional": self.provisional,
             "extended": self.extended,
         }
@@ -139,6 +143,7 @@ class Deadlines:
             extension_latest_reply_by=when("extension_latest_reply_by"),
             initial_feedback_by=when("initial_feedback_by"),
             progress_by=when("progress_by"),
+            onsite_by=when("onsite_by"),
             provisional=bool(d.get("provisional")),
             extended=bool(d.get("extended")),
         )

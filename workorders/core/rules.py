@@ -117,6 +117,11 @@ def _dispatch(o: Order, d: Mapping[str, Any], a: Actor, ctx: RuleContext) -> Res
     if ctx.precedent_unit and ctx.precedent_unit != lead:
         raise RuleViolation("dispatch.precedent", f"同类事项已确定主办单位 {ctx.precedent_unit}，应派给该单位")
     dl = compute_deadlines(ctx.calendar, ctx.limits, o.order_type, o.urgency, ctx.now, allow_provisional=True)
+    if d.get("on_site") is True:
+        if unit.tier != 1:
+            raise RuleViolation("dispatch.on_site", "只有一级联动单位承担 30 分钟到场要求，请改派或取消 on_site")
+        minutes = ctx.limits.tier1_onsite_clock_minutes
+        dl = replace(dl, onsite_by=ctx.calendar.add_clock_hours(ctx.now, minutes / 60).at)
     previous = tuple(replace(x, redispatched=True) if not x.returned else x for x in o.assignments)
     new = Assignment(unit.code, dl.dispatched_at, dl.sign_by, dl.return_by, dl.reply_by)
     precedent = unit.code if d.get("set_precedent") else None

@@ -6,7 +6,7 @@ const STATES = { intake: "受理中", pending_dispatch: "待派单", dispatched:
 const ACTIONS = {
   classify: ["分类", ["type", "urgency", "category", "source_level"]], answer_now: ["即时办结", ["note"]],
   transfer_emergency: ["转紧急热线", ["target"]], not_accept: ["不予受理", ["route", "note"]], submit: ["提交派单", []],
-  merge: ["并单", ["into:int"]], dispatch: ["派单", ["lead_unit", "co_units:list", "set_precedent:bool"]], sign: ["签收", []],
+  merge: ["并单", ["into:int"]], dispatch: ["派单", ["lead_unit", "co_units:list", "on_site:bool", "set_precedent:bool"]], sign: ["签收", []],
   request_return: ["申请退回", ["reason", "basis", "suggested_unit"]], approve_return: ["同意退回", ["reason"]],
   reject_return: ["驳回退回", ["reason"]], feedback: ["反馈进展", ["kind", "text"]], co_reply: ["提交协办意见", ["text"]],
   apply_extension: ["申请延期", ["days:num", "reason"]], approve_extension: ["同意延期", ["reason"]],
@@ -19,7 +19,7 @@ const ACTIONS = {
 const FIELD_LABELS = { type: "类型(consult/help/suggestion/complaint/report)", urgency: "紧急程度(general/urgent/difficult/complex/special/special_urgent)",
   category: "类别", source_level: "来源层级(city/nantong/provincial/national)", note: "说明", target: "号码(110/119/120/122)",
   route: "法定途径(litigation/arbitration/petition/disclosure/administrative_review/other)", into: "并入工单号",
-  lead_unit: "主办单位代码", co_units: "协办单位代码(逗号分隔)", set_precedent: "设为同类事项先例", reason: "理由", basis: "依据",
+  lead_unit: "主办单位代码", co_units: "协办单位代码(逗号分隔)", set_precedent: "设为同类事项先例", on_site: "须30分钟到场（一级联动单位）", reason: "理由", basis: "依据",
   suggested_unit: "建议承办单位", kind: "反馈类型(initial/progress)", text: "内容", days: "延期工作日数",
   handling: "办理情况", resolution: "解决情况", contact: "联系情况", elements_complete: "要素齐全", evidence_matches: "佐证一致",
   measures_clear: "措施明确", reached: "已联系上", satisfaction: "满意度(satisfied/basically_satisfied/unsatisfied)",

@@ -43,6 +43,7 @@ def upgrade() -> None:
         sa.Column("urgency", sa.String(16), nullable=False),
         sa.Column("category", sa.String(120), nullable=True),
         sa.Column("lead_unit", sa.String(32), nullable=True),
+        sa.Column("co_units", sa.String(400), nullable=False),
         sa.Column("title", sa.String(200), nullable=False),
         sa.Column("content", sa.Text(), nullable=False),
         sa.Column("citizen_name", sa.String(64), nullable=False),

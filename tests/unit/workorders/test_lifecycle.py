@@ -384,3 +384,13 @@ def test_an_order_survives_a_round_trip_through_its_stored_form():
     o = run(order_in(State.VISITED), "supervise").order
     assert order_from_dict(order_to_dict(o)) == o
     assert o.order_type is OrderType.COMPLAINT
+
+
+def test_a_tier_one_unit_sent_to_the_scene_must_arrive_within_thirty_clock_minutes():
+    o = order_in(State.PENDING_DISPATCH)
+    late_night = ctx(now=at("2026-03-10 23:50"))
+    d = run(o, "dispatch", {"lead_unit": "housing", "on_site": True}, c=late_night).order
+    assert d.deadlines.onsite_by == at("2026-03-11 00:20")
+    with pytest.raises(RuleViolation) as err:
+        run(o, "dispatch", {"lead_unit": "edu", "on_site": True})
+    assert err.value.rule == "dispatch.on_site"
