@@ -38,7 +38,7 @@ class SeatActions:
 
     # ---- session -----------------------------------------------------------------------------
     async def state(self, seat: str, _e: schemas.In) -> dict[str, Any]:
-        return self.c.snapshot(seat)
+        return {**self.c.snapshot(seat), "to_wrap": await self.c.to_wrap(seat)}
 
     async def login(self, seat: str, e: schemas.Login) -> dict[str, Any]:
         if seat in self.c.acd.core.index.seats:

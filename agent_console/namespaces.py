@@ -7,6 +7,7 @@ wrong field, an expired login or a refusal never reaches the ACD and never crash
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -47,7 +48,7 @@ class _Base(socketio.AsyncNamespace):
         except KeyError:
             return {"ok": False, "error": "未登录"}
         if self.clock() >= session["expires"]:
-            await self.disconnect(sid)
+            asyncio.get_running_loop().create_task(self._drop(sid))
             return {"ok": False, "error": "登录已过期，请重新登录"}
         try:
             event = schemas.parse(model, data)
@@ -58,6 +59,11 @@ class _Base(socketio.AsyncNamespace):
             logger.exception("console event failed", extra={"user": session.get("user"), "namespace": self.namespace})
             return {"ok": False, "error": "内部错误，已记录"}
         return {"ok": True, **result}
+
+    async def _drop(self, sid: str) -> None:
+        # Close after the error ack has gone out, so the page can say why.
+        await asyncio.sleep(0.2)
+        await self.disconnect(sid)
 
 
 class AgentNamespace(_Base):

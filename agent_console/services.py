@@ -147,7 +147,9 @@ class ConsoleService:
             seat = self.acd.core.index.seats.get(seat_id)
             if offer is not None and (seat is None or seat.offer != offer["contact_id"]):
                 del self.offers[seat_id]
-                await self.emit_seat(seat_id, "offer_gone", {"contact_id": offer["contact_id"]})
+                cid = offer["contact_id"]
+                answered = seat is not None and (seat.voice == cid or cid in seat.chats)
+                await self.emit_seat(seat_id, "offer_gone", {"contact_id": cid, "answered": answered})
             await self.emit_seat(seat_id, "state", self.seat_row(seat_id))
 
     async def _offer(self, seat_id: str, payload: dict[str, Any]) -> None:
@@ -327,6 +329,27 @@ class ConsoleService:
             "dispositions": list(self.console.dispositions),
             "now": self.now(),
         }
+
+    async def to_wrap(self, seat_id: str) -> list[str]:
+        """Contacts the seat took today that ended without a wrap-up (shown again after a refresh)."""
+        start = utc(board.day_start(self.clock()))
+        async with self.sessions() as s:
+            rows = (
+                await s.execute(
+                    select(ConsoleActivity.contact_id, ConsoleActivity.kind)
+                    .where(ConsoleActivity.seat_id == seat_id, ConsoleActivity.at >= start)
+                    .where(ConsoleActivity.kind.in_(("accept", "wrapup")))
+                    .order_by(ConsoleActivity.id)
+                )
+            ).all()
+        seat = self.acd.core.index.seats.get(seat_id)
+        live = {seat.voice, seat.offer, *seat.chats} if seat else set()
+        done = {cid for cid, kind in rows if kind == "wrapup"}
+        out: list[str] = []
+        for cid, kind in rows:
+            if kind == "accept" and cid not in done and cid not in live and cid not in out:
+                out.append(cid)
+        return out
 
     async def today(self, seat_id: str) -> dict[str, Any]:
         start = board.day_start(self.clock())

@@ -31,7 +31,12 @@ async def test_work_order_is_created_pre_filled_from_the_contact_and_shows_in_hi
     )
     ack = await seat.call(
         "create_workorder",
-        {"contact_id": cid, "content": "人民路路灯不亮<script>x</script>", "address": "人民路 12 号", "order_type": "help"},
+        {
+            "contact_id": cid,
+            "content": "人民路路灯不亮<script>x</script>",
+            "address": "人民路 12 号",
+            "order_type": "help",
+        },
     )
     assert ack["ok"], ack
     async with engine.ctx.sessions() as s:

@@ -108,7 +108,7 @@ async def test_offer_that_times_out_disappears_from_the_page(engine: Engine) -> 
     cid = await engine.chat()
     assert (await seat.next("offer"))["ring_timeout_s"] == 0.3
     gone = await seat.next("offer_gone", timeout=3)
-    assert gone == {"contact_id": cid}
+    assert gone == {"contact_id": cid, "answered": False}
     assert (await seat.call("accept", {"contact_id": cid}))["ok"] is False
 
 
@@ -201,10 +201,12 @@ async def test_voice_wrapup_after_the_call_ends_makes_the_seat_ready(
     seat, cid, _ = in_call
     await engine.acd.feed(ContactEnded(now=engine.acd.now(), contact_id=cid))
     assert engine.acd.core.seat_state("1001")["state"] == "wrap_up"
+    assert (await seat.call("state"))["to_wrap"] == [cid]  # a refresh still asks for the wrap-up
     ack = await seat.call("wrapup", {"contact_id": cid, "disposition": "已建工单", "notes": "路灯不亮"})
     assert ack["ok"] and ack["seat"]["state"] == "ready"
     today = await seat.call("today")
     assert today["calls"] == 1 and today["wrapped"] == 1
+    assert (await seat.call("state"))["to_wrap"] == []
 
 
 async def test_desk_phone_seat_is_told_to_answer_on_the_phone(engine: Engine) -> None:

@@ -82,7 +82,9 @@ async def test_force_logout_is_refused_during_a_call_and_works_when_idle(engine:
 async def test_moving_a_seat_between_groups_changes_routing_now_and_at_next_login(engine: Engine) -> None:
     seat = await ready_seat(engine, "1001")
     sup = await supervisor(engine)
-    ack = await sup.call("move_seat", {"seat_id": "1001", "groups": ["涉企组"], "skills": {"general": 2, "business": 3}})
+    ack = await sup.call(
+        "move_seat", {"seat_id": "1001", "groups": ["涉企组"], "skills": {"general": 2, "business": 3}}
+    )
     assert ack["ok"] and ack["seat"]["groups"] == ["涉企组"] and ack["seat"]["skills"] == {"business": 3, "general": 2}
     assert engine.acd.core.index.seats["1001"].groups == frozenset({"涉企组"})
     assert "business" in (await seat.call("state"))["queues"]
