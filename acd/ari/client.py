@@ -216,6 +216,9 @@ class AriClient:
     async def start_moh(self, channel_id: str, moh_class: str = "default") -> None:
         await self.request("POST", f"/channels/{channel_id}/moh", params={"mohClass": moh_class})
 
+    async def stop_moh(self, channel_id: str) -> None:
+        await self.request("DELETE", f"/channels/{channel_id}/moh")
+
     async def send_dtmf(self, channel_id: str, dtmf: str) -> None:
         await self.request("POST", f"/channels/{channel_id}/dtmf", params={"dtmf": dtmf})
 

@@ -86,12 +86,11 @@ CONTACT_TABLE: Final[dict[str, dict[str, str]]] = {
     WAITING: {
         "offer": OFFERED,
         "callback": CALLBACK,
-        "widen": WAITING,
         "abandon": ABANDONED,
         "overflow": OVERFLOWED,
         "move": WAITING,  # overflow into another queue
     },
-    CALLBACK: {"offer": OFFERED, "widen": CALLBACK, "abandon": ABANDONED, "move": CALLBACK},
+    CALLBACK: {"offer": OFFERED, "abandon": ABANDONED, "move": CALLBACK},
     OFFERED: {
         "accept": CONNECTED,
         "requeue": WAITING,

@@ -33,6 +33,7 @@ from acd.core import (
 )
 from acd.service import AcdService
 from acd.voice.calls import ENDED, OFFERED, QUEUED, TALKING, Call, SeatLeg, failure_cause
+from acd.voice.control import CallControl
 from acd.voice.records import RecordStore
 from acd.voice.seats import SeatDevice
 
@@ -80,6 +81,7 @@ class VoiceService:
         self._task: asyncio.Task[None] | None = None
         self.connected = asyncio.Event()
         self.reconciled = 0
+        self.control = CallControl(self)
         acd.register("voice", self)
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -129,7 +131,11 @@ class VoiceService:
                 await self._seat_answered(cid, str(args[1]), str(args[2]))
             elif role == "callback" and len(args) >= 2:
                 await self._citizen_answered_callback(cid, str(args[1]))
-            elif role in ("snoop", "extra"):
+            elif role == "extra" and len(args) >= 3:
+                await self.control.extra_answered(cid)
+            elif role == "supervisor" and len(args) >= 2:
+                await self.control.supervisor_answered(cid, str(args[1]))
+            elif role == "snoop":
                 pass
             else:
                 logger.warning("StasisStart with unknown arguments: hanging up", extra={"channel": cid, "args": args})
@@ -253,6 +259,8 @@ class VoiceService:
 
     async def _gone(self, channel_id: str, cause: int | None, why: str) -> None:
         """A channel left: the citizen, a seat leg, or an extra leg."""
+        if await self.control.extra_gone(channel_id):
+            return
         call = self.by_channel.get(channel_id)
         if call is not None and call.state != ENDED:
             await self._citizen_gone(call, cause)
@@ -268,6 +276,7 @@ class VoiceService:
         call.hangup_cause = call.hangup_cause or (str(cause) if cause is not None else "hangup")
         previous = call.state
         call.state = ENDED
+        await self.control.citizen_gone(call)
         if previous == TALKING:
             if call.leg is not None:
                 await self._hangup(call.leg.channel_id)
@@ -296,6 +305,9 @@ class VoiceService:
                 )
             return
         # The seat hung up during the talk.
+        if call.state == TALKING and any(x.call is call and x.answered for x in self.control.extras.values()):
+            await self.control._seat_leaves(call, "seat hung up; the other parties stay")
+            return
         if call.state == TALKING:
             call.hangup_side = "seat"
             call.hangup_cause = str(cause) if cause is not None else "hangup"

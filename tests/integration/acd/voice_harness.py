@@ -91,7 +91,7 @@ class VoiceStack:
         """Start one sipp phone per (seat id, scenario, skills), provision them, log them in ready."""
         started: dict[str, Sipp] = {}
         devices = []
-        for seat_id, scenario, skills in specs:
+        for seat_id, scenario, _skills in specs:
             port = next_port()
             sp = await start_sipp(scenario, None, port, "-d", "2000")
             self.sipps.append(sp)
@@ -105,6 +105,32 @@ class VoiceStack:
                 SeatLoggedIn(now=self.acd.now(), seat_id=seat_id, skills=tuple(skills.items()), ready=True)
             )
         return started
+
+    async def trunk(self, tmp_path: Any, scenario: str = "seat_answer.xml") -> tuple[Sipp, Any]:
+        """The PSTN beyond the outbound trunk (110, cloud seats' numbers): one sipp that answers."""
+        port = int(self.settings.asterisk.trunk_host.rsplit(":", 1)[1])
+        log = tmp_path / "trunk_messages.log"
+        sp = await start_sipp(scenario, None, port, "-trace_msg", "-message_file", str(log))
+        self.sipps.append(sp)
+        return sp, log
+
+    async def supervisor_phone(self, seat_id: str) -> Sipp:
+        """A phone for a supervisor: provisioned like a seat's, never logged into the ACD."""
+        port = next_port()
+        sp = await start_sipp("seat_answer.xml", None, port)
+        self.sipps.append(sp)
+        dev = SeatDevice(seat_id, kind="desk", contact=f"sip:seat{seat_id}@127.0.0.1:{port}")
+        self.voice.set_device(dev)
+        await provision(self.settings, list(self.voice.devices.values()), self.ami, self.ari)
+        return sp
+
+    async def talking(self, seat_id: str, timeout: float = 10) -> dict[str, Any]:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while (info := self.voice.call_of(seat_id)) is None:
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError(f"seat {seat_id} never got a call")
+            await asyncio.sleep(0.05)
+        return info
 
     async def call(self, caller: str, *, hold_ms: int = 3000, scenario: str = "caller_hangup.xml") -> Sipp:
         sp = await start_sipp(
