@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from workorders.admin import CalendarAndDirectory, InputError, audit_row, columns
 from workorders.core.calendar import WorkCalendar
 from workorders.core.lifecycle import RuleContext, Unit, allowed, decide
-from workorders.core.model import STATE_LABELS, Actor, Order, Role, State, order_from_dict, order_to_dict
+from workorders.core.model import STATE_LABELS, Actor, Order, Role, State, order_from_dict
 from workorders.models import WoAttachment, WoAudit, WoCategory, WoOrder, WoPrecedent, WoUnit
 from workorders.settings import WorkOrderSettings
 
@@ -83,8 +83,7 @@ class WorkOrderService(CalendarAndDirectory):
             s.add(row)
             await s.flush()
             order = Order(id=row.id, created_at=now)
-            row.core = order_to_dict(order)
-            s.add(
+            audits = [
                 audit_row(
                     row.id,
                     now,
@@ -96,11 +95,32 @@ class WorkOrderService(CalendarAndDirectory):
                     "",
                     {"channel": channel},
                 )
-            )
+            ]
+            classify = {k: fields[k] for k in ("type", "urgency", "category", "source_level") if fields.get(k)}
+            if classify:
+                # Classified in the same transaction: a refused classification creates no order.
+                cats = frozenset((await s.execute(select(WoCategory.code))).scalars())
+                ctx = RuleContext(calendar=self.cal(), now=now, limits=self.settings.limits(), categories=cats)
+                decision = decide(order, "classify", classify, actor, ctx)
+                order = decision.order
+                a = decision.audit
+                audits.append(
+                    audit_row(
+                        row.id,
+                        now,
+                        a.actor,
+                        a.role.value,
+                        a.action,
+                        a.from_state,
+                        a.to_state,
+                        a.reason,
+                        jsonable(dict(a.data)),
+                    )
+                )
+            for key, value in columns(order).items():
+                setattr(row, key, value)
+            s.add_all(audits)
             order_id = row.id
-        classify = {k: fields[k] for k in ("type", "urgency", "category", "source_level") if fields.get(k)}
-        if classify and actor.role in (Role.SEAT, Role.DISPATCHER):
-            await self.act(order_id, "classify", classify, actor)
         return order_id
 
     async def create_from_contact(
@@ -117,9 +137,13 @@ class WorkOrderService(CalendarAndDirectory):
         category: str | None = None,
         created_by: str = "system",
         confidential: bool = False,
+        attachments: Sequence[tuple[str, str, bytes]] = (),
     ) -> int:
         """A new order in 受理 from a call, chat, 随手拍, web message or voice message; returns its id.
-        ``created_by`` is the seat's username when a seat records it, else the channel's service name."""
+        ``created_by`` is the seat's username when a seat records it, else the channel's service name.
+        ``attachments`` are (filename, content type, bytes): photos of 随手拍, the voice message."""
+        for _name, ctype, data in attachments:
+            self.check_file(ctype, data)
         role = Role.SEAT if created_by != "system" else Role.DISPATCHER
         fields = {
             "channel": channel,
@@ -133,7 +157,12 @@ class WorkOrderService(CalendarAndDirectory):
             "category": category,
             "confidential": confidential,
         }
-        return await self.create(fields, Actor(created_by, role))
+        actor = Actor(created_by, role)
+        order_id = await self.create(fields, actor)
+        for name, ctype, data in attachments:
+            kind = "photo" if ctype.startswith("image/") else "recording" if ctype.startswith("audio/") else "other"
+            await self.add_attachment(order_id, kind, name, ctype, data, actor)
+        return order_id
 
     async def act(
         self, order_id: int, action: str, data: Mapping[str, Any], actor: Actor, expected_version: int | None = None
@@ -253,14 +282,7 @@ class WorkOrderService(CalendarAndDirectory):
     ) -> WoAttachment:
         if kind not in ATTACHMENT_KINDS:
             raise InputError(f"kind: one of {', '.join(ATTACHMENT_KINDS)}")
-        if content_type not in self.settings.attachment_types:
-            raise InputError(
-                f"file type {content_type!r} not allowed; allowed: {', '.join(self.settings.attachment_types)}"
-            )
-        if len(data) > self.settings.attachment_max_bytes:
-            raise InputError(f"file larger than {self.settings.attachment_max_bytes} bytes")
-        if not data:
-            raise InputError("file is empty")
+        self.check_file(content_type, data)
         row = await self.get(order_id)
         if not self.may_see(row, actor):
             raise NotFound(f"工单 {order_id} 不存在")
@@ -282,6 +304,15 @@ class WorkOrderService(CalendarAndDirectory):
         async with self.sessions() as s, s.begin():
             s.add(att)
         return att
+
+    def check_file(self, content_type: str, data: bytes) -> None:
+        allowed_types = self.settings.attachment_types
+        if content_type not in allowed_types:
+            raise InputError(f"file type {content_type!r} not allowed; allowed: {', '.join(allowed_types)}")
+        if len(data) > self.settings.attachment_max_bytes:
+            raise InputError(f"file larger than {self.settings.attachment_max_bytes} bytes")
+        if not data:
+            raise InputError("file is empty")
 
     async def attachments(self, order_id: int) -> list[WoAttachment]:
         async with self.sessions() as s:

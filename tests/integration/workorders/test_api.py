@@ -85,7 +85,7 @@ async def test_refusals_name_the_rule_and_change_nothing(env):
     status, body = await env.act("seat1", oid, "apply_extension", days=1, reason="x")
     assert status == 403
     status, order = await env.call("disp1", "GET", f"/api/workorders/{oid}")
-    assert order["state"] == "handling" and order["version"] == 5
+    assert order["state"] == "handling" and order["version"] == 4
 
 
 async def test_a_stale_version_is_refused_with_409(env):
@@ -255,3 +255,38 @@ async def test_bad_input_gets_a_json_error_not_a_traceback(env):
     assert status == 404
     status, body = await env.call("", "GET", "/api/workorders")
     assert status == 401
+
+
+async def test_create_from_contact_keeps_the_contact_and_its_photos_and_refuses_whole(env):
+    svc = env.service
+    oid = await svc.create_from_contact(
+        channel="wechat",
+        content="井盖缺失",
+        caller="openid-1",
+        contact_id="wx-1",
+        order_type="report",
+        category="城建/物业",
+        attachments=[("井盖.jpg", "image/jpeg", b"\xff\xd8\xff photo")],
+    )
+    _, order = await env.call("disp1", "GET", f"/api/workorders/{oid}")
+    assert (order["channel"], order["contact_id"], order["type"], order["state"]) == (
+        "wechat",
+        "wx-1",
+        "report",
+        "intake",
+    )
+    assert [a["kind"] for a in order["attachments"]] == ["photo"]
+    assert [h["action"] for h in order["history"]] == ["create", "classify"]
+    _, before = await env.call("disp1", "GET", "/api/workorders?limit=1000")
+    from workorders.core.deadlines import RuleViolation
+
+    with pytest.raises(RuleViolation):
+        await svc.create_from_contact(channel="web", content="x", category="火星/基地")
+    from workorders.admin import InputError
+
+    with pytest.raises(InputError):
+        await svc.create_from_contact(
+            channel="voice_message", content="留言", attachments=[("a.exe", "application/x-msdownload", b"MZ")]
+        )
+    _, after = await env.call("disp1", "GET", "/api/workorders?limit=1000")
+    assert len(after["items"]) == len(before["items"])  # nothing half-created
