@@ -233,21 +233,22 @@ def _simulate_day(args: argparse.Namespace) -> int:
         seed=args.seed,
     )
     result = simulate_day(config)
-    data = {
+    intervals: list[dict[str, Any]] = [
+        {
+            "start": f"{i // 2:02d}:{i % 2 * 30:02d}",
+            "arrivals": v.arrivals,
+            "rate_15s": round(v.rate, 4),
+            "required": result.required[i],
+        }
+        for i, v in enumerate(result.intervals)
+    ]
+    data: dict[str, Any] = {
         "day_rate_15s": round(result.day_rate, 4),
         "arrivals": sum(i.arrivals for i in result.intervals),
         "abandoned": sum(i.abandoned for i in result.intervals),
         "roster_shifts": len(result.roster.shifts),
         "cloud_seats_peak": result.cloud_seats_peak,
-        "intervals": [
-            {
-                "start": f"{i // 2:02d}:{i % 2 * 30:02d}",
-                "arrivals": v.arrivals,
-                "rate_15s": round(v.rate, 4),
-                "required": result.required[i],
-            }
-            for i, v in enumerate(result.intervals)
-        ],
+        "intervals": intervals,
         "actions": result.actions,
     }
     if args.json:
@@ -256,7 +257,7 @@ def _simulate_day(args: argparse.Namespace) -> int:
     table = Table(title=f"15 秒接通率 day {data['day_rate_15s']:.2%}, cloud seats peak {result.cloud_seats_peak}")
     for col in ("时段", "来话", "需座席", "15秒接通率"):
         table.add_column(col, justify="right")
-    for row in data["intervals"]:
+    for row in intervals:
         table.add_row(row["start"], str(row["arrivals"]), str(row["required"]), f"{row['rate_15s']:.1%}")
     Console().print(table)
     for action in result.actions:

@@ -47,6 +47,7 @@ class CloudSeat:
     skills: Skills
     groups: tuple[str, ...] = ()
     ring_delay_s: float = 8.0  # an external phone rings later than a desk phone
+    number: str | None = None  # external phone number; None: the seat works in a home browser
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,0 +1,218 @@
+"""Scheduling adapters: manager actions into the running ACD, the action log and rosters in the
+database, the interaction history out of it.
+
+``SchedulingService`` is the one door for a shift manager's action: the pure ``ManagerDesk``
+decides, this class carries out: ACD events go through ``AcdService.feed`` (routing changes at
+once), cloud seats get their device registered first (so the voice layer can dial their external
+number), notices and the IVR's emergency announcement are published on the bus, and every action
+is written to ``scheduling_actions`` with who and why.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import asdict
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from acd.core.events import SeatLoggedIn
+from acd.service import AcdService
+from hotline.bus import Bus
+from hotline.storage import Interaction
+from scheduling.core.actions import (
+    Action,
+    ActionRecord,
+    CloudSeat,
+    IvrAnnouncement,
+    ManagerDesk,
+    NotifySeat,
+    Output,
+)
+from scheduling.core.shifts import Roster
+from scheduling.models import ManagerActionRow, RosterShiftRow
+
+logger = logging.getLogger(__name__)
+
+OCCUPIED = ("reserved", "busy", "wrap_up")
+CloudDevice = Callable[[CloudSeat], None]
+
+
+def _utc(seconds: float) -> dt.datetime:
+    return dt.datetime.fromtimestamp(seconds, tz=dt.UTC)
+
+
+def _detail(action: Action | str) -> dict[str, Any]:
+    if isinstance(action, str):
+        return {"step": action}
+    return {k: (list(v) if isinstance(v, tuple) else v) for k, v in asdict(action).items()}
+
+
+class SchedulingService:
+    def __init__(
+        self,
+        acd: AcdService,
+        bus: Bus,
+        sessions: async_sessionmaker[AsyncSession] | None = None,
+        *,
+        cloud_device: CloudDevice | None = None,
+        queue: str | None = None,
+        desk: ManagerDesk | None = None,
+    ) -> None:
+        self.acd = acd
+        self.bus = bus
+        self.sessions = sessions
+        self.cloud_device = cloud_device
+        self.queue = queue  # whose queue length decides "until the queue drains"; None: all queues
+        self.desk = desk or ManagerDesk()
+        self._cloud: dict[str, CloudSeat] = {}
+        self._lock = asyncio.Lock()
+        self._task: asyncio.Task[None] | None = None
+
+    async def act(self, action: Action, *, who: str, why: str) -> list[Output]:
+        """Apply one manager action now; raises ValueError (no who/why, illegal surge step)."""
+        async with self._lock:
+            now = self.acd.now()
+            outputs = self.desk.apply(action, now=now, who=who, why=why)
+            await self._carry_out(outputs)
+            await self._log(self.desk.log[-1])
+        return outputs
+
+    async def tick(self) -> list[Output]:
+        """Automatic surge steps (period over, queue drained, idle cloud seats logged out)."""
+        async with self._lock:
+            core = self.acd.core
+            names = [self.queue] if self.queue else sorted(core.index.queues)
+            waiting = sum(core.queue_snapshot(n)["waiting"] for n in names)
+            busy = [s for s in self._cloud if core.seat_state(s)["state"] in OCCUPIED]
+            before = len(self.desk.log)
+            outputs = self.desk.tick(self.acd.now(), waiting=waiting, busy_seats=busy)
+            await self._carry_out(outputs)
+            for record in self.desk.log[before:]:
+                await self._log(record)
+        return outputs
+
+    async def _carry_out(self, outputs: Sequence[Output]) -> None:
+        for out in outputs:
+            if isinstance(out, NotifySeat):
+                await self.bus.publish(f"seat.{out.seat_id}", {"event": "notice", "text": out.text})
+            elif isinstance(out, IvrAnnouncement):
+                await self.bus.publish("ivr.announcement", {"text": out.text, "active": out.text is not None})
+            else:
+                if isinstance(out, SeatLoggedIn) and out.kind == "cloud":
+                    seat = next((s for s in self.desk.surge_seats if s.seat_id == out.seat_id), None)
+                    if seat is not None:
+                        self._cloud[seat.seat_id] = seat
+                        if self.cloud_device is not None:
+                            self.cloud_device(seat)
+                # The desk's clock and the service's may differ by the time spent here.
+                await self.acd.feed(type(out)(**{**_fields(out), "now": self.acd.now()}))
+                await self.bus.publish("supervisor.scheduling", {"event": type(out).__name__, "seat": out.seat_id})
+
+    async def _log(self, record: ActionRecord) -> None:
+        kind = record.action if isinstance(record.action, str) else type(record.action).__name__
+        logger.info("manager action", extra={"who": record.who, "why": record.why, "kind": kind})
+        await self.bus.publish(
+            "supervisor.scheduling", {"event": "action", "who": record.who, "why": record.why, "kind": kind}
+        )
+        if self.sessions is None:
+            return
+        async with self.sessions() as s, s.begin():
+            s.add(
+                ManagerActionRow(
+                    at=_utc(record.at), who=record.who, why=record.why, kind=kind, detail=_detail(record.action)
+                )
+            )
+
+    def start(self, every_s: float = 30.0) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(every_s), name="scheduling-surge")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self, every_s: float) -> None:
+        while True:
+            await asyncio.sleep(every_s)
+            try:
+                await self.tick()
+            except Exception:
+                logger.exception("surge tick failed")
+
+
+def _fields(out: Output) -> dict[str, Any]:
+    return {name: getattr(out, name) for name in out.__dataclass_fields__}
+
+
+async def load_actions(sessions: async_sessionmaker[AsyncSession], since: dt.datetime) -> list[ManagerActionRow]:
+    async with sessions() as s:
+        rows = await s.execute(
+            select(ManagerActionRow).where(ManagerActionRow.at >= since).order_by(ManagerActionRow.id)
+        )
+        return list(rows.scalars())
+
+
+async def publish_roster(
+    sessions: async_sessionmaker[AsyncSession], name: str, roster: Roster, day0: dt.datetime
+) -> int:
+    """Store a roster under ``name`` (replacing an earlier one of that name); slot 0 is ``day0``.
+
+    Times are stored in UTC: SQLite keeps no offset, so UTC is the one reading both databases agree on.
+    """
+    if day0.tzinfo is None:
+        raise ValueError("day0 must carry its time zone")
+    step = dt.timedelta(minutes=roster.slot_minutes)
+    async with sessions() as s, s.begin():
+        old = await s.execute(select(RosterShiftRow).where(RosterShiftRow.roster == name))
+        for row in old.scalars():
+            await s.delete(row)
+        for shift in roster.shifts:
+            s.add(
+                RosterShiftRow(
+                    roster=name,
+                    seat=shift.seat or "",
+                    skill_group=shift.group,
+                    template=shift.template,
+                    starts_at=(day0 + shift.start * step).astimezone(dt.UTC),
+                    ends_at=(day0 + shift.end * step).astimezone(dt.UTC),
+                    breaks={
+                        "breaks": [
+                            {
+                                "start": (day0 + b.start * step).isoformat(),
+                                "minutes": b.length * roster.slot_minutes,
+                                "label": b.label,
+                                "paid": b.paid,
+                            }
+                            for b in shift.breaks
+                        ]
+                    },
+                )
+            )
+    return len(roster.shifts)
+
+
+async def load_history(
+    sessions: async_sessionmaker[AsyncSession], since: dt.datetime, until: dt.datetime, tz: dt.tzinfo
+) -> list[tuple[dt.datetime, str]]:
+    """(local arrival time, channel) of stored interactions, for the forecast."""
+    async with sessions() as s:
+        rows = await s.execute(
+            select(Interaction.arrived_at, Interaction.channel)
+            .where(Interaction.arrived_at >= since, Interaction.arrived_at < until)
+            .order_by(Interaction.arrived_at)
+        )
+        out: list[tuple[dt.datetime, str]] = []
+        for arrived, channel in rows:
+            # SQLite hands back naive datetimes for timezone-aware columns; they were stored as UTC.
+            aware = arrived if arrived.tzinfo is not None else arrived.replace(tzinfo=dt.UTC)
+            out.append((aware.astimezone(tz).replace(tzinfo=None), channel))
+        return out
