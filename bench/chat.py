@@ -37,6 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--duration", type=float, default=10.0, help="seconds of load (default 10)")
     parser.add_argument("--visitors", type=int, default=2000, help="distinct citizens (default 2000)")
     parser.add_argument("--seats", type=int, default=200, help="seats answering (default 200)")
+    parser.add_argument("--reply-rate", type=float, default=50.0, help="seat replies per second (default 50)")
     parser.add_argument("--mode", choices=("plain", "safe"), default="safe", help="WeChat encryption mode")
     parser.add_argument("--db-url", default="", help="database URL (default: a fresh SQLite file)")
 
@@ -49,8 +50,8 @@ def _pct(values: list[float], p: float) -> float | None:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    if args.rate <= 0 or args.duration <= 0 or args.visitors <= 0 or args.seats <= 0:
-        raise CommandError("--rate, --duration, --visitors and --seats must be positive")
+    if args.rate <= 0 or args.reply_rate <= 0 or args.duration <= 0 or args.visitors <= 0 or args.seats <= 0:
+        raise CommandError("--rate, --reply-rate, --duration, --visitors and --seats must be positive")
     with tempfile.TemporaryDirectory(prefix="hotline-bench-chat-") as tmp:
         return asyncio.run(_run(args, Path(tmp)))
 
@@ -138,31 +139,36 @@ async def _run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         acks: list[float] = result["acks"]
         failures: int = result["failures"]
         elapsed: float = result["elapsed"]
-        # Seats answer: each of --seats seats replies to one conversation, all at once, in rounds.
-
+        # Seats answer: --seats seats, each with one conversation, reply open-loop at --reply-rate in total.
         async with ctx.sessions() as s:
             conversations = list((await s.execute(select(ChannelConversation))).scalars())
         for conv in conversations:
             state.user_wrote(conv.citizen)
-        conv_ids = [c.id for c in conversations]
+        targets = [c.id for c in conversations][: args.seats]
         replies: list[float] = []
         reply_fail = 0
-        targets = conv_ids[: args.seats]
 
-        async def answer(k: int, conv_id: int, n: int) -> None:
+        async def answer(k: int) -> None:
             nonlocal reply_fail
+            seat = k % len(targets)
             start = time.perf_counter()
-            result = await service.send_text(conv_id, f"seat-{k:03d}", f"您好，已收到（{n}）")
+            result = await service.send_text(targets[seat], f"seat-{seat:03d}", f"您好，已收到（{k}）")
             replies.append(time.perf_counter() - start)
             if result.status != "sent":
                 reply_fail += 1
 
+        n_replies = int(args.reply_rate * args.duration)
         with Progress(console=console, transient=True) as progress:
-            rounds = 5
-            task = progress.add_task(f"{len(targets)} seats replying", total=rounds)
-            for n in range(rounds):
-                await asyncio.gather(*(answer(k, c, n) for k, c in enumerate(targets)))
+            task = progress.add_task(f"{len(targets)} seats replying at {args.reply_rate:g}/s", total=n_replies)
+            t0 = time.perf_counter()
+            jobs = []
+            for k in range(n_replies):
+                delay = t0 + k / args.reply_rate - time.perf_counter()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                jobs.append(asyncio.create_task(answer(k)))
                 progress.advance(task)
+            await asyncio.gather(*jobs)
     finally:
         await runner.cleanup()
         await standin_runner.cleanup()
@@ -185,6 +191,7 @@ async def _run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         "wechat_ack_mean_ms": round(statistics.fmean(acks) * 1000, 2) if acks else None,
         "wechat_to_sink_p99_ms": _pct(to_sink, 99),
         "reached_sink": len(to_sink),
+        "reply_rate_per_s": args.reply_rate,
         "wechat_reply_p99_ms": _pct(replies, 99),
         "reply_failures": reply_fail,
         "deliver_p99_ms": None,

@@ -7,7 +7,6 @@ first, as soon as the citizen writes again.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from channels.core.conversation import next_state
 from channels.core.response import ConversationClosed, ResponseTracker, SeatAssigned, SeatReplied
 from channels.models import ChannelConversation, ChannelMessage
 from channels.sink import ContactSink, ConversationChange
+from channels.store import utc
 from channels.wechat_api import NotConfigured, OutsideWindow, TooManyMessages, WeChatApi, WeChatApiError
 
 logger = logging.getLogger(__name__)
@@ -40,10 +40,6 @@ class Sent:
     detail: str = ""
 
 
-def _utc(ts: float) -> dt.datetime:
-    return dt.datetime.fromtimestamp(ts, dt.UTC)
-
-
 class SeatActions:
     """Mixed into ChannelService; needs its sessions, clock, api, tracker and sink."""
 
@@ -58,7 +54,7 @@ class SeatActions:
             conv = await self._get(s, conversation_id)
             conv.state = self._step(conv.state, "seat_assigned")
             conv.seat = seat[:64]
-            conv.updated_at = _utc(self.clock())
+            conv.updated_at = utc(self.clock())
         self.tracker.handle(SeatAssigned(str(conversation_id), seat, self.clock()))
 
     async def close(self, conversation_id: int, disposition: str = "") -> None:
@@ -66,7 +62,7 @@ class SeatActions:
             conv = await self._get(s, conversation_id)
             conv.state = self._step(conv.state, "close")
             conv.flags = {**conv.flags, "disposition": disposition[:64]}
-            conv.updated_at = _utc(self.clock())
+            conv.updated_at = utc(self.clock())
         self.tracker.handle(ConversationClosed(str(conversation_id), self.clock()))
 
     async def send_text(self, conversation_id: int, seat: str, text: str) -> Sent:
@@ -96,7 +92,7 @@ class SeatActions:
         return conv
 
     async def _send(self, conversation_id: int, seat: str, kind: str, body: dict[str, Any]) -> Sent:
-        now = _utc(self.clock())
+        now = utc(self.clock())
         async with self.sessions() as s, s.begin():
             conv = await self._get(s, conversation_id)
             if conv.state == "closed":
@@ -167,7 +163,7 @@ class SeatActions:
             elif status == "held_quota":
                 conv.flags = {**conv.flags, "quota_exhausted": True}
                 change = ConversationChange(conversation_id, "held_quota", {"message_id": message_id})
-            conv.updated_at = _utc(self.clock())
+            conv.updated_at = utc(self.clock())
         if change is not None:
             await self.sink.conversation_changed(change)
 

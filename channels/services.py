@@ -24,7 +24,6 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from channels.core.conversation import next_state
 from channels.core.inbound import InboundMessage
 from channels.core.response import (
     CitizenWrote,
@@ -35,13 +34,13 @@ from channels.core.response import (
     Tick,
     UnknownConversation,
 )
-from channels.core.snap import SnapItem, find_bundle
 from channels.dedup import Deduplicator
 from channels.media import store_media
 from channels.models import ChannelConversation, ChannelMedia, ChannelMessage
-from channels.seats import SeatActions, _utc
+from channels.seats import SeatActions
 from channels.settings import ChannelSettings
 from channels.sink import ContactSink, ConversationChange, ConversationRef, MessageRef
+from channels.store import Stored, store_batch, timestamp, utc
 from channels.wechat_api import MediaRejected, NotConfigured, WeChatApi, WeChatApiError
 
 logger = logging.getLogger(__name__)
@@ -49,7 +48,6 @@ logger = logging.getLogger(__name__)
 Job = Callable[[], Awaitable[None]]
 MAX_BATCH = 200
 Pending = tuple[InboundMessage, str, "asyncio.Future[Received]"]
-Stored = tuple[ConversationRef | None, MessageRef, dict[str, Any] | None, bool]
 
 
 @dataclass(frozen=True)
@@ -57,28 +55,6 @@ class Received:
     status: str  # "stored" or "duplicate"
     message_id: int | None = None
     conversation_id: int | None = None
-
-
-def _ts(value: dt.datetime) -> float:
-    return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).timestamp()
-
-
-def _conv_ref(conv: ChannelConversation, new: bool = False) -> ConversationRef:
-    menu = conv.flags.get("menu")
-    return ConversationRef(
-        id=conv.id,
-        channel=conv.channel,
-        citizen=conv.citizen,
-        state=conv.state,
-        seat=conv.seat,
-        new=new,
-        skills=(f"menu:{menu}",) if menu else (),
-        flags=dict(conv.flags),
-    )
-
-
-def _msg_ref(row: ChannelMessage, asks_seat: bool) -> MessageRef:
-    return MessageRef(row.id, row.direction, row.kind, row.supported, asks_seat, dict(row.body), row.at)
 
 
 class ChannelService(SeatActions):
@@ -160,134 +136,16 @@ class ChannelService(SeatActions):
                 self._jobs.put_nowait(partial(self._after_inbound, conv_ref, msg_ref, msg, draft, reopened))
                 fut.set_result(Received("stored", msg_ref.id, conv_ref.id if conv_ref else None))
 
-    async def _store(self, batch: list[Pending]) -> list[Stored | None]:
-        """Store a batch in one transaction with a fixed number of round trips, whatever its size."""
-        now = _utc(self.clock())
-        keys = [msg.dedup_key for msg, _, _ in batch]
-        async with self.sessions() as s, s.begin():
-            taken = set(
-                (await s.execute(select(ChannelMessage.dedup_key).where(ChannelMessage.dedup_key.in_(keys)))).scalars()
-            )
-            openids = sorted({msg.openid for msg, _, _ in batch})
-            found = await s.execute(
-                select(ChannelConversation)
-                .where(
-                    ChannelConversation.channel == "wechat",
-                    ChannelConversation.citizen.in_(openids),
-                    ChannelConversation.state != "closed",
-                )
-                .order_by(ChannelConversation.id)
-            )
-            convs: dict[str, ChannelConversation | None] = {c.citizen: c for c in found.scalars()}
-            plan: list[tuple[InboundMessage, str, ChannelConversation | None, bool, bool] | None] = []
-            for msg, raw, _ in batch:
-                if msg.dedup_key in taken:
-                    plan.append(None)
-                    continue
-                taken.add(msg.dedup_key)
-                conv, new, reopened = self._conversation_for(s, msg, now, convs)
-                plan.append((msg, raw, conv, new, reopened))
-            await s.flush()  # new conversations get their ids
-            rows = [
-                ChannelMessage(
-                    conversation_id=conv.id if conv else None,
-                    channel="wechat",
-                    citizen=msg.openid,
-                    direction="in",
-                    dedup_key=msg.dedup_key,
-                    kind=msg.kind,
-                    supported=msg.supported,
-                    status="received" if msg.supported else "unsupported",
-                    body=msg.summary(),
-                    raw=raw,
-                    at=_utc(msg.create_time),
-                    stored_at=now,
-                )
-                for msg, raw, conv, _, _ in filter(None, plan)
-            ]
-            s.add_all(rows)
-            await s.flush()
-            out: list[Stored | None] = []
-            row_iter = iter(rows)
-            for item in plan:
-                if item is None:
-                    out.append(None)
-                    continue
-                msg, _, conv, new, reopened = item
-                row = next(row_iter)
-                draft = None
-                if conv is not None and msg.kind in ("image", "location") and not conv.flags.get("snap"):
-                    draft = await self._snap(s, conv)
-                out.append((_conv_ref(conv, new) if conv else None, _msg_ref(row, msg.asks_seat), draft, reopened))
-        return out
-
     async def aclose(self) -> None:
         if self._writer is not None:
             self._writer.cancel()
             await asyncio.gather(self._writer, return_exceptions=True)
             self._writer = None
 
-    def _conversation_for(
-        self,
-        s: AsyncSession,
-        msg: InboundMessage,
-        now: dt.datetime,
-        convs: dict[str, ChannelConversation | None],
-    ) -> tuple[ChannelConversation | None, bool, bool]:
-        """The citizen's open conversation (opened if the message asks for a seat), new?, reopened?"""
-        conv = convs.get(msg.openid)
-        if not msg.asks_seat:
-            # Events (subscribe, menu click) join an open conversation but never open one.
-            if conv is not None and msg.kind == "event:click":
-                conv.flags = {**conv.flags, "menu": msg.fields.get("EventKey", "")[:64]}
-            return conv, False, False
-        new = reopened = False
-        if conv is None:
-            conv = ChannelConversation(
-                channel="wechat", citizen=msg.openid, state="queued", seat="", created_at=now, updated_at=now
-            )
-            conv.flags = {}
-            conv.draft = {}
-            s.add(conv)
-            convs[msg.openid] = conv
-            new = True
-        else:
-            reopened = conv.state == "window_closed"
-            conv.state = next_state(conv.state, "citizen_message")
-            if reopened:
-                conv.flags = {k: v for k, v in conv.flags.items() if k != "window_closed"}
-        if conv.flags.get("quota_exhausted"):
-            # A new message from the citizen gives the account a fresh quota of replies.
-            conv.flags = {k: v for k, v in conv.flags.items() if k != "quota_exhausted"}
-            reopened = True
-        conv.last_citizen_at = _utc(msg.create_time)
-        conv.updated_at = now
-        return conv, new, reopened
-
-    async def _snap(self, s: AsyncSession, conv: ChannelConversation) -> dict[str, Any] | None:
-        rows = (
-            await s.execute(
-                select(ChannelMessage)
-                .where(ChannelMessage.conversation_id == conv.id, ChannelMessage.direction == "in")
-                .order_by(ChannelMessage.id)
-            )
-        ).scalars()
-        items: list[SnapItem] = []
-        texts: list[str] = []
-        for r in rows:
-            if r.kind == "image":
-                items.append(SnapItem("photo", _ts(r.at), r.id, dict(r.body)))
-            elif r.kind == "location":
-                items.append(SnapItem("location", _ts(r.at), r.id, dict(r.body)))
-            elif r.kind == "text":
-                texts.append(str(r.body.get("text", "")))
-        bundle = find_bundle(items, self.settings.wechat.bundle_window)
-        if bundle is None:
-            return None
-        draft = bundle.draft("\n".join(texts)[:2000])
-        conv.draft = draft
-        conv.flags = {**conv.flags, "snap": True}
-        return draft
+    async def _store(self, batch: list[Pending]) -> list[Stored | None]:
+        async with self.sessions() as s, s.begin():
+            items = [(msg, raw) for msg, raw, _ in batch]
+            return await store_batch(s, items, utc(self.clock()), self.settings.wechat.bundle_window)
 
     async def _after_inbound(
         self,
@@ -353,7 +211,7 @@ class ChannelService(SeatActions):
             ).scalar_one_or_none()
             row = existing or ChannelMedia(message_id=message_id, media_id=media_id[:128])
             row.status, row.path, row.content_type, row.size, row.detail = status, path, ctype, size, detail[:255]
-            row.fetched_at = _utc(self.clock())
+            row.fetched_at = utc(self.clock())
             s.add(row)
         return status
 
@@ -374,13 +232,13 @@ class ChannelService(SeatActions):
             for row in rows:
                 key = str(row.conversation_id)
                 if row.direction == "in" and not row.kind.startswith("event:"):
-                    self.tracker.handle(CitizenWrote(key, _ts(row.at)))
+                    self.tracker.handle(CitizenWrote(key, timestamp(row.at)))
                 elif row.direction == "out" and row.status == "sent":
-                    self.tracker.handle(SeatReplied(key, str(row.body.get("seat", "")), _ts(row.at)))
+                    self.tracker.handle(SeatReplied(key, str(row.body.get("seat", "")), timestamp(row.at)))
         for conv in convs:
             if conv.seat:
                 with contextlib.suppress(UnknownConversation):
-                    self.tracker.handle(SeatAssigned(str(conv.id), conv.seat, _ts(conv.updated_at)))
+                    self.tracker.handle(SeatAssigned(str(conv.id), conv.seat, timestamp(conv.updated_at)))
         return len(convs)
 
     # ---- background ----------------------------------------------------------------------
