@@ -1,16 +1,27 @@
-"""Wires the ACD service into the engine: the bus, the core with its queues, the timer task."""
+"""Wires the ACD into the engine: the bus, the core with its queues and timers, and the voice
+side on Asterisk (ARI events, AMI, interaction records)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 from aiohttp import web
 
+from acd.ami import Ami, AmiError
+from acd.ari.client import AriClient
 from acd.core import QueueConfigured
 from acd.queues import load_queues
 from acd.service import AcdService
+from acd.voice.records import RecordStore
+from acd.voice.service import VoiceService
 from hotline.bus import Bus
 from hotline.context import AppContext
+
+logger = logging.getLogger(__name__)
 
 OPENAPI: dict[str, object] = {}
 
@@ -19,12 +30,60 @@ def install(app: web.Application, ctx: AppContext) -> None:
     bus = ctx.services.setdefault("bus", Bus())
     service = AcdService(bus)
     ctx.services["acd"] = service
+    a = ctx.settings.asterisk
+    ari = AriClient(a.ari_url, a.ari_user, a.ari_password, a.app_name, timeout=a.request_timeout)
+    records = RecordStore(ctx.sessions)
+
+    async def ivr(voice: VoiceService, call: Any) -> Any:
+        # The IVR feature registers itself after this plugin; look it up per call.
+        runner = ctx.services.get("ivr")
+        if runner is None:
+            return {"queue": voice.default_queue}
+        return await runner.run(voice, call)
+
+    emergency = ctx.settings.emergency
+    voice = VoiceService(
+        ari,
+        service,
+        records=records,
+        ivr=ivr,
+        trunk_numbers={"police": emergency.police, "fire": emergency.fire, "ambulance": emergency.ambulance,
+                       "traffic": emergency.traffic},
+    )
+    ctx.services["voice_service"] = voice
+    ctx.services["voice"] = voice.control
+    ami = Ami(a.host, a.ami_port, a.ami_user, a.ami_password, timeout=a.request_timeout)
+    ctx.services["ami"] = ami
+
+    async def connect_ami() -> None:
+        delay = 0.5
+        while True:
+            try:
+                await ami.connect()
+                return
+            except AmiError as exc:
+                logger.warning("AMI not reachable yet", extra={"cause": str(exc), "retry_s": delay})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10)
 
     async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
         for queue in load_queues():
             await service.feed(QueueConfigured(now=service.now(), queue=queue))
         service.start()
+        records.start()
+        ami_task = None
+        if a.voice:
+            voice.start()
+            ami_task = asyncio.create_task(connect_ami(), name="ami-connect")
         yield
+        if ami_task is not None:
+            ami_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ami_task
+        await voice.stop()
         await service.stop()
+        await records.stop()
+        await ami.close()
+        await ari.close()
 
     app.cleanup_ctx.append(lifecycle)

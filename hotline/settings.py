@@ -26,6 +26,7 @@ class SettingsError(Exception):
 
 class AsteriskSettings(BaseModel):
     external: bool = Field(False, description="true: use an Asterisk you run; false: the project's sandbox")
+    voice: bool = Field(True, description="connect the engine's voice side to Asterisk's ARI and AMI")
     host: str = "127.0.0.1"
     bind: str = Field("127.0.0.1", description="address Asterisk's HTTP, AMI and SIP listen on")
     moh_dir: str = Field("/var/lib/asterisk/moh-hotline", description="music-on-hold folder inside Asterisk")

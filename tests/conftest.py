@@ -17,6 +17,10 @@ from hotline.migrate import upgrade
 from hotline.storage import make_engine
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
+# An engine app built by a test must not take calls from the sandbox's Stasis application:
+# the voice tests drive their own voice stack, and two consumers of one app would fight over
+# every call. A test that wants the app's voice side sets this back itself.
+os.environ.setdefault("HOTLINE_ASTERISK__VOICE", "false")
 PG_ADMIN_URL = os.environ.get("DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/test"
 REDIS_URL = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
 
