@@ -228,3 +228,25 @@ async def test_photo_and_location_far_apart_are_not_bundled(make_engine_app):
     async with eng.ctx.sessions() as s:
         (conv,) = (await s.execute(select(ChannelConversation))).scalars()
     assert "snap" not in conv.flags and conv.draft == {}
+
+
+async def test_a_citizen_left_waiting_is_flagged_then_offered_to_another_seat(make_engine_app):
+    eng = await make_engine_app()
+    conv_id = await citizen_writes(eng, _NoStandIn(), "o_wait", "有人吗", 60)
+    await eng.service.assign(conv_id, "seat-4")
+    await eng.service.drain()
+    changes(eng)
+    real = eng.service.clock
+    eng.service.clock = lambda: real() + 61
+    await eng.service.tick()
+    eng.service.clock = lambda: real() + 125
+    await eng.service.tick()
+    got = [(c.change, c.detail["seat"]) for c in changes(eng)]
+    assert got == [("late", "seat-4"), ("offer_elsewhere", "seat-4")]
+    stats = eng.service.tracker.stats(real() + 125)
+    assert (stats.asked, stats.missed) == (1, 1)
+
+
+class _NoStandIn:
+    def user_wrote(self, openid: str) -> None:
+        pass
