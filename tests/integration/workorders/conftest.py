@@ -1,3 +1,4 @@
+import contextlib
 import datetime as dt
 import time
 from dataclasses import dataclass
@@ -70,13 +71,10 @@ class Env:
 START = dt.datetime(2026, 3, 10, 9, 0, tzinfo=CST)  # a plain Tuesday
 
 
-@pytest_asyncio.fixture(scope="module", loop_scope="module", params=["sqlite", "postgresql"])
-async def shared_env(request, tmp_path_factory):
-    """One migrated database and one running app per database kind for the whole module: tests
-    make their own orders (and KPI tests their own months), so they do not see each other."""
-    tmp = tmp_path_factory.mktemp("wo")
+@contextlib.asynccontextmanager
+async def running_env(kind, tmp):
     pg = None
-    if request.param == "sqlite":
+    if kind == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp / 'hotline.db'}"
     else:
         pg = pg_url.__wrapped__()
@@ -134,6 +132,14 @@ async def shared_env(request, tmp_path_factory):
         await engine.dispose()
         if pg is not None:
             await pg.aclose()
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module", params=["sqlite", "postgresql"])
+async def shared_env(request, tmp_path_factory):
+    """One migrated database and one running app per database kind for the whole module: tests
+    make their own orders (and KPI tests their own months), so they do not see each other."""
+    async with running_env(request.param, tmp_path_factory.mktemp("wo")) as pair:
+        yield pair
 
 
 @pytest_asyncio.fixture(loop_scope="module")
