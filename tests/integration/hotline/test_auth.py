@@ -125,3 +125,16 @@ async def test_account_rules_and_the_user_command_functions(migrated_engine, db_
     assert await disable_user(db_url, "water1") is True
     assert await disable_user(db_url, "nobody") is False
     assert ("water1", "unit", "water", False, "水务") in await list_users(db_url)
+
+
+def test_the_user_command_parses_its_options():
+    import argparse
+
+    from hotline.commands import user
+
+    parser = argparse.ArgumentParser()
+    user.register(parser.add_subparsers())
+    args = parser.parse_args(["user", "add", "water1", "--role", "unit", "--unit", "water", "--password-stdin"])
+    assert (args.username, args.role, args.unit, args.password_stdin) == ("water1", "unit", "water", True)
+    with pytest.raises(SystemExit):
+        parser.parse_args(["user", "add", "x", "--role", "boss"])

@@ -290,3 +290,17 @@ async def test_create_from_contact_keeps_the_contact_and_its_photos_and_refuses_
         )
     _, after = await env.call("disp1", "GET", "/api/workorders?limit=1000")
     assert len(after["items"]) == len(before["items"])  # nothing half-created
+
+
+async def test_the_watch_finds_orders_near_and_past_their_deadline(env):
+    oid = await dispatched(env)  # 09:00, sign_by 11:00
+    env.clock.at = dt.datetime(2026, 3, 10, 10, 0, tzinfo=CST)
+    found = await scan(env.service)
+    assert oid not in found["warning"] and oid not in found["overdue"]
+    env.clock.at = dt.datetime(2026, 3, 10, 10, 45, tzinfo=CST)  # 15 of 120 minutes left: under 25 %
+    assert oid in (await scan(env.service))["warning"]
+    env.clock.at = dt.datetime(2026, 3, 10, 11, 1, tzinfo=CST)
+    assert oid in (await scan(env.service))["overdue"]
+    _, lst = await env.call("disp1", "GET", "/api/workorders?state=dispatched")
+    mine = {o["id"]: o for o in lst["items"]}[oid]
+    assert mine["due"]["status"] == "overdue" and mine["due"]["working_seconds_left"] == -60
