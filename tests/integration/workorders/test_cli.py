@@ -45,6 +45,8 @@ def test_bad_input_is_one_line_without_traceback(data_dir, capsys):
 def test_loading_2027_makes_its_deadlines_answerable(data_dir, capsys):
     assert main(["db", "upgrade"]) == 0
     assert main(["calendar", "load", str(SAMPLE_2027)]) == 0
+    assert main(["calendar", "years"]) == 0
+    assert "loaded: 2027" in capsys.readouterr().out
     assert main(["deadlines", "--type", "consult", "--dispatched", "2027-02-04T16:30+08:00", "--json"]) == 0
     out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     # The sample's Spring Festival runs Feb 5-11; Feb 12 (Friday) is the next working day.
