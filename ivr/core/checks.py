@@ -12,7 +12,7 @@ from ivr.core.locate import LineIndex
 def _target_keys(node: Node) -> list[tuple[tuple[str, ...], str]]:
     """(key path inside the node, target) for every edge, to point errors at the right line."""
     out: list[tuple[tuple[str, ...], str]] = [(("choices", d), t) for d, t in node.choices]
-    for key in ("next", "on_failure", "on_max_visits"):
+    for key in ("next", "on_failure", "on_max_visits", "no_number"):
         value = getattr(node, key)
         if value:
             out.append(((key,), value))

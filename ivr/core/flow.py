@@ -86,6 +86,7 @@ class Node:
     thanks_prompt: tuple[str, ...] = ()
     max_visits: int = 0
     on_max_visits: str | None = None
+    no_number: str | None = None  # callback: where an anonymous caller goes (default: told, then hang-up)
     max_waiting: int = 0  # queue_load: overloaded when more callers wait (0: not checked)
     max_expected_wait: float = 0.0  # queue_load: overloaded when the estimate is longer (0: not checked)
 
@@ -111,6 +112,8 @@ class Node:
                 out.append(Edge(names[0], self.yes, False))
             if self.no:
                 out.append(Edge(names[1], self.no, False))
+        if self.no_number:
+            out.append(Edge("无来电号码", self.no_number, False))
         if self.on_max_visits:
             out.append(Edge(f"超过{self.max_visits}次", self.on_max_visits, False))
         return tuple(out)

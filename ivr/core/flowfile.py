@@ -39,7 +39,7 @@ ALLOWED: dict[Kind, set[str]] = {
     Kind.TRANSFER: {"number"},
     Kind.MESSAGE: set(),
     Kind.VOICEMAIL: {"max_seconds", "thanks_prompt"},
-    Kind.CALLBACK: {"queue", "reason"},
+    Kind.CALLBACK: {"queue", "reason", "no_number"},
     Kind.HANGUP: set(),
 }
 REQUIRED: dict[Kind, set[str]] = {
@@ -267,6 +267,7 @@ def _node(node_id: str, data: Any, index: LineIndex, issues: list[Issue], src: s
         fields["thanks_prompt"] = r.texts("thanks_prompt", ("voicemail_thanks",))
     if kind is Kind.CALLBACK:
         fields["reason"] = r.text("reason", "callback_request")
+        fields["no_number"] = r.opt_text("no_number")
     return Node(**fields)
 
 

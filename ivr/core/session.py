@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 from ivr.core.errors import IllegalEvent
-from ivr.core.flow import WORK_ORDER_STATUSES, Flow, Kind, Node, QueueLoad, number_in_list
+from ivr.core.flow import WORK_ORDER_STATUSES, Flow, Kind, Node, QueueLoad, normalize_number, number_in_list
 from ivr.core.messages import (
     CollectDigits,
     Command,
@@ -235,11 +235,17 @@ class IvrSession:
             action = RecordMessage(node.max_seconds)
             self.outcome = "voicemail"
         elif kind is Kind.CALLBACK:
-            self.outcome = f"callback:{node.queue}"
+            number = normalize_number(self.caller)
             self.state = State.CLOSING
             self._closing = [Hangup()]
-            number = "".join(ch for ch in self.caller if ch.isdigit())
-            said = (Say(digit_string(number, yao=self.flow.say_one_as_yao)),) if number else ()
+            if not number:  # nobody to call back: say so, or go where the flow says
+                self.path[-1] = PathStep(node.id, kind.value, note="no_number")
+                if node.no_number:
+                    return self._enter(node.no_number)
+                self.outcome = "callback_no_number"
+                return [Play((PromptRef("callback_no_number"),))]
+            self.outcome = f"callback:{node.queue}"
+            said = (Say(digit_string(number, yao=self.flow.say_one_as_yao)),)
             return [
                 RequestCallback(self.caller, node.queue, node.reason),
                 Play(self._prompts(node.prompt) + said),

@@ -427,3 +427,13 @@ def test_the_city_flow_offers_a_callback_when_the_general_desk_is_overloaded() -
     request, _ = s.on_event(DigitsReceived("2"))
     assert request == RequestCallback("13812345678", "general", "overload")
     assert [p.node for p in s.path][-3:] == ["general_load", "busy", "callback_busy"]
+
+
+def test_an_anonymous_caller_at_a_callback_node_is_told_or_sent_on() -> None:
+    node = '[nodes.a]\ntype = "callback"\nprompt = "callback_confirm"\nqueue = "general"\n'
+    told = session(node, caller="anonymous")
+    assert told.start() == [Play((PromptRef("callback_no_number"),))]
+    assert told.on_event(PromptFinished()) == [Hangup()] and told.outcome == "callback_no_number"
+    routed = session(node + 'no_number = "q"\n[nodes.q]\ntype = "queue"\nqueue = "general"\n', caller="")
+    assert routed.start() == [Enqueue("general", (), 0)]
+    assert [(p.node, p.note) for p in routed.path] == [("a", "no_number"), ("q", "")]
