@@ -7,6 +7,7 @@ first, as soon as the citizen writes again.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -44,13 +45,14 @@ class SeatActions:
     """Mixed into ChannelService; needs its sessions, clock, api, tracker and sink."""
 
     sessions: async_sessionmaker[AsyncSession]
+    _wlock: contextlib.AbstractAsyncContextManager[Any]
     clock: Callable[[], float]
     api: WeChatApi | None
     tracker: ResponseTracker
     sink: ContactSink
 
     async def assign(self, conversation_id: int, seat: str) -> None:
-        async with self.sessions() as s, s.begin():
+        async with self._wlock, self.sessions() as s, s.begin():
             conv = await self._get(s, conversation_id)
             conv.state = self._step(conv.state, "seat_assigned")
             conv.seat = seat[:64]
@@ -58,7 +60,7 @@ class SeatActions:
         self.tracker.handle(SeatAssigned(str(conversation_id), seat, self.clock()))
 
     async def close(self, conversation_id: int, disposition: str = "") -> None:
-        async with self.sessions() as s, s.begin():
+        async with self._wlock, self.sessions() as s, s.begin():
             conv = await self._get(s, conversation_id)
             conv.state = self._step(conv.state, "close")
             conv.flags = {**conv.flags, "disposition": disposition[:64]}
@@ -93,7 +95,7 @@ class SeatActions:
 
     async def _send(self, conversation_id: int, seat: str, kind: str, body: dict[str, Any]) -> Sent:
         now = utc(self.clock())
-        async with self.sessions() as s, s.begin():
+        async with self._wlock, self.sessions() as s, s.begin():
             conv = await self._get(s, conversation_id)
             if conv.state == "closed":
                 raise ConversationError("会话已结束，不能再回复")
@@ -147,7 +149,7 @@ class SeatActions:
 
     async def _record_delivery(self, conversation_id: int, message_id: int, status: str, detail: str) -> None:
         change: ConversationChange | None = None
-        async with self.sessions() as s, s.begin():
+        async with self._wlock, self.sessions() as s, s.begin():
             row = await s.get(ChannelMessage, message_id)
             conv = await s.get(ChannelConversation, conversation_id)
             if row is None or conv is None:

@@ -79,6 +79,14 @@ class ChannelService(SeatActions):
         self.clock = clock
         chat = settings.chat
         self.tracker = ResponseTracker(chat.realtime_threshold, chat.flag_after, chat.reassign_after)
+        # SQLite fails a deferred transaction that reads, then writes after another writer
+        # committed ("database is locked" without waiting), so on SQLite this process's writes
+        # take turns; PostgreSQL keeps them concurrent.
+        bind = sessions.kw.get("bind")
+        sqlite = getattr(getattr(bind, "dialect", None), "name", "") == "sqlite"
+        self._wlock: contextlib.AbstractAsyncContextManager[Any] = (
+            asyncio.Lock() if sqlite else contextlib.nullcontext()
+        )
         self._inbox: asyncio.Queue[Pending] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
         self._jobs: asyncio.Queue[Job] = asyncio.Queue()
@@ -143,7 +151,7 @@ class ChannelService(SeatActions):
             self._writer = None
 
     async def _store(self, batch: list[Pending]) -> list[Stored | None]:
-        async with self.sessions() as s, s.begin():
+        async with self._wlock, self.sessions() as s, s.begin():
             items = [(msg, raw) for msg, raw, _ in batch]
             return await store_batch(s, items, utc(self.clock()), self.settings.wechat.bundle_window)
 
@@ -181,7 +189,7 @@ class ChannelService(SeatActions):
         except Exception:
             logger.exception("workorders.create_from_contact failed; draft kept on conversation %s", conv.id)
             return
-        async with self.sessions() as s, s.begin():
+        async with self._wlock, self.sessions() as s, s.begin():
             row = await s.get(ChannelConversation, conv.id)
             if row is not None:
                 row.workorder_id = str(getattr(result, "id", result))[:64]
@@ -205,7 +213,7 @@ class ChannelService(SeatActions):
             detail = str(exc) or type(exc).__name__
         if status != "stored":
             logger.warning("media %s of message %s not stored: %s", media_id, message_id, detail)
-        async with self.sessions() as s, s.begin():
+        async with self._wlock, self.sessions() as s, s.begin():
             existing = (
                 await s.execute(select(ChannelMedia).where(ChannelMedia.message_id == message_id))
             ).scalar_one_or_none()
