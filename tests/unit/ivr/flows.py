@@ -12,6 +12,7 @@ from ivr.core.speech import PIECE_TEXTS
 
 ROOT = Path(__file__).resolve().parents[3]
 CITY = ROOT / "ivr" / "flows" / "city.toml"
+MINIMAL = ROOT / "ivr" / "flows" / "minimal.toml"
 CATALOG = set(tomllib.loads((ROOT / "ivr" / "prompts.toml").read_text())["prompts"]) | set(PIECE_TEXTS)
 QUEUES = {"general", "business", "dialect"}
 CST = dt.timezone(dt.timedelta(hours=8))

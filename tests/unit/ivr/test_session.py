@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 
 from ivr.core.errors import IllegalEvent
 from ivr.core.flow import QueueLoad
+from ivr.core.flowfile import parse_flow
 from ivr.core.messages import (
     CollectDigits,
     Command,
@@ -25,8 +26,9 @@ from ivr.core.messages import (
     Transfer,
 )
 from ivr.core.session import IvrSession, State
+from ivr.core.speech import pieces_for
 
-from .flows import at, city, flow
+from .flows import CATALOG, MINIMAL, at, city, flow
 
 WORKDAY_10AM = at("2026-11-26T10:00")  # a Thursday
 MENU = """
@@ -356,6 +358,10 @@ def test_the_city_flow_never_leaves_a_caller_in_silence(
     out = s.start()
     for _ in range(200):
         assert out, f"no command while the caller waits in state {s.state} at {s.node_id}"
+        for cmd in out:  # everything said can be played: prompts exist, spoken numbers have pieces
+            if isinstance(cmd, Play):
+                assert all(p.name in CATALOG for p in cmd.pieces if isinstance(p, PromptRef))
+                assert all(pieces_for(p.text) for p in cmd.pieces if isinstance(p, Say))
         if s.finished:
             break
         last = out[-1]
@@ -437,3 +443,11 @@ def test_an_anonymous_caller_at_a_callback_node_is_told_or_sent_on() -> None:
     routed = session(node + 'no_number = "q"\n[nodes.q]\ntype = "queue"\nqueue = "general"\n', caller="")
     assert routed.start() == [Enqueue("general", (), 0)]
     assert [(p.node, p.note) for p in routed.path] == [("a", "no_number"), ("q", "")]
+
+
+def test_the_minimal_flow_greets_and_goes_straight_to_a_seat() -> None:
+    f = parse_flow(MINIMAL.read_text(), str(MINIMAL), prompts=CATALOG, queues={"general"})
+    s = IvrSession(f, "13812345678", WORKDAY_10AM)
+    assert s.start() == [Play((PromptRef("welcome"),))]
+    assert s.on_event(PromptFinished()) == [Play((PromptRef("to_agent"),))]
+    assert s.on_event(PromptFinished()) == [Enqueue("general", ("general",), 0)]

@@ -78,3 +78,13 @@ def test_a_hangup_ends_the_announcer_and_later_keys_are_illegal() -> None:
     assert w.on_event(WaitUpdate(sec(50), 1, 10)) == []
     with pytest.raises(IllegalEvent):
         w.on_event(DigitsReceived("1"))
+
+
+def test_every_waiting_prompt_is_in_the_prompt_list() -> None:
+    from .flows import CATALOG
+
+    w = announcer(first_after=0, offer_callback_from=0)
+    out = w.on_event(WaitUpdate(sec(0), 0, 30)) + w.on_event(DigitsReceived("1"))
+    names = {p.name for c in out if isinstance(c, Play) for p in c.pieces if isinstance(p, PromptRef)}
+    names |= {"position_before", "position_after", "wait_before"}
+    assert names <= CATALOG
