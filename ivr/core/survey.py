@@ -21,6 +21,11 @@ from ivr.core.messages import (
 )
 
 
+# The satisfaction KPI's codes (workorders.core.model.Satisfaction) for the standard labels; a
+# flow may use other labels, which are stored without a code.
+SATISFACTION_CODES = {"满意": "satisfied", "基本满意": "basically_satisfied", "不满意": "unsatisfied"}
+
+
 class SurveyState(StrEnum):
     IDLE = "idle"
     ASKING = "asking"
@@ -48,8 +53,18 @@ class SurveyResult:
     attempts: int
     note: str = ""  # "", "no_answer" (retries used up) or "hangup"
 
+    @property
+    def code(self) -> str | None:
+        return SATISFACTION_CODES.get(self.rating or "")
+
     def as_dict(self) -> dict[str, Any]:
-        return {"rating": self.rating, "digit": self.digit, "attempts": self.attempts, "note": self.note}
+        return {
+            "rating": self.rating,
+            "code": self.code,
+            "digit": self.digit,
+            "attempts": self.attempts,
+            "note": self.note,
+        }
 
 
 @dataclass

@@ -40,7 +40,14 @@ async def test_the_path_and_the_survey_are_stored_on_the_interaction(migrated_en
     assert stored["ivr"]["outcome"] == "queue:business"
     assert {"node": "main_menu", "kind": "menu", "digits": "2"} in stored["ivr"]["path"]
     assert stored["ivr"]["flow_version"] == flow.version
-    assert stored["survey"] == {"rating": "不满意", "digit": "3", "attempts": 1, "note": "", "at": AT.isoformat()}
+    assert stored["survey"] == {
+        "rating": "不满意",
+        "code": "unsatisfied",
+        "digit": "3",
+        "attempts": 1,
+        "note": "",
+        "at": AT.isoformat(),
+    }
     async with make_sessionmaker(migrated_engine)() as db:
         row = await db.get(Interaction, 1)
         assert row is not None and row.data["acd"] == {"q": 1}  # other features' keys are kept

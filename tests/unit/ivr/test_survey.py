@@ -16,12 +16,16 @@ def started(survey: Survey | None = None) -> SurveySession:
     return s
 
 
-@pytest.mark.parametrize(("key", "rating"), [("1", "满意"), ("2", "基本满意"), ("3", "不满意")])
-def test_a_keypad_rating_is_stored_and_thanked(key: str, rating: str) -> None:
+@pytest.mark.parametrize(
+    ("key", "rating", "code"),
+    [("1", "满意", "satisfied"), ("2", "基本满意", "basically_satisfied"), ("3", "不满意", "unsatisfied")],
+)
+def test_a_keypad_rating_is_stored_and_thanked(key: str, rating: str, code: str) -> None:
     s = started()
     assert s.on_event(DigitsReceived(key)) == [Play((PromptRef("survey_thanks"),))]
     assert s.on_event(PromptFinished()) == [Hangup()]
-    assert s.result is not None and s.result.as_dict() == {"rating": rating, "digit": key, "attempts": 1, "note": ""}
+    assert s.result is not None
+    assert s.result.as_dict() == {"rating": rating, "code": code, "digit": key, "attempts": 1, "note": ""}
     assert s.state is SurveyState.ENDED
 
 
@@ -53,3 +57,11 @@ def test_a_hangup_after_rating_keeps_the_rating() -> None:
     s.on_event(DigitsReceived("1"))
     s.on_event(Hangup())
     assert s.result is not None and s.result.rating == "满意"
+
+
+def test_the_kpi_codes_are_the_work_order_satisfaction_values() -> None:
+    from workorders.core.model import Satisfaction
+
+    from ivr.core.survey import SATISFACTION_CODES
+
+    assert set(SATISFACTION_CODES.values()) == {s.value for s in Satisfaction}
