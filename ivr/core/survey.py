@@ -20,7 +20,6 @@ from ivr.core.messages import (
     PromptRef,
 )
 
-
 # The satisfaction KPI's codes (workorders.core.model.Satisfaction) for the standard labels; a
 # flow may use other labels, which are stored without a code.
 SATISFACTION_CODES = {"满意": "satisfied", "基本满意": "basically_satisfied", "不满意": "unsatisfied"}

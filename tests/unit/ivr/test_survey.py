@@ -60,8 +60,7 @@ def test_a_hangup_after_rating_keeps_the_rating() -> None:
 
 
 def test_the_kpi_codes_are_the_work_order_satisfaction_values() -> None:
-    from workorders.core.model import Satisfaction
-
     from ivr.core.survey import SATISFACTION_CODES
+    from workorders.core.model import Satisfaction
 
     assert set(SATISFACTION_CODES.values()) == {s.value for s in Satisfaction}
