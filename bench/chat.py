@@ -63,7 +63,7 @@ async def _run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     from sqlalchemy import select
 
     from channels.models import ChannelConversation
-    from channels.plugin import SERVICE, install
+    from channels.plugin import SERVICE, WEBHOOK, install
     from channels.settings import ChannelSettings, WeChatSettings
     from channels.sink import QueueContactSink
     from channels.wechat_standin import StandInState, build_standin
@@ -114,6 +114,7 @@ async def _run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     await site.start()
     port = runner.addresses[0][1]
     service = app[SERVICE]
+    hook = app[WEBHOOK]
 
     url = f"http://127.0.0.1:{port}/wechat/webhook"
     total = int(args.rate * args.duration)
@@ -189,6 +190,8 @@ async def _run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         "wechat_ack_p99_ms": _pct(acks, 99),
         "wechat_ack_max_ms": round(max(acks) * 1000, 2) if acks else None,
         "wechat_ack_mean_ms": round(statistics.fmean(acks) * 1000, 2) if acks else None,
+        "server_ack_p50_ms": _pct(list(hook.recent_acks)[-total:], 50),
+        "server_ack_p99_ms": _pct(list(hook.recent_acks)[-total:], 99),
         "wechat_to_sink_p99_ms": _pct(to_sink, 99),
         "reached_sink": len(to_sink),
         "reply_rate_per_s": args.reply_rate,

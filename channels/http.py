@@ -10,6 +10,7 @@ from __future__ import annotations
 import hmac
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 from xml.parsers.expat import ExpatError
@@ -57,6 +58,7 @@ class WeChatWebhook:
         self.settings = settings
         self.service = service
         self.clock = clock
+        self.recent_acks: deque[float] = deque(maxlen=100_000)  # seconds, for the benchmark and /metrics
         self.crypto = (
             WeChatCrypto(settings.token, settings.encoding_aes_key, settings.app_id)
             if settings.encoding_aes_key
@@ -102,7 +104,9 @@ class WeChatWebhook:
             logger.warning("wechat push refused (bad_message): %s", exc)
             return web.Response(status=400, text=str(exc))
         result = await self.service.receive_wechat(msg, raw)
-        ACK_SECONDS.observe(time.perf_counter() - started)
+        took = time.perf_counter() - started
+        ACK_SECONDS.observe(took)
+        self.recent_acks.append(took)
         logger.debug("wechat push %s %s", msg.dedup_key, result.status)
         return web.Response(text="success")
 

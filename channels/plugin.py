@@ -27,6 +27,7 @@ from hotline.context import AppContext
 logger = logging.getLogger(__name__)
 
 SERVICE = web.AppKey("channels.service", ChannelService)
+WEBHOOK = web.AppKey("channels.webhook", WeChatWebhook)
 
 _SIGNED = [
     {"name": n, "in": "query", "required": True, "schema": {"type": "string"}}
@@ -112,6 +113,7 @@ def install(app: web.Application, ctx: AppContext, settings: ChannelSettings | N
     app.cleanup_ctx.append(lifecycle)
     if settings.wechat.webhook_enabled:
         hook = WeChatWebhook(settings.wechat, service)
+        app[WEBHOOK] = hook
         app.router.add_get(WEBHOOK_PATH, hook.handshake)
         app.router.add_post(WEBHOOK_PATH, hook.push)
     else:

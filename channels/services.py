@@ -120,7 +120,7 @@ class ChannelService(SeatActions):
                 outcomes = []
                 for item in batch:
                     try:
-                        outcomes += await self._store([item])
+                        outcomes += await self._store([item], check_taken=True)
                     except IntegrityError:
                         outcomes.append(None)
                     except Exception as exc:
@@ -150,10 +150,12 @@ class ChannelService(SeatActions):
             await asyncio.gather(self._writer, return_exceptions=True)
             self._writer = None
 
-    async def _store(self, batch: list[Pending]) -> list[Stored | None]:
+    async def _store(self, batch: list[Pending], check_taken: bool = False) -> list[Stored | None]:
+        # Retries are stopped at the door and within the batch; one that slips between batches
+        # hits the unique key, and the one-by-one retry below then looks the keys up first.
         async with self._wlock, self.sessions() as s, s.begin():
             items = [(msg, raw) for msg, raw, _ in batch]
-            return await store_batch(s, items, utc(self.clock()), self.settings.wechat.bundle_window)
+            return await store_batch(s, items, utc(self.clock()), self.settings.wechat.bundle_window, check_taken)
 
     async def _after_inbound(
         self,

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import Select, insert, select
+from sqlalchemy import Select, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.core.conversation import next_state
@@ -46,7 +46,11 @@ def conversation_ref(conv: ChannelConversation, new: bool = False) -> Conversati
 
 
 async def store_batch(
-    s: AsyncSession, batch: list[tuple[InboundMessage, str]], now: dt.datetime, bundle_window: float
+    s: AsyncSession,
+    batch: list[tuple[InboundMessage, str]],
+    now: dt.datetime,
+    bundle_window: float,
+    check_taken: bool = True,
 ) -> list[Stored | None]:
     """Store a batch in one transaction with a fixed number of round trips, whatever its size.
 
@@ -54,7 +58,10 @@ async def store_batch(
     read back each primary key, and every row would cost a trip to the database thread.
     """
     keys = [msg.dedup_key for msg, _ in batch]
-    taken = set((await s.execute(select(ChannelMessage.dedup_key).where(ChannelMessage.dedup_key.in_(keys)))).scalars())
+    taken: set[str | None] = set()
+    if check_taken:
+        found_keys = await s.execute(select(ChannelMessage.dedup_key).where(ChannelMessage.dedup_key.in_(keys)))
+        taken.update(found_keys.scalars())
     openids = sorted({msg.openid for msg, _ in batch})
     convs: dict[str, ChannelConversation | None] = {
         c.citizen: c for c in (await s.execute(_open_query(openids))).scalars()
@@ -72,14 +79,14 @@ async def store_batch(
         plan.append((msg, raw, conv, new, reopened))
     if fresh:
         cols = ("channel", "citizen", "state", "seat", "created_at", "updated_at", "last_citizen_at", "flags")
-        await s.execute(
-            insert(ChannelConversation),
-            [{**{c: getattr(v, c) for c in cols}, "draft": {}, "workorder_id": ""} for v in fresh.values()],
+        # One multi-row INSERT … RETURNING; rows are matched by citizen, not by order.
+        returned = await s.execute(
+            insert(ChannelConversation)
+            .values([{**{c: getattr(v, c) for c in cols}, "draft": {}, "workorder_id": ""} for v in fresh.values()])
+            .returning(ChannelConversation.id, ChannelConversation.citizen)
         )
-        stored = {c.citizen: c for c in (await s.execute(_open_query(sorted(fresh)))).scalars()}
-        plan = [
-            (p[0], p[1], stored[p[0].openid] if p[0].openid in fresh else p[2], p[3], p[4]) if p else None for p in plan
-        ]
+        for conv_id, citizen in returned:
+            fresh[citizen].id = conv_id
     await s.flush()  # state changes of conversations that already existed
     values = [
         {
@@ -100,10 +107,8 @@ async def store_batch(
     ]
     ids: dict[str | None, int] = {}
     if values:
-        await s.execute(insert(ChannelMessage), values)
-        new_keys = [v["dedup_key"] for v in values]
         found = await s.execute(
-            select(ChannelMessage.dedup_key, ChannelMessage.id).where(ChannelMessage.dedup_key.in_(new_keys))
+            insert(ChannelMessage).values(values).returning(ChannelMessage.dedup_key, ChannelMessage.id)
         )
         ids = {k: i for k, i in found}
     out: list[Stored | None] = []
@@ -198,4 +203,8 @@ async def _snap(s: AsyncSession, conv: ChannelConversation, window: float) -> di
     draft = bundle.draft("\n".join(texts)[:2000])
     conv.draft = draft
     conv.flags = {**conv.flags, "snap": True}
+    # Explicit, because a conversation opened in this batch is not an ORM-tracked object.
+    await s.execute(
+        update(ChannelConversation).where(ChannelConversation.id == conv.id).values(draft=draft, flags=conv.flags)
+    )
     return draft

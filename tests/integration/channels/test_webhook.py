@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -231,3 +232,32 @@ async def test_hostile_xml_inside_the_encrypted_part_is_refused(make_engine_app)
     body, q = kit.encrypted(inner, "safe")
     assert (await eng.client.post(HOOK, params=q, data=body)).status == 400
     assert await count(eng) == 0
+
+
+async def test_a_retry_stored_by_another_process_is_caught_by_the_unique_key(make_engine_app, db_url):
+    import datetime as dt
+
+    eng = await make_engine_app(db_url)
+    now = dt.datetime.now(dt.UTC)
+    async with eng.ctx.sessions() as s, s.begin():
+        # As if a second engine process had stored it: this process's fast check has never seen it.
+        s.add(
+            ChannelMessage(
+                channel="wechat",
+                citizen="o_other",
+                direction="in",
+                dedup_key="msg:777",
+                kind="text",
+                supported=True,
+                status="received",
+                body={"text": "先到"},
+                raw="",
+                at=now,
+                stored_at=now,
+            )
+        )
+    same = kit.text("o_other", "先到", 777)
+    fresh = kit.text("o_other2", "新消息", 778)
+    results = await asyncio.gather(*(eng.client.post(HOOK, params=kit.query(), data=b) for b in (same, fresh)))
+    assert [r.status for r in results] == [200, 200]
+    assert sorted(r.dedup_key for r in await messages(eng)) == ["msg:777", "msg:778"]
