@@ -90,6 +90,9 @@ def build_app(ctx: AppContext) -> web.Application:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/openapi.json", openapi)
+    from hotline import auth
+
+    auth.install(app, ctx)
     for plugin in plugins:
         plugin.install(app, ctx)
     return app

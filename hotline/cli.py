@@ -20,6 +20,7 @@ from hotline.settings import SettingsError
 logger = logging.getLogger(__name__)
 
 CORE_COMMANDS = (
+    "hotline.commands.user",
     "hotline.commands.run",
     "hotline.commands.sandbox",
     "hotline.commands.db",

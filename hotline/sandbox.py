@@ -274,7 +274,36 @@ def install_config(settings: Settings) -> str:
         ["chroot", str(p.root), "chown", "-R", "root:root", *ASTERISK_DIRS], check=False, capture_output=True
     )
     _install_hold_music(settings, p)
+    install_prompts(settings, p.root / settings.asterisk.sounds_dir.lstrip("/"))
     return dialplans.fingerprint(files)
+
+
+def install_prompts(settings: Settings, target: Path) -> int:
+    """Generate the IVR's Chinese prompts (cached) and copy them, operators' recordings last, to target."""
+    try:
+        from ivr.prompts import SOUND_EXTS, PromptError, generate, load_catalog, tools_missing
+    except ImportError:
+        return 0
+    generated = settings.data_dir / "prompts"
+    missing = tools_missing()
+    if missing:
+        console.print(f"[yellow]prompts not generated: {' and '.join(missing)} missing (apt-get install espeak-ng sox)[/]")
+    else:
+        try:
+            with console.status("generating Chinese prompts (espeak-ng)"):
+                generate(generated, load_catalog())
+        except PromptError as exc:
+            console.print(f"[yellow]prompts not generated: {exc}[/]")
+    target.mkdir(parents=True, exist_ok=True)
+    copied = 0
+    for folder in (generated, settings.data_dir / "prompts-override"):
+        if not folder.is_dir():
+            continue
+        for f in folder.iterdir():
+            if f.suffix in SOUND_EXTS:
+                shutil.copyfile(f, target / f.name)
+                copied += 1
+    return copied
 
 
 def _install_hold_music(settings: Settings, p: Paths) -> None:

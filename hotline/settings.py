@@ -25,28 +25,34 @@ class SettingsError(Exception):
 
 
 class AsteriskSettings(BaseModel):
-    external: bool = Field(False, description="true: use an Asterisk you run; false: the project's sandbox")
-    voice: bool = Field(True, description="connect the engine's voice side to Asterisk's ARI and AMI")
+    external: bool = Field(default=False, description="true: use an Asterisk you run; false: the project's sandbox")
+    voice: bool = Field(default=True, description="connect the engine's voice side to Asterisk's ARI and AMI")
     host: str = "127.0.0.1"
-    bind: str = Field("127.0.0.1", description="address Asterisk's HTTP, AMI and SIP listen on")
-    moh_dir: str = Field("/var/lib/asterisk/moh-hotline", description="music-on-hold folder inside Asterisk")
-    sounds_dir: str = Field("/usr/share/asterisk/sounds/hotline", description="the engine's prompts inside Asterisk")
-    config_dir: str = Field("", description="an external Asterisk's /etc/asterisk, if the engine may write seats there")
-    http_port: int = Field(18088, ge=1, le=65535, description="Asterisk HTTP server: ARI and SIP over WebSocket")
-    ami_port: int = Field(15038, ge=1, le=65535)
-    sip_port: int = Field(15060, ge=1, le=65535, description="PJSIP UDP transport")
-    rtp_start: int = Field(20000, ge=1024, le=65000)
-    rtp_end: int = Field(20999, ge=1024, le=65535)
+    bind: str = Field(default="127.0.0.1", description="address Asterisk's HTTP, AMI and SIP listen on")
+    moh_dir: str = Field(default="/var/lib/asterisk/moh-hotline", description="music-on-hold folder inside Asterisk")
+    sounds_dir: str = Field(
+        default="/usr/share/asterisk/sounds/hotline", description="the engine's prompts inside Asterisk"
+    )
+    config_dir: str = Field(
+        default="", description="an external Asterisk's /etc/asterisk, if the engine may write seats there"
+    )
+    http_port: int = Field(
+        default=18088, ge=1, le=65535, description="Asterisk HTTP server: ARI and SIP over WebSocket"
+    )
+    ami_port: int = Field(default=15038, ge=1, le=65535)
+    sip_port: int = Field(default=15060, ge=1, le=65535, description="PJSIP UDP transport")
+    rtp_start: int = Field(default=20000, ge=1024, le=65000)
+    rtp_end: int = Field(default=20999, ge=1024, le=65535)
     ari_user: str = "hotline"
     ari_password: str = ""
     ami_user: str = "hotline"
     ami_password: str = ""
-    app_name: str = Field("hotline", pattern=r"^[A-Za-z0-9_-]+$")
-    suite: str = Field("unstable", description="Debian suite the sandbox takes the asterisk package from")
-    mirror: str = Field("", description="Debian mirror for the sandbox; empty: the machine's apt sources")
-    pstn_peer: str = Field("127.0.0.1", description="address of the PSTN gateway (test callers) matched by IP")
-    trunk_host: str = Field("127.0.0.1:15070", description="outbound trunk for cloud seats and 110/119/120/122")
-    request_timeout: float = Field(5.0, gt=0)
+    app_name: str = Field(default="hotline", pattern=r"^[A-Za-z0-9_-]+$")
+    suite: str = Field(default="unstable", description="Debian suite the sandbox takes the asterisk package from")
+    mirror: str = Field(default="", description="Debian mirror for the sandbox; empty: the machine's apt sources")
+    pstn_peer: str = Field(default="127.0.0.1", description="address of the PSTN gateway (test callers) matched by IP")
+    trunk_host: str = Field(default="127.0.0.1:15070", description="outbound trunk for cloud seats and 110/119/120/122")
+    request_timeout: float = Field(default=5.0, gt=0)
 
     @model_validator(mode="after")
     def _ports(self) -> AsteriskSettings:
@@ -68,7 +74,7 @@ class EmergencyNumbers(BaseModel):
 
 class HttpSettings(BaseModel):
     host: str = "127.0.0.1"
-    port: int = Field(8345, ge=1, le=65535)
+    port: int = Field(default=8345, ge=1, le=65535)
 
 
 def _env_alias_sources() -> dict[str, Any]:
@@ -114,12 +120,18 @@ class Settings(BaseSettings):
     data_dir: Path = Path("var")
     database_url: str = ""
     redis_url: str = ""
-    log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
+    log_level: str = Field(default="INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$")
     log_json: bool = True
     secret_key: str = ""
     http: HttpSettings = HttpSettings()
     asterisk: AsteriskSettings = AsteriskSettings()
     emergency: EmergencyNumbers = EmergencyNumbers()
+    # Feature sections of the settings file, each checked by its feature's own model.
+    workorders: dict[str, Any] = Field(default_factory=dict)
+    ivr: dict[str, Any] = Field(default_factory=dict)
+    wechat: dict[str, Any] = Field(default_factory=dict)
+    console: dict[str, Any] = Field(default_factory=dict)
+    scheduling: dict[str, Any] = Field(default_factory=dict)
 
     _toml_path: Path | None = None
 

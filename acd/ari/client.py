@@ -216,6 +216,10 @@ class AriClient:
     async def start_moh(self, channel_id: str, moh_class: str = "default") -> None:
         await self.request("POST", f"/channels/{channel_id}/moh", params={"mohClass": moh_class})
 
+    async def continue_in_dialplan(self, channel_id: str, context: str, extension: str, priority: int = 1) -> None:
+        await self.request("POST", f"/channels/{channel_id}/continue",
+                           params={"context": context, "extension": extension, "priority": priority})
+
     async def stop_moh(self, channel_id: str) -> None:
         await self.request("DELETE", f"/channels/{channel_id}/moh")
 

@@ -3,6 +3,7 @@ and the timeline that becomes the call's interaction record."""
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +67,9 @@ class Call:
     extra_legs: dict[str, str] = field(default_factory=dict)  # role -> channel id (3-party, transfer)
     survey: str | None = None
     recorded: bool = False
+    inbox: asyncio.Queue[dict[str, Any]] | None = None  # ARI events for the IVR while it runs
+    ivr_task: asyncio.Task[None] | None = None
+    ivr_record: dict[str, Any] | None = None  # flow, path and outcome from the IVR
 
     def record(self) -> dict[str, Any]:
         wait = (self.answered - self.enqueued) if (self.answered and self.enqueued) else None
@@ -88,5 +92,6 @@ class Call:
             "overflow": self.overflowed,
             "callback_number": self.callback_number,
             "survey": self.survey,
+            "ivr": self.ivr_record,
             "server": self.server,
         }

@@ -109,12 +109,21 @@ class VoiceService:
     # -- events ----------------------------------------------------------------------------------
     async def on_event(self, event: dict[str, Any]) -> None:
         kind = event.get("type")
+        if logger.isEnabledFor(logging.DEBUG):
+            ch = event.get("channel") or {}
+            logger.debug("ARI %s %s %s", kind, ch.get("id", ""), event.get("cause", event.get("digit", "")))
         if kind == CONNECTED:
             await self.reconcile()
             self.connected.set()
             return
         if kind == DISCONNECTED:
             self.connected.clear()
+            return
+        if kind in ("PlaybackFinished", "RecordingFinished", "RecordingFailed"):
+            target = str((event.get("playback") or event.get("recording") or {}).get("target_uri", ""))
+            call = self.by_channel.get(target.split(":", 1)[1]) if target.startswith("channel:") else None
+            if call is not None and call.inbox is not None:
+                call.inbox.put_nowait(event)
             return
         channel = event.get("channel")
         if not isinstance(channel, dict) or not isinstance(channel.get("id"), str):
@@ -143,6 +152,10 @@ class VoiceService:
         elif kind in ("ChannelDestroyed", "StasisEnd"):
             cause = event.get("cause") if kind == "ChannelDestroyed" else None
             await self._gone(cid, cause if isinstance(cause, int) else None, kind)
+        elif kind in ("ChannelDtmfReceived", "RecordingFinished", "RecordingFailed"):
+            call = self.by_channel.get(cid)
+            if call is not None and call.inbox is not None:
+                call.inbox.put_nowait(event)
         elif kind == "ChannelHold":
             call = self.by_channel.get(cid)
             if call and call.hold_started is None:
@@ -169,14 +182,29 @@ class VoiceService:
             self._forget(call)
             return
         self._save(call)
-        routing: Routing | None = {"queue": self.default_queue}
-        if self.ivr is not None:
+        if self.ivr is None:
+            await self.enqueue(call, {"queue": self.default_queue})
+            return
+        # The IVR waits for the caller's keys and prompts: it runs beside the event loop, fed
+        # through the call's inbox, so other calls' events are never held up.
+        call.inbox = asyncio.Queue()
+        call.ivr_task = asyncio.create_task(self._run_ivr(call), name=f"ivr-{call.contact_id}")
+
+    async def _run_ivr(self, call: Call) -> None:
+        assert self.ivr is not None
+        try:
             routing = await self.ivr(self, call)
-        if call.state == ENDED:
-            return
-        if routing is None:  # the IVR finished the call itself (message, transfer, self-service)
-            return
-        await self.enqueue(call, routing)
+        except Exception:
+            logger.exception("IVR failed: the caller goes to the default queue", extra={"contact": call.contact_id})
+            routing = {"queue": self.default_queue}
+        finally:
+            call.inbox = None
+        if call.state == ENDED or routing is None:
+            return  # hung up, or the IVR finished the call itself (message, transfer, self-service)
+        try:
+            await self.enqueue(call, routing)
+        except Exception:
+            logger.exception("enqueue after IVR failed", extra={"contact": call.contact_id})
 
     async def enqueue(self, call: Call, routing: Routing, enqueued_at: float | None = None) -> None:
         queue = str(routing.get("queue") or self.default_queue)
@@ -276,6 +304,8 @@ class VoiceService:
         call.hangup_cause = call.hangup_cause or (str(cause) if cause is not None else "hangup")
         previous = call.state
         call.state = ENDED
+        if call.inbox is not None:
+            call.inbox.put_nowait({"type": "Hangup"})
         await self.control.citizen_gone(call)
         if previous == TALKING:
             if call.leg is not None:

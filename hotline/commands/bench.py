@@ -46,11 +46,15 @@ def _run(args: argparse.Namespace) -> int:
     names = available()
     if args.name not in names:
         raise CommandError(f"no benchmark named {args.name!r}; choose one of: {', '.join(names)}", 2)
+    rest = list(args.rest)
+    if "--json" in rest:  # `hotline bench NAME --json`: the flag may come after the name
+        rest.remove("--json")
+        args.json = True
     module = importlib.import_module(f"bench.{args.name}")
     parser = argparse.ArgumentParser(prog=f"hotline bench {args.name}")
     if hasattr(module, "add_arguments"):
         module.add_arguments(parser)
-    bench_args = parser.parse_args(args.rest)
+    bench_args = parser.parse_args(rest)
     result: dict[str, Any] = module.run(bench_args)
     if args.json:
         sys.stdout.write(json.dumps(result, ensure_ascii=False, sort_keys=False) + "\n")

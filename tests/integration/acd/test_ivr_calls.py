@@ -1,0 +1,103 @@
+"""The IVR on the sandbox Asterisk: real RFC 4733 DTMF from sipp steers the caller, the prompt's
+audio reaches the caller, and the path lands on the interaction record."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from hotline.migrate import upgrade
+from hotline.storage import make_engine, make_sessionmaker
+from ivr.ari import IvrRunner
+from ivr.service import IvrService
+from ivr.settings import IvrSettings
+from tests.integration.acd.voice_harness import next_port, start_sipp, voice_stack
+from tests.integration.asterisk import SIPP_DIR, asterisk_settings
+
+pytestmark = pytest.mark.integration
+FLOW = Path(__file__).with_name("flows") / "menu.toml"
+DTMF_PCAP = "/usr/share/sip-tester/dtmf_2833_{digit}.pcap"
+
+
+@pytest.fixture
+def settings():
+    return asterisk_settings()
+
+
+@pytest.fixture
+async def sessions(sqlite_url):
+    await upgrade(sqlite_url)
+    engine = make_engine(sqlite_url)
+    yield make_sessionmaker(engine)
+    await engine.dispose()
+
+
+def runner(settings) -> IvrRunner:
+    ivr_settings = IvrSettings(flow=FLOW, prompts_dir=settings.data_dir / "prompts",
+                               override_dir=settings.data_dir / "prompts-override")
+    return IvrRunner(IvrService(ivr_settings), sounds_dir=settings.asterisk.sounds_dir)
+
+
+def dtmf_caller(tmp_path: Path, digit: str, after_ms: int) -> Path:
+    """The caller scenario with a real RFC 4733 key press played from sipp's own pcap files."""
+    if not Path(DTMF_PCAP.format(digit=digit)).exists():
+        pytest.fail(f"sipp's DTMF recordings are missing ({DTMF_PCAP}): the sip-tester package ships them")
+    text = (SIPP_DIR / "caller_hangup.xml").read_text()
+    press = (f'  <pause milliseconds="{after_ms}"/>\n  <nop><action><exec play_pcap_audio='
+             f'"{DTMF_PCAP.format(digit=digit)}"/></action></nop>\n  <pause/>')
+    path = tmp_path / f"caller_dtmf_{digit}.xml"
+    path.write_text(text.replace("  <pause/>", press, 1))
+    return path
+
+
+async def test_pressing_2_reaches_the_business_desk(settings, sessions, tmp_path):
+    ivr = runner(settings)
+    async with voice_stack(settings, sessions, ivr=ivr.run) as s:
+        phones = await s.seats(("1101", "seat_answer.xml", {"general": 5}),
+                               ("1102", "seat_answer.xml", {"business": 1}))
+        scenario = dtmf_caller(tmp_path, "2", 800)
+        caller = await start_sipp(str(scenario), s.sip_target, next_port(), "-s", "12345", "-key", "caller",
+                                  "13800000021", "-d", "3000")
+        assert await caller.wait(30) == 0, caller.out
+        assert await phones["1102"].wait(10) == 0
+        rec = await s.record()
+        assert phones["1101"].proc.returncode is None
+    assert rec["queue"] == "business" and rec["seat"] == "1102"
+    assert rec["ivr"]["flow"] == "test-menu"
+    steps = rec["ivr"]["path"]
+    assert steps[0]["node"] == "menu" and steps[0].get("digits") == "2"
+    assert rec["ivr_path"][0] == "menu:2"
+
+
+async def test_no_key_follows_the_timeout_branch_to_a_seat(settings, sessions):
+    ivr = runner(settings)
+    async with voice_stack(settings, sessions, ivr=ivr.run) as s:
+        phones = await s.seats(("1201", "seat_answer.xml", {"general": 5}))
+        caller = await s.call("13800000022", hold_ms=9000)
+        assert await phones["1201"].wait(25) == 0
+        assert await caller.wait(25) == 0
+        rec = await s.record()
+    assert rec["queue"] == "general" and rec["seat"] == "1201"
+    assert [step["node"] for step in rec["ivr"]["path"]][:2] == ["menu", "q_general"]
+
+
+async def test_the_generated_prompt_reaches_the_caller_as_rtp(settings, sessions):
+    ivr = runner(settings)
+    async with voice_stack(settings, sessions, ivr=ivr.run) as s:
+        # sipp echoes every RTP packet it receives: what Asterisk gets back reached the caller.
+        caller = await start_sipp(str(SIPP_DIR / "caller_hangup.xml"), s.sip_target, next_port(), "-s", "12345",
+                                  "-key", "caller", "13800000023", "-d", "2500", "-rtp_echo")
+        stats = None
+        for _ in range(40):
+            await asyncio.sleep(0.1)
+            if s.voice.calls:
+                cid = next(iter(s.voice.calls))
+                await asyncio.sleep(1.5)
+                stats = await s.ari.rtp_statistics(cid)
+                break
+        assert await caller.wait(20) == 0
+    assert stats is not None
+    assert stats["txcount"] > 20  # the prompt went out
+    assert stats["rxcount"] > 20  # and came back from the caller's side
