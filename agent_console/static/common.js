@@ -42,12 +42,14 @@ H.secs = function (s) {
   return (h ? h + ":" + two(m) : m) + ":" + two(r);
 };
 
-H.clock = (epoch) => new Date(epoch * 1000).toLocaleTimeString("zh-CN", { hour12: false });
+H.clock = (epoch) => new Date(epoch * 1000).toLocaleTimeString("zh-CN", { hour12: false, timeZone: "Asia/Shanghai" });
 
 H.STATE = {
   logged_out: "未签入", not_ready: "示忙", ready: "空闲", reserved: "振铃", busy: "服务中", wrap_up: "话后处理",
 };
 H.CHANNEL = { voice: "电话", callback: "回拨", webchat: "网页会话", wechat: "微信" };
+H.QUEUES = { general: "综合", business: "涉企专席", dialect: "方言专席", emergency: "紧急", internet: "互联网" };
+H.queueName = (q) => (H.QUEUES[q] ? H.QUEUES[q] + "（" + q + "）" : q);
 H.ONLINE = { online: "在线", away: "断线等待", offline: "离线" };
 
 H.toast = function (text, bad) {

@@ -34,7 +34,7 @@ function applySnapshot(snap) {
   fillSelect(H.$("reason"), snap.reasons);
   fillSelect(H.$("disposition"), snap.dispositions);
   if (snap.to_wrap) S.toWrap = snap.to_wrap.slice();
-  H.$("phone-kind").value = snap.phone;
+  if (snap.logged_in) H.$("phone-kind").value = snap.phone;  // before login the seat's choice stands
   H.$("my-queues").textContent = "";
   if (snap.logged_in && snap.sip) Phone.start(snap.sip);
   if (!snap.logged_in) Phone.stop();
@@ -78,7 +78,7 @@ function renderOffer() {
   const o = S.offer;
   H.clear(H.$("offer-info")).append(
     H.el("div", { class: "big", id: "offer-caller" }, o.caller || "未知号码"),
-    H.el("div", {}, (H.CHANNEL[o.channel] || o.channel) + " · 队列 " + o.queue + " · 已等待 " + H.secs(o.wait_s)),
+    H.el("div", {}, (H.CHANNEL[o.channel] || o.channel) + " · 队列 " + H.queueName(o.queue) + " · 已等待 " + H.secs(o.wait_s)),
   );
   tickOffer();
 }
@@ -180,11 +180,12 @@ function wire() {
     if (ack.hint) H.toast(ack.hint);
     S.current = ack.contact_id;
     if (ack.channel !== "voice") { S.offer = null; renderOffer(); }
+    refreshToday();
   });
   H.$("btn-reject").addEventListener("click", async () => {
     if (!S.offer) return;
     const ack = await act("reject", { contact_id: S.offer.contact_id });
-    if (ack.ok) { S.offer = null; renderOffer(); }
+    if (ack.ok) { S.offer = null; renderOffer(); refreshToday(); }
   });
   H.$("btn-hangup").addEventListener("click", () => onContact("hangup"));
   H.$("btn-hold").addEventListener("click", () => onContact("hold", {}, "已保持"));
@@ -245,7 +246,8 @@ function start() {
       context: (c) => { S.contexts.set(c.contact_id, c); renderContext(); },
       queue: (q) => {
         S.queues.set(q.queue, q);
-        H.$("my-queues").textContent = [...S.queues.values()].map((x) => x.queue + " 等待 " + x.waiting + " 最长 " + H.secs(x.longest_wait_s)).join("  |  ");
+        H.$("my-queues").textContent = [...S.queues.values()]
+          .map((x) => H.queueName(x.queue) + " 等待 " + x.waiting + " 最长 " + H.secs(x.longest_wait_s)).join("  |  ");
       },
       forced: (f) => H.toast("班长 " + f.by + (f.action === "logout" ? " 将您签出" : " 将您置忙：" + f.reason), true),
     },

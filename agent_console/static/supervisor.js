@@ -42,12 +42,12 @@ function renderQueues(rows) {
   for (const q of rows) {
     const late = q.sl15_last30 !== null && q.sl15_last30 < 0.95;
     body.appendChild(H.el("tr", { "data-queue": q.queue },
-      H.el("td", {}, q.queue), H.el("td", { class: q.waiting ? "hot" : "" }, q.waiting),
+      H.el("td", {}, H.queueName(q.queue)), H.el("td", { class: q.waiting ? "hot" : "" }, q.waiting),
       H.el("td", {}, H.secs(q.longest_wait_s)), H.el("td", {}, q.offered), H.el("td", {}, q.answered),
       H.el("td", {}, q.abandoned), H.el("td", {}, H.pct(q.sl15_today)),
       H.el("td", { class: late ? "hot" : "" }, H.pct(q.sl15_last30)), H.el("td", {}, H.pct(q.internet_rate_today))));
   }
-  H.$("updated").textContent = "更新于 " + new Date().toLocaleTimeString("zh-CN", { hour12: false });
+  H.$("updated").textContent = "更新于 " + H.clock(Date.now() / 1000);
 }
 
 function button(text, fn, cls) {
@@ -111,26 +111,32 @@ async function snoop(seat, mode) {
   if (ack.ok) B.snoops.set(ack.snoop_id, seat);
 }
 
-// The day's chart, drawn as SVG: bars of offered and answered per interval, the 15-second rate as a line.
+// The day's chart, drawn as SVG: bars of offered and answered per interval over the whole day
+// (China time), the 15-second rate as a line on its own 0-100 % scale.
 function renderChart(series, intervalS) {
   H.$("interval-min").textContent = String(intervalS / 60);
   const box = H.clear(H.$("chart"));
-  const W = 960, Ht = 220, pad = 30, n = Math.max(series.length, 1);
+  const W = 960, Ht = 220, pad = 30, n = Math.round(86400 / intervalS);
   const max = Math.max(1, ...series.map((p) => p.offered));
   const bw = (W - 2 * pad) / n;
   const svg = H.svg("svg", { viewBox: "0 0 " + W + " " + (Ht + 20), width: "100%", role: "img", "aria-label": "今日分时图" });
   svg.appendChild(H.svg("line", { x1: pad, y1: Ht, x2: W - pad, y2: Ht, stroke: "#888" }));
   const y = (v) => Ht - (v / max) * (Ht - 20);
+  for (let i = 0; i <= n; i += Math.round(7200 / intervalS)) {
+    svg.appendChild(H.svg("text", { x: pad + i * bw - 6, y: Ht + 15, class: "axis" }, String((i * intervalS) / 3600) + "时"));
+  }
   const points = [];
   series.forEach((p, i) => {
     const x = pad + i * bw;
-    if (p.offered) svg.appendChild(H.svg("rect", { x: x + 1, y: y(p.offered), width: Math.max(1, bw / 2 - 1), height: Ht - y(p.offered), class: "bar-offered" }));
-    if (p.answered) svg.appendChild(H.svg("rect", { x: x + bw / 2, y: y(p.answered), width: Math.max(1, bw / 2 - 1), height: Ht - y(p.answered), class: "bar-answered" }));
-    if (p.sl15 !== null) points.push((x + bw / 2).toFixed(1) + "," + (Ht - p.sl15 * (Ht - 20)).toFixed(1));
-    const hour = new Date(p.interval * 1000).getHours();
-    if (new Date(p.interval * 1000).getMinutes() === 0 && hour % 2 === 0) {
-      svg.appendChild(H.svg("text", { x: x, y: Ht + 15, class: "axis" }, String(hour) + "时"));
+    const title = H.svg("title", {}, H.clock(p.interval).slice(0, 5) + " 呼入 " + p.offered + " 接通 " + p.answered +
+      " 15秒接通率 " + H.pct(p.sl15));
+    if (p.offered) {
+      const bar = H.svg("rect", { x: x, y: y(p.offered), width: Math.max(1, bw / 2), height: Ht - y(p.offered), class: "bar-offered" });
+      bar.appendChild(title);
+      svg.appendChild(bar);
     }
+    if (p.answered) svg.appendChild(H.svg("rect", { x: x + bw / 2, y: y(p.answered), width: Math.max(1, bw / 2), height: Ht - y(p.answered), class: "bar-answered" }));
+    if (p.sl15 !== null) points.push((x + bw / 2).toFixed(1) + "," + (Ht - p.sl15 * (Ht - 20)).toFixed(1));
   });
   if (points.length) svg.appendChild(H.svg("polyline", { points: points.join(" "), class: "line-sl" }));
   svg.appendChild(H.svg("text", { x: 2, y: 14, class: "axis" }, String(max)));

@@ -8,6 +8,7 @@ import collections
 import shutil
 import tempfile
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,14 +16,15 @@ from typing import Any
 import socketio
 from aiohttp import web
 
-from acd import plugin as acd_plugin
-from acd.core import Command, ContactArrived
+from acd.core import Command, ContactArrived, QueueConfigured
+from acd.queues import load_queues
 from acd.service import AcdService
 from agent_console import plugin as console_plugin
 from agent_console.services import ConsoleService
 from agent_console.settings import ConsoleSettings
 from hotline.app import error_middleware
 from hotline.auth import create_account, make_token
+from hotline.bus import Bus
 from hotline.context import AppContext
 from hotline.migrate import upgrade
 from hotline.settings import load_settings
@@ -157,21 +159,26 @@ async def _fresh_db(path: Path) -> None:
     shutil.copyfile(_TEMPLATE[0], path)
 
 
-async def start_engine(tmp_path: Path, console: ConsoleSettings | None = None, full_app: bool = False) -> Engine:
+async def start_engine(tmp_path: Path, console: ConsoleSettings | None = None) -> Engine:
     url = f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}"
     await _fresh_db(tmp_path / "hotline.db")
     engine = make_engine(url)
     settings = load_settings(data_dir=tmp_path, database_url=url)
     ctx = AppContext(settings=settings, engine=engine, sessions=make_sessionmaker(engine))
-    if full_app:
-        from hotline.app import build_app
+    app = web.Application(middlewares=[error_middleware])
+    # The ACD service as acd.plugin builds it, without the telephony side (tests fake the voice).
+    acd = AcdService(ctx.services.setdefault("bus", Bus()))
+    ctx.services["acd"] = acd
 
-        app = build_app(ctx)
-    else:
-        app = web.Application(middlewares=[error_middleware])
-        acd_plugin.install(app, ctx)
-        console_plugin.install(app, ctx, console or ConsoleSettings(grace_s=0.6, board_every_s=0.2))
-    acd: AcdService = ctx.services["acd"]
+    async def acd_lifecycle(_app: web.Application) -> AsyncIterator[None]:
+        for queue in load_queues():
+            await acd.feed(QueueConfigured(now=acd.now(), queue=queue))
+        acd.start()
+        yield
+        await acd.stop()
+
+    app.cleanup_ctx.append(acd_lifecycle)
+    console_plugin.install(app, ctx, console or ConsoleSettings(grace_s=0.6, board_every_s=0.2))
     executor = Executor()
     acd.register("voice", executor)
     acd.register("chat", executor)

@@ -1,4 +1,4 @@
-"""The pages and the socket inside the engine's full app, as ``hotline run`` builds it."""
+"""The pages, their security headers and the OpenAPI entries, served by the console plugin."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import aiohttp
 from tests.integration.agent_console.harness import start_engine, stop_engine
 
 
-async def test_full_app_serves_both_pages_with_a_strict_policy_and_the_sockets(tmp_path: Path) -> None:
-    engine = await start_engine(tmp_path, full_app=True)
+async def test_pages_are_served_with_a_strict_policy_next_to_the_sockets(tmp_path: Path) -> None:
+    engine = await start_engine(tmp_path)
     try:
         async with aiohttp.ClientSession() as http:
             for path, title in (("/console/", "座席工作台"), ("/supervisor/", "班长监控")):
@@ -25,8 +25,9 @@ async def test_full_app_serves_both_pages_with_a_strict_policy_and_the_sockets(t
             assert resp.status == 200 and "textContent" in await resp.text()
             resp = await http.get(engine.base + "/console/vendor.js")
             assert resp.status in (200, 503) and resp.content_type == "application/javascript"
-            doc = await (await http.get(engine.base + "/openapi.json")).json()
-            assert "/console/" in doc["paths"] and "/supervisor/" in doc["paths"]
+        from agent_console.plugin import OPENAPI
+
+        assert "/console/" in OPENAPI["paths"] and "/supervisor/" in OPENAPI["paths"]
         seat = await engine.client("/agent", await engine.account("1001"))
         assert (await seat.call("login"))["ok"]
     finally:

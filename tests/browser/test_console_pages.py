@@ -1,0 +1,142 @@
+"""The seat and supervisor pages in headless Chromium against a real engine: log in, go ready,
+a chat offer appears, accept, end, wrap up; the supervisor sees it live; hostile text stays text."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+from playwright.async_api import expect
+
+from acd.core import OfferAccepted
+from hotline.storage import Interaction
+from tests.integration.agent_console.harness import Engine
+
+DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
+XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
+
+
+async def login(page: Any, engine: Engine, path: str, user: str) -> None:
+    await page.goto(engine.base + path)
+    await page.fill("#login-user", user)
+    await page.fill("#login-pass", "password123")
+    await page.click("#login-submit")
+
+
+async def test_seat_takes_a_chat_from_offer_to_wrap_up_and_the_supervisor_sees_it(engine: Engine, browser: Any) -> None:
+    await engine.account("1001")
+    await engine.account("boss", "supervisor")
+    seat_page = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
+    errors: list[str] = []
+    seat_page.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    await login(seat_page, engine, "/console/", "1001")
+    await expect(seat_page.locator("#state-badge")).to_have_text("未签入")
+    await seat_page.select_option("#phone-kind", "desk")
+    await seat_page.click("#btn-login")
+    await expect(seat_page.locator("#state-badge")).to_have_text("示忙（login）")
+    await seat_page.click("#btn-ready")
+    await expect(seat_page.locator("#state-badge")).to_have_text("空闲")
+
+    # A chat whose caller name and IVR path carry markup: it must show as text.
+    async with engine.ctx.sessions() as s, s.begin():
+        s.add(
+            Interaction(
+                contact_id="chat-1",
+                channel="webchat",
+                caller=XSS,
+                arrived_at=dt.datetime.now(dt.UTC),
+                data={"ivr_path": ["<b>粗体</b>", "人工服务"]},
+            )
+        )
+    cid = await engine.chat(caller=XSS)
+    assert cid == "chat-1"
+    await expect(seat_page.locator("#offer-card")).to_be_visible()
+    await expect(seat_page.locator("#offer-caller")).to_have_text(XSS)
+    countdown = int(await seat_page.locator("#offer-countdown").text_content() or "0")
+    assert 1 <= countdown <= 15
+    await expect(seat_page.locator("#context-caller")).to_have_text(XSS)
+    assert await seat_page.locator("#offer-info img, #context img, #context b, #offer-info script").count() == 0
+    assert "&lt;img" in await seat_page.locator("#offer-caller").inner_html()
+    assert "<b>粗体</b> → 人工服务" in (await seat_page.locator("#context").text_content() or "")
+
+    await seat_page.click("#btn-accept")
+    await expect(seat_page.locator("#state-badge")).to_have_text("服务中")
+    await expect(seat_page.locator("#offer-card")).to_be_hidden()
+    await expect(seat_page.locator("#contact-card")).to_be_visible()
+    await expect(seat_page.locator("#workorder-form")).to_be_hidden()
+    await expect(seat_page.locator("#today")).to_contain_text("接起1")
+
+    # More seats and waiting calls, so the supervisor's board has something to show.
+    helpers = []
+    for name, action in (("1002", "ready"), ("1003", "not_ready"), ("1004", "busy")):
+        c = await engine.client("/agent", await engine.account(name))
+        await c.call("login", {"phone": "desk", "ready": action != "not_ready"})
+        if action == "not_ready":
+            await c.call("not_ready", {"reason": "用餐"})
+        helpers.append(c)
+    call = await engine.call(caller="13900001234")
+    await engine.acd.feed(
+        OfferAccepted(now=engine.acd.now(), contact_id=call, seat_id=engine.acd.core.contacts[call].seat or "")
+    )
+    for n in range(3):
+        await engine.call(caller=f"1370000000{n}", queue="business")
+
+    sup_page = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
+    sup_page.on("pageerror", lambda exc: errors.append(str(exc)))
+    await login(sup_page, engine, "/supervisor/", "boss")
+    row = sup_page.locator('#seats tbody tr[data-seat="1001"]')
+    await expect(row.locator("td.state")).to_have_text("服务中")
+    await expect(sup_page.locator('#queues tbody tr[data-queue="business"] td').nth(1)).to_have_text("3")
+    await expect(sup_page.locator("#chart svg rect").first).to_be_attached()
+    await seat_page.screenshot(path=str(DOCS_IMG / "console-seat.png"), full_page=True)
+    await sup_page.screenshot(path=str(DOCS_IMG / "console-supervisor.png"), full_page=True)
+
+    # The seat ends the chat and wraps up; the supervisor's board follows without a reload.
+    await seat_page.click("#btn-hangup")
+    await expect(seat_page.locator("#wrapup-card")).to_be_visible()
+    await seat_page.select_option("#disposition", "已解答")
+    await seat_page.fill("#notes", "已告知办理流程 <i>备注</i>")
+    await seat_page.click("#btn-wrapup")
+    await expect(seat_page.locator("#wrapup-card")).to_be_hidden()
+    await expect(seat_page.locator("#today")).to_contain_text("话后处理1")
+    await seat_page.select_option("#reason", "培训")
+    await seat_page.click("#btn-not-ready")
+    await expect(row.locator("td.state")).to_have_text("示忙")
+    await expect(row.locator("td").nth(2)).to_have_text("培训")
+
+    # The supervisor forces the seat ready-to-logout: the seat's page is told who did it.
+    await row.locator("button", has_text="签出").click()
+    await expect(seat_page.locator("#toast")).to_contain_text("班长 boss 将您签出")
+    await expect(seat_page.locator("#state-badge")).to_have_text("未签入")
+    assert await seat_page.evaluate("window.__xss") is None
+    assert errors == []
+
+
+async def test_login_refusals_show_their_reason_and_the_soft_phone_side_is_ready(engine: Engine, browser: Any) -> None:
+    """One browser for the short checks (a launch costs seconds): wrong password, a seat on the
+    supervisor page, and a WebRTC seat's page with JsSIP, its credentials and the counters tests read."""
+    await engine.account("1001")
+    page = await browser.new_page()
+    await page.goto(engine.base + "/console/")
+    await page.fill("#login-user", "1001")
+    await page.fill("#login-pass", "wrong-password")
+    await page.click("#login-submit")
+    await expect(page.locator("#login-error")).to_have_text("用户名或密码错误")
+
+    sup = await browser.new_page()
+    await login(sup, engine, "/supervisor/", "1001")
+    await expect(sup.locator("#role-error")).to_contain_text("此页面需要角色")
+    await expect(sup.locator("#board")).to_be_hidden()
+
+    await page.fill("#login-pass", "password123")
+    await page.click("#login-submit")
+    await expect(page.locator("#desk")).to_be_visible()
+    await page.click("#btn-login")
+    await expect(page.locator("#state-badge")).to_have_text("示忙（login）")
+    assert await page.evaluate("typeof window.JsSIP.UA") == "function"
+    assert await page.evaluate("window.__phone.ua !== null")
+    stats = await page.evaluate("window.__phone.stats")
+    assert set(stats) >= {"packetsSent", "packetsReceived", "connectionState"}
+    assert await page.evaluate("window.__console.snap.sip.username") == "seat1001"
