@@ -181,17 +181,18 @@ class Acd(routing.RoutingMixin):
         new = next_seat_state(seat.id, seat.state, action)
         was = self.index.counts_staffed(seat)
         now = self.now
-        if new != seat.state or action == "pause":
+        if new != seat.state or (new == NOT_READY and action == "pause"):  # a new reason restarts the clock
             if seat.state != LOGGED_OUT and now > seat.since:
                 self.stats.seat_state_time(seat.state, seat.since, now)
                 if seat.state in OCCUPIED_STATES:
                     seat.occupied_s += now - seat.since
-            if new != seat.state:
-                seat.since = now
+            seat.since = now
             if new == READY:
                 seat.idle_since = now
             seat.state = new
             seat.reason = reason if new == NOT_READY else ""
+            self._out.append(SeatStateChanged(seat.id, new, reason or action))
+        elif action in ("pause", "resume"):  # pending pause set or cancelled while working
             self._out.append(SeatStateChanged(seat.id, new, reason or action))
         self.index.staffing_changed(seat, was)
         if refresh:
@@ -259,8 +260,7 @@ class Acd(routing.RoutingMixin):
             was = self.index.counts_staffed(seat)
             seat.pending = e.reason
             self.index.staffing_changed(seat, was)
-            self.index.refresh_avail(seat)
-            self._out.append(SeatStateChanged(seat.id, seat.state, f"pause pending: {e.reason}"))
+            self._seat_action(seat, "pause", f"pause pending: {e.reason}")
 
     def _on_skills(self, e: SeatSkillsChanged) -> None:
         seat = self._seat(e.seat_id)

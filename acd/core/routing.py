@@ -172,10 +172,11 @@ class RoutingMixin:
                 limit = self.settings.projection_margin * q.target_for(contact.channel)
                 slack = limit - (self.now - contact.enq) - self.projected_wait(contact, contact.bucket, pos)
                 due = min(due, self.now + max(1.0, slack))
-        if q.max_wait_s is not None and not contact.overflowed:
-            due = min(due, contact.enq + q.max_wait_s)
+        if self._max_wait_applies(contact, q):
+            due = min(due, contact.enq + (q.max_wait_s or 0.0))
         if contact.next_announce is not None:
             due = min(due, contact.next_announce)
+        due = max(due, self.now + 0.001)  # a due time in the past must not fire in a loop
         contact.timer += 1
         if due < math.inf:
             self._timer(due, CHECK, contact.id, contact.timer)
@@ -184,7 +185,7 @@ class RoutingMixin:
         """A waiting contact's timer: max wait, widening, announcements."""
         q = self.queue(contact.queue)
         elapsed = self.now - contact.enq
-        late = q.max_wait_s is not None and elapsed >= q.max_wait_s and not contact.overflowed
+        late = self._max_wait_applies(contact, q) and elapsed >= (q.max_wait_s or 0.0)
         if late and self._overflow(contact, q, f"waited {elapsed:.0f} s >= max wait {q.max_wait_s} s"):
             return
         if contact.next_announce is not None and self.now >= contact.next_announce:
@@ -199,6 +200,13 @@ class RoutingMixin:
             return
         self._schedule_check(contact)
 
+    @staticmethod
+    def _max_wait_applies(contact: Contact, q: QueueConfig) -> bool:
+        if q.max_wait_s is None or contact.overflowed:
+            return False
+        # the citizen chose a call-back: no message to play, no second offer of one
+        return contact.state != CALLBACK or q.overflow.startswith("queue:")
+
     def _overflow(self, contact: Contact, q: QueueConfig, why: str) -> bool:
         """Apply the queue's overflow action; True when the contact left this queue."""
         action = q.overflow
@@ -212,7 +220,10 @@ class RoutingMixin:
             self._contact_action(contact, "move")
             contact.queue = target.name
             contact.qprio = target.priority
-            contact.overflowed = True
+            # the new queue's max wait counts from the original enqueue time too; one already
+            # passed would bounce the contact on every tick, so it stays put then
+            elapsed = self.now - contact.enq
+            contact.overflowed = target.max_wait_s is None or elapsed >= target.max_wait_s
             contact.levels = self._levels(target, contact.media, contact.needs, contact.id)
             contact.level = 0
             self._out.append(Overflow(contact.id, action, f"{why}: moved to {target.name}"))
