@@ -143,7 +143,8 @@ class _Run:
             self.deadline = None if self.playback else time.monotonic() + command.timeout
         elif isinstance(command, Enqueue):
             skills = [(s, 1) for s in command.skills]
-            prio = PRIORITY_CLASSES.get(max(0, min(3, command.priority + self.session.priority_boost)), "normal")
+            # Enqueue.priority already carries the flow's boosts (VIP and the like).
+            prio = PRIORITY_CLASSES.get(max(0, min(3, command.priority)), "normal")
             return {"queue": command.queue, "skills": skills, "priority": prio}
         elif isinstance(command, Transfer):
             self.call.hangup_side = "ivr"
