@@ -5,9 +5,11 @@ Routing in one paragraph: a contact goes to the best ready seat of its current b
 none is ready it waits, unless its projected wait (position in the bucket, staffed eligible
 seats, moving-average handle time) would break ``projection_margin`` x target, in which case
 it widens a step (lower proficiency, no preferred skill, any group, cloud seats) and tries
-again. A freed seat looks only at the heads of its buckets and takes the contact most at risk
-of missing its target: first any contact starving (waited 4x target), then those that miss
-unless taken now, then those that can still wait (least slack first), then those already late.
+again. A freed seat looks only at the heads of its buckets and takes, within the highest
+priority class, first a contact starving (waited 4 x target), then the contact still within
+its target with the lowest chance that another seat of its bucket frees up in time (so the
+one caller only this seat can serve goes before one that a big pool will soon take), then
+those already late, oldest first.
 """
 
 from __future__ import annotations

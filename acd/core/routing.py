@@ -482,12 +482,11 @@ class RoutingMixin:
             return (contact.prio, contact.qprio, 0, contact.enq, contact.seq)
         if elapsed > target:
             return (contact.prio, contact.qprio, 3, contact.enq, contact.seq)
-        others = bucket.staffed - 1
-        servers = others * (self.settings.max_chats if bucket.media == "chat" else 1)
-        skip = self.aht[bucket.media] / servers if servers > 0 else math.inf
-        if elapsed + skip > target:  # missed unless taken now: earliest deadline first
-            return (contact.prio, contact.qprio, 1, contact.enq + target, contact.seq)
-        return (contact.prio, contact.qprio, 2, target - elapsed - skip, contact.seq)
+        # chance that no other seat of its bucket frees up before its deadline, if this seat
+        # passes it by (exponential handle times): take the contact that needs this seat most
+        others = (bucket.staffed - 1) * (self.settings.max_chats if bucket.media == "chat" else 1)
+        miss = math.exp(-(target - elapsed) * others / self.aht[bucket.media]) if others > 0 else 1.0
+        return (contact.prio, contact.qprio, 1, -miss, contact.enq + target, contact.seq)
 
 
 def _describe(bucket: Bucket) -> str:
