@@ -100,7 +100,7 @@ class SeatActions:
             offer = self.c.offers.get(seat)
             if offer is not None:
                 offer["auto_answer"] = auto
-        await self.c.record(seat, e.contact_id, "accept", channel)
+        self.c.note(seat, e.contact_id, "accept", channel)
         hint = "" if auto or media_of(channel) == "chat" else "请在话机上接听"
         return {"contact_id": e.contact_id, "channel": channel, "auto_answer": auto, "hint": hint}
 
@@ -108,7 +108,7 @@ class SeatActions:
         channel = self._offered(seat, e.contact_id)
         await self.c.feed(OfferRejected(now=self.c.now(), contact_id=e.contact_id, seat_id=seat))
         self.c.offers.pop(seat, None)
-        await self.c.record(seat, e.contact_id, "reject", channel)
+        self.c.note(seat, e.contact_id, "reject", channel)
         return {"seat": self.c.seat_row(seat)}
 
     # ---- call control ----------------------------------------------------------------------------
@@ -169,6 +169,7 @@ class SeatActions:
     # ---- after the contact -----------------------------------------------------------------------
     async def _handled(self, seat: str, contact_id: str) -> tuple[str, bool]:
         """(channel, already wrapped up) of a contact this seat accepted; refuses anyone else's."""
+        await self.c.activity.flush()
         async with self.c.sessions() as s:
             rows = (
                 await s.execute(

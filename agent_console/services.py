@@ -27,6 +27,7 @@ from acd.core import (
 from acd.service import AcdService
 from acd.voice.api import sip_credentials
 from agent_console import history
+from agent_console.activity import ActivityLog
 from agent_console.core import board, presence
 from agent_console.models import ConsoleActivity, SeatProfile
 from agent_console.settings import ConsoleSettings
@@ -82,6 +83,7 @@ class ConsoleService:
         self.console = console
         self.services = services
         self.clock = clock
+        self.activity = ActivityLog(sessions)
         self.presence = presence.Presence(console.grace_s)
         self.offers: dict[str, dict[str, Any]] = {}  # seat -> the offer it has not answered yet
         self.phones: dict[str, str] = {}  # seat -> webrtc | desk | external
@@ -169,10 +171,10 @@ class ConsoleService:
         }
         self.offers[seat_id] = offer
         await self.emit_seat(seat_id, "offer", offer)
+        self.note(seat_id, cid, "offer", offer["channel"])
         self.spawn(self._after_offer(seat_id, offer))
 
     async def _after_offer(self, seat_id: str, offer: dict[str, Any]) -> None:
-        await self.record(seat_id, offer["contact_id"], "offer", offer["channel"])
         ctx = await self.context_of(offer["contact_id"], offer.get("caller", ""))
         await self.emit_seat(seat_id, "context", ctx)
 
@@ -184,12 +186,17 @@ class ConsoleService:
         return {"contact_id": contact_id, "caller": caller, "ivr_path": [str(x) for x in ivr], **past}
 
     async def record(self, seat_id: str, contact_id: str, kind: str, channel: str, **extra: str) -> None:
-        async with self.sessions() as s, s.begin():
-            s.add(
-                ConsoleActivity(
-                    seat_id=seat_id, contact_id=contact_id, kind=kind, channel=channel, at=utc(self.clock()), **extra
-                )
-            )
+        """Wait until the row is written (wrap-ups: the seat must know it is stored)."""
+        await self.activity.add(
+            seat_id=seat_id, contact_id=contact_id, kind=kind, channel=channel, at=utc(self.clock()), **extra
+        )
+
+    def note(self, seat_id: str, contact_id: str, kind: str, channel: str) -> None:
+        """Queue the row and go on: offers and answers must not wait for the database."""
+        fut = self.activity.add(
+            seat_id=seat_id, contact_id=contact_id, kind=kind, channel=channel, at=utc(self.clock())
+        )
+        fut.add_done_callback(lambda f: f.cancelled() or f.exception())
 
     # ---- presence ----------------------------------------------------------------------------
     async def connected(self, sid: str, seat_id: str) -> None:
@@ -260,6 +267,7 @@ class ConsoleService:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._timer = None
+        await self.activity.close()
 
     def queues_of(self, seat_id: str) -> list[str]:
         """The queues whose contacts this seat can take (at their strictest), for the queue rooms."""
@@ -333,6 +341,7 @@ class ConsoleService:
     async def to_wrap(self, seat_id: str) -> list[str]:
         """Contacts the seat took today that ended without a wrap-up (shown again after a refresh)."""
         start = utc(board.day_start(self.clock()))
+        await self.activity.flush()
         async with self.sessions() as s:
             rows = (
                 await s.execute(
@@ -353,6 +362,7 @@ class ConsoleService:
 
     async def today(self, seat_id: str) -> dict[str, Any]:
         start = board.day_start(self.clock())
+        await self.activity.flush()
         async with self.sessions() as s:
             rows = (
                 await s.execute(

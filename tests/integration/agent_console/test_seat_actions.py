@@ -22,6 +22,7 @@ async def ready_seat(engine: Engine, name: str, phone: str = "webrtc") -> Client
 
 
 async def activities(engine: Engine, seat: str) -> list[tuple[str, str, str, str]]:
+    await engine.console.activity.flush()
     async with engine.ctx.sessions() as s:
         rows = (await s.execute(select(ConsoleActivity).where(ConsoleActivity.seat_id == seat))).scalars()
         return [(r.kind, r.contact_id, r.disposition, r.notes) for r in rows]
