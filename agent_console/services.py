@@ -28,7 +28,7 @@ from acd.service import AcdService
 from acd.voice.api import sip_credentials
 from agent_console import history
 from agent_console.activity import ActivityLog
-from agent_console.core import board, presence
+from agent_console.core import board, context, presence
 from agent_console.models import ConsoleActivity, SeatProfile
 from agent_console.settings import ConsoleSettings
 from hotline.settings import Settings
@@ -182,8 +182,7 @@ class ConsoleService:
         data = await history.interaction_data(self.sessions, contact_id)
         caller = caller or str(data.get("caller", ""))
         past = await history.caller_history(self.sessions, caller, contact_id, self.console.history_limit)
-        ivr = data.get("ivr_path") or []
-        return {"contact_id": contact_id, "caller": caller, "ivr_path": [str(x) for x in ivr], **past}
+        return {"contact_id": contact_id, "caller": caller, "ivr_path": context.ivr_steps(data), **past}
 
     async def record(self, seat_id: str, contact_id: str, kind: str, channel: str, **extra: str) -> None:
         """Wait until the row is written (wrap-ups: the seat must know it is stored)."""

@@ -167,7 +167,8 @@ async def _clients(args: argparse.Namespace, conn: Any, port: int, secret: str, 
         c = socketio.AsyncClient(reconnection=False)
 
         def on_seat(row: dict[str, Any]) -> None:
-            t0 = sent.get(str(row.get("reason", "")))
+            # A seat still finishing a chat gets the pause as pending: its row names it there.
+            t0 = sent.get(str(row.get("reason") or row.get("pending") or ""))
             if t0 is not None:
                 sup_delays.append(time.time() - t0)
 

@@ -72,13 +72,19 @@ async def test_ivr_path_of_the_contact_reaches_the_seat(engine: Engine) -> None:
                 channel="voice",
                 caller="13800000000",
                 arrived_at=dt.datetime.now(dt.UTC),
-                data={"ivr_path": ["欢迎", "按1 政策咨询"]},
+                data={
+                    "ivr": {
+                        "flow": "city",
+                        "path": [{"node": "欢迎", "kind": "play"}, {"node": "主菜单", "kind": "menu", "digits": "1"}],
+                        "outcome": "queue:general",
+                    }
+                },
             )
         )
     seat = await ready_seat(engine, "1001")
     cid = await engine.call()
     assert cid == "call-1"
     ctx = await seat.next("context")
-    assert ctx["ivr_path"] == ["欢迎", "按1 政策咨询"] and ctx["caller"] == "13800000000"
+    assert ctx["ivr_path"] == ["欢迎", "主菜单（按 1）", "→ queue:general"] and ctx["caller"] == "13800000000"
     again = await seat.call("context", {"contact_id": cid})
-    assert again["ok"] and again["ivr_path"] == ["欢迎", "按1 政策咨询"]
+    assert again["ok"] and again["ivr_path"] == ctx["ivr_path"]

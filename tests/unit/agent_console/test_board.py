@@ -115,3 +115,23 @@ def test_seat_today_counts_only_today_and_averages_accept_to_wrapup() -> None:
     assert seat_today([], now)["avg_handle_s"] is None
     with pytest.raises(ValueError, match="unknown activity kind"):
         seat_today([Activity(MIDNIGHT, "dance", "x")], now)
+
+
+def test_ivr_steps_read_the_ivr_record_and_skip_malformed_steps() -> None:
+    from agent_console.core.context import ivr_steps
+
+    data = {
+        "ivr": {
+            "path": [
+                {"node": "welcome", "kind": "play"},
+                {"node": "menu", "kind": "menu", "digits": "2"},
+                "junk",
+                {"kind": "menu"},
+                {"node": "menu", "kind": "menu", "note": "max_visits"},
+            ],
+            "outcome": "queue:business",
+        }
+    }
+    assert ivr_steps(data) == ["welcome", "menu（按 2）", "menu［max_visits］", "→ queue:business"]
+    assert ivr_steps({"ivr_path": ["欢迎", 3]}) == ["欢迎", "3"]
+    assert ivr_steps({"ivr": "broken"}) == [] and ivr_steps({}) == []
