@@ -332,6 +332,7 @@ class ConsoleService:
             "phone": self.phones.get(seat_id, "webrtc"),
             "sip": self.sip(seat_id) if seat is not None else None,
             "queues": self.queues_of(seat_id),
+            "queue_figures": [self.acd.core.queue_snapshot(q) for q in self.queues_of(seat_id)],
             "reasons": list(self.console.not_ready_reasons),
             "dispositions": list(self.console.dispositions),
             "now": self.now(),

@@ -19,6 +19,9 @@ class SupervisorActions:
     def __init__(self, console: ConsoleService) -> None:
         self.c = console
         self.snoops: dict[str, str] = {}  # snoop id -> supervisor who started it
+        self._dirty: set[str] = set()  # seats whose new row has not gone to the supervisors yet
+        self._flush_pending = False
+        self._sent: dict[str, tuple[int, float]] = {}  # queue -> (waiting, when) last sent to its rooms
 
     # ---- the board ---------------------------------------------------------------------------
     def queues(self) -> list[dict[str, Any]]:
@@ -39,9 +42,24 @@ class SupervisorActions:
         }
 
     async def on_seat_topic(self, _topic: str, payload: dict[str, Any]) -> None:
-        """A seat changed state: every supervisor's board gets the seat's new row at once."""
+        """A seat changed state: every supervisor gets the seat's new row on the next loop turn.
+
+        Not inline: the ACD awaits its bus handlers in order, and the fan-out to every supervisor
+        would otherwise run before the Offer that follows a seat's change to reserved. Changes of
+        one seat within one turn go out once, as its latest row.
+        """
         seat_id = str(payload.get("seat_id", ""))
-        if seat_id:
+        if not seat_id:
+            return
+        self._dirty.add(seat_id)
+        if not self._flush_pending:
+            self._flush_pending = True
+            self.c.spawn(self._flush_seats())
+
+    async def _flush_seats(self) -> None:
+        self._flush_pending = False
+        dirty, self._dirty = self._dirty, set()
+        for seat_id in sorted(dirty):
             await self.c.sio.emit("seat", self.c.seat_row(seat_id), room=SUPERVISORS, namespace=SUPERVISOR_NS)
 
     async def push_queues(self) -> None:
@@ -50,9 +68,19 @@ class SupervisorActions:
             "queues", {"now": self.c.now(), "queues": rows}, room=SUPERVISORS, namespace=SUPERVISOR_NS
         )
         for row in rows:
-            brief = {"queue": row["queue"], "waiting": row["waiting"], "longest_wait_s": row["longest_wait_s"]}
-            await self.c.sio.emit("queue", brief, room=queue_room(row["queue"]), namespace=AGENT_NS)
-            await self.c.sio.emit("queue", row, room=queue_room(row["queue"]), namespace=SUPERVISOR_NS)
+            name = row["queue"]
+            # Seats get a queue's figures only when its waiting count changes (or, while someone
+            # waits, every ~10 s): hundreds of seats per room make a push to all of them a burst
+            # that would delay offers. The page counts the longest wait up by itself in between.
+            waiting = row["waiting"]
+            last = self._sent.get(name)
+            now = self.c.now()
+            if last is not None and last[0] == waiting and (waiting == 0 or now - last[1] < 10.0):
+                continue
+            self._sent[name] = (waiting, now)
+            brief = {"queue": name, "waiting": waiting, "longest_wait_s": row["longest_wait_s"]}
+            await self.c.sio.emit("queue", brief, room=queue_room(name), namespace=AGENT_NS)
+            await self.c.sio.emit("queue", row, room=queue_room(name), namespace=SUPERVISOR_NS)
 
     async def run_pusher(self) -> None:
         """Queue figures change with time alone (the longest wait grows): push them every few seconds."""

@@ -32,10 +32,11 @@ from hotline.commands.bench import machine
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seats", type=int, default=500, help="seat sockets (default 500)")
     parser.add_argument("--supervisors", type=int, default=50, help="supervisor sockets (default 50)")
-    parser.add_argument("--contacts", type=int, default=1000, help="chat contacts offered (default 1000)")
-    parser.add_argument("--rate", type=float, default=50.0, help="contacts per second (default 50)")
+    parser.add_argument("--contacts", type=int, default=600, help="chat contacts offered (default 600)")
+    # 500 seats with 4-5 minute handling serve about 2 contacts a second: 10/s is a hard peak.
+    parser.add_argument("--rate", type=float, default=10.0, help="contacts per second (default 10)")
     parser.add_argument("--actions", type=int, default=200, help="seat not-ready actions (default 200)")
-    parser.add_argument("--action-rate", type=float, default=20.0, help="seat actions per second (default 20)")
+    parser.add_argument("--action-rate", type=float, default=10.0, help="seat actions per second (default 10)")
     parser.add_argument("--timeout", type=float, default=300.0, help="give up after this many seconds")
 
 

@@ -35,13 +35,24 @@ function applySnapshot(snap) {
   fillSelect(H.$("disposition"), snap.dispositions);
   if (snap.to_wrap) S.toWrap = snap.to_wrap.slice();
   if (snap.logged_in) H.$("phone-kind").value = snap.phone;  // before login the seat's choice stands
-  H.$("my-queues").textContent = "";
+  S.queues.clear();
+  for (const q of snap.queue_figures || []) S.queues.set(q.queue, Object.assign(q, { at: Date.now() / 1000 }));
+  showQueues();
   if (snap.logged_in && snap.sip) Phone.start(snap.sip);
   if (!snap.logged_in) Phone.stop();
   S.offer = snap.offer || null;
   S.offerAt = Date.now() / 1000 - (snap.offer ? snap.now - snap.offer.offered_at : 0);
   showSeat(snap.seat);
   renderOffer();
+}
+
+// The server sends a queue's figures when its waiting count changes; the longest wait grows here.
+function showQueues() {
+  const now = Date.now() / 1000;
+  H.$("my-queues").textContent = [...S.queues.values()].map((x) => {
+    const wait = x.waiting ? x.longest_wait_s + (now - (x.at || now)) : 0;
+    return H.queueName(x.queue) + " 等待 " + x.waiting + " 最长 " + H.secs(wait);
+  }).join("  |  ");
 }
 
 function fillSelect(select, items) {
@@ -244,11 +255,7 @@ function start() {
         if (!o.answered) H.toast("来电/会话已转走（超时未应答或对方已挂断）", true);
       },
       context: (c) => { S.contexts.set(c.contact_id, c); renderContext(); },
-      queue: (q) => {
-        S.queues.set(q.queue, q);
-        H.$("my-queues").textContent = [...S.queues.values()]
-          .map((x) => H.queueName(x.queue) + " 等待 " + x.waiting + " 最长 " + H.secs(x.longest_wait_s)).join("  |  ");
-      },
+      queue: (q) => { S.queues.set(q.queue, Object.assign(q, { at: Date.now() / 1000 })); showQueues(); },
       forced: (f) => H.toast("班长 " + f.by + (f.action === "logout" ? " 将您签出" : " 将您置忙：" + f.reason), true),
     },
   });
@@ -257,6 +264,7 @@ function start() {
     tickOffer();
     if (S.snap) H.$("state-time").textContent = H.secs(Date.now() / 1000 - S.since);
   }, 250);
+  setInterval(showQueues, 1000);
   setInterval(refreshToday, 60000);
 }
 

@@ -220,14 +220,18 @@ async def test_desk_phone_seat_is_told_to_answer_on_the_phone(engine: Engine) ->
 
 
 async def test_seat_joins_the_rooms_of_its_queues_and_gets_their_figures(engine: Engine) -> None:
-    seat = await ready_seat(engine, "1001")  # default skills: general 1; no business skill
-    ack = await seat.call("state")
+    seat = await engine.client("/agent", await engine.account("1001"))  # default skills: general 1
+    ack = await seat.call("login", {})
     assert "general" in ack["queues"] and "business" not in ack["queues"]
-    got = await seat.next("queue", where=lambda d: d["queue"] == "general")
+    general = next(f for f in ack["queue_figures"] if f["queue"] == "general")
+    assert general == {"queue": "general", "waiting": 0, "longest_wait_s": 0.0}
+    await engine.call(queue="business")
+    await engine.call(queue="general")  # the seat is not ready: the call waits
+    got = await seat.next("queue", where=lambda d: d["queue"] == "general" and d["waiting"] == 1)
     assert set(got) == {"queue", "waiting", "longest_wait_s"}
-    seen = set()
-    for _ in range(6):
-        seen.add((await seat.next("queue"))["queue"])
+    seen = {
+        d["queue"] for d in [got, *[seat.events["queue"].get_nowait() for _ in range(seat.events["queue"].qsize())]]
+    }
     assert "business" not in seen
 
 
