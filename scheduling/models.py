@@ -39,3 +39,17 @@ class RosterShiftRow(Base):
     starts_at: Mapped[dt.datetime]
     ends_at: Mapped[dt.datetime]
     breaks: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class RequirementRow(Base):
+    """Required seats per interval for one day of a roster and skill group (the chart's other line)."""
+
+    __tablename__ = "scheduling_requirements"
+    __table_args__ = (Index("ix_scheduling_requirements_roster_day", "roster", "day"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    roster: Mapped[str] = mapped_column(String(64))
+    skill_group: Mapped[str] = mapped_column(String(64))
+    day: Mapped[str] = mapped_column(String(10))  # local date, ISO
+    interval_minutes: Mapped[int] = mapped_column(Integer)
+    seats: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"required": [...]} one per interval

@@ -14,11 +14,11 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from acd.core.events import SeatLoggedIn
@@ -35,7 +35,7 @@ from scheduling.core.actions import (
     Output,
 )
 from scheduling.core.shifts import Roster
-from scheduling.models import ManagerActionRow, RosterShiftRow
+from scheduling.models import ManagerActionRow, RequirementRow, RosterShiftRow
 
 logger = logging.getLogger(__name__)
 
@@ -162,7 +162,11 @@ async def load_actions(sessions: async_sessionmaker[AsyncSession], since: dt.dat
 
 
 async def publish_roster(
-    sessions: async_sessionmaker[AsyncSession], name: str, roster: Roster, day0: dt.datetime
+    sessions: async_sessionmaker[AsyncSession],
+    name: str,
+    roster: Roster,
+    day0: dt.datetime,
+    requirement: Mapping[str, Sequence[int]] | None = None,
 ) -> int:
     """Store a roster under ``name`` (replacing an earlier one of that name); slot 0 is ``day0``.
 
@@ -171,10 +175,21 @@ async def publish_roster(
     if day0.tzinfo is None:
         raise ValueError("day0 must carry its time zone")
     step = dt.timedelta(minutes=roster.slot_minutes)
+    per_day = 24 * 60 // roster.slot_minutes
     async with sessions() as s, s.begin():
-        old = await s.execute(select(RosterShiftRow).where(RosterShiftRow.roster == name))
-        for row in old.scalars():
-            await s.delete(row)
+        await s.execute(delete(RosterShiftRow).where(RosterShiftRow.roster == name))
+        await s.execute(delete(RequirementRow).where(RequirementRow.roster == name))
+        for group, need in (requirement or {}).items():
+            for start in range(0, len(need), per_day):
+                s.add(
+                    RequirementRow(
+                        roster=name,
+                        skill_group=group,
+                        day=(day0 + start * step).date().isoformat(),
+                        interval_minutes=roster.slot_minutes,
+                        seats={"required": list(need[start : start + per_day])},
+                    )
+                )
         for shift in roster.shifts:
             s.add(
                 RosterShiftRow(
@@ -216,3 +231,49 @@ async def load_history(
             aware = arrived if arrived.tzinfo is not None else arrived.replace(tzinfo=dt.UTC)
             out.append((aware.astimezone(tz).replace(tzinfo=None), channel))
         return out
+
+
+async def day_chart(
+    sessions: async_sessionmaker[AsyncSession], name: str, day: dt.date, tz: dt.tzinfo
+) -> dict[str, dict[str, list[int]]]:
+    """Per skill group: required and scheduled (on seat) seats per interval of one local day."""
+    start = dt.datetime.combine(day, dt.time(), tzinfo=tz)
+    end = start + dt.timedelta(days=1)
+    out: dict[str, dict[str, list[int]]] = {}
+    async with sessions() as s:
+        reqs = await s.execute(
+            select(RequirementRow).where(RequirementRow.roster == name, RequirementRow.day == day.isoformat())
+        )
+        minutes = 30
+        for row in reqs.scalars():
+            minutes = row.interval_minutes
+            out.setdefault(row.skill_group, {})["required"] = [int(v) for v in row.seats.get("required", [])]
+        per_day = 24 * 60 // minutes
+        shifts = await s.execute(
+            select(RosterShiftRow).where(
+                RosterShiftRow.roster == name,
+                RosterShiftRow.starts_at < end.astimezone(dt.UTC),
+                RosterShiftRow.ends_at > start.astimezone(dt.UTC),
+                RosterShiftRow.seat != "",
+            )
+        )
+        for shift in shifts.scalars():
+            cov = out.setdefault(shift.skill_group, {}).setdefault("scheduled", [0] * per_day)
+            off = [
+                (dt.datetime.fromisoformat(b["start"]), dt.timedelta(minutes=b["minutes"]))
+                for b in shift.breaks.get("breaks", [])
+            ]
+            begins, ends = _aware(shift.starts_at), _aware(shift.ends_at)
+            for i in range(per_day):
+                t = start + dt.timedelta(minutes=i * minutes)
+                if begins <= t < ends and not any(b <= t < b + d for b, d in off):
+                    cov[i] += 1
+    for lines in out.values():
+        lines.setdefault("required", [])
+        lines.setdefault("scheduled", [0] * (24 * 60 // 30))
+    return out
+
+
+def _aware(value: dt.datetime) -> dt.datetime:
+    # SQLite returns naive values for timezone-aware columns; they were stored in UTC.
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)

@@ -1,4 +1,4 @@
-"""Seat scheduling: the shift managers' action log and published roster shifts.
+"""Seat scheduling: the shift managers' action log, published roster shifts and requirements.
 
 Revision ID: 0004
 Revises: 0001
@@ -41,9 +41,22 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_scheduling_shifts"),
     )
     op.create_index("ix_scheduling_shifts_roster_start", "scheduling_shifts", ["roster", "starts_at"])
+    op.create_table(
+        "scheduling_requirements",
+        sa.Column("id", sa.Integer(), primary_key=True),
+        sa.Column("roster", sa.String(64), nullable=False),
+        sa.Column("skill_group", sa.String(64), nullable=False),
+        sa.Column("day", sa.String(10), nullable=False),
+        sa.Column("interval_minutes", sa.Integer(), nullable=False),
+        sa.Column("seats", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_scheduling_requirements"),
+    )
+    op.create_index("ix_scheduling_requirements_roster_day", "scheduling_requirements", ["roster", "day"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_scheduling_requirements_roster_day", table_name="scheduling_requirements")
+    op.drop_table("scheduling_requirements")
     op.drop_index("ix_scheduling_shifts_roster_start", table_name="scheduling_shifts")
     op.drop_table("scheduling_shifts")
     op.drop_index("ix_scheduling_actions_at", table_name="scheduling_actions")

@@ -1,0 +1,275 @@
+"""JSON API of seat scheduling: staffing figures, manager actions (with the surge), the action log
+and a roster day's plan-vs-required chart. Handlers only validate and hand off."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import math
+from typing import Any
+
+from aiohttp import web
+
+from hotline import auth
+from scheduling.core import staffing
+from scheduling.core.actions import (
+    Action,
+    ActivateSurge,
+    CallInReserves,
+    CancelBreak,
+    CloudSeat,
+    EndSurge,
+    MoveSeats,
+    StartBreak,
+)
+from scheduling.services import SchedulingService, day_chart, load_actions
+
+logger = logging.getLogger(__name__)
+
+SERVICE = web.AppKey("scheduling_service", SchedulingService)
+CHINA = dt.timezone(dt.timedelta(hours=8))
+MANAGERS = ("supervisor", "manager", "admin")
+DEFAULT_ANNOUNCEMENT = "因突发事件来电较多，我们已增派座席，请您耐心等待。"
+
+
+def bad(detail: str) -> web.HTTPBadRequest:
+    return web.HTTPBadRequest(
+        text=f'{{"error": "bad request", "detail": {_json_str(detail)}}}', content_type="application/json"
+    )
+
+
+def _json_str(text: str) -> str:
+    import json
+
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _number(query: Any, name: str, default: float | None = None) -> float | None:
+    raw = query.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise bad(f"{name} 必须是数字，收到 {raw!r}") from None
+    if not math.isfinite(value):
+        raise bad(f"{name} 必须是有限数字")
+    return value
+
+
+def staffing_from_query(query: Any) -> staffing.StaffingPlan:
+    """Shared by the API and the page: the staffing calculator's inputs, validated."""
+    channel = query.get("channel") or "voice"
+    if channel not in ("voice", "chat"):
+        raise bad("channel 只能是 voice 或 chat")
+    arrivals = _number(query, "arrivals_per_hour")
+    aht = _number(query, "aht")
+    if arrivals is None or aht is None:
+        raise bad("需要 arrivals_per_hour（每小时来话量）和 aht（平均处理时长，秒）")
+    within = _number(query, "within", 15.0 if channel == "voice" else 60.0)
+    concurrency = _number(query, "concurrency", 1.0)
+    assert within is not None and concurrency is not None
+    if concurrency != int(concurrency):
+        raise bad("concurrency 必须是整数")
+    try:
+        return staffing.plan(
+            arrivals,
+            aht,
+            _number(query, "target", 0.95) or 0.0,
+            within,
+            patience_s=_number(query, "patience"),
+            shrinkage=_number(query, "shrinkage", 0.0) or 0.0,
+            channel="chat" if channel == "chat" else "voice",
+            concurrency=int(concurrency),
+        )
+    except ValueError as exc:
+        raise bad(str(exc)) from None
+
+
+def plan_json(result: staffing.StaffingPlan) -> dict[str, Any]:
+    return {
+        k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in dataclasses.asdict(result).items()
+    }
+
+
+@auth.require_roles()
+async def get_staffing(request: web.Request) -> web.Response:
+    return web.json_response(plan_json(staffing_from_query(request.query)))
+
+
+def _skills(raw: Any) -> tuple[tuple[str, int], ...]:
+    if not isinstance(raw, dict) or not raw:
+        raise bad('skills 必须是技能到熟练度的对象，例如 {"general": 1}')
+    out = []
+    for name, level in raw.items():
+        if not isinstance(name, str) or not isinstance(level, int) or isinstance(level, bool) or level < 1:
+            raise bad(f"技能 {name!r} 的熟练度必须是 >= 1 的整数")
+        out.append((name, level))
+    return tuple(sorted(out))
+
+
+def _ids(raw: Any, name: str = "seat_ids") -> tuple[str, ...]:
+    if not isinstance(raw, list) or not raw or not all(isinstance(x, str) and x for x in raw):
+        raise bad(f"{name} 必须是非空的座席工号列表")
+    return tuple(raw)
+
+
+def parse_action(body: dict[str, Any], now: float) -> Action:
+    kind = body.get("action")
+    if kind == "surge":
+        seats = body.get("seats")
+        if not isinstance(seats, list) or not seats:
+            raise bad("surge 需要 seats：云座席列表（seat_id、number 或浏览器、skills）")
+        cloud = []
+        for seat in seats:
+            if not isinstance(seat, dict) or not isinstance(seat.get("seat_id"), str):
+                raise bad("每个云座席需要 seat_id")
+            number = seat.get("number")
+            if number is not None and not (isinstance(number, str) and number.isdigit()):
+                raise bad(f"云座席 {seat['seat_id']} 的外线号码只能是数字")
+            cloud.append(CloudSeat(seat["seat_id"], _skills(seat.get("skills")), number=number))
+        minutes = body.get("minutes")
+        if minutes is not None and (not isinstance(minutes, (int, float)) or minutes <= 0):
+            raise bad("minutes 必须是正数；不填表示直到排队清空")
+        until = None if minutes is None else now + float(minutes) * 60
+        text = body.get("announcement") or DEFAULT_ANNOUNCEMENT
+        if not isinstance(text, str) or len(text) > 200:
+            raise bad("announcement 必须是不超过 200 字的文字")
+        return ActivateSurge(tuple(cloud), until=until, announcement=text)
+    if kind == "end_surge":
+        return EndSurge()
+    if kind == "move_seats":
+        groups = body.get("groups") or []
+        if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+            raise bad("groups 必须是文字列表")
+        return MoveSeats(_ids(body.get("seat_ids")), _skills(body.get("skills")), tuple(groups))
+    if kind == "start_break":
+        return StartBreak(_ids(body.get("seat_ids")), str(body.get("reason") or "break"))
+    if kind == "cancel_break":
+        return CancelBreak(_ids(body.get("seat_ids")))
+    if kind == "call_reserves":
+        return CallInReserves(_ids(body.get("seat_ids")))
+    raise bad("action 只能是 surge、end_surge、move_seats、start_break、cancel_break、call_reserves")
+
+
+@auth.require_roles(*MANAGERS)
+async def post_action(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    try:
+        body = await request.json()
+    except ValueError:
+        raise bad("请求体必须是 JSON") from None
+    if not isinstance(body, dict):
+        raise bad("请求体必须是 JSON 对象")
+    why = body.get("why")
+    if not isinstance(why, str) or not why.strip():
+        raise bad("why（操作原因）必填")
+    action = parse_action(body, service.acd.now())
+    account = request[auth.ACCOUNT]
+    try:
+        outputs = await service.act(action, who=account.username, why=why.strip())
+    except ValueError as exc:
+        raise web.HTTPConflict(
+            text=f'{{"error": "conflict", "detail": {_json_str(str(exc))}}}', content_type="application/json"
+        ) from None
+    return web.json_response(
+        {"ok": True, "outputs": [type(o).__name__ for o in outputs], "surge": service.desk.surge_state}
+    )
+
+
+@auth.require_roles(*MANAGERS)
+async def get_actions(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    if service.sessions is None:
+        return web.json_response({"actions": []})
+    hours = _number(request.query, "hours", 24.0) or 24.0
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(hours=hours)
+    rows = await load_actions(service.sessions, since)
+    return web.json_response(
+        {
+            "actions": [
+                {
+                    "at": (r.at if r.at.tzinfo else r.at.replace(tzinfo=dt.UTC)).isoformat(),
+                    "who": r.who,
+                    "why": r.why,
+                    "kind": r.kind,
+                    "detail": r.detail,
+                }
+                for r in rows
+            ]
+        }
+    )
+
+
+def parse_day(raw: str | None) -> dt.date:
+    if not raw:
+        return dt.datetime.now(CHINA).date()
+    try:
+        return dt.date.fromisoformat(raw)
+    except ValueError:
+        raise bad(f"day 必须是 YYYY-MM-DD，收到 {raw!r}") from None
+
+
+@auth.require_roles(*MANAGERS)
+async def get_chart(request: web.Request) -> web.Response:
+    service = request.app[SERVICE]
+    if service.sessions is None:
+        raise web.HTTPServiceUnavailable(reason="no database")
+    day = parse_day(request.query.get("day"))
+    lines = await day_chart(service.sessions, request.match_info["name"], day, CHINA)
+    return web.json_response({"roster": request.match_info["name"], "day": day.isoformat(), "groups": lines})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/api/scheduling/staffing", get_staffing)
+    app.router.add_post("/api/scheduling/actions", post_action)
+    app.router.add_get("/api/scheduling/actions", get_actions)
+    app.router.add_get("/api/scheduling/rosters/{name}/chart", get_chart)
+
+
+OPENAPI: dict[str, Any] = {
+    "paths": {
+        "/api/scheduling/staffing": {
+            "get": {
+                "summary": "Seats for a service-level target (Erlang C, or A with patience)",
+                "parameters": [
+                    {"name": n, "in": "query", "schema": {"type": t}}
+                    for n, t in (
+                        ("arrivals_per_hour", "number"),
+                        ("aht", "number"),
+                        ("target", "number"),
+                        ("within", "number"),
+                        ("patience", "number"),
+                        ("shrinkage", "number"),
+                        ("channel", "string"),
+                        ("concurrency", "integer"),
+                    )
+                ],
+                "responses": {"200": {"description": "staffing plan"}, "400": {"description": "bad input"}},
+            }
+        },
+        "/api/scheduling/actions": {
+            "post": {
+                "summary": "A shift manager's action: surge, end_surge, move_seats, start_break, cancel_break, "
+                "call_reserves (who = the logged-in account, why required)",
+                "responses": {
+                    "200": {"description": "done"},
+                    "400": {"description": "bad input"},
+                    "409": {"description": "not allowed now (e.g. no surge running)"},
+                },
+            },
+            "get": {"summary": "Action log of the last hours", "responses": {"200": {"description": "log"}}},
+        },
+        "/api/scheduling/rosters/{name}/chart": {
+            "get": {
+                "summary": "Required vs scheduled seats per interval for one day of a published roster",
+                "parameters": [
+                    {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
+                    {"name": "day", "in": "query", "schema": {"type": "string", "format": "date"}},
+                ],
+                "responses": {"200": {"description": "chart lines per skill group"}},
+            }
+        },
+    }
+}

@@ -1,0 +1,53 @@
+"""Wires seat scheduling into the engine: the service on the running ACD, the API and the page."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from acd.service import AcdService
+from hotline import auth
+from hotline.bus import Bus
+from hotline.context import AppContext
+from scheduling.core.actions import CloudSeat
+from scheduling.http import OPENAPI as _DOC
+from scheduling.http import SERVICE, add_routes
+from scheduling.pages import add_pages
+from scheduling.services import SchedulingService
+
+logger = logging.getLogger(__name__)
+
+OPENAPI = _DOC
+
+
+def install(app: web.Application, ctx: AppContext) -> None:
+    bus = ctx.services.setdefault("bus", Bus())
+    acd = ctx.services.get("acd")
+    if acd is None:  # the ACD plugin installs first; standalone (tests, tools) runs its own core
+        acd = AcdService(bus)
+        ctx.services["acd"] = acd
+
+    def cloud_device(seat: CloudSeat) -> None:
+        voice = ctx.services.get("voice_service")
+        if voice is None:
+            logger.warning("no voice service: cloud seat %s cannot be dialled", seat.seat_id)
+            return
+        from acd.voice.seats import SeatDevice
+
+        voice.set_device(SeatDevice(seat.seat_id, kind="cloud", number=seat.number, browser=seat.number is None))
+
+    service = SchedulingService(acd, bus, ctx.sessions, cloud_device=cloud_device)
+    ctx.services["scheduling"] = service
+    app[SERVICE] = service
+    auth.install(app, ctx)  # no-op when the app already did it
+    add_routes(app)
+    add_pages(app)
+
+    async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
+        service.start()
+        yield
+        await service.stop()
+
+    app.cleanup_ctx.append(lifecycle)
