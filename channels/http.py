@@ -122,10 +122,9 @@ class WeChatWebhook:
         encrypted = request.query.get("encrypt_type", "raw").lower() == "aes"
         if self.settings.mode == "safe" and not encrypted:
             raise Refused(400, "not_encrypted", "safe mode accepts encrypted pushes only")
-        outer = self._parse(text)
         if encrypted and self.settings.mode != "plain":
+            outer = self._parse(text)
             text = self._decrypt(outer, request.query.get("msg_signature", ""), timestamp, nonce)
-            self._parse(text)
         try:
             message = parse_message(text)
         except (ExpatError, KeyError, AttributeError, TypeError, ValueError):

@@ -79,11 +79,10 @@ async def store_batch(
         plan.append((msg, raw, conv, new, reopened))
     if fresh:
         cols = ("channel", "citizen", "state", "seat", "created_at", "updated_at", "last_citizen_at", "flags")
-        # One multi-row INSERT … RETURNING; rows are matched by citizen, not by order.
+        # executemany with RETURNING is sent as multi-row INSERTs; rows are matched by citizen, not by order.
         returned = await s.execute(
-            insert(ChannelConversation)
-            .values([{**{c: getattr(v, c) for c in cols}, "draft": {}, "workorder_id": ""} for v in fresh.values()])
-            .returning(ChannelConversation.id, ChannelConversation.citizen)
+            insert(ChannelConversation).returning(ChannelConversation.id, ChannelConversation.citizen),
+            [{**{c: getattr(v, c) for c in cols}, "draft": {}, "workorder_id": ""} for v in fresh.values()],
         )
         for conv_id, citizen in returned:
             fresh[citizen].id = conv_id
@@ -107,9 +106,7 @@ async def store_batch(
     ]
     ids: dict[str | None, int] = {}
     if values:
-        found = await s.execute(
-            insert(ChannelMessage).values(values).returning(ChannelMessage.dedup_key, ChannelMessage.id)
-        )
+        found = await s.execute(insert(ChannelMessage).returning(ChannelMessage.dedup_key, ChannelMessage.id), values)
         ids = {k: i for k, i in found}
     out: list[Stored | None] = []
     for item in plan:
