@@ -110,6 +110,16 @@ async def _engine_main(conn: Any, folder: Path) -> None:
     await site.start()
     conn.send((runner.addresses[0][1], settings.secret_key))
     loop = asyncio.get_running_loop()
+    lags: list[float] = []
+
+    async def watch_loop() -> None:
+        # How late a 10 ms sleep wakes up: the engine's own stalls, apart from the clients' side.
+        while True:
+            t = time.perf_counter()
+            await asyncio.sleep(0.01)
+            lags.append(time.perf_counter() - t - 0.01)
+
+    watcher = asyncio.create_task(watch_loop())
     while True:
         msg = await loop.run_in_executor(None, conn.recv)
         if msg[0] == "contacts":
@@ -122,8 +132,12 @@ async def _engine_main(conn: Any, folder: Path) -> None:
                     await asyncio.sleep(delay)
                 await acd.feed(ContactArrived(now=acd.now(), contact_id=f"b{n}", channel="webchat", queue="internet"))
             conn.send(("fed", count))
+        elif msg[0] == "lag":
+            conn.send((p(lags, 0.5), p(lags, 0.99), p(lags, 1.0)))
+            lags.clear()
         elif msg[0] == "stop":
             break
+    watcher.cancel()
     await runner.cleanup()
     await acd.stop()
     await engine.dispose()
@@ -195,6 +209,8 @@ async def _clients(args: argparse.Namespace, conn: Any, port: int, secret: str, 
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, conn.recv)
     await asyncio.sleep(1.0)  # let the last accepts and hang-ups finish before the second phase
+    conn.send(("lag",))
+    offer_lag = await loop.run_in_executor(None, conn.recv)
 
     actions_task = progress.add_task("seat actions", total=args.actions)
     start = time.perf_counter()
@@ -214,6 +230,8 @@ async def _clients(args: argparse.Namespace, conn: Any, port: int, secret: str, 
     deadline = time.monotonic() + 30
     while len(sup_delays) < want and time.monotonic() < deadline:
         await asyncio.sleep(0.1)
+    conn.send(("lag",))
+    action_lag = await loop.run_in_executor(None, conn.recv)
     for c in [*seats, *sups]:
         await c.disconnect()
     return {
@@ -231,6 +249,12 @@ async def _clients(args: argparse.Namespace, conn: Any, port: int, secret: str, 
         "supervisor_p50_ms": p(sup_delays, 0.5),
         "supervisor_p99_ms": p(sup_delays, 0.99),
         "supervisor_max_ms": p(sup_delays, 1.0),
+        "engine_loop_lag_ms": {
+            "offers_p99": offer_lag[1],
+            "offers_max": offer_lag[2],
+            "actions_p99": action_lag[1],
+            "actions_max": action_lag[2],
+        },
         "engine": "one process: ACD service + console on aiohttp, SQLite; clients in a second process",
     }
 
