@@ -1,0 +1,40 @@
+"""The chat benchmark runs end to end at a tiny size; the stand-in command refuses bad options."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from hotline.cli import main
+
+
+def test_chat_benchmark_runs_at_a_small_size_and_reports_the_agreed_keys():
+    from bench import chat
+
+    parser = argparse.ArgumentParser()
+    chat.add_arguments(parser)
+    args = parser.parse_args(
+        ["--rate", "40", "--duration", "1", "--visitors", "10", "--seats", "3", "--reply-rate", "10"]
+    )
+    result = chat.run(args)
+    assert result["visitors"] == 10 and result["pushes"] == 40
+    assert result["ack_failures"] == 0 and result["reached_sink"] == 40 and result["reply_failures"] == 0
+    assert result["wechat_ack_p99_ms"] > 0 and "cores" in result["machine"]
+    assert "deliver_p99_ms" in result
+
+
+def test_benchmark_refuses_non_positive_sizes():
+    from bench import chat
+    from hotline.errors import CommandError
+
+    parser = argparse.ArgumentParser()
+    chat.add_arguments(parser)
+    with pytest.raises(CommandError):
+        chat.run(parser.parse_args(["--rate", "0"]))
+
+
+def test_standin_command_names_a_bad_port_in_one_line(capsys):
+    code = main(["wechat-standin", "--app-id", "wx1", "--app-secret", "s", "--port", "70000"])
+    err = capsys.readouterr().err.strip()
+    assert code != 0 and "--port 70000" in err and "\n" not in err
