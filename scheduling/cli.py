@@ -75,6 +75,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     d.add_argument("--json", action="store_true", help="print one JSON object")
     d.set_defaults(func=_simulate_day)
 
+    from scheduling.cli_roster import add_parser
+
+    add_parser(sub)
+
 
 def _finite(value: Any) -> Any:
     # JSON has no Infinity: an unreachable ASA (overload) is printed as null.

@@ -143,3 +143,47 @@ def test_simulate_day_reports_the_day_and_each_half_hour(capsys: pytest.CaptureF
 def test_simulate_day_rejects_a_bad_surge_time(capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(capsys, "simulate-day", "--surge-at", "10:15")
     assert code != 0 and "half hour" in err
+
+
+def test_roster_plans_and_publishes_from_csv_history(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+
+    from hotline.migrate import upgrade
+
+    db = tmp_path / "hotline.db"
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{db}")
+    asyncio.run(upgrade(f"sqlite+aiosqlite:///{db}"))
+    history = tmp_path / "history.csv"
+    write_history(history, 28)
+    code, out, err = run(
+        capsys,
+        "roster",
+        "--history",
+        str(history),
+        "--start",
+        "2025-03-31",
+        "--days",
+        "3",
+        "--voice-seats",
+        "6",
+        "--blended-seats",
+        "2",
+        "--publish",
+        "wk14",
+        "--json",
+    )
+    assert code == 0, err
+    data = json.loads(out)
+    assert set(data["groups"]) == {"voice", "internet"}
+    assert all(g["short_slots"] == 0 for g in data["groups"].values())
+    assert data["unassigned_shifts"] == 0
+    assert data["published"] == data["shifts"] > 0
+
+
+def test_roster_needs_a_team(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    history = tmp_path / "history.csv"
+    write_history(history, 14)
+    code, _, err = run(capsys, "roster", "--history", str(history))
+    assert code != 0 and "--voice-seats" in err
