@@ -159,11 +159,11 @@ async def _fresh_db(path: Path) -> None:
     shutil.copyfile(_TEMPLATE[0], path)
 
 
-async def start_engine(tmp_path: Path, console: ConsoleSettings | None = None) -> Engine:
+async def start_engine(tmp_path: Path, console: ConsoleSettings | None = None, redis_url: str = "") -> Engine:
     url = f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}"
     await _fresh_db(tmp_path / "hotline.db")
     engine = make_engine(url)
-    settings = load_settings(data_dir=tmp_path, database_url=url)
+    settings = load_settings(data_dir=tmp_path, database_url=url, redis_url=redis_url)
     ctx = AppContext(settings=settings, engine=engine, sessions=make_sessionmaker(engine))
     app = web.Application(middlewares=[error_middleware])
     # The ACD service as acd.plugin builds it, without the telephony side (tests fake the voice).
