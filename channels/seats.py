@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from channels.core.conversation import next_state
@@ -148,6 +148,17 @@ class SeatActions:
             return "failed", str(exc) or type(exc).__name__
 
     async def _record_delivery(self, conversation_id: int, message_id: int, status: str, detail: str) -> None:
+        if status == "sent":
+            # The common case in two plain UPDATEs: seat_reply leaves the state as it is (table), so
+            # nothing needs reading first.
+            async with self._wlock, self.sessions() as s, s.begin():
+                await s.execute(update(ChannelMessage).where(ChannelMessage.id == message_id).values(status="sent"))
+                await s.execute(
+                    update(ChannelConversation)
+                    .where(ChannelConversation.id == conversation_id)
+                    .values(updated_at=utc(self.clock()))
+                )
+            return
         change: ConversationChange | None = None
         async with self._wlock, self.sessions() as s, s.begin():
             row = await s.get(ChannelMessage, message_id)
@@ -156,9 +167,7 @@ class SeatActions:
                 return
             row.status = status
             row.body = {**row.body, "detail": detail} if detail else row.body
-            if status == "sent" and conv.state == "assigned":
-                conv.state = next_state(conv.state, "seat_reply")
-            elif status == "held_window" and conv.state in ("queued", "assigned"):
+            if status == "held_window" and conv.state in ("queued", "assigned"):
                 conv.state = next_state(conv.state, "window_expired")
                 conv.flags = {**conv.flags, "window_closed": True}
                 change = ConversationChange(conversation_id, "window_closed", {"message_id": message_id})
