@@ -217,8 +217,11 @@ class AriClient:
         await self.request("POST", f"/channels/{channel_id}/moh", params={"mohClass": moh_class})
 
     async def continue_in_dialplan(self, channel_id: str, context: str, extension: str, priority: int = 1) -> None:
-        await self.request("POST", f"/channels/{channel_id}/continue",
-                           params={"context": context, "extension": extension, "priority": priority})
+        await self.request(
+            "POST",
+            f"/channels/{channel_id}/continue",
+            params={"context": context, "extension": extension, "priority": priority},
+        )
 
     async def stop_moh(self, channel_id: str) -> None:
         await self.request("DELETE", f"/channels/{channel_id}/moh")
@@ -257,12 +260,31 @@ class AriClient:
         params = {"app": self.app, "spy": spy, "whisper": whisper, "snoopId": snoop_id, "appArgs": app_args}
         return await self.request("POST", f"/channels/{channel_id}/snoop", params=params)  # type: ignore[no-any-return]
 
-    async def record_channel(self, channel_id: str, name: str, *, fmt: str = "wav") -> dict[str, Any]:
-        return await self.request(  # type: ignore[no-any-return]
-            "POST",
-            f"/channels/{channel_id}/record",
-            params={"name": name, "format": fmt, "ifExists": "overwrite", "beep": "false"},
-        )
+    async def record_channel(
+        self,
+        channel_id: str,
+        name: str,
+        *,
+        fmt: str = "wav",
+        max_seconds: int = 0,
+        beep: bool = False,
+        terminate_on: str = "none",
+    ) -> dict[str, Any]:
+        params = {
+            "name": name,
+            "format": fmt,
+            "ifExists": "overwrite",
+            "beep": beep,
+            "maxDurationSeconds": max_seconds,
+            "terminateOn": terminate_on,
+        }
+        return await self.request("POST", f"/channels/{channel_id}/record", params=params)  # type: ignore[no-any-return]
+
+    async def rtp_statistics(self, channel_id: str) -> dict[str, Any]:
+        return await self.request("GET", f"/channels/{channel_id}/rtp_statistics")  # type: ignore[no-any-return]
+
+    async def stored_recording(self, name: str) -> dict[str, Any]:
+        return await self.request("GET", f"/recordings/stored/{name}")  # type: ignore[no-any-return]
 
     async def record_bridge(self, bridge_id: str, name: str, *, fmt: str = "wav") -> dict[str, Any]:
         return await self.request(  # type: ignore[no-any-return]

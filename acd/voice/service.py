@@ -232,7 +232,8 @@ class VoiceService:
                 preferred=tuple(routing.get("preferred", ())),
                 language=routing.get("language"),
                 caller=call.caller or None,
-                enqueued_at=call.enqueued,
+                # Only a re-queue or an adopted caller brings its first enqueue time (counted once).
+                enqueued_at=enqueued_at,
             )
         )
         if queue in self.recording_queues:

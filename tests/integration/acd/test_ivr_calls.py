@@ -35,8 +35,9 @@ async def sessions(sqlite_url):
 
 
 def runner(settings) -> IvrRunner:
-    ivr_settings = IvrSettings(flow=FLOW, prompts_dir=settings.data_dir / "prompts",
-                               override_dir=settings.data_dir / "prompts-override")
+    ivr_settings = IvrSettings(
+        flow=FLOW, prompts_dir=settings.data_dir / "prompts", override_dir=settings.data_dir / "prompts-override"
+    )
     return IvrRunner(IvrService(ivr_settings), sounds_dir=settings.asterisk.sounds_dir)
 
 
@@ -45,8 +46,10 @@ def dtmf_caller(tmp_path: Path, digit: str, after_ms: int) -> Path:
     if not Path(DTMF_PCAP.format(digit=digit)).exists():
         pytest.fail(f"sipp's DTMF recordings are missing ({DTMF_PCAP}): the sip-tester package ships them")
     text = (SIPP_DIR / "caller_hangup.xml").read_text()
-    press = (f'  <pause milliseconds="{after_ms}"/>\n  <nop><action><exec play_pcap_audio='
-             f'"{DTMF_PCAP.format(digit=digit)}"/></action></nop>\n  <pause/>')
+    press = (
+        f'  <pause milliseconds="{after_ms}"/>\n  <nop><action><exec play_pcap_audio='
+        f'"{DTMF_PCAP.format(digit=digit)}"/></action></nop>\n  <pause/>'
+    )
     path = tmp_path / f"caller_dtmf_{digit}.xml"
     path.write_text(text.replace("  <pause/>", press, 1))
     return path
@@ -55,11 +58,13 @@ def dtmf_caller(tmp_path: Path, digit: str, after_ms: int) -> Path:
 async def test_pressing_2_reaches_the_business_desk(settings, sessions, tmp_path):
     ivr = runner(settings)
     async with voice_stack(settings, sessions, ivr=ivr.run) as s:
-        phones = await s.seats(("1101", "seat_answer.xml", {"general": 5}),
-                               ("1102", "seat_answer.xml", {"business": 1}))
+        phones = await s.seats(
+            ("1101", "seat_answer.xml", {"general": 5}), ("1102", "seat_answer.xml", {"business": 1})
+        )
         scenario = dtmf_caller(tmp_path, "2", 800)
-        caller = await start_sipp(str(scenario), s.sip_target, next_port(), "-s", "12345", "-key", "caller",
-                                  "13800000021", "-d", "3000")
+        caller = await start_sipp(
+            str(scenario), s.sip_target, next_port(), "-s", "12345", "-key", "caller", "13800000021", "-d", "3000"
+        )
         assert await caller.wait(30) == 0, caller.out
         assert await phones["1102"].wait(10) == 0
         rec = await s.record()
@@ -87,8 +92,19 @@ async def test_the_generated_prompt_reaches_the_caller_as_rtp(settings, sessions
     ivr = runner(settings)
     async with voice_stack(settings, sessions, ivr=ivr.run) as s:
         # sipp echoes every RTP packet it receives: what Asterisk gets back reached the caller.
-        caller = await start_sipp(str(SIPP_DIR / "caller_hangup.xml"), s.sip_target, next_port(), "-s", "12345",
-                                  "-key", "caller", "13800000023", "-d", "2500", "-rtp_echo")
+        caller = await start_sipp(
+            str(SIPP_DIR / "caller_hangup.xml"),
+            s.sip_target,
+            next_port(),
+            "-s",
+            "12345",
+            "-key",
+            "caller",
+            "13800000023",
+            "-d",
+            "2500",
+            "-rtp_echo",
+        )
         stats = None
         for _ in range(40):
             await asyncio.sleep(0.1)

@@ -159,7 +159,7 @@ class VoiceStack:
             await asyncio.sleep(0.1)
 
 
-def test_queues(ring_timeout_s: float = 4.0) -> list[QueueConfig]:
+def harness_queues(ring_timeout_s: float = 4.0) -> list[QueueConfig]:
     return [
         QueueConfig(
             name="general",
@@ -201,7 +201,7 @@ async def voice_stack(
             await ari.destroy_bridge(br["id"])
     bus = Bus()
     acd = AcdService(bus, Acd(acd_settings or AcdSettings(wrap_up_s={"voice": 0.5, "chat": 0.0})))
-    for q in test_queues(ring_timeout_s):
+    for q in harness_queues(ring_timeout_s):
         await acd.feed(QueueConfigured(now=acd.now(), queue=q))
     records = RecordStore(sessions)
     records.start()
