@@ -10,11 +10,10 @@ import pytest
 from sqlalchemy import func, select
 
 from acd.ari.client import AriClient
-from acd.core import QueueConfigured, SeatLoggedIn
+from acd.core import QueueConfigured
 from acd.core.config import AcdSettings
 from acd.core.engine import Acd
 from acd.service import AcdService
-from acd.voice.records import RecordStore
 from acd.voice.service import VoiceService
 from hotline import sandbox
 from hotline.bus import Bus
