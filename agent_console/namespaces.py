@@ -121,6 +121,7 @@ class SupervisorNamespace(_Base):
         "snoop": (schemas.Snoop, "snoop"),
         "stop_snoop": (schemas.StopSnoop, "stop_snoop"),
         "watch": (schemas.Watch, "watch"),
+        "sip": (schemas.Empty, "sip"),
     }
 
     def __init__(self, console: ConsoleService, supervision: SupervisorActions, auth: SocketAuth) -> None:

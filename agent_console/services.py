@@ -311,7 +311,11 @@ class ConsoleService:
     def sip(self, seat_id: str) -> dict[str, Any] | None:
         if self.phones.get(seat_id, "webrtc") != "webrtc":
             return None
-        user, password = sip_credentials(self.settings.secret_key, seat_id)
+        return self.credentials(seat_id)
+
+    def credentials(self, user_id: str) -> dict[str, Any]:
+        """The browser soft-phone's registration: endpoint ``seat<id>`` (the voice side renders it)."""
+        user, password = sip_credentials(self.settings.secret_key, user_id)
         ast = self.settings.asterisk
         return {
             "ws_url": f"ws://{ast.host}:{ast.http_port}/ws",

@@ -164,6 +164,10 @@ class SupervisorActions:
         del self.snoops[e.snoop_id]
         return {"snoop_id": e.snoop_id}
 
+    async def sip(self, who: str, _e: schemas.In) -> dict[str, Any]:
+        """The supervisor's own soft-phone, which listen/whisper/barge calls ring by default."""
+        return self.c.credentials(who)
+
     async def watch(self, sid: str, e: schemas.Watch) -> dict[str, Any]:
         """Which queues' rooms this supervisor's socket is in (default: all)."""
         known = set(self.c.acd.core.index.queues)

@@ -4,7 +4,7 @@
 "use strict";
 
 const Phone = {
-  ua: null, session: null, autoAnswer: false, registered: false,
+  ua: null, session: null, autoAnswer: false, answerAll: false, registered: false,
   stats: { packetsSent: 0, packetsReceived: 0, connectionState: "new", bytesSent: 0, bytesReceived: 0 },
 };
 window.__phone = Phone;
@@ -35,7 +35,8 @@ Phone.start = function (sip) {
     e.session.on("failed", Phone.ended);
     e.session.on("confirmed", () => Phone.status("通话中"));
     e.session.on("peerconnection", (p) => Phone.watch(p.peerconnection));
-    if (Phone.autoAnswer) Phone.answer();
+    // A supervisor's phone rings only for the listen/whisper/barge calls they asked for.
+    if (Phone.autoAnswer || Phone.answerAll) Phone.answer();
   });
   Phone.ua.start();
 };

@@ -22,6 +22,8 @@ async function connected() {
   H.$("board").hidden = false;
   const board = await H.ask(B.socket, "board");
   if (!board.ok) { H.toast(board.error, true); return; }
+  const sip = await H.ask(B.socket, "sip");
+  if (sip.ok) { Phone.answerAll = true; Phone.start(sip); }
   B.seats.clear();
   for (const s of board.seats) putSeat(s, false);
   renderSeats();

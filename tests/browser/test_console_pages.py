@@ -90,6 +90,7 @@ async def test_seat_takes_a_chat_from_offer_to_wrap_up_and_the_supervisor_sees_i
     await expect(row.locator("td.state")).to_have_text("服务中")
     await expect(sup_page.locator('#queues tbody tr[data-queue="business"] td').nth(1)).to_have_text("3")
     await expect(sup_page.locator("#chart svg rect").first).to_be_attached()
+    assert await sup_page.evaluate("window.__phone.answerAll && window.__phone.ua !== null")
     await seat_page.screenshot(path=str(DOCS_IMG / "console-seat.png"), full_page=True)
     await sup_page.screenshot(path=str(DOCS_IMG / "console-supervisor.png"), full_page=True)
 
