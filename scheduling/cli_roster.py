@@ -121,7 +121,9 @@ def run(args: argparse.Namespace) -> int:
         concurrency=args.concurrency,
     )
     try:
-        need, roster = plan_roster(history, start, args.days, seats, is_working_day=is_working_day, options=options)
+        need, roster, arrivals = plan_roster(
+            history, start, args.days, seats, is_working_day=is_working_day, options=options
+        )
     except ValueError as exc:
         raise CommandError(str(exc)) from None
     data = {"start": start.isoformat(), "days": args.days, "seats": len(seats), **summary(need, roster)}
@@ -129,7 +131,9 @@ def run(args: argparse.Namespace) -> int:
         from scheduling.services import publish_roster
 
         day0 = dt.datetime.combine(start, dt.time(), tzinfo=CHINA)
-        data["published"] = _database(lambda sessions: publish_roster(sessions, args.publish, roster, day0, need))
+        data["published"] = _database(
+            lambda sessions: publish_roster(sessions, args.publish, roster, day0, need, arrivals)
+        )
     if args.json:
         print(json.dumps(data, ensure_ascii=False))
         return 0

@@ -221,7 +221,54 @@ async def get_chart(request: web.Request) -> web.Response:
     return web.json_response({"roster": request.match_info["name"], "day": day.isoformat(), "groups": lines})
 
 
+async def intraday_for(request: web.Request) -> tuple[list[Any], list[Any]]:
+    """Shared by the API and the page: today's view of a published roster for one group."""
+    service = request.app[SERVICE]
+    q = request.query
+    roster = q.get("roster")
+    if not roster:
+        raise bad("需要 roster（已发布的排班名称）")
+    group = q.get("group") or "voice"
+    if group not in ("voice", "internet"):
+        raise bad("group 只能是 voice 或 internet")
+    voice = group == "voice"
+    aht = _number(q, "aht", 240.0 if voice else 300.0)
+    within = _number(q, "within", 15.0 if voice else 60.0)
+    concurrency = _number(q, "concurrency", 1.0 if voice else 3.0)
+    assert aht is not None and within is not None and concurrency is not None
+    try:
+        return await service.intraday(
+            roster,
+            parse_day(q.get("day")),
+            group,
+            CHINA,
+            aht_s=aht,
+            target=_number(q, "target", 0.95) or 0.95,
+            within_s=within,
+            patience_s=_number(q, "patience"),
+            concurrency=max(1, int(concurrency)),
+        )
+    except ValueError as exc:
+        raise bad(str(exc)) from None
+
+
+@auth.require_roles(*MANAGERS)
+async def get_intraday(request: web.Request) -> web.Response:
+    rows, alerts = await intraday_for(request)
+    return web.json_response(
+        {
+            "rows": [{k: _finite(v) for k, v in dataclasses.asdict(r).items()} for r in rows],
+            "alerts": [dataclasses.asdict(a) for a in alerts],
+        }
+    )
+
+
+def _finite(value: Any) -> Any:
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
 def add_routes(app: web.Application) -> None:
+    app.router.add_get("/api/scheduling/intraday", get_intraday)
     app.router.add_get("/api/scheduling/staffing", get_staffing)
     app.router.add_post("/api/scheduling/actions", post_action)
     app.router.add_get("/api/scheduling/actions", get_actions)
@@ -260,6 +307,16 @@ OPENAPI: dict[str, Any] = {
                 },
             },
             "get": {"summary": "Action log of the last hours", "responses": {"200": {"description": "log"}}},
+        },
+        "/api/scheduling/intraday": {
+            "get": {
+                "summary": "Today: re-forecast, required vs scheduled vs logged-in vs ready per interval, alerts",
+                "parameters": [
+                    {"name": n, "in": "query", "schema": {"type": "string"}}
+                    for n in ("roster", "group", "day", "aht", "within", "target", "patience", "concurrency")
+                ],
+                "responses": {"200": {"description": "rows and alerts"}, "400": {"description": "bad input"}},
+            }
         },
         "/api/scheduling/rosters/{name}/chart": {
             "get": {

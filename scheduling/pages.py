@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from hotline import auth
-from scheduling.http import CHINA, MANAGERS, SERVICE, parse_day, staffing_from_query
+from scheduling.http import CHINA, MANAGERS, SERVICE, intraday_for, parse_day, staffing_from_query
 from scheduling.services import day_chart, load_actions
 
 STATIC = Path(__file__).parent / "static"
@@ -98,6 +98,29 @@ def _staffing_block(query: Any) -> str:
     return f"<table><caption>测算结果：{model}</caption>{body}</table>"
 
 
+async def _intraday_block(request: web.Request) -> str:
+    try:
+        rows, alerts = await intraday_for(request)
+    except web.HTTPBadRequest as exc:
+        return f'<p class="err">当日实时：{e(exc.text or "")}</p>'
+    now = next((r.interval for r in rows if r.logged_in is not None and r.actual is not None), 0)
+    current = max((r.interval for r in rows if r.logged_in is not None), default=now)
+    shown = [r for r in rows if current - 2 <= r.interval <= current + 4]
+    body = "".join(
+        f"<tr><td>{_clock(r.interval, 30)}</td><td>{r.planned:.0f}</td><td>{r.expected:.0f}</td>"
+        f"<td>{r.required}</td><td>{r.scheduled}</td><td>{'' if r.logged_in is None else r.logged_in}</td>"
+        f"<td>{'' if r.ready is None else r.ready}</td><td>{r.projected_service_level:.1%}</td></tr>"
+        for r in shown
+    )
+    warn = "".join(f'<p class="err">⚠ {e(a.message)}</p>' for a in alerts)
+    return (
+        "<h2>当日实时：需求 / 排班 / 登录 / 就绪</h2>"
+        + warn
+        + "<table><tr><th>时段</th><th>预测来话</th><th>修正来话</th>"
+        "<th>需求座席</th><th>排班在席</th><th>已登录</th><th>就绪</th><th>预计接通率</th></tr>" + body + "</table>"
+    )
+
+
 @auth.require_roles(*MANAGERS)
 async def page(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
@@ -154,6 +177,8 @@ async def page(request: web.Request) -> web.Response:
                     f"<h2>{e(roster)} · {day} · {e(group)}：排班（柱）与需求（红线）</h2>"
                     f"{chart_svg(line['required'], line['scheduled'])}<p>缺员时段：{short} 个</p>"
                 )
+    if roster and day == dt.datetime.now(CHINA).date():
+        sections.append(await _intraday_block(request))
     if service.sessions is not None:
         rows = await load_actions(service.sessions, dt.datetime.now(dt.UTC) - dt.timedelta(hours=24))
         body = "".join(

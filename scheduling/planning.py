@@ -33,8 +33,8 @@ def group_of(channel: str) -> str:
     return "voice" if channel == "voice" else "internet"
 
 
-def requirement(predicted: fc.Forecast, start: dt.date, days: int, options: PlanOptions) -> dict[str, list[int]]:
-    """On-line seats per interval and group over ``days`` days from ``start``."""
+def arrivals_by_group(predicted: fc.Forecast, start: dt.date, days: int) -> dict[str, list[float]]:
+    """Forecast arrivals per interval, channels pooled into voice and internet."""
     per_day = 24 * 60 // predicted.interval_minutes
     arrivals: dict[str, list[float]] = {}
     for channel, by_day in predicted.values.items():
@@ -43,6 +43,12 @@ def requirement(predicted: fc.Forecast, start: dt.date, days: int, options: Plan
             day = start + dt.timedelta(days=offset)
             for i, value in enumerate(by_day.get(day, ())):
                 line[offset * per_day + i] += value
+    return arrivals
+
+
+def requirement(predicted: fc.Forecast, start: dt.date, days: int, options: PlanOptions) -> dict[str, list[int]]:
+    """On-line seats per interval and group over ``days`` days from ``start``."""
+    arrivals = arrivals_by_group(predicted, start, days)
     out: dict[str, list[int]] = {}
     for group, line in arrivals.items():
         # Rounded to a tenth of a call so repeated shapes hit the staffing cache.
@@ -78,11 +84,12 @@ def plan_roster(
     is_working_day: Callable[[dt.date], bool],
     options: PlanOptions | None = None,
     rules: Rules | None = None,
-) -> tuple[dict[str, list[int]], Roster]:
+) -> tuple[dict[str, list[int]], Roster, dict[str, list[float]]]:
+    """Required seats per group, the roster, and the forecast arrivals it was built from."""
     options = options or PlanOptions()
     predicted = fc.forecast(
         history, start, days, is_working_day=is_working_day, interval_minutes=options.interval_minutes
     )
     need = requirement(predicted, start, days, options)
     rules = rules or Rules(slot_minutes=options.interval_minutes)
-    return need, generate(need, default_templates(), seats, rules)
+    return need, generate(need, default_templates(), seats, rules), arrivals_by_group(predicted, start, days)

@@ -34,6 +34,7 @@ from scheduling.core.actions import (
     NotifySeat,
     Output,
 )
+from scheduling.core.intraday import Alert, IntervalView, intraday_view
 from scheduling.core.shifts import Roster
 from scheduling.models import ManagerActionRow, RequirementRow, RosterShiftRow
 
@@ -41,6 +42,10 @@ logger = logging.getLogger(__name__)
 
 OCCUPIED = ("reserved", "busy", "wrap_up")
 CloudDevice = Callable[[CloudSeat], None]
+
+
+def group_of_channel(channel: str) -> str:
+    return "voice" if channel in ("voice", "callback") else "internet"
 
 
 def _utc(seconds: float) -> dt.datetime:
@@ -129,6 +134,60 @@ class SchedulingService:
                 )
             )
 
+    async def intraday(
+        self,
+        roster: str,
+        day: dt.date,
+        group: str,
+        tz: dt.tzinfo,
+        *,
+        aht_s: float,
+        target: float = 0.95,
+        within_s: float = 15.0,
+        patience_s: float | None = None,
+        concurrency: int = 1,
+    ) -> tuple[list[IntervalView], list[Alert]]:
+        """Today's view for one group: the published plan against the ACD's live counts.
+
+        Seat counts are the whole ACD's (logged in, ready): seats may serve several groups.
+        """
+        if self.sessions is None:
+            raise ValueError("no database: the published roster cannot be read")
+        line = (await day_chart(self.sessions, roster, day, tz)).get(group)
+        if not line or not line["arrivals"]:
+            raise ValueError(f"roster {roster!r} has no forecast for group {group!r} on {day}")
+        planned = [float(v) for v in line["arrivals"]]
+        size = 24 * 3600 // len(planned)
+        day_start = dt.datetime.combine(day, dt.time(), tzinfo=tz).timestamp()
+        now = self.acd.now()
+        into = min(max(now - day_start, 0.0), len(planned) * size - 1e-6)
+        current, elapsed = int(into // size), (into % size) / size
+        actual = [0] * (current + 1)
+        core = self.acd.core
+        for row in core.interval_stats(size):
+            index = int((row["interval"] - day_start) // size)
+            if 0 <= index <= current and group_of_channel(str(row["channel"])) == group:
+                actual[index] += int(row["offered"])
+        states = core.seats_by_state()
+        logged_in = sum(v for k, v in states.items() if k != "logged_out")
+        return intraday_view(
+            group,
+            planned,
+            actual,
+            current,
+            [int(v) for v in line["scheduled"]],
+            logged_in,
+            min(logged_in, states.get("ready", 0)),
+            aht_s=aht_s,
+            target=target,
+            within_s=within_s,
+            patience_s=patience_s,
+            interval_minutes=size // 60,
+            elapsed=elapsed,
+            channel="voice" if group == "voice" else "chat",
+            concurrency=concurrency,
+        )
+
     def start(self, every_s: float = 30.0) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._run(every_s), name="scheduling-surge")
@@ -167,6 +226,7 @@ async def publish_roster(
     roster: Roster,
     day0: dt.datetime,
     requirement: Mapping[str, Sequence[int]] | None = None,
+    arrivals: Mapping[str, Sequence[float]] | None = None,
 ) -> int:
     """Store a roster under ``name`` (replacing an earlier one of that name); slot 0 is ``day0``.
 
@@ -187,7 +247,10 @@ async def publish_roster(
                         skill_group=group,
                         day=(day0 + start * step).date().isoformat(),
                         interval_minutes=roster.slot_minutes,
-                        seats={"required": list(need[start : start + per_day])},
+                        seats={
+                            "required": list(need[start : start + per_day]),
+                            "arrivals": [round(v, 3) for v in (arrivals or {}).get(group, [])[start : start + per_day]],
+                        },
                     )
                 )
         for shift in roster.shifts:
@@ -235,11 +298,11 @@ async def load_history(
 
 async def day_chart(
     sessions: async_sessionmaker[AsyncSession], name: str, day: dt.date, tz: dt.tzinfo
-) -> dict[str, dict[str, list[int]]]:
+) -> dict[str, dict[str, list[Any]]]:
     """Per skill group: required and scheduled (on seat) seats per interval of one local day."""
     start = dt.datetime.combine(day, dt.time(), tzinfo=tz)
     end = start + dt.timedelta(days=1)
-    out: dict[str, dict[str, list[int]]] = {}
+    out: dict[str, dict[str, list[Any]]] = {}
     async with sessions() as s:
         reqs = await s.execute(
             select(RequirementRow).where(RequirementRow.roster == name, RequirementRow.day == day.isoformat())
@@ -247,7 +310,9 @@ async def day_chart(
         minutes = 30
         for row in reqs.scalars():
             minutes = row.interval_minutes
-            out.setdefault(row.skill_group, {})["required"] = [int(v) for v in row.seats.get("required", [])]
+            line = out.setdefault(row.skill_group, {})
+            line["required"] = [int(v) for v in row.seats.get("required", [])]
+            line["arrivals"] = [float(v) for v in row.seats.get("arrivals", [])]
         per_day = 24 * 60 // minutes
         shifts = await s.execute(
             select(RosterShiftRow).where(
@@ -269,6 +334,7 @@ async def day_chart(
                 if begins <= t < ends and not any(b <= t < b + d for b, d in off):
                     cov[i] += 1
     for lines in out.values():
+        lines.setdefault("arrivals", [])
         lines.setdefault("required", [])
         lines.setdefault("scheduled", [0] * (24 * 60 // 30))
     return out

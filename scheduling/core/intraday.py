@@ -22,7 +22,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from scheduling.core.staffing import evaluate, plan
+from scheduling.core.staffing import Channel, evaluate, plan
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +117,8 @@ def intraday_view(
     alert_intervals: int = 3,
     surge_sigmas: float = 3.0,
     only_alert_window: bool = False,
+    channel: Channel = "voice",
+    concurrency: int = 1,
 ) -> tuple[list[IntervalView], list[Alert]]:
     """Rows for every interval of the day and alerts for the next ``alert_intervals`` ones.
 
@@ -149,14 +151,18 @@ def intraday_view(
         if only_alert_window and not (current <= i < current + alert_intervals):
             continue
         rate = arrivals * per_hour
-        required = plan(rate, aht_s, target, within_s, patience_s=patience_s).seats
+        required = plan(
+            rate, aht_s, target, within_s, patience_s=patience_s, channel=channel, concurrency=concurrency
+        ).seats
         if i < current:
             seats = logged_in_history[i] if i < len(logged_in_history) else scheduled[i]
         elif i == current:
             seats = logged_in_now
         else:
             seats = math.floor(scheduled[i] * attendance + 1e-9)
-        level = evaluate(seats, rate, aht_s, target, within_s, patience_s=patience_s).service_level
+        level = evaluate(
+            seats, rate, aht_s, target, within_s, patience_s=patience_s, channel=channel, concurrency=concurrency
+        ).service_level
         rows.append(
             IntervalView(
                 interval=i,

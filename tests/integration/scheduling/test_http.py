@@ -14,7 +14,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from acd.core.config import QueueConfig
-from acd.core.events import ContactArrived, QueueConfigured
+from acd.core.events import ContactArrived, QueueConfigured, SeatLoggedIn
 from hotline import auth
 from hotline.app import error_middleware
 from hotline.context import AppContext
@@ -145,3 +145,33 @@ async def test_page_shows_the_calculator_chart_and_log(env: Env) -> None:
     assert status == 403
     status, _ = await env.call("sup1", "GET", "/api/scheduling/rosters/week1/chart?day=11-05-2026")
     assert status == 400
+
+
+async def test_intraday_compares_the_published_plan_with_live_counts_and_alerts(env: Env) -> None:
+    service = env.app[SERVICE]
+    assert service.sessions is not None
+    today = dt.datetime.now(CHINA).date()
+    arrivals = [60.0] * 48  # 120 calls an hour all day
+    need = [14] * 48
+    roster = generate({"voice": need}, default_templates(), [Seat(f"S{i}", frozenset({"voice"})) for i in range(90)])
+    day0 = dt.datetime.combine(today, dt.time(), tzinfo=CHINA)
+    await publish_roster(service.sessions, "today", roster, day0, {"voice": need}, {"voice": arrivals})
+    acd = service.acd
+    await acd.feed(QueueConfigured(acd.now(), QueueConfig("general", skills=(("general", 1),))))
+    await acd.feed(SeatLoggedIn(acd.now(), "7001", (("general", 1),), ready=True))
+    for i in range(5):
+        await acd.feed(ContactArrived(acd.now(), f"c{i}", "voice", "general", skills=(("general", 1),)))
+    status, body = await env.call("sup1", "GET", "/api/scheduling/intraday?roster=today&group=voice&aht=240")
+    assert status == 200, body
+    rows = body["rows"]
+    assert len(rows) == 48
+    current = max(r["interval"] for r in rows if r["logged_in"] is not None)
+    assert rows[current]["actual"] >= 5
+    assert rows[current]["logged_in"] == 1
+    assert rows[current]["scheduled"] >= 14
+    assert body["alerts"] and body["alerts"][0]["interval"] == current
+    assert body["alerts"][0]["missing"] >= 1
+    status, page = await env.call("sup1", "GET", "/scheduling?roster=today")
+    assert status == 200 and "当日实时" in page and "低于目标" in page
+    status, body = await env.call("sup1", "GET", "/api/scheduling/intraday?roster=nope")
+    assert status == 400 and "nope" in body["detail"]
