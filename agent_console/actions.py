@@ -7,6 +7,7 @@ validated event, and returns the ack's data; a refusal raises ConsoleError.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
 from sqlalchemy import select
@@ -30,6 +31,7 @@ from agent_console.services import WORKORDER_CHANNEL, ConsoleError, ConsoleServi
 logger = logging.getLogger(__name__)
 
 NOT_YOURS = "该来电/会话不属于您"
+SEAT_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
 
 class SeatActions:
@@ -43,6 +45,9 @@ class SeatActions:
     async def login(self, seat: str, e: schemas.Login) -> dict[str, Any]:
         if seat in self.c.acd.core.index.seats:
             raise ConsoleError("已签入；如需重新签入请先签出")
+        if e.phone != "external" and not SEAT_ID.match(seat):
+            # The seat's PJSIP endpoint is "seat<id>": Asterisk's naming rules apply to the account name.
+            raise ConsoleError("账号名不能用作话机号：只能含字母、数字、_ 和 -（最多 32 位）")
         prof = await self.c.profile(seat)
         await self.c.feed(
             SeatLoggedIn(

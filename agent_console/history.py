@@ -59,7 +59,7 @@ async def caller_history(
             ).scalars()
             by_contact = {w.contact_id: w for w in wraps}
             for c in contacts:
-                w = by_contact.get(c["contact_id"])
+                w = by_contact.get(str(c["contact_id"]))
                 c["disposition"] = w.disposition if w else ""
                 c["notes"] = w.notes[:200] if w else ""
                 c["seat"] = w.seat_id if w else ""

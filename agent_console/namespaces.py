@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 Action = Callable[[str, Any], Awaitable[dict[str, Any]]]
 
 
-class _Base(socketio.AsyncNamespace):
+class _Base(socketio.AsyncNamespace):  # type: ignore[misc]  # python-socketio ships no types
     roles: frozenset[str] = frozenset()
     events: dict[str, tuple[type[schemas.In], str]] = {}
 
@@ -150,7 +150,10 @@ def _handler(event: str, model: type[schemas.In], method: str) -> Callable[..., 
     async def handler(self: Any, sid: str, data: Any = None, *extra: Any) -> dict[str, Any]:
         if extra:  # a client sending several arguments gets a refusal, not a TypeError in the server
             return {"ok": False, "error": "每个事件只接受一个 JSON 对象"}
-        return await self._run(sid, data, model, getattr(self.actions, method), by_sid=method == "watch")
+        result: dict[str, Any] = await self._run(
+            sid, data, model, getattr(self.actions, method), by_sid=method == "watch"
+        )
+        return result
 
     handler.__name__ = f"on_{event}"
     return handler

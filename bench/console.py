@@ -64,7 +64,7 @@ async def _engine_main(conn: Any, folder: Path) -> None:
     from acd.queues import load_queues
     from acd.service import AcdService
     from agent_console import plugin
-    from agent_console.settings import ConsoleSettings
+    from agent_console.settings import load_console_settings
     from hotline.auth import Account, hash_password
     from hotline.bus import Bus
     from hotline.context import AppContext
@@ -103,7 +103,7 @@ async def _engine_main(conn: Any, folder: Path) -> None:
         await acd.feed(QueueConfigured(now=acd.now(), queue=queue))
     acd.start()
     app = web.Application()
-    plugin.install(app, ctx, ConsoleSettings(grace_s=60, board_every_s=2.0))
+    plugin.install(app, ctx, load_console_settings(grace_s=60, board_every_s=2.0))
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)

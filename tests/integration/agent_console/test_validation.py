@@ -63,3 +63,12 @@ async def test_supervisor_bad_events_get_error_acks(engine: Engine) -> None:
     }
     assert await sup.call("force_logout", {"seat_id": "../x"}) == {"ok": False, "error": "字段 seat_id：格式不正确"}
     assert await sup.call("force_logout", {"seat_id": "nobody"}) == {"ok": False, "error": "座席 nobody 未签入"}
+
+
+async def test_an_account_name_that_cannot_be_a_phone_endpoint_logs_in_only_with_an_external_number(
+    engine: Engine,
+) -> None:
+    seat = await engine.client("/agent", await engine.account("zhang.san"))
+    refused = await seat.call("login", {"phone": "webrtc"})
+    assert refused == {"ok": False, "error": "账号名不能用作话机号：只能含字母、数字、_ 和 -（最多 32 位）"}
+    assert (await seat.call("login", {"phone": "external"}))["ok"]
