@@ -34,12 +34,37 @@ def install(app: web.Application, ctx: AppContext) -> None:
     ari = AriClient(a.ari_url, a.ari_user, a.ari_password, a.app_name, timeout=a.request_timeout)
     records = RecordStore(ctx.sessions)
 
+    runners: dict[str, Any] = {}
+
+    def ivr_runner() -> Any:
+        # The IVR feature registers itself after this plugin; look it up on first use.
+        if "runner" not in runners and ctx.services.get("ivr") is not None:
+            from ivr.ari import IvrRunner
+
+            async def lookup(number: str) -> tuple[bool, str]:
+                """Self-service progress: the order by the number keyed in, read back by its state."""
+                workorders = ctx.services.get("workorders")
+                if workorders is None or not number.isdigit() or len(number) > 12:
+                    return False, ""
+                try:
+                    order = await workorders.get(int(number))
+                except LookupError:
+                    return False, ""
+                return True, str(order.state)
+
+            runners["runner"] = IvrRunner(ctx.services["ivr"], sounds_dir=a.sounds_dir, lookup=lookup)
+        return runners.get("runner")
+
     async def ivr(voice: VoiceService, call: Any) -> Any:
-        # The IVR feature registers itself after this plugin; look it up per call.
-        runner = ctx.services.get("ivr")
+        runner = ivr_runner()
         if runner is None:
             return {"queue": voice.default_queue}
         return await runner.run(voice, call)
+
+    async def survey(voice: VoiceService, call: Any) -> None:
+        runner = ivr_runner()
+        if runner is not None:
+            await runner.survey(voice, call)
 
     emergency = ctx.settings.emergency
     voice = VoiceService(
@@ -47,8 +72,14 @@ def install(app: web.Application, ctx: AppContext) -> None:
         service,
         records=records,
         ivr=ivr,
-        trunk_numbers={"police": emergency.police, "fire": emergency.fire, "ambulance": emergency.ambulance,
-                       "traffic": emergency.traffic},
+        survey=survey,
+        sounds_prefix=a.sounds_dir,
+        trunk_numbers={
+            "police": emergency.police,
+            "fire": emergency.fire,
+            "ambulance": emergency.ambulance,
+            "traffic": emergency.traffic,
+        },
     )
     ctx.services["voice_service"] = voice
     ctx.services["voice"] = voice.control

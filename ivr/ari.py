@@ -92,6 +92,16 @@ class IvrRunner:
                 for step in call.ivr_record["path"]
             ]
 
+    async def survey(self, voice: VoiceService, call: Call) -> None:
+        """After the seat hangs up: 满意 1 / 基本满意 2 / 不满意 3, stored on the call's record."""
+        session = self.service.new_survey()
+        run = _Run(self, voice, call, session)
+        try:
+            await run.go()
+        finally:
+            if session.result is not None:
+                call.survey = session.result.as_dict()
+
 
 class _Run:
     def __init__(self, runner: IvrRunner, voice: VoiceService, call: Call, session: Any) -> None:

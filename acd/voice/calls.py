@@ -9,6 +9,8 @@ from typing import Any
 
 # Call states on the voice side (the ACD core keeps its own contact states).
 ARRIVED, IVR, QUEUED, OFFERED, TALKING, ENDED = "arrived", "ivr", "queued", "offered", "talking", "ended"
+CALLBACK = "callback"  # the citizen hung up to be called back; the ACD keeps the place
+SURVEY = "survey"  # the seat hung up; the citizen rates the call
 
 # Q.850 causes of a seat leg that never answered -> the core's offer failure causes.
 FAILURE_CAUSES = {
@@ -65,7 +67,7 @@ class Call:
     overflowed: str | None = None
     callback_number: str | None = None
     extra_legs: dict[str, str] = field(default_factory=dict)  # role -> channel id (3-party, transfer)
-    survey: str | None = None
+    survey: dict[str, Any] | None = None
     recorded: bool = False
     inbox: asyncio.Queue[dict[str, Any]] | None = None  # ARI events for the IVR while it runs
     ivr_task: asyncio.Task[None] | None = None

@@ -32,7 +32,7 @@ from acd.core import (
     StartCallback,
 )
 from acd.service import AcdService
-from acd.voice.calls import ENDED, OFFERED, QUEUED, TALKING, Call, SeatLeg, failure_cause
+from acd.voice.calls import CALLBACK, ENDED, OFFERED, QUEUED, SURVEY, TALKING, Call, SeatLeg, failure_cause
 from acd.voice.control import CallControl
 from acd.voice.records import RecordStore
 from acd.voice.seats import SeatDevice
@@ -54,6 +54,8 @@ class VoiceService:
         *,
         records: RecordStore | None = None,
         ivr: IvrRunner | None = None,
+        survey: IvrRunner | None = None,
+        callback_key: bool = True,
         default_queue: str = "general",
         trunk_numbers: dict[str, str] | None = None,
         recording_queues: frozenset[str] = frozenset(),
@@ -65,6 +67,8 @@ class VoiceService:
         self.acd = acd
         self.records = records
         self.ivr = ivr
+        self.survey = survey
+        self.callback_key = callback_key
         self.default_queue = default_queue
         self.trunk_numbers = trunk_numbers or {"police": "110", "fire": "119", "ambulance": "120", "traffic": "122"}
         self.recording_queues = recording_queues
@@ -156,6 +160,14 @@ class VoiceService:
             call = self.by_channel.get(cid)
             if call is not None and call.inbox is not None:
                 call.inbox.put_nowait(event)
+            elif (
+                call is not None
+                and call.state == QUEUED
+                and event.get("digit") == "1"
+                and self.callback_key
+                and not call.overflowed
+            ):
+                call.ivr_task = asyncio.create_task(self._callback_from_queue(call), name=f"cb-{cid}")
         elif kind == "ChannelHold":
             call = self.by_channel.get(cid)
             if call and call.hold_started is None:
@@ -295,10 +307,19 @@ class VoiceService:
             await self._citizen_gone(call, cause)
             return
         call = self.legs.pop(channel_id, None)
+        if call is not None and call.extra_legs.get("citizen") == channel_id:
+            await self._callback_leg_failed(call, cause)
+            return
         if call is not None and call.leg is not None and call.leg.channel_id == channel_id:
             await self._seat_leg_gone(call, call.leg, cause)
 
     async def _citizen_gone(self, call: Call, cause: int | None) -> None:
+        if call.overflowed == "callback" and call.callback_number and call.state == QUEUED:
+            # The citizen hung up to be called back: the place in line stays with the ACD.
+            self.by_channel.pop(call.channel_id, None)
+            call.state = CALLBACK
+            self._save(call)
+            return
         now = self.clock()
         call.ended = now
         call.hangup_side = call.hangup_side or "citizen"
@@ -339,6 +360,16 @@ class VoiceService:
         if call.state == TALKING and any(x.call is call and x.answered for x in self.control.extras.values()):
             await self.control._seat_leaves(call, "seat hung up; the other parties stay")
             return
+        if call.state == TALKING and self.survey is not None:
+            call.hangup_side = "seat"
+            call.hangup_cause = str(cause) if cause is not None else "hangup"
+            call.leg = None
+            await self._end_in_core(call)
+            await self._destroy_bridge(call)
+            call.state = SURVEY
+            call.inbox = asyncio.Queue()
+            call.ivr_task = asyncio.create_task(self._run_survey(call), name=f"survey-{call.contact_id}")
+            return
         if call.state == TALKING:
             call.hangup_side = "seat"
             call.hangup_cause = str(cause) if cause is not None else "hangup"
@@ -349,6 +380,21 @@ class VoiceService:
             await self._destroy_bridge(call)
             self._forget(call)
             self._save(call, final=True)
+
+    def _waiting_state(self, call: Call) -> str:
+        return CALLBACK if call.channel_id not in self.by_channel else QUEUED
+
+    async def _run_survey(self, call: Call) -> None:
+        assert self.survey is not None
+        try:
+            await self.survey(self, call)
+        except Exception:
+            logger.exception("survey failed", extra={"contact": call.contact_id})
+        finally:
+            call.inbox = None
+            await self._hangup(call.channel_id)
+            if call.ended is not None:  # the hang-up was seen first: store the rating with it
+                self._save(call, final=True)
 
     async def _end_in_core(self, call: Call) -> None:
         if call.in_core:
@@ -435,7 +481,7 @@ class VoiceService:
         if call.offers:
             call.offers[-1]["outcome"] = call.offers[-1]["outcome"] or f"cancelled: {cancel.reason}"
         if call.state == OFFERED:
-            call.state = QUEUED
+            call.state = self._waiting_state(call)
             call.leg = None
         self.legs.pop(leg.channel_id, None)
         await self._hangup(leg.channel_id)
@@ -455,6 +501,8 @@ class VoiceService:
         from ivr.core.speech import position as ahead_of
 
         names = prompt_files((*ahead_of(max(0, position - 1)), *expected_wait(expected_wait_s)))
+        if self.callback_key:
+            names.append("callback_offer")  # 按1 to be called back, keeping the place
         return [f"sound:{self.sounds_prefix}/{name}" for name in names]
 
     async def _overflow(self, overflow: Overflow) -> None:
@@ -479,9 +527,7 @@ class VoiceService:
         call.callback_number = number
         call.overflowed = "callback"
         await self.acd.feed(CallbackRequested(now=self.acd.now(), contact_id=call.contact_id, number=number))
-        call.in_core = False  # the core keeps the contact; this channel no longer counts as waiting
-        call.hangup_side = "citizen"
-        call.hangup_cause = "callback_requested"
+        call.offers.append({"event": "callback_requested", "at": self.clock(), "number": number})
 
     async def _dial_citizen(self, call: Call, number: str) -> None:
         leg = f"cb-{call.contact_id}-{next(self._seq)}"
@@ -499,12 +545,54 @@ class VoiceService:
             logger.warning("call-back to citizen failed", extra={"contact": call.contact_id, "cause": str(exc)})
 
     async def _citizen_answered_callback(self, channel_id: str, contact_id: str) -> None:
-        call = self.legs.get(channel_id)
-        if call is None or call.talk_bridge is None:
+        call = self.legs.pop(channel_id, None)
+        if call is None or call.talk_bridge is None or call.state != TALKING:
             await self._hangup(channel_id)
             return
+        call.extra_legs.pop("citizen", None)
+        call.channel_id = channel_id  # from now on this leg is the citizen's side of the call
+        self.by_channel[channel_id] = call
+        call.offers.append({"event": "callback_answered", "at": self.clock()})
         with contextlib.suppress(AriError):
             await self.ari.add_to_bridge(call.talk_bridge, channel_id)
+
+    async def _callback_leg_failed(self, call: Call, cause: int | None) -> None:
+        """The citizen did not answer the call-back: the seat is released, the attempt recorded."""
+        call.extra_legs.pop("citizen", None)
+        call.offers.append({"event": "callback_failed", "at": self.clock(), "cause": failure_cause(cause)})
+        call.hangup_side = "citizen"
+        call.hangup_cause = f"callback_{failure_cause(cause)}"
+        call.ended = self.clock()
+        call.state = ENDED
+        if call.leg is not None:
+            await self._hangup(call.leg.channel_id)
+        await self._end_in_core(call)
+        await self._destroy_bridge(call)
+        self._forget(call)
+        self._save(call, final=True)
+
+    async def _callback_from_queue(self, call: Call) -> None:
+        """'Press 1 to be called back': keep the place, confirm, release the line."""
+        if not call.caller:
+            return
+        await self.request_callback(call, call.caller)
+        call.inbox = asyncio.Queue()
+        try:
+            with contextlib.suppress(AriError):
+                await self.ari.remove_from_bridge(self.holding.get(call.queue or "", ""), call.channel_id)
+            pid = f"cbok-{call.contact_id}"
+            await self.ari.play(call.channel_id, f"sound:{self.sounds_prefix}/callback_offer_done", playback_id=pid)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(15):
+                    while True:
+                        ev = await call.inbox.get()
+                        if ev.get("type") in ("PlaybackFinished", "Hangup"):
+                            break
+        except AriError:
+            pass
+        finally:
+            call.inbox = None
+        await self._hangup(call.channel_id)
 
     # -- reconciliation ---------------------------------------------------------------------------
     async def reconcile(self) -> None:
