@@ -4,6 +4,7 @@ a chat offer appears, accept, end, wrap up; the supervisor sees it live; hostile
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,8 @@ from hotline.storage import Interaction
 from tests.integration.agent_console.harness import Engine
 
 DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
+# The README's screenshots are refreshed on request only, so a test run leaves the tree clean.
+SHOTS = DOCS_IMG if os.environ.get("HOTLINE_SCREENSHOTS") == "1" else None
 XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
 
 
@@ -24,7 +27,9 @@ async def login(page: Any, engine: Engine, path: str, user: str) -> None:
     await page.click("#login-submit")
 
 
-async def test_seat_takes_a_chat_from_offer_to_wrap_up_and_the_supervisor_sees_it(engine: Engine, browser: Any) -> None:
+async def test_seat_takes_a_chat_from_offer_to_wrap_up_and_the_supervisor_sees_it(
+    engine: Engine, browser: Any, tmp_path: Path
+) -> None:
     await engine.account("1001")
     await engine.account("boss", "supervisor")
     seat_page = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
@@ -91,8 +96,10 @@ async def test_seat_takes_a_chat_from_offer_to_wrap_up_and_the_supervisor_sees_i
     await expect(sup_page.locator('#queues tbody tr[data-queue="business"] td').nth(1)).to_have_text("3")
     await expect(sup_page.locator("#chart svg rect").first).to_be_attached()
     assert await sup_page.evaluate("window.__phone.answerAll && window.__phone.ua !== null")
-    await seat_page.screenshot(path=str(DOCS_IMG / "console-seat.png"), full_page=True)
-    await sup_page.screenshot(path=str(DOCS_IMG / "console-supervisor.png"), full_page=True)
+    shots = SHOTS or tmp_path
+    await seat_page.screenshot(path=str(shots / "console-seat.png"), full_page=True)
+    await sup_page.screenshot(path=str(shots / "console-supervisor.png"), full_page=True)
+    assert (shots / "console-seat.png").stat().st_size > 10_000
 
     # The seat ends the chat and wraps up; the supervisor's board follows without a reload.
     await seat_page.click("#btn-hangup")

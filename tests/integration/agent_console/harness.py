@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import shutil
+import socket
 import tempfile
 import time
 from collections.abc import AsyncIterator
@@ -163,7 +164,10 @@ async def start_engine(tmp_path: Path, console: ConsoleSettings | None = None, r
     url = f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}"
     await _fresh_db(tmp_path / "hotline.db")
     engine = make_engine(url)
-    settings = load_settings(data_dir=tmp_path, database_url=url, redis_url=redis_url)
+    with socket.socket() as probe:  # a port nobody listens on: soft-phones in tests reach no real PBX
+        probe.bind(("127.0.0.1", 0))
+        no_pbx = probe.getsockname()[1]
+    settings = load_settings(data_dir=tmp_path, database_url=url, redis_url=redis_url, asterisk={"http_port": no_pbx})
     ctx = AppContext(settings=settings, engine=engine, sessions=make_sessionmaker(engine))
     app = web.Application(middlewares=[error_middleware])
     # The ACD service as acd.plugin builds it, without the telephony side (tests fake the voice).
