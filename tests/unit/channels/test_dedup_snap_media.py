@@ -23,7 +23,7 @@ def test_capacity_drops_the_oldest_keys_first():
 
 
 @given(st.lists(st.tuples(st.sampled_from("abcdef"), st.floats(0, 5)), max_size=40))
-@settings(max_examples=100)
+@settings(max_examples=100, deadline=None)
 def test_seen_matches_a_model_of_last_add_time(ops):
     keys, last, now = SeenKeys(ttl=3), {}, 0.0
     for key, step in ops:

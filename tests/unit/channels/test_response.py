@@ -116,7 +116,7 @@ def test_thresholds_must_be_ordered():
 
 
 @given(st.lists(st.tuples(st.booleans(), st.floats(0, 100)), min_size=1, max_size=30))
-@settings(max_examples=100)
+@settings(max_examples=100, deadline=None)
 def test_measured_times_are_never_negative_and_never_exceed_elapsed_time(steps):
     t, now = tracker(), 0.0
     t.handle(CitizenWrote("c", 0))
