@@ -234,9 +234,12 @@ class ConsoleService:
             return
         logger.warning("console gone past the grace period: seat set not ready", extra={"seat": seat_id})
         try:
-            if seat.offer is not None:
-                await self.acd.feed(OfferRejected(now=self.now(), contact_id=seat.offer, seat_id=seat_id))
+            # Pause first: a pause asked while an offer rings waits for it, so rejecting the offer
+            # afterwards leaves the seat not ready instead of free for the next offer.
+            offer = seat.offer
             await self.acd.feed(SeatNotReady(now=self.now(), seat_id=seat_id, reason="disconnected"))
+            if offer is not None:
+                await self.acd.feed(OfferRejected(now=self.now(), contact_id=offer, seat_id=seat_id))
         except ValueError:
             logger.exception("could not set a vanished seat not ready", extra={"seat": seat_id})
         await self.sio.emit("seat", self.seat_row(seat_id), room=SUPERVISORS, namespace=SUPERVISOR_NS)

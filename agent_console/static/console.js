@@ -256,7 +256,10 @@ function start() {
       },
       context: (c) => { S.contexts.set(c.contact_id, c); renderContext(); },
       queue: (q) => { S.queues.set(q.queue, Object.assign(q, { at: Date.now() / 1000 })); showQueues(); },
-      forced: (f) => H.toast("班长 " + f.by + (f.action === "logout" ? " 将您签出" : " 将您置忙：" + f.reason), true),
+      forced: (f) => {
+        H.toast("班长 " + f.by + (f.action === "logout" ? " 将您签出" : " 将您置忙：" + f.reason), true);
+        if (f.action === "logout") Phone.stop();
+      },
     },
   });
   window.__console = S;

@@ -63,3 +63,17 @@ async def test_a_seat_that_logged_out_and_closed_the_page_stays_logged_out(engin
     await seat.sio.disconnect()
     await asyncio.sleep(0.9)
     assert "1001" not in engine.acd.core.index.seats
+
+
+async def test_a_gone_seats_offer_is_not_offered_back_to_it(engine: Engine) -> None:
+    seat = await ready_seat(engine, "1001")
+    cid = await engine.chat()
+    await seat.next("offer")
+    await seat.sio.disconnect()
+    for _ in range(40):
+        await asyncio.sleep(0.05)
+        if engine.acd.core.seat_state("1001")["state"] == "not_ready":
+            break
+    state = engine.acd.core.seat_state("1001")
+    assert state["state"] == "not_ready" and state["offer"] is None
+    assert engine.acd.core.contacts[cid].state == "waiting"  # back in line, for the next seat that comes
