@@ -71,6 +71,7 @@ class SimConfig:
     check_every_s: float = 300.0
     act_below: float = 0.90  # the manager calls cloud seats when the projection falls below this
     seed: int = 12345
+    until_interval: int = 48  # stop the day early (tests of a morning surge need not play the evening)
 
 
 @dataclass(slots=True)
@@ -158,7 +159,7 @@ class _Day:
                 self.at(DAY0 + (b.start + b.length) * SLOT_S, "resume", ident)
             self.at(DAY0 + shift.end * SLOT_S, "leave", ident)
         n = 0
-        for slot in range(48):
+        for slot in range(min(48, c.until_interval)):
             surge = c.surge_interval is not None and c.surge_interval <= slot < c.surge_interval + c.surge_intervals
             rate = planned[slot] * (c.surge_factor if surge else 1.0) / SLOT_S
             t = DAY0 + slot * SLOT_S
@@ -169,10 +170,12 @@ class _Day:
                 n += 1
                 self.at(t, "arrive", f"C{n}")
         check = DAY0 + c.check_every_s
-        end = DAY0 + 48 * SLOT_S
+        end = DAY0 + min(48, c.until_interval) * SLOT_S
         while self.events:
             deadline = self.acd.next_deadline()
             t = self.events[0][0]
+            if t >= end and c.until_interval < 48:
+                break
             if check <= min(t, deadline if deadline is not None else math.inf) and check < end:
                 self.manage(check, planned, need)
                 check += c.check_every_s

@@ -15,8 +15,8 @@ def test_the_roster_alone_meets_the_15_second_target_over_the_day() -> None:
 
 def test_a_threefold_surge_is_back_on_target_in_the_next_interval_with_cloud_seats() -> None:
     surge = 20  # 10:00-11:00, the busiest hour
-    helped = simulate_day(SimConfig(surge_interval=surge, seed=7))
-    alone = simulate_day(SimConfig(surge_interval=surge, seed=7, respond_to_surge=False))
+    helped = simulate_day(SimConfig(surge_interval=surge, seed=7, until_interval=surge + 3))
+    alone = simulate_day(SimConfig(surge_interval=surge, seed=7, respond_to_surge=False, until_interval=surge + 3))
     planned_ratio = helped.intervals[surge].arrivals / helped.intervals[surge - 1].arrivals
     assert planned_ratio > 2.5  # the surge really is there
     assert helped.intervals[surge + 1].rate >= 0.95
