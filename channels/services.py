@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import importlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -167,34 +166,61 @@ class ChannelService(SeatActions):
     ) -> None:
         if conv is not None:
             await self.sink.contact_message(conv, msg_ref)
+        # Media first: a 随手拍 order created just below attaches the photo that came with this push.
+        if msg.kind in ("image", "voice") and msg.fields.get("MediaId"):
+            await self.fetch_media(msg_ref.id, msg.fields["MediaId"])
         if draft is not None and conv is not None:
             await self.sink.conversation_changed(ConversationChange(conv.id, "snap_draft", draft))
             await self._workorder_from_snap(conv, draft)
-        if msg.kind in ("image", "voice") and msg.fields.get("MediaId"):
-            await self.fetch_media(msg_ref.id, msg.fields["MediaId"])
         if reopened and conv is not None:
             await self.resend_held(conv.id)
 
     async def _workorder_from_snap(self, conv: ConversationRef, draft: dict[str, Any]) -> None:
+        """Open a work order in 受理 for a 随手拍 case when the work-order service is running.
+
+        Without it the draft stays on the conversation and the seat's console pre-fills from it.
+        """
         create = getattr(self.services.get("workorders"), "create_from_contact", None)
         if create is None:
-            try:
-                create = getattr(importlib.import_module("workorders.services"), "create_from_contact", None)
-            except ImportError:
-                create = None
-        if create is None:
-            return  # the draft stays on the conversation; the seat's console pre-fills from it
+            return
+        content = draft.get("description") or draft["title"]
+        if draft.get("latitude") is not None and draft.get("longitude") is not None:
+            content += (
+                f"\n位置：{draft.get('address') or '（未标注）'}（纬度 {draft['latitude']}，经度 {draft['longitude']}）"
+            )
         try:
-            result = create(channel="wechat", contact_id=f"wechat-{conv.id}", citizen=conv.citizen, draft=draft)
-            if asyncio.iscoroutine(result):
-                result = await result
-        except Exception:
-            logger.exception("workorders.create_from_contact failed; draft kept on conversation %s", conv.id)
+            photos = await self._stored_media(list(draft.get("photo_message_ids", [])))
+            order_id = await create(
+                channel="wechat",
+                content=content,
+                contact_id=f"wechat-{conv.id}",
+                address=str(draft.get("address", ""))[:200],
+                title=str(draft["title"])[:60],
+                attachments=photos,
+            )
+        except Exception as exc:
+            # Refused input or a lifecycle rule: the seat still has the draft to finish by hand.
+            logger.warning("随手拍 work order not created for conversation %s: %s", conv.id, exc)
             return
         async with self._wlock, self.sessions() as s, s.begin():
             row = await s.get(ChannelConversation, conv.id)
             if row is not None:
-                row.workorder_id = str(getattr(result, "id", result))[:64]
+                row.workorder_id = str(order_id)[:64]
+        await self.sink.conversation_changed(ConversationChange(conv.id, "workorder_created", {"order_id": order_id}))
+
+    async def _stored_media(self, message_ids: list[int]) -> list[tuple[str, str, bytes]]:
+        if not message_ids:
+            return []
+        async with self.sessions() as s:
+            rows = (
+                await s.execute(
+                    select(ChannelMedia)
+                    .where(ChannelMedia.message_id.in_(message_ids), ChannelMedia.status == "stored")
+                    .order_by(ChannelMedia.message_id)
+                )
+            ).scalars()
+            found = [(Path(r.path), r.content_type) for r in rows]
+        return [(path.name, ctype, await asyncio.to_thread(path.read_bytes)) for path, ctype in found]
 
     async def fetch_media(self, message_id: int, media_id: str) -> str:
         """Download and keep a citizen's file; the outcome is recorded, never raised."""

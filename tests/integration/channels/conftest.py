@@ -44,7 +44,13 @@ class Engine:
 
 
 async def start_engine(
-    url: str, tmp_path: Path, api_base_url: str = "", mode: str = "plain", redis: Any = None, **wechat: Any
+    url: str,
+    tmp_path: Path,
+    api_base_url: str = "",
+    mode: str = "plain",
+    redis: Any = None,
+    workorders: bool = False,
+    **wechat: Any,
 ) -> tuple[Engine, Any]:
     await upgrade(url)
     engine = make_engine(url)
@@ -52,6 +58,11 @@ async def start_engine(
     ctx = AppContext(settings=settings, engine=engine, sessions=make_sessionmaker(engine), redis=redis)
     sink = QueueContactSink()
     ctx.services["channels.sink"] = sink
+    if workorders:
+        # The real work-order service, published in ctx.services as the engine's plugin order does.
+        from workorders import plugin as workorders_plugin
+
+        workorders_plugin.install(web.Application(), ctx)
     channel_settings = ChannelSettings(
         wechat=WeChatSettings(
             token=TOKEN,

@@ -250,3 +250,32 @@ async def test_a_citizen_left_waiting_is_flagged_then_offered_to_another_seat(ma
 class _NoStandIn:
     def user_wrote(self, openid: str) -> None:
         pass
+
+
+async def test_photo_and_location_open_a_work_order_with_the_photo_when_the_service_runs(make_engine_app, standin):
+    state, url = standin
+    state.media["m_lamp"] = ("image/jpeg", JPEG)
+    eng = await make_engine_app(api_base_url=url, workorders=True)
+    now = int(time.time())
+    for body in [
+        kit.text("o_lamp", "路灯不亮", 70, now),
+        kit.xml("o_lamp", "image", now + 1, 71, PicUrl="http://p.example/l", MediaId="m_lamp"),
+        kit.xml("o_lamp", "location", now + 2, 72, Location_X="32.4", Location_Y="120.6", Scale="16", Label="海阳南路"),
+    ]:
+        assert (await eng.client.post(HOOK, params=kit.query(), data=body)).status == 200
+    await eng.service.drain()
+    async with eng.ctx.sessions() as s:
+        (conv,) = (await s.execute(select(ChannelConversation))).scalars()
+    assert conv.workorder_id
+    orders = eng.ctx.services["workorders"]
+    order_id = int(conv.workorder_id)
+    atts = await orders.attachments(order_id)
+    assert [(a.kind, a.content_type) for a in atts] == [("photo", "image/jpeg")]
+    assert orders.attachment_path(atts[0]).read_bytes() == JPEG
+    from workorders.models import WoOrder
+
+    async with eng.ctx.sessions() as s:
+        order = await s.get(WoOrder, order_id)
+    assert (order.channel, order.contact_id) == ("wechat", f"wechat-{conv.id}")
+    assert "路灯不亮" in order.content and "海阳南路" in order.content
+    assert [c.change for c in changes(eng)] == ["snap_draft", "workorder_created"]
