@@ -104,6 +104,11 @@ def install(app: web.Application, ctx: AppContext) -> None:
         records.start()
         ami_task = None
         if a.voice:
+            ivr_service = ctx.services.get("ivr")
+            if ivr_service is not None:
+                from acd.voice.missed import MissedCalls
+
+                voice.missed = MissedCalls(ivr_service.planner)
             voice.start()
             ami_task = asyncio.create_task(connect_ami(), name="ami-connect")
         yield

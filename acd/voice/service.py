@@ -34,6 +34,7 @@ from acd.core import (
 from acd.service import AcdService
 from acd.voice.calls import CALLBACK, ENDED, OFFERED, QUEUED, SURVEY, TALKING, Call, SeatLeg, failure_cause
 from acd.voice.control import CallControl
+from acd.voice.missed import MissedCalls
 from acd.voice.records import RecordStore
 from acd.voice.seats import SeatDevice
 
@@ -56,6 +57,7 @@ class VoiceService:
         ivr: IvrRunner | None = None,
         survey: IvrRunner | None = None,
         callback_key: bool = True,
+        missed: MissedCalls | None = None,
         default_queue: str = "general",
         trunk_numbers: dict[str, str] | None = None,
         recording_queues: frozenset[str] = frozenset(),
@@ -69,6 +71,7 @@ class VoiceService:
         self.ivr = ivr
         self.survey = survey
         self.callback_key = callback_key
+        self.missed = missed
         self.default_queue = default_queue
         self.trunk_numbers = trunk_numbers or {"police": "110", "fire": "119", "ambulance": "120", "traffic": "122"}
         self.recording_queues = recording_queues
@@ -92,8 +95,12 @@ class VoiceService:
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name=f"voice-{self.ari.name}")
+        if self.missed is not None:
+            self.missed.start(self)
 
     async def stop(self) -> None:
+        if self.missed is not None:
+            await self.missed.stop()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -290,6 +297,8 @@ class VoiceService:
         call.offers[-1]["outcome"] = "answered"
         call.offers[-1]["answered"] = call.answered
         await self.acd.feed(OfferAccepted(now=self.acd.now(), contact_id=contact_id, seat_id=seat_id))
+        if self.missed is not None and call.callback_number is None and call.caller:
+            await self.missed.answered(call)
         if call.recording and call.talk_bridge:
             with contextlib.suppress(AriError):
                 await self.ari.record_bridge(call.talk_bridge, call.recording)
@@ -338,6 +347,8 @@ class VoiceService:
                 call.offers[-1]["outcome"] = "abandoned_ringing"
             with contextlib.suppress(ValueError):
                 await self.acd.feed(ContactAbandoned(now=self.acd.now(), contact_id=call.contact_id))
+            if self.missed is not None and call.answered is None and call.caller:
+                await self.missed.abandoned(call)
         await self._destroy_bridge(call)
         self._forget(call)
         self._save(call, final=True)
