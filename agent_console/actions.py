@@ -20,6 +20,7 @@ from acd.core import (
     SeatLoggedOut,
     SeatNotReady,
     SeatReady,
+    SeatReplied,
     WrapUpDone,
 )
 from acd.core.config import media_of
@@ -32,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 NOT_YOURS = "该来电/会话不属于您"
 SEAT_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
+# The channels feature names a conversation's ACD contact "<channel>-<conversation id>".
+CHAT_CONTACT = re.compile(r"^(?:wechat|webchat)-([0-9]{1,18})$")
 
 
 class SeatActions:
@@ -246,6 +249,35 @@ class SeatActions:
             logger.info("work order refused", extra={"seat": seat, "contact": e.contact_id, "error": str(exc)})
             raise ConsoleError(f"工单未创建：{exc}") from None
         return {"order_id": order_id}
+
+    # ---- chat messages (the channels feature stores and delivers them) --------------------------
+    def _chat(self, seat: str, contact_id: str) -> tuple[Any, int]:
+        held = self.c.acd.core.index.seats.get(seat)
+        if held is None or contact_id not in held.chats:
+            raise ConsoleError(NOT_YOURS)
+        match = CHAT_CONTACT.match(contact_id)
+        channels = self.c.services.get("channels")
+        if match is None or channels is None:
+            raise ConsoleError("会话服务未启用")
+        return channels, int(match.group(1))
+
+    async def chat_history(self, seat: str, e: schemas.OnContact) -> dict[str, Any]:
+        channels, conversation = self._chat(seat, e.contact_id)
+        return {"contact_id": e.contact_id, "messages": await channels.transcript(conversation)}
+
+    async def chat_send(self, seat: str, e: schemas.ChatSend) -> dict[str, Any]:
+        channels, conversation = self._chat(seat, e.contact_id)
+        try:
+            sent = await channels.send_text(conversation, seat, e.text)
+        except Exception as exc:  # the channels' refusals (window closed, quota...) are for the seat
+            raise ConsoleError(str(exc) or "发送失败") from None
+        if sent.status in ("sent", "held_window", "held_quota"):
+            # The first reply counts for the internet real-time response rate.
+            try:
+                await self.c.acd.feed(SeatReplied(now=self.c.now(), contact_id=e.contact_id))
+            except ValueError:
+                logger.info("reply not counted by the ACD", extra={"contact": e.contact_id})
+        return {"contact_id": e.contact_id, "status": sent.status, "detail": sent.detail}
 
     async def sip(self, seat: str, _e: schemas.In) -> dict[str, Any]:
         creds = self.c.sip(seat)

@@ -91,6 +91,8 @@ class AgentNamespace(_Base):
         "context": (schemas.OnContact, "context"),
         "create_workorder": (schemas.CreateWorkOrder, "create_workorder"),
         "sip": (schemas.Empty, "sip"),
+        "chat_history": (schemas.OnContact, "chat_history"),
+        "chat_send": (schemas.ChatSend, "chat_send"),
     }
 
     def __init__(self, console: ConsoleService, auth: SocketAuth) -> None:

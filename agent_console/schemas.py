@@ -51,6 +51,10 @@ class ThreeParty(OnContact):
     number: str = Field(pattern=r"^[0-9+]{3,20}$")
 
 
+class ChatSend(OnContact):
+    text: str = Field(min_length=1, max_length=2000)
+
+
 class WrapUp(OnContact):
     disposition: str = Field(min_length=1, max_length=64)
     notes: str = Field("", max_length=20000)

@@ -110,11 +110,32 @@ function renderContact(live) {
     const ctx = S.contexts.get(cid) || {};
     const pick = H.el("label", { class: "pick" },
       H.el("input", { type: "radio", name: "current", value: cid, checked: cid === S.current,
-        on: { change: () => { S.current = cid; renderContext(); } } }),
+        on: { change: () => { S.current = cid; renderContext(); refreshChat(); } } }),
       (ctx.caller || cid) + (S.snap.seat.voice === cid ? " · 通话" : " · 会话"));
     info.appendChild(pick);
   }
   renderContext();
+  refreshChat();
+}
+
+function isChat(cid) {
+  return Boolean(cid && S.snap && S.snap.seat && (S.snap.seat.chats || []).includes(cid));
+}
+
+async function refreshChat() {
+  const cid = S.current;
+  H.$("chat-box").hidden = !isChat(cid);
+  if (!isChat(cid)) return;
+  const ack = await H.ask(S.socket, "chat_history", { contact_id: cid });
+  if (!ack.ok || S.current !== cid) return;
+  const log = H.clear(H.$("chat-log"));
+  for (const m of ack.messages) {
+    const body = m.body || {};
+    const text = body.text !== undefined ? body.text : "[" + (m.kind || "消息") + "]";
+    log.appendChild(H.el("div", { class: m.direction === "out" ? "out" : "in" },
+      (m.direction === "out" ? "座席：" : "市民：") + text));
+  }
+  log.scrollTop = log.scrollHeight;
 }
 
 function renderContext() {
@@ -198,6 +219,12 @@ function wire() {
     const ack = await act("reject", { contact_id: S.offer.contact_id });
     if (ack.ok) { S.offer = null; renderOffer(); refreshToday(); }
   });
+  H.$("btn-chat-send").addEventListener("click", async () => {
+    const text = H.$("chat-text").value.trim();
+    if (!text) return;
+    const ack = await onContact("chat_send", { text });
+    if (ack && ack.ok) { H.$("chat-text").value = ""; if (ack.detail) H.toast(ack.detail); refreshChat(); }
+  });
   H.$("btn-hangup").addEventListener("click", () => onContact("hangup"));
   H.$("btn-hold").addEventListener("click", () => onContact("hold", {}, "已保持"));
   H.$("btn-unhold").addEventListener("click", () => onContact("unhold", {}, "已恢复"));
@@ -268,6 +295,7 @@ function start() {
     if (S.snap) H.$("state-time").textContent = H.secs(Date.now() / 1000 - S.since);
   }, 250);
   setInterval(showQueues, 1000);
+  setInterval(refreshChat, 3000);
   setInterval(refreshToday, 60000);
 }
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from playwright.async_api import expect
 
-from acd.core import OfferAccepted
+from acd.core import ContactArrived, OfferAccepted
 from hotline.storage import Interaction
 from tests.integration.agent_console.harness import Engine
 
@@ -18,6 +18,28 @@ DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
 # The README's screenshots are refreshed on request only, so a test run leaves the tree clean.
 SHOTS = DOCS_IMG if os.environ.get("HOTLINE_SCREENSHOTS") == "1" else None
 XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>'
+
+
+class FakeChannels:
+    """The channels feature's transcript and send_text, as the console calls them."""
+
+    def __init__(self, first: str) -> None:
+        self.first = first
+        self.sent: list[tuple[int, str, str]] = []
+
+    async def transcript(self, conversation_id: int) -> list[dict[str, object]]:
+        msgs: list[dict[str, object]] = [{"id": 1, "direction": "in", "kind": "text", "body": {"text": self.first}}]
+        msgs += [
+            {"id": 2 + i, "direction": "out", "kind": "text", "body": {"text": t}}
+            for i, (_, _, t) in enumerate(self.sent)
+        ]
+        return msgs
+
+    async def send_text(self, conversation_id: int, seat: str, text: str) -> object:
+        from channels.seats import Sent
+
+        self.sent.append((conversation_id, seat, text))
+        return Sent(len(self.sent), "sent")
 
 
 async def login(page: Any, engine: Engine, path: str, user: str) -> None:
@@ -48,15 +70,19 @@ async def test_seat_takes_a_chat_from_offer_to_wrap_up_and_the_supervisor_sees_i
     async with engine.ctx.sessions() as s, s.begin():
         s.add(
             Interaction(
-                contact_id="chat-1",
+                contact_id="webchat-7",
                 channel="webchat",
                 caller=XSS,
                 arrived_at=dt.datetime.now(dt.UTC),
                 data={"ivr_path": ["<b>粗体</b>", "人工服务"]},
             )
         )
-    cid = await engine.chat(caller=XSS)
-    assert cid == "chat-1"
+    channels = FakeChannels(XSS)
+    engine.ctx.services["channels"] = channels
+    cid = "webchat-7"
+    await engine.acd.feed(
+        ContactArrived(now=engine.acd.now(), contact_id=cid, channel="webchat", queue="internet", caller=XSS)
+    )
     await expect(seat_page.locator("#offer-card")).to_be_visible()
     await expect(seat_page.locator("#offer-caller")).to_have_text(XSS)
     countdown = int(await seat_page.locator("#offer-countdown").text_content() or "0")
@@ -71,6 +97,13 @@ async def test_seat_takes_a_chat_from_offer_to_wrap_up_and_the_supervisor_sees_i
     await expect(seat_page.locator("#offer-card")).to_be_hidden()
     await expect(seat_page.locator("#contact-card")).to_be_visible()
     await expect(seat_page.locator("#workorder-form")).to_be_hidden()
+    # The citizen's message with markup is shown as text; the seat's reply goes out through the channels.
+    await expect(seat_page.locator("#chat-log")).to_contain_text("市民：" + XSS)
+    assert await seat_page.locator("#chat-log img, #chat-log script").count() == 0
+    await seat_page.fill("#chat-text", "您好，请问有什么可以帮您？")
+    await seat_page.click("#btn-chat-send")
+    await expect(seat_page.locator("#chat-text")).to_have_value("")
+    assert channels.sent == [(7, "1001", "您好，请问有什么可以帮您？")]
     await expect(seat_page.locator("#today")).to_contain_text("接起1")
 
     # More seats and waiting calls, so the supervisor's board has something to show.

@@ -245,3 +245,48 @@ async def test_rejected_voice_offer_rings_the_next_seat(engine: Engine) -> None:
     assert engine.acd.core.contacts[cid].seat == "1002"
     # The contact is no longer the first seat's to refuse.
     assert (await first.call("reject", {"contact_id": cid})) == {"ok": False, "error": "该来电/会话不属于您"}
+
+
+class FakeChannels:
+    """Stands in for the channels feature's ChannelService (transcript and send_text)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[int, str, str]] = []
+
+    async def transcript(self, conversation_id: int) -> list[dict[str, object]]:
+        return [{"id": 1, "direction": "in", "kind": "text", "body": {"text": "<b>你好</b>"}, "at": "2026-11-26T08:00"}]
+
+    async def send_text(self, conversation_id: int, seat: str, text: str) -> object:
+        from channels.seats import ConversationError, Sent
+
+        if text == "late":
+            raise ConversationError("超出48小时回复时限")
+        self.sent.append((conversation_id, seat, text))
+        return Sent(len(self.sent), "sent")
+
+
+async def test_chat_messages_go_through_the_channels_and_the_first_reply_counts(engine: Engine) -> None:
+    from acd.core import ContactArrived
+
+    seat = await ready_seat(engine, "1001")
+    await engine.acd.feed(
+        ContactArrived(now=engine.acd.now(), contact_id="wechat-42", channel="wechat", queue="internet", caller="o-x")
+    )
+    await seat.next("offer")
+    await seat.call("accept", {"contact_id": "wechat-42"})
+    assert await seat.call("chat_send", {"contact_id": "wechat-42", "text": "您好"}) == {
+        "ok": False,
+        "error": "会话服务未启用",
+    }
+    channels = FakeChannels()
+    engine.ctx.services["channels"] = channels
+    history = await seat.call("chat_history", {"contact_id": "wechat-42"})
+    assert history["ok"] and history["messages"][0]["body"]["text"] == "<b>你好</b>"
+    ack = await seat.call("chat_send", {"contact_id": "wechat-42", "text": "您好，请讲"})
+    assert ack == {"ok": True, "contact_id": "wechat-42", "status": "sent", "detail": ""}
+    assert channels.sent == [(42, "1001", "您好，请讲")]
+    assert engine.acd.core.contacts["wechat-42"].replied is True
+    late = await seat.call("chat_send", {"contact_id": "wechat-42", "text": "late"})
+    assert late == {"ok": False, "error": "超出48小时回复时限"}
+    other = await engine.client("/agent", await engine.account("1002"))
+    assert (await other.call("chat_send", {"contact_id": "wechat-42", "text": "hi"}))["error"] == "该来电/会话不属于您"
