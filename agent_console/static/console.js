@@ -125,6 +125,7 @@ function isChat(cid) {
 async function refreshChat() {
   const cid = S.current;
   H.$("chat-box").hidden = !isChat(cid);
+  for (const node of document.querySelectorAll(".voice-only")) node.hidden = isChat(cid);
   if (!isChat(cid)) return;
   const ack = await H.ask(S.socket, "chat_history", { contact_id: cid });
   if (!ack.ok || S.current !== cid) return;
