@@ -6,14 +6,19 @@ message is stored, so a failed store never turns the retry into a "duplicate".
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
+
+from redis.exceptions import RedisError
 
 from channels.core.dedup import SeenKeys
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
+
+logger = logging.getLogger(__name__)
 
 
 class Deduplicator(Protocol):
@@ -41,7 +46,15 @@ class RedisDedup:
         self._prefix = prefix
 
     async def seen(self, key: str) -> bool:
-        return bool(await self._redis.exists(self._prefix + key))
+        try:
+            return bool(await self._redis.exists(self._prefix + key))
+        except RedisError as exc:
+            # Redis down must not refuse messages: the database's unique key still catches retries.
+            logger.warning("redis dedup unavailable (%s); relying on the database", exc)
+            return False
 
     async def remember(self, key: str) -> None:
-        await self._redis.set(self._prefix + key, b"1", ex=self._ttl)
+        try:
+            await self._redis.set(self._prefix + key, b"1", ex=self._ttl)
+        except RedisError as exc:
+            logger.warning("redis dedup unavailable (%s); relying on the database", exc)

@@ -114,9 +114,15 @@ class WeChatWebhook:
         limit = self.settings.max_body_bytes
         if request.content_length is not None and request.content_length > limit:
             raise Refused(400, "oversized", f"body larger than {limit} bytes")
-        body = await request.content.read(limit + 1)
-        if len(body) > limit:
-            raise Refused(400, "oversized", f"body larger than {limit} bytes")
+        # read(n) may stop at a TCP chunk boundary, so gather chunks until the end or the limit.
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.content.iter_chunked(16 * 1024):
+            size += len(chunk)
+            if size > limit:
+                raise Refused(400, "oversized", f"body larger than {limit} bytes")
+            chunks.append(chunk)
+        body = b"".join(chunks)
         timestamp, nonce = self._check_signed(request)
         text = self._screen(body)
         encrypted = request.query.get("encrypt_type", "raw").lower() == "aes"

@@ -9,6 +9,7 @@ it is invalid (40001) or expired (42001).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
+from redis.exceptions import RedisError
 
 from channels.settings import WeChatSettings
 
@@ -108,15 +110,27 @@ class WeChatApi:
             now = self._clock()
             if self._token and now < self._expires:
                 return self._token
-            if self._redis is not None:
-                cached = await self._redis.get(self._redis_key)
-                ttl = await self._redis.ttl(self._redis_key)
-                if cached and ttl > 0:
-                    self._token = cached.decode() if isinstance(cached, bytes) else str(cached)
-                    self._expires = now + ttl
-                    return self._token
+            shared = await self._shared_token()
+            if shared is not None:
+                self._token, ttl = shared
+                self._expires = now + ttl
+                return self._token
             await self._fetch_token()
             return self._token
+
+    async def _shared_token(self) -> tuple[str, int] | None:
+        """The token other processes fetched (from Redis), with its remaining life; None if none or no Redis."""
+        if self._redis is None:
+            return None
+        try:
+            cached = await self._redis.get(self._redis_key)
+            ttl = await self._redis.ttl(self._redis_key)
+        except RedisError as exc:
+            logger.warning("redis unavailable for the token cache: %s", exc)
+            return None
+        if not cached or ttl <= 0:
+            return None
+        return (cached.decode() if isinstance(cached, bytes) else str(cached)), int(ttl)
 
     async def _fetch_token(self) -> None:
         params = {
@@ -136,7 +150,10 @@ class WeChatApi:
         self._token = token
         self._expires = self._clock() + life
         if self._redis is not None:
-            await self._redis.set(self._redis_key, token, ex=life)
+            try:
+                await self._redis.set(self._redis_key, token, ex=life)
+            except RedisError as exc:
+                logger.warning("redis unavailable, token kept in this process only: %s", exc)
         logger.info("wechat access token fetched", extra={"expires_in": expires_in})
 
     async def _invalidate(self, token: str) -> None:
@@ -145,9 +162,9 @@ class WeChatApi:
             if self._token == token:
                 self._token = ""
                 self._expires = 0.0
-            if self._redis is not None:
-                cached = await self._redis.get(self._redis_key)
-                if cached is not None and (cached.decode() if isinstance(cached, bytes) else str(cached)) == token:
+            shared = await self._shared_token()
+            if shared is not None and shared[0] == token and self._redis is not None:
+                with contextlib.suppress(RedisError):
                     await self._redis.delete(self._redis_key)
 
     @staticmethod

@@ -261,3 +261,36 @@ async def test_a_retry_stored_by_another_process_is_caught_by_the_unique_key(mak
     results = await asyncio.gather(*(eng.client.post(HOOK, params=kit.query(), data=b) for b in (same, fresh)))
     assert [r.status for r in results] == [200, 200]
     assert sorted(r.dedup_key for r in await messages(eng)) == ["msg:777", "msg:778"]
+
+
+async def test_a_push_sent_in_small_chunks_is_read_whole_and_a_chunked_giant_is_refused(make_engine_app):
+    eng = await make_engine_app()
+    raw = kit.text("o_chunks", "分块发送的消息" * 20, 9101).encode()
+
+    async def pieces(data: bytes, size: int):
+        for i in range(0, len(data), size):
+            yield data[i : i + size]
+
+    assert (await eng.client.post(HOOK, params=kit.query(), data=pieces(raw, 7))).status == 200
+    giant = raw.replace(b"</Content>", b"</Content>" + b"<Pad>x</Pad>" * 8000)
+    assert (await eng.client.post(HOOK, params=kit.query(), data=pieces(giant, 4096))).status == 400
+    assert [r.dedup_key for r in await messages(eng)] == ["msg:9101"]
+
+
+async def test_redis_down_loses_nothing_and_the_database_still_stops_retries(make_engine_app, standin):
+    from redis.asyncio import Redis
+
+    state, url = standin
+    dead = Redis.from_url("redis://127.0.0.1:1/0", socket_connect_timeout=0.2)
+    try:
+        eng = await make_engine_app(redis=dead, api_base_url=url)
+        state.user_wrote("o_noredis")
+        for _ in range(3):
+            resp = await eng.client.post(HOOK, params=kit.query(), data=kit.text("o_noredis", "在吗", 9201))
+            assert resp.status == 200
+        rows = await messages(eng)
+        assert [r.dedup_key for r in rows] == ["msg:9201"]
+        sent = await eng.service.send_text(rows[0].conversation_id, "seat-1", "在的")
+        assert sent.status == "sent"
+    finally:
+        await dead.aclose()
