@@ -18,8 +18,9 @@ from acd.core.events import ContactArrived, QueueConfigured, SeatLoggedIn
 from hotline import auth
 from hotline.app import error_middleware
 from hotline.context import AppContext
+from hotline.migrate import upgrade
 from hotline.settings import load_settings
-from hotline.storage import make_sessionmaker
+from hotline.storage import make_engine, make_sessionmaker
 from scheduling import plugin
 from scheduling.core.roster import generate
 from scheduling.core.shifts import Seat, default_templates
@@ -45,10 +46,14 @@ class Env:
 
 
 @pytest.fixture
-async def env(migrated_engine, tmp_path: Path) -> AsyncIterator[Env]:  # type: ignore[no-untyped-def]
+async def env(sqlite_url: str, tmp_path: Path) -> AsyncIterator[Env]:
+    # SQLite only: these tests are about the API and the page; the same storage calls run on both
+    # databases in test_surge_service.py, and a PostgreSQL database per test here costs seconds.
+    await upgrade(sqlite_url)
+    engine = make_engine(sqlite_url)
     settings = load_settings(data_dir=tmp_path, secret_key="test-secret-key")
-    sessions = make_sessionmaker(migrated_engine)
-    ctx = AppContext(settings=settings, engine=migrated_engine, sessions=sessions)
+    sessions = make_sessionmaker(engine)
+    ctx = AppContext(settings=settings, engine=engine, sessions=sessions)
     app = web.Application(middlewares=[error_middleware])
     plugin.install(app, ctx)
     app.cleanup_ctx.clear()  # the surge tick loop is tested through SchedulingService.tick
@@ -68,6 +73,7 @@ async def env(migrated_engine, tmp_path: Path) -> AsyncIterator[Env]:  # type: i
         yield Env(client, app, tokens)
     finally:
         await client.close()
+        await engine.dispose()
 
 
 async def test_staffing_api_answers_the_textbook_case_and_refuses_bad_input(env: Env) -> None:
