@@ -185,7 +185,10 @@ def _assign(drafts: Sequence[tuple[str, _Draft]], seats: Sequence[Seat], rules: 
                 continue
             if state.last_end is not None and draft.start - state.last_end < rest:
                 continue
-            if state.week_slots.get(week, 0) + paid > week_cap:
+            cap = week_cap
+            if state.seat.max_hours_per_week is not None:
+                cap = min(cap, state.seat.max_hours_per_week * 60 / rules.slot_minutes)
+            if state.week_slots.get(week, 0) + paid > cap:
                 continue
             if period_cap is not None and state.paid_slots + paid > period_cap:
                 continue

@@ -59,6 +59,7 @@ class Seat:
     id: str
     skills: frozenset[str]
     unavailable_days: frozenset[int] = frozenset()
+    max_hours_per_week: float | None = None  # part-time seats: below the rule's cap
 
 
 @dataclass(frozen=True, slots=True)

@@ -84,6 +84,9 @@ def assert_rules_kept(roster: Roster, seats: list[Seat], rules: Rules, templates
         for s in shifts:
             weekly[s.start // PER_DAY // 7] += s.paid_slots / 2
         assert max(weekly.values()) <= rules.max_hours_per_week
+        own_cap = skills[seat_id].max_hours_per_week
+        if own_cap is not None:
+            assert max(weekly.values()) <= own_cap
         if rules.max_hours_per_period is not None:
             assert sum(weekly.values()) <= rules.max_hours_per_period
         run = 1
@@ -123,6 +126,7 @@ def test_unavailable_days_and_skills_are_respected_across_groups() -> None:
     seats = [Seat(f"V{i}", frozenset({"voice"}), frozenset({i % 7})) for i in range(30)]
     seats += [Seat(f"C{i}", frozenset({"chat"})) for i in range(8)]
     seats += [Seat(f"B{i}", frozenset({"voice", "chat"})) for i in range(8)]
+    seats += [Seat(f"P{i}", frozenset({"voice"}), max_hours_per_week=20) for i in range(6)]  # part-timers
     templates = default_templates()
     rules = Rules(max_hours_per_period=36)
     roster = generate({"voice": need_voice, "chat": need_chat}, templates, seats, rules)
