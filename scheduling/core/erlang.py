@@ -181,6 +181,9 @@ def _log_add(a: float, b: float) -> float:
 
 def _queue_sums(s: float, x: float, theta: float) -> tuple[float, float, float, float]:
     """log Σw_j, log Σw_j·(j+1)/(s+j+1), log Σw_j·s/(s+j+1)·H_j, log Σw_j·j (H_j = Σ 1/θ(s+i+1))."""
+    # The weights peak near j = x - s and fade within a few dozen standard deviations after it.
+    if max(0.0, x - s) + 60 * math.sqrt(x) + 100 > MAX_QUEUE_TERMS:
+        raise ValueError("patience is too long for Erlang A at this load; use Erlang C (no --patience)")
     log_x = math.log(x)
     log_w = 0.0
     lz = la = lt = lq = -math.inf
