@@ -150,7 +150,7 @@ def parse_action(body: dict[str, Any], now: float) -> Action:
         return CancelBreak(_ids(body.get("seat_ids")))
     if kind == "call_reserves":
         return CallInReserves(_ids(body.get("seat_ids")))
-    raise bad("action 只能是 surge、end_surge、move_seats、start_break、cancel_break、call_reserves")
+    raise bad("action 只能是 surge、end_surge、move_seats、start_break、move_break、cancel_break、call_reserves")
 
 
 @auth.require_roles(*MANAGERS)
@@ -165,8 +165,10 @@ async def post_action(request: web.Request) -> web.Response:
     why = body.get("why")
     if not isinstance(why, str) or not why.strip():
         raise bad("why（操作原因）必填")
-    action = parse_action(body, service.acd.now())
     account = request[auth.ACCOUNT]
+    if body.get("action") == "move_break":
+        return await _move_break(service, body, account.username, why.strip())
+    action = parse_action(body, service.acd.now())
     try:
         outputs = await service.act(action, who=account.username, why=why.strip())
     except ValueError as exc:
@@ -176,6 +178,26 @@ async def post_action(request: web.Request) -> web.Response:
     return web.json_response(
         {"ok": True, "outputs": [type(o).__name__ for o in outputs], "surge": service.desk.surge_state}
     )
+
+
+async def _move_break(service: SchedulingService, body: dict[str, Any], who: str, why: str) -> web.Response:
+    roster, seat = body.get("roster"), body.get("seat_id")
+    if not isinstance(roster, str) or not isinstance(seat, str) or not roster or not seat:
+        raise bad("move_break 需要 roster、seat_id、from、to（带时区的时间，如 2026-05-11T10:00:00+08:00）")
+    try:
+        old = dt.datetime.fromisoformat(str(body.get("from")))
+        new = dt.datetime.fromisoformat(str(body.get("to")))
+    except ValueError:
+        raise bad("from / to 必须是 ISO 时间，如 2026-05-11T10:00:00+08:00") from None
+    if old.tzinfo is None or new.tzinfo is None:
+        old, new = old.replace(tzinfo=old.tzinfo or CHINA), new.replace(tzinfo=new.tzinfo or CHINA)
+    try:
+        outputs = await service.move_break(roster, seat, old, new, who=who, why=why)
+    except ValueError as exc:
+        raise web.HTTPConflict(
+            text=f'{{"error": "conflict", "detail": {_json_str(str(exc))}}}', content_type="application/json"
+        ) from None
+    return web.json_response({"ok": True, "outputs": [type(o).__name__ for o in outputs]})
 
 
 @auth.require_roles(*MANAGERS)

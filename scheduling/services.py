@@ -31,11 +31,12 @@ from scheduling.core.actions import (
     CloudSeat,
     IvrAnnouncement,
     ManagerDesk,
+    MoveBreak,
     NotifySeat,
     Output,
 )
 from scheduling.core.intraday import Alert, IntervalView, intraday_view
-from scheduling.core.shifts import Roster
+from scheduling.core.shifts import Break, Roster, Shift, default_templates, move_break
 from scheduling.models import ManagerActionRow, RequirementRow, RosterShiftRow
 
 logger = logging.getLogger(__name__)
@@ -133,6 +134,67 @@ class SchedulingService:
                     at=_utc(record.at), who=record.who, why=record.why, kind=kind, detail=_detail(record.action)
                 )
             )
+
+    async def move_break(
+        self, roster: str, seat_id: str, old_start: dt.datetime, new_start: dt.datetime, *, who: str, why: str
+    ) -> list[Output]:
+        """Move a planned break of a published shift within its template's window, then tell the seat."""
+        if self.sessions is None:
+            raise ValueError("no database: the published roster cannot be changed")
+        if old_start.tzinfo is None or new_start.tzinfo is None:
+            raise ValueError("break times must carry their time zone")
+        if not who.strip() or not why.strip():
+            raise ValueError("every manager action needs who (操作人) and why (原因)")
+        templates = {t.name: t for t in default_templates()}
+        async with self.sessions() as s, s.begin():
+            rows = await s.execute(
+                select(RosterShiftRow).where(RosterShiftRow.roster == roster, RosterShiftRow.seat == seat_id)
+            )
+            for row in rows.scalars():
+                begins = _aware(row.starts_at)
+                starts = [dt.datetime.fromisoformat(b["start"]) for b in row.breaks.get("breaks", [])]
+                if old_start not in starts:
+                    continue
+                template = templates.get(row.template)
+                if template is None:
+                    raise ValueError(f"template {row.template!r} is unknown; the break cannot be checked")
+                step = dt.timedelta(minutes=30)
+
+                def slot(t: dt.datetime, begins: dt.datetime = begins, step: dt.timedelta = step) -> int:
+                    if (t - begins) % step:
+                        raise ValueError("break times fall on the half hour")
+                    return (t - begins) // step
+
+                shift = Shift(
+                    row.skill_group,
+                    row.template,
+                    0,
+                    slot(_aware(row.ends_at)),
+                    tuple(
+                        Break(slot(t), b["minutes"] // 30, b["label"], b["paid"])
+                        for t, b in zip(starts, row.breaks["breaks"], strict=True)
+                    ),
+                    seat_id,
+                )
+                moved = move_break(shift, template, slot(old_start), slot(new_start))
+                tz = old_start.tzinfo
+                row.breaks = {
+                    "breaks": [
+                        {
+                            "start": (begins + b.start * step).astimezone(tz).isoformat(),
+                            "minutes": b.length * 30,
+                            "label": b.label,
+                            "paid": b.paid,
+                        }
+                        for b in moved.breaks
+                    ]
+                }
+                break
+            else:
+                raise ValueError(f"seat {seat_id} has no break at {old_start.isoformat()} in roster {roster!r}")
+        return await self.act(
+            MoveBreak(seat_id, roster, old_start.isoformat(), new_start.isoformat()), who=who, why=why
+        )
 
     async def intraday(
         self,

@@ -75,6 +75,16 @@ class StartBreak:
 
 
 @dataclass(frozen=True, slots=True)
+class MoveBreak:
+    """A planned break moved in the published roster (the adapter checks and stores it first)."""
+
+    seat_id: str
+    roster: str
+    old_start: str  # ISO local time
+    new_start: str
+
+
+@dataclass(frozen=True, slots=True)
 class CallInReserves:
     """Ask reserve seats (预备座席) to come in; they count once they log in."""
 
@@ -93,7 +103,7 @@ class EndSurge:
     pass
 
 
-Action = MoveSeats | CancelBreak | StartBreak | CallInReserves | ActivateSurge | EndSurge
+Action = MoveSeats | CancelBreak | StartBreak | MoveBreak | CallInReserves | ActivateSurge | EndSurge
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,6 +159,12 @@ class ManagerDesk:
             return [NotifySeat(s, "值班长已取消您的休息，请尽快置闲接听。") for s in action.seat_ids]
         if isinstance(action, StartBreak):
             return [SeatNotReady(now, s, action.reason) for s in action.seat_ids]
+        if isinstance(action, MoveBreak):
+            return [
+                NotifySeat(
+                    action.seat_id, f"您的休息时间已调整：{action.old_start[11:16]} 改为 {action.new_start[11:16]}。"
+                )
+            ]
         if isinstance(action, CallInReserves):
             return [NotifySeat(s, "话务量上升，请尽快上岗登录座席。") for s in action.seat_ids]
         if isinstance(action, ActivateSurge):

@@ -162,6 +162,38 @@ class Roster:
         return out
 
 
+def move_break(shift: Shift, template: ShiftTemplate, old_start: int, new_start: int) -> Shift:
+    """The shift with the break that starts at ``old_start`` moved to ``new_start`` within its rule.
+
+    Raises ValueError when no break starts there, the new time leaves the rule's window, or it
+    would overlap another break.
+    """
+    if shift.template != template.name:
+        raise ValueError(f"shift uses template {shift.template!r}, not {template.name!r}")
+    moving = next((b for b in shift.breaks if b.start == old_start), None)
+    if moving is None:
+        raise ValueError("no break starts at that time in this shift")
+    offset = old_start - shift.start
+    rule = next(
+        (
+            r
+            for r in template.breaks
+            if r.label == moving.label and r.length == moving.length and r.earliest <= offset <= r.latest
+        ),
+        None,
+    )
+    if rule is None:
+        raise ValueError("the break does not match its template any more")
+    if not rule.earliest <= new_start - shift.start <= rule.latest:
+        raise ValueError(f"a {rule.label} must start {rule.earliest} to {rule.latest} slots after the shift starts")
+    for other in shift.breaks:
+        if other is not moving and new_start < other.start + other.length and other.start < new_start + moving.length:
+            raise ValueError("the moved break would overlap another break")
+    moved = Break(new_start, moving.length, moving.label, moving.paid)
+    breaks = tuple(sorted((moved if b is moving else b for b in shift.breaks), key=lambda b: b.start))
+    return Shift(shift.group, shift.template, shift.start, shift.length, breaks, shift.seat)
+
+
 def default_templates() -> tuple[ShiftTemplate, ...]:
     """Common 12345 shapes at 30-minute slots: 4 h, 6 h, 8 h and a 10 h night shift.
 

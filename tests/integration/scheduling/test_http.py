@@ -184,3 +184,46 @@ async def test_intraday_compares_the_published_plan_with_live_counts_and_alerts(
     assert status == 200 and "当日实时" in page and "低于目标" in page
     status, body = await env.call("sup1", "GET", "/api/scheduling/intraday?roster=nope")
     assert status == 400 and "nope" in body["detail"]
+
+
+async def test_a_planned_break_is_moved_in_the_published_roster_and_the_seat_is_told(env: Env) -> None:
+    service = env.app[SERVICE]
+    assert service.sessions is not None
+    need = [0] * 16 + [2] * 16 + [0] * 16
+    roster = generate({"voice": need}, default_templates(), [Seat(f"S{i}", frozenset({"voice"})) for i in range(6)])
+    day0 = dt.datetime(2026, 5, 11, tzinfo=CHINA)
+    await publish_roster(service.sessions, "moves", roster, day0, {"voice": need})
+    shift = next(s for s in roster.shifts if s.breaks and s.seat)
+    first = shift.breaks[0]
+    old = day0 + dt.timedelta(minutes=30 * first.start)
+    offset = first.start - shift.start
+    new = old + dt.timedelta(minutes=30 if offset < 6 else -30)
+    _, before = await env.call("sup1", "GET", "/api/scheduling/rosters/moves/chart?day=2026-05-11")
+    notices: list[dict[str, Any]] = []
+    service.bus.subscribe(f"seat.{shift.seat}", lambda _t, p: notices.append(p))
+    body = {
+        "action": "move_break",
+        "why": "错峰休息",
+        "roster": "moves",
+        "seat_id": shift.seat,
+        "from": old.isoformat(),
+        "to": new.isoformat(),
+    }
+    status, reply = await env.call("sup1", "POST", "/api/scheduling/actions", json=body)
+    assert status == 200, reply
+    assert notices and new.strftime("%H:%M") in notices[-1]["text"]
+    status, after = await env.call("sup1", "GET", "/api/scheduling/rosters/moves/chart?day=2026-05-11")
+    assert status == 200
+    was, now = before["groups"]["voice"]["scheduled"], after["groups"]["voice"]["scheduled"]
+    new_slot = first.start + (1 if offset < 6 else -1)
+    assert now[first.start] == was[first.start] + 1  # back on seat where the break was
+    assert now[new_slot] == was[new_slot] - 1
+    status, reply = await env.call(
+        "sup1",
+        "POST",
+        "/api/scheduling/actions",
+        json={**body, "from": new.isoformat(), "to": (old + dt.timedelta(hours=5)).isoformat()},
+    )
+    assert status == 409 and "slots after" in reply["detail"]
+    status, log = await env.call("sup1", "GET", "/api/scheduling/actions")
+    assert [a["kind"] for a in log["actions"]] == ["MoveBreak"]

@@ -197,3 +197,24 @@ def test_any_requirement_is_covered_by_a_large_enough_team(need: list[int]) -> N
     roster = generate({"voice": need}, templates, seats)
     assert roster.shortfall({"voice": need}) == {}
     assert_rules_kept(roster, seats, Rules(), templates)
+
+
+def test_a_break_moves_within_its_window_and_nowhere_else() -> None:
+    from scheduling.core.shifts import move_break
+
+    template = next(t for t in default_templates() if t.name == "8h")
+    need = [0] * 16 + [2] * 16 + [0] * 16
+    roster = generate({"voice": need}, (template,), [Seat(f"S{i}", frozenset({"voice"})) for i in range(6)])
+    shift = roster.shifts[0]
+    first = shift.breaks[0]  # the morning break, window 3..6 slots after the start
+    target = shift.start + (6 if first.start - shift.start != 6 else 3)
+    moved = move_break(shift, template, first.start, target)
+    assert next(b.start for b in moved.breaks if b.label == "break") == target
+    assert len(moved.breaks) == len(shift.breaks)
+    with pytest.raises(ValueError, match="slots after"):
+        move_break(shift, template, first.start, shift.start + 9)
+    meal = next(b for b in shift.breaks if b.label == "meal")
+    with pytest.raises(ValueError, match=r"overlap|slots after"):
+        move_break(shift, template, first.start, meal.start)
+    with pytest.raises(ValueError, match="no break"):
+        move_break(shift, template, shift.start, shift.start + 4)
