@@ -48,7 +48,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         description="Reads CSV rows 'timestamp,channel' (ISO local time, header optional) and forecasts "
         "the following days; --holdout N instead reports MAPE on the last N days.",
     )
-    f.add_argument("--history", type=Path, required=True, help="CSV file: timestamp,channel")
+    src = f.add_mutually_exclusive_group(required=True)
+    src.add_argument("--history", type=Path, help="CSV file: timestamp,channel")
+    src.add_argument("--from-db", action="store_true", help="stored interactions of the last --weeks weeks")
     f.add_argument("--start", type=date.fromisoformat, default=None, help="first day (default: after history)")
     f.add_argument("--days", type=int, default=7, help="days to forecast (default 7)")
     f.add_argument("--interval", type=int, default=30, help="interval minutes (default 30)")
@@ -158,8 +160,24 @@ def read_history(path: Path) -> list[tuple[datetime, str]]:
     return out
 
 
+def _history_from_db(args: argparse.Namespace) -> list[tuple[datetime, str]]:
+    from scheduling.cli_roster import CHINA, run_on_database
+    from scheduling.services import load_history
+
+    today = datetime.now(CHINA).date()
+    end = args.start or today
+    since = datetime.combine(
+        end - timedelta(weeks=args.weeks) - timedelta(days=args.holdout), datetime.min.time(), tzinfo=CHINA
+    )
+    until = datetime.combine(end, datetime.min.time(), tzinfo=CHINA)
+    rows: list[tuple[datetime, str]] = run_on_database(lambda sessions: load_history(sessions, since, until, CHINA))
+    if not rows:
+        raise CommandError("no stored interactions before the forecast start; use --history CSV")
+    return rows
+
+
 def _forecast(args: argparse.Namespace) -> int:
-    history = read_history(args.history)
+    history = read_history(args.history) if args.history else _history_from_db(args)
     try:
         if args.holdout:
             reports = fc.backtest(

@@ -59,7 +59,7 @@ def _seats(args: argparse.Namespace) -> list[Seat]:
     return seats
 
 
-def _database(work: Any) -> Any:
+def run_on_database(work: Any) -> Any:
     from hotline.settings import load_settings
     from hotline.storage import make_engine, make_sessionmaker
 
@@ -109,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
 
         since = dt.datetime.combine(start - dt.timedelta(weeks=8), dt.time(), tzinfo=CHINA)
         until = dt.datetime.combine(start, dt.time(), tzinfo=CHINA)
-        history = _database(lambda sessions: load_history(sessions, since, until, CHINA))
+        history = run_on_database(lambda sessions: load_history(sessions, since, until, CHINA))
         if not history:
             raise CommandError("no stored interactions in the 8 weeks before --start; use --history CSV")
     options = PlanOptions(
@@ -131,7 +131,7 @@ def run(args: argparse.Namespace) -> int:
         from scheduling.services import publish_roster
 
         day0 = dt.datetime.combine(start, dt.time(), tzinfo=CHINA)
-        data["published"] = _database(
+        data["published"] = run_on_database(
             lambda sessions: publish_roster(sessions, args.publish, roster, day0, need, arrivals)
         )
     if args.json:

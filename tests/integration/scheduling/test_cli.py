@@ -187,3 +187,34 @@ def test_roster_needs_a_team(capsys: pytest.CaptureFixture[str], tmp_path: Path)
     write_history(history, 14)
     code, _, err = run(capsys, "roster", "--history", str(history))
     assert code != 0 and "--voice-seats" in err
+
+
+def test_forecast_reads_stored_interactions(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import asyncio
+    import datetime as dt
+
+    from hotline.migrate import upgrade
+    from hotline.storage import Interaction, make_engine, make_sessionmaker
+
+    db = tmp_path / "hotline.db"
+    url = f"sqlite+aiosqlite:///{db}"
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{db}")
+
+    async def seed() -> None:
+        await upgrade(url)
+        engine = make_engine(url)
+        async with make_sessionmaker(engine)() as s, s.begin():
+            for d in range(14):
+                for i in range(20):  # 20 calls a day at 10:00-11:40 China time (02:00 UTC on)
+                    at = dt.datetime(2025, 3, 3, 2, tzinfo=dt.UTC) + dt.timedelta(days=d, minutes=5 * i)
+                    s.add(Interaction(contact_id=f"d{d}i{i}", channel="voice", arrived_at=at, data={}))
+        await engine.dispose()
+
+    asyncio.run(seed())
+    code, out, err = run(capsys, "forecast", "--from-db", "--start", "2025-03-17", "--days", "1", "--json")
+    assert code == 0, err
+    day = json.loads(out)["channels"]["voice"]["2025-03-17"]
+    assert sum(day) == pytest.approx(20, rel=0.1)
+    assert sum(day[20:24]) == pytest.approx(sum(day), rel=0.01)  # all of it between 10:00 and 12:00
