@@ -1,0 +1,90 @@
+"""`hotline bench voice` at a tiny size against the sandbox Asterisk: both phases, both engines."""
+
+from __future__ import annotations
+
+import argparse
+import re
+
+import pytest
+
+from acd.voice.provision import config_dir
+from bench import voice
+from hotline.errors import CommandError
+from tests.integration.asterisk import asterisk_settings, sipp_binary
+
+pytestmark = pytest.mark.integration
+
+TINY = (
+    "--rates", "10", "--phase1-seconds", "1", "--seats1", "4",
+    "--answer-min", "0.2", "--answer-max", "0.4", "--talk1", "0.5",
+    "--phase2-minutes", "0.1", "--seats2", "2", "--talk2-min", "1", "--talk2-max", "2",
+    "--patience", "3", "--load", "1.2",
+)  # fmt: skip
+
+
+def _args(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    voice.add_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+def test_tiny_run_pairs_every_call_and_reports_both_engines_in_the_issue_shape(tmp_path):
+    settings = asterisk_settings()
+    sipp_binary()
+    result = voice.run(_args(*TINY, "--keep", str(tmp_path)))
+
+    for engine in ("engine", "app_queue"):
+        summary = result[engine]
+        assert set(summary) == {"p50_ms", "p99_ms", "failed", "sl15", "reuse_gap_p50_ms"}
+        assert summary["failed"] == 0
+        assert 0 < summary["p50_ms"] <= summary["p99_ms"] < 2000
+        phase1 = result["phase1"][f"p1@10/{engine}"]
+        assert phase1["calls"] == 10  # every caller's INVITE found in the trace and paired
+        phase2 = result["phase2"][f"p2/{engine}"]
+        assert phase2["calls"] > 0 and phase2["answered"] > 0
+        assert phase2["answered"] + phase2["abandons"] <= phase2["calls"]
+        assert summary["sl15"] == phase2["sl15"] and 0 < summary["sl15"] <= 1
+    # Both engines saw the same drawn arrivals.
+    assert result["phase2"]["p2/engine"]["calls"] == result["phase2"]["p2/app_queue"]["calls"]
+    assert result["p99_ratio"] == round(result["engine"]["p99_ms"] / result["app_queue"]["p99_ms"], 2)
+    assert result["machine"]["cores"] and result["params"]["seats2"] == 2
+    # The traces the numbers came from are kept, and the sandbox is left without bench peers.
+    assert (tmp_path / "p2-engine" / "seat_messages.log").stat().st_size > 0
+    etc = config_dir(settings)
+    assert etc is not None
+    assert "seatbench" not in (etc / "pjsip_bench.conf").read_text()
+
+
+def test_seat_scenario_spreads_ring_and_talk_times_evenly_over_the_ranges():
+    xml = voice.fill("seat.xml", {"TREE": voice.seat_tree((1000, 3000), (20000, 60000))})
+    rings = sorted(int(t) for t in re.findall(r'request="CANCEL" timeout="(\d+)"', xml))
+    talks = sorted(int(t) for t in re.findall(r'request="BYE" timeout="(\d+)"', xml))
+    assert rings == [1125 + 250 * i for i in range(8)]
+    assert talks == [round(20625 + 1250 * i) for i in range(32)]
+    # Nothing that sipp would take a CANCEL or BYE as unexpected on.
+    elements = re.sub(r"<!--.*?-->", "", xml, flags=re.S)
+    assert "<nop" not in elements and "<pause" not in elements
+
+
+def test_trace_pairs_seat_invite_to_caller_by_number_and_measures_the_delay():
+    caller = [
+        voice.Msg(10.000, True, "INVITE sip:12345@a SIP/2.0", "c1", "INVITE", "139001", "12345", ""),
+        voice.Msg(10.030, False, "INVITE sip:139001@a SIP/2.0", "c1", "INVITE", "12345", "139001", "139001"),
+    ]
+    seat = [
+        voice.Msg(10.005, False, "INVITE sip:seatbench007@b SIP/2.0", "s1", "INVITE", "139001", "seatbench007", ""),
+        voice.Msg(10.025, True, "SIP/2.0 200 OK", "s1", "INVITE", "139001", "seatbench007", "10000"),
+    ]
+    traces = voice.parse(caller, seat)
+    assert traces.seat_calls[0].seat == "bench007"
+    metrics = voice.phase1_metrics(traces, failed_sipp=0)
+    assert metrics["p50_ms"] == 5.0 and metrics["failed"] == 0
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [("--phases", "3"), ("--engines", "asterisk"), ("--rates", "fast"), ("--seats2", "0"), ("--answer-min", "5")],
+)
+def test_bad_options_are_refused_with_a_message(argv):
+    with pytest.raises(CommandError):
+        voice.run(_args(*argv))
