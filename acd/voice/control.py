@@ -51,6 +51,7 @@ class CallControl:
         self.v = voice
         self.extras: dict[str, ExtraLeg] = {}
         self.snoops: dict[str, Snoop] = {}
+        self._started: set[str] = set()
         self._seq = itertools.count(1)
 
     # -- helpers -------------------------------------------------------------------------------
@@ -175,9 +176,11 @@ class CallControl:
             return snoop_id
         whisper = "out" if mode == "whisper" else "none"
         await self.v.ari.create_bridge("mixing", bridge_id=bridge_id, name=f"snoop {seat_id}")
-        await self.v.ari.snoop(call.leg.channel_id, spy="both", whisper=whisper, snoop_id=snoop_id, app_args="snoop")
-        await self.v.ari.add_to_bridge(bridge_id, snoop_id)
         self.snoops[snoop_id] = Snoop(snoop_id, snoop_id, sup_id, bridge_id, seat_id, mode)
+        await self.v.ari.snoop(call.leg.channel_id, spy="both", whisper=whisper, snoop_id=snoop_id, app_args="snoop")
+        # The snoop channel may be bridged only once it is in our application (its StasisStart).
+        if snoop_id in self._started:
+            await self.snoop_started(snoop_id)
         await self.v.ari.originate(
             supervisor_endpoint,
             channel_id=sup_id,
@@ -187,6 +190,15 @@ class CallControl:
         )
         self._event(call, "snoop", mode=mode, supervisor=supervisor_endpoint)
         return snoop_id
+
+    async def snoop_started(self, channel_id: str) -> None:
+        snoop = self.snoops.get(channel_id)
+        if snoop is None:
+            self._started.add(channel_id)  # the event came before snoop() had its answer
+            return
+        self._started.discard(channel_id)
+        with contextlib.suppress(AriError):
+            await self.v.ari.add_to_bridge(snoop.bridge_id, channel_id)
 
     async def supervisor_answered(self, channel_id: str, snoop_id: str) -> None:
         snoop = self.snoops.get(snoop_id)

@@ -156,7 +156,7 @@ class VoiceService:
             elif role == "supervisor" and len(args) >= 2:
                 await self.control.supervisor_answered(cid, str(args[1]))
             elif role == "snoop":
-                pass
+                await self.control.snoop_started(cid)
             else:
                 logger.warning("StasisStart with unknown arguments: hanging up", extra={"channel": cid, "args": args})
                 await self._hangup(cid)
@@ -608,10 +608,15 @@ class VoiceService:
     # -- reconciliation ---------------------------------------------------------------------------
     async def reconcile(self) -> None:
         """After a (re)connect: rebuild from Asterisk's channels; keep original places; count nothing twice."""
-        try:
-            channels = await self.ari.channels()
-        except AriError as exc:
-            logger.warning("reconcile: cannot list channels", extra={"cause": str(exc)})
+        channels: list[dict[str, Any]] | None = None
+        for attempt in range(3):
+            try:
+                channels = await self.ari.channels()
+                break
+            except AriError as exc:
+                logger.warning("reconcile: cannot list channels", extra={"cause": str(exc), "attempt": attempt + 1})
+                await asyncio.sleep(0.5 * (attempt + 1))
+        if channels is None:
             return
         alive = {c["id"]: c for c in channels if isinstance(c, dict) and "id" in c}
         # Calls we knew that Asterisk no longer has ended while we were away.
@@ -637,7 +642,8 @@ class VoiceService:
         try:
             enq = await self.ari.get_var(cid, "HOTLINE_ENQUEUED")
             queue = await self.ari.get_var(cid, "HOTLINE_QUEUE")
-        except AriError:
+        except AriError as exc:
+            logger.warning("reconcile: caller not adopted", extra={"channel": cid, "cause": str(exc)})
             return
         caller = str((channel.get("caller") or {}).get("number") or "")
         call = Call(contact_id=cid, channel_id=cid, caller=caller, arrived=float(enq or self.clock()))

@@ -67,6 +67,10 @@ async def test_restarted_engine_adopts_a_waiting_caller_at_its_original_place(se
         voice2.start()
         try:
             await asyncio.wait_for(voice2.connected.wait(), 10)
+            for _ in range(50):
+                if first.contact_id in voice2.calls:
+                    break
+                await asyncio.sleep(0.1)
             adopted = voice2.calls.get(first.contact_id)
             assert adopted is not None, "the waiting caller was not rebuilt"
             assert adopted.enqueued == pytest.approx(original_enqueue, abs=0.01)
