@@ -58,6 +58,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--patience", type=float, default=40.0, help="phase 2 caller patience in s (default 40)")
     a("--seed", type=int, default=12345, help="random seed of the phase 2 arrivals")
     a("--keep", default="", help="keep the sipp traces in this folder")
+    a("--no-records", action="store_true", help="run the engine without writing interaction records")
 
 
 @dataclass(frozen=True)
@@ -526,7 +527,9 @@ async def _run(
             for plan in todo:
                 total = plan.starts_ms[-1] / 1000 + (plan.answer_ms[1] + plan.talk_ms[1]) / 1000
                 task = progress.add_task(f"{plan.label} {plan.engine}", total=total, note="")
-                results[f"{plan.label}/{plan.engine}"] = await _one(plan, settings, ami, ports, work, progress, task)
+                results[f"{plan.label}/{plan.engine}"] = await _one(
+                    plan, settings, ami, ports, work, progress, task, not args.no_records
+                )
                 progress.update(task, completed=total, note=_note(results[f"{plan.label}/{plan.engine}"]))
     finally:
         with contextlib.suppress(Exception):
@@ -559,7 +562,14 @@ async def _sipp(argv: list[str], out: Path) -> asyncio.subprocess.Process:
 
 
 async def _one(
-    plan: Plan, settings: Any, ami: Any, ports: dict[str, int], work: Path, progress: Any, task: Any
+    plan: Plan,
+    settings: Any,
+    ami: Any,
+    ports: dict[str, int],
+    work: Path,
+    progress: Any,
+    task: Any,
+    records: bool = True,
 ) -> dict[str, Any]:
     run_dir = work / f"{plan.label.replace('@', '-')}-{plan.engine}"
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -593,7 +603,7 @@ async def _one(
     stack = None
     try:
         if plan.engine == "engine":
-            stack = await EngineStack.start(settings, seat_ids(plan.seats), ports["seats"], run_dir)
+            stack = await EngineStack.start(settings, seat_ids(plan.seats), ports["seats"], run_dir, records)
         else:
             for seat in seat_ids(plan.seats):
                 await ami.action(
@@ -668,7 +678,9 @@ class EngineStack:
         self.parts = parts
 
     @classmethod
-    async def start(cls, settings: Any, seats: list[str], seat_port: int, run_dir: Path) -> EngineStack:
+    async def start(
+        cls, settings: Any, seats: list[str], seat_port: int, run_dir: Path, with_records: bool = True
+    ) -> EngineStack:
         from acd.ari.client import AriClient
         from acd.core import Acd, AcdSettings, QueueConfig, QueueConfigured, SeatLoggedIn
         from acd.service import AcdService
@@ -696,7 +708,7 @@ class EngineStack:
         await acd.feed(QueueConfigured(now=acd.now(), queue=queue))
         records = RecordStore(make_sessionmaker(db))
         records.start()
-        voice = VoiceService(ari, acd, records=records)
+        voice = VoiceService(ari, acd, records=records if with_records else None)
         acd.start()
         voice.start()
         stack = cls({"ari": ari, "acd": acd, "voice": voice, "records": records, "db": db})
@@ -755,6 +767,7 @@ def summary(
         "sl_target_s": 15.0,
         "sl_formula": "answered by a seat within 15 s of the INVITE / all calls (abandons included)",
         "engines": engines,
+        "engine_records": not args.no_records,
         "seed": args.seed,
     }
     return out
