@@ -86,11 +86,28 @@ def install(app: web.Application, ctx: AppContext) -> None:
     ami = Ami(a.host, a.ami_port, a.ami_user, a.ami_password, timeout=a.request_timeout)
     ctx.services["ami"] = ami
 
+    async def provision_seats() -> int:
+        """Write every account's phone endpoint into Asterisk and tell the voice side how to reach it."""
+        from acd.voice.provision import ProvisionError, provision
+        from acd.voice.roster import seat_devices
+
+        devices = await seat_devices(ctx.sessions)
+        for device in devices:
+            voice.set_device(device)
+        try:
+            await provision(ctx.settings, devices, ami)
+        except (ProvisionError, AmiError, OSError) as exc:
+            logger.warning("seat endpoints not written", extra={"cause": str(exc)})
+        return len(devices)
+
+    ctx.services["provision_seats"] = provision_seats
+
     async def connect_ami() -> None:
         delay = 0.5
         while True:
             try:
                 await ami.connect()
+                await provision_seats()
                 return
             except AmiError as exc:
                 logger.warning("AMI not reachable yet", extra={"cause": str(exc), "retry_s": delay})
