@@ -447,8 +447,8 @@ def seat_tree(answer_ms: tuple[int, int], talk_ms: tuple[int, int]) -> str:
                     f'  <label id="r{leaf}"/>\n  <recv request="CANCEL" timeout="{wait}" ontimeout="a{leaf}"'
                     ' next="cancelled"/>\n'
                 )
-    for leaf in range(8):
-        name = f"{leaf:03b}"
+    for number in range(8):
+        name = f"{number:03b}"
         out.append(f'  <label id="a{name}"/>\n' + _reply("200 OK", jump=f"t{name}1", sdp=True, retrans=True))
         for b3 in "01":
             out.append(
@@ -456,7 +456,7 @@ def seat_tree(answer_ms: tuple[int, int], talk_ms: tuple[int, int]) -> str:
                 f' chance="0.5">\n{_EREG_ACK}  </recv>\n'
             )
             for b4 in "01":
-                index = order[leaf * 4 + int(b3 + b4, 2)]
+                index = order[number * 4 + int(b3 + b4, 2)]
                 out.append(
                     f'  <label id="t{name}{b3}{b4}"/>\n  <recv request="BYE" timeout="{max(1, round(talk[index]))}"'
                     ' ontimeout="hangup" next="far_bye"/>\n'
