@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import math
 import multiprocessing as mp
 import tempfile
@@ -144,7 +145,9 @@ async def _engine_main(conn: Any, folder: Path) -> None:
 
 
 # ---- the clients -----------------------------------------------------------------------------
-async def _clients(args: argparse.Namespace, conn: Any, port: int, secret: str, progress: Progress) -> dict[str, Any]:
+async def _clients(
+    args: argparse.Namespace, conn: Any, port: int, secret: str, progress: Progress, alive: Any
+) -> dict[str, Any]:
     import socketio
 
     from hotline.auth import make_token
@@ -205,7 +208,14 @@ async def _clients(args: argparse.Namespace, conn: Any, port: int, secret: str, 
     seats = await asyncio.gather(*(gated(seat(i)) for i in range(args.seats)))
     offers_task = progress.add_task("offers", total=args.contacts)
     conn.send(("contacts", args.contacts, args.rate))
-    await asyncio.wait_for(offers_seen.wait(), args.timeout)
+    deadline = time.monotonic() + args.timeout
+    while not offers_seen.is_set():
+        if not alive():
+            raise RuntimeError("the engine process died; its error is printed above")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"only {len(offer_delays)} of {args.contacts} offers within {args.timeout:g} s")
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(offers_seen.wait(), 1.0)
     loop = asyncio.get_running_loop()
     await loop.run_in_executor(None, conn.recv)
     await asyncio.sleep(1.0)  # let the last accepts and hang-ups finish before the second phase
@@ -218,6 +228,8 @@ async def _clients(args: argparse.Namespace, conn: Any, port: int, secret: str, 
         delay = start + n / args.action_rate - time.perf_counter()
         if delay > 0:
             await asyncio.sleep(delay)
+        if not alive():
+            raise RuntimeError("the engine process died; its error is printed above")
         c = seats[n % len(seats)]
         reason = f"bench{n}"
         sent[reason] = time.time()
@@ -278,7 +290,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             raise CommandError("the engine process did not start within 120 s")
         port, secret = parent.recv()
         with Progress(console=Console(stderr=True), transient=True) as progress:
-            result = asyncio.run(_clients(args, parent, port, secret, progress))
+            try:
+                result = asyncio.run(_clients(args, parent, port, secret, progress, proc.is_alive))
+            except RuntimeError as exc:
+                raise CommandError(f"console bench failed: {exc}") from None
         parent.send(("stop",))
         proc.join(30)
     finally:
