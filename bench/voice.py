@@ -22,6 +22,7 @@ import contextlib
 import datetime as dt
 import itertools
 import math
+import os
 import random
 import re
 import shutil
@@ -478,12 +479,20 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if sandbox.ari_info(settings, timeout=2) is None:
         raise CommandError(f"Asterisk ARI at {settings.asterisk.ari_url} does not answer: run 'hotline sandbox up'")
     todo = plans(args, phases, engines, rates)
+    load_before = os.getloadavg()
     if args.keep:
         folder = Path(args.keep)
-        folder.mkdir(parents=True, exist_ok=True)
-        return asyncio.run(_run(args, settings, todo, folder, engines, rates))
-    with tempfile.TemporaryDirectory(prefix="hotline-bench-voice-") as tmp:
-        return asyncio.run(_run(args, settings, todo, Path(tmp), engines, rates))
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CommandError(f"--keep {args.keep}: cannot create the folder ({exc.strerror})") from None
+        result = asyncio.run(_run(args, settings, todo, folder, engines, rates))
+    else:
+        with tempfile.TemporaryDirectory(prefix="hotline-bench-voice-") as tmp:
+            result = asyncio.run(_run(args, settings, todo, Path(tmp), engines, rates))
+    # Other work on the machine shows in the tails: say how busy it was.
+    result["machine"]["load_avg_1m"] = {"start": round(load_before[0], 2), "end": round(os.getloadavg()[0], 2)}
+    return result
 
 
 async def _run(
