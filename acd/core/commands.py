@@ -71,7 +71,21 @@ class SeatStateChanged:
 Command = Offer | CancelOffer | StartCallback | Announce | Overflow | Widened | SeatStateChanged
 
 
+COMMAND_TYPES: dict[str, type[Any]] = {
+    cls.__name__: cls for cls in (Offer, CancelOffer, StartCallback, Announce, Overflow, Widened, SeatStateChanged)
+}
+
+
 def command_to_dict(command: Command) -> dict[str, Any]:
     out = asdict(command)
     out["type"] = type(command).__name__
     return out
+
+
+def command_from_dict(data: dict[str, Any]) -> Command:
+    fields = dict(data)
+    cls = COMMAND_TYPES.get(fields.pop("type", None))
+    if cls is None:
+        raise ValueError(f"not an ACD command record: {data!r:.120}")
+    command: Command = cls(**fields)
+    return command

@@ -82,6 +82,7 @@ class Acd(routing.RoutingMixin):
         self._seat_seq = 0
         self._level_cache: dict[tuple[Any, ...], tuple[QueueConfig, tuple[Level, ...]]] = {}
         self._out: list[Command] = []
+        self._carried: list[Command] = []
         self._handlers: dict[type[Any], Callable[[Any], None]] = {
             Tick: lambda e: None,
             QueueConfigured: self._on_queue,
@@ -114,10 +115,18 @@ class Acd(routing.RoutingMixin):
         handler = self._handlers.get(type(event))
         if handler is None:
             raise ValueError(f"not an ACD event: {type(event).__name__}")
-        self._out = []
+        # timers due strictly before the event happened before it; a timer due at the same
+        # instant yields to the event (an answer at the last moment still counts)
+        self._out = self._carried
+        self._carried = []
         self.now = now
-        handler(event)  # validates first, so a bad event changes nothing but the clock
-        self._fire_timers()
+        self._fire_timers(inclusive=False)
+        try:
+            handler(event)  # validates first, so a bad event changes nothing but the clock
+        except ValueError:
+            self._carried = self._out  # commands of timers already fired go out with the next event
+            raise
+        self._fire_timers(inclusive=True)
         return self._out
 
     def next_deadline(self) -> float | None:
@@ -153,9 +162,10 @@ class Acd(routing.RoutingMixin):
             return False
         return contact.state == "offered" if kind == RING else contact.state in ("waiting", "callback")
 
-    def _fire_timers(self) -> None:
+    def _fire_timers(self, inclusive: bool) -> None:
         timers = self._timers
-        while timers and timers[0][0] <= self.now:
+        now = self.now
+        while timers and (timers[0][0] <= now if inclusive else timers[0][0] < now):
             timer = heapq.heappop(timers)
             if not self._timer_live(timer):
                 continue
@@ -197,6 +207,8 @@ class Acd(routing.RoutingMixin):
         elif action in ("pause", "resume"):  # pending pause set or cancelled while working
             self._out.append(SeatStateChanged(seat.id, new, reason or action))
         self.index.staffing_changed(seat, was)
+        if new == NOT_READY:
+            seat.pending = None  # a pending pause has taken effect (or another reason did)
         if refresh:
             self.index.refresh_avail(seat)
 
@@ -282,7 +294,7 @@ class Acd(routing.RoutingMixin):
 
     def _finish_wrap(self, seat: Seat) -> None:
         if seat.pending:
-            reason, seat.pending = seat.pending, None
+            reason = seat.pending  # cleared by the move to not_ready
             self._seat_action(seat, "wrap_done_paused", reason)
         else:
             self._seat_action(seat, "wrap_done", refresh=False)

@@ -27,6 +27,8 @@ class Index:
         self._seats_by_skill: dict[str, dict[str, Seat]] = {}
         self.queues: dict[str, QueueConfig] = {}
         self.by_queue: dict[str, Any] = {}  # queue -> SortedList of (enqueue time, seq)
+        # needs class -> SortedList of the entries of its contacts that may still widen
+        self.classes: dict[tuple[int, ...], Any] = {}
         self.chats_during_call = chats_during_call
         self.max_chats_default = max_chats_default
 
@@ -162,12 +164,35 @@ class Index:
         if queued is None:
             queued = self.by_queue[contact.queue] = SortedList()
         queued.add((contact.enq, contact.seq))
+        if contact.level + 1 < len(contact.levels):
+            tracked = self.classes.get(contact.klass)
+            if tracked is None:
+                tracked = self.classes[contact.klass] = SortedList()
+            tracked.add(entry)
 
     def pull(self, contact: Contact) -> None:
         if contact.entry is not None:
             contact.bucket.waiting.remove(contact.entry)
+            if contact.level + 1 < len(contact.levels):
+                self.classes[contact.klass].remove(contact.entry)
             contact.entry = None
             self.by_queue[contact.queue].remove((contact.enq, contact.seq))
+
+    def earlier_of_class(self, contact: Contact) -> Contact | None:
+        """A contact of the same needs that came before and still waits at a narrower level."""
+        if contact.level == 0:
+            return None
+        tracked = self.classes.get(contact.klass)
+        if not tracked:
+            return None
+        key = (contact.prio, contact.qprio, contact.enq, contact.seq)
+        for entry in tracked:
+            if entry[:4] >= key:
+                return None
+            other: Contact = entry[4]
+            if other.level < contact.level:
+                return other
+        return None
 
     def position(self, contact: Contact) -> int:
         """Contacts ahead in its bucket (0 = next)."""

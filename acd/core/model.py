@@ -57,6 +57,11 @@ class Level:
         self.after_s = after_s
 
 
+def needs_class(levels: tuple[Level, ...]) -> tuple[int, ...]:
+    """Contacts with the same widening path have the same needs: FIFO holds among them."""
+    return tuple(level.bucket.id for level in levels)
+
+
 class Seat:
     __slots__ = (
         "avail",
@@ -130,6 +135,7 @@ class Contact:
         "entry",
         "home",
         "id",
+        "klass",
         "level",
         "levels",
         "media",
@@ -172,6 +178,7 @@ class Contact:
         self.seq = seq
         self.caller = caller
         self.levels = levels
+        self.klass = needs_class(levels)
         self.level = 0
         self.state = "waiting"
         self.entry: tuple[int, int, float, int, Contact] | None = None

@@ -19,7 +19,7 @@ from acd.core.events import (
     OfferRejected,
     SeatReplied,
 )
-from acd.core.model import Bucket, Contact, Level, Seat
+from acd.core.model import Bucket, Contact, Level, Seat, needs_class
 from acd.core.states import BUSY, CALLBACK, CONNECTED, OFFERED, QUEUED, RESERVED, next_contact_state
 
 if TYPE_CHECKING:
@@ -146,6 +146,8 @@ class RoutingMixin:
             prefer = self.index.seats.get(seat_id) if seat_id is not None else None
         while True:
             seat = self.index.best_seat(contact.bucket, prefer)
+            if seat is not None and self._take_earlier(contact, seat):
+                continue  # the seat went to an earlier contact of the same needs: look again
             if seat is not None:
                 reason = why
                 if seat is prefer:
@@ -225,6 +227,7 @@ class RoutingMixin:
             elapsed = self.now - contact.enq
             contact.overflowed = target.max_wait_s is None or elapsed >= target.max_wait_s
             contact.levels = self._levels(target, contact.media, contact.needs, contact.id)
+            contact.klass = needs_class(contact.levels)
             contact.level = 0
             self._out.append(Overflow(contact.id, action, f"{why}: moved to {target.name}"))
             self._place(contact, f"overflow from {q.name}")
@@ -355,7 +358,7 @@ class RoutingMixin:
                 self._timer(self.now + wrap, WRAP, seat.id, seat.wrap_token)
                 return
             if seat.pending:
-                reason, seat.pending = seat.pending, None
+                reason = seat.pending  # cleared by the move to not_ready
                 self._seat_action(seat, "end_paused", reason)
                 return
             self._seat_action(seat, "end_idle", refresh=False)
@@ -441,7 +444,7 @@ class RoutingMixin:
             seat.rona = 0
             self._seat_action(seat, "release_paused", "no_answer")
         elif seat.pending:
-            reason, seat.pending = seat.pending, None
+            reason = seat.pending  # cleared by the move to not_ready
             self._seat_action(seat, "release_paused", reason)
         else:
             self._seat_action(seat, "release_busy" if seat.load else "release_idle", why, refresh=False)
@@ -469,8 +472,23 @@ class RoutingMixin:
         if best is None or best_bucket is None:
             index.refresh_avail(seat)
             return
+        if self._take_earlier(best, seat):
+            return
         late = self.now - best.enq
         self._offer(best, seat, f"seat freed; head of {_describe(best_bucket)} waited {late:.0f} s")
+
+    def _take_earlier(self, contact: Contact, seat: Seat) -> bool:
+        """FIFO among equal needs: a contact that widened further must not pass an earlier one
+        still waiting for a better seat; that one widens to the same level and takes the seat."""
+        earlier = self.index.earlier_of_class(contact)
+        if earlier is None:
+            return False
+        self.index.pull(earlier)
+        earlier.level = contact.level
+        step = earlier.levels[earlier.level].step
+        self._out.append(Widened(earlier.id, earlier.level, f"{step}: {contact.id} with the same needs came later"))
+        self._offer(earlier, seat, f"first of its needs at level {earlier.level}; {seat.id} freed")
+        return True
 
     def _score(self, contact: Contact, bucket: Bucket) -> tuple[float, ...]:
         q = self.index.queues.get(contact.queue)

@@ -10,9 +10,10 @@ from __future__ import annotations
 import heapq
 from typing import Any, Final
 
+from acd.core.commands import command_from_dict, command_to_dict
 from acd.core.config import AcdSettings, QueueConfig
 from acd.core.engine import Acd
-from acd.core.model import Contact, Level, Seat
+from acd.core.model import Contact, Level, Seat, needs_class
 
 VERSION: Final = 1
 
@@ -63,6 +64,7 @@ def snapshot(acd: Acd) -> dict[str, Any]:
         "seats": seats,
         "contacts": contacts,
         "timers": [list(t) for t in sorted(acd._timers)],
+        "carried": [command_to_dict(c) for c in acd._carried],
         "counters": {"tseq": acd._tseq, "seq": acd._seq, "seat_seq": acd._seat_seq},
         "aht": dict(acd.aht),
         "last_seat": sorted(acd.last_seat.items()),
@@ -107,6 +109,7 @@ def _restore(data: dict[str, Any]) -> Acd:
                           item["seq"], item["caller"], levels, item["arrived_at"])  # fmt: skip
         for name in _CONTACT_FIELDS:
             setattr(contact, name, item[name])
+        contact.klass = needs_class(levels)
         skills, preferred, language = item["needs"]
         contact.needs = (
             tuple((str(k), int(v)) for k, v in skills),
@@ -120,6 +123,7 @@ def _restore(data: dict[str, Any]) -> Acd:
         index.refresh_avail(seat)
     acd._timers = [(float(t), int(s), int(k), str(i), int(tok)) for t, s, k, i, tok in data["timers"]]
     heapq.heapify(acd._timers)
+    acd._carried = [command_from_dict(c) for c in data.get("carried", [])]
     counters = data["counters"]
     acd._tseq, acd._seq, acd._seat_seq = counters["tseq"], counters["seq"], counters["seat_seq"]
     acd.aht = {str(k): float(v) for k, v in data["aht"].items()}

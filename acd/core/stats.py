@@ -132,7 +132,7 @@ class Stats:
 
     def occupancy(self, start: int | None = None, size: int | None = None) -> float | None:
         busy = avail = 0.0
-        for (t, state), seconds in self.seat_time.items():
+        for (t, state), seconds in sorted(self.seat_time.items()):  # a fixed order: same sums after restore
             if start is not None and size is not None and not start <= t < start + size:
                 continue
             if state in OCCUPIED:
