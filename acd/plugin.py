@@ -117,6 +117,12 @@ def install(app: web.Application, ctx: AppContext) -> None:
     async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
         for queue in load_queues():
             await service.feed(QueueConfigured(now=service.now(), queue=queue))
+        sink = ctx.services.get("channels.sink")
+        if sink is not None:  # WeChat and web chat: every new conversation joins the same ACD
+            from acd.chat import ChatBridge
+
+            bridge = ChatBridge(service, bus, ctx.services.get("channels"))
+            sink.subscribe(bridge.on_notification)
         service.start()
         records.start()
         ami_task = None

@@ -23,6 +23,7 @@ from acd.core import (
     Command,
     Event,
     Offer,
+    OfferAccepted,
     Overflow,
     SeatStateChanged,
     StartCallback,
@@ -78,6 +79,10 @@ class AcdService:
             if self._event_sink is not None:
                 await self._event_sink(event_to_dict(event))
         self._wake.set()
+        if isinstance(event, OfferAccepted):
+            # The channel behind the contact (a chat, a call) learns which seat took it.
+            await self.bus.publish(f"contact.{event.contact_id}", {"event": "accepted", "seat": event.seat_id,
+                                                                   "contact_id": event.contact_id})
         for command in commands:
             await self._dispatch(command)
         return commands

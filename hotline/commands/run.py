@@ -74,6 +74,7 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, stop: as
             await engine.dispose()
             raise CommandError(f"Redis at {settings.redis_url} does not answer ({exc}); check REDIS_URL") from None
     ctx = AppContext(settings=settings, engine=engine, sessions=make_sessionmaker(engine), redis=redis)
+    first_accounts = await _first_run_accounts(ctx)
     app = build_app(ctx)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
@@ -100,6 +101,8 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, stop: as
         print(f"  {what:<22} {base}{path}", flush=True)
     if not settings.asterisk.external:
         print(f"  Asterisk ARI          {settings.asterisk.ari_url}", flush=True)
+    for username, role, password in first_accounts:
+        print(f"  first run: account {username} ({role}) password {password}  (shown once; change it)", flush=True)
     print("Ctrl-C stops everything.", flush=True)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -115,3 +118,23 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, stop: as
         if redis is not None:
             await redis.aclose()
         await engine.dispose()
+
+
+async def _first_run_accounts(ctx: object) -> list[tuple[str, str, str]]:
+    """An empty database gets an administrator, a supervisor and one seat, so the pages can be tried."""
+    import secrets
+
+    from sqlalchemy import func, select
+
+    from hotline.auth import Account, create_account
+
+    sessions = ctx.sessions  # type: ignore[attr-defined]
+    async with sessions() as s:
+        if (await s.execute(select(func.count()).select_from(Account))).scalar_one():
+            return []
+    made = []
+    for username, role in (("admin", "admin"), ("banzhang", "supervisor"), ("1001", "seat")):
+        password = secrets.token_urlsafe(9)
+        await create_account(sessions, username, role, password)
+        made.append((username, role, password))
+    return made
