@@ -130,6 +130,7 @@ class Settings(BaseSettings):
     workorders: dict[str, Any] = Field(default_factory=dict)
     ivr: dict[str, Any] = Field(default_factory=dict)
     wechat: dict[str, Any] = Field(default_factory=dict)
+    chat: dict[str, Any] = Field(default_factory=dict)
     console: dict[str, Any] = Field(default_factory=dict)
     scheduling: dict[str, Any] = Field(default_factory=dict)
 
