@@ -12,7 +12,8 @@ for 95% of calls within 15 s (chats count as 1/3 of a call). Both runs get the s
 patience, handle times and seats; they differ only in queue settings:
 
 - router: widening when the projected wait would break the target, freed seats take the
-  caller least likely to be reached in time by another seat;
+  caller least likely to be reached in time by another seat, and a call goes to the ready
+  seat with the fewest skills (keeping language and specialist seats free for their calls);
 - baseline (app_queue-like): fixed penalty timers (30/60 s) and the oldest caller first, ring
   the longest idle member.
 """
@@ -228,7 +229,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     arrivals.sort()
     erlang, scheduled = _staffing(arrivals)
     roster = _roster(rng, max(scheduled))
-    router = QueueConfig("hotline", widen_after_s=(30.0, 60.0, 60.0, 60.0))
+    router = QueueConfig("hotline", strategy="least_skilled", widen_after_s=(30.0, 60.0, 60.0, 60.0))
     baseline = QueueConfig("hotline", selection="fifo", widen_on_projection=False,
                            widen_after_s=(30.0, 60.0, 60.0, 60.0))  # fmt: skip
     out: dict[str, Any] = {}

@@ -7,7 +7,7 @@ from typing import Any, Final
 
 CHANNELS: Final = ("voice", "webchat", "wechat", "callback")
 INTERNET_CHANNELS: Final = frozenset({"webchat", "wechat"})
-STRATEGIES: Final = ("longest_idle", "least_occupied", "highest_proficiency")
+STRATEGIES: Final = ("longest_idle", "least_occupied", "highest_proficiency", "least_skilled")
 WIDENING_STEPS: Final = ("proficiency", "preferred", "groups", "cloud")
 SELECTIONS: Final = ("target", "fifo")
 

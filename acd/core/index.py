@@ -115,6 +115,8 @@ class Index:
         if strategy == "highest_proficiency":
             prof = sum(seat.skills.get(name, 0) for name, _ in bucket.skills) or max(seat.skills.values(), default=0)
             return (-float(prof), seat.ring_delay_s, seat.idle_since, seat.seq, seat)
+        if strategy == "least_skilled":  # keep the seats with rare skills free for the calls only they can take
+            return (seat.ring_delay_s, float(len(seat.skills)), seat.idle_since, seat.seq, seat)
         return (seat.ring_delay_s, seat.idle_since, 0.0, seat.seq, seat)
 
     def _set_avail(self, seat: Seat, bucket: Bucket) -> None:

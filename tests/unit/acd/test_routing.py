@@ -76,6 +76,14 @@ def test_highest_proficiency_strategy_prefers_the_expert() -> None:
     assert r.offers() == [("c", "expert")]
 
 
+def test_least_skilled_strategy_keeps_the_specialist_free() -> None:
+    r = Rig(NO_WRAP, strategy="least_skilled")
+    r.seat("polyglot", now=0, skills=(("general", 3), ("lang:yue", 3), ("business", 2)))
+    r.seat("plain", now=5)
+    r.call("c", 6)
+    assert r.offers() == [("c", "plain")]
+
+
 def test_least_occupied_strategy_prefers_the_seat_that_worked_less() -> None:
     r = Rig(NO_WRAP, strategy="least_occupied")
     r.seat("worked", now=0)
