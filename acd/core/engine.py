@@ -19,7 +19,6 @@ import math
 from collections.abc import Callable
 from typing import Any
 
-from acd.core import routing
 from acd.core.commands import Command, SeatStateChanged
 from acd.core.config import AcdSettings, QueueConfig, check_skills
 from acd.core.events import (
@@ -44,13 +43,12 @@ from acd.core.events import (
 )
 from acd.core.index import Index
 from acd.core.model import Contact, Level, Seat
+from acd.core.offers import OffersMixin
 from acd.core.states import (
-    BUSY,
     LOGGED_OUT,
     NOT_READY,
     OCCUPIED_STATES,
     READY,
-    RESERVED,
     SEAT_STATES,
     WRAP_UP,
     next_seat_state,
@@ -66,7 +64,7 @@ class UnknownId(ValueError):
     """An event names a seat or contact the engine does not hold (already gone, or never seen)."""
 
 
-class Acd(routing.RoutingMixin):
+class Acd(OffersMixin):
     def __init__(self, settings: AcdSettings | None = None) -> None:
         self.settings = settings or AcdSettings()
         s = self.settings
@@ -377,4 +375,4 @@ class Acd(routing.RoutingMixin):
         return self.stats.report(interval_s)
 
 
-__all__ = ["BUSY", "RESERVED", "Acd", "UnknownId"]
+__all__ = ["Acd", "UnknownId"]
