@@ -157,6 +157,7 @@ async def _clients(
     offer_delays: list[float] = []
     sup_delays: list[float] = []
     sent: dict[str, float] = {}
+    drops = {"seat": 0, "supervisor": 0}
     offers_seen = asyncio.Event()
     task = progress.add_task("connecting", total=args.seats + args.supervisors)
 
@@ -173,6 +174,11 @@ async def _clients(
                 await c.call("hangup", {"contact_id": offer["contact_id"]}, namespace="/agent", timeout=30)
 
         c.on("offer", on_offer, namespace="/agent")
+
+        def dropped_seat() -> None:
+            drops["seat"] += 1
+
+        c.on("disconnect", dropped_seat, namespace="/agent")
         token = make_token(secret, f"s{i}", "seat", None, expires)
         await c.connect(base, namespaces=["/agent"], auth={"token": token}, transports=["websocket"], wait_timeout=30)
         ack = await c.call("login", {"phone": "desk", "ready": True}, namespace="/agent", timeout=30)
@@ -191,6 +197,11 @@ async def _clients(
                 sup_delays.append(time.time() - t0)
 
         c.on("seat", on_seat, namespace="/supervisor")
+
+        def dropped_supervisor() -> None:
+            drops["supervisor"] += 1
+
+        c.on("disconnect", dropped_supervisor, namespace="/supervisor")
         token = make_token(secret, f"v{i}", "supervisor", None, expires)
         await c.connect(
             base, namespaces=["/supervisor"], auth={"token": token}, transports=["websocket"], wait_timeout=30
@@ -244,6 +255,7 @@ async def _clients(
         await asyncio.sleep(0.1)
     conn.send(("lag",))
     action_lag = await loop.run_in_executor(None, conn.recv)
+    lost = dict(drops)  # sockets the engine dropped during the run (e.g. missed pings under CPU starvation)
     for c in [*seats, *sups]:
         await c.disconnect()
     return {
@@ -261,6 +273,7 @@ async def _clients(
         "supervisor_p50_ms": p(sup_delays, 0.5),
         "supervisor_p99_ms": p(sup_delays, 0.99),
         "supervisor_max_ms": p(sup_delays, 1.0),
+        "sockets_dropped": lost,
         "engine_loop_lag_ms": {
             "offers_p99": offer_lag[1],
             "offers_max": offer_lag[2],
