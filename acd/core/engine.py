@@ -305,6 +305,9 @@ class Acd(OffersMixin):
             raise ValueError(f"queue {q.name}: cannot overflow into itself")
         old = self.index.queues.get(q.name)
         self.index.queues[q.name] = q
+        for bucket in self.index.buckets.values():
+            if bucket.queue == q.name:
+                bucket.configure(q)
         if old is not None and old.strategy != q.strategy:
             self.index.rebuild_avail()
 

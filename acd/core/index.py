@@ -38,6 +38,8 @@ class Index:
         if found is not None:
             return found
         bucket = Bucket(len(self.buckets), key)
+        if bucket.queue in self.queues:
+            bucket.configure(self.queues[bucket.queue])
         self.buckets[key] = bucket
         skills = bucket.skills
         if skills:

@@ -20,7 +20,10 @@ BucketKey = tuple[str, str, tuple[tuple[str, int], ...], tuple[str, ...], bool]
 
 
 class Bucket:
-    __slots__ = ("avail", "cloud", "groups", "id", "key", "media", "queue", "skills", "staffed", "waiting")
+    __slots__ = (
+        "avail", "cloud", "fifo", "groups", "id", "key", "label", "media", "queue", "skills", "staffed", "target",
+        "waiting",
+    )  # fmt: skip
 
     def __init__(self, ident: int, key: BucketKey) -> None:
         self.id = ident
@@ -31,6 +34,15 @@ class Bucket:
         # entries (k0, k1, k2, seat seq, seat) in the queue's strategy order
         self.avail: Any = SortedList()
         self.staffed = 0  # eligible seats that are logged in and not paused
+        # copied from the queue (refreshed when it is configured again): read on every freed seat
+        self.target = 15.0
+        self.fifo = False
+        skills = ",".join(f"{k}>={v}" for k, v in self.skills) or "any skill"
+        self.label = f"{self.queue}/{self.media}[{skills}]"
+
+    def configure(self, queue: QueueConfig) -> None:
+        self.target = queue.target_s if self.media == "voice" else queue.internet_target_s
+        self.fifo = queue.selection == "fifo"
 
     def accepts(self, seat: Seat) -> bool:
         if self.media == "chat" and seat.max_chats <= 0:

@@ -123,7 +123,7 @@ class OffersMixin(RoutingMixin):
         if self._take_earlier(best, seat):
             return
         late = self.now - best.enq
-        self._offer(best, seat, f"seat freed; head of {_describe(best_bucket)} waited {late:.0f} s")
+        self._offer(best, seat, f"seat freed; head of {best_bucket.label} waited {late:.0f} s")
 
     def _take_earlier(self, contact: Contact, seat: Seat) -> bool:
         """FIFO among equal needs: a contact that widened further must not pass an earlier one
@@ -139,10 +139,9 @@ class OffersMixin(RoutingMixin):
         return True
 
     def _score(self, contact: Contact, bucket: Bucket) -> tuple[float, ...]:
-        q = self.index.queues.get(contact.queue)
-        if q is None or q.selection == "fifo":
+        if bucket.fifo:
             return (contact.prio, contact.qprio, 0, contact.enq, contact.seq)
-        target = q.target_for(contact.channel)
+        target = bucket.target
         elapsed = self.now - contact.enq
         if elapsed >= STARVING * target:
             return (contact.prio, contact.qprio, 0, contact.enq, contact.seq)
@@ -153,8 +152,3 @@ class OffersMixin(RoutingMixin):
         others = (bucket.staffed - 1) * (self.settings.max_chats if bucket.media == "chat" else 1)
         miss = math.exp(-(target - elapsed) * others / self.aht[bucket.media]) if others > 0 else 1.0
         return (contact.prio, contact.qprio, 1, -miss, contact.enq + target, contact.seq)
-
-
-def _describe(bucket: Bucket) -> str:
-    skills = ",".join(f"{k}>={v}" for k, v in bucket.skills) or "any skill"
-    return f"{bucket.queue}/{bucket.media}[{skills}]"
