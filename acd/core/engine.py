@@ -107,7 +107,10 @@ class Acd(OffersMixin):
 
         Raises ValueError (IllegalTransition, UnknownId, bad data) before changing any state.
         """
-        now = float(event.now)
+        try:
+            now = float(event.now)
+        except (TypeError, ValueError, AttributeError):
+            raise ValueError(f"event {type(event).__name__} needs a number in 'now'") from None
         if math.isnan(now) or now < self.now:
             raise ValueError(f"time went backwards: event at {now}, engine at {self.now}")
         handler = self._handlers.get(type(event))

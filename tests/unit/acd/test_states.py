@@ -243,6 +243,8 @@ def _frozen(acd: Acd) -> str:
         ContactEnded(5, "nobody"),
         SeatReady(5, "nobody"),
         Tick(1),  # time going backwards
+        Tick("soon"),  # type: ignore[arg-type]
+        SeatLoggedIn(5, "u", (("general", 9),)),  # proficiency out of 1-5
     ],
 )
 def test_an_illegal_event_raises_and_changes_nothing(event: Any) -> None:
