@@ -23,7 +23,7 @@ from acd.core.commands import Offer, command_from_dict, command_to_dict
         QueueConfigured(
             1.5,
             QueueConfig("q", skills=(("tax", 2),), open_hours=((480, 1080),), widen_after_s=(10.0, None, 30.0, 40.0)),
-        ),  # fmt: skip
+        ),
         ContactArrived(2.0, "c", "wechat", "q", "repeat", (("tax", 3),), (("biz", 1),), "yue", "139", 1.0),
         SeatLoggedIn(3.0, "s", (("tax", 5),), ("north",), "cloud", 4.0, 2, True),
     ],
