@@ -18,6 +18,7 @@ from acd.queues import load_queues
 from acd.service import AcdService
 from acd.voice.records import RecordStore
 from acd.voice.service import VoiceService
+from acd.voice.voicemail import voice_message_to_work_order
 from hotline.bus import Bus
 from hotline.context import AppContext
 
@@ -52,7 +53,11 @@ def install(app: web.Application, ctx: AppContext) -> None:
                     return False, ""
                 return True, str(order.state)
 
-            runners["runner"] = IvrRunner(ctx.services["ivr"], sounds_dir=a.sounds_dir, lookup=lookup)
+            async def voice_message(call: Any, name: str) -> None:
+                await voice_message_to_work_order(ctx, call, name)
+
+            runners["runner"] = IvrRunner(ctx.services["ivr"], sounds_dir=a.sounds_dir, lookup=lookup,
+                                          on_voice_message=voice_message)
         return runners.get("runner")
 
     async def ivr(voice: VoiceService, call: Any) -> Any:

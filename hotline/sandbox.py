@@ -43,6 +43,7 @@ ASTERISK_DIRS = (
     "/var/run/asterisk",
     "/var/cache/asterisk",
     "/var/lib/asterisk/keys",
+    "/var/spool/asterisk/recording",
 )
 # Lines Asterisk prints that are noise here: there is no DNS in this sandbox.
 _NOISE = re.compile(r"ROOT-SERVERS|dns_|resolv|Unable to lookup|DNS", re.I)

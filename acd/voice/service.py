@@ -218,8 +218,11 @@ class VoiceService:
             routing = {"queue": self.default_queue}
         finally:
             call.inbox = None
-        if call.state == ENDED or routing is None:
-            return  # hung up, or the IVR finished the call itself (message, transfer, self-service)
+        if call.state == ENDED:
+            self._save(call, final=True)  # the hang-up was stored first: add the IVR's path to it
+            return
+        if routing is None:
+            return  # the IVR finished the call itself (message, transfer, self-service)
         try:
             await self.enqueue(call, routing)
         except Exception:
