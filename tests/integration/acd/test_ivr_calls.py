@@ -150,3 +150,20 @@ async def test_hot_reload_during_a_live_call_keeps_that_call_on_its_flow(setting
         error = service.reload()
         assert error is not None and any(issue.line for issue in error.issues)
         assert service.describe()["name"] == "test-menu"
+
+
+async def test_a_call_on_national_day_takes_the_city_flows_after_hours_branch(settings, sessions):
+    import datetime as dt
+
+    city = Path(__file__).resolve().parents[3] / "ivr" / "flows" / "city.toml"
+    holiday = dt.datetime(2026, 10, 1, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8))).timestamp()
+    service = IvrService(IvrSettings(flow=city, prompts_dir=settings.data_dir / "prompts",
+                                     override_dir=settings.data_dir / "prompts-override"))
+    ivr = IvrRunner(service, sounds_dir=settings.asterisk.sounds_dir, clock=lambda: holiday)
+    async with voice_stack(settings, sessions, ivr=ivr.run) as s:
+        caller = await s.call("13800000093", hold_ms=4000)
+        assert await caller.wait(30) == 0, caller.out
+        rec = await s.record()
+    steps = {step["node"]: step for step in rec["ivr"]["path"]}
+    assert steps["working_day"].get("note") == "no"  # 国庆节: a public holiday, 10:00 on a Thursday
+    assert "after_hours" in steps and "main_menu" not in steps
