@@ -90,6 +90,11 @@ def install(app: web.Application, ctx: AppContext) -> None:
     ctx.services["voice"] = voice.control
     ami = Ami(a.host, a.ami_port, a.ami_user, a.ami_password, timeout=a.request_timeout)
     ctx.services["ami"] = ami
+    from acd.voice.presence import PhonePresence
+
+    presence = PhonePresence(service)
+    ami.on_event("ContactStatus", presence.on_contact_status)
+    ctx.services["phone_presence"] = presence
 
     async def provision_seats() -> int:
         """Write every account's phone endpoint into Asterisk and tell the voice side how to reach it."""
