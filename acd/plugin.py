@@ -79,6 +79,7 @@ def install(app: web.Application, ctx: AppContext) -> None:
         ivr=ivr,
         survey=survey,
         sounds_prefix=a.sounds_dir,
+        recording_queues=frozenset(a.record_queues),
         trunk_numbers={
             "police": emergency.police,
             "fire": emergency.fire,

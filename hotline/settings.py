@@ -53,6 +53,7 @@ class AsteriskSettings(BaseModel):
     pstn_peer: str = Field(default="127.0.0.1", description="address of the PSTN gateway (test callers) matched by IP")
     trunk_host: str = Field(default="127.0.0.1:15070", description="outbound trunk for cloud seats and 110/119/120/122")
     request_timeout: float = Field(default=5.0, gt=0)
+    record_queues: list[str] = Field(default_factory=list, description="queues whose calls are recorded")
 
     @model_validator(mode="after")
     def _ports(self) -> AsteriskSettings:

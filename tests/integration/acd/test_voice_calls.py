@@ -130,3 +130,15 @@ async def test_not_ready_seat_is_never_offered(settings, sessions):
         rec = await s.record()
         assert phones["6001"].proc.returncode is None
     assert rec["offers"] == []
+
+
+async def test_calls_of_a_recorded_queue_are_recorded_and_linked_to_their_record(settings, sessions):
+    async with voice_stack(settings, sessions, recording_queues=frozenset({"general"})) as s:
+        phones = await s.seats(("6101", "seat_answer.xml", {"general": 1}))
+        caller = await s.call("13800000008", hold_ms=2500)
+        assert await caller.wait(20) == 0, caller.out
+        assert await phones["6101"].wait(10) == 0
+        rec = await s.record()
+        stored = await s.ari.stored_recording(rec["recording"])
+    assert rec["recording"] == f"call-{rec['contact']}"
+    assert stored["name"] == rec["recording"] and stored["format"] == "wav"
