@@ -98,13 +98,15 @@ class AcdService:
             await self.bus.publish(f"seat.{command.seat_id}", {"event": "state", **record})
             await self.bus.publish("supervisor.seat", record)
             return
+        if isinstance(command, Offer):
+            # The seat's console shows every offer, whatever carries it out.
+            await self.bus.publish(f"seat.{command.seat_id}", {"event": "offer", **record})
         media = self._media_for(command)
         executor = self.executors.get(media) if media else None
         if executor is None:
-            logger.warning("no executor for command", extra=record)
+            if not isinstance(command, Offer):
+                logger.warning("no executor for command", extra=record)
             return
-        if isinstance(command, Offer):
-            await self.bus.publish(f"seat.{command.seat_id}", {"event": "offer", **record})
         try:
             await executor.execute(command)
         except Exception:
