@@ -43,9 +43,16 @@ class ChatBridge:
             return
         skills = tuple((str(s), 1) for s in getattr(conversation, "skills", ()) if s)
         try:
-            await self.acd.feed(ContactArrived(now=self.acd.now(), contact_id=contact_id, channel=conversation.channel,
-                                               queue=self.queue, skills=skills or (("general", 1),),
-                                               caller=conversation.citizen or None))
+            await self.acd.feed(
+                ContactArrived(
+                    now=self.acd.now(),
+                    contact_id=contact_id,
+                    channel=conversation.channel,
+                    queue=self.queue,
+                    skills=skills or (("general", 1),),
+                    caller=conversation.citizen or None,
+                )
+            )
         except ValueError as exc:
             logger.warning("chat not queued", extra={"contact": contact_id, "cause": str(exc)})
 

@@ -56,8 +56,9 @@ def install(app: web.Application, ctx: AppContext) -> None:
             async def voice_message(call: Any, name: str) -> None:
                 await voice_message_to_work_order(ctx, call, name)
 
-            runners["runner"] = IvrRunner(ctx.services["ivr"], sounds_dir=a.sounds_dir, lookup=lookup,
-                                          on_voice_message=voice_message)
+            runners["runner"] = IvrRunner(
+                ctx.services["ivr"], sounds_dir=a.sounds_dir, lookup=lookup, on_voice_message=voice_message
+            )
         return runners.get("runner")
 
     async def ivr(voice: VoiceService, call: Any) -> Any:

@@ -81,8 +81,10 @@ class AcdService:
         self._wake.set()
         if isinstance(event, OfferAccepted):
             # The channel behind the contact (a chat, a call) learns which seat took it.
-            await self.bus.publish(f"contact.{event.contact_id}", {"event": "accepted", "seat": event.seat_id,
-                                                                   "contact_id": event.contact_id})
+            await self.bus.publish(
+                f"contact.{event.contact_id}",
+                {"event": "accepted", "seat": event.seat_id, "contact_id": event.contact_id},
+            )
         for command in commands:
             await self._dispatch(command)
         return commands

@@ -288,7 +288,9 @@ def install_prompts(settings: Settings, target: Path) -> int:
     generated = settings.data_dir / "prompts"
     missing = tools_missing()
     if missing:
-        console.print(f"[yellow]prompts not generated: {' and '.join(missing)} missing (apt-get install espeak-ng sox)[/]")
+        console.print(
+            f"[yellow]prompts not generated: {' and '.join(missing)} missing (apt-get install espeak-ng sox)[/]"
+        )
     else:
         try:
             with console.status("generating Chinese prompts (espeak-ng)"):

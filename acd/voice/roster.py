@@ -22,8 +22,11 @@ async def seat_devices(sessions: async_sessionmaker[AsyncSession]) -> list[SeatD
     except ImportError:  # the console is optional: every account then gets a browser phone
         SeatProfile = None  # type: ignore[assignment,misc]
     async with sessions() as s:
-        accounts = (await s.execute(select(Account).where(Account.active.is_(True),
-                                                          Account.role.in_(PHONE_ROLES)))).scalars().all()
+        accounts = (
+            (await s.execute(select(Account).where(Account.active.is_(True), Account.role.in_(PHONE_ROLES))))
+            .scalars()
+            .all()
+        )
         if SeatProfile is not None:
             for p in (await s.execute(select(SeatProfile))).scalars():
                 profiles[p.seat_id] = (p.phone, p.number)

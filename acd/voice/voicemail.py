@@ -38,5 +38,3 @@ async def voice_message_to_work_order(ctx: AppContext, call: Call, name: str) ->
     )
     call.offers.append({"event": "voice_message", "work_order": order, "recording": name})
     return order
-
-

@@ -39,8 +39,12 @@ async def live_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     box = asterisk_settings()
     monkeypatch.setenv("HOTLINE_IVR__FLOW", str(MINIMAL_FLOW))  # greeting, then a seat: no menu
     db = f"sqlite+aiosqlite:///{tmp_path / 'engine.db'}"
-    asterisk = {**box.asterisk.model_dump(), "voice": True, "external": True,
-                "config_dir": str(sandbox.paths(box).root / "etc/asterisk")}
+    asterisk = {
+        **box.asterisk.model_dump(),
+        "voice": True,
+        "external": True,
+        "config_dir": str(sandbox.paths(box).root / "etc/asterisk"),
+    }
     settings = load_settings(data_dir=tmp_path, database_url=db, http={"port": free_port()}, asterisk=asterisk)
     await upgrade(db)
     engine = make_engine(db)
@@ -90,9 +94,18 @@ async def test_seat_answers_a_sipp_call_in_the_page_and_audio_flows_both_ways(li
     await expect(page.locator("#state-badge")).to_have_text("空闲")
 
     # The citizen echoes back every RTP packet it gets: what the page receives came through the call.
-    caller = await start_sipp(str(SIPP_DIR / "caller.xml"), f"127.0.0.1:{asterisk_settings().asterisk.sip_port}",
-                              next_port(), "-s", "12345", "-key", "caller", "13800000071", "-rtp_echo",
-                              timeout=90)
+    caller = await start_sipp(
+        str(SIPP_DIR / "caller.xml"),
+        f"127.0.0.1:{asterisk_settings().asterisk.sip_port}",
+        next_port(),
+        "-s",
+        "12345",
+        "-key",
+        "caller",
+        "13800000071",
+        "-rtp_echo",
+        timeout=90,
+    )
     try:
         await expect(page.locator("#offer-card")).to_be_visible(timeout=30000)
         await expect(page.locator("#offer-caller")).to_contain_text("13800000071")

@@ -122,31 +122,38 @@ async def test_the_generated_prompt_reaches_the_caller_as_rtp(settings, sessions
 async def test_hot_reload_during_a_live_call_keeps_that_call_on_its_flow(settings, sessions, tmp_path):
     flow = tmp_path / "menu.toml"
     flow.write_text(FLOW.read_text())
-    service = IvrService(IvrSettings(flow=flow, prompts_dir=settings.data_dir / "prompts",
-                                     override_dir=settings.data_dir / "prompts-override"))
+    service = IvrService(
+        IvrSettings(
+            flow=flow, prompts_dir=settings.data_dir / "prompts", override_dir=settings.data_dir / "prompts-override"
+        )
+    )
     ivr = IvrRunner(service, sounds_dir=settings.asterisk.sounds_dir)
     async with voice_stack(settings, sessions, ivr=ivr.run) as s:
-        phones = await s.seats(("1901", "seat_answer.xml", {"general": 5}),
-                               ("1902", "seat_answer.xml", {"business": 1}))
+        phones = await s.seats(
+            ("1901", "seat_answer.xml", {"general": 5}), ("1902", "seat_answer.xml", {"business": 1})
+        )
         scenario = dtmf_caller(tmp_path, "2", 1500)
-        first = await start_sipp(str(scenario), s.sip_target, next_port(), "-s", "12345", "-key", "caller",
-                                 "13800000091", "-d", "2500")
+        first = await start_sipp(
+            str(scenario), s.sip_target, next_port(), "-s", "12345", "-key", "caller", "13800000091", "-d", "2500"
+        )
         for _ in range(50):  # the first caller is in the menu
             if s.voice.calls:
                 break
             await asyncio.sleep(0.05)
         # The operator changes the menu while that call is in it: 2 now goes to the general desk.
-        flow.write_text(FLOW.read_text().replace('{ 1 = "q_general", 2 = "q_business" }',
-                                                 '{ 1 = "q_business", 2 = "q_general" }'))
+        flow.write_text(
+            FLOW.read_text().replace('{ 1 = "q_general", 2 = "q_business" }', '{ 1 = "q_business", 2 = "q_general" }')
+        )
         assert service.reload() is None
         assert await first.wait(30) == 0, first.out
         assert await phones["1902"].wait(10) == 0  # the call in progress kept the flow it started with
-        second = await start_sipp(str(scenario), s.sip_target, next_port(), "-s", "12345", "-key", "caller",
-                                  "13800000092", "-d", "2500")
+        second = await start_sipp(
+            str(scenario), s.sip_target, next_port(), "-s", "12345", "-key", "caller", "13800000092", "-d", "2500"
+        )
         assert await second.wait(30) == 0, second.out
         assert await phones["1901"].wait(10) == 0  # a new call takes the new flow
         # A broken file is refused and the flow in service stays.
-        flow.write_text("[flow]\nname = \"broken\"\nstart = \"nowhere\"\n")
+        flow.write_text('[flow]\nname = "broken"\nstart = "nowhere"\n')
         error = service.reload()
         assert error is not None and any(issue.line for issue in error.issues)
         assert service.describe()["name"] == "test-menu"
@@ -157,8 +164,11 @@ async def test_a_call_on_national_day_takes_the_city_flows_after_hours_branch(se
 
     city = Path(__file__).resolve().parents[3] / "ivr" / "flows" / "city.toml"
     holiday = dt.datetime(2026, 10, 1, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8))).timestamp()
-    service = IvrService(IvrSettings(flow=city, prompts_dir=settings.data_dir / "prompts",
-                                     override_dir=settings.data_dir / "prompts-override"))
+    service = IvrService(
+        IvrSettings(
+            flow=city, prompts_dir=settings.data_dir / "prompts", override_dir=settings.data_dir / "prompts-override"
+        )
+    )
     ivr = IvrRunner(service, sounds_dir=settings.asterisk.sounds_dir, clock=lambda: holiday)
     async with voice_stack(settings, sessions, ivr=ivr.run) as s:
         caller = await s.call("13800000093", hold_ms=4000)

@@ -35,8 +35,19 @@ async def test_unregistered_phone_pauses_its_ready_seat():
         await provision(settings, [SeatDevice("2101", kind="desk")], ami, ari)
         await acd.feed(SeatLoggedIn(now=acd.now(), seat_id="2101", skills=(("general", 1),), ready=True))
         user, password = sip_credentials(settings.secret_key, "2101")
-        phone = await start_sipp(str(SIPP_DIR / "register.xml"), f"127.0.0.1:{a.sip_port}", next_port(),
-                                 "-s", user, "-au", user, "-ap", password, "-d", "1500")
+        phone = await start_sipp(
+            str(SIPP_DIR / "register.xml"),
+            f"127.0.0.1:{a.sip_port}",
+            next_port(),
+            "-s",
+            user,
+            "-au",
+            user,
+            "-ap",
+            password,
+            "-d",
+            "1500",
+        )
         for _ in range(40):
             if presence.registered.get("2101"):
                 break

@@ -32,10 +32,20 @@ async def test_accounts_become_endpoints_with_the_phone_of_their_profile(sqlite_
     await create_account(sessions, "home1", "seat", "pw-123456789")
     now = dt.datetime.now(dt.UTC)
     async with sessions() as s, s.begin():
-        s.add(SeatProfile(seat_id="s2002", skills={}, groups=[], kind="onsite", phone="desk", number="",
-                          updated_at=now))
-        s.add(SeatProfile(seat_id="home1", skills={}, groups=[], kind="cloud", phone="external",
-                          number="13900001111", updated_at=now))
+        s.add(
+            SeatProfile(seat_id="s2002", skills={}, groups=[], kind="onsite", phone="desk", number="", updated_at=now)
+        )
+        s.add(
+            SeatProfile(
+                seat_id="home1",
+                skills={},
+                groups=[],
+                kind="cloud",
+                phone="external",
+                number="13900001111",
+                updated_at=now,
+            )
+        )
     devices = {d.seat_id: d for d in await seat_devices(sessions)}
     await engine.dispose()
     assert set(devices) == {"s2001", "s2002", "boss1", "home1"}

@@ -35,9 +35,17 @@ async def test_voice_message_is_recorded_and_attached_to_a_new_work_order(sqlite
     async def on_message(call, name):
         orders.append(await voice_message_to_work_order(ctx, call, name))
 
-    ivr = IvrRunner(IvrService(IvrSettings(flow=FLOW, prompts_dir=settings.data_dir / "prompts",
-                                           override_dir=settings.data_dir / "prompts-override")),
-                    sounds_dir=settings.asterisk.sounds_dir, on_voice_message=on_message)
+    ivr = IvrRunner(
+        IvrService(
+            IvrSettings(
+                flow=FLOW,
+                prompts_dir=settings.data_dir / "prompts",
+                override_dir=settings.data_dir / "prompts-override",
+            )
+        ),
+        sounds_dir=settings.asterisk.sounds_dir,
+        on_voice_message=on_message,
+    )
     try:
         async with voice_stack(settings, sessions, ivr=ivr.run) as s:
             # The citizen speaks (sipp sends RTP from its echo of the prompt) and then waits.

@@ -18,8 +18,10 @@ async def test_wechat_message_is_offered_to_the_free_seat_and_assigned_on_accept
     acd = AcdService(bus)
     offers: list[dict] = []
     bus.subscribe("seat", lambda topic, p: offers.append(p) if p.get("event") == "offer" else None)
-    for q in (QueueConfig(name="general", skills=(("general", 1),)),
-              QueueConfig(name="internet", skills=(("general", 1),))):
+    for q in (
+        QueueConfig(name="general", skills=(("general", 1),)),
+        QueueConfig(name="internet", skills=(("general", 1),)),
+    ):
         await acd.feed(QueueConfigured(now=acd.now(), queue=q))
     bridge = ChatBridge(acd, bus, eng.ctx.services["channels"])
     eng.sink.subscribe(bridge.on_notification)
