@@ -139,6 +139,11 @@ def install(app: web.Application, ctx: AppContext) -> None:
         records.start()
         ami_task = None
         if a.voice:
+            if not a.external:  # the manager's surge announcement is made into the sandbox's sounds
+                from acd.voice.announcement import Announcement
+                from hotline.sandbox import paths
+
+                Announcement(voice, bus, paths(ctx.settings).root / a.sounds_dir.lstrip("/"))
             ivr_service = ctx.services.get("ivr")
             if ivr_service is not None:
                 from acd.voice.missed import MissedCalls

@@ -72,6 +72,7 @@ class VoiceService:
         self.survey = survey
         self.callback_key = callback_key
         self.missed = missed
+        self.notice: str | None = None  # an emergency announcement every new caller hears first
         self.default_queue = default_queue
         self.trunk_numbers = trunk_numbers or {"police": "110", "fire": "119", "ambulance": "120", "traffic": "122"}
         self.recording_queues = recording_queues
@@ -209,10 +210,30 @@ class VoiceService:
         call.inbox = asyncio.Queue()
         call.ivr_task = asyncio.create_task(self._run_ivr(call), name=f"ivr-{call.contact_id}")
 
+    async def _play_notice(self, call: Call, name: str) -> None:
+        pid = f"notice-{call.contact_id}"
+        try:
+            await self.ari.play(call.channel_id, f"sound:{self.sounds_prefix}/{name}", playback_id=pid)
+        except AriError as exc:
+            logger.warning("announcement not played", extra={"contact": call.contact_id, "cause": str(exc)})
+            return
+        call.offers.append({"event": "announcement", "prompt": name, "at": self.clock()})
+        assert call.inbox is not None
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(60):
+                while True:
+                    ev = await call.inbox.get()
+                    if ev.get("type") == "Hangup" or (
+                        ev.get("type") == "PlaybackFinished" and (ev.get("playback") or {}).get("id") == pid
+                    ):
+                        return
+
     async def _run_ivr(self, call: Call) -> None:
         assert self.ivr is not None
         try:
-            routing = await self.ivr(self, call)
+            if self.notice:
+                await self._play_notice(call, self.notice)
+            routing = await self.ivr(self, call) if call.state != ENDED else None
         except Exception:
             logger.exception("IVR failed: the caller goes to the default queue", extra={"contact": call.contact_id})
             routing = {"queue": self.default_queue}

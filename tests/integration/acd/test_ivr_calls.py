@@ -177,3 +177,21 @@ async def test_a_call_on_national_day_takes_the_city_flows_after_hours_branch(se
     steps = {step["node"]: step for step in rec["ivr"]["path"]}
     assert steps["working_day"].get("note") == "no"  # 国庆节: a public holiday, 10:00 on a Thursday
     assert "after_hours" in steps and "main_menu" not in steps
+
+
+async def test_a_surge_announcement_is_spoken_to_new_callers_before_the_menu(settings, sessions):
+    from acd.voice.announcement import Announcement
+    from hotline import sandbox
+
+    ivr = runner(settings)
+    async with voice_stack(settings, sessions, ivr=ivr.run) as s:
+        notice = Announcement(s.voice, s.acd.bus, sandbox.paths(settings).root / "usr/share/asterisk/sounds/hotline")
+        await s.acd.bus.publish("ivr.announcement", {"text": "因突发事件来电较多，请耐心等待。", "active": True})
+        assert s.voice.notice is not None and notice.voice is s.voice
+        caller = await s.call("13800000094", hold_ms=10000)
+        assert await caller.wait(30) == 0, caller.out
+        rec = await s.record()
+        await s.acd.bus.publish("ivr.announcement", {"text": None, "active": False})
+        assert s.voice.notice is None
+    assert rec["offers"][0]["event"] == "announcement"
+    assert rec["ivr"]["path"][0]["node"] == "menu"  # the menu came after the announcement
