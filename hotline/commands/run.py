@@ -95,6 +95,7 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, stop: as
         ("/console/", "seat console 座席"),
         ("/supervisor/", "supervisor 班长"),
         ("/workorders/", "work orders 工单"),
+        ("/scheduling", "shift managers 排班"),
         ("/openapi.json", "API"),
         ("/metrics", "metrics"),
     ):
