@@ -1,0 +1,35 @@
+"""Interaction records: a call's states are coalesced and written in batches, one row per call,
+on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from acd.voice.records import RecordStore
+from hotline.storage import Interaction, make_sessionmaker
+
+
+async def test_many_updates_of_many_calls_end_as_one_row_each_with_the_newest_state(migrated_engine):
+    store = RecordStore(make_sessionmaker(migrated_engine))
+    store.start()
+    try:
+        for n in range(50):
+            for step in ("arrived", "queued", "answered"):
+                store.put(f"c{n}", "1380000", 1000.0 + n, None, {"state": step})
+        store.put("c7", "1380000", 1007.0, 1100.0, {"state": "ended"})
+        await store.flush()
+        assert store.batches <= 5  # coalesced, not one transaction per update
+        async with store.sessions() as s:
+            rows = {r.contact_id: r for r in (await s.execute(select(Interaction))).scalars()}
+        assert len(rows) == 50
+        assert rows["c3"].data == {"state": "answered"} and rows["c3"].ended_at is None
+        assert rows["c7"].data == {"state": "ended"} and rows["c7"].ended_at is not None
+        # A later update of a written call is an update, not a second row.
+        store.put("c3", "1380000", 1003.0, 1200.0, {"state": "ended"})
+        await store.flush()
+        row = await store.get("c3")
+        assert row is not None and row.data == {"state": "ended"}
+        async with store.sessions() as s:
+            assert len((await s.execute(select(Interaction))).scalars().all()) == 50
+    finally:
+        await store.stop()
