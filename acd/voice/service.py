@@ -257,9 +257,6 @@ class VoiceService:
         bridge = await self._holding_bridge(queue)
         try:
             await self.ari.add_to_bridge(bridge, call.channel_id)
-            # Kept on the channel so a restarted engine restores the original place in line.
-            await self.ari.set_var(call.channel_id, "HOTLINE_ENQUEUED", f"{call.enqueued:.3f}")
-            await self.ari.set_var(call.channel_id, "HOTLINE_QUEUE", queue)
         except AriNotFound:
             await self._gone(call.channel_id, None, "enqueue")
             return
@@ -279,6 +276,10 @@ class VoiceService:
                 enqueued_at=enqueued_at,
             )
         )
+        # Kept on the channel so a restarted engine restores the original place in line; after
+        # the ACD has had its say, so it never delays the first ring.
+        with contextlib.suppress(AriError):
+            await self.ari.set_var(call.channel_id, "HOTLINE_ENQUEUED", f"{call.enqueued:.3f};{queue}")
         if queue in self.recording_queues:
             call.recording = f"call-{call.contact_id}"
         self._save(call)
@@ -664,8 +665,7 @@ class VoiceService:
     async def _adopt(self, channel: dict[str, Any]) -> None:
         cid = channel["id"]
         try:
-            enq = await self.ari.get_var(cid, "HOTLINE_ENQUEUED")
-            queue = await self.ari.get_var(cid, "HOTLINE_QUEUE")
+            enq, _, queue = (await self.ari.get_var(cid, "HOTLINE_ENQUEUED")).partition(";")
         except AriError as exc:
             logger.warning("reconcile: caller not adopted", extra={"channel": cid, "cause": str(exc)})
             return
