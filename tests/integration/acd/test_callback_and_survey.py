@@ -10,28 +10,13 @@ import pytest
 from acd.core import SeatLoggedIn
 from acd.voice.provision import provision
 from acd.voice.seats import SeatDevice
-from hotline.migrate import upgrade
-from hotline.storage import make_engine, make_sessionmaker
 from tests.integration.acd import sipp_trace
 from tests.integration.acd.test_ivr_calls import runner
 from tests.integration.acd.voice_harness import next_port, start_sipp, voice_stack
-from tests.integration.asterisk import SIPP_DIR, asterisk_settings
+from tests.integration.asterisk import SIPP_DIR
 
 pytestmark = pytest.mark.integration
 DTMF_PCAP = "/usr/share/sip-tester/dtmf_2833_{digit}.pcap"
-
-
-@pytest.fixture
-def settings():
-    return asterisk_settings()
-
-
-@pytest.fixture
-async def sessions(sqlite_url):
-    await upgrade(sqlite_url)
-    engine = make_engine(sqlite_url)
-    yield make_sessionmaker(engine)
-    await engine.dispose()
 
 
 def press_then_wait_for_bye(tmp_path: Path, digit: str, after_ms: int) -> Path:

@@ -8,30 +8,15 @@ from pathlib import Path
 
 import pytest
 
-from hotline.migrate import upgrade
-from hotline.storage import make_engine, make_sessionmaker
 from ivr.ari import IvrRunner
 from ivr.service import IvrService
 from ivr.settings import IvrSettings
 from tests.integration.acd.voice_harness import next_port, start_sipp, voice_stack
-from tests.integration.asterisk import SIPP_DIR, asterisk_settings
+from tests.integration.asterisk import SIPP_DIR
 
 pytestmark = pytest.mark.integration
 FLOW = Path(__file__).with_name("flows") / "menu.toml"
 DTMF_PCAP = "/usr/share/sip-tester/dtmf_2833_{digit}.pcap"
-
-
-@pytest.fixture
-def settings():
-    return asterisk_settings()
-
-
-@pytest.fixture
-async def sessions(sqlite_url):
-    await upgrade(sqlite_url)
-    engine = make_engine(sqlite_url)
-    yield make_sessionmaker(engine)
-    await engine.dispose()
 
 
 def runner(settings) -> IvrRunner:

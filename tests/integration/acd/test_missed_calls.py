@@ -11,26 +11,11 @@ from acd.core import SeatLoggedIn
 from acd.voice.missed import MissedCalls
 from acd.voice.provision import provision
 from acd.voice.seats import SeatDevice
-from hotline.migrate import upgrade
-from hotline.storage import make_engine, make_sessionmaker
 from ivr.core.callbacks import MissedCallPlanner
 from tests.integration.acd.voice_harness import next_port, start_sipp, voice_stack
-from tests.integration.asterisk import SIPP_DIR, asterisk_settings
+from tests.integration.asterisk import SIPP_DIR
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def settings():
-    return asterisk_settings()
-
-
-@pytest.fixture
-async def sessions(sqlite_url):
-    await upgrade(sqlite_url)
-    engine = make_engine(sqlite_url)
-    yield make_sessionmaker(engine)
-    await engine.dispose()
 
 
 async def test_two_abandons_from_one_number_give_one_call_back_that_a_seat_makes(settings, sessions, tmp_path):

@@ -7,25 +7,9 @@ import asyncio
 import pytest
 
 from acd.core import SeatNotReady
-from hotline.migrate import upgrade
-from hotline.storage import make_engine, make_sessionmaker
 from tests.integration.acd.voice_harness import voice_stack
-from tests.integration.asterisk import asterisk_settings
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def settings():
-    return asterisk_settings()
-
-
-@pytest.fixture
-async def sessions(sqlite_url):
-    await upgrade(sqlite_url)
-    engine = make_engine(sqlite_url)
-    yield make_sessionmaker(engine)
-    await engine.dispose()
 
 
 async def test_call_is_routed_by_skill_to_the_business_desk_and_recorded(settings, sessions):

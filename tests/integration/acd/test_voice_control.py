@@ -9,25 +9,9 @@ import pytest
 
 from acd.voice.api import VoiceError
 from acd.voice.seats import SeatDevice
-from hotline.migrate import upgrade
-from hotline.storage import make_engine, make_sessionmaker
 from tests.integration.acd.voice_harness import voice_stack
-from tests.integration.asterisk import asterisk_settings
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def settings():
-    return asterisk_settings()
-
-
-@pytest.fixture
-async def sessions(sqlite_url):
-    await upgrade(sqlite_url)
-    engine = make_engine(sqlite_url)
-    yield make_sessionmaker(engine)
-    await engine.dispose()
 
 
 def events(rec):

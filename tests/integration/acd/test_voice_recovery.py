@@ -17,25 +17,10 @@ from acd.service import AcdService
 from acd.voice.service import VoiceService
 from hotline import sandbox
 from hotline.bus import Bus
-from hotline.migrate import upgrade
-from hotline.storage import Interaction, make_engine, make_sessionmaker
+from hotline.storage import Interaction
 from tests.integration.acd.voice_harness import harness_queues, voice_stack
-from tests.integration.asterisk import asterisk_settings
 
 pytestmark = pytest.mark.integration
-
-
-@pytest.fixture
-def settings():
-    return asterisk_settings()
-
-
-@pytest.fixture
-async def sessions(sqlite_url):
-    await upgrade(sqlite_url)
-    engine = make_engine(sqlite_url)
-    yield make_sessionmaker(engine)
-    await engine.dispose()
 
 
 async def rows(sessions) -> list[Interaction]:

@@ -9,27 +9,13 @@ import pytest
 from sqlalchemy import select
 
 from acd.core import QueueConfig, QueueConfigured
-from hotline.migrate import upgrade
-from hotline.storage import Interaction, make_engine, make_sessionmaker
+from hotline.storage import Interaction
 from tests.integration.acd import sipp_trace
 from tests.integration.acd.voice_harness import next_port, start_sipp, voice_stack
-from tests.integration.asterisk import SIPP_DIR, asterisk_settings
+from tests.integration.asterisk import SIPP_DIR
 
 pytestmark = pytest.mark.integration
 TARGET_S = 3.0  # the 15 s rule with a shorter target, so the test need not wait 15 s per call
-
-
-@pytest.fixture
-def settings():
-    return asterisk_settings()
-
-
-@pytest.fixture
-async def sessions(sqlite_url):
-    await upgrade(sqlite_url)
-    engine = make_engine(sqlite_url)
-    yield make_sessionmaker(engine)
-    await engine.dispose()
 
 
 async def test_rate_within_target_from_records_matches_sipp_timestamps(settings, sessions, tmp_path):
