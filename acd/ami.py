@@ -60,11 +60,14 @@ class Ami:
         timeout: float = 5.0,
         ping_interval: float = 5.0,
         name: str = "default",
+        events: str = "system",
     ) -> None:
         self.name = name
         self.timeout = timeout
         self.ping_interval = ping_interval
-        self._cfg = {"host": host, "port": port, "username": username, "secret": secret}
+        # Only the event classes the engine uses (seats' contact status is "system"): every channel
+        # event would otherwise be parsed on the engine's loop for nothing.
+        self._cfg = {"host": host, "port": port, "username": username, "secret": secret, "events": events}
         self._manager: _Manager | None = None
         self._watchdog: asyncio.Task[None] | None = None
         self._logged_in = asyncio.Event()
