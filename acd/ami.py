@@ -138,8 +138,16 @@ class Ami:
                     manager.protocol.connection_lost(exc)
 
     async def action(self, action: dict[str, str], *, timeout: float | None = None, as_list: bool | None = None) -> Any:
-        """Send one action and wait for its answer (a Message, or a list for event-list actions)."""
+        """Send one action and wait for its answer (a Message, or a list for event-list actions).
+
+        While the connection is being re-established (Asterisk restarting), the action waits up to
+        its timeout for the new login instead of failing at once.
+        """
         manager = self._manager
+        if manager is not None and not self._logged_in.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._logged_in.wait(), timeout or self.timeout)
+            manager = self._manager
         if manager is None or manager.protocol is None or not manager._connected:
             raise AmiDisconnected("AMI not connected")
         try:

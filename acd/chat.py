@@ -60,7 +60,11 @@ class ChatBridge:
         match = CHAT_CONTACT.match(str(payload.get("contact_id", "")))
         if match is None or self.channels is None:
             return
+        event = payload.get("event")
         try:
-            await self.channels.assign(int(match.group(2)), str(payload["seat"]))
+            if event == "accepted":
+                await self.channels.assign(int(match.group(2)), str(payload["seat"]))
+            elif event in ("ended", "abandoned"):
+                await self.channels.close(int(match.group(2)), "citizen_left" if event == "abandoned" else "")
         except Exception:
-            logger.exception("conversation not assigned", extra={"contact": payload.get("contact_id")})
+            logger.exception("conversation not updated", extra={"contact": payload.get("contact_id"), "event": event})

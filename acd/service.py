@@ -21,6 +21,8 @@ from acd.core import (
     Announce,
     CancelOffer,
     Command,
+    ContactAbandoned,
+    ContactEnded,
     Event,
     Offer,
     OfferAccepted,
@@ -85,6 +87,10 @@ class AcdService:
                 f"contact.{event.contact_id}",
                 {"event": "accepted", "seat": event.seat_id, "contact_id": event.contact_id},
             )
+        elif isinstance(event, (ContactEnded, ContactAbandoned)):
+            # ... and that it is over (a chat's conversation closes; the visitor may rate it).
+            ended = "ended" if isinstance(event, ContactEnded) else "abandoned"
+            await self.bus.publish(f"contact.{event.contact_id}", {"event": ended, "contact_id": event.contact_id})
         for command in commands:
             await self._dispatch(command)
         return commands

@@ -279,6 +279,23 @@ class SeatActions:
                 logger.info("reply not counted by the ACD", extra={"contact": e.contact_id})
         return {"contact_id": e.contact_id, "status": sent.status, "detail": sent.detail}
 
+    async def chat_typing(self, seat: str, e: schemas.OnContact) -> dict[str, Any]:
+        """'Seat is typing' for a web-chat visitor (WeChat has no such signal to a follower)."""
+        channels, conversation = self._chat(seat, e.contact_id)
+        signal = getattr(channels, "web_signal", None)
+        if signal is not None:
+            await signal(conversation, "typing", {})
+        return {"contact_id": e.contact_id}
+
+    async def chat_read(self, seat: str, e: schemas.ChatRead) -> dict[str, Any]:
+        """The seat has read the citizen's messages up to ``up_to``; a web visitor sees 已读."""
+        channels, conversation = self._chat(seat, e.contact_id)
+        count = await channels.mark_read(conversation, "in", e.up_to)
+        signal = getattr(channels, "web_signal", None)
+        if count and signal is not None:
+            await signal(conversation, "read", {"up_to": e.up_to})
+        return {"contact_id": e.contact_id, "read": count}
+
     async def sip(self, seat: str, _e: schemas.In) -> dict[str, Any]:
         creds = self.c.sip(seat)
         if creds is None:

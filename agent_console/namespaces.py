@@ -93,6 +93,8 @@ class AgentNamespace(_Base):
         "sip": (schemas.Empty, "sip"),
         "chat_history": (schemas.OnContact, "chat_history"),
         "chat_send": (schemas.ChatSend, "chat_send"),
+        "chat_typing": (schemas.OnContact, "chat_typing"),
+        "chat_read": (schemas.ChatRead, "chat_read"),
     }
 
     def __init__(self, console: ConsoleService, auth: SocketAuth) -> None:

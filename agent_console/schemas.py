@@ -55,6 +55,10 @@ class ChatSend(OnContact):
     text: str = Field(min_length=1, max_length=2000)
 
 
+class ChatRead(OnContact):
+    up_to: int = Field(ge=1, le=2**62)
+
+
 class WrapUp(OnContact):
     disposition: str = Field(min_length=1, max_length=64)
     notes: str = Field("", max_length=20000)

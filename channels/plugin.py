@@ -11,21 +11,27 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 
+from channels.core.visitor import new_visitor_id, read_visitor, sign_visitor
 from channels.dedup import Deduplicator, MemoryDedup, RedisDedup
 from channels.http import WEBHOOK_PATH, WeChatWebhook
 from channels.services import ChannelService
 from channels.settings import ChannelSettings, load_channel_settings
-from channels.sink import ContactSink, QueueContactSink
+from channels.sink import ContactSink, Notification, QueueContactSink
+from channels.visitor import COOKIE, VisitorNamespace
 from channels.wechat_api import WeChatApi
+from hotline import auth
 from hotline.context import AppContext
 
 logger = logging.getLogger(__name__)
 
+STATIC = Path(__file__).parent / "static"
+VENDOR = Path(__file__).resolve().parents[1] / "var" / "frontend" / "console-vendor.js"
 SERVICE = web.AppKey("channels.service", ChannelService)
 WEBHOOK = web.AppKey("channels.webhook", WeChatWebhook)
 
@@ -58,8 +64,36 @@ OPENAPI: dict[str, Any] = {
                     "403": {"description": "bad signature or timestamp out of window"},
                 },
             },
-        }
+        },
+        "/chat/": {
+            "get": {
+                "summary": "web-chat widget page (网页在线咨询); sets the signed visitor cookie; "
+                "Socket.IO namespace /visitor",
+                "responses": {"200": {"description": "HTML"}},
+            }
+        },
+        "/api/channels/media/{message_id}": {
+            "get": {
+                "summary": "a picture a citizen sent in a chat, for seats and supervisors",
+                "parameters": [{"name": "message_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                "responses": {
+                    "200": {"description": "the picture"},
+                    "401": {"description": "not logged in"},
+                    "404": {"description": "no such picture"},
+                },
+            }
+        },
     }
+}
+
+# The widget loads only its own scripts; nothing inline, nothing from elsewhere.
+_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+        "connect-src 'self' ws: wss:; frame-ancestors *"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "no-cache",
 }
 
 
@@ -111,6 +145,8 @@ def install(app: web.Application, ctx: AppContext, settings: ChannelSettings | N
     ctx.services["channels"] = service
     app[SERVICE] = service
     app.cleanup_ctx.append(lifecycle)
+    if settings.webchat.enabled:
+        _install_webchat(app, ctx, settings, service, sink)
     if settings.wechat.webhook_enabled:
         hook = WeChatWebhook(settings.wechat, service)
         app[WEBHOOK] = hook
@@ -118,3 +154,93 @@ def install(app: web.Application, ctx: AppContext, settings: ChannelSettings | N
         app.router.add_post(WEBHOOK_PATH, hook.push)
     else:
         logger.info("WeChat webhook off: HOTLINE_WECHAT__TOKEN is not set")
+
+
+def _install_webchat(
+    app: web.Application, ctx: AppContext, settings: ChannelSettings, service: ChannelService, sink: ContactSink
+) -> None:
+    from agent_console.plugin import SIO
+
+    sio = app.get(SIO)
+    if sio is None:
+        logger.warning("web chat off: the console's Socket.IO server is not installed")
+        return
+    namespace = VisitorNamespace(service, settings.webchat, ctx.settings.secret_key, ctx.services)
+    # A picture at the size limit must fit in one Engine.IO packet (base64 over long-polling adds
+    # a third), so that it is refused with a message, not by dropping the visitor's connection.
+    needed = settings.webchat.image_max_bytes * 4 // 3 + 64 * 1024
+    sio.eio.max_http_buffer_size = max(sio.eio.max_http_buffer_size, needed)
+    sio.register_namespace(namespace)
+    secret = ctx.settings.secret_key
+
+    async def page(request: web.Request) -> web.StreamResponse:
+        response = web.FileResponse(STATIC / "widget.html", headers=_HEADERS)
+        if read_visitor(secret, request.cookies.get(COOKIE)) is None:
+            response.set_cookie(
+                COOKIE,
+                sign_visitor(secret, new_visitor_id()),
+                max_age=365 * 86400,
+                httponly=True,
+                samesite="Lax",
+                secure=request.secure,
+                path="/",
+            )
+        return response
+
+    async def vendor(_request: web.Request) -> web.StreamResponse:
+        if not VENDOR.exists():
+            return web.Response(status=503, text="/* bundle missing: run make setup */", content_type="text/javascript")
+        return web.FileResponse(VENDOR, headers={"Cache-Control": "no-cache"})
+
+    @auth.require_roles("seat", "supervisor", "manager", "dispatcher", "admin")
+    async def media(request: web.Request) -> web.StreamResponse:
+        try:
+            message_id = int(request.match_info["message_id"])
+        except ValueError:
+            raise web.HTTPNotFound(text="图片不存在") from None
+        found = await service.media_file(message_id)
+        if found is None or not found[0].exists():
+            raise web.HTTPNotFound(text="图片不存在")
+        return web.FileResponse(found[0], headers={"Content-Type": found[1], "X-Content-Type-Options": "nosniff"})
+
+    async def to_console(item: Notification) -> None:
+        """A citizen's message in a conversation a seat holds appears on that seat's console at once."""
+        console = ctx.services.get("console")
+        if console is None or not isinstance(item, tuple):
+            return
+        conv, msg = item
+        if not conv.seat or conv.state == "queued":
+            return
+        message = {
+            "id": msg.id,
+            "direction": msg.direction,
+            "kind": msg.kind,
+            "supported": msg.supported,
+            "status": "received",
+            "body": msg.body,
+            "at": msg.at.isoformat(),
+        }
+        await console.emit_seat(
+            conv.seat, "chat_message", {"contact_id": f"{conv.channel}-{conv.id}", "message": message}
+        )
+
+    if isinstance(sink, QueueContactSink):
+        sink.subscribe(to_console)
+
+    async def positions(_app: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(namespace.run_positions(), name="webchat-positions")
+        yield
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    app.cleanup_ctx.append(positions)
+    app.router.add_get("/chat", _redirect_chat)
+    app.router.add_get("/chat/", page)
+    app.router.add_get("/chat/vendor.js", vendor)
+    app.router.add_static("/chat/static", STATIC)
+    app.router.add_get("/api/channels/media/{message_id}", media)
+    ctx.services["webchat"] = namespace
+
+
+async def _redirect_chat(_request: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound("/chat/")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,6 +28,8 @@ logger = logging.getLogger(__name__)
 
 MAX_TEXT = 2000
 HELD = ("held_window", "held_quota")
+# Delivery to a web-chat visitor: (visitor id, Socket.IO event, data), set by the /visitor namespace.
+WebOut = Callable[[str, str, dict[str, Any]], Awaitable[None]]
 
 
 class ConversationError(Exception):
@@ -50,6 +52,15 @@ class SeatActions:
     api: WeChatApi | None
     tracker: ResponseTracker
     sink: ContactSink
+    web_out: WebOut | None
+
+    async def _tell_visitor(self, channel: str, citizen: str, event: str, data: dict[str, Any]) -> None:
+        if channel != "webchat" or self.web_out is None:
+            return
+        try:
+            await self.web_out(citizen, event, data)
+        except Exception:
+            logger.exception("web-chat visitor not told", extra={"event": event})
 
     async def assign(self, conversation_id: int, seat: str) -> None:
         async with self._wlock, self.sessions() as s, s.begin():
@@ -57,15 +68,21 @@ class SeatActions:
             conv.state = self._step(conv.state, "seat_assigned")
             conv.seat = seat[:64]
             conv.updated_at = utc(self.clock())
+            channel, citizen = conv.channel, conv.citizen
         self.tracker.handle(SeatAssigned(str(conversation_id), seat, self.clock()))
+        await self._tell_visitor(channel, citizen, "assigned", {"conversation": conversation_id, "seat": seat[:64]})
 
     async def close(self, conversation_id: int, disposition: str = "") -> None:
         async with self._wlock, self.sessions() as s, s.begin():
             conv = await self._get(s, conversation_id)
+            if conv.state == "closed":
+                return  # ended from both sides at once: once is enough
             conv.state = self._step(conv.state, "close")
             conv.flags = {**conv.flags, "disposition": disposition[:64]}
             conv.updated_at = utc(self.clock())
+            channel, citizen = conv.channel, conv.citizen
         self.tracker.handle(ConversationClosed(str(conversation_id), self.clock()))
+        await self._tell_visitor(channel, citizen, "closed", {"conversation": conversation_id, "rate": True})
 
     async def send_text(self, conversation_id: int, seat: str, text: str) -> Sent:
         text = text.strip()
@@ -99,21 +116,21 @@ class SeatActions:
             conv = await self._get(s, conversation_id)
             if conv.state == "closed":
                 raise ConversationError("会话已结束，不能再回复")
-            if conv.channel != "wechat":
-                raise ConversationError("网页在线咨询的回复由坐席控制台发送")
             if conv.state == "queued":
                 # Writing to a waiting citizen means the seat has taken the conversation.
                 conv.state = self._step(conv.state, "seat_assigned")
                 conv.seat = seat[:64]
             held = conv.state == "window_closed"
+            web = conv.channel == "webchat"
             row = ChannelMessage(
                 conversation_id=conv.id,
-                channel="wechat",
+                channel=conv.channel,
                 citizen=conv.citizen,
                 direction="out",
                 kind=kind,
                 supported=True,
-                status="held_window" if held else "sending",
+                # A visitor's page is reached over its socket: stored as sent, pushed right after.
+                status="sent" if web else "held_window" if held else "sending",
                 body={**body, "seat": seat[:64]},
                 raw="",
                 at=now,
@@ -122,6 +139,11 @@ class SeatActions:
             s.add(row)
             await s.flush()
             openid, message_id = conv.citizen, row.id
+        if web:
+            self.tracker.handle(SeatReplied(str(conversation_id), seat, self.clock()))
+            payload = {"conversation": conversation_id, "id": message_id, "kind": kind, "at": now.isoformat()}
+            await self._tell_visitor("webchat", openid, "message", {**payload, **body})
+            return Sent(message_id, "sent")
         if held:
             return Sent(message_id, "held_window", "超出48小时回复时限，市民再次发消息后自动补发")
         status, detail = await self._deliver(openid, kind, body)

@@ -36,10 +36,11 @@ from channels.core.response import (
 from channels.dedup import Deduplicator
 from channels.media import store_media
 from channels.models import ChannelConversation, ChannelMedia, ChannelMessage
-from channels.seats import SeatActions
+from channels.seats import SeatActions, WebOut
 from channels.settings import ChannelSettings
 from channels.sink import ContactSink, ConversationChange, ConversationRef, MessageRef
 from channels.store import Stored, store_batch, timestamp, utc
+from channels.webchat import WebChatInbound, WebInbound
 from channels.wechat_api import MediaRejected, NotConfigured, WeChatApi, WeChatApiError
 
 logger = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ class Received:
     conversation_id: int | None = None
 
 
-class ChannelService(SeatActions):
+class ChannelService(SeatActions, WebChatInbound):
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
@@ -89,6 +90,9 @@ class ChannelService(SeatActions):
         self._inbox: asyncio.Queue[Pending] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
         self._jobs: asyncio.Queue[Job] = asyncio.Queue()
+        self._web_inbox: asyncio.Queue[WebInbound] = asyncio.Queue()
+        self._web_writer: asyncio.Task[None] | None = None
+        self.web_out: WebOut | None = None
 
     # ---- inbound -------------------------------------------------------------------------
 
@@ -144,10 +148,11 @@ class ChannelService(SeatActions):
                 fut.set_result(Received("stored", msg_ref.id, conv_ref.id if conv_ref else None))
 
     async def aclose(self) -> None:
-        if self._writer is not None:
-            self._writer.cancel()
-            await asyncio.gather(self._writer, return_exceptions=True)
-            self._writer = None
+        for task in (self._writer, self._web_writer):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        self._writer = self._web_writer = None
 
     async def _store(self, batch: list[Pending], check_taken: bool = False) -> list[Stored | None]:
         # Retries are stopped at the door and within the batch; one that slips between batches
@@ -207,6 +212,32 @@ class ChannelService(SeatActions):
             if row is not None:
                 row.workorder_id = str(order_id)[:64]
         await self.sink.conversation_changed(ConversationChange(conv.id, "workorder_created", {"order_id": order_id}))
+
+    async def workorder_from_message(self, conversation_id: int, text: str, phone: str, name: str) -> int | None:
+        """A message left on the website while no seat was on duty becomes a work order in 受理.
+
+        Without the work-order service the message stays stored and listed; None is returned.
+        """
+        create = getattr(self.services.get("workorders"), "create_from_contact", None)
+        if create is None:
+            return None
+        try:
+            order_id = await create(
+                channel="web",
+                content=text,
+                caller=phone,
+                contact_id=f"webchat-{conversation_id}",
+                citizen_name=name,
+                title=("网页留言：" + text.replace("\n", " "))[:60],
+            )
+        except Exception as exc:
+            logger.warning("web message %s: work order not created: %s", conversation_id, exc)
+            return None
+        async with self._wlock, self.sessions() as s, s.begin():
+            row = await s.get(ChannelConversation, conversation_id)
+            if row is not None:
+                row.workorder_id = str(order_id)[:64]
+        return int(order_id)
 
     async def _stored_media(self, message_ids: list[int]) -> list[tuple[str, str, bytes]]:
         if not message_ids:

@@ -94,11 +94,25 @@ class ChatSettings(BaseModel):
         return self
 
 
+class WebChatSettings(BaseModel):
+    """The chat box on the government website (网页在线咨询): page /chat/, Socket.IO /visitor."""
+
+    enabled: bool = Field(True, description="serve /chat/ and the /visitor namespace")
+    queue: str = Field("internet", description="ACD queue the conversations wait in")
+    max_text: int = Field(1000, ge=10, le=5000, description="longest message a visitor may send, characters")
+    image_max_bytes: int = Field(2 * 1024 * 1024, ge=1024, le=20 * 1024 * 1024, description="largest picture")
+    flood_rate: float = Field(1.0, gt=0, description="messages per second a visitor may keep sending")
+    flood_burst: int = Field(5, ge=1, description="messages a visitor may send at once")
+    position_every: float = Field(3.0, gt=0, description="seconds between queue-position updates to waiting visitors")
+    rating_window: float = Field(86400.0, gt=0, description="seconds after a chat ends during which it may be rated")
+
+
 class ChannelSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HOTLINE_", env_nested_delimiter="__", extra="ignore")
 
     wechat: WeChatSettings = WeChatSettings.model_validate({})
     chat: ChatSettings = ChatSettings.model_validate({})
+    webchat: WebChatSettings = WebChatSettings.model_validate({})
 
 
 def load_channel_settings() -> ChannelSettings:

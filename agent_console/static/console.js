@@ -130,13 +130,41 @@ async function refreshChat() {
   const ack = await H.ask(S.socket, "chat_history", { contact_id: cid });
   if (!ack.ok || S.current !== cid) return;
   const log = H.clear(H.$("chat-log"));
-  for (const m of ack.messages) {
-    const body = m.body || {};
-    const text = body.text !== undefined ? body.text : "[" + (m.kind || "消息") + "]";
-    log.appendChild(H.el("div", { class: m.direction === "out" ? "out" : "in" },
-      (m.direction === "out" ? "座席：" : "市民：") + text));
-  }
+  for (const m of ack.messages) log.appendChild(chatLine(m));
   log.scrollTop = log.scrollHeight;
+  chatRead(cid, ack.messages);
+}
+
+// One line of a chat: text as text; a citizen's picture from the engine (login cookie), never inline HTML.
+function chatLine(m) {
+  const body = m.body || {};
+  const out = m.direction === "out";
+  const line = H.el("div", { class: out ? "out" : "in" }, out ? "座席：" : "市民：");
+  if (m.kind === "image" && !out) {
+    const img = H.el("img", { class: "chat-img", alt: body.name || "图片" });
+    img.src = "/api/channels/media/" + encodeURIComponent(m.id);
+    line.appendChild(img);
+  } else if (m.kind === "leave_message") {
+    line.appendChild(document.createTextNode("[留言] " + (body.text || "")));
+  } else {
+    line.appendChild(document.createTextNode(body.text !== undefined ? body.text : "[" + (m.kind || "消息") + "]"));
+  }
+  if (out && m.status === "read") line.appendChild(H.el("span", { class: "muted" }, " · 已读"));
+  return line;
+}
+
+function chatRead(cid, messages) {
+  const last = messages.filter((m) => m.direction === "in" && m.status !== "read").map((m) => m.id).pop();
+  if (last && document.visibilityState === "visible") H.ask(S.socket, "chat_read", { contact_id: cid, up_to: last });
+}
+
+function chatPushed(d) {
+  if (d.contact_id !== S.current) { H.toast("会话有新消息：" + d.contact_id); return; }
+  H.$("chat-typing").hidden = true;
+  const log = H.$("chat-log");
+  log.appendChild(chatLine(d.message));
+  log.scrollTop = log.scrollHeight;
+  chatRead(d.contact_id, [d.message]);
 }
 
 function renderContext() {
@@ -226,6 +254,14 @@ function wire() {
     const ack = await onContact("chat_send", { text });
     if (ack && ack.ok) { H.$("chat-text").value = ""; if (ack.detail) H.toast(ack.detail); refreshChat(); }
   });
+  H.$("chat-text").addEventListener("input", () => {
+    const now = Date.now();
+    if (isChat(S.current) && now - (S.sentTyping || 0) > 2000) {
+      S.sentTyping = now;
+      H.ask(S.socket, "chat_typing", { contact_id: S.current });
+    }
+  });
+  H.$("chat-text").addEventListener("keydown", (e) => { if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); H.$("btn-chat-send").click(); } });
   H.$("btn-hangup").addEventListener("click", () => onContact("hangup"));
   H.$("btn-hold").addEventListener("click", () => onContact("hold", {}, "已保持"));
   H.$("btn-unhold").addEventListener("click", () => onContact("unhold", {}, "已恢复"));
@@ -283,6 +319,14 @@ function start() {
         if (!o.answered) H.toast("来电/会话已转走（超时未应答或对方已挂断）", true);
       },
       context: (c) => { S.contexts.set(c.contact_id, c); renderContext(); },
+      chat_message: chatPushed,
+      chat_typing: (d) => {
+        if (d.contact_id !== S.current) return;
+        H.$("chat-typing").hidden = false;
+        clearTimeout(S.typingTimer);
+        S.typingTimer = setTimeout(() => { H.$("chat-typing").hidden = true; }, 4000);
+      },
+      chat_read: (d) => { if (d.contact_id === S.current) refreshChat(); },
       queue: (q) => { S.queues.set(q.queue, Object.assign(q, { at: Date.now() / 1000 })); showQueues(); },
       forced: (f) => {
         H.toast("班长 " + f.by + (f.action === "logout" ? " 将您签出" : " 将您置忙：" + f.reason), true);

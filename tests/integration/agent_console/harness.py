@@ -160,7 +160,15 @@ async def _fresh_db(path: Path) -> None:
     shutil.copyfile(_TEMPLATE[0], path)
 
 
-async def start_engine(tmp_path: Path, console: ConsoleSettings | None = None, redis_url: str = "") -> Engine:
+async def start_engine(
+    tmp_path: Path,
+    console: ConsoleSettings | None = None,
+    redis_url: str = "",
+    channels: Any = None,
+    workorders: bool = False,
+) -> Engine:
+    """``channels``: ChannelSettings to install the internet channels (web chat, WeChat) with the
+    ACD's real chat bridge; ``workorders``: install the work-order feature too."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}"
     await _fresh_db(tmp_path / "hotline.db")
     engine = make_engine(url)
@@ -186,6 +194,18 @@ async def start_engine(tmp_path: Path, console: ConsoleSettings | None = None, r
     executor = Executor()
     acd.register("voice", executor)
     acd.register("chat", executor)
+    if workorders:
+        from workorders import plugin as workorders_plugin
+
+        workorders_plugin.install(app, ctx)
+    if channels is not None:
+        from acd.chat import ChatBridge
+        from channels import plugin as channels_plugin
+
+        channels_plugin.install(app, ctx, channels)
+        bridge = ChatBridge(acd, ctx.services["bus"], ctx.services["channels"])
+        ctx.services["channels.sink"].subscribe(bridge.on_notification)
+        acd.register("chat", executor)  # keep recording chat commands as well
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)

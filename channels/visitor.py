@@ -1,0 +1,278 @@
+"""Socket.IO namespace ``/visitor``: the website's chat box talks to the engine here.
+
+No login: a visitor is known by a signed id (cookie set by the /chat/ page, or ``auth.visitor``
+for other clients) and, optionally, a phone number. Every event is answered by an ack,
+``{"ok": true, ...}`` or ``{"ok": false, "error": "..."}`` in Chinese; a message is acknowledged
+only once it is stored. Floods are refused per visitor with the time to wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import socketio
+
+from acd.core import ContactAbandoned, ContactEnded
+from channels.core.ratelimit import FloodLimit
+from channels.core.visitor import (
+    VisitorInputError,
+    clean_image,
+    clean_phone,
+    clean_rating,
+    clean_text,
+    new_visitor_id,
+    read_visitor,
+    sign_visitor,
+    visitor_from_cookie,
+)
+from channels.services import ChannelService
+from channels.settings import WebChatSettings
+from channels.webchat import NoConversation
+
+logger = logging.getLogger(__name__)
+
+VISITOR_NS = "/visitor"
+COOKIE = "hotline_visitor"
+
+
+def visitor_room(visitor: str) -> str:
+    return f"visitor:{visitor}"
+
+
+class VisitorNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # python-socketio ships no types
+    def __init__(
+        self,
+        service: ChannelService,
+        settings: WebChatSettings,
+        secret: str,
+        services: dict[str, Any],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(VISITOR_NS)
+        self.service = service
+        self.settings = settings
+        self.secret = secret
+        self.services = services
+        self.clock = clock
+        self.flood = FloodLimit(settings.flood_rate, settings.flood_burst)
+        # Conversations waiting for a seat, by id -> visitor: they get queue-position updates.
+        self.waiting: dict[int, str] = {}
+        self.events = {
+            "hello": self.hello,
+            "identify": self.identify,
+            "message": self.message,
+            "image": self.image,
+            "typing": self.typing,
+            "read": self.read,
+            "end": self.end,
+            "leave_message": self.leave_message,
+            "rate": self.rate,
+        }
+        service.web_out = self.deliver
+
+    # ---- plumbing ----------------------------------------------------------------------------
+    async def trigger_event(self, event: str, *args: Any) -> Any:
+        if event in ("connect", "disconnect"):
+            return await super().trigger_event(event, *args)
+        handler = self.events.get(event)
+        if handler is None:
+            return {"ok": False, "error": f"未知事件：{str(event)[:40]}"}
+        sid, data = args[0], args[1] if len(args) > 1 else None
+        try:
+            session = await self.get_session(sid)
+        except KeyError:
+            return {"ok": False, "error": "未连接"}
+        try:
+            return {"ok": True, **await handler(sid, session, data if data is not None else {})}
+        except VisitorInputError as exc:
+            logger.info(
+                "web-chat input refused", extra={"visitor": session["visitor"], "event": event, "why": str(exc)}
+            )
+            return {"ok": False, "error": str(exc)}
+        except NoConversation:
+            return {"ok": False, "error": "没有找到这次会话"}
+        except ValueError as exc:
+            return {"ok": False, "error": str(exc)}
+        except Exception:
+            logger.exception("web-chat event failed", extra={"visitor": session.get("visitor"), "event": event})
+            return {"ok": False, "error": "服务暂时出错，请稍后再试"}
+
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        token = visitor_from_cookie(str(environ.get("HTTP_COOKIE", "")), COOKIE)
+        visitor = read_visitor(self.secret, token)
+        if visitor is None and isinstance(auth, dict):
+            visitor = read_visitor(self.secret, auth.get("visitor"))
+        if visitor is None:
+            visitor = new_visitor_id()
+        await self.save_session(sid, {"visitor": visitor, "phone": ""})
+        await self.enter_room(sid, visitor_room(visitor))
+
+    async def deliver(self, visitor: str, event: str, data: dict[str, Any]) -> None:
+        """What a seat (or the engine) sends to a visitor: every open page of that visitor gets it."""
+        if event in ("assigned", "closed"):
+            self.waiting.pop(int(data.get("conversation", 0)), None)
+        await self.emit(event, data, room=visitor_room(visitor))
+
+    def _allowed(self, visitor: str) -> None:
+        decision = self.flood.check(visitor, self.clock())
+        if not decision.allowed:
+            raise VisitorInputError(f"发送太频繁，请 {decision.retry_after:.0f} 秒后再试")
+
+    def _acd(self) -> Any:
+        return self.services.get("acd")
+
+    def open_now(self) -> bool:
+        """A seat can answer: the queue is within opening hours and some seat is signed in."""
+        acd = self._acd()
+        if acd is None:
+            return False
+        core = acd.core
+        queue = core.index.queues.get(self.settings.queue)
+        if queue is None or not queue.is_open(self.clock()):
+            return False
+        return any(seat.state != "logged_out" and seat.max_chats > 0 for seat in core.index.seats.values())
+
+    def position(self, conversation: int) -> dict[str, Any] | None:
+        """Place in line and expected wait; None when the conversation is not waiting in the ACD."""
+        acd = self._acd()
+        contact = f"webchat-{conversation}"
+        if acd is None or contact not in acd.core.contacts:
+            return None
+        pos = acd.core.contact_position(contact)
+        if pos["state"] not in ("waiting", "callback"):
+            return None
+        wait = pos["expected_wait_s"]
+        return {
+            "conversation": conversation,
+            "position": pos["position"],
+            "expected_wait_s": None if wait == float("inf") else round(wait),
+        }
+
+    # ---- events ------------------------------------------------------------------------------
+    async def hello(self, sid: str, session: dict[str, Any], data: Any) -> dict[str, Any]:
+        visitor = session["visitor"]
+        conv = await self.service.conversation_of(visitor)
+        queue = None
+        if conv is not None and conv["state"] == "queued":
+            self.waiting[conv["id"]] = visitor
+            queue = self.position(conv["id"])
+        return {
+            "visitor": visitor,
+            "token": sign_visitor(self.secret, visitor),
+            "open": self.open_now(),
+            "conversation": conv,
+            "queue": queue,
+        }
+
+    async def identify(self, sid: str, session: dict[str, Any], data: Any) -> dict[str, Any]:
+        phone = clean_phone(data.get("phone") if isinstance(data, dict) else data)
+        session["phone"] = phone
+        await self.save_session(sid, session)
+        return {"phone": phone}
+
+    async def _after_store(self, session: dict[str, Any], conv: Any, msg: Any) -> dict[str, Any]:
+        out: dict[str, Any] = {"conversation": conv.id, "id": msg.id, "at": msg.at.isoformat()}
+        if conv.state == "queued":
+            self.waiting[conv.id] = session["visitor"]
+        return out
+
+    async def message(self, sid: str, session: dict[str, Any], data: Any) -> dict[str, Any]:
+        text = clean_text(data.get("text") if isinstance(data, dict) else None, self.settings.max_text)
+        self._allowed(session["visitor"])
+        conv, msg = await self.service.receive_web(session["visitor"], session["phone"], "text", {"text": text})
+        return await self._after_store(session, conv, msg)
+
+    async def image(self, sid: str, session: dict[str, Any], data: Any) -> dict[str, Any]:
+        picture = clean_image(data, self.settings.image_max_bytes)
+        self._allowed(session["visitor"])
+        try:
+            conv, msg = await self.service.receive_web_image(session["visitor"], session["phone"], picture)
+        except ValueError as exc:  # the bytes are not the declared picture type
+            logger.info("web-chat image refused", extra={"visitor": session["visitor"], "why": str(exc)})
+            raise VisitorInputError("图片文件已损坏或格式与声明不符") from None
+        return await self._after_store(session, conv, msg)
+
+    async def typing(self, sid: str, session: dict[str, Any], data: Any) -> dict[str, Any]:
+        conv = await self.service.conversation_of(session["visitor"])
+        if conv is not None and conv["seat"]:
+            console = self.services.get("console")
+            if console is not None:
+                await console.emit_seat(conv["seat"], "chat_typing", {"contact_id": f"webchat-{conv['id']}"})
+        return {}
+
+    async def read(self, sid: str, session: dict[str, Any], data: Any) -> dict[str, Any]:
+        up_to = data.get("up_to") if isinstance(data, dict) else None
+        conversation = data.get("conversation") if isinstance(data, dict) else None
+        if not isinstance(up_to, int) or not isinstance(conversation, int) or isinstance(up_to, bool):
+            raise VisitorInputError("已读回执格式不正确")
+        conv = await self.service.web_conversation(conversation, session["visitor"])
+        count = await self.service.mark_read(conversation, "out", up_to)
+        console = self.services.get("console")
+        if count and conv.seat and console is not None:
+            await console.emit_seat(conv.seat, "chat_read", {"contact_id": f"webchat-{conversation}", "up_to": up_to})
+        return {"read": count}
+
+    async def end(self, sid: str, session: dict[str, Any], data: Any) -> dict[str, Any]:
+        conv = await self.service.conversation_of(session["visitor"])
+        if conv is None:
+            raise NoConversation(0)
+        contact = f"webchat-{conv['id']}"
+        acd = self._acd()
+        if acd is not None and contact in acd.core.contacts:
+            waiting = acd.core.contacts[contact].state in ("waiting", "callback", "offered")
+            event = ContactAbandoned if waiting else ContactEnded
+            await acd.feed(event(now=acd.now(), contact_id=contact))  # the bridge closes the conversation
+        else:
+            await self.service.close(conv["id"], "citizen_left")
+        return {"conversation": conv["id"]}
+
+    async def leave_message(self, sid: str, session: dict[str, Any], data: Any) -> dict[str, Any]:
+        if not isinstance(data, dict):
+            raise VisitorInputError("留言格式不正确")
+        text = clean_text(data.get("text"), self.settings.max_text)
+        phone = clean_phone(data.get("phone"))
+        if not phone:
+            raise VisitorInputError("请留下联系电话，以便工作人员回复")
+        name = data.get("name", "")
+        if not isinstance(name, str) or len(name.strip()) > 20:
+            raise VisitorInputError("称呼最多20字")
+        self._allowed(session["visitor"])
+        body = {"text": text, "phone": phone, "name": name.strip()}
+        conv, msg = await self.service.receive_web(session["visitor"], phone, "leave_message", body)
+        order_id = await self.service.workorder_from_message(conv.id, text, phone, name.strip())
+        return {"conversation": conv.id, "id": msg.id, "order_id": order_id}
+
+    async def rate(self, sid: str, session: dict[str, Any], data: Any) -> dict[str, Any]:
+        rating = clean_rating(data)
+        conversation = data.get("conversation")
+        if not isinstance(conversation, int) or isinstance(conversation, bool):
+            raise VisitorInputError("请指明要评价的会话")
+        await self.service.rate_web(session["visitor"], conversation, rating, self.settings.rating_window)
+        return {"conversation": conversation, "rating": rating.code}
+
+    # ---- queue position ----------------------------------------------------------------------
+    async def push_positions(self) -> int:
+        sent = 0
+        acd = self._acd()
+        for conversation, visitor in list(self.waiting.items()):
+            pos = self.position(conversation)
+            if pos is None:
+                # Not yet in the ACD (its message is on the way) or no longer waiting there.
+                if acd is None or f"webchat-{conversation}" in acd.core.contacts:
+                    self.waiting.pop(conversation, None)
+                continue
+            await self.emit("queue", pos, room=visitor_room(visitor))
+            sent += 1
+        return sent
+
+    async def run_positions(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.position_every)
+            try:
+                await self.push_positions()
+            except Exception:
+                logger.exception("queue positions not pushed")

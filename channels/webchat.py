@@ -1,0 +1,292 @@
+"""Web chat's storage side: a visitor's messages stored (group commit) before they are acknowledged.
+
+Mixed into ChannelService next to the WeChat path: the same tables (channel ``webchat``, citizen =
+the visitor id), the same response tracker and the same ContactSink, so a web conversation
+reaches the ACD, the console and the statistics exactly as a WeChat one does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from channels.core.conversation import next_state
+from channels.core.response import CitizenWrote, ResponseTracker
+from channels.core.visitor import Image, Rating
+from channels.media import store_media
+from channels.models import ChannelConversation, ChannelMedia, ChannelMessage
+from channels.sink import ContactSink, ConversationRef, MessageRef
+from channels.store import conversation_ref, utc
+
+logger = logging.getLogger(__name__)
+
+MAX_BATCH = 200
+Job = Callable[[], Awaitable[None]]
+
+
+@dataclass
+class WebInbound:
+    visitor: str
+    phone: str
+    kind: str  # text, image, leave_message
+    body: dict[str, Any]
+    done: asyncio.Future[tuple[ConversationRef, MessageRef]] = field(repr=False)
+
+
+class NoConversation(LookupError):
+    """Nothing the visitor could rate or end."""
+
+
+class WebChatInbound:
+    """Needs ChannelService's sessions, _wlock, clock, tracker, sink, data_dir and _jobs."""
+
+    sessions: async_sessionmaker[AsyncSession]
+    _wlock: contextlib.AbstractAsyncContextManager[Any]
+    clock: Callable[[], float]
+    tracker: ResponseTracker
+    sink: ContactSink
+    data_dir: Path
+    _jobs: asyncio.Queue[Job]
+    _web_inbox: asyncio.Queue[WebInbound]
+    _web_writer: asyncio.Task[None] | None
+    web_out: Callable[[str, str, dict[str, Any]], Awaitable[None]] | None
+    transcript: Callable[[int], Awaitable[list[dict[str, Any]]]]
+
+    async def receive_web(
+        self, visitor: str, phone: str, kind: str, body: dict[str, Any]
+    ) -> tuple[ConversationRef, MessageRef]:
+        """Store a visitor's message in their open conversation (opened if none); return once committed."""
+        if self._web_writer is None or self._web_writer.done():
+            self._web_writer = asyncio.create_task(self._web_write_loop())
+        done: asyncio.Future[tuple[ConversationRef, MessageRef]] = asyncio.get_running_loop().create_future()
+        self._web_inbox.put_nowait(WebInbound(visitor, phone, kind, body, done))
+        return await done
+
+    async def receive_web_image(self, visitor: str, phone: str, image: Image) -> tuple[ConversationRef, MessageRef]:
+        """Keep the file (type checked against its bytes), then store the message pointing at it."""
+        path = await asyncio.to_thread(
+            store_media,
+            self.data_dir,
+            image.content_type,
+            image.content,
+            (image.content_type,),
+            len(image.content),
+            dt.date.today(),
+        )
+        body = {"name": image.name, "content_type": image.content_type, "size": len(image.content)}
+        conv, msg = await self.receive_web(visitor, phone, "image", body)
+        async with self._wlock, self.sessions() as s, s.begin():
+            s.add(
+                ChannelMedia(
+                    message_id=msg.id,
+                    media_id=f"web-{msg.id}",
+                    status="stored",
+                    path=str(path),
+                    content_type=image.content_type,
+                    size=len(image.content),
+                    detail="",
+                    fetched_at=utc(self.clock()),
+                )
+            )
+        return conv, msg
+
+    async def _web_write_loop(self) -> None:
+        while True:
+            batch = [await self._web_inbox.get()]
+            while not self._web_inbox.empty() and len(batch) < MAX_BATCH:
+                batch.append(self._web_inbox.get_nowait())
+            try:
+                stored = await self._web_store(batch)
+            except Exception as exc:
+                logger.exception("web-chat messages not stored", extra={"count": len(batch)})
+                for item in batch:
+                    if not item.done.done():
+                        item.done.set_exception(exc)
+                continue
+            for item, (conv, msg) in zip(batch, stored, strict=True):
+                if item.kind != "leave_message":
+                    self.tracker.handle(CitizenWrote(str(conv.id), msg.at.timestamp()))
+                    self._jobs.put_nowait(partial(self.sink.contact_message, conv, msg))
+                if not item.done.done():
+                    item.done.set_result((conv, msg))
+
+    async def _web_store(self, batch: list[WebInbound]) -> list[tuple[ConversationRef, MessageRef]]:
+        now = utc(self.clock())
+        async with self._wlock, self.sessions() as s, s.begin():
+            visitors = sorted({i.visitor for i in batch})
+            open_convs = {
+                c.citizen: c
+                for c in (
+                    await s.execute(
+                        select(ChannelConversation)
+                        .where(
+                            ChannelConversation.channel == "webchat",
+                            ChannelConversation.citizen.in_(visitors),
+                            ChannelConversation.state != "closed",
+                        )
+                        .order_by(ChannelConversation.id)
+                    )
+                ).scalars()
+            }
+            plan: list[tuple[ChannelConversation, bool, ChannelMessage]] = []
+            for item in batch:
+                conv = open_convs.get(item.visitor)
+                new = conv is None
+                if conv is None:
+                    conv = ChannelConversation(
+                        channel="webchat",
+                        citizen=item.visitor,
+                        state="queued",
+                        seat="",
+                        created_at=now,
+                        updated_at=now,
+                        flags={},
+                        draft={},
+                        workorder_id="",
+                    )
+                    s.add(conv)
+                    if item.kind != "leave_message":
+                        open_convs[item.visitor] = conv
+                else:
+                    conv.state = next_state(conv.state, "citizen_message")
+                    conv.updated_at = now
+                if item.phone and conv.flags.get("phone") != item.phone:
+                    conv.flags = {**conv.flags, "phone": item.phone}
+                if item.kind == "leave_message":
+                    # A message left while nobody is on duty: its own, already-closed conversation.
+                    conv.state = "closed"
+                    conv.flags = {**conv.flags, "left_message": True}
+                conv.last_citizen_at = now
+                row = ChannelMessage(
+                    channel="webchat",
+                    citizen=item.visitor,
+                    direction="in",
+                    kind=item.kind,
+                    supported=True,
+                    status="received",
+                    body=item.body,
+                    raw="",
+                    at=now,
+                    stored_at=now,
+                )
+                plan.append((conv, new, row))
+            await s.flush()  # conversation ids
+            for conv, _, row in plan:
+                row.conversation_id = conv.id
+                s.add(row)
+            await s.flush()  # message ids
+            out = []
+            seen_new: set[int] = set()
+            for conv, new, row in plan:
+                first = new and conv.id not in seen_new
+                seen_new.add(conv.id)
+                ref = MessageRef(row.id, "in", row.kind, True, row.kind != "leave_message", dict(row.body), now)
+                out.append((_ref(conv, first), ref))
+            return out
+
+    async def conversation_of(self, visitor: str) -> dict[str, Any] | None:
+        """The visitor's open conversation and its transcript, for a page that (re)connects."""
+        async with self.sessions() as s:
+            conv = (
+                await s.execute(
+                    select(ChannelConversation)
+                    .where(
+                        ChannelConversation.channel == "webchat",
+                        ChannelConversation.citizen == visitor,
+                        ChannelConversation.state != "closed",
+                    )
+                    .order_by(ChannelConversation.id.desc())
+                    .limit(1)
+                )
+            ).scalar_one_or_none()
+            if conv is None:
+                return None
+            info = {"id": conv.id, "state": conv.state, "seat": conv.seat}
+        return {**info, "messages": [_public(m) for m in await self.transcript(conv.id)]}
+
+    async def web_conversation(self, conversation_id: int, visitor: str) -> ChannelConversation:
+        async with self.sessions() as s:
+            conv = await s.get(ChannelConversation, conversation_id)
+            if conv is None or conv.channel != "webchat" or conv.citizen != visitor:
+                raise NoConversation(conversation_id)
+            s.expunge(conv)
+            return conv
+
+    async def rate_web(self, visitor: str, conversation_id: int, rating: Rating, window: float) -> None:
+        """Keep the visitor's rating of a conversation that ended within ``window`` seconds; once only."""
+        async with self._wlock, self.sessions() as s, s.begin():
+            conv = await s.get(ChannelConversation, conversation_id)
+            if conv is None or conv.channel != "webchat" or conv.citizen != visitor:
+                raise NoConversation(conversation_id)
+            if conv.state != "closed":
+                raise ValueError("会话尚未结束，结束后再评价")
+            if "rating" in conv.flags:
+                raise ValueError("这次会话已经评价过了")
+            ended = conv.updated_at if conv.updated_at.tzinfo else conv.updated_at.replace(tzinfo=dt.UTC)
+            if self.clock() - ended.timestamp() > window:
+                raise ValueError("已超过评价时限")
+            conv.flags = {
+                **conv.flags,
+                "rating": {"code": rating.code, "label": rating.label, "comment": rating.comment},
+            }
+
+    async def mark_read(self, conversation_id: int, direction: str, up_to: int) -> int:
+        """Messages of ``direction`` up to id ``up_to`` have been read by the other side; returns how many."""
+        async with self._wlock, self.sessions() as s, s.begin():
+            rows = (
+                await s.execute(
+                    select(ChannelMessage).where(
+                        ChannelMessage.conversation_id == conversation_id,
+                        ChannelMessage.direction == direction,
+                        ChannelMessage.id <= up_to,
+                        ChannelMessage.status.in_(("sent", "received")),
+                    )
+                )
+            ).scalars()
+            count = 0
+            for row in rows:
+                row.status = "read"
+                count += 1
+            return count
+
+    async def web_signal(self, conversation_id: int, event: str, data: dict[str, Any]) -> bool:
+        """Tell the visitor of a web conversation something (typing, read); False for other channels."""
+        async with self.sessions() as s:
+            conv = await s.get(ChannelConversation, conversation_id)
+            if conv is None or conv.channel != "webchat" or self.web_out is None:
+                return False
+            visitor = conv.citizen
+        await self.web_out(visitor, event, {"conversation": conversation_id, **data})
+        return True
+
+    async def media_file(self, message_id: int) -> tuple[Path, str] | None:
+        async with self.sessions() as s:
+            row = (
+                await s.execute(
+                    select(ChannelMedia).where(ChannelMedia.message_id == message_id, ChannelMedia.status == "stored")
+                )
+            ).scalar_one_or_none()
+            return (Path(row.path), row.content_type) if row is not None else None
+
+
+def _ref(conv: ChannelConversation, new: bool) -> ConversationRef:
+    ref = conversation_ref(conv, new)
+    phone = conv.flags.get("phone")
+    # The console and the repeat-caller rule know a visitor who gave a phone by that number.
+    return ConversationRef(ref.id, ref.channel, phone or ref.citizen, ref.state, ref.seat, new, ref.skills, ref.flags)
+
+
+def _public(m: dict[str, Any]) -> dict[str, Any]:
+    """What a visitor's page may see of a transcript row (never the seat's internal fields)."""
+    body = {k: v for k, v in m["body"].items() if k in ("text", "name", "content_type", "size")}
+    return {"id": m["id"], "direction": m["direction"], "kind": m["kind"], "status": m["status"], "at": m["at"], **body}
