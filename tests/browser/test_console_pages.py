@@ -41,6 +41,9 @@ class FakeChannels:
         self.sent.append((conversation_id, seat, text))
         return Sent(len(self.sent), "sent")
 
+    async def mark_read(self, conversation_id: int, direction: str, up_to: int) -> int:
+        return 0
+
 
 async def login(page: Any, engine: Engine, path: str, user: str) -> None:
     await page.goto(engine.base + path)
