@@ -16,9 +16,9 @@ from sqlalchemy import select
 
 from channels.models import ChannelConversation
 from channels.settings import ChannelSettings, WebChatSettings
-from workorders.models import WoOrder
 from tests.browser.test_console_pages import SHOTS, XSS, login
 from tests.integration.agent_console.harness import Engine, start_engine, stop_engine
+from workorders.models import WoOrder
 
 
 def _png() -> bytes:
