@@ -6,8 +6,9 @@ before "success" is answered. Measured per push: time to the answer (ack), and t
 the conversation reached the ContactSink (the ACD's door). Then ``--seats`` seats answer
 through the customer-service API of the local WeChat stand-in, also on a real port.
 
-The web-chat /visitor namespace does not exist yet, so ``deliver_p99_ms`` (Socket.IO
-visitor <-> seat) is reported as null rather than guessed.
+Then web chat (bench/chat_deliver.py): ``--visitors`` visitors and ``--seats`` seats on real
+Socket.IO connections from another process; ``deliver_p99_ms`` is the p99 delay of messages
+visitor->seat and seat->visitor together.
 """
 
 from __future__ import annotations
@@ -40,6 +41,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reply-rate", type=float, default=50.0, help="seat replies per second (default 50)")
     parser.add_argument("--mode", choices=("plain", "safe"), default="safe", help="WeChat encryption mode")
     parser.add_argument("--db-url", default="", help="database URL (default: a fresh SQLite file)")
+    parser.add_argument("--chat-interval", type=float, default=10.0, help="web chat: s between a visitor's messages")
+    parser.add_argument("--deliver-duration", type=float, default=20.0, help="web chat: seconds measured")
+    parser.add_argument("--max-chats", type=int, default=10, help="web chat: conversations a seat holds at once")
+    parser.add_argument("--no-deliver", action="store_true", help="skip the web-chat delivery phase")
 
 
 def _pct(values: list[float], p: float) -> float | None:
@@ -50,8 +55,13 @@ def _pct(values: list[float], p: float) -> float | None:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    if args.rate <= 0 or args.reply_rate <= 0 or args.duration <= 0 or args.visitors <= 0 or args.seats <= 0:
-        raise CommandError("--rate, --reply-rate, --duration, --visitors and --seats must be positive")
+    sizes = (args.rate, args.reply_rate, args.duration, args.visitors, args.seats, args.chat_interval)
+    if min(sizes) <= 0 or args.deliver_duration <= 0 or args.max_chats <= 0:
+        raise CommandError(
+            "--rate, --reply-rate, --duration, --visitors, --seats, --chat-interval, --deliver-duration and --max-chats must be positive"
+        )
+    if args.seats * args.max_chats < args.visitors:
+        raise CommandError("--seats x --max-chats must be at least --visitors (every visitor is served at once)")
     with tempfile.TemporaryDirectory(prefix="hotline-bench-chat-") as tmp:
         return asyncio.run(_run(args, Path(tmp)))
 
@@ -175,6 +185,11 @@ async def _run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         await standin_runner.cleanup()
         await engine.dispose()
 
+    deliver: dict[str, Any] = {"deliver_p99_ms": None}
+    if not args.no_deliver:
+        from bench.chat_deliver import run_deliver
+
+        deliver = await run_deliver(args, tmp, db_url, console)
     to_sink = [reached[k] - v for k, v in sent_at.items() if k in reached]
     return {
         "visitors": args.visitors,
@@ -197,8 +212,7 @@ async def _run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
         "reply_rate_per_s": args.reply_rate,
         "wechat_reply_p99_ms": _pct(replies, 99),
         "reply_failures": reply_fail,
-        "deliver_p99_ms": None,
-        "note": "deliver_p99_ms needs the web-chat /visitor Socket.IO namespace (not built yet)",
+        **deliver,
         "machine": machine(),
     }
 
