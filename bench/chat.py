@@ -45,6 +45,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--deliver-duration", type=float, default=20.0, help="web chat: seconds measured")
     parser.add_argument("--max-chats", type=int, default=10, help="web chat: conversations a seat holds at once")
     parser.add_argument("--no-deliver", action="store_true", help="skip the web-chat delivery phase")
+    parser.add_argument(
+        "--gc-default", action="store_true", help="web chat: Python's collector as is, without the engine's policy"
+    )
 
 
 def _pct(values: list[float], p: float) -> float | None:

@@ -51,10 +51,10 @@ async def run_deliver(args: Any, tmp: Path, db_url: str, console: Any) -> dict[s
     acd = AcdService(bus, Acd(AcdSettings(max_chats=args.max_chats)))
     ctx.services["acd"] = acd
     app = web.Application()
-    console_plugin.install(app, ctx, ConsoleSettings())
+    console_plugin.install(app, ctx, ConsoleSettings.model_validate({}))
     # No flood limit in the way of the measured rate; the widget's own limits are tested elsewhere.
-    webchat = WebChatSettings(flood_rate=1000.0, flood_burst=1000, position_every=5.0)
-    channels_plugin.install(app, ctx, ChannelSettings(webchat=webchat))
+    webchat = WebChatSettings.model_validate({"flood_rate": 1000.0, "flood_burst": 1000, "position_every": 5.0})
+    channels_plugin.install(app, ctx, ChannelSettings.model_validate({"webchat": webchat}))
     ctx.services["channels.sink"].subscribe(ChatBridge(acd, bus, ctx.services["channels"]).on_notification)
     for queue in load_queues():
         await acd.feed(QueueConfigured(now=acd.now(), queue=queue))
@@ -81,6 +81,20 @@ async def run_deliver(args: Any, tmp: Path, db_url: str, console: Any) -> dict[s
     }
     proc = mp.Process(target=_load, args=(child, plan), daemon=True)
     loop = asyncio.get_running_loop()
+    lags: list[tuple[float, float]] = []
+
+    async def watch_loop() -> None:
+        # How late the engine's event loop wakes a 10 ms sleeper: its own stalls, not the load's.
+        while True:
+            t = time.monotonic()
+            await asyncio.sleep(0.01)
+            lags.append((t, time.monotonic() - t - 0.01))
+
+    watcher = asyncio.create_task(watch_loop())
+    # The engine's own collector policy (hotline run does the same), unless --gc-default.
+    from hotline.gcpolicy import GcPolicy
+
+    gc_task = None if args.gc_default else asyncio.create_task(GcPolicy(settings.gc_freeze_every_s).run())
     cpu0 = time.process_time()
     try:
         proc.start()
@@ -95,6 +109,9 @@ async def run_deliver(args: Any, tmp: Path, db_url: str, console: Any) -> dict[s
         proc.join(timeout=10)
     finally:
         cpu = time.process_time() - cpu0
+        watcher.cancel()
+        if gc_task is not None:
+            gc_task.cancel()
         if proc.is_alive():
             proc.kill()
         await acd.stop()
@@ -102,7 +119,17 @@ async def run_deliver(args: Any, tmp: Path, db_url: str, console: Any) -> dict[s
         await engine.dispose()
     if "error" in result:
         return {"deliver_error": result["error"]}
+    import os
+
+    if os.environ.get("HOTLINE_BENCH_DUMP"):
+        dump = {"v2s": result["v2s"], "s2v": result["s2v"], "lags": lags}
+        Path(os.environ["HOTLINE_BENCH_DUMP"]).write_text(json.dumps(dump))
     v2s = [b - a for a, b in result["v2s"]]
+    if result["v2s"]:
+        first, last = min(a for a, _ in result["v2s"]), max(a for a, _ in result["v2s"])
+        lag = [x for t, x in lags if first <= t <= last]
+    else:
+        lag = []
     s2v = [b - a for a, b in result["s2v"]]
     both = v2s + s2v
     return {
@@ -118,6 +145,9 @@ async def run_deliver(args: Any, tmp: Path, db_url: str, console: Any) -> dict[s
         "conversations_assigned": result["assigned"],
         "chat_messages_per_s": round(len(both) / max(0.001, result["measured_s"]), 1),
         "engine_cpu_s_deliver": round(cpu, 1),
+        "gc_policy": "python default" if args.gc_default else f"freeze every {settings.gc_freeze_every_s:g} s",
+        "engine_loop_lag_p99_ms": _pct(lag, 99),
+        "engine_loop_lag_max_ms": _pct(lag, 100),
     }
 
 

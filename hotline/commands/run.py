@@ -116,11 +116,19 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, stop: as
 
     gc.collect()
     gc.freeze()
+    gc_task = None
+    if settings.gc_freeze_every_s > 0:
+        from hotline.gcpolicy import GcPolicy
+
+        policy = GcPolicy(settings.gc_freeze_every_s, max(settings.gc_sweep_every_s, settings.gc_freeze_every_s))
+        gc_task = asyncio.create_task(policy.run(), name="gc-policy")
     if ready is not None:
         ready.set()
     try:
         await stop.wait()
     finally:
+        if gc_task is not None:
+            gc_task.cancel()
         await runner.cleanup()
         if redis is not None:
             await redis.aclose()

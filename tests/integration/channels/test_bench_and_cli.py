@@ -15,8 +15,10 @@ def test_chat_benchmark_runs_at_a_small_size_and_reports_the_agreed_keys():
     parser = argparse.ArgumentParser()
     chat.add_arguments(parser)
     args = parser.parse_args(
-        ["--rate", "40", "--duration", "1", "--visitors", "10", "--seats", "3", "--reply-rate", "10"]
-        + ["--chat-interval", "0.5", "--deliver-duration", "2"]
+        [
+            *("--rate", "40", "--duration", "1", "--visitors", "10", "--seats", "3", "--reply-rate", "10"),
+            *("--chat-interval", "0.5", "--deliver-duration", "2"),
+        ]
     )
     result = chat.run(args)
     assert result["visitors"] == 10 and result["pushes"] == 40
