@@ -1,14 +1,19 @@
 """Chats into the same ACD as calls: each new WeChat or web-chat conversation becomes a contact
 (channel ``wechat`` / ``webchat``) of the internet queue; when a seat accepts it, the channels
-feature is told which seat now answers the citizen."""
+feature is told which seat now answers the citizen, and when it ends, the conversation closes.
+
+A chat is moved (to another queue, or away from a seat whose citizen waited too long) by ending
+its contact and queueing it again with its original enqueue time; the conversation then goes
+back to waiting instead of closing."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from typing import Any
 
-from acd.core import Command, ContactArrived
+from acd.core import Command, ContactArrived, ContactEnded
 from acd.service import AcdService
 from hotline.bus import Bus
 
@@ -25,14 +30,58 @@ class ChatExecutor:
 
 
 class ChatBridge:
-    def __init__(self, acd: AcdService, bus: Bus, channels: Any, *, queue: str = "internet") -> None:
+    def __init__(
+        self,
+        acd: AcdService,
+        bus: Bus,
+        channels: Any,
+        *,
+        queue: str = "internet",
+        services: dict[str, Any] | None = None,
+    ) -> None:
         self.acd = acd
         self.channels = channels
         self.queue = queue
+        self.moving: set[str] = set()
         acd.register("chat", ChatExecutor())
         bus.subscribe("contact", self._accepted)
+        if services is not None:
+            services["chat_bridge"] = self
+
+    async def move(self, contact_id: str, queue: str | None = None, avoid_seat: str | None = None) -> str:
+        """Queue a chat again (keeping its place in time), in ``queue`` or its own; returns the queue."""
+        contact = self.acd.core.contacts.get(contact_id)
+        if contact is None or CHAT_CONTACT.match(contact_id) is None:
+            raise ValueError(f"{contact_id} is not a chat in the ACD")
+        target = queue or contact.home
+        self.acd.core.queue(target)  # an unknown queue is refused before anything moves
+        skills, preferred, language = contact.needs
+        again = ContactArrived(
+            now=0.0,  # set when it is fed, after the end (the engine's time never goes back)
+            contact_id=contact_id,
+            channel=contact.channel,
+            queue=target,
+            skills=skills,
+            preferred=preferred,
+            language=language,
+            caller=contact.caller,
+            enqueued_at=contact.enq,
+            avoid_seat=avoid_seat,
+        )
+        self.moving.add(contact_id)
+        try:
+            await self.acd.feed(ContactEnded(now=self.acd.now(), contact_id=contact_id))
+            await self.acd.feed(dataclasses.replace(again, now=self.acd.now()))
+        finally:
+            self.moving.discard(contact_id)
+        logger.info("chat moved", extra={"contact": contact_id, "queue": target, "avoid": avoid_seat})
+        return target
 
     async def on_notification(self, item: Any) -> None:
+        change = getattr(item, "change", None)
+        if change == "offer_elsewhere":
+            await self._offer_elsewhere(item)
+            return
         if not isinstance(item, tuple) or len(item) != 2:
             return
         conversation, _message = item
@@ -56,6 +105,18 @@ class ChatBridge:
         except ValueError as exc:
             logger.warning("chat not queued", extra={"contact": contact_id, "cause": str(exc)})
 
+    async def _offer_elsewhere(self, change: Any) -> None:
+        """The citizen waited past the second threshold at a seat: another seat gets the chat."""
+        for channel in ("webchat", "wechat"):
+            contact_id = f"{channel}-{change.conversation_id}"
+            contact = self.acd.core.contacts.get(contact_id)
+            if contact is not None and contact.state == "connected":
+                try:
+                    await self.move(contact_id, avoid_seat=contact.seat)
+                except ValueError as exc:
+                    logger.warning("chat %s not moved: %s", contact_id, exc)
+                return
+
     async def _accepted(self, _topic: str, payload: dict[str, Any]) -> None:
         match = CHAT_CONTACT.match(str(payload.get("contact_id", "")))
         if match is None or self.channels is None:
@@ -64,6 +125,8 @@ class ChatBridge:
         try:
             if event == "accepted":
                 await self.channels.assign(int(match.group(2)), str(payload["seat"]))
+            elif event == "ended" and payload["contact_id"] in self.moving:
+                await self.channels.requeue(int(match.group(2)))
             elif event in ("ended", "abandoned"):
                 await self.channels.close(int(match.group(2)), "citizen_left" if event == "abandoned" else "")
         except Exception:

@@ -133,7 +133,7 @@ def install(app: web.Application, ctx: AppContext) -> None:
         if sink is not None:  # WeChat and web chat: every new conversation joins the same ACD
             from acd.chat import ChatBridge
 
-            bridge = ChatBridge(service, bus, ctx.services.get("channels"))
+            bridge = ChatBridge(service, bus, ctx.services.get("channels"), services=ctx.services)
             sink.subscribe(bridge.on_notification)
         service.start()
         records.start()

@@ -160,7 +160,24 @@ class SeatActions:
     async def transfer(self, seat: str, e: schemas.Transfer) -> dict[str, Any]:
         if e.target == f"seat:{seat}":
             raise ConsoleError("不能转接给自己")
+        held = self.c.acd.core.index.seats.get(seat)
+        if held is not None and e.contact_id in held.chats:
+            return await self._move_chat(seat, e)
         return await self._call(seat, e.contact_id, "transfer", e.target, e.attended)
+
+    async def _move_chat(self, seat: str, e: schemas.Transfer) -> dict[str, Any]:
+        """A chat goes back to wait in a queue (its original enqueue time kept) for another seat."""
+        if not e.target.startswith("queue:"):
+            raise ConsoleError("会话只能转到队列（queue:队列名）")
+        bridge = self.c.services.get("chat_bridge")
+        if bridge is None:
+            raise ConsoleError("会话服务未启用")
+        try:
+            queue = await bridge.move(e.contact_id, queue=e.target[6:], avoid_seat=seat)
+        except (ValueError, KeyError) as exc:
+            raise ConsoleError(f"转接失败：{exc}") from None
+        logger.info("chat transferred", extra={"seat": seat, "contact": e.contact_id, "queue": queue})
+        return {"contact_id": e.contact_id, "action": "transfer", "queue": queue}
 
     async def complete_transfer(self, seat: str, e: schemas.OnContact) -> dict[str, Any]:
         return await self._call(seat, e.contact_id, "complete_transfer")

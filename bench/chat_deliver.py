@@ -55,7 +55,9 @@ async def run_deliver(args: Any, tmp: Path, db_url: str, console: Any) -> dict[s
     # No flood limit in the way of the measured rate; the widget's own limits are tested elsewhere.
     webchat = WebChatSettings.model_validate({"flood_rate": 1000.0, "flood_burst": 1000, "position_every": 5.0})
     channels_plugin.install(app, ctx, ChannelSettings.model_validate({"webchat": webchat}))
-    ctx.services["channels.sink"].subscribe(ChatBridge(acd, bus, ctx.services["channels"]).on_notification)
+    ctx.services["channels.sink"].subscribe(
+        ChatBridge(acd, bus, ctx.services["channels"], services=ctx.services).on_notification
+    )
     for queue in load_queues():
         await acd.feed(QueueConfigured(now=acd.now(), queue=queue))
     acd.start()

@@ -17,12 +17,14 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from agent_console.services import SUPERVISOR_NS, SUPERVISORS
 from channels.core.visitor import new_visitor_id, read_visitor, sign_visitor
 from channels.dedup import Deduplicator, MemoryDedup, RedisDedup
 from channels.http import WEBHOOK_PATH, WeChatWebhook
+from channels.models import ChannelConversation
 from channels.services import ChannelService
 from channels.settings import ChannelSettings, load_channel_settings
-from channels.sink import ContactSink, Notification, QueueContactSink
+from channels.sink import ContactSink, ConversationChange, Notification, QueueContactSink
 from channels.visitor import COOKIE, VisitorNamespace
 from channels.wechat_api import WeChatApi
 from hotline import auth
@@ -156,6 +158,18 @@ def install(app: web.Application, ctx: AppContext, settings: ChannelSettings | N
         logger.info("WeChat webhook off: HOTLINE_WECHAT__TOKEN is not set")
 
 
+# What a seat's console and the supervisors' board say for each conversation flag.
+FLAG_LABELS = {
+    "late": "市民等待回复已超时",
+    "offer_elsewhere": "市民等待过久，会话已转给其他座席",
+    "window_closed": "已超出微信48小时回复时限，待市民再次发消息",
+    "held_quota": "微信客服消息条数已达上限，待市民再次发消息",
+    "snap_draft": "随手拍：已生成工单草稿",
+    "workorder_created": "随手拍：已自动创建工单",
+}
+SUPERVISOR_FLAGS = frozenset({"late", "offer_elsewhere"})
+
+
 def _install_webchat(
     app: web.Application, ctx: AppContext, settings: ChannelSettings, service: ChannelService, sink: ContactSink
 ) -> None:
@@ -204,9 +218,13 @@ def _install_webchat(
         return web.FileResponse(found[0], headers={"Content-Type": found[1], "X-Content-Type-Options": "nosniff"})
 
     async def to_console(item: Notification) -> None:
-        """A citizen's message in a conversation a seat holds appears on that seat's console at once."""
+        """A citizen's message in a conversation a seat holds appears on that seat's console at once;
+        a flag (late reply, 48-hour window closed, moved elsewhere...) reaches the seat and supervisors."""
         console = ctx.services.get("console")
-        if console is None or not isinstance(item, tuple):
+        if console is None:
+            return
+        if isinstance(item, ConversationChange):
+            await _flag(console, item)
             return
         conv, msg = item
         if not conv.seat or conv.state == "queued":
@@ -223,6 +241,25 @@ def _install_webchat(
         await console.emit_seat(
             conv.seat, "chat_message", {"contact_id": f"{conv.channel}-{conv.id}", "message": message}
         )
+
+    async def _flag(console: Any, change: ConversationChange) -> None:
+        async with ctx.sessions() as s:
+            conv = await s.get(ChannelConversation, change.conversation_id)
+            if conv is None:
+                return
+            channel, seat = conv.channel, conv.seat
+        seat = str(change.detail.get("seat") or seat)
+        data = {
+            "contact_id": f"{channel}-{change.conversation_id}",
+            "change": change.change,
+            "label": FLAG_LABELS.get(change.change, change.change),
+            "seat": seat,
+            "detail": {k: v for k, v in change.detail.items() if isinstance(v, (str, int, float, bool))},
+        }
+        if seat:
+            await console.emit_seat(seat, "chat_flag", data)
+        if change.change in SUPERVISOR_FLAGS:
+            await console.sio.emit("chat_flag", data, room=SUPERVISORS, namespace=SUPERVISOR_NS)
 
     if isinstance(sink, QueueContactSink):
         sink.subscribe(to_console)

@@ -72,6 +72,18 @@ class SeatActions:
         self.tracker.handle(SeatAssigned(str(conversation_id), seat, self.clock()))
         await self._tell_visitor(channel, citizen, "assigned", {"conversation": conversation_id, "seat": seat[:64]})
 
+    async def requeue(self, conversation_id: int) -> None:
+        """The chat was moved to wait for another seat (transfer, or its citizen waited too long)."""
+        async with self._wlock, self.sessions() as s, s.begin():
+            conv = await self._get(s, conversation_id)
+            if conv.state != "assigned":
+                return
+            conv.state = self._step(conv.state, "transfer")
+            conv.seat = ""
+            conv.updated_at = utc(self.clock())
+            channel, citizen = conv.channel, conv.citizen
+        await self._tell_visitor(channel, citizen, "requeued", {"conversation": conversation_id})
+
     async def close(self, conversation_id: int, disposition: str = "") -> None:
         async with self._wlock, self.sessions() as s, s.begin():
             conv = await self._get(s, conversation_id)

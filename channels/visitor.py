@@ -115,6 +115,8 @@ class VisitorNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # python
         """What a seat (or the engine) sends to a visitor: every open page of that visitor gets it."""
         if event in ("assigned", "closed"):
             self.waiting.pop(int(data.get("conversation", 0)), None)
+        elif event == "requeued":
+            self.waiting[int(data["conversation"])] = visitor
         await self.emit(event, data, room=visitor_room(visitor))
 
     def _allowed(self, visitor: str) -> None:

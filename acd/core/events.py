@@ -38,6 +38,9 @@ class ContactArrived:
     language: str | None = None  # a language or dialect need: skill "lang:<x>", never dropped
     caller: str | None = None
     enqueued_at: float | None = None  # original time when re-queued after a transfer or restart
+    # Re-queued away from this seat (a chat whose citizen waited too long there): it is offered
+    # to any other seat that can take it first, and to this one only when no other is available.
+    avoid_seat: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -204,10 +204,13 @@ class Index:
             return 0
         return int(contact.bucket.waiting.bisect_left(contact.entry))
 
-    def best_seat(self, bucket: Bucket, prefer: Seat | None) -> Seat | None:
-        if prefer is not None and bucket in prefer.avail:
+    def best_seat(self, bucket: Bucket, prefer: Seat | None, avoid: str | None = None) -> Seat | None:
+        if prefer is not None and bucket in prefer.avail and prefer.id != avoid:
             return prefer
         if not bucket.avail:
             return None
         seat: Seat = bucket.avail[0][4]
+        if seat.id == avoid:
+            # The next best, else the avoided seat after all (better than leaving the citizen waiting).
+            return bucket.avail[1][4] if len(bucket.avail) > 1 else seat
         return seat

@@ -141,6 +141,7 @@ class Contact:
     __slots__ = (
         "answered_at",
         "arrived_at",
+        "avoid",
         "caller",
         "channel",
         "enq",
@@ -201,6 +202,7 @@ class Contact:
         self.arrived_at = now
         self.timer = 0
         self.next_announce: float | None = None
+        self.avoid: str | None = None
         # (skills, preferred, language) as given, to route again in another queue
         self.needs: tuple[tuple[tuple[str, int], ...], tuple[tuple[str, int], ...], str | None] = ((), (), None)
 

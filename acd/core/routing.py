@@ -153,7 +153,7 @@ class RoutingMixin:
             seat_id = self.last_seat.get(contact.caller)
             prefer = self.index.seats.get(seat_id) if seat_id is not None else None
         while True:
-            seat = self.index.best_seat(contact.bucket, prefer)
+            seat = self.index.best_seat(contact.bucket, prefer, contact.avoid)
             if seat is not None and self._take_earlier(contact, seat):
                 continue  # the seat went to an earlier contact of the same needs: look again
             if seat is not None:
@@ -282,6 +282,7 @@ class RoutingMixin:
         prio = self.settings.priorities[e.priority]
         contact = Contact(e.contact_id, e.channel, media, q, prio, enq, self._seq, e.caller, levels, self.now)
         contact.needs = needs
+        contact.avoid = e.avoid_seat
         self.contacts[contact.id] = contact
         if not counted:
             self.stats.add(enq, contact.home, contact.channel, "offered")

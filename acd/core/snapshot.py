@@ -53,6 +53,7 @@ def snapshot(acd: Acd) -> dict[str, Any]:
         item["levels"] = [[lv.bucket.id, lv.step, lv.after_s] for lv in contact.levels]
         skills, preferred, language = contact.needs
         item["needs"] = [[list(s) for s in skills], [list(s) for s in preferred], language]
+        item["avoid"] = contact.avoid
         item["queued"] = contact.entry is not None
         contacts.append(item)
     return {
@@ -109,6 +110,7 @@ def _restore(data: dict[str, Any]) -> Acd:
                           item["seq"], item["caller"], levels, item["arrived_at"])  # fmt: skip
         for name in _CONTACT_FIELDS:
             setattr(contact, name, item[name])
+        contact.avoid = item.get("avoid")  # absent in snapshots taken before seats could be avoided
         contact.klass = needs_class(levels)
         skills, preferred, language = item["needs"]
         contact.needs = (

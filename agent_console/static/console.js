@@ -320,6 +320,7 @@ function start() {
       },
       context: (c) => { S.contexts.set(c.contact_id, c); renderContext(); },
       chat_message: chatPushed,
+      chat_flag: (f) => H.toast("会话 " + f.contact_id + "：" + f.label, f.change === "late" || f.change === "offer_elsewhere"),
       chat_typing: (d) => {
         if (d.contact_id !== S.current) return;
         H.$("chat-typing").hidden = false;

@@ -153,6 +153,7 @@ function start() {
     events: {
       seat: (row) => putSeat(row, true),
       queues: (q) => renderQueues(q.queues),
+      chat_flag: (f) => H.toast("会话 " + f.contact_id + (f.seat ? "（座席 " + f.seat + "）" : "") + "：" + f.label, true),
     },
   });
   window.__board = B;

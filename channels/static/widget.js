@@ -148,6 +148,7 @@ function connect() {
     markRead();
   });
   W.socket.on("assigned", (d) => { if (d.conversation === W.conversation) status("客服 " + d.seat + " 号正在为您服务"); });
+  W.socket.on("requeued", (d) => { if (d.conversation === W.conversation) status("正在为您转接其他客服，请稍候…"); });
   W.socket.on("queue", (q) => { if (q.conversation === W.conversation) showQueue(q); });
   W.socket.on("typing", (d) => {
     if (d.conversation !== W.conversation) return;

@@ -203,7 +203,7 @@ async def start_engine(
         from channels import plugin as channels_plugin
 
         channels_plugin.install(app, ctx, channels)
-        bridge = ChatBridge(acd, ctx.services["bus"], ctx.services["channels"])
+        bridge = ChatBridge(acd, ctx.services["bus"], ctx.services["channels"], services=ctx.services)
         ctx.services["channels.sink"].subscribe(bridge.on_notification)
         acd.register("chat", executor)  # keep recording chat commands as well
     runner = web.AppRunner(app, access_log=None)

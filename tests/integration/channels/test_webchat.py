@@ -257,3 +257,55 @@ async def test_widget_page_sets_a_signed_visitor_cookie_that_the_socket_uses(eng
     foreign = sign_visitor("another-secret", new_visitor_id())
     c2 = await visitor(eng, foreign)
     assert (await c2.call("hello"))["visitor"] != foreign.split(".")[0]
+
+
+async def test_a_late_reply_is_flagged_then_the_chat_moves_to_another_seat_and_a_seat_can_transfer_it(
+    tmp_path: Path,
+) -> None:
+    from channels.settings import ChatSettings
+
+    settings = ChannelSettings(
+        chat=ChatSettings(realtime_threshold=60, flag_after=0.5, reassign_after=1.5),
+        webchat=WebChatSettings(position_every=0.2),
+    )
+    e = await start_engine(tmp_path, channels=settings)
+    try:
+        first = await ready_seat(e, "2001")
+        boss = await e.client("/supervisor", await e.account("boss", "supervisor"))
+        v = await visitor(e)
+        ack = await v.call("message", {"text": "医保卡丢了怎么办"})
+        contact = (await first.next("offer"))["contact_id"]
+        assert (await first.call("accept", {"contact_id": contact}))["ok"]
+        await v.next("assigned")
+        enq = e.acd.core.contacts[contact].enq
+        second = await ready_seat(e, "2002")  # ready only now, so the first seat had the chat
+
+        # Nobody answers: the seat and the supervisors are told, then the chat goes to 2002.
+        flag = await first.next("chat_flag", timeout=5, where=lambda f: f["change"] == "late")
+        assert flag["contact_id"] == contact and flag["label"] == "市民等待回复已超时"
+        assert (await boss.next("chat_flag", timeout=5))["change"] == "late"
+        moved = await second.next("offer", timeout=6)
+        assert moved["contact_id"] == contact
+        assert (await v.next("requeued"))["conversation"] == ack["conversation"]
+        assert (await boss.next("chat_flag", timeout=5, where=lambda f: f["change"] == "offer_elsewhere"))[
+            "seat"
+        ] == "2001"
+        assert (await second.call("accept", {"contact_id": contact}))["ok"]
+        assert (await v.next("assigned"))["seat"] == "2002"
+        assert e.acd.core.contacts[contact].enq == enq  # its place in time was kept
+
+        # 2002 hands it to the business queue; seats are refused as chat targets.
+        refused = await second.call("transfer", {"contact_id": contact, "target": "seat:2001"})
+        assert not refused["ok"] and "队列" in refused["error"]
+        unknown = await second.call("transfer", {"contact_id": contact, "target": "queue:nowhere"})
+        assert not unknown["ok"] and "转接失败" in unknown["error"]
+        moved = await second.call("transfer", {"contact_id": contact, "target": "queue:business"})
+        assert moved["ok"] and moved["queue"] == "business"
+        assert e.acd.core.contacts[contact].queue == "business"
+        [conv] = await rows(e, ChannelConversation)
+        assert conv.state == "queued" and conv.seat == ""
+        # Still open for the citizen: a new message is stored in the same conversation.
+        again = await v.call("message", {"text": "还在吗"})
+        assert again["conversation"] == ack["conversation"]
+    finally:
+        await stop_engine(e)

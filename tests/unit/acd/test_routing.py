@@ -327,3 +327,22 @@ def test_a_pause_asked_during_a_call_waits_for_its_end() -> None:
     r.call("c", 2)
     r.feed(ContactEnded(3, "x"))
     assert r.state("s") == "not_ready" and r.offers() == []
+
+
+def test_a_chat_moved_away_from_a_seat_goes_to_another_one_first() -> None:
+    r = Rig(AcdSettings(max_chats=3, wrap_up_s={"voice": 0.0, "chat": 0.0}))
+    r.seat("a", now=0)
+    r.seat("b", now=1)
+    r.call("c1", 2, channel="webchat", caller="wx-1")
+    assert r.offers() == [("c1", "a")]
+    r.feed(OfferAccepted(3, "c1", "a"))
+    r.feed(ContactEnded(60, "c1"))  # the citizen waited too long at a: moved, keeping its place
+    # a is both the repeat caller's last seat and free, yet b gets the chat.
+    r.call("c1", 60, channel="webchat", caller="wx-1", enqueued_at=2.0, avoid_seat="a")
+    assert r.offers() == [("c1", "b")]
+    assert r.acd.snapshot()["contacts"][0]["avoid"] == "a"
+    # With no other seat, the avoided one still serves rather than leaving the citizen waiting.
+    r2 = Rig(AcdSettings(max_chats=3, wrap_up_s={"voice": 0.0, "chat": 0.0}))
+    r2.seat("a", now=0)
+    r2.call("c2", 1, channel="webchat", avoid_seat="a")
+    assert r2.offers() == [("c2", "a")]
