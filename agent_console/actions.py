@@ -6,6 +6,7 @@ validated event, and returns the ack's data; a refusal raises ConsoleError.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from typing import Any
@@ -295,6 +296,17 @@ class SeatActions:
             except ValueError:
                 logger.info("reply not counted by the ACD", extra={"contact": e.contact_id})
         return {"contact_id": e.contact_id, "status": sent.status, "detail": sent.detail}
+
+    async def chat_image(self, seat: str, e: schemas.ChatImage) -> dict[str, Any]:
+        """A picture to a web-chat visitor (a map, a form to fill in)."""
+        channels, conversation = self._chat(seat, e.contact_id)
+        try:
+            sent = await channels.send_web_image(conversation, seat, e.type, e.name, e.data)
+        except Exception as exc:  # refusals (type, size, not a web chat) are for the seat
+            raise ConsoleError(str(exc) or "发送失败") from None
+        with contextlib.suppress(ValueError):
+            await self.c.acd.feed(SeatReplied(now=self.c.now(), contact_id=e.contact_id))
+        return {"contact_id": e.contact_id, "status": sent.status, "message_id": sent.message_id}
 
     async def chat_typing(self, seat: str, e: schemas.OnContact) -> dict[str, Any]:
         """'Seat is typing' for a web-chat visitor (WeChat has no such signal to a follower)."""

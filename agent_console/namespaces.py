@@ -94,6 +94,7 @@ class AgentNamespace(_Base):
         "chat_history": (schemas.OnContact, "chat_history"),
         "chat_send": (schemas.ChatSend, "chat_send"),
         "chat_typing": (schemas.OnContact, "chat_typing"),
+        "chat_image": (schemas.ChatImage, "chat_image"),
         "chat_read": (schemas.ChatRead, "chat_read"),
     }
 

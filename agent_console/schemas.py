@@ -55,6 +55,12 @@ class ChatSend(OnContact):
     text: str = Field(min_length=1, max_length=2000)
 
 
+class ChatImage(OnContact):
+    type: Literal["image/jpeg", "image/png", "image/gif"]
+    name: str = Field("", max_length=100)
+    data: bytes = Field(min_length=1, max_length=2 * 1024 * 1024)
+
+
 class ChatRead(OnContact):
     up_to: int = Field(ge=1, le=2**62)
 

@@ -342,6 +342,7 @@ class ConsoleService:
             "queue_figures": [self.acd.core.queue_snapshot(q) for q in self.queues_of(seat_id)],
             "reasons": list(self.console.not_ready_reasons),
             "dispositions": list(self.console.dispositions),
+            "quick_replies": list(self.console.quick_replies),
             "now": self.now(),
         }
 

@@ -19,6 +19,13 @@ class ConsoleSettings(BaseSettings):
     default_skills: dict[str, int] = Field({"general": 1}, description="skills of a seat without a profile")
     not_ready_reasons: tuple[str, ...] = ("小休", "用餐", "培训", "会议", "事务处理")
     dispositions: tuple[str, ...] = ("已解答", "已建工单", "转接", "骚扰电话", "无声电话", "其他")
+    quick_replies: tuple[str, ...] = (
+        "您好，这里是12345政务服务便民热线，请问有什么可以帮您？",
+        "请您提供详细地址和联系电话，以便我们转交相关部门办理。",
+        "您反映的问题已记录并生成工单，承办单位将在规定时限内与您联系。",
+        "请稍等，正在为您查询。",
+        "感谢您的反映，祝您生活愉快！",
+    )
     history_limit: int = Field(10, ge=1, le=100, description="earlier contacts shown to the seat")
     max_notes: int = Field(2000, ge=1, le=20000)
 

@@ -74,6 +74,13 @@ OPENAPI: dict[str, Any] = {
                 "responses": {"200": {"description": "HTML"}},
             }
         },
+        "/chat/media/{message_id}": {
+            "get": {
+                "summary": "a picture of the visitor's own chat (visitor cookie), for the widget",
+                "parameters": [{"name": "message_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
+                "responses": {"200": {"description": "the picture"}, "404": {"description": "not this visitor's"}},
+            }
+        },
         "/api/channels/media/{message_id}": {
             "get": {
                 "summary": "a picture a citizen sent in a chat, for seats and supervisors",
@@ -217,6 +224,18 @@ def _install_webchat(
             raise web.HTTPNotFound(text="图片不存在")
         return web.FileResponse(found[0], headers={"Content-Type": found[1], "X-Content-Type-Options": "nosniff"})
 
+    async def visitor_media(request: web.Request) -> web.StreamResponse:
+        """A picture in the visitor's own chat, for the widget; nothing of anyone else's."""
+        visitor = read_visitor(secret, request.cookies.get(COOKIE))
+        try:
+            message_id = int(request.match_info["message_id"])
+        except ValueError:
+            visitor = None
+        found = await service.visitor_media(visitor, message_id) if visitor is not None else None
+        if found is None or not found[0].exists():
+            raise web.HTTPNotFound(text="图片不存在")
+        return web.FileResponse(found[0], headers={"Content-Type": found[1], "X-Content-Type-Options": "nosniff"})
+
     async def to_console(item: Notification) -> None:
         """A citizen's message in a conversation a seat holds appears on that seat's console at once;
         a flag (late reply, 48-hour window closed, moved elsewhere...) reaches the seat and supervisors."""
@@ -274,6 +293,7 @@ def _install_webchat(
     app.router.add_get("/chat", _redirect_chat)
     app.router.add_get("/chat/", page)
     app.router.add_get("/chat/vendor.js", vendor)
+    app.router.add_get("/chat/media/{message_id}", visitor_media)
     app.router.add_static("/chat/static", STATIC)
     app.router.add_get("/api/channels/media/{message_id}", media)
     ctx.services["webchat"] = namespace

@@ -21,8 +21,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from channels.core.conversation import next_state
-from channels.core.response import CitizenWrote, ResponseTracker
-from channels.core.visitor import Image, Rating
+from channels.core.response import CitizenWrote, ResponseTracker, SeatReplied
+from channels.core.visitor import IMAGE_TYPES, Image, Rating, clean_image
 from channels.media import store_media
 from channels.models import ChannelConversation, ChannelMedia, ChannelMessage
 from channels.sink import ContactSink, ConversationRef, MessageRef
@@ -258,6 +258,76 @@ class WebChatInbound:
                 row.status = "read"
                 count += 1
             return count
+
+    async def send_web_image(self, conversation_id: int, seat: str, content_type: str, name: str, data: bytes) -> Any:
+        """A seat's picture to a web visitor: kept like a visitor's, then pushed to the page."""
+        from channels.seats import ConversationError, Sent
+
+        try:
+            image = clean_image({"type": content_type, "name": name, "data": data}, 2 * 1024 * 1024)
+            path = await asyncio.to_thread(
+                store_media, self.data_dir, image.content_type, image.content, IMAGE_TYPES, len(data), dt.date.today()
+            )
+        except ValueError as exc:
+            raise ConversationError(f"图片无效：{exc}") from None
+        now = utc(self.clock())
+        async with self._wlock, self.sessions() as s, s.begin():
+            conv = await s.get(ChannelConversation, conversation_id)
+            if conv is None or conv.state == "closed":
+                raise ConversationError("会话不存在或已结束")
+            if conv.channel != "webchat":
+                raise ConversationError("微信会话暂不支持由座席发送图片")
+            body = {"name": image.name, "content_type": image.content_type, "size": len(data), "seat": seat[:64]}
+            row = ChannelMessage(
+                conversation_id=conv.id,
+                channel="webchat",
+                citizen=conv.citizen,
+                direction="out",
+                kind="image",
+                supported=True,
+                status="sent",
+                body=body,
+                raw="",
+                at=now,
+                stored_at=now,
+            )
+            s.add(row)
+            await s.flush()
+            s.add(
+                ChannelMedia(
+                    message_id=row.id,
+                    media_id=f"web-{row.id}",
+                    status="stored",
+                    path=str(path),
+                    content_type=image.content_type,
+                    size=len(data),
+                    detail="",
+                    fetched_at=now,
+                )
+            )
+            visitor, message_id = conv.citizen, row.id
+        self.tracker.handle(SeatReplied(str(conversation_id), seat, self.clock()))
+        if self.web_out is not None:
+            payload = {"conversation": conversation_id, "id": message_id, "kind": "image", "name": image.name}
+            await self.web_out(visitor, "message", {**payload, "at": now.isoformat()})
+        return Sent(message_id, "sent")
+
+    async def visitor_media(self, visitor: str, message_id: int) -> tuple[Path, str] | None:
+        """A picture of the visitor's own conversations (theirs or a seat's), else None."""
+        async with self.sessions() as s:
+            row = (
+                await s.execute(
+                    select(ChannelMedia.path, ChannelMedia.content_type)
+                    .join(ChannelMessage, ChannelMessage.id == ChannelMedia.message_id)
+                    .where(
+                        ChannelMedia.message_id == message_id,
+                        ChannelMedia.status == "stored",
+                        ChannelMessage.channel == "webchat",
+                        ChannelMessage.citizen == visitor,
+                    )
+                )
+            ).first()
+        return (Path(row[0]), str(row[1])) if row is not None else None
 
     async def web_signal(self, conversation_id: int, event: str, data: dict[str, Any]) -> bool:
         """Tell the visitor of a web conversation something (typing, read); False for other channels."""

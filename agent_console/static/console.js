@@ -33,6 +33,8 @@ function applySnapshot(snap) {
   S.snap = snap;
   fillSelect(H.$("reason"), snap.reasons);
   fillSelect(H.$("disposition"), snap.dispositions);
+  const quick = H.$("quick-reply");
+  if (quick.options.length === 1) for (const q of snap.quick_replies || []) quick.appendChild(H.el("option", { value: q }, q));
   if (snap.to_wrap) S.toWrap = snap.to_wrap.slice();
   if (snap.logged_in) H.$("phone-kind").value = snap.phone;  // before login the seat's choice stands
   S.queues.clear();
@@ -140,7 +142,7 @@ function chatLine(m) {
   const body = m.body || {};
   const out = m.direction === "out";
   const line = H.el("div", { class: out ? "out" : "in" }, out ? "座席：" : "市民：");
-  if (m.kind === "image" && !out) {
+  if (m.kind === "image") {
     const img = H.el("img", { class: "chat-img", alt: body.name || "图片" });
     img.src = "/api/channels/media/" + encodeURIComponent(m.id);
     line.appendChild(img);
@@ -253,6 +255,19 @@ function wire() {
     if (!text) return;
     const ack = await onContact("chat_send", { text });
     if (ack && ack.ok) { H.$("chat-text").value = ""; if (ack.detail) H.toast(ack.detail); refreshChat(); }
+  });
+  H.$("quick-reply").addEventListener("change", (e) => {
+    if (e.target.value) H.$("chat-text").value = e.target.value;
+    e.target.value = "";
+    H.$("chat-text").focus();
+  });
+  H.$("chat-image").addEventListener("change", async (e) => {
+    const file = e.target.files[0];
+    e.target.value = "";
+    if (!file || !isChat(S.current)) return;
+    if (file.size > 2 * 1024 * 1024) { H.toast("图片过大（最大2MB）", true); return; }
+    const ack = await onContact("chat_image", { type: file.type, name: file.name, data: await file.arrayBuffer() });
+    if (ack && ack.ok) refreshChat();
   });
   H.$("chat-text").addEventListener("input", () => {
     const now = Date.now();

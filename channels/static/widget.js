@@ -33,8 +33,10 @@ function addMessage(m) {
   const mine = m.direction === "in"; // "in" to the hotline: the visitor's own message
   const box = el("div", "msg " + (mine ? "out" : "in"));
   if (m.kind === "image") {
-    if (m.blob) { const img = el("img"); img.src = m.blob; img.alt = m.name || "图片"; box.appendChild(img); }
-    else box.appendChild(document.createTextNode("[图片] " + (m.name || "")));
+    const img = el("img");
+    img.src = m.blob || "/chat/media/" + encodeURIComponent(m.id);
+    img.alt = m.name || "图片";
+    box.appendChild(img);
   } else {
     box.appendChild(document.createTextNode(m.text || ""));
   }

@@ -76,11 +76,21 @@ async def test_visitor_and_seat_chat_in_the_browser(chat_engine: Engine, browser
     await seat.click("#btn-chat-send")
     await expect(citizen.locator("#log .msg.in")).to_contain_text("您好，已记录，<b>马上</b>派单")
 
+    # A quick reply, and a picture from the seat shown in the citizen's page.
+    await seat.select_option("#quick-reply", index=4)
+    await expect(seat.locator("#chat-text")).to_have_value("请稍等，正在为您查询。")
+    await seat.click("#btn-chat-send")
+    await expect(citizen.locator("#log .msg.in").last).to_contain_text("请稍等，正在为您查询。")
+    await seat.set_input_files("#chat-image", files=[{"name": "地图.png", "mimeType": "image/png", "buffer": _png()}])
+    await citizen.wait_for_function(
+        "() => [...document.querySelectorAll('#log .msg.in img')].some((i) => i.naturalWidth === 8)"
+    )
+
     # A picture from the citizen shows in the console, loaded through the engine.
     await citizen.set_input_files("#image", files=[{"name": "路灯.png", "mimeType": "image/png", "buffer": _png()}])
-    picture = seat.locator("#chat-log img.chat-img")
-    await expect(picture).to_be_visible()
-    await seat.wait_for_function("() => document.querySelector('#chat-log img.chat-img').naturalWidth === 8")
+    await seat.wait_for_function(
+        "() => [...document.querySelectorAll('#chat-log .in img.chat-img')].some((i) => i.naturalWidth === 8)"
+    )
     # Pushed, not polled: a second text arrives on the console without a reload.
     await citizen.fill("#text", "位置在人民路口")
     await citizen.press("#text", "Control+Enter")

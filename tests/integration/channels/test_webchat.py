@@ -111,12 +111,27 @@ async def test_visitor_and_seat_chat_with_receipts_typing_close_and_rating(eng: 
     assert (await v.call("read", {"conversation": ack["conversation"], "up_to": reply["id"]}))["read"] == 1
     assert (await seat.next("chat_read"))["up_to"] == reply["id"]
 
+    # A picture from the seat: pushed to the page, readable by this visitor only.
+    png = _png()
+    pic = await seat.call("chat_image", {"contact_id": contact, "type": "image/png", "name": "地图.png", "data": png})
+    assert pic["ok"] and pic["status"] == "sent", pic
+    shown = await v.next("message")
+    assert shown["kind"] == "image" and shown["id"] == pic["message_id"] and shown["name"] == "地图.png"
+    bad = await seat.call("chat_image", {"contact_id": contact, "type": "image/jpeg", "data": png})
+    assert not bad["ok"] and "图片无效" in bad["error"]
+    refused = await seat.call("chat_image", {"contact_id": contact, "type": "text/html", "data": b"<b>"})
+    assert not refused["ok"]
+    media_url = f"{eng.base}/chat/media/{pic['message_id']}"
+    for token, status in ((hello["token"], 200), (sign_visitor(eng.secret, new_visitor_id()), 404), ("", 404)):
+        async with aiohttp.ClientSession(cookies={"hotline_visitor": token}) as http, http.get(media_url) as r:
+            assert r.status == status and (status != 200 or await r.read() == png)
+
     # A second page of the same visitor (same token) sees the whole conversation.
     again = await visitor(eng, hello["token"])
     h2 = await again.call("hello")
     assert h2["visitor"] == hello["visitor"]
-    assert [m["direction"] for m in h2["conversation"]["messages"]] == ["in", "in", "out"]
-    assert [m["status"] for m in h2["conversation"]["messages"]] == ["read", "read", "read"]
+    assert [m["direction"] for m in h2["conversation"]["messages"]] == ["in", "in", "out", "out"]
+    assert [m["status"] for m in h2["conversation"]["messages"]] == ["read", "read", "read", "sent"]
 
     # Rating before the end is refused; the seat ends the chat; both pages are told; one rating.
     early = await v.call("rate", {"conversation": ack["conversation"], "rating": "satisfied"})
