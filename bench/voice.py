@@ -725,7 +725,15 @@ class EngineStack:
         voice = VoiceService(ari, acd, records=records if with_records else None)
         acd.start()
         voice.start()
-        stack = cls({"ari": ari, "acd": acd, "voice": voice, "records": records, "db": db})
+        # The engine's collector policy, as `hotline run` has it (hotline/gcpolicy.py).
+        import gc
+
+        from hotline.gcpolicy import GcPolicy
+
+        gc.collect()
+        gc.freeze()
+        gc_task = asyncio.create_task(GcPolicy(settings.gc_freeze_every_s or 10.0).run())
+        stack = cls({"ari": ari, "acd": acd, "voice": voice, "records": records, "db": db, "gc": gc_task})
         try:
             await asyncio.wait_for(voice.connected.wait(), 10)
         except TimeoutError:
@@ -738,6 +746,7 @@ class EngineStack:
 
     async def stop(self) -> None:
         p = self.parts
+        p["gc"].cancel()
         await p["voice"].stop()
         await p["acd"].stop()
         await p["records"].stop()

@@ -195,6 +195,11 @@ class VoiceService:
         call = Call(contact_id=cid, channel_id=cid, caller=caller, arrived=now, server=server)
         self.calls[cid] = call
         self.by_channel[cid] = call
+        if self.ivr is None:
+            # Straight to the queue: the seat is rung while the caller is answered and held.
+            self._save(call)
+            await self.enqueue(call, {"queue": self.default_queue}, answer=True)
+            return
         try:
             await self.ari.answer(cid)
         except AriError as exc:
@@ -202,9 +207,6 @@ class VoiceService:
             self._forget(call)
             return
         self._save(call)
-        if self.ivr is None:
-            await self.enqueue(call, {"queue": self.default_queue})
-            return
         # The IVR waits for the caller's keys and prompts: it runs beside the event loop, fed
         # through the call's inbox, so other calls' events are never held up.
         call.inbox = asyncio.Queue()
@@ -249,18 +251,23 @@ class VoiceService:
         except Exception:
             logger.exception("enqueue after IVR failed", extra={"contact": call.contact_id})
 
-    async def enqueue(self, call: Call, routing: Routing, enqueued_at: float | None = None) -> None:
+    async def enqueue(
+        self, call: Call, routing: Routing, enqueued_at: float | None = None, *, answer: bool = False
+    ) -> None:
+        """Hold the caller in the queue's bridge and let the ACD offer the call, side by side.
+
+        The ACD's offer (and so the seat's ring) does not wait for the caller's answer and move
+        into the holding bridge: those go out at the same time. A caller who is gone by then is
+        ended in the ACD as an abandon, like any hang-up while queued.
+        """
         queue = str(routing.get("queue") or self.default_queue)
         call.queue = queue
         call.state = QUEUED
         call.enqueued = enqueued_at or self.clock()
         bridge = await self._holding_bridge(queue)
-        try:
-            await self.ari.add_to_bridge(bridge, call.channel_id)
-        except AriNotFound:
-            await self._gone(call.channel_id, None, "enqueue")
-            return
         call.in_core = True
+        # Started before the feed: the feed enters the core before this task first runs.
+        hold = asyncio.create_task(self._hold(call, bridge, answer), name=f"hold-{call.contact_id}")
         await self.acd.feed(
             ContactArrived(
                 now=self.acd.now(),
@@ -276,6 +283,8 @@ class VoiceService:
                 enqueued_at=enqueued_at,
             )
         )
+        if not await hold:
+            return
         # Kept on the channel so a restarted engine restores the original place in line; after
         # the ACD has had its say, so it never delays the first ring.
         with contextlib.suppress(AriError):
@@ -283,6 +292,23 @@ class VoiceService:
         if queue in self.recording_queues:
             call.recording = f"call-{call.contact_id}"
         self._save(call)
+
+    async def _hold(self, call: Call, bridge: str, answer: bool) -> bool:
+        """Answer (when asked) and put the caller in the holding bridge; False when the caller is gone."""
+        try:
+            if answer:
+                await self.ari.answer(call.channel_id)
+            await self.ari.add_to_bridge(bridge, call.channel_id)
+        except AriError as exc:
+            if not (answer or isinstance(exc, AriNotFound) or exc.status == 422):
+                # Still there but not moved (the seat's answer bridges it anyway): say so, go on.
+                logger.warning("caller not put on hold", extra={"contact": call.contact_id, "cause": str(exc)})
+                return True
+            if call.state != ENDED:
+                logger.info("caller gone before being held", extra={"contact": call.contact_id, "cause": str(exc)})
+                await self._gone(call.channel_id, None, "enqueue")
+            return False
+        return True
 
     async def _holding_bridge(self, queue: str) -> str:
         bridge = self.holding.get(queue)
