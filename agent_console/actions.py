@@ -249,8 +249,10 @@ class SeatActions:
         orders = self.c.services.get("workorders")
         if orders is None:
             raise ConsoleError("工单服务未启用")
+        attachments = await self._transcript_file(e.contact_id)
         try:
             order_id = await orders.create_from_contact(
+                attachments=attachments,
                 channel=WORKORDER_CHANNEL.get(channel, "console"),
                 content=e.content,
                 caller=caller,
@@ -267,6 +269,27 @@ class SeatActions:
             logger.info("work order refused", extra={"seat": seat, "contact": e.contact_id, "error": str(exc)})
             raise ConsoleError(f"工单未创建：{exc}") from None
         return {"order_id": order_id}
+
+    async def _transcript_file(self, contact_id: str) -> list[tuple[str, str, bytes]]:
+        """A chat's transcript as a text file for its work order (the order keeps the conversation)."""
+        match = CHAT_CONTACT.match(contact_id)
+        channels = self.c.services.get("channels")
+        if match is None or channels is None:
+            return []
+        try:
+            messages = await channels.transcript(int(match.group(1)))
+        except Exception:
+            logger.exception("transcript not attached", extra={"contact": contact_id})
+            return []
+        lines = []
+        for m in messages:
+            body = m.get("body") or {}
+            who = "座席" + str(body.get("seat", "")) if m.get("direction") == "out" else "市民"
+            what = body.get("text") if body.get("text") is not None else f"[{m.get('kind', '消息')}]"
+            lines.append(f"{str(m.get('at', ''))[:19].replace('T', ' ')} {who}：{what}")
+        if not lines:
+            return []
+        return [(f"会话记录-{contact_id}.txt", "text/plain", ("\n".join(lines) + "\n").encode())]
 
     # ---- chat messages (the channels feature stores and delivers them) --------------------------
     def _chat(self, seat: str, contact_id: str) -> tuple[Any, int]:

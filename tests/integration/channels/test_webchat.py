@@ -126,6 +126,17 @@ async def test_visitor_and_seat_chat_with_receipts_typing_close_and_rating(eng: 
         async with aiohttp.ClientSession(cookies={"hotline_visitor": token}) as http, http.get(media_url) as r:
             assert r.status == status and (status != 200 or await r.read() == png)
 
+    # A work order made during the chat keeps its transcript.
+    made = await seat.call(
+        "create_workorder", {"contact_id": contact, "content": "小区路灯不亮，位于人民路口", "title": "路灯不亮"}
+    )
+    assert made["ok"], made
+    orders = eng.ctx.services["workorders"]
+    [transcript] = [f for f in await orders.attachments(made["order_id"]) if f.filename.startswith("会话记录")]
+    assert transcript.content_type == "text/plain"
+    text = orders.attachment_path(transcript).read_text()
+    assert "市民：小区路灯坏了三天了" in text and "座席1001：已派单给城管，请耐心等待" in text and "[image]" in text
+
     # A second page of the same visitor (same token) sees the whole conversation.
     again = await visitor(eng, hello["token"])
     h2 = await again.call("hello")
