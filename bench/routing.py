@@ -40,6 +40,7 @@ from acd.core import (
 )
 from acd.core.engine import Acd
 from hotline.commands.bench import machine
+from hotline.gcpolicy import GcPolicy
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -49,6 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--events", type=int, default=200_000, help="measured events per size")
     parser.add_argument("--seed", type=int, default=12345)
     parser.add_argument("--rate", type=float, default=20_000.0, help="simulated events per second of clock")
+    parser.add_argument("--gc-default", action="store_true", help="Python's collector as is, not the engine's policy")
 
 
 def _rss() -> int:
@@ -126,7 +128,14 @@ class Driver:
 
 
 def _one(
-    waiting: int, seats: int, skills: int, events: int, seed: int, rate: float, progress: Progress
+    waiting: int,
+    seats: int,
+    skills: int,
+    events: int,
+    seed: int,
+    rate: float,
+    progress: Progress,
+    gc_policy: bool = True,
 ) -> dict[str, Any]:
     rng = random.Random(seed)
     settings = AcdSettings(wrap_up_s={"voice": 0.0, "chat": 0.0}, max_chats=2)
@@ -154,6 +163,12 @@ def _one(
     for i in range(events // 5):
         driver.step(i, waiting)
     gc.collect()
+    # The engine's collector policy (hotline run): what is alive now is frozen, and every 10 s
+    # what survived since; --gc-default measures Python's own collector instead.
+    policy = GcPolicy(10.0, 3600.0) if gc_policy else None
+    if policy is not None:
+        gc.freeze()
+    last_step = time.monotonic()
     timings: array[int] = array("q")
     driver.timings = timings
     task = progress.add_task(f"run {waiting:,}", total=events)
@@ -163,7 +178,11 @@ def _one(
         i += 1
         if i % 5000 == 0:
             progress.update(task, completed=min(len(timings), events))
+            if policy is not None and time.monotonic() - last_step >= policy.freeze_every:
+                policy.step()
+                last_step = time.monotonic()
     elapsed = time.perf_counter() - start
+    gc.unfreeze()
     progress.update(task, completed=events)
     ordered = sorted(timings)
     waiting_now = len(queued["main"])
@@ -193,9 +212,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     out = []
     with Progress(console=Console(stderr=True), transient=True) as progress:
         for size in sizes:
-            out.append(_one(size, args.seats, args.skills, args.events, args.seed, args.rate, progress))
+            out.append(
+                _one(size, args.seats, args.skills, args.events, args.seed, args.rate, progress, not args.gc_default)
+            )
             gc.collect()
-    return {"sizes": out, "machine": {**machine(), "python_loop_10m_s": _calibrate()}}
+    policy = "python default" if args.gc_default else "engine (freeze every 10 s)"
+    return {"sizes": out, "gc": policy, "machine": {**machine(), "python_loop_10m_s": _calibrate()}}
 
 
 def _calibrate() -> float:

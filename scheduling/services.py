@@ -35,7 +35,7 @@ from scheduling.core.actions import (
     NotifySeat,
     Output,
 )
-from scheduling.core.intraday import Alert, IntervalView, intraday_view
+from scheduling.core.intraday import Alert, IntervalView, LiveSeat, group_counts, intraday_view
 from scheduling.core.shifts import Break, Roster, Shift, default_templates, move_break
 from scheduling.models import ManagerActionRow, RequirementRow, RosterShiftRow
 
@@ -211,7 +211,8 @@ class SchedulingService:
     ) -> tuple[list[IntervalView], list[Alert]]:
         """Today's view for one group: the published plan against the ACD's live counts.
 
-        Seat counts are the whole ACD's (logged in, ready): seats may serve several groups.
+        Logged-in and ready seats are this group's: those whose shift of the roster runs now in
+        this group, and those signed in without a current shift that can serve it (``group_counts``).
         """
         if self.sessions is None:
             raise ValueError("no database: the published roster cannot be read")
@@ -230,8 +231,9 @@ class SchedulingService:
             index = int((row["interval"] - day_start) // size)
             if 0 <= index <= current and group_of_channel(str(row["channel"])) == group:
                 actual[index] += int(row["offered"])
-        states = core.seats_by_state()
-        logged_in = sum(v for k, v in states.items() if k != "logged_out")
+        on_shift = await self._on_shift(roster, now)
+        live = [LiveSeat(seat.id, seat.state, seat.max_chats) for seat in core.index.seats.values()]
+        logged_in, ready = group_counts(live, on_shift, group)
         return intraday_view(
             group,
             planned,
@@ -239,7 +241,7 @@ class SchedulingService:
             current,
             [int(v) for v in line["scheduled"]],
             logged_in,
-            min(logged_in, states.get("ready", 0)),
+            ready,
             aht_s=aht_s,
             target=target,
             within_s=within_s,
@@ -249,6 +251,21 @@ class SchedulingService:
             channel="voice" if group == "voice" else "chat",
             concurrency=concurrency,
         )
+
+    async def _on_shift(self, roster: str, now: float) -> dict[str, str]:
+        """Seat -> skill group of the roster's shifts running at ``now``."""
+        assert self.sessions is not None
+        at = dt.datetime.fromtimestamp(now, dt.UTC)
+        async with self.sessions() as s:
+            rows = await s.execute(
+                select(RosterShiftRow.seat, RosterShiftRow.skill_group).where(
+                    RosterShiftRow.roster == roster,
+                    RosterShiftRow.seat != "",
+                    RosterShiftRow.starts_at <= at,
+                    RosterShiftRow.ends_at > at,
+                )
+            )
+            return {seat: group for seat, group in rows.all()}
 
     def start(self, every_s: float = 30.0) -> None:
         if self._task is None:

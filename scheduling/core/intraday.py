@@ -19,7 +19,7 @@ now are likely still absent in the next hour while extra seats now are not promi
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from scheduling.core.staffing import Channel, evaluate, plan
@@ -196,3 +196,31 @@ def intraday_view(
                 )
             )
     return rows, alerts
+
+
+@dataclass(frozen=True)
+class LiveSeat:
+    """One seat as the ACD sees it now, for the per-group counts."""
+
+    seat_id: str
+    state: str  # the ACD's seat state: logged_out, not_ready, ready, reserved, busy, wrap_up
+    max_chats: int
+
+
+def group_counts(seats: Sequence[LiveSeat], on_shift: Mapping[str, str], group: str) -> tuple[int, int]:
+    """(logged in, ready) seats of one skill group ("voice" or "internet").
+
+    A seat whose shift of the published roster runs now counts for that shift's group only. A
+    seat signed in without a current shift (a reserve called in, a cloud seat of a surge, a
+    blended seat) counts for every group it can serve: voice always, internet when it takes chats.
+    """
+    logged_in = ready = 0
+    for seat in seats:
+        if seat.state == "logged_out":
+            continue
+        assigned = on_shift.get(seat.seat_id)
+        free_agent = group != "internet" or seat.max_chats > 0
+        if (assigned == group) if assigned is not None else free_agent:
+            logged_in += 1
+            ready += seat.state == "ready"
+    return logged_in, ready

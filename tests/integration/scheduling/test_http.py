@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import select
 
 from acd.core.config import QueueConfig
 from acd.core.events import ContactArrived, QueueConfigured, SeatLoggedIn
@@ -178,6 +179,19 @@ async def test_intraday_compares_the_published_plan_with_live_counts_and_alerts(
     assert rows[current]["actual"] >= 5
     assert rows[current]["logged_in"] == 1
     assert rows[current]["scheduled"] >= 14
+    # A seat on today's voice shift counts for voice, and not for the internet group.
+    from scheduling.models import RosterShiftRow
+
+    now = dt.datetime.now(dt.UTC)
+    async with service.sessions() as s:
+        shift = (
+            await s.execute(
+                select(RosterShiftRow).where(RosterShiftRow.starts_at <= now, RosterShiftRow.ends_at > now).limit(1)
+            )
+        ).scalar_one()
+    await acd.feed(SeatLoggedIn(acd.now(), shift.seat, (("general", 1),), ready=False))
+    status, body = await env.call("sup1", "GET", "/api/scheduling/intraday?roster=today&group=voice&aht=240")
+    assert body["rows"][current]["logged_in"] == 2 and body["rows"][current]["ready"] == 0  # 7001 is ringing
     assert body["alerts"] and body["alerts"][0]["interval"] == current
     assert body["alerts"][0]["missing"] >= 1
     status, page = await env.call("sup1", "GET", "/scheduling?roster=today")

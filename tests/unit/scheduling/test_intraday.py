@@ -92,3 +92,20 @@ def test_view_rejects_inconsistent_seat_counts() -> None:
         intraday_view("voice", PLAN, [100] * 2, 1, [10] * 48, 3, 5, aht_s=240)
     with pytest.raises(ValueError, match="same intervals"):
         intraday_view("voice", PLAN, [100] * 2, 1, [10] * 47, 3, 1, aht_s=240)
+
+
+def test_group_counts_follow_the_roster_and_let_unrostered_seats_serve_what_they_can() -> None:
+    from scheduling.core.intraday import LiveSeat, group_counts
+
+    seats = [
+        LiveSeat("v1", "ready", 0),  # on a voice shift now
+        LiveSeat("v2", "busy", 3),  # on a voice shift, though it could chat
+        LiveSeat("i1", "ready", 3),  # on an internet shift
+        LiveSeat("r1", "ready", 3),  # a reserve called in: no shift, takes both
+        LiveSeat("c1", "not_ready", 0),  # a cloud seat of a surge: voice only
+        LiveSeat("gone", "logged_out", 3),
+    ]
+    on_shift = {"v1": "voice", "v2": "voice", "i1": "internet", "gone": "voice"}
+    assert group_counts(seats, on_shift, "voice") == (4, 2)  # v1, v2, r1, c1; ready v1, r1
+    assert group_counts(seats, on_shift, "internet") == (2, 2)  # i1, r1
+    assert group_counts([], on_shift, "voice") == (0, 0)
