@@ -93,6 +93,7 @@ class ChannelService(SeatActions, WebChatInbound):
         self._web_inbox: asyncio.Queue[WebInbound] = asyncio.Queue()
         self._web_writer: asyncio.Task[None] | None = None
         self.web_out: WebOut | None = None
+        self._forgot_at = clock()
 
     # ---- inbound -------------------------------------------------------------------------
 
@@ -325,7 +326,12 @@ class ChannelService(SeatActions, WebChatInbound):
         await self._jobs.join()
 
     async def tick(self) -> None:
-        for cmd in self.tracker.handle(Tick(self.clock())):
+        now = self.clock()
+        if now - self._forgot_at >= 3600:
+            # Closed conversations are in storage; the tracker keeps two days for its statistics.
+            self._forgot_at = now
+            self.tracker.forget_closed(now - 2 * 86400)
+        for cmd in self.tracker.handle(Tick(now)):
             kind = "late" if isinstance(cmd, FlagLate) else "offer_elsewhere"
             detail = {"seat": cmd.seat, "waited_s": round(cmd.waited, 1)}
             await self.sink.conversation_changed(ConversationChange(int(cmd.conversation), kind, detail))

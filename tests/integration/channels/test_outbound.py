@@ -6,8 +6,10 @@ import time
 from pathlib import Path
 
 import aiohttp
+import pytest
 from sqlalchemy import select
 
+from channels.core.response import UnknownConversation
 from channels.models import ChannelConversation, ChannelMedia, ChannelMessage
 from channels.sink import ConversationChange
 from channels.wechat_api import WeChatApi
@@ -279,3 +281,18 @@ async def test_photo_and_location_open_a_work_order_with_the_photo_when_the_serv
     assert (order.channel, order.contact_id) == ("wechat", f"wechat-{conv.id}")
     assert "路灯不亮" in order.content and "海阳南路" in order.content
     assert [c.change for c in changes(eng)] == ["snap_draft", "workorder_created"]
+
+
+async def test_the_tracker_forgets_conversations_closed_two_days_ago(make_engine_app):
+    eng = await make_engine_app()
+    conv_id = await citizen_writes(eng, _NoStandIn(), "o_old", "还在吗", 60)
+    await eng.service.assign(conv_id, "seat-4")
+    await eng.service.close(conv_id, "已解答")
+    real = eng.service.clock
+    eng.service.clock = lambda: real() + 3600  # an hour on: forgets what closed before two days ago
+    await eng.service.tick()
+    assert eng.service.tracker.times(str(conv_id)).closed_at is not None
+    eng.service.clock = lambda: real() + 3 * 86400
+    await eng.service.tick()
+    with pytest.raises(UnknownConversation):
+        eng.service.tracker.times(str(conv_id))
