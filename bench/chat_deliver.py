@@ -121,11 +121,6 @@ async def run_deliver(args: Any, tmp: Path, db_url: str, console: Any) -> dict[s
         await engine.dispose()
     if "error" in result:
         return {"deliver_error": result["error"]}
-    import os
-
-    if os.environ.get("HOTLINE_BENCH_DUMP"):
-        dump = {"v2s": result["v2s"], "s2v": result["s2v"], "lags": lags}
-        Path(os.environ["HOTLINE_BENCH_DUMP"]).write_text(json.dumps(dump))
     v2s = [b - a for a, b in result["v2s"]]
     if result["v2s"]:
         first, last = min(a for a, _ in result["v2s"]), max(a for a, _ in result["v2s"])

@@ -199,7 +199,7 @@ class VisitorNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # python
         return await self._after_store(session, conv, msg)
 
     async def typing(self, sid: str, session: dict[str, Any], data: Any) -> dict[str, Any]:
-        conv = await self.service.conversation_of(session["visitor"])
+        conv = await self.service.open_conversation(session["visitor"])
         if conv is not None and conv["seat"]:
             console = self.services.get("console")
             if console is not None:
@@ -219,7 +219,7 @@ class VisitorNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # python
         return {"read": count}
 
     async def end(self, sid: str, session: dict[str, Any], data: Any) -> dict[str, Any]:
-        conv = await self.service.conversation_of(session["visitor"])
+        conv = await self.service.open_conversation(session["visitor"])
         if conv is None:
             raise NoConversation(0)
         contact = f"webchat-{conv['id']}"

@@ -86,18 +86,7 @@ class WebChatInbound:
         body = {"name": image.name, "content_type": image.content_type, "size": len(image.content)}
         conv, msg = await self.receive_web(visitor, phone, "image", body)
         async with self._wlock, self.sessions() as s, s.begin():
-            s.add(
-                ChannelMedia(
-                    message_id=msg.id,
-                    media_id=f"web-{msg.id}",
-                    status="stored",
-                    path=str(path),
-                    content_type=image.content_type,
-                    size=len(image.content),
-                    detail="",
-                    fetched_at=utc(self.clock()),
-                )
-            )
+            s.add(_media_row(msg.id, path, image.content_type, len(image.content), utc(self.clock())))
         return conv, msg
 
     async def _web_write_loop(self) -> None:
@@ -194,12 +183,12 @@ class WebChatInbound:
                 out.append((_ref(conv, first), ref))
             return out
 
-    async def conversation_of(self, visitor: str) -> dict[str, Any] | None:
-        """The visitor's open conversation and its transcript, for a page that (re)connects."""
+    async def open_conversation(self, visitor: str) -> dict[str, Any] | None:
+        """The visitor's open conversation: id, state and seat (one small query, no transcript)."""
         async with self.sessions() as s:
-            conv = (
+            row = (
                 await s.execute(
-                    select(ChannelConversation)
+                    select(ChannelConversation.id, ChannelConversation.state, ChannelConversation.seat)
                     .where(
                         ChannelConversation.channel == "webchat",
                         ChannelConversation.citizen == visitor,
@@ -208,11 +197,15 @@ class WebChatInbound:
                     .order_by(ChannelConversation.id.desc())
                     .limit(1)
                 )
-            ).scalar_one_or_none()
-            if conv is None:
-                return None
-            info = {"id": conv.id, "state": conv.state, "seat": conv.seat}
-        return {**info, "messages": [_public(m) for m in await self.transcript(conv.id)]}
+            ).first()
+        return {"id": row[0], "state": row[1], "seat": row[2]} if row is not None else None
+
+    async def conversation_of(self, visitor: str) -> dict[str, Any] | None:
+        """The visitor's open conversation and its transcript, for a page that (re)connects."""
+        info = await self.open_conversation(visitor)
+        if info is None:
+            return None
+        return {**info, "messages": [_public(m) for m in await self.transcript(info["id"])]}
 
     async def web_conversation(self, conversation_id: int, visitor: str) -> ChannelConversation:
         async with self.sessions() as s:
@@ -293,18 +286,7 @@ class WebChatInbound:
             )
             s.add(row)
             await s.flush()
-            s.add(
-                ChannelMedia(
-                    message_id=row.id,
-                    media_id=f"web-{row.id}",
-                    status="stored",
-                    path=str(path),
-                    content_type=image.content_type,
-                    size=len(data),
-                    detail="",
-                    fetched_at=now,
-                )
-            )
+            s.add(_media_row(row.id, path, image.content_type, len(data), now))
             visitor, message_id = conv.citizen, row.id
         self.tracker.handle(SeatReplied(str(conversation_id), seat, self.clock()))
         if self.web_out is not None:
@@ -347,6 +329,20 @@ class WebChatInbound:
                 )
             ).scalar_one_or_none()
             return (Path(row.path), row.content_type) if row is not None else None
+
+
+def _media_row(message_id: int, path: Path, content_type: str, size: int, at: dt.datetime) -> ChannelMedia:
+    """A web-chat picture kept under data_dir (WeChat's media rows come from media/get instead)."""
+    return ChannelMedia(
+        message_id=message_id,
+        media_id=f"web-{message_id}",
+        status="stored",
+        path=str(path),
+        content_type=content_type,
+        size=size,
+        detail="",
+        fetched_at=at,
+    )
 
 
 def _ref(conv: ChannelConversation, new: bool) -> ConversationRef:
