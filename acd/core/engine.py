@@ -42,8 +42,9 @@ from acd.core.events import (
     WrapUpDone,
 )
 from acd.core.index import Index
-from acd.core.model import Contact, Level, Seat
+from acd.core.model import Contact, Seat
 from acd.core.offers import OffersMixin
+from acd.core.routing import Route
 from acd.core.states import (
     LOGGED_OUT,
     NOT_READY,
@@ -78,7 +79,7 @@ class Acd(OffersMixin):
         self._tseq = 0
         self._seq = 0
         self._seat_seq = 0
-        self._level_cache: dict[tuple[Any, ...], tuple[QueueConfig, tuple[Level, ...]]] = {}
+        self._level_cache: dict[tuple[Any, ...], tuple[QueueConfig, Route]] = {}
         self._out: list[Command] = []
         self._carried: list[Command] = []
         self._handlers: dict[type[Any], Callable[[Any], None]] = {
@@ -346,7 +347,7 @@ class Acd(OffersMixin):
         self.queue(name)
         queued = self.index.by_queue.get(name)
         waiting = len(queued) if queued is not None else 0
-        oldest: float | None = queued[0][0] if queued else None
+        oldest: float | None = queued[0] if queued else None
         return {
             "queue": name,
             "waiting": waiting,

@@ -26,7 +26,9 @@ class Index:
         self.seats: dict[str, Seat] = {}  # logged-in seats
         self._seats_by_skill: dict[str, dict[str, Seat]] = {}
         self.queues: dict[str, QueueConfig] = {}
-        self.by_queue: dict[str, Any] = {}  # queue -> SortedList of (enqueue time, seq)
+        # queue -> SortedList of enqueue times (equal times are interchangeable: only the count and
+        # the oldest are read), the contact's own float, so a waiting contact costs one slot here
+        self.by_queue: dict[str, Any] = {}
         # needs class -> SortedList of the entries of its contacts that may still widen
         self.classes: dict[tuple[int, ...], Any] = {}
         self.chats_during_call = chats_during_call
@@ -163,11 +165,14 @@ class Index:
     def push(self, contact: Contact) -> None:
         entry = (contact.prio, contact.qprio, contact.enq, contact.seq, contact)
         contact.entry = entry
-        contact.bucket.waiting.add(entry)
+        bucket = contact.bucket
+        bucket.waiting.add(entry)
+        if bucket.head is None or entry < bucket.head:
+            bucket.head = entry
         queued = self.by_queue.get(contact.queue)
         if queued is None:
             queued = self.by_queue[contact.queue] = SortedList()
-        queued.add((contact.enq, contact.seq))
+        queued.add(contact.enq)
         if contact.level + 1 < len(contact.levels):
             tracked = self.classes.get(contact.klass)
             if tracked is None:
@@ -176,11 +181,14 @@ class Index:
 
     def pull(self, contact: Contact) -> None:
         if contact.entry is not None:
-            contact.bucket.waiting.remove(contact.entry)
+            bucket = contact.bucket
+            bucket.waiting.remove(contact.entry)
+            if bucket.head is contact.entry:
+                bucket.head = bucket.waiting[0] if bucket.waiting else None
             if contact.level + 1 < len(contact.levels):
                 self.classes[contact.klass].remove(contact.entry)
             contact.entry = None
-            self.by_queue[contact.queue].remove((contact.enq, contact.seq))
+            self.by_queue[contact.queue].remove(contact.enq)
 
     def earlier_of_class(self, contact: Contact) -> Contact | None:
         """A contact of the same needs that came before and still waits at a narrower level."""

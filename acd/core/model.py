@@ -21,8 +21,8 @@ BucketKey = tuple[str, str, tuple[tuple[str, int], ...], tuple[str, ...], bool]
 
 class Bucket:
     __slots__ = (
-        "avail", "cloud", "fifo", "groups", "id", "key", "label", "media", "queue", "skills", "staffed", "target",
-        "waiting",
+        "avail", "cloud", "fifo", "groups", "head", "id", "key", "label", "media", "queue", "skills", "staffed",
+        "target", "voice", "waiting",
     )  # fmt: skip
 
     def __init__(self, ident: int, key: BucketKey) -> None:
@@ -31,6 +31,10 @@ class Bucket:
         self.queue, self.media, self.skills, self.groups, self.cloud = key
         # entries (priority, queue priority, enqueue time, seq, contact)
         self.waiting: Any = SortedList()
+        # waiting[0], kept by Index.push/pull: a freed seat reads the head of every bucket it
+        # serves, and SortedList's indexing costs more than the rest of that look together
+        self.head: tuple[int, int, float, int, Contact] | None = None
+        self.voice = self.media == "voice"
         # entries (k0, k1, k2, seat seq, seat) in the queue's strategy order
         self.avail: Any = SortedList()
         self.staffed = 0  # eligible seats that are logged in and not paused
@@ -178,6 +182,7 @@ class Contact:
         caller: str | None,
         levels: tuple[Level, ...],
         now: float,
+        klass: tuple[int, ...] | None = None,
     ) -> None:
         self.id = contact_id
         self.channel = channel
@@ -191,7 +196,7 @@ class Contact:
         self.seq = seq
         self.caller = caller
         self.levels = levels
-        self.klass = needs_class(levels)
+        self.klass = needs_class(levels) if klass is None else klass
         self.level = 0
         self.state = "waiting"
         self.entry: tuple[int, int, float, int, Contact] | None = None

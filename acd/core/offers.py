@@ -110,11 +110,32 @@ class OffersMixin(RoutingMixin):
         best: Contact | None = None
         best_score: tuple[float, ...] | None = None
         best_bucket: Bucket | None = None
+        now = self.now
+        aht = self.aht
+        max_chats = self.settings.max_chats
         for bucket in seat.buckets:
-            if not bucket.waiting or not (voice if bucket.media == "voice" else chat):
+            head = bucket.head
+            if head is None or not (voice if bucket.voice else chat):
                 continue
-            contact: Contact = bucket.waiting[0][4]
-            score = self._score(contact, bucket)
+            contact: Contact = head[4]
+            # the score, inlined (this loop runs for every bucket of every freed seat): starving
+            # or FIFO first, then within target, then late
+            prio, qprio, enq, seq = head[0], head[1], head[2], head[3]
+            if best_score is not None and prio > best_score[0]:
+                continue  # a lower priority class never wins
+            elapsed = now - enq
+            target = bucket.target
+            score: tuple[float, ...]
+            if bucket.fifo or elapsed >= STARVING * target:
+                score = (prio, qprio, 0, enq, seq)
+            elif elapsed > target:
+                score = (prio, qprio, 3, enq, seq)
+            else:
+                # chance that no other seat of its bucket frees up before its deadline if this
+                # seat passes it by (exponential handle times): take the contact needing it most
+                others = (bucket.staffed - 1) * (max_chats if bucket.media == "chat" else 1)
+                miss = math.exp(-(target - elapsed) * others / aht[bucket.media]) if others > 0 else 1.0
+                score = (prio, qprio, 1, -miss, enq + target, seq)
             if best_score is None or score < best_score:
                 best, best_score, best_bucket = contact, score, bucket
         if best is None or best_bucket is None:
@@ -137,18 +158,3 @@ class OffersMixin(RoutingMixin):
         self._out.append(Widened(earlier.id, earlier.level, f"{step}: {contact.id} with the same needs came later"))
         self._offer(earlier, seat, f"first of its needs at level {earlier.level}; {seat.id} freed")
         return True
-
-    def _score(self, contact: Contact, bucket: Bucket) -> tuple[float, ...]:
-        if bucket.fifo:
-            return (contact.prio, contact.qprio, 0, contact.enq, contact.seq)
-        target = bucket.target
-        elapsed = self.now - contact.enq
-        if elapsed >= STARVING * target:
-            return (contact.prio, contact.qprio, 0, contact.enq, contact.seq)
-        if elapsed > target:
-            return (contact.prio, contact.qprio, 3, contact.enq, contact.seq)
-        # chance that no other seat of its bucket frees up before its deadline, if this seat
-        # passes it by (exponential handle times): take the contact that needs this seat most
-        others = (bucket.staffed - 1) * (self.settings.max_chats if bucket.media == "chat" else 1)
-        miss = math.exp(-(target - elapsed) * others / self.aht[bucket.media]) if others > 0 else 1.0
-        return (contact.prio, contact.qprio, 1, -miss, contact.enq + target, contact.seq)

@@ -27,6 +27,7 @@ STARVING = 4.0  # x target: such a contact goes before everyone of its priority
 MAX_SHOWN_WAIT = 86400.0
 
 Needs = tuple[tuple[tuple[str, int], ...], tuple[tuple[str, int], ...], str | None]
+Route = tuple[tuple[Level, ...], tuple[int, ...], Needs]  # levels, their class, the needs
 
 
 class RoutingMixin:
@@ -39,7 +40,7 @@ class RoutingMixin:
     now: float
     _seq: int
     _out: list[Command]
-    _level_cache: dict[tuple[Any, ...], tuple[QueueConfig, tuple[Level, ...]]]
+    _level_cache: dict[tuple[Any, ...], tuple[QueueConfig, Route]]
 
     # provided by the engine
     def queue(self, name: str) -> QueueConfig:
@@ -79,8 +80,10 @@ class RoutingMixin:
     def _contact_action(self, contact: Contact, action: str) -> None:
         contact.state = next_contact_state(contact.id, contact.state, action)
 
-    def _levels(self, q: QueueConfig, media: str, needs: Needs, ident: str) -> tuple[Level, ...]:
-        """The buckets a contact may widen through, shared by all contacts with the same needs."""
+    def _route(self, q: QueueConfig, media: str, needs: Needs, ident: str) -> Route:
+        """The buckets a contact may widen through, their class and the needs themselves, one
+        object of each shared by all contacts with the same needs (500,000 waiting contacts
+        would otherwise carry 500,000 copies of a few hundred needs)."""
         ckey = (q.name, media, *needs)
         found = self._level_cache.get(ckey)
         if found is not None and found[0] is q:  # hashing the queue itself would cost more
@@ -113,10 +116,11 @@ class RoutingMixin:
             if bucket is not levels[-1].bucket:
                 levels.append(Level(bucket, step, q.widen_after_s[i] if q.widen_after_s else None))
         result = tuple(levels)
+        route = (result, needs_class(result), needs)
         if len(self._level_cache) > 100_000:  # needs are few in practice; never let it grow unbounded
             self._level_cache.clear()
-        self._level_cache[ckey] = (q, result)
-        return result
+        self._level_cache[ckey] = (q, route)
+        return route
 
     def projected_wait(self, contact: Contact, bucket: Bucket, position: int) -> float:
         """Expected wait from the position in a bucket: (position + 1) x AHT / seats serving it."""
@@ -234,8 +238,7 @@ class RoutingMixin:
             # passed would bounce the contact on every tick, so it stays put then
             elapsed = self.now - contact.enq
             contact.overflowed = target.max_wait_s is None or elapsed >= target.max_wait_s
-            contact.levels = self._levels(target, contact.media, contact.needs, contact.id)
-            contact.klass = needs_class(contact.levels)
+            contact.levels, contact.klass, contact.needs = self._route(target, contact.media, contact.needs, contact.id)
             contact.level = 0
             self._out.append(Overflow(contact.id, action, f"{why}: moved to {target.name}"))
             self._place(contact, f"overflow from {q.name}")
@@ -262,7 +265,7 @@ class RoutingMixin:
         enq = self.now if e.enqueued_at is None else min(float(e.enqueued_at), self.now)
         media = media_of(e.channel)
         needs = (e.skills, e.preferred, e.language)
-        levels = self._levels(q, media, needs, e.contact_id)
+        levels, klass, needs = self._route(q, media, needs, e.contact_id)
         if not q.is_open(self.now):
             self.stats.add(enq, q.name, e.channel, "closed")
             self._out.append(Overflow(e.contact_id, "message", f"queue {q.name} is closed now"))
@@ -280,7 +283,7 @@ class RoutingMixin:
             return
         self._seq += 1
         prio = self.settings.priorities[e.priority]
-        contact = Contact(e.contact_id, e.channel, media, q, prio, enq, self._seq, e.caller, levels, self.now)
+        contact = Contact(e.contact_id, e.channel, media, q, prio, enq, self._seq, e.caller, levels, self.now, klass)
         contact.needs = needs
         contact.avoid = e.avoid_seat
         self.contacts[contact.id] = contact

@@ -99,25 +99,29 @@ def _restore(data: dict[str, Any]) -> Acd:
             setattr(seat, name, item[name])
         seat.chats = list(item["chats"])
         index.attach(seat)
-    levels_cache: dict[tuple[Any, ...], tuple[Level, ...]] = {}
+    # one object per distinct widening path and per distinct needs, as the engine keeps them
+    levels_cache: dict[tuple[Any, ...], tuple[tuple[Level, ...], tuple[int, ...]]] = {}
+    needs_cache: dict[Any, Any] = {}
     for item in data["contacts"]:
         lkey = tuple((b, step, after) for b, step, after in item["levels"])
-        levels = levels_cache.get(lkey)
-        if levels is None:
-            levels = levels_cache[lkey] = tuple(Level(by_id[b], step, after) for b, step, after in lkey)
+        cached = levels_cache.get(lkey)
+        if cached is None:
+            path = tuple(Level(by_id[b], step, after) for b, step, after in lkey)
+            cached = levels_cache[lkey] = (path, needs_class(path))
+        levels, klass = cached
         queue = index.queues[item["queue"]]
         contact = Contact(item["id"], item["channel"], item["media"], queue, item["prio"], item["enq"],
-                          item["seq"], item["caller"], levels, item["arrived_at"])  # fmt: skip
+                          item["seq"], item["caller"], levels, item["arrived_at"], klass)  # fmt: skip
         for name in _CONTACT_FIELDS:
             setattr(contact, name, item[name])
         contact.avoid = item.get("avoid")  # absent in snapshots taken before seats could be avoided
-        contact.klass = needs_class(levels)
         skills, preferred, language = item["needs"]
-        contact.needs = (
+        needs = (
             tuple((str(k), int(v)) for k, v in skills),
             tuple((str(k), int(v)) for k, v in preferred),
             language,
         )
+        contact.needs = needs_cache.setdefault(needs, needs)
         acd.contacts[contact.id] = contact
         if item["queued"]:
             index.push(contact)
