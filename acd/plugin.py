@@ -32,7 +32,14 @@ def install(app: web.Application, ctx: AppContext) -> None:
     service = AcdService(bus)
     ctx.services["acd"] = service
     a = ctx.settings.asterisk
-    ari = AriClient(a.ari_url, a.ari_user, a.ari_password, a.app_name, timeout=a.request_timeout)
+    ari = AriClient(
+        a.ari_url,
+        a.ari_user,
+        a.ari_password,
+        a.app_name,
+        timeout=a.request_timeout,
+        rest_over_ws=a.ari_rest_over_websocket,
+    )
     records = RecordStore(ctx.sessions)
 
     runners: dict[str, Any] = {}

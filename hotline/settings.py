@@ -53,6 +53,10 @@ class AsteriskSettings(BaseModel):
     pstn_peer: str = Field(default="127.0.0.1", description="address of the PSTN gateway (test callers) matched by IP")
     trunk_host: str = Field(default="127.0.0.1:15070", description="outbound trunk for cloud seats and 110/119/120/122")
     request_timeout: float = Field(default=5.0, gt=0)
+    ari_rest_over_websocket: bool = Field(
+        default=True,
+        description="send ARI requests over the events websocket where Asterisk takes them (20.14, 21.9, 22.4+)",
+    )
     record_queues: list[str] = Field(default_factory=list, description="queues whose calls are recorded")
 
     @model_validator(mode="after")

@@ -1,6 +1,13 @@
 """A small ARI client on aiohttp: REST with per-request timeouts and mapped errors, and the
 ``/ari/events`` websocket with heartbeat and reconnect with backoff.
 
+REST requests go over the events websocket itself when Asterisk takes them there (ARI REST
+over WebSocket: Asterisk 20.14, 21.9, 22.4 and later), probed on every connection: no HTTP
+request to build and parse, and the answer arrives in order with the events. Until the probe
+is answered, on an older Asterisk, or with ``rest_over_ws=False``, they go over HTTP. A request
+whose websocket drops before its answer fails (AriUnavailable); it is never sent again, so an
+originate can never ring a seat twice.
+
 The packaged ARI clients are dead (ari-py fails to import on Python 3) or break on reconnect,
 so this one is the project's own. It knows only the calls the engine makes; each maps to one
 documented ARI resource (checked against the live ``/ari/api-docs/resources.json`` in tests).
@@ -10,11 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import json
 import logging
 import random
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 
@@ -79,6 +88,7 @@ class AriClient:
         name: str = "default",
         heartbeat: float = 10.0,
         backoff_max: float = 10.0,
+        rest_over_ws: bool = True,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.app = app
@@ -90,6 +100,13 @@ class AriClient:
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
         self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self.rest_over_ws = rest_over_ws
+        self._ws_rest = False  # this connection answered the probe: requests may use it
+        self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._ids = itertools.count(1)
+        self.sent = {"websocket": 0, "http": 0}  # requests by the way they went
+        # event types this client's consumer handles (None: all); set on every connection
+        self.event_types: frozenset[str] | None = None
 
     async def _sess(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -112,8 +129,13 @@ class AriClient:
         body: Any = None,
         timeout: float | None = None,
     ) -> Any:
-        sess = await self._sess()
         clean = {k: _param(v) for k, v in (params or {}).items() if v is not None}
+        ws = self._ws
+        if self._ws_rest and ws is not None and not ws.closed:
+            self.sent["websocket"] += 1
+            return await self._ws_request(ws, method, path, clean, body, timeout or self.timeout)
+        self.sent["http"] += 1
+        sess = await self._sess()
         url = f"{self.base_url}{path}"
         try:
             async with sess.request(
@@ -140,6 +162,94 @@ class AriClient:
             raise AriUnavailable(0, f"no answer within {timeout or self.timeout} s", method, path) from None
         except aiohttp.ClientError as exc:
             raise AriUnavailable(0, f"{type(exc).__name__}: {exc}", method, path) from None
+
+    @property
+    def rest_transport(self) -> str:
+        """How the next request goes: "websocket" or "http"."""
+        ws = self._ws
+        return "websocket" if self._ws_rest and ws is not None and not ws.closed else "http"
+
+    async def _ws_request(
+        self,
+        ws: aiohttp.ClientWebSocketResponse,
+        method: str,
+        path: str,
+        params: dict[str, str],
+        body: Any,
+        timeout: float,
+    ) -> Any:
+        rid = f"r{next(self._ids)}"
+        uri = path.lstrip("/") + (f"?{urlencode(params)}" if params else "")
+        message: dict[str, Any] = {"type": "RESTRequest", "request_id": rid, "method": method, "uri": uri}
+        if body is not None:
+            message["content_type"] = "application/json"
+            message["message_body"] = json.dumps(body)
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._pending[rid] = future
+        try:
+            await ws.send_str(json.dumps(message))
+            async with asyncio.timeout(timeout):
+                answer = await future
+        except TimeoutError:
+            raise AriUnavailable(0, f"no answer within {timeout} s", method, path) from None
+        except (aiohttp.ClientError, ConnectionError, RuntimeError) as exc:
+            raise AriUnavailable(0, f"websocket: {type(exc).__name__}: {exc}", method, path) from None
+        finally:
+            self._pending.pop(rid, None)
+        status = answer.get("status_code")
+        text = answer.get("message_body")
+        if not isinstance(status, int):
+            raise AriUnavailable(0, f"answer without a status: {str(answer)[:100]}", method, path)
+        if status >= 400:
+            try:
+                reason = json.loads(text).get("message", text) if isinstance(text, str) else answer.get("reason_phrase")
+            except (ValueError, AttributeError):
+                reason = str(text)[:200]
+            raise _BY_STATUS.get(status, AriError)(status, str(reason), method, path)
+        if not text:
+            return None
+        try:
+            return json.loads(text)
+        except (TypeError, ValueError):
+            raise AriUnavailable(status, f"not JSON: {str(text)[:100]!r}", method, path) from None
+
+    def _answered(self, message: dict[str, Any]) -> None:
+        """A RESTResponse from the events websocket: the probe's, or a waiting request's."""
+        rid = message.get("request_id")
+        if rid == "probe":
+            self._ws_rest = message.get("status_code") == 200
+            logger.info("ARI REST over the events websocket", extra={"ari": self.name, "enabled": self._ws_rest})
+            return
+        future = self._pending.get(rid) if isinstance(rid, str) else None
+        if future is None:
+            # e.g. Asterisk's answer to a frame it could not parse (no request id), or one late
+            logger.warning(
+                "ARI answer for no waiting request",
+                extra={"ari": self.name, "request_id": rid, "status": message.get("status_code")},
+            )
+            return
+        if not future.done():
+            future.set_result(message)
+
+    async def _apply_event_filter(self) -> None:
+        """Ask Asterisk to send only the event types the consumer handles (a call brings dozens
+        of ChannelVarset and others that would each be built, sent and parsed for nothing), or
+        all of them again. REST answers are events too: always allowed."""
+        if self.event_types is None:
+            body: dict[str, Any] = {"allowed": [], "disallowed": []}
+        else:
+            body = {"allowed": [{"type": t} for t in sorted(self.event_types | {"RESTResponse"})]}
+        try:
+            await self.request("PUT", f"/applications/{self.app}/eventFilter", body=body)
+        except AriError as exc:
+            logger.warning("ARI event filter not set; all events come", extra={"ari": self.name, "cause": str(exc)})
+
+    def _drop_pending(self) -> None:
+        self._ws_rest = False
+        for rid, future in list(self._pending.items()):
+            if not future.done():
+                future.set_exception(ConnectionError("the events websocket closed before the answer"))
+            self._pending.pop(rid, None)
 
     # --- resources the engine uses ---------------------------------------------------
     async def asterisk_info(self) -> dict[str, Any]:
@@ -338,8 +448,32 @@ class AriClient:
 
         Each (re)connection yields ``{"type": "_Connected"}`` first and each loss
         ``{"type": "_Disconnected"}``, so the caller can rebuild its state from
-        ``channels()`` and ``bridges()``.
+        ``channels()`` and ``bridges()``. The websocket is read by a task of its own, so a
+        consumer that awaits a request (answered on this same websocket) while handling an
+        event never waits on itself.
         """
+        queue: asyncio.Queue[dict[str, Any] | BaseException] = asyncio.Queue()
+        reader = asyncio.create_task(self._read(queue, subscribe_all), name=f"ari-reader-{self.name}")
+        try:
+            while True:
+                item = await queue.get()
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await reader
+
+    async def _read(self, queue: asyncio.Queue[dict[str, Any] | BaseException], subscribe_all: bool) -> None:
+        try:
+            await self._read_loop(queue, subscribe_all)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # handed to the consumer, who raises it
+            queue.put_nowait(exc)
+
+    async def _read_loop(self, queue: asyncio.Queue[dict[str, Any] | BaseException], subscribe_all: bool) -> None:
         attempt = 0
         ws_url = self.base_url.replace("http://", "ws://").replace("https://", "wss://") + "/events"
         while not self._closed:
@@ -367,7 +501,14 @@ class AriClient:
             self._ws = ws
             attempt = 0
             logger.info("ARI events connected", extra={"ari": self.name})
-            yield {"type": CONNECTED, "server": self.name}
+            await self._apply_event_filter()
+            if self.rest_over_ws:
+                # answered only by an Asterisk that takes REST over this websocket
+                with contextlib.suppress(Exception):
+                    await ws.send_str(
+                        '{"type": "RESTRequest", "request_id": "probe", "method": "GET", "uri": "asterisk/ping"}'
+                    )
+            queue.put_nowait({"type": CONNECTED, "server": self.name})
             try:
                 async for msg in ws:
                     if msg.type == aiohttp.WSMsgType.TEXT:
@@ -379,17 +520,21 @@ class AriClient:
                         if not isinstance(event, dict) or "type" not in event:
                             logger.warning("ARI sent an event without a type", extra={"ari": self.name})
                             continue
+                        if event["type"] == "RESTResponse":
+                            self._answered(event)
+                            continue
                         event["server"] = self.name
-                        yield event
+                        queue.put_nowait(event)
                     elif msg.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING):
                         break
             finally:
+                self._ws = None
+                self._drop_pending()
                 with contextlib.suppress(Exception):
                     await ws.close()
-                self._ws = None
             if not self._closed:
                 logger.warning("ARI events disconnected", extra={"ari": self.name})
-                yield {"type": DISCONNECTED, "server": self.name}
+                queue.put_nowait({"type": DISCONNECTED, "server": self.name})
                 await asyncio.sleep(0.2)
 
 

@@ -11,7 +11,7 @@ import re
 import pytest
 
 from acd.ami import Ami, AmiAuthError
-from acd.ari.client import CONNECTED, AriAuthError, AriClient, AriNotFound
+from acd.ari.client import CONNECTED, AriAuthError, AriClient, AriConflict, AriNotFound
 from tests.integration.asterisk import asterisk_settings, run_sipp, sipp_binary
 
 pytestmark = pytest.mark.integration
@@ -103,6 +103,72 @@ async def test_ari_wrong_password_and_unknown_channel_map_to_errors(settings, ar
     await bad.close()
     with pytest.raises(AriNotFound):
         await ari.channel("no-such-channel")
+
+
+async def test_requests_go_over_the_events_websocket_once_asterisk_answers_the_probe(settings, ari):
+    a = settings.asterisk
+    plain = AriClient(a.ari_url, a.ari_user, a.ari_password, a.app_name)  # no events: HTTP only
+    with contextlib.suppress(AriNotFound):  # left by an earlier run that failed half-way
+        await plain.destroy_bridge("ws-probe-bridge")
+    events = ari.events()
+    try:
+        assert (await anext(events))["type"] == CONNECTED
+        async with asyncio.timeout(5):
+            while ari.rest_transport != "websocket":
+                await asyncio.sleep(0.02)
+        before = dict(ari.sent)
+        bridge = await ari.create_bridge("mixing", bridge_id="ws-probe-bridge", name="over ws")
+        assert bridge["id"] == "ws-probe-bridge" and bridge["bridge_type"] == "mixing"
+        # the same Asterisk sees it over HTTP
+        assert any(b["id"] == "ws-probe-bridge" for b in await plain.bridges())
+        with pytest.raises(AriConflict):  # an error status maps to the same exception as over HTTP
+            await ari.create_bridge("mixing", bridge_id="ws-probe-bridge")
+        with pytest.raises(AriNotFound, match="Channel not found"):
+            await ari.set_var("no-such-channel", "X", "1")
+        # a JSON body goes along: originate a Local channel with a variable, read it back
+        chan = await ari.originate(
+            "Local/12345@hotline-local", channel_id="ws-probe-chan", variables={"HOTLINE_PROBE": "42"}, timeout=5
+        )
+        assert chan["id"] == "ws-probe-chan"
+        assert await plain.get_var("ws-probe-chan", "HOTLINE_PROBE") == "42"
+        await ari.hangup("ws-probe-chan")
+        await ari.destroy_bridge("ws-probe-bridge")
+        assert not any(b["id"] == "ws-probe-bridge" for b in await plain.bridges())
+        assert ari.sent["websocket"] - before["websocket"] == 6
+        assert ari.sent["http"] == before["http"]
+    finally:
+        await events.aclose()
+        await plain.close()
+    # with the websocket gone, requests fall back to HTTP
+    assert ari.rest_transport == "http"
+    with pytest.raises(AriNotFound):
+        await ari.channel("no-such-channel")
+
+
+async def test_the_event_filter_is_set_on_every_connection_and_cleared_for_a_client_without_one(settings, ari):
+    a = settings.asterisk
+    ari.event_types = frozenset({"StasisStart", "StasisEnd"})
+    events = ari.events()
+    try:
+        assert (await anext(events))["type"] == CONNECTED
+        app = await ari.request("GET", f"/applications/{a.app_name}")
+        assert {e["type"] for e in app["events_allowed"]} == {"StasisStart", "StasisEnd", "RESTResponse"}
+        # a filtered connection still gets its REST answers
+        async with asyncio.timeout(5):
+            while ari.rest_transport != "websocket":
+                await asyncio.sleep(0.02)
+        assert (await ari.request("GET", "/asterisk/ping"))["ping"] == "pong"
+    finally:
+        await events.aclose()
+    other = AriClient(a.ari_url, a.ari_user, a.ari_password, a.app_name)  # consumes every event
+    events = other.events()
+    try:
+        assert (await anext(events))["type"] == CONNECTED
+        app = await other.request("GET", f"/applications/{a.app_name}")
+        assert app["events_allowed"] == [] and app["events_disallowed"] == []
+    finally:
+        await events.aclose()
+        await other.close()
 
 
 def _client_operations() -> set[tuple[str, str]]:
