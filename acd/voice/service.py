@@ -44,6 +44,24 @@ logger = logging.getLogger(__name__)
 Routing = dict[str, Any]
 IvrRunner = Callable[["VoiceService", Call], Awaitable[Routing | None]]
 
+# The ARI event types the voice side (calls, IVR, transfers, snoops, recordings) acts on; Asterisk
+# is asked to send no others. A call brings some forty more (ChannelVarset above all) that would
+# each be built in Asterisk and parsed here, on the same loop as the next caller's StasisStart.
+EVENTS = frozenset(
+    {
+        "StasisStart",
+        "StasisEnd",
+        "ChannelDestroyed",
+        "ChannelDtmfReceived",
+        "ChannelHold",
+        "ChannelUnhold",
+        "PlaybackFinished",
+        "RecordingFinished",
+        "RecordingFailed",
+        "ApplicationReplaced",
+    }
+)
+
 
 class VoiceService:
     """Executor of the ACD's voice commands and consumer of one Asterisk's ARI events."""
@@ -66,6 +84,7 @@ class VoiceService:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.ari = ari
+        ari.event_types = EVENTS
         self.acd = acd
         self.records = records
         self.ivr = ivr
@@ -131,6 +150,9 @@ class VoiceService:
         if kind == DISCONNECTED:
             self.connected.clear()
             return
+        if kind == "ApplicationReplaced":
+            logger.error("another program took over the ARI application: calls no longer reach this engine")
+            return
         if kind in ("PlaybackFinished", "RecordingFinished", "RecordingFailed"):
             target = str((event.get("playback") or event.get("recording") or {}).get("target_uri", ""))
             call = self.by_channel.get(target.split(":", 1)[1]) if target.startswith("channel:") else None
@@ -139,7 +161,7 @@ class VoiceService:
             return
         channel = event.get("channel")
         if not isinstance(channel, dict) or not isinstance(channel.get("id"), str):
-            if kind in ("StasisStart", "StasisEnd", "ChannelDestroyed", "ChannelHangupRequest"):
+            if kind in ("StasisStart", "StasisEnd", "ChannelDestroyed"):
                 logger.warning("ARI event without a channel id", extra={"type": kind})
             return
         cid = channel["id"]
