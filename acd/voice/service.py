@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import itertools
 import logging
 import time
@@ -106,6 +107,8 @@ class VoiceService:
         self.pending_callbacks: dict[str, StartCallback] = {}
         self._seq = itertools.count(1)
         self._task: asyncio.Task[None] | None = None
+        # call (contact id, else channel id) -> the task handling its latest event
+        self._chains: dict[str, asyncio.Task[None]] = {}
         self.connected = asyncio.Event()
         self.reconciled = 0
         self.control = CallControl(self)
@@ -126,13 +129,69 @@ class VoiceService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        chains = list(self._chains.values())
+        for task in chains:
+            task.cancel()
+        await asyncio.gather(*chains, return_exceptions=True)
 
     async def _run(self) -> None:
+        """Events of one call are handled in order; different calls side by side.
+
+        A handler awaits Asterisk (bridging a seat that answered, hanging up after a caller
+        left): one queue for all calls would keep the next caller's StasisStart, and so the
+        seat's ring, waiting behind those round trips. (Re)connections are barriers: every
+        call's handling finishes before reconciliation, and none starts during it.
+        """
         async for event in self.ari.events():
-            try:
-                await self.on_event(event)
-            except Exception:
-                logger.exception("ARI event not handled", extra={"type": event.get("type")})
+            if event.get("type") in (CONNECTED, DISCONNECTED):
+                await self._drain()
+                await self._handle(event)
+                continue
+            key = self._key_of(event)
+            task = asyncio.create_task(self._handle_after(self._chains.get(key), event))
+            self._chains[key] = task
+            task.add_done_callback(functools.partial(self._chain_done, key))
+
+    async def _handle(self, event: dict[str, Any]) -> None:
+        try:
+            await self.on_event(event)
+        except Exception:
+            logger.exception("ARI event not handled", extra={"type": event.get("type")})
+
+    async def _handle_after(self, previous: asyncio.Task[None] | None, event: dict[str, Any]) -> None:
+        if previous is not None:
+            await asyncio.wait([previous])
+        await self._handle(event)
+
+    def _chain_done(self, key: str, task: asyncio.Task[None]) -> None:
+        if self._chains.get(key) is task:
+            del self._chains[key]
+
+    async def _drain(self) -> None:
+        while self._chains:
+            await asyncio.wait(list(self._chains.values()))
+
+    def _key_of(self, event: dict[str, Any]) -> str:
+        """The call an event belongs to (its contact id), else the channel's own id."""
+        kind = event.get("type")
+        if kind in ("PlaybackFinished", "RecordingFinished", "RecordingFailed"):
+            target = str((event.get("playback") or event.get("recording") or {}).get("target_uri", ""))
+            cid = target.split(":", 1)[1] if target.startswith("channel:") else target
+        else:
+            channel = event.get("channel")
+            found = channel.get("id") if isinstance(channel, dict) else None
+            if not isinstance(found, str):
+                return ""
+            cid = found
+            if kind == "StasisStart":
+                args = event.get("args")
+                if isinstance(args, list) and len(args) >= 2 and args[0] in ("seat", "callback"):
+                    return str(args[1])
+        call = self.by_channel.get(cid) or self.legs.get(cid)
+        if call is not None:
+            return call.contact_id
+        extra = self.control.extras.get(cid)
+        return extra.call.contact_id if extra is not None else cid
 
     def set_device(self, device: SeatDevice) -> None:
         self.devices[device.seat_id] = device
