@@ -14,7 +14,7 @@ import os
 import secrets
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -132,6 +132,9 @@ class Settings(BaseSettings):
         default=10.0, ge=0, description="move long-lived objects out of the collector's full passes every N s; 0: off"
     )
     gc_sweep_every_s: float = Field(default=3600.0, gt=0, description="collect everything (one longer pause) every N s")
+    event_loop: Literal["uvloop", "asyncio"] = Field(
+        default="uvloop", description="the engine's event loop: uvloop (faster socket I/O) or asyncio's own"
+    )
     http: HttpSettings = HttpSettings()
     asterisk: AsteriskSettings = AsteriskSettings()
     emergency: EmergencyNumbers = EmergencyNumbers()

@@ -10,6 +10,7 @@ import errno
 import logging
 import signal
 
+from hotline import aio
 from hotline.errors import CommandError
 from hotline.logs import setup_logging
 from hotline.settings import Settings, load_settings
@@ -34,7 +35,7 @@ def _run(args: argparse.Namespace) -> int:
         sandbox.up(settings)
         started_sandbox = not was_running
     try:
-        asyncio.run(serve(settings))
+        aio.run(serve(settings), settings.event_loop)
     except KeyboardInterrupt:
         pass
     finally:
@@ -90,7 +91,8 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, stop: as
             ) from None
         raise CommandError(f"cannot listen on {settings.http.host}:{settings.http.port}: {exc}") from None
     base = f"http://{settings.http.host}:{settings.http.port}"
-    print(f"12345 hotline engine running at {base}", flush=True)
+    loop = "uvloop" if type(asyncio.get_running_loop()).__module__.startswith("uvloop") else "asyncio"
+    print(f"12345 hotline engine running at {base} (event loop: {loop})", flush=True)
     for path, what in (
         ("/console/", "seat console 座席"),
         ("/supervisor/", "supervisor 班长"),

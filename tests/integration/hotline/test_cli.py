@@ -74,10 +74,12 @@ def test_unreachable_database_is_one_clear_error(tmp_path):
     assert "unreachable" in out.stderr and "DATABASE_URL" in out.stderr and "Traceback" not in out.stderr
 
 
-def test_run_serves_health_and_openapi_and_stops_on_ctrl_c(tmp_path):
+@pytest.mark.parametrize("loop", ["uvloop", "asyncio"])
+def test_run_serves_health_and_openapi_and_stops_on_ctrl_c(tmp_path, loop):
     port = free_port()
     env = {
         **os.environ,
+        "HOTLINE_EVENT_LOOP": loop,
         "HOTLINE_DATA_DIR": str(tmp_path),
         "HOTLINE_HTTP__PORT": str(port),
         "DATABASE_URL": "",
@@ -102,7 +104,7 @@ def test_run_serves_health_and_openapi_and_stops_on_ctrl_c(tmp_path):
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
-    assert f"http://127.0.0.1:{port}" in out
+    assert f"http://127.0.0.1:{port} (event loop: {loop})" in out
     with pytest.raises(OSError):
         urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1)
 
