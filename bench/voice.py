@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hotline import aio
 from hotline.commands.bench import machine
 from hotline.errors import CommandError
 
@@ -423,24 +424,49 @@ _EREG_ACK = """    <action>
 """
 
 
-def _reply(status: str, *, jump: str = "", tag: bool = True, sdp: bool = False, retrans: bool = False) -> str:
-    attrs = (' retrans="500"' if retrans else "") + (f' next="{jump}" chance="0.5"' if jump else "")
+def _reply(
+    status: str, *, jump: str = "", test: str = "", tag: bool = True, sdp: bool = False, retrans: bool = False
+) -> str:
+    attrs = (' retrans="500"' if retrans else "") + (f' next="{jump}" test="{test}"' if jump else "")
     extra = _SDP if sdp else "\n      Content-Length: 0"
     return _REPLY.format(attrs=attrs, status=status, tag=";tag=[pid]S[call_number]" if tag else "", extra=extra)
 
 
+DRAW_BITS = 5  # 3 pick one of 8 ring times, 2 one of 4 talk times for that ring time (32 in all)
+
+
+def caller_numbers(plan: Plan) -> list[str]:
+    """One number per call: a prefix per engine, the call's ring and talk draw as five 0/1
+    digits, then its index. The draws come from the run's label, so the engine and app_queue
+    get the same seat behaviour for the same caller: the phase-2 comparison is paired."""
+    rng = random.Random(f"seat-draws-{plan.label}")
+    prefix = "139" if plan.engine == "engine" else "138"
+    return [f"{prefix}{rng.getrandbits(DRAW_BITS):0{DRAW_BITS}b}{i + 1:06d}" for i in range(len(plan.starts_ms))]
+
+
+def _ereg_draws() -> str:
+    # bit k is set when the k-th draw digit after the prefix of the caller number is 1
+    return "".join(
+        f'      <ereg regexp="sip:13[89]{"[01]" * k}1" search_in="hdr" header="From:" check_it="false"'
+        f' assign_to="b{k}"/>\n'
+        for k in range(DRAW_BITS)
+    )
+
+
 def seat_tree(answer_ms: tuple[int, int], talk_ms: tuple[int, int]) -> str:
     """The ring and talk waits of seat.xml: 8 ring times and 32 talk times, spread evenly over
-    the ranges and chosen by fair coin tosses, so each is uniform over its grid."""
+    the ranges and chosen by the draw digits of the caller number (``caller_numbers``), so each
+    is uniform over its grid and the same caller meets the same seat behaviour on both engines."""
     ring = [answer_ms[0] + (i + 0.5) * (answer_ms[1] - answer_ms[0]) / 8 for i in range(8)]
     talk = [talk_ms[0] + (i + 0.5) * (talk_ms[1] - talk_ms[0]) / 32 for i in range(32)]
     # Which talk time goes with which ring time: a fixed shuffle, so the two are not ordered alike.
     order = random.Random(7).sample(range(32), 32)
-    out = [f'  <recv request="INVITE" crlf="true" next="r1" chance="0.5">\n{_EREG_INVITE}  </recv>\n']
+    ereg = _EREG_INVITE.replace("    </action>\n", _ereg_draws() + "    </action>\n")
+    out = [f'  <recv request="INVITE" crlf="true" next="r1" test="b0">\n{ereg}  </recv>\n']
     for b0 in "01":
-        out.append(f'  <label id="r{b0}"/>\n' + _reply("100 Trying", jump=f"r{b0}1", tag=False))
+        out.append(f'  <label id="r{b0}"/>\n' + _reply("100 Trying", jump=f"r{b0}1", test="b1", tag=False))
         for b1 in "01":
-            out.append(f'  <label id="r{b0}{b1}"/>\n' + _reply("180 Ringing", jump=f"r{b0}{b1}1"))
+            out.append(f'  <label id="r{b0}{b1}"/>\n' + _reply("180 Ringing", jump=f"r{b0}{b1}1", test="b2"))
             for b2 in "01":
                 leaf = f"{b0}{b1}{b2}"
                 wait = max(1, round(ring[int(leaf, 2)]))
@@ -450,11 +476,11 @@ def seat_tree(answer_ms: tuple[int, int], talk_ms: tuple[int, int]) -> str:
                 )
     for number in range(8):
         name = f"{number:03b}"
-        out.append(f'  <label id="a{name}"/>\n' + _reply("200 OK", jump=f"t{name}1", sdp=True, retrans=True))
+        out.append(f'  <label id="a{name}"/>\n' + _reply("200 OK", jump=f"t{name}1", test="b3", sdp=True, retrans=True))
         for b3 in "01":
             out.append(
                 f'  <label id="t{name}{b3}"/>\n  <recv request="ACK" crlf="true" next="t{name}{b3}1"'
-                f' chance="0.5">\n{_EREG_ACK}  </recv>\n'
+                f' test="b4">\n{_EREG_ACK}  </recv>\n'
             )
             for b4 in "01":
                 index = order[number * 4 + int(b3 + b4, 2)]
@@ -486,10 +512,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise CommandError(f"--keep {args.keep}: cannot create the folder ({exc.strerror})") from None
-        result = asyncio.run(_run(args, settings, todo, folder, engines, rates))
+        result = aio.run(_run(args, settings, todo, folder, engines, rates), settings.event_loop)
     else:
         with tempfile.TemporaryDirectory(prefix="hotline-bench-voice-") as tmp:
-            result = asyncio.run(_run(args, settings, todo, Path(tmp), engines, rates))
+            result = aio.run(_run(args, settings, todo, Path(tmp), engines, rates), settings.event_loop)
     # Other work on the machine shows in the tails: say how busy it was.
     result["machine"]["load_avg_1m"] = {"start": round(load_before[0], 2), "end": round(os.getloadavg()[0], 2)}
     return result
@@ -589,8 +615,7 @@ async def _one(
     tree = seat_tree(plan.answer_ms, plan.talk_ms)
     (run_dir / "seat.xml").write_text(fill("seat.xml", {"TREE": tree}), encoding="utf-8")
     n = len(plan.starts_ms)
-    number0 = 13900000000 if plan.engine == "engine" else 13800000000
-    inf = ["SEQUENTIAL"] + [f"{number0 + i + 1};{ms}" for i, ms in enumerate(plan.starts_ms)]
+    inf = ["SEQUENTIAL"] + [f"{num};{ms}" for num, ms in zip(caller_numbers(plan), plan.starts_ms, strict=True)]
     (run_dir / "calls.csv").write_text("\n".join(inf) + "\n")
     seat_proc = await _sipp(
         [

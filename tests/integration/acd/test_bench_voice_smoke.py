@@ -48,6 +48,19 @@ def test_tiny_run_pairs_every_call_and_reports_both_engines_in_the_issue_shape(t
     assert result["phase2"]["p2/engine"]["calls"] == result["phase2"]["p2/app_queue"]["calls"]
     assert result["p99_ratio"] == round(result["engine"]["p99_ms"] / result["app_queue"]["p99_ms"], 2)
     assert result["machine"]["cores"] and result["params"]["seats2"] == 2
+    # Both engines' seats rang each caller as long as the caller number's draw says (paired runs):
+    # the ring time from the seat's INVITE to its 200 OK is the grid value of the draw's 3 bits.
+    grid = [200 + (i + 0.5) * 200 / 8 for i in range(8)]
+    for run in ("p1-10-engine", "p1-10-app_queue", "p2-engine", "p2-app_queue"):
+        seat = voice.parse([], voice.read_trace(tmp_path / run / "seat_messages.log")).seat_calls
+        rung = [leg for leg in seat if leg.answered is not None]
+        assert rung, run
+        hits = sum(
+            1
+            for leg in rung
+            if min(range(8), key=lambda i: abs(grid[i] - (leg.answered - leg.invite) * 1000)) == int(leg.number[3:6], 2)
+        )
+        assert hits >= 0.8 * len(rung), (run, hits, len(rung))
     # The traces the numbers came from are kept, and the sandbox is left without bench peers.
     assert (tmp_path / "p2-engine" / "seat_messages.log").stat().st_size > 0
     etc = config_dir(settings)
@@ -64,6 +77,22 @@ def test_seat_scenario_spreads_ring_and_talk_times_evenly_over_the_ranges():
     # Nothing that sipp would take a CANCEL or BYE as unexpected on.
     elements = re.sub(r"<!--.*?-->", "", xml, flags=re.S)
     assert "<nop" not in elements and "<pause" not in elements
+
+
+def test_caller_numbers_carry_the_same_draws_for_both_engines_and_the_seat_reads_them():
+    starts = tuple(range(0, 64_000, 1000))
+    plans = [voice.Plan(e, "p2", 5, starts, (1000, 3000), (20000, 60000), 40000) for e in voice.ENGINES]
+    engine, app_queue = (voice.caller_numbers(p) for p in plans)
+    assert len(set(engine)) == 64 and all(n.startswith("139") for n in engine)
+    assert [n[3:] for n in engine] == [n[3:] for n in app_queue]  # same draw, same index
+    assert len({n[3:8] for n in engine}) > 16  # the draws vary
+    # the scenario's regular expressions (POSIX ERE, as sipp compiles them) read the same bits
+    xml = voice.seat_tree((1000, 3000), (20000, 60000))
+    regexes = re.findall(r'<ereg regexp="(sip:13\[89\][^"]*)"[^>]*assign_to="b(\d)"', xml)
+    assert [int(k) for _, k in regexes] == list(range(voice.DRAW_BITS))
+    for number in engine[:10] + app_queue[:10]:
+        read = "".join("1" if re.search(rx, f"<sip:{number}@127.0.0.1>") else "0" for rx, _ in regexes)
+        assert read == number[3:8]
 
 
 def test_trace_pairs_seat_invite_to_caller_by_number_and_measures_the_delay():
