@@ -27,6 +27,7 @@ import random
 import re
 import shutil
 import socket
+import statistics
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -48,6 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--engines", default="engine,app_queue", help="engine, app_queue or both (default)")
     a("--rates", default="20,50", help="phase 1 new calls per second; the first one goes in the summary")
     a("--phase1-seconds", type=float, default=60.0, help="phase 1 length per rate (default 60)")
+    a("--repeat", type=int, default=1, help="phase 1 runs per rate and engine, alternating (summary: medians)")
     a("--seats1", type=int, default=200, help="phase 1 seats; raised if the rate would keep >80%% busy")
     a("--answer-min", type=float, default=1.0, help="seat answers after uniform [min, max] s (default 1-3)")
     a("--answer-max", type=float, default=3.0)
@@ -94,7 +96,17 @@ def _check(args: argparse.Namespace) -> tuple[list[int], list[str], list[float]]
     if not engines or any(e not in ENGINES for e in engines):
         raise CommandError(f"--engines takes {', '.join(ENGINES)} (comma separated), got {args.engines!r}")
     rates = _floats(args.rates, "--rates")
-    positive = ("phase1_seconds", "seats1", "talk1", "phase2_minutes", "seats2", "load", "patience", "talk2_min")
+    positive = (
+        "phase1_seconds",
+        "repeat",
+        "seats1",
+        "talk1",
+        "phase2_minutes",
+        "seats2",
+        "load",
+        "patience",
+        "talk2_min",
+    )
     for name in positive:
         if getattr(args, name) <= 0:
             raise CommandError(f"--{name.replace('_', '-')} must be positive")
@@ -119,9 +131,13 @@ def plans(args: argparse.Namespace, phases: list[int], engines: list[str], rates
             seats = max(args.seats1, math.ceil(rate * hold / 0.8))  # "always free": at most 80% busy
             lead = n / LAUNCH_RATE + 1
             starts = tuple(_ms(lead + i / rate) for i in range(n))
-            for engine in engines:
-                # Patience is long here: every call must reach a seat, or it failed.
-                out.append(Plan(engine, f"p1@{rate:g}", seats, starts, answer, (_ms(args.talk1),) * 2, 60_000))
+            for r in range(args.repeat):
+                # On a shared machine the tails drift with whatever else runs: repeats alternate
+                # which engine goes first, and each pair shares its seat draws.
+                label = f"p1@{rate:g}" + (f"#{r + 1}" if args.repeat > 1 else "")
+                for engine in engines if r % 2 == 0 else engines[::-1]:
+                    # Patience is long here: every call must reach a seat, or it failed.
+                    out.append(Plan(engine, label, seats, starts, answer, (_ms(args.talk1),) * 2, 60_000))
     if 2 in phases:
         hold = (args.answer_min + args.answer_max) / 2 + (args.talk2_min + args.talk2_max) / 2
         rate = args.load * args.seats2 / hold
@@ -797,12 +813,31 @@ def summary(
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
     keys = ("p50_ms", "p99_ms", "failed", "sl15", "reuse_gap_p50_ms")
+    first = f"p1@{rates[0]:g}"
     for engine in ENGINES:
-        p1 = results.get(f"p1@{rates[0]:g}/{engine}", {})
+        # the first rate's runs (one, or --repeat): the median of their p50s and p99s
+        runs = [
+            r
+            for label, r in results.items()
+            if label.split("#")[0].split("/")[0] == first and label.endswith(f"/{engine}")
+        ]
+        p1: dict[str, Any] = {}
+        if runs:
+            p1 = {
+                "p50_ms": round(statistics.median(r["p50_ms"] for r in runs), 2),
+                "p99_ms": round(statistics.median(r["p99_ms"] for r in runs), 2),
+                "failed": sum(r["failed"] for r in runs),
+            }
         p2 = results.get(f"p2/{engine}", {})
         out[engine] = {k: (p1.get(k) if k in ("p50_ms", "p99_ms", "failed") else p2.get(k)) for k in keys}
     e, q = out["engine"]["p99_ms"], out["app_queue"]["p99_ms"]
     out["p99_ratio"] = round(e / q, 2) if e is not None and q else None
+    if args.repeat > 1:  # each pair's own ratio, to see the spread
+        out["p99_ratios"] = [
+            round(results[f"{first}#{r + 1}/engine"]["p99_ms"] / results[f"{first}#{r + 1}/app_queue"]["p99_ms"], 2)
+            for r in range(args.repeat)
+            if f"{first}#{r + 1}/engine" in results and f"{first}#{r + 1}/app_queue" in results
+        ]
     out["machine"] = machine()
     out["phase1"] = {label: r for label, r in results.items() if label.startswith("p1")}
     out["phase2"] = {label: r for label, r in results.items() if label.startswith("p2")}
@@ -810,6 +845,7 @@ def summary(
     out["params"] = {
         "rates": rates,
         "phase1_seconds": args.phase1_seconds,
+        "repeat": args.repeat,
         "seats1": args.seats1,
         "answer_s": [args.answer_min, args.answer_max],
         "talk1_s": args.talk1,

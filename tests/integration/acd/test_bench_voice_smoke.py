@@ -95,6 +95,31 @@ def test_caller_numbers_carry_the_same_draws_for_both_engines_and_the_seat_reads
         assert read == number[3:8]
 
 
+def test_repeats_alternate_the_engines_and_the_summary_takes_medians():
+    args = _args("--phases", "1", "--rates", "20,50", "--phase1-seconds", "2", "--repeat", "3")
+    todo = voice.plans(args, [1], list(voice.ENGINES), [20.0, 50.0])
+    at20 = [(p.label, p.engine) for p in todo if p.label.startswith("p1@20")]
+    assert at20 == [
+        ("p1@20#1", "engine"), ("p1@20#1", "app_queue"),
+        ("p1@20#2", "app_queue"), ("p1@20#2", "engine"),
+        ("p1@20#3", "engine"), ("p1@20#3", "app_queue"),
+    ]  # fmt: skip
+    p99 = {"engine": [9.0, 30.0, 10.0], "app_queue": [8.0, 9.0, 50.0]}
+    results = {
+        f"p1@20#{r + 1}/{e}": {"p50_ms": 4.0 + r, "p99_ms": p99[e][r], "failed": r, "calls": 40}
+        for r in range(3)
+        for e in voice.ENGINES
+    }
+    results["p1@50#1/engine"] = {"p50_ms": 99.0, "p99_ms": 999.0, "failed": 7, "calls": 100}  # not the first rate
+    out = voice.summary(args, results, list(voice.ENGINES), [20.0, 50.0])
+    assert out["engine"]["p50_ms"] == 5.0 and out["engine"]["p99_ms"] == 10.0 and out["engine"]["failed"] == 3
+    assert out["app_queue"]["p99_ms"] == 9.0
+    assert out["p99_ratio"] == round(10.0 / 9.0, 2)
+    assert out["p99_ratios"] == [1.12, 3.33, 0.2]
+    with pytest.raises(CommandError):
+        voice.run(_args("--repeat", "0"))
+
+
 def test_trace_pairs_seat_invite_to_caller_by_number_and_measures_the_delay():
     caller = [
         voice.Msg(10.000, True, "INVITE sip:12345@a SIP/2.0", "c1", "INVITE", "139001", "12345", ""),
