@@ -32,14 +32,7 @@ def install(app: web.Application, ctx: AppContext) -> None:
     service = AcdService(bus)
     ctx.services["acd"] = service
     a = ctx.settings.asterisk
-    ari = AriClient(
-        a.ari_url,
-        a.ari_user,
-        a.ari_password,
-        a.app_name,
-        timeout=a.request_timeout,
-        rest_over_ws=a.ari_rest_over_websocket,
-    )
+    ari = AriClient.from_settings(a)
     records = RecordStore(ctx.sessions)
 
     runners: dict[str, Any] = {}

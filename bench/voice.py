@@ -750,14 +750,7 @@ class EngineStack:
         db_url = f"sqlite+aiosqlite:///{run_dir / 'records.db'}"
         await upgrade(db_url)
         db = make_engine(db_url)
-        ari = AriClient(
-            a.ari_url,
-            a.ari_user,
-            a.ari_password,
-            a.app_name,
-            timeout=a.request_timeout,
-            rest_over_ws=a.ari_rest_over_websocket,
-        )
+        ari = AriClient.from_settings(a)
         # Wrap-up 0 s and a 30 s ring timeout, like queues.conf [bench]: the same seats' rules.
         acd = AcdService(Bus(), Acd(AcdSettings(wrap_up_s={"voice": 0.0, "chat": 0.0})))
         queue = QueueConfig(

@@ -22,10 +22,13 @@ import json
 import logging
 import random
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import aiohttp
+
+if TYPE_CHECKING:
+    from hotline.settings import AsteriskSettings
 
 logger = logging.getLogger(__name__)
 
@@ -108,6 +111,18 @@ class AriClient:
         # event types this client's consumer handles (None: all); set on every connection
         self.event_types: frozenset[str] | None = None
 
+    @classmethod
+    def from_settings(cls, a: AsteriskSettings) -> AriClient:
+        """The client of the engine's Asterisk, as the settings describe it."""
+        return cls(
+            a.ari_url,
+            a.ari_user,
+            a.ari_password,
+            a.app_name,
+            timeout=a.request_timeout,
+            rest_over_ws=a.ari_rest_over_websocket,
+        )
+
     async def _sess(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(headers=self._headers, connector=aiohttp.TCPConnector(limit=64))
@@ -145,19 +160,7 @@ class AriClient:
                 json=body,
                 timeout=aiohttp.ClientTimeout(total=timeout or self.timeout),
             ) as resp:
-                text = await resp.text()
-                if resp.status >= 400:
-                    try:
-                        message = json.loads(text).get("message", text)
-                    except (ValueError, AttributeError):
-                        message = text[:200]
-                    raise _BY_STATUS.get(resp.status, AriError)(resp.status, str(message), method, path)
-                if not text:
-                    return None
-                try:
-                    return json.loads(text)
-                except ValueError:
-                    raise AriUnavailable(resp.status, f"not JSON: {text[:100]!r}", method, path) from None
+                return _result(resp.status, await resp.text(), method, path)
         except TimeoutError:
             raise AriUnavailable(0, f"no answer within {timeout or self.timeout} s", method, path) from None
         except aiohttp.ClientError as exc:
@@ -198,20 +201,9 @@ class AriClient:
             self._pending.pop(rid, None)
         status = answer.get("status_code")
         text = answer.get("message_body")
-        if not isinstance(status, int):
-            raise AriUnavailable(0, f"answer without a status: {str(answer)[:100]}", method, path)
-        if status >= 400:
-            try:
-                reason = json.loads(text).get("message", text) if isinstance(text, str) else answer.get("reason_phrase")
-            except (ValueError, AttributeError):
-                reason = str(text)[:200]
-            raise _BY_STATUS.get(status, AriError)(status, str(reason), method, path)
-        if not text:
-            return None
-        try:
-            return json.loads(text)
-        except (TypeError, ValueError):
-            raise AriUnavailable(status, f"not JSON: {str(text)[:100]!r}", method, path) from None
+        if not isinstance(status, int) or not isinstance(text, str | None):
+            raise AriUnavailable(0, f"answer not understood: {str(answer)[:100]}", method, path)
+        return _result(status, text or "", method, path, str(answer.get("reason_phrase", "")))
 
     def _answered(self, message: dict[str, Any]) -> None:
         """A RESTResponse from the events websocket: the probe's, or a waiting request's."""
@@ -536,6 +528,22 @@ class AriClient:
                 logger.warning("ARI events disconnected", extra={"ari": self.name})
                 queue.put_nowait({"type": DISCONNECTED, "server": self.name})
                 await asyncio.sleep(0.2)
+
+
+def _result(status: int, text: str, method: str, path: str, reason: str = "") -> Any:
+    """An answer's body as JSON, or the mapped error for its status (HTTP and websocket alike)."""
+    if status >= 400:
+        try:
+            message = json.loads(text).get("message", text) if text else reason
+        except (ValueError, AttributeError):
+            message = text[:200]
+        raise _BY_STATUS.get(status, AriError)(status, str(message), method, path)
+    if not text:
+        return None
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise AriUnavailable(status, f"not JSON: {text[:100]!r}", method, path) from None
 
 
 def _param(value: Any) -> str:
