@@ -40,6 +40,7 @@ class RecordStore:
         self.sessions = sessions
         self.max_batch = max_batch
         self.linger_s = linger_s
+        self._statements: dict[str, Any] = {}
         self._pending: dict[str, Pending] = {}
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -65,14 +66,19 @@ class RecordStore:
             for contact_id, (caller, arrived, ended, data) in items.items()
         ]
         async with self.sessions() as s, s.begin():
-            insert = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
-            stmt = insert(Interaction)
+            await s.execute(self._upsert(s.get_bind().dialect.name), rows)
+
+    def _upsert(self, dialect: str) -> Any:
+        """The statement, built once per dialect (building it took more than running it)."""
+        stmt = self._statements.get(dialect)
+        if stmt is None:
+            insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(Interaction)
             # a later state of a call already written: its end and its data change, nothing else
-            stmt = stmt.on_conflict_do_update(
+            stmt = self._statements[dialect] = insert.on_conflict_do_update(
                 index_elements=[Interaction.contact_id],
-                set_={"ended_at": stmt.excluded.ended_at, "data": stmt.excluded.data},
+                set_={"ended_at": insert.excluded.ended_at, "data": insert.excluded.data},
             )
-            await s.execute(stmt, rows)
+        return stmt
 
     async def write(
         self, contact_id: str, caller: str, arrived: float, ended: float | None, data: dict[str, Any]
