@@ -146,7 +146,7 @@ class AriClient:
     ) -> Any:
         clean = {k: _param(v) for k, v in (params or {}).items() if v is not None}
         ws = self._ws
-        if self._ws_rest and ws is not None and not ws.closed:
+        if ws is not None and self.rest_transport == "websocket":
             self.sent["websocket"] += 1
             return await self._ws_request(ws, method, path, clean, body, timeout or self.timeout)
         self.sent["http"] += 1

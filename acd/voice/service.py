@@ -175,8 +175,7 @@ class VoiceService:
         """The call an event belongs to (its contact id), else the channel's own id."""
         kind = event.get("type")
         if kind in ("PlaybackFinished", "RecordingFinished", "RecordingFailed"):
-            target = str((event.get("playback") or event.get("recording") or {}).get("target_uri", ""))
-            cid = target.split(":", 1)[1] if target.startswith("channel:") else target
+            cid = _target_channel(event)
         else:
             channel = event.get("channel")
             found = channel.get("id") if isinstance(channel, dict) else None
@@ -213,8 +212,7 @@ class VoiceService:
             logger.error("another program took over the ARI application: calls no longer reach this engine")
             return
         if kind in ("PlaybackFinished", "RecordingFinished", "RecordingFailed"):
-            target = str((event.get("playback") or event.get("recording") or {}).get("target_uri", ""))
-            call = self.by_channel.get(target.split(":", 1)[1]) if target.startswith("channel:") else None
+            call = self.by_channel.get(_target_channel(event))
             if call is not None and call.inbox is not None:
                 call.inbox.put_nowait(event)
             return
@@ -803,3 +801,9 @@ class VoiceService:
                     "ivr_path": call.ivr_path,
                 }
         return None
+
+
+def _target_channel(event: dict[str, Any]) -> str:
+    """The channel a playback or recording event is about ("" for a bridge's)."""
+    target = str((event.get("playback") or event.get("recording") or {}).get("target_uri", ""))
+    return target.split(":", 1)[1] if target.startswith("channel:") else ""
