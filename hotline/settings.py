@@ -57,6 +57,13 @@ class AsteriskSettings(BaseModel):
         default=True,
         description="send ARI requests over the events websocket where Asterisk takes them (20.14, 21.9, 22.4+)",
     )
+    ari_request_lanes: int = Field(
+        default=2,
+        ge=0,
+        le=16,
+        description="extra websockets for ARI requests beside the events one: Asterisk runs one websocket's "
+        "requests one after the other, so an originate need not wait behind another call's answer",
+    )
     record_queues: list[str] = Field(default_factory=list, description="queues whose calls are recorded")
 
     @model_validator(mode="after")

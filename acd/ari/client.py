@@ -1,12 +1,20 @@
 """A small ARI client on aiohttp: REST with per-request timeouts and mapped errors, and the
 ``/ari/events`` websocket with heartbeat and reconnect with backoff.
 
-REST requests go over the events websocket itself when Asterisk takes them there (ARI REST
-over WebSocket: Asterisk 20.14, 21.9, 22.4 and later), probed on every connection: no HTTP
-request to build and parse, and the answer arrives in order with the events. Until the probe
-is answered, on an older Asterisk, or with ``rest_over_ws=False``, they go over HTTP. A request
-whose websocket drops before its answer fails (AriUnavailable); it is never sent again, so an
-originate can never ring a seat twice.
+REST requests go over websockets when Asterisk takes them there (ARI REST over WebSocket:
+Asterisk 20.14, 21.9, 22.4 and later), probed on every connection: no HTTP request to build
+and parse. Asterisk carries out the requests of one websocket one after the other, in that
+connection's thread, and a request on a channel in Stasis waits there until the channel's own
+thread has done it (an answer, a move into a bridge: milliseconds under load). So besides the
+events websocket the client keeps ``request_lanes`` more websockets (each registered as an
+application of its own, ``<app>-lane<N>``, that subscribes to nothing) and sends each request
+on the least busy one: the next caller's originate does not queue behind another call's
+answer. A request about a channel or bridge that already has one in flight follows it on the
+same websocket, so Asterisk sees them in the order they were sent (a hang-up never overtakes
+the originate of the same channel). Until a probe is answered, on an older Asterisk, or with
+``rest_over_ws=False``, requests go over HTTP. A request whose websocket drops before its
+answer fails (AriUnavailable); it is never sent again, so an originate can never ring a seat
+twice.
 
 The packaged ARI clients are dead (ari-py fails to import on Python 3) or break on reconnect,
 so this one is the project's own. It knows only the calls the engine makes; each maps to one
@@ -78,6 +86,53 @@ _BY_STATUS: dict[int, type[AriError]] = {
 CONNECTED = "_Connected"
 DISCONNECTED = "_Disconnected"
 
+# Request parameters that name a channel or bridge (comma lists allowed): they tie a request to
+# the websocket of an earlier one still in flight about the same resource.
+_ID_PARAMS = ("channelId", "channel", "bridgeId", "otherChannelId", "snoopId")
+
+
+def _resources(path: str, params: Mapping[str, str]) -> tuple[str, ...]:
+    """The channel and bridge ids a request is about: the path's own, and those in parameters."""
+    parts = path.strip("/").split("/")
+    ids = [parts[1]] if len(parts) >= 2 and parts[0] in ("channels", "bridges") else []
+    for name in _ID_PARAMS:
+        value = params.get(name)
+        if value:
+            ids.extend(v for v in value.split(",") if v)
+    return tuple(ids)
+
+
+class _Lane:
+    """One websocket that carries REST requests: the events websocket, or an extra one."""
+
+    __slots__ = ("busy", "name", "pending", "rest", "sent", "ws")
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.ws: aiohttp.ClientWebSocketResponse | None = None
+        self.rest = False  # this connection answered the probe: requests may use it
+        self.pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self.busy: dict[str, int] = {}  # resource id -> requests in flight about it
+        self.sent = 0
+
+    @property
+    def usable(self) -> bool:
+        return self.rest and self.ws is not None and not self.ws.closed
+
+
+def pick_lane(lanes: list[_Lane], resources: tuple[str, ...]) -> _Lane | None:
+    """The lane of a request in flight about the same resource, else the usable lane with the
+    fewest requests waiting (the first of equals); None when no websocket takes requests."""
+    best: _Lane | None = None
+    for lane in lanes:
+        if not lane.usable:
+            continue
+        if resources and any(r in lane.busy for r in resources):
+            return lane
+        if best is None or len(lane.pending) < len(best.pending):
+            best = lane
+    return best
+
 
 class AriClient:
     def __init__(
@@ -92,6 +147,7 @@ class AriClient:
         heartbeat: float = 10.0,
         backoff_max: float = 10.0,
         rest_over_ws: bool = True,
+        request_lanes: int = 2,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.app = app
@@ -102,10 +158,10 @@ class AriClient:
         self._headers = {"Authorization": aiohttp.encode_basic_auth(user, password)}
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
-        self._ws: aiohttp.ClientWebSocketResponse | None = None
         self.rest_over_ws = rest_over_ws
-        self._ws_rest = False  # this connection answered the probe: requests may use it
-        self._pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self._events_lane = _Lane("events")
+        # extra websockets for requests only: used while events() runs, like the events one
+        self.lanes = [self._events_lane] + [_Lane(f"lane{i}") for i in range(1, request_lanes + 1)]
         self._ids = itertools.count(1)
         self.sent = {"websocket": 0, "http": 0}  # requests by the way they went
         # event types this client's consumer handles (None: all); set on every connection
@@ -121,6 +177,7 @@ class AriClient:
             a.app_name,
             timeout=a.request_timeout,
             rest_over_ws=a.ari_rest_over_websocket,
+            request_lanes=a.ari_request_lanes,
         )
 
     async def _sess(self) -> aiohttp.ClientSession:
@@ -130,8 +187,9 @@ class AriClient:
 
     async def close(self) -> None:
         self._closed = True
-        if self._ws is not None:
-            await self._ws.close()
+        for lane in self.lanes:
+            if lane.ws is not None:
+                await lane.ws.close()
         if self._session is not None:
             await self._session.close()
 
@@ -145,10 +203,12 @@ class AriClient:
         timeout: float | None = None,
     ) -> Any:
         clean = {k: _param(v) for k, v in (params or {}).items() if v is not None}
-        ws = self._ws
-        if ws is not None and self.rest_transport == "websocket":
-            self.sent["websocket"] += 1
-            return await self._ws_request(ws, method, path, clean, body, timeout or self.timeout)
+        if self.rest_over_ws:
+            resources = _resources(path, clean)
+            lane = pick_lane(self.lanes, resources)
+            if lane is not None:
+                self.sent["websocket"] += 1
+                return await self._ws_request(lane, method, path, clean, body, timeout or self.timeout, resources)
         self.sent["http"] += 1
         sess = await self._sess()
         url = f"{self.base_url}{path}"
@@ -169,17 +229,17 @@ class AriClient:
     @property
     def rest_transport(self) -> str:
         """How the next request goes: "websocket" or "http"."""
-        ws = self._ws
-        return "websocket" if self._ws_rest and ws is not None and not ws.closed else "http"
+        return "websocket" if self.rest_over_ws and any(lane.usable for lane in self.lanes) else "http"
 
     async def _ws_request(
         self,
-        ws: aiohttp.ClientWebSocketResponse,
+        lane: _Lane,
         method: str,
         path: str,
         params: dict[str, str],
         body: Any,
         timeout: float,
+        resources: tuple[str, ...] = (),
     ) -> Any:
         rid = f"r{next(self._ids)}"
         uri = path.lstrip("/") + (f"?{urlencode(params)}" if params else "")
@@ -188,7 +248,12 @@ class AriClient:
             message["content_type"] = "application/json"
             message["message_body"] = json.dumps(body)
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._pending[rid] = future
+        ws = lane.ws
+        assert ws is not None
+        lane.pending[rid] = future
+        lane.sent += 1
+        for r in resources:
+            lane.busy[r] = lane.busy.get(r, 0) + 1
         try:
             await ws.send_str(json.dumps(message))
             async with asyncio.timeout(timeout):
@@ -198,21 +263,27 @@ class AriClient:
         except (aiohttp.ClientError, ConnectionError, RuntimeError) as exc:
             raise AriUnavailable(0, f"websocket: {type(exc).__name__}: {exc}", method, path) from None
         finally:
-            self._pending.pop(rid, None)
+            lane.pending.pop(rid, None)
+            for r in resources:
+                left = lane.busy.get(r, 0) - 1
+                if left > 0:
+                    lane.busy[r] = left
+                else:
+                    lane.busy.pop(r, None)
         status = answer.get("status_code")
         text = answer.get("message_body")
         if not isinstance(status, int) or not isinstance(text, str | None):
             raise AriUnavailable(0, f"answer not understood: {str(answer)[:100]}", method, path)
         return _result(status, text or "", method, path, str(answer.get("reason_phrase", "")))
 
-    def _answered(self, message: dict[str, Any]) -> None:
-        """A RESTResponse from the events websocket: the probe's, or a waiting request's."""
+    def _answered(self, lane: _Lane, message: dict[str, Any]) -> None:
+        """A RESTResponse from a websocket: the probe's, or a waiting request's."""
         rid = message.get("request_id")
         if rid == "probe":
-            self._ws_rest = message.get("status_code") == 200
-            logger.info("ARI REST over the events websocket", extra={"ari": self.name, "enabled": self._ws_rest})
+            lane.rest = message.get("status_code") == 200
+            logger.info("ARI REST over websocket", extra={"ari": self.name, "lane": lane.name, "enabled": lane.rest})
             return
-        future = self._pending.get(rid) if isinstance(rid, str) else None
+        future = lane.pending.get(rid) if isinstance(rid, str) else None
         if future is None:
             # e.g. Asterisk's answer to a frame it could not parse (no request id), or one late
             logger.warning(
@@ -236,12 +307,14 @@ class AriClient:
         except AriError as exc:
             logger.warning("ARI event filter not set; all events come", extra={"ari": self.name, "cause": str(exc)})
 
-    def _drop_pending(self) -> None:
-        self._ws_rest = False
-        for rid, future in list(self._pending.items()):
+    @staticmethod
+    def _drop_pending(lane: _Lane) -> None:
+        lane.rest = False
+        lane.ws = None
+        for rid, future in list(lane.pending.items()):
             if not future.done():
-                future.set_exception(ConnectionError("the events websocket closed before the answer"))
-            self._pending.pop(rid, None)
+                future.set_exception(ConnectionError(f"the {lane.name} websocket closed before the answer"))
+            lane.pending.pop(rid, None)
 
     # --- resources the engine uses ---------------------------------------------------
     async def asterisk_info(self) -> dict[str, Any]:
@@ -442,10 +515,15 @@ class AriClient:
         ``{"type": "_Disconnected"}``, so the caller can rebuild its state from
         ``channels()`` and ``bridges()``. The websocket is read by a task of its own, so a
         consumer that awaits a request (answered on this same websocket) while handling an
-        event never waits on itself.
+        event never waits on itself; the extra request websockets run beside it.
         """
         queue: asyncio.Queue[dict[str, Any] | BaseException] = asyncio.Queue()
-        reader = asyncio.create_task(self._read(queue, subscribe_all), name=f"ari-reader-{self.name}")
+        tasks = [asyncio.create_task(self._read(queue, subscribe_all), name=f"ari-reader-{self.name}")]
+        if self.rest_over_ws:
+            tasks += [
+                asyncio.create_task(self._lane_loop(lane), name=f"ari-{lane.name}-{self.name}")
+                for lane in self.lanes[1:]
+            ]
         try:
             while True:
                 item = await queue.get()
@@ -453,9 +531,11 @@ class AriClient:
                     raise item
                 yield item
         finally:
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await reader
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
 
     async def _read(self, queue: asyncio.Queue[dict[str, Any] | BaseException], subscribe_all: bool) -> None:
         try:
@@ -465,24 +545,53 @@ class AriClient:
         except BaseException as exc:  # handed to the consumer, who raises it
             queue.put_nowait(exc)
 
+    async def _connect(self, app: str, subscribe_all: bool) -> aiohttp.ClientWebSocketResponse:
+        """An ``/ari/events`` websocket for app; AriAuthError when the credentials are refused."""
+        sess = await self._sess()
+        ws_url = self.base_url.replace("http://", "ws://").replace("https://", "wss://") + "/events"
+        try:
+            return await sess.ws_connect(
+                ws_url,
+                params={"app": app, "subscribeAll": "true" if subscribe_all else "false"},
+                heartbeat=self.heartbeat,
+                timeout=aiohttp.ClientWSTimeout(ws_close=self.timeout),
+            )
+        except aiohttp.WSServerHandshakeError as exc:
+            if exc.status in (401, 403):
+                raise AriAuthError(exc.status, "events websocket refused the credentials", "GET", "/events") from None
+            raise
+
+    def _backoff(self, attempt: int) -> float:
+        return float(min(self.backoff_max, 0.2 * (2**attempt)) * (0.5 + random.random() / 2))
+
+    async def _probe(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        """Ask for a ping over the websocket: only an Asterisk that takes REST there answers."""
+        with contextlib.suppress(Exception):
+            await ws.send_str('{"type": "RESTRequest", "request_id": "probe", "method": "GET", "uri": "asterisk/ping"}')
+
+    def _frame(self, lane: _Lane, data: str) -> dict[str, Any] | None:
+        """A text frame as an event; REST answers go to their request, bad frames are logged."""
+        try:
+            event = json.loads(data)
+        except ValueError:
+            logger.warning("ARI sent a frame that is not JSON", extra={"ari": self.name, "lane": lane.name})
+            return None
+        if not isinstance(event, dict) or "type" not in event:
+            logger.warning("ARI sent an event without a type", extra={"ari": self.name, "lane": lane.name})
+            return None
+        if event["type"] == "RESTResponse":
+            self._answered(lane, event)
+            return None
+        return event
+
     async def _read_loop(self, queue: asyncio.Queue[dict[str, Any] | BaseException], subscribe_all: bool) -> None:
         attempt = 0
-        ws_url = self.base_url.replace("http://", "ws://").replace("https://", "wss://") + "/events"
+        lane = self._events_lane
         while not self._closed:
-            sess = await self._sess()
             try:
-                ws = await sess.ws_connect(
-                    ws_url,
-                    params={"app": self.app, "subscribeAll": "true" if subscribe_all else "false"},
-                    heartbeat=self.heartbeat,
-                    timeout=aiohttp.ClientWSTimeout(ws_close=self.timeout),
-                )
+                ws = await self._connect(self.app, subscribe_all)
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
-                if isinstance(exc, aiohttp.WSServerHandshakeError) and exc.status in (401, 403):
-                    raise AriAuthError(
-                        exc.status, "events websocket refused the credentials", "GET", "/events"
-                    ) from None
-                delay = min(self.backoff_max, 0.2 * (2**attempt)) * (0.5 + random.random() / 2)
+                delay = self._backoff(attempt)
                 attempt += 1
                 logger.warning(
                     "ARI events unreachable; retrying",
@@ -490,43 +599,62 @@ class AriClient:
                 )
                 await asyncio.sleep(delay)
                 continue
-            self._ws = ws
+            lane.ws = ws
             attempt = 0
             logger.info("ARI events connected", extra={"ari": self.name})
             await self._apply_event_filter()
             if self.rest_over_ws:
-                # answered only by an Asterisk that takes REST over this websocket
-                with contextlib.suppress(Exception):
-                    await ws.send_str(
-                        '{"type": "RESTRequest", "request_id": "probe", "method": "GET", "uri": "asterisk/ping"}'
-                    )
+                await self._probe(ws)
             queue.put_nowait({"type": CONNECTED, "server": self.name})
             try:
                 async for msg in ws:
                     if msg.type == aiohttp.WSMsgType.TEXT:
-                        try:
-                            event = json.loads(msg.data)
-                        except ValueError:
-                            logger.warning("ARI sent a frame that is not JSON", extra={"ari": self.name})
-                            continue
-                        if not isinstance(event, dict) or "type" not in event:
-                            logger.warning("ARI sent an event without a type", extra={"ari": self.name})
-                            continue
-                        if event["type"] == "RESTResponse":
-                            self._answered(event)
-                            continue
-                        event["server"] = self.name
-                        queue.put_nowait(event)
+                        event = self._frame(lane, msg.data)
+                        if event is not None:
+                            event["server"] = self.name
+                            queue.put_nowait(event)
                     elif msg.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING):
                         break
             finally:
-                self._ws = None
-                self._drop_pending()
+                self._drop_pending(lane)
                 with contextlib.suppress(Exception):
                     await ws.close()
             if not self._closed:
                 logger.warning("ARI events disconnected", extra={"ari": self.name})
                 queue.put_nowait({"type": DISCONNECTED, "server": self.name})
+                await asyncio.sleep(0.2)
+
+    async def _lane_loop(self, lane: _Lane) -> None:
+        """Keep one extra request websocket connected (application ``<app>-<lane>``, no
+        subscriptions: it only carries REST answers) while the events are read."""
+        attempt = 0
+        while not self._closed:
+            try:
+                ws = await self._connect(f"{self.app}-{lane.name}", False)
+            except AriAuthError:
+                return  # the events websocket meets the same refusal and raises it
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                delay = self._backoff(attempt)
+                attempt += 1
+                logger.debug("ARI request lane unreachable", extra={"lane": lane.name, "cause": str(exc)})
+                await asyncio.sleep(delay)
+                continue
+            lane.ws = ws
+            attempt = 0
+            await self._probe(ws)
+            try:
+                async for msg in ws:
+                    if msg.type == aiohttp.WSMsgType.TEXT:
+                        if self._frame(lane, msg.data) is not None:
+                            logger.debug("ARI event on a request lane ignored", extra={"lane": lane.name})
+                    elif msg.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING):
+                        break
+            finally:
+                self._drop_pending(lane)
+                with contextlib.suppress(Exception):
+                    await ws.close()
+            if not self._closed:
+                logger.info("ARI request lane disconnected", extra={"ari": self.name, "lane": lane.name})
                 await asyncio.sleep(0.2)
 
 

@@ -171,6 +171,62 @@ async def test_the_event_filter_is_set_on_every_connection_and_cleared_for_a_cli
         await other.close()
 
 
+async def test_requests_spread_over_the_request_websockets_and_follow_one_in_flight_for_the_same_channel(settings, ari):
+    a = settings.asterisk
+    assert [lane.name for lane in ari.lanes] == ["events", "lane1", "lane2"]
+    events = ari.events()
+    try:
+        assert (await anext(events))["type"] == CONNECTED
+        async with asyncio.timeout(5):
+            while not all(lane.usable for lane in ari.lanes):
+                await asyncio.sleep(0.02)
+        # each extra websocket is an application of its own that subscribes to nothing
+        apps = {x["name"]: x for x in await ari.request("GET", "/applications")}
+        assert {a.app_name, f"{a.app_name}-lane1", f"{a.app_name}-lane2"} <= set(apps)
+        assert apps[f"{a.app_name}-lane1"]["channel_ids"] == []
+        # nine requests at once: each goes to the websocket with the fewest waiting, three each
+        before = [lane.sent for lane in ari.lanes]
+        pongs = await asyncio.gather(*(ari.request("GET", "/asterisk/ping") for _ in range(9)))
+        assert all(p["ping"] == "pong" for p in pongs)
+        assert [lane.sent - b for lane, b in zip(ari.lanes, before, strict=True)] == [3, 3, 3]
+        # an originate and the hang-up of the same channel sent together: the hang-up follows the
+        # originate on its websocket, so Asterisk never sees it first (it would answer 404)
+        for i in range(10):
+            cid = f"lane-probe-{i}"
+            created, _ = await asyncio.gather(
+                ari.originate("Local/12345@hotline-local", channel_id=cid, timeout=5), ari.hangup(cid)
+            )
+            assert created["id"] == cid
+        # a request websocket that drops comes back by itself; requests meanwhile use the others
+        lane = ari.lanes[1]
+        old = lane.ws
+        assert old is not None
+        await old.close()
+        assert (await ari.request("GET", "/asterisk/ping"))["ping"] == "pong"
+        async with asyncio.timeout(5):
+            while not lane.usable or lane.ws is old:
+                await asyncio.sleep(0.02)
+    finally:
+        await events.aclose()
+    assert ari.rest_transport == "http" and not any(lane.usable for lane in ari.lanes)
+
+
+async def test_no_request_lanes_keeps_requests_on_the_events_websocket(settings):
+    a = settings.asterisk
+    ari = AriClient(a.ari_url, a.ari_user, a.ari_password, a.app_name, request_lanes=0)
+    events = ari.events()
+    try:
+        assert (await anext(events))["type"] == CONNECTED
+        async with asyncio.timeout(5):
+            while ari.rest_transport != "websocket":
+                await asyncio.sleep(0.02)
+        await asyncio.gather(*(ari.request("GET", "/asterisk/ping") for _ in range(4)))
+        assert [(lane.name, lane.sent) for lane in ari.lanes] == [("events", 4)]
+    finally:
+        await events.aclose()
+        await ari.close()
+
+
 def _client_operations() -> set[tuple[str, str]]:
     """Every (method, path template) the client's source sends, with placeholders as {}."""
     src = inspect.getsource(AriClient)
