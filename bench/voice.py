@@ -2,7 +2,8 @@
 
 sipp plays both sides on loopback: one caller sipp per run and one UAS for all seats (static
 PJSIP contacts ``sip:seatbenchNNN@127.0.0.1:PORT``). Each phase runs once through this engine
-(AcdService + VoiceService in this process, built like the integration harness) and once
+(AcdService + VoiceService in a process of its own, ``bench.voice_engine``, built like the
+integration harness and run like ``hotline run``: the bench's own work never shares its loop) and once
 through ``Queue(bench)`` with the same seats as members. Every number comes from the sipp
 message traces (both sipps share Asterisk's clock):
 
@@ -653,7 +654,7 @@ async def _one(
     stack = None
     try:
         if plan.engine == "engine":
-            stack = await EngineStack.start(settings, seat_ids(plan.seats), ports["seats"], run_dir, records)
+            stack = await EngineProcess.start(plan.seats, ports["seats"], run_dir, records)
         else:
             for seat in seat_ids(plan.seats):
                 await ami.action(
@@ -726,79 +727,48 @@ async def _one(
     return metrics
 
 
-class EngineStack:
-    """AcdService + VoiceService + records, wired exactly as tests/integration/acd/voice_harness.py."""
+class EngineProcess:
+    """The engine of a run in a process of its own (``python -m bench.voice_engine``), as
+    ``hotline run`` would have it: the bench's progress bar, its sipp supervision and its trace
+    parsing never share the engine's event loop or its interpreter lock."""
 
-    def __init__(self, parts: dict[str, Any]) -> None:
-        self.parts = parts
+    def __init__(self, proc: asyncio.subprocess.Process, log: Path) -> None:
+        self.proc = proc
+        self.log = log
 
     @classmethod
-    async def start(
-        cls, settings: Any, seats: list[str], seat_port: int, run_dir: Path, with_records: bool = True
-    ) -> EngineStack:
-        from acd.ari.client import AriClient
-        from acd.core import Acd, AcdSettings, QueueConfig, QueueConfigured, SeatLoggedIn
-        from acd.service import AcdService
-        from acd.voice.records import RecordStore
-        from acd.voice.seats import SeatDevice
-        from acd.voice.service import VoiceService
-        from hotline.bus import Bus
-        from hotline.migrate import upgrade
-        from hotline.storage import make_engine, make_sessionmaker
+    async def start(cls, seats: int, seat_port: int, run_dir: Path, records: bool = True) -> EngineProcess:
+        import sys
 
-        a = settings.asterisk
-        db_url = f"sqlite+aiosqlite:///{run_dir / 'records.db'}"
-        await upgrade(db_url)
-        db = make_engine(db_url)
-        ari = AriClient.from_settings(a)
-        # Wrap-up 0 s and a 30 s ring timeout, like queues.conf [bench]: the same seats' rules.
-        acd = AcdService(Bus(), Acd(AcdSettings(wrap_up_s={"voice": 0.0, "chat": 0.0})))
-        queue = QueueConfig(
-            name="general",
-            skills=(("general", 1),),
-            ring_timeout_s=30.0,
-            widen_on_projection=False,
-            widen_after_s=(None, None, None, None),
-        )
-        await acd.feed(QueueConfigured(now=acd.now(), queue=queue))
-        records = RecordStore(make_sessionmaker(db))
-        records.start()
-        voice = VoiceService(ari, acd, records=records if with_records else None)
-        acd.start()
-        voice.start()
-        # The engine's collector policy, as `hotline run` has it (hotline/gcpolicy.py).
-        import gc
-
-        from hotline.gcpolicy import GcPolicy
-
-        gc.collect()
-        gc.freeze()
-        gc_task = asyncio.create_task(GcPolicy(settings.gc_freeze_every_s or 10.0).run())
-        stack = cls({"ari": ari, "acd": acd, "voice": voice, "records": records, "db": db, "gc": gc_task})
+        log = run_dir / "engine.log"
+        argv = [sys.executable, "-m", "bench.voice_engine", "--seats", str(seats), "--seat-port", str(seat_port)]
+        argv += ["--run-dir", str(run_dir)] + ([] if records else ["--no-records"])
+        with log.open("wb") as err:
+            proc = await asyncio.create_subprocess_exec(
+                *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=err
+            )
+        engine = cls(proc, log)
+        assert proc.stdout is not None
         try:
-            await asyncio.wait_for(voice.connected.wait(), 10)
+            line = await asyncio.wait_for(proc.stdout.readline(), 60)
         except TimeoutError:
-            await stack.stop()
-            raise CommandError(f"the engine's ARI events did not connect to {a.ari_url} within 10 s") from None
-        for seat in seats:
-            voice.set_device(SeatDevice(seat, kind="desk", contact=f"sip:seat{seat}@127.0.0.1:{seat_port}"))
-            await acd.feed(SeatLoggedIn(now=acd.now(), seat_id=seat, skills=(("general", 1),), ready=True))
-        return stack
+            line = b""
+        if line.strip() != b"ready":
+            await engine.stop()
+            tail = log.read_text(errors="replace").strip().splitlines()[-5:]
+            raise CommandError("the benchmark's engine did not start: " + (" | ".join(tail) or "no output"))
+        return engine
 
     async def stop(self) -> None:
-        p = self.parts
-        p["gc"].cancel()
-        await p["voice"].stop()
-        await p["acd"].stop()
-        await p["records"].stop()
-        # Only the benchmark's own channels: the sandbox may be shared with other work.
-        with contextlib.suppress(Exception):
-            for ch in await p["ari"].channels():
-                if str(ch.get("name", "")).startswith(("PJSIP/bench-caller-", "PJSIP/seatbench")):
-                    with contextlib.suppress(Exception):
-                        await p["ari"].hangup(ch["id"])
-        await p["ari"].close()
-        await p["db"].dispose()
+        """Close its stdin: it stops like ``hotline run`` on a signal (records flushed)."""
+        if self.proc.stdin is not None:
+            with contextlib.suppress(Exception):
+                self.proc.stdin.close()
+        try:
+            await asyncio.wait_for(self.proc.wait(), 30)
+        except TimeoutError:
+            self.proc.kill()
+            await self.proc.wait()
 
 
 def summary(

@@ -1,0 +1,148 @@
+"""The engine side of ``hotline bench voice``, in a process of its own.
+
+``python -m bench.voice_engine --seats N --seat-port P --run-dir DIR [--no-records]`` builds the
+ACD service, the voice service and the interaction records exactly as the integration harness
+(``tests/integration/acd/voice_harness.py``) and ``hotline run`` do, logs the benchmark's seats
+in (static PJSIP contacts on the seat sipp), prints ``ready`` once the ARI events are connected,
+and runs until its standard input closes (or SIGTERM): then it stops, records flushed. Errors go
+to standard error, which the bench keeps as ``engine.log`` in the run's folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from bench.voice import seat_ids
+from hotline import aio
+from hotline.errors import CommandError
+
+
+class EngineStack:
+    """AcdService + VoiceService + records, wired exactly as tests/integration/acd/voice_harness.py."""
+
+    def __init__(self, parts: dict[str, Any]) -> None:
+        self.parts = parts
+
+    @classmethod
+    async def start(
+        cls, settings: Any, seats: list[str], seat_port: int, run_dir: Path, with_records: bool = True
+    ) -> EngineStack:
+        from acd.ari.client import AriClient
+        from acd.core import Acd, AcdSettings, QueueConfig, QueueConfigured, SeatLoggedIn
+        from acd.service import AcdService
+        from acd.voice.records import RecordStore
+        from acd.voice.seats import SeatDevice
+        from acd.voice.service import VoiceService
+        from hotline.bus import Bus
+        from hotline.migrate import upgrade
+        from hotline.storage import make_engine, make_sessionmaker
+
+        a = settings.asterisk
+        db_url = f"sqlite+aiosqlite:///{run_dir / 'records.db'}"
+        await upgrade(db_url)
+        db = make_engine(db_url)
+        ari = AriClient.from_settings(a)
+        # Wrap-up 0 s and a 30 s ring timeout, like queues.conf [bench]: the same seats' rules.
+        acd = AcdService(Bus(), Acd(AcdSettings(wrap_up_s={"voice": 0.0, "chat": 0.0})))
+        queue = QueueConfig(
+            name="general",
+            skills=(("general", 1),),
+            ring_timeout_s=30.0,
+            widen_on_projection=False,
+            widen_after_s=(None, None, None, None),
+        )
+        await acd.feed(QueueConfigured(now=acd.now(), queue=queue))
+        records = RecordStore(make_sessionmaker(db))
+        records.start()
+        voice = VoiceService(ari, acd, records=records if with_records else None)
+        acd.start()
+        voice.start()
+        # The engine's collector policy, as `hotline run` has it (hotline/gcpolicy.py).
+        import gc
+
+        from hotline.gcpolicy import GcPolicy
+
+        gc.collect()
+        gc.freeze()
+        gc_task = asyncio.create_task(GcPolicy(settings.gc_freeze_every_s or 10.0).run())
+        stack = cls({"ari": ari, "acd": acd, "voice": voice, "records": records, "db": db, "gc": gc_task})
+        try:
+            await asyncio.wait_for(voice.connected.wait(), 10)
+        except TimeoutError:
+            await stack.stop()
+            raise CommandError(f"the engine's ARI events did not connect to {a.ari_url} within 10 s") from None
+        for seat in seats:
+            voice.set_device(SeatDevice(seat, kind="desk", contact=f"sip:seat{seat}@127.0.0.1:{seat_port}"))
+            await acd.feed(SeatLoggedIn(now=acd.now(), seat_id=seat, skills=(("general", 1),), ready=True))
+        return stack
+
+    async def stop(self) -> None:
+        p = self.parts
+        p["gc"].cancel()
+        await p["voice"].stop()
+        await p["acd"].stop()
+        await p["records"].stop()
+        # Only the benchmark's own channels: the sandbox may be shared with other work.
+        with contextlib.suppress(Exception):
+            for ch in await p["ari"].channels():
+                if str(ch.get("name", "")).startswith(("PJSIP/bench-caller-", "PJSIP/seatbench")):
+                    with contextlib.suppress(Exception):
+                        await p["ari"].hangup(ch["id"])
+        await p["ari"].close()
+        await p["db"].dispose()
+
+
+async def _main(args: argparse.Namespace) -> int:
+    from hotline.settings import load_settings
+
+    settings = load_settings()
+    stack = await EngineStack.start(settings, seat_ids(args.seats), args.seat_port, Path(args.run_dir), args.records)
+    loop = asyncio.get_running_loop()
+    done = asyncio.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, done.set)
+    stdin = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin)
+
+    async def until_eof() -> None:
+        await stdin.read()
+        done.set()
+
+    watcher = asyncio.create_task(until_eof())
+    print("ready", flush=True)
+    try:
+        await done.wait()
+    finally:
+        watcher.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watcher
+        await stack.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.voice_engine", description=__doc__.splitlines()[0])
+    parser.add_argument("--seats", type=int, required=True, help="seats seatbench001... logged in ready")
+    parser.add_argument("--seat-port", type=int, required=True, help="UDP port of the seat sipp")
+    parser.add_argument("--run-dir", required=True, help="folder of the run (records.db goes there)")
+    parser.add_argument("--no-records", dest="records", action="store_false", help="no interaction records")
+    args = parser.parse_args(argv)
+    if args.seats < 1 or not 1 <= args.seat_port <= 65535:
+        parser.error("--seats must be >= 1 and --seat-port a UDP port")
+    from hotline.settings import load_settings
+
+    try:
+        return aio.run(_main(args), load_settings().event_loop)
+    except CommandError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
