@@ -333,11 +333,14 @@ class VoiceService:
     async def enqueue(
         self, call: Call, routing: Routing, enqueued_at: float | None = None, *, answer: bool = False
     ) -> None:
-        """Hold the caller in the queue's bridge and let the ACD offer the call, side by side.
+        """Let the ACD offer the call, then answer (when asked) and hold the caller.
 
-        The ACD's offer (and so the seat's ring) does not wait for the caller's answer and move
-        into the holding bridge: those go out at the same time. A caller who is gone by then is
-        ended in the ACD as an abandon, like any hang-up while queued.
+        The seat is rung first: the ACD's offer (and so the originate) never waits for the
+        caller's answer and move into the holding bridge, and those go to Asterisk only once it
+        has taken the originate. Sent beside it (on another request websocket) they competed
+        with it inside Asterisk: the seat's INVITE left 0.8 ms later at the median (measured
+        within one run, calls alternating). A caller who is gone by then is ended in the ACD as
+        an abandon, like any hang-up while queued.
         """
         queue = str(routing.get("queue") or self.default_queue)
         call.queue = queue
@@ -345,8 +348,6 @@ class VoiceService:
         call.enqueued = enqueued_at or self.clock()
         bridge = await self._holding_bridge(queue)
         call.in_core = True
-        # Started before the feed: the feed enters the core before this task first runs.
-        hold = asyncio.create_task(self._hold(call, bridge, answer), name=f"hold-{call.contact_id}")
         await self.acd.feed(
             ContactArrived(
                 now=self.acd.now(),
@@ -362,7 +363,7 @@ class VoiceService:
                 enqueued_at=enqueued_at,
             )
         )
-        if not await hold:
+        if not await self._hold(call, bridge, answer):
             return
         # Kept on the channel so a restarted engine restores the original place in line; after
         # the ACD has had its say, so it never delays the first ring.
