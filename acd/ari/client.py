@@ -29,7 +29,7 @@ import itertools
 import json
 import logging
 import random
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
@@ -584,6 +584,24 @@ class AriClient:
             return None
         return event
 
+    async def _pump(
+        self, lane: _Lane, ws: aiohttp.ClientWebSocketResponse, deliver: Callable[[dict[str, Any]], None]
+    ) -> None:
+        """Read one websocket until it closes: REST answers to their requests, events to deliver;
+        then its requests still waiting fail (never sent again)."""
+        try:
+            async for msg in ws:
+                if msg.type == aiohttp.WSMsgType.TEXT:
+                    event = self._frame(lane, msg.data)
+                    if event is not None:
+                        deliver(event)
+                elif msg.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING):
+                    break
+        finally:
+            self._drop_pending(lane)
+            with contextlib.suppress(Exception):
+                await ws.close()
+
     async def _read_loop(self, queue: asyncio.Queue[dict[str, Any] | BaseException], subscribe_all: bool) -> None:
         attempt = 0
         lane = self._events_lane
@@ -606,19 +624,12 @@ class AriClient:
             if self.rest_over_ws:
                 await self._probe(ws)
             queue.put_nowait({"type": CONNECTED, "server": self.name})
-            try:
-                async for msg in ws:
-                    if msg.type == aiohttp.WSMsgType.TEXT:
-                        event = self._frame(lane, msg.data)
-                        if event is not None:
-                            event["server"] = self.name
-                            queue.put_nowait(event)
-                    elif msg.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING):
-                        break
-            finally:
-                self._drop_pending(lane)
-                with contextlib.suppress(Exception):
-                    await ws.close()
+
+            def deliver(event: dict[str, Any]) -> None:
+                event["server"] = self.name
+                queue.put_nowait(event)
+
+            await self._pump(lane, ws, deliver)
             if not self._closed:
                 logger.warning("ARI events disconnected", extra={"ari": self.name})
                 queue.put_nowait({"type": DISCONNECTED, "server": self.name})
@@ -642,17 +653,7 @@ class AriClient:
             lane.ws = ws
             attempt = 0
             await self._probe(ws)
-            try:
-                async for msg in ws:
-                    if msg.type == aiohttp.WSMsgType.TEXT:
-                        if self._frame(lane, msg.data) is not None:
-                            logger.debug("ARI event on a request lane ignored", extra={"lane": lane.name})
-                    elif msg.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING):
-                        break
-            finally:
-                self._drop_pending(lane)
-                with contextlib.suppress(Exception):
-                    await ws.close()
+            await self._pump(lane, ws, lambda _: logger.debug("ARI event on a request lane ignored"))
             if not self._closed:
                 logger.info("ARI request lane disconnected", extra={"ari": self.name, "lane": lane.name})
                 await asyncio.sleep(0.2)
