@@ -29,6 +29,7 @@ import re
 import shutil
 import socket
 import statistics
+import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -732,14 +733,11 @@ class EngineProcess:
     ``hotline run`` would have it: the bench's progress bar, its sipp supervision and its trace
     parsing never share the engine's event loop or its interpreter lock."""
 
-    def __init__(self, proc: asyncio.subprocess.Process, log: Path) -> None:
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
         self.proc = proc
-        self.log = log
 
     @classmethod
     async def start(cls, seats: int, seat_port: int, run_dir: Path, records: bool = True) -> EngineProcess:
-        import sys
-
         log = run_dir / "engine.log"
         argv = [sys.executable, "-m", "bench.voice_engine", "--seats", str(seats), "--seat-port", str(seat_port)]
         argv += ["--run-dir", str(run_dir)] + ([] if records else ["--no-records"])
@@ -747,7 +745,7 @@ class EngineProcess:
             proc = await asyncio.create_subprocess_exec(
                 *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=err
             )
-        engine = cls(proc, log)
+        engine = cls(proc)
         assert proc.stdout is not None
         try:
             line = await asyncio.wait_for(proc.stdout.readline(), 60)

@@ -98,10 +98,7 @@ class EngineStack:
         await p["db"].dispose()
 
 
-async def _main(args: argparse.Namespace) -> int:
-    from hotline.settings import load_settings
-
-    settings = load_settings()
+async def _main(args: argparse.Namespace, settings: Any) -> int:
     stack = await EngineStack.start(settings, seat_ids(args.seats), args.seat_port, Path(args.run_dir), args.records)
     loop = asyncio.get_running_loop()
     done = asyncio.Event()
@@ -135,11 +132,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.seats < 1 or not 1 <= args.seat_port <= 65535:
         parser.error("--seats must be >= 1 and --seat-port a UDP port")
-    from hotline.settings import load_settings
+    from hotline.settings import SettingsError, load_settings
 
     try:
-        return aio.run(_main(args), load_settings().event_loop)
-    except CommandError as exc:
+        settings = load_settings()
+        return aio.run(_main(args, settings), settings.event_loop)
+    except (CommandError, SettingsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
 

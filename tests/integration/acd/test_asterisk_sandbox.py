@@ -105,6 +105,14 @@ async def test_ari_wrong_password_and_unknown_channel_map_to_errors(settings, ar
         await ari.channel("no-such-channel")
 
 
+async def _connected_with_rest_over_websocket(ari, events) -> None:
+    """The first event is the connection marker; then a websocket takes requests (probe answered)."""
+    assert (await anext(events))["type"] == CONNECTED
+    async with asyncio.timeout(5):
+        while ari.rest_transport != "websocket":
+            await asyncio.sleep(0.02)
+
+
 async def test_requests_go_over_the_events_websocket_once_asterisk_answers_the_probe(settings, ari):
     a = settings.asterisk
     plain = AriClient(a.ari_url, a.ari_user, a.ari_password, a.app_name)  # no events: HTTP only
@@ -112,10 +120,7 @@ async def test_requests_go_over_the_events_websocket_once_asterisk_answers_the_p
         await plain.destroy_bridge("ws-probe-bridge")
     events = ari.events()
     try:
-        assert (await anext(events))["type"] == CONNECTED
-        async with asyncio.timeout(5):
-            while ari.rest_transport != "websocket":
-                await asyncio.sleep(0.02)
+        await _connected_with_rest_over_websocket(ari, events)
         before = dict(ari.sent)
         bridge = await ari.create_bridge("mixing", bridge_id="ws-probe-bridge", name="over ws")
         assert bridge["id"] == "ws-probe-bridge" and bridge["bridge_type"] == "mixing"
@@ -219,10 +224,7 @@ async def test_no_request_lanes_keeps_requests_on_the_events_websocket(settings)
     ari = AriClient(a.ari_url, a.ari_user, a.ari_password, a.app_name, request_lanes=0)
     events = ari.events()
     try:
-        assert (await anext(events))["type"] == CONNECTED
-        async with asyncio.timeout(5):
-            while ari.rest_transport != "websocket":
-                await asyncio.sleep(0.02)
+        await _connected_with_rest_over_websocket(ari, events)
         await asyncio.gather(*(ari.request("GET", "/asterisk/ping") for _ in range(4)))
         assert [(lane.name, lane.sent) for lane in ari.lanes] == [("events", 4)]
     finally:
