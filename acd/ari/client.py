@@ -26,7 +26,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import json
 import logging
 import random
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -34,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import aiohttp
+import orjson
 
 if TYPE_CHECKING:
     from hotline.settings import AsteriskSettings
@@ -246,7 +246,7 @@ class AriClient:
         message: dict[str, Any] = {"type": "RESTRequest", "request_id": rid, "method": method, "uri": uri}
         if body is not None:
             message["content_type"] = "application/json"
-            message["message_body"] = json.dumps(body)
+            message["message_body"] = orjson.dumps(body).decode()
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         ws = lane.ws
         assert ws is not None
@@ -255,7 +255,7 @@ class AriClient:
         for r in resources:
             lane.busy[r] = lane.busy.get(r, 0) + 1
         try:
-            await ws.send_str(json.dumps(message))
+            await ws.send_frame(orjson.dumps(message), aiohttp.WSMsgType.TEXT)
             async with asyncio.timeout(timeout):
                 answer = await future
         except TimeoutError:
@@ -508,22 +508,54 @@ class AriClient:
         return await self.request("GET", "/api-docs/resources.json")  # type: ignore[no-any-return]
 
     # --- events ---------------------------------------------------------------------
-    async def events(self, *, subscribe_all: bool = False) -> AsyncIterator[dict[str, Any]]:
-        """Yield ARI events for ever, reconnecting with backoff.
+    async def run(self, handle: Callable[[dict[str, Any]], None], *, subscribe_all: bool = False) -> None:
+        """Read ARI events for ever, reconnecting with backoff, and call ``handle(event)`` for
+        each one from the websocket's reader itself: no queue and no task switch between a frame
+        and its handler (on a busy machine each switch is a chance to wait for a core, and a
+        StasisStart's handler rings the seat). ``handle`` must not block: it starts whatever
+        awaits Asterisk as a task of its own, since the answers to those requests come through
+        this same reader. An exception from it is logged and the reading goes on.
 
-        Each (re)connection yields ``{"type": "_Connected"}`` first and each loss
-        ``{"type": "_Disconnected"}``, so the caller can rebuild its state from
-        ``channels()`` and ``bridges()``. The websocket is read by a task of its own, so a
-        consumer that awaits a request (answered on this same websocket) while handling an
-        event never waits on itself; the extra request websockets run beside it.
+        Each (re)connection is handed over as ``{"type": "_Connected"}`` first and each loss as
+        ``{"type": "_Disconnected"}``, so the consumer can rebuild its state from ``channels()``
+        and ``bridges()``; the extra request websockets run beside it. Returns only by raising
+        (AriAuthError when the credentials are refused) or when cancelled.
         """
+        lanes = [
+            asyncio.create_task(self._lane_loop(lane), name=f"ari-{lane.name}-{self.name}")
+            for lane in (self.lanes[1:] if self.rest_over_ws else [])
+        ]
+
+        def deliver(event: dict[str, Any]) -> None:
+            event["server"] = self.name
+            try:
+                handle(event)
+            except Exception:
+                logger.exception("ARI event handler failed", extra={"ari": self.name, "type": event.get("type")})
+
+        try:
+            await self._read_loop(deliver, subscribe_all)
+        finally:
+            for task in lanes:
+                task.cancel()
+            for task in lanes:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    async def events(self, *, subscribe_all: bool = False) -> AsyncIterator[dict[str, Any]]:
+        """:meth:`run`'s events as an async iterator (through a queue: one task switch more),
+        for consumers that take events one at a time; raises what run raises."""
         queue: asyncio.Queue[dict[str, Any] | BaseException] = asyncio.Queue()
-        tasks = [asyncio.create_task(self._read(queue, subscribe_all), name=f"ari-reader-{self.name}")]
-        if self.rest_over_ws:
-            tasks += [
-                asyncio.create_task(self._lane_loop(lane), name=f"ari-{lane.name}-{self.name}")
-                for lane in self.lanes[1:]
-            ]
+
+        async def read() -> None:
+            try:
+                await self.run(queue.put_nowait, subscribe_all=subscribe_all)
+            except asyncio.CancelledError:
+                raise
+            except BaseException as exc:  # handed to the consumer, who raises it
+                queue.put_nowait(exc)
+
+        reader = asyncio.create_task(read(), name=f"ari-reader-{self.name}")
         try:
             while True:
                 item = await queue.get()
@@ -531,19 +563,9 @@ class AriClient:
                     raise item
                 yield item
         finally:
-            for task in tasks:
-                task.cancel()
-            for task in tasks:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
-
-    async def _read(self, queue: asyncio.Queue[dict[str, Any] | BaseException], subscribe_all: bool) -> None:
-        try:
-            await self._read_loop(queue, subscribe_all)
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:  # handed to the consumer, who raises it
-            queue.put_nowait(exc)
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await reader
 
     async def _connect(self, app: str, subscribe_all: bool) -> aiohttp.ClientWebSocketResponse:
         """An ``/ari/events`` websocket for app; AriAuthError when the credentials are refused."""
@@ -572,7 +594,7 @@ class AriClient:
     def _frame(self, lane: _Lane, data: str) -> dict[str, Any] | None:
         """A text frame as an event; REST answers go to their request, bad frames are logged."""
         try:
-            event = json.loads(data)
+            event = orjson.loads(data)
         except ValueError:
             logger.warning("ARI sent a frame that is not JSON", extra={"ari": self.name, "lane": lane.name})
             return None
@@ -602,7 +624,7 @@ class AriClient:
             with contextlib.suppress(Exception):
                 await ws.close()
 
-    async def _read_loop(self, queue: asyncio.Queue[dict[str, Any] | BaseException], subscribe_all: bool) -> None:
+    async def _read_loop(self, deliver: Callable[[dict[str, Any]], None], subscribe_all: bool) -> None:
         attempt = 0
         lane = self._events_lane
         while not self._closed:
@@ -623,16 +645,11 @@ class AriClient:
             await self._apply_event_filter()
             if self.rest_over_ws:
                 await self._probe(ws)
-            queue.put_nowait({"type": CONNECTED, "server": self.name})
-
-            def deliver(event: dict[str, Any]) -> None:
-                event["server"] = self.name
-                queue.put_nowait(event)
-
+            deliver({"type": CONNECTED})
             await self._pump(lane, ws, deliver)
             if not self._closed:
                 logger.warning("ARI events disconnected", extra={"ari": self.name})
-                queue.put_nowait({"type": DISCONNECTED, "server": self.name})
+                deliver({"type": DISCONNECTED})
                 await asyncio.sleep(0.2)
 
     async def _lane_loop(self, lane: _Lane) -> None:
@@ -663,14 +680,14 @@ def _result(status: int, text: str, method: str, path: str, reason: str = "") ->
     """An answer's body as JSON, or the mapped error for its status (HTTP and websocket alike)."""
     if status >= 400:
         try:
-            message = json.loads(text).get("message", text) if text else reason
+            message = orjson.loads(text).get("message", text) if text else reason
         except (ValueError, AttributeError):
             message = text[:200]
         raise _BY_STATUS.get(status, AriError)(status, str(message), method, path)
     if not text:
         return None
     try:
-        return json.loads(text)
+        return orjson.loads(text)
     except ValueError:
         raise AriUnavailable(status, f"not JSON: {text[:100]!r}", method, path) from None
 

@@ -1,9 +1,9 @@
 """The voice call flow on ARI: StasisStart -> answer -> IVR -> holding bridge with music on
 hold -> ACD -> originate to the seat -> mixing bridge; every failure becomes a core event.
 
-ARI events are handled one at a time in arrival order (one task), so the state here and in
-the ACD core never races. REST calls that only act on Asterisk run inline: each takes a few
-milliseconds on loopback and ordering matters more than overlap.
+Each call's ARI events are handled in arrival order, different calls side by side (see
+``_dispatch``); everything runs on one event loop, and the ACD core is fed one event at a
+time, so the state here and in the core never races.
 """
 
 from __future__ import annotations
@@ -109,6 +109,7 @@ class VoiceService:
         self._task: asyncio.Task[None] | None = None
         # call (contact id, else channel id) -> the task handling its latest event
         self._chains: dict[str, asyncio.Task[None]] = {}
+        self._gate: asyncio.Task[None] | None = None  # the latest (re)connection's handling
         self.connected = asyncio.Event()
         self.reconciled = 0
         self.control = CallControl(self)
@@ -129,47 +130,46 @@ class VoiceService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        chains = list(self._chains.values())
+        chains = [*self._chains.values(), *([self._gate] if self._gate is not None else [])]
         for task in chains:
             task.cancel()
         await asyncio.gather(*chains, return_exceptions=True)
 
     async def _run(self) -> None:
-        """Events of one call are handled in order; different calls side by side.
+        await self.ari.run(self._dispatch)
+
+    def _dispatch(self, event: dict[str, Any]) -> None:
+        """Start handling an event, straight from the ARI reader: events of one call in order,
+        different calls side by side.
 
         A handler awaits Asterisk (bridging a seat that answered, hanging up after a caller
         left): one queue for all calls would keep the next caller's StasisStart, and so the
         seat's ring, waiting behind those round trips. (Re)connections are barriers: every
-        call's handling finishes before reconciliation, and none starts during it.
+        call's handling started before one finishes before reconciliation, and none started
+        after it begins until reconciliation is done.
         """
-        async for event in self.ari.events():
-            if event.get("type") in (CONNECTED, DISCONNECTED):
-                await self._drain()
-                await self._handle(event)
-                continue
-            key = self._key_of(event)
-            task = asyncio.create_task(self._handle_after(self._chains.get(key), event))
-            self._chains[key] = task
-            task.add_done_callback(functools.partial(self._chain_done, key))
+        kind = event.get("type")
+        if kind in (CONNECTED, DISCONNECTED):
+            before = [*self._chains.values(), *([self._gate] if self._gate is not None else [])]
+            self._gate = asyncio.create_task(self._after(before, event), name=f"voice-{kind}")
+            return
+        key = self._key_of(event)
+        before = [t for t in (self._chains.get(key), self._gate) if t is not None and not t.done()]
+        task = asyncio.create_task(self._after(before, event))
+        self._chains[key] = task
+        task.add_done_callback(functools.partial(self._chain_done, key))
 
-    async def _handle(self, event: dict[str, Any]) -> None:
+    async def _after(self, before: list[asyncio.Task[None]], event: dict[str, Any]) -> None:
+        if before:
+            await asyncio.wait(before)
         try:
             await self.on_event(event)
         except Exception:
             logger.exception("ARI event not handled", extra={"type": event.get("type")})
 
-    async def _handle_after(self, previous: asyncio.Task[None] | None, event: dict[str, Any]) -> None:
-        if previous is not None:
-            await asyncio.wait([previous])
-        await self._handle(event)
-
     def _chain_done(self, key: str, task: asyncio.Task[None]) -> None:
         if self._chains.get(key) is task:
             del self._chains[key]
-
-    async def _drain(self) -> None:
-        while self._chains:
-            await asyncio.wait(list(self._chains.values()))
 
     def _key_of(self, event: dict[str, Any]) -> str:
         """The call an event belongs to (its contact id), else the channel's own id."""

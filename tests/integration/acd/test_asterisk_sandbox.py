@@ -75,6 +75,34 @@ async def test_sipp_call_to_12345_starts_our_stasis_app(settings, ari):
     await events.aclose()
 
 
+async def test_run_hands_every_event_to_the_handler_and_a_failing_handler_does_not_stop_the_reading(ari):
+    seen: list[dict] = []
+
+    def handle(event: dict) -> None:
+        seen.append(event)
+        if event["type"] == CONNECTED:
+            raise RuntimeError("a handler bug")  # logged; the websocket is still read
+
+    reader = asyncio.create_task(ari.run(handle))
+    try:
+        async with asyncio.timeout(10):
+            while not seen or ari.rest_transport != "websocket":
+                await asyncio.sleep(0.02)
+        assert seen[0] == {"type": CONNECTED, "server": ari.name}
+        await ari.originate("Local/12345@hotline-local", channel_id="run-probe", timeout=5)
+        async with asyncio.timeout(10):
+            while not any(e["type"] == "StasisStart" for e in seen):
+                await asyncio.sleep(0.02)
+        start = next(e for e in seen if e["type"] == "StasisStart")
+        assert start["server"] == ari.name and start["channel"]["id"].startswith("run-probe")
+        assert not reader.done()
+    finally:
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
+    assert ari.rest_transport == "http"  # the websockets closed with the reader
+
+
 async def test_ami_login_reads_core_status(settings):
     a = settings.asterisk
     ami = Ami(a.host, a.ami_port, a.ami_user, a.ami_password, timeout=5)

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 from acd.ari.client import CONNECTED, AriClient
@@ -37,31 +36,42 @@ def test_a_calls_channels_share_its_key_and_strangers_keep_their_own() -> None:
     assert v._key_of({"type": "StasisStart", "channel": "not a dict"}) == ""
 
 
+async def _settled(v: VoiceService) -> None:
+    while pending := [t for t in [*v._chains.values(), v._gate] if t is not None and not t.done()]:
+        await asyncio.wait(pending)
+
+
 async def test_one_calls_events_wait_for_each_other_while_another_call_goes_ahead() -> None:
     v = _service()
     done: list[str] = []
     release_a = asyncio.Event()
+    release_reconcile = asyncio.Event()
 
     async def on_event(event: dict[str, Any]) -> None:
         name = event.get("name", event["type"])
         if name == "a1":
             await release_a.wait()  # the first event of call A waits on Asterisk
+        if name == "connected":
+            await release_reconcile.wait()  # reconciliation lists channels and bridges
         done.append(name)
 
-    async def events() -> AsyncIterator[dict[str, Any]]:
-        yield _ev("StasisStart", "A", name="a1", args=["inbound"])
-        yield _ev("ChannelDestroyed", "A", name="a2")
-        yield _ev("StasisStart", "B", name="b1", args=["inbound"])
-        await asyncio.sleep(0.05)
-        assert done == ["b1"]  # B went ahead; A's second event waits for its first
-        release_a.set()
-        await asyncio.sleep(0.05)
-        yield {"type": CONNECTED, "name": "connected"}  # a barrier: everything before it is finished
-
     v.on_event = on_event  # type: ignore[method-assign]
-    v.ari.events = lambda **_: events()  # type: ignore[method-assign]
-    await asyncio.wait_for(v._run(), 5)
-    assert done == ["b1", "a1", "a2", "connected"]
+    v._dispatch(_ev("StasisStart", "A", name="a1", args=["inbound"]))
+    v._dispatch(_ev("ChannelDestroyed", "A", name="a2"))
+    v._dispatch(_ev("StasisStart", "B", name="b1", args=["inbound"]))
+    await asyncio.sleep(0.05)
+    assert done == ["b1"]  # B went ahead; A's second event waits for its first
+    # a (re)connection is a barrier: it waits for everything before it, everything after waits for it
+    v._dispatch({"type": CONNECTED, "name": "connected"})
+    v._dispatch(_ev("StasisStart", "C", name="c1", args=["inbound"]))
+    await asyncio.sleep(0.05)
+    assert done == ["b1"]
+    release_a.set()
+    await asyncio.sleep(0.05)
+    assert done == ["b1", "a1", "a2"]  # C still waits for the reconciliation
+    release_reconcile.set()
+    await asyncio.wait_for(_settled(v), 5)
+    assert done == ["b1", "a1", "a2", "connected", "c1"]
     assert v._chains == {}  # finished chains are forgotten
 
 
@@ -74,12 +84,25 @@ async def test_a_handler_that_fails_does_not_stop_the_next_event_of_its_call() -
             raise RuntimeError("handler bug")
         done.append(event["name"])
 
-    async def events() -> AsyncIterator[dict[str, Any]]:
-        yield _ev("StasisStart", "A", name="boom", args=["inbound"])
-        yield _ev("ChannelDestroyed", "A", name="after")
+    v.on_event = on_event  # type: ignore[method-assign]
+    v._dispatch(_ev("StasisStart", "A", name="boom", args=["inbound"]))
+    v._dispatch(_ev("ChannelDestroyed", "A", name="after"))
+    await asyncio.wait_for(_settled(v), 5)
+    assert done == ["after"]
+
+
+async def test_stop_cancels_handlers_still_waiting_and_the_reconciliation() -> None:
+    v = _service()
+    never = asyncio.Event()
+
+    async def on_event(event: dict[str, Any]) -> None:
+        await never.wait()
 
     v.on_event = on_event  # type: ignore[method-assign]
-    v.ari.events = lambda **_: events()  # type: ignore[method-assign]
-    await v._run()
-    await v._drain()
-    assert done == ["after"]
+    v._dispatch(_ev("StasisStart", "A", args=["inbound"]))
+    v._dispatch({"type": CONNECTED})
+    v._dispatch(_ev("StasisStart", "B", args=["inbound"]))
+    tasks = [*v._chains.values(), v._gate]
+    assert len(tasks) == 3
+    await v.stop()
+    assert all(t is not None and t.cancelled() for t in tasks)
