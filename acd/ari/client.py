@@ -542,30 +542,10 @@ class AriClient:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
 
-    async def events(self, *, subscribe_all: bool = False) -> AsyncIterator[dict[str, Any]]:
+    def events(self, *, subscribe_all: bool = False) -> AsyncIterator[dict[str, Any]]:
         """:meth:`run`'s events as an async iterator (through a queue: one task switch more),
         for consumers that take events one at a time; raises what run raises."""
-        queue: asyncio.Queue[dict[str, Any] | BaseException] = asyncio.Queue()
-
-        async def read() -> None:
-            try:
-                await self.run(queue.put_nowait, subscribe_all=subscribe_all)
-            except asyncio.CancelledError:
-                raise
-            except BaseException as exc:  # handed to the consumer, who raises it
-                queue.put_nowait(exc)
-
-        reader = asyncio.create_task(read(), name=f"ari-reader-{self.name}")
-        try:
-            while True:
-                item = await queue.get()
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
-        finally:
-            reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await reader
+        return merged_events([self], subscribe_all=subscribe_all)
 
     async def _connect(self, app: str, subscribe_all: bool) -> aiohttp.ClientWebSocketResponse:
         """An ``/ari/events`` websocket for app; AriAuthError when the credentials are refused."""
@@ -698,19 +678,30 @@ def _param(value: Any) -> str:
     return str(value)
 
 
-async def merged_events(clients: list[AriClient]) -> AsyncIterator[dict[str, Any]]:
-    """Events of several Asterisk servers as one stream, each tagged with its server name."""
-    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+async def merged_events(clients: list[AriClient], *, subscribe_all: bool = False) -> AsyncIterator[dict[str, Any]]:
+    """Events of one or several Asterisk servers as one stream, each tagged with its server's
+    name. Raises what a server's :meth:`AriClient.run` raises (AriAuthError when one refuses the
+    credentials): a server lost for good is never silently dropped from the stream."""
+    queue: asyncio.Queue[dict[str, Any] | BaseException] = asyncio.Queue()
 
-    async def pump(client: AriClient) -> None:
-        async for event in client.events():
-            await queue.put(event)
+    async def read(client: AriClient) -> None:
+        try:
+            await client.run(queue.put_nowait, subscribe_all=subscribe_all)
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:  # handed to the consumer, who raises it
+            queue.put_nowait(exc)
 
-    tasks = [asyncio.create_task(pump(c), name=f"ari-events-{c.name}") for c in clients]
+    tasks = [asyncio.create_task(read(c), name=f"ari-reader-{c.name}") for c in clients]
     try:
         while True:
-            yield await queue.get()
+            item = await queue.get()
+            if isinstance(item, BaseException):
+                raise item
+            yield item
     finally:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task

@@ -11,7 +11,7 @@ import re
 import pytest
 
 from acd.ami import Ami, AmiAuthError
-from acd.ari.client import CONNECTED, AriAuthError, AriClient, AriConflict, AriNotFound
+from acd.ari.client import CONNECTED, AriAuthError, AriClient, AriConflict, AriNotFound, merged_events
 from tests.integration.asterisk import asterisk_settings, run_sipp, sipp_binary
 
 pytestmark = pytest.mark.integration
@@ -101,6 +101,44 @@ async def test_run_hands_every_event_to_the_handler_and_a_failing_handler_does_n
         with contextlib.suppress(asyncio.CancelledError):
             await reader
     assert ari.rest_transport == "http"  # the websockets closed with the reader
+
+
+async def test_merged_events_tag_each_servers_events_and_raise_when_one_refuses_the_credentials(settings):
+    a = settings.asterisk
+    # two "servers": two clients of the sandbox, each its own application (the second one is the
+    # application the dialplan sends 12345 to)
+    one = AriClient(a.ari_url, a.ari_user, a.ari_password, f"{a.app_name}-merge-1", name="one")
+    two = AriClient(a.ari_url, a.ari_user, a.ari_password, a.app_name, name="two")
+    stream = merged_events([one, two])
+    try:
+        connected = {(await anext(stream))["server"] for _ in range(2)}
+        assert connected == {"one", "two"}
+        async with asyncio.timeout(5):
+            while two.rest_transport != "websocket":
+                await asyncio.sleep(0.02)
+        await two.originate("Local/12345@hotline-local", channel_id="merge-probe", timeout=5)
+        async with asyncio.timeout(10):
+            async for event in stream:
+                if event["type"] == "StasisStart":
+                    break
+        assert event["server"] == "two" and event["channel"]["id"].startswith("merge-probe")
+        await two.hangup("merge-probe")
+    finally:
+        await stream.aclose()
+        await one.close()
+        await two.close()
+    bad = AriClient(a.ari_url, a.ari_user, "not-the-password", a.app_name, name="bad")
+    good = AriClient(a.ari_url, a.ari_user, a.ari_password, f"{a.app_name}-merge-1", name="good")
+    stream = merged_events([good, bad])
+    try:
+        with pytest.raises(AriAuthError):
+            async with asyncio.timeout(10):
+                async for _ in stream:
+                    pass
+    finally:
+        await stream.aclose()
+        await good.close()
+        await bad.close()
 
 
 async def test_ami_login_reads_core_status(settings):
