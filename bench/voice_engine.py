@@ -4,8 +4,9 @@
 ACD service, the voice service and the interaction records exactly as the integration harness
 (``tests/integration/acd/voice_harness.py``) and ``hotline run`` do, logs the benchmark's seats
 in (static PJSIP contacts on the seat sipp), prints ``ready`` once the ARI events are connected,
-and runs until its standard input closes (or SIGTERM): then it stops, records flushed. Errors go
-to standard error, which the bench keeps as ``engine.log`` in the run's folder.
+and runs until its standard input closes (or SIGTERM): then it stops, records flushed. Its logs
+(JSON lines, as ``hotline run`` writes them) go to standard error, which the bench keeps as
+``engine.log`` in the run's folder.
 """
 
 from __future__ import annotations
@@ -132,10 +133,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.seats < 1 or not 1 <= args.seat_port <= 65535:
         parser.error("--seats must be >= 1 and --seat-port a UDP port")
+    from hotline.logs import setup_logging
     from hotline.settings import SettingsError, load_settings
 
     try:
         settings = load_settings()
+        setup_logging(settings.log_level)  # JSON lines, as `hotline run` writes them
         return aio.run(_main(args, settings), settings.event_loop)
     except (CommandError, SettingsError) as exc:
         print(f"error: {exc}", file=sys.stderr)
