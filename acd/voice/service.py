@@ -130,10 +130,14 @@ class VoiceService:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
-        chains = [*self._chains.values(), *([self._gate] if self._gate is not None else [])]
-        for task in chains:
+        handlers = self._handlers()
+        for task in handlers:
             task.cancel()
-        await asyncio.gather(*chains, return_exceptions=True)
+        await asyncio.gather(*handlers, return_exceptions=True)
+
+    def _handlers(self) -> list[asyncio.Task[None]]:
+        """The event handling not yet forgotten: each call's latest, and the latest (re)connection's."""
+        return [*self._chains.values(), *([self._gate] if self._gate is not None else [])]
 
     async def _run(self) -> None:
         await self.ari.run(self._dispatch)
@@ -150,8 +154,7 @@ class VoiceService:
         """
         kind = event.get("type")
         if kind in (CONNECTED, DISCONNECTED):
-            before = [*self._chains.values(), *([self._gate] if self._gate is not None else [])]
-            self._gate = asyncio.create_task(self._after(before, event), name=f"voice-{kind}")
+            self._gate = asyncio.create_task(self._after(self._handlers(), event), name=f"voice-{kind}")
             return
         key = self._key_of(event)
         before = [t for t in (self._chains.get(key), self._gate) if t is not None and not t.done()]

@@ -37,7 +37,7 @@ def test_a_calls_channels_share_its_key_and_strangers_keep_their_own() -> None:
 
 
 async def _settled(v: VoiceService) -> None:
-    while pending := [t for t in [*v._chains.values(), v._gate] if t is not None and not t.done()]:
+    while pending := [t for t in v._handlers() if not t.done()]:
         await asyncio.wait(pending)
 
 
@@ -102,7 +102,7 @@ async def test_stop_cancels_handlers_still_waiting_and_the_reconciliation() -> N
     v._dispatch(_ev("StasisStart", "A", args=["inbound"]))
     v._dispatch({"type": CONNECTED})
     v._dispatch(_ev("StasisStart", "B", args=["inbound"]))
-    tasks = [*v._chains.values(), v._gate]
+    tasks = v._handlers()
     assert len(tasks) == 3
     await v.stop()
-    assert all(t is not None and t.cancelled() for t in tasks)
+    assert all(t.cancelled() for t in tasks)
