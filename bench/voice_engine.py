@@ -64,14 +64,10 @@ class EngineStack:
         voice = VoiceService(ari, acd, records=records if with_records else None)
         acd.start()
         voice.start()
-        # The engine's collector policy, as `hotline run` has it (hotline/gcpolicy.py).
-        import gc
+        # The engine's collector policy, exactly as `hotline run` starts it.
+        from hotline import gcpolicy
 
-        from hotline.gcpolicy import GcPolicy
-
-        gc.collect()
-        gc.freeze()
-        gc_task = asyncio.create_task(GcPolicy(settings.gc_freeze_every_s or 10.0).run())
+        gc_task = gcpolicy.start(settings.gc_freeze_every_s, settings.gc_sweep_every_s)
         stack = cls({"ari": ari, "acd": acd, "voice": voice, "records": records, "db": db, "gc": gc_task})
         try:
             await asyncio.wait_for(voice.connected.wait(), 10)
@@ -85,7 +81,8 @@ class EngineStack:
 
     async def stop(self) -> None:
         p = self.parts
-        p["gc"].cancel()
+        if p["gc"] is not None:
+            p["gc"].cancel()
         await p["voice"].stop()
         await p["acd"].stop()
         await p["records"].stop()

@@ -62,3 +62,15 @@ class GcPolicy:
                 self.step()
             except Exception:  # never let housekeeping take the engine down
                 logger.exception("gc policy step failed")
+
+
+def start(freeze_every: float, sweep_every: float) -> asyncio.Task[None] | None:
+    """At an engine's start-up: everything built so far lives for the whole run, so collect once
+    and freeze it; then run the policy (None when ``freeze_every`` is 0: freezing off). A sweep
+    period shorter than the freeze period is raised to it."""
+    gc.collect()
+    gc.freeze()
+    if freeze_every <= 0:
+        return None
+    policy = GcPolicy(freeze_every, max(sweep_every, freeze_every))
+    return asyncio.create_task(policy.run(), name="gc-policy")

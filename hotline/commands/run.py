@@ -114,16 +114,9 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, stop: as
             loop.add_signal_handler(sig, stop.set)
     # Everything built at start-up lives for the whole run: keep it out of the collector's full
     # passes, which otherwise stall the event loop for tens of milliseconds on a large ACD.
-    import gc
+    from hotline import gcpolicy
 
-    gc.collect()
-    gc.freeze()
-    gc_task = None
-    if settings.gc_freeze_every_s > 0:
-        from hotline.gcpolicy import GcPolicy
-
-        policy = GcPolicy(settings.gc_freeze_every_s, max(settings.gc_sweep_every_s, settings.gc_freeze_every_s))
-        gc_task = asyncio.create_task(policy.run(), name="gc-policy")
+    gc_task = gcpolicy.start(settings.gc_freeze_every_s, settings.gc_sweep_every_s)
     if ready is not None:
         ready.set()
     try:

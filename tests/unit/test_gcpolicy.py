@@ -45,3 +45,21 @@ def test_freezes_survivors_then_sweeps_when_due() -> None:
 def test_bad_periods_refused(freeze: float, sweep: float) -> None:
     with pytest.raises(ValueError):
         GcPolicy(freeze, sweep)
+
+
+async def test_start_freezes_what_start_up_built_and_runs_the_policy_unless_freezing_is_off() -> None:
+    import asyncio
+
+    from hotline import gcpolicy
+
+    gc.unfreeze()
+    keep = [[i] for i in range(1000)]
+    assert gcpolicy.start(0, 3600) is None  # off: the start-up objects are frozen all the same
+    assert gc.get_freeze_count() >= len(keep)
+    task = gcpolicy.start(0.01, 0.001)  # a sweep period below the freeze period is raised to it
+    assert task is not None and task.get_name() == "gc-policy"
+    await asyncio.sleep(0.05)
+    assert not task.done()  # running, and the raised period was accepted (GcPolicy refuses it)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
