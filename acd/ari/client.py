@@ -119,6 +119,15 @@ class _Lane:
     def usable(self) -> bool:
         return self.rest and self.ws is not None and not self.ws.closed
 
+    def lost(self) -> None:
+        """Its websocket closed: no more requests here, and those still waiting fail (never resent)."""
+        self.rest = False
+        self.ws = None
+        for rid, future in list(self.pending.items()):
+            if not future.done():
+                future.set_exception(ConnectionError(f"the {self.name} websocket closed before the answer"))
+            self.pending.pop(rid, None)
+
 
 def pick_lane(lanes: list[_Lane], resources: tuple[str, ...]) -> _Lane | None:
     """The lane of a request in flight about the same resource, else the usable lane with the
@@ -160,7 +169,7 @@ class AriClient:
         self._closed = False
         self.rest_over_ws = rest_over_ws
         self._events_lane = _Lane("events")
-        # extra websockets for requests only: used while events() runs, like the events one
+        # extra websockets for requests only: connected while run() reads the events one
         self.lanes = [self._events_lane] + [_Lane(f"lane{i}") for i in range(1, request_lanes + 1)]
         self._ids = itertools.count(1)
         self.sent = {"websocket": 0, "http": 0}  # requests by the way they went
@@ -306,15 +315,6 @@ class AriClient:
             await self.request("PUT", f"/applications/{self.app}/eventFilter", body=body)
         except AriError as exc:
             logger.warning("ARI event filter not set; all events come", extra={"ari": self.name, "cause": str(exc)})
-
-    @staticmethod
-    def _drop_pending(lane: _Lane) -> None:
-        lane.rest = False
-        lane.ws = None
-        for rid, future in list(lane.pending.items()):
-            if not future.done():
-                future.set_exception(ConnectionError(f"the {lane.name} websocket closed before the answer"))
-            lane.pending.pop(rid, None)
 
     # --- resources the engine uses ---------------------------------------------------
     async def asterisk_info(self) -> dict[str, Any]:
@@ -536,11 +536,7 @@ class AriClient:
         try:
             await self._read_loop(deliver, subscribe_all)
         finally:
-            for task in lanes:
-                task.cancel()
-            for task in lanes:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await task
+            await _cancel(lanes)
 
     def events(self, *, subscribe_all: bool = False) -> AsyncIterator[dict[str, Any]]:
         """:meth:`run`'s events as an async iterator (through a queue: one task switch more),
@@ -600,7 +596,7 @@ class AriClient:
                 elif msg.type in (aiohttp.WSMsgType.ERROR, aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.CLOSING):
                     break
         finally:
-            self._drop_pending(lane)
+            lane.lost()
             with contextlib.suppress(Exception):
                 await ws.close()
 
@@ -700,8 +696,13 @@ async def merged_events(clients: list[AriClient], *, subscribe_all: bool = False
                 raise item
             yield item
     finally:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+        await _cancel(tasks)
+
+
+async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel background readers and wait for them to end (whatever they end with)."""
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
