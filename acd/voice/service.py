@@ -38,6 +38,7 @@ from acd.voice.control import CallControl
 from acd.voice.missed import MissedCalls
 from acd.voice.records import RecordStore
 from acd.voice.seats import SeatDevice
+from hotline.aio import start_eagerly
 
 logger = logging.getLogger(__name__)
 
@@ -158,7 +159,8 @@ class VoiceService:
             return
         key = self._key_of(event)
         before = [t for t in (self._chains.get(key), self._gate) if t is not None and not t.done()]
-        task = asyncio.create_task(self._after(before, event))
+        # Its first step runs now: a caller's StasisStart rings the seat before the reader goes on.
+        task = start_eagerly(self._after(before, event))
         self._chains[key] = task
         task.add_done_callback(functools.partial(self._chain_done, key))
 
