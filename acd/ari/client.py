@@ -256,22 +256,26 @@ class AriClient:
         if body is not None:
             message["content_type"] = "application/json"
             message["message_body"] = orjson.dumps(body).decode()
-        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[dict[str, Any]] = loop.create_future()
         ws = lane.ws
         assert ws is not None
         lane.pending[rid] = future
         lane.sent += 1
         for r in resources:
             lane.busy[r] = lane.busy.get(r, 0) + 1
+        # One timer on the answer itself: lighter than asyncio.timeout (no scope, nothing to
+        # undo on the task) and independent of which task is current when the request is sent.
+        expiry = loop.call_later(timeout, _expire, future)
         try:
             await ws.send_frame(orjson.dumps(message), aiohttp.WSMsgType.TEXT)
-            async with asyncio.timeout(timeout):
-                answer = await future
+            answer = await future
         except TimeoutError:
             raise AriUnavailable(0, f"no answer within {timeout} s", method, path) from None
         except (aiohttp.ClientError, ConnectionError, RuntimeError) as exc:
             raise AriUnavailable(0, f"websocket: {type(exc).__name__}: {exc}", method, path) from None
         finally:
+            expiry.cancel()
             lane.pending.pop(rid, None)
             for r in resources:
                 left = lane.busy.get(r, 0) - 1
@@ -697,6 +701,11 @@ async def merged_events(clients: list[AriClient], *, subscribe_all: bool = False
             yield item
     finally:
         await _cancel(tasks)
+
+
+def _expire(future: asyncio.Future[Any]) -> None:
+    if not future.done():
+        future.set_exception(TimeoutError())
 
 
 async def _cancel(tasks: list[asyncio.Task[None]]) -> None:

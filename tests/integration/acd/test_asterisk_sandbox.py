@@ -6,12 +6,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
+import os
 import re
+import signal
+import time
 
 import pytest
 
 from acd.ami import Ami, AmiAuthError
-from acd.ari.client import CONNECTED, AriAuthError, AriClient, AriConflict, AriNotFound, merged_events
+from acd.ari.client import (
+    CONNECTED,
+    AriAuthError,
+    AriClient,
+    AriConflict,
+    AriNotFound,
+    AriUnavailable,
+    merged_events,
+)
+from hotline import sandbox
 from tests.integration.asterisk import asterisk_settings, run_sipp, sipp_binary
 
 pytestmark = pytest.mark.integration
@@ -217,6 +229,33 @@ async def test_requests_go_over_the_events_websocket_once_asterisk_answers_the_p
     assert ari.rest_transport == "http"
     with pytest.raises(AriNotFound):
         await ari.channel("no-such-channel")
+
+
+async def test_a_request_asterisk_does_not_answer_times_out_and_the_next_one_goes_through(settings, ari):
+    """Asterisk frozen (SIGSTOP) while a request waits on the websocket: the request fails with
+    AriUnavailable after its own timeout, nothing is left waiting, and once Asterisk runs again
+    the websocket carries requests as before."""
+    pid = sandbox.pid_alive(sandbox.paths(settings))
+    assert pid is not None, "the sandbox Asterisk is not running"
+    events = ari.events()
+    try:
+        await _connected_with_rest_over_websocket(ari, events)
+        os.kill(pid, signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            async with asyncio.timeout(5):  # a request that never gave up would hang here
+                with pytest.raises(AriUnavailable, match=r"no answer within 0\.3 s"):
+                    await ari.request("GET", "/asterisk/info", timeout=0.3)
+            assert 0.3 <= time.monotonic() - started < 2.0
+            assert all(not lane.pending and not lane.busy for lane in ari.lanes)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+        before = ari.sent["websocket"]
+        info = await ari.request("GET", "/asterisk/info", timeout=5)
+        assert "system" in info
+        assert ari.sent["websocket"] == before + 1
+    finally:
+        await events.aclose()
 
 
 async def test_the_event_filter_is_set_on_every_connection_and_cleared_for_a_client_without_one(settings, ari):
