@@ -65,6 +65,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--seed", type=int, default=12345, help="random seed of the phase 2 arrivals")
     a("--keep", default="", help="keep the sipp traces in this folder")
     a("--no-records", action="store_true", help="run the engine without writing interaction records")
+    a(
+        "--load-nice",
+        type=int,
+        default=10,
+        help="niceness of the sipp callers and seats (default 10: the load yields the cores to Asterisk"
+        " and the engine, as phones and gateways on other machines would; 0 to compete as equals)",
+    )
 
 
 @dataclass(frozen=True)
@@ -116,6 +123,8 @@ def _check(args: argparse.Namespace) -> tuple[list[int], list[str], list[float]]
         raise CommandError("--answer-min <= --answer-max and --talk2-min <= --talk2-max, all >= 0")
     if args.load >= 1.5 or args.seats1 > 999 or args.seats2 > 999:
         raise CommandError("--load must be below 1.5 and seats at most 999")
+    if not 0 <= args.load_nice <= 19:
+        raise CommandError("--load-nice takes 0 (as Asterisk) to 19 (lowest)")
     return phases, engines, rates
 
 
@@ -581,7 +590,7 @@ async def _run(
                 total = plan.starts_ms[-1] / 1000 + (plan.answer_ms[1] + plan.talk_ms[1]) / 1000
                 task = progress.add_task(f"{plan.label} {plan.engine}", total=total, note="")
                 results[f"{plan.label}/{plan.engine}"] = await _one(
-                    plan, settings, ami, ports, work, progress, task, not args.no_records
+                    plan, settings, ami, ports, work, progress, task, not args.no_records, args.load_nice
                 )
                 progress.update(task, completed=total, note=_note(results[f"{plan.label}/{plan.engine}"]))
     finally:
@@ -607,10 +616,11 @@ async def _configure(ami: Any, etc: Path, pjsip: str, extensions: str) -> None:
     await asyncio.sleep(0.5)  # the reload finishes asynchronously inside Asterisk
 
 
-async def _sipp(argv: list[str], out: Path) -> asyncio.subprocess.Process:
+async def _sipp(argv: list[str], out: Path, nice: int = 0) -> asyncio.subprocess.Process:
+    niced = ["nice", "-n", str(nice)] if nice else []
     with out.open("wb") as fh:
         return await asyncio.create_subprocess_exec(
-            "sipp", *argv, stdin=asyncio.subprocess.DEVNULL, stdout=fh, stderr=asyncio.subprocess.STDOUT
+            *niced, "sipp", *argv, stdin=asyncio.subprocess.DEVNULL, stdout=fh, stderr=asyncio.subprocess.STDOUT
         )
 
 
@@ -623,6 +633,7 @@ async def _one(
     progress: Any,
     task: Any,
     records: bool = True,
+    nice: int = 0,
 ) -> dict[str, Any]:
     run_dir = work / f"{plan.label.replace('@', '-')}-{plan.engine}"
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -651,6 +662,7 @@ async def _one(
             str(run_dir / "seat_messages.log"),
         ],
         run_dir / "seat_out.txt",
+        nice,
     )
     stack = None
     try:
@@ -687,6 +699,7 @@ async def _one(
                 str(run_dir / "caller_messages.log"),
             ],
             run_dir / "caller_out.txt",
+            nice,
         )
         started = time.monotonic()
         while caller.returncode is None:
@@ -820,6 +833,7 @@ def summary(
         "sl_formula": "answered by a seat within 15 s of the INVITE / all calls (abandons included)",
         "engines": engines,
         "engine_records": not args.no_records,
+        "load_nice": args.load_nice,
         "seed": args.seed,
     }
     return out

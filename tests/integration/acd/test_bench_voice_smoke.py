@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import os
 import re
+from pathlib import Path
 
 import pytest
 
@@ -137,8 +140,32 @@ def test_trace_pairs_seat_invite_to_caller_by_number_and_measures_the_delay():
 
 @pytest.mark.parametrize(
     "argv",
-    [("--phases", "3"), ("--engines", "asterisk"), ("--rates", "fast"), ("--seats2", "0"), ("--answer-min", "5")],
+    [
+        ("--phases", "3"),
+        ("--engines", "asterisk"),
+        ("--rates", "fast"),
+        ("--seats2", "0"),
+        ("--answer-min", "5"),
+        ("--load-nice", "20"),
+        ("--load-nice", "-5"),
+    ],
 )
 def test_bad_options_are_refused_with_a_message(argv):
     with pytest.raises(CommandError):
         voice.run(_args(*argv))
+
+
+@pytest.mark.parametrize("nice", [0, 7])
+async def test_sipp_runs_at_the_asked_niceness(tmp_path, nice):
+    sipp_binary()
+    proc = await voice._sipp(["-sn", "uas", "-i", "127.0.0.1", "-p", "0", "-nostdin"], tmp_path / "out.txt", nice)
+    try:
+        await asyncio.sleep(0.3)
+        assert proc.returncode is None, (tmp_path / "out.txt").read_text()
+        stat = Path(f"/proc/{proc.pid}/stat").read_text()
+        fields = stat[stat.rindex(")") + 2 :].split()
+        assert int(fields[16]) == os.getpriority(os.PRIO_PROCESS, 0) + nice  # field 19 of proc(5): nice
+        assert Path(f"/proc/{proc.pid}/comm").read_text().strip() == "sipp"
+    finally:
+        proc.terminate()
+        await proc.wait()
