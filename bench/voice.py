@@ -68,9 +68,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a(
         "--load-nice",
         type=int,
-        default=10,
-        help="niceness of the sipp callers and seats (default 10: the load yields the cores to Asterisk"
-        " and the engine, as phones and gateways on other machines would; 0 to compete as equals)",
+        default=0,
+        help="niceness of the sipp callers and seats (default 0: they compete with Asterisk and the"
+        " engine as equals; 10 lets the load yield the cores, as phones on other machines would)",
     )
 
 
