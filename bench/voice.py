@@ -165,6 +165,21 @@ def plans(args: argparse.Namespace, phases: list[int], engines: list[str], rates
     return out
 
 
+def rtp_sessions_needed(args: argparse.Namespace, phases: list[int], rates: list[float]) -> int:
+    """The most RTP sessions Asterisk holds at once in these runs: every call up has two legs
+    (caller and seat, each with its RTP); phase 1 keeps ``rate × (ring + talk + 1 s)`` calls up,
+    phase 2 its seats busy and the callers waiting (at most a patience's worth of arrivals)."""
+    need = 0
+    if 1 in phases:
+        hold = (args.answer_min + args.answer_max) / 2 + args.talk1 + 1.0
+        need = max(need, math.ceil(2 * max(rates) * hold))
+    if 2 in phases:
+        hold = (args.answer_min + args.answer_max) / 2 + (args.talk2_min + args.talk2_max) / 2
+        arrivals = args.load * args.seats2 / hold
+        need = max(need, 2 * args.seats2 + math.ceil(arrivals * args.patience))
+    return need
+
+
 # -- sipp traces --------------------------------------------------------------------------------
 _HEAD = re.compile(r"^-{20,} (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+)$", re.M)
 _FROM_USER = re.compile(r"^From:[^<\n]*<sip:([^@>;]+)", re.M | re.I)
@@ -527,6 +542,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from hotline.settings import load_settings
 
     settings = load_settings()
+    a = settings.asterisk
+    ports = (a.rtp_end - a.rtp_start + 1) // 2  # one even port (RTP) and the next (RTCP) per session
+    need = rtp_sessions_needed(args, phases, rates)
+    if need > ports:
+        # Past the range Asterisk refuses the calls ("couldn't allocate a port for RTP"): both
+        # engines would fail them, and the numbers would measure the range, not the routing.
+        raise CommandError(
+            f"these runs hold about {need} RTP sessions at once, but Asterisk's RTP ports "
+            f"{a.rtp_start}-{a.rtp_end} give {ports}: widen asterisk.rtp_end (and restart the sandbox) "
+            "or lower --rates"
+        )
     if not settings.asterisk.external and sandbox.ari_info(settings, timeout=2) is None:
         sandbox.up(settings)  # the benchmark needs its Asterisk; bring the sandbox up like `sandbox up`
     if sandbox.ari_info(settings, timeout=2) is None:

@@ -42,7 +42,9 @@ class AsteriskSettings(BaseModel):
     ami_port: int = Field(default=15038, ge=1, le=65535)
     sip_port: int = Field(default=15060, ge=1, le=65535, description="PJSIP UDP transport")
     rtp_start: int = Field(default=20000, ge=1024, le=65000)
-    rtp_end: int = Field(default=20999, ge=1024, le=65535)
+    rtp_end: int = Field(
+        default=29999, ge=1024, le=65535, description="two ports per RTP session: 5,000 sessions, 2,500 two-leg calls"
+    )
     ari_user: str = "hotline"
     ari_password: str = ""
     ami_user: str = "hotline"

@@ -169,3 +169,13 @@ async def test_sipp_runs_at_the_asked_niceness(tmp_path, nice):
     finally:
         proc.terminate()
         await proc.wait()
+
+
+def test_runs_that_would_exhaust_asterisks_rtp_ports_are_refused_before_they_start():
+    one_rate = _args("--phases", "1", "--rates", "50")
+    assert voice.rtp_sessions_needed(one_rate, [1], [50.0]) == 600  # 2 legs x 50/s x (2 s ring + 3 s talk + 1 s)
+    # phase 2: 300 seats' calls up, and 40 s of arrivals (0.9 x 300 / 42 s per call) waiting
+    big = _args("--rates", "20,50", "--seats2", "300")
+    assert voice.rtp_sessions_needed(big, [1, 2], [20.0, 50.0]) == 2 * 300 + 258
+    with pytest.raises(CommandError, match="RTP ports 20000-29999 give 5000"):
+        voice.run(_args("--phases", "1", "--rates", "500"))
