@@ -90,7 +90,7 @@ class _CarryOn(Coroutine[Any, Any, T]):
         raise x
 
     def throw(self, typ: Any, val: Any = None, tb: Any = None) -> Any:
-        exc = typ if isinstance(typ, BaseException) else typ(val) if val is None else val
+        exc = typ if isinstance(typ, BaseException) else (val if val is not None else typ())
         outcome, self._outcome = self._outcome, None
         if outcome is not None:
             kind, x = outcome
