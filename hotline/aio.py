@@ -3,7 +3,8 @@
 uvloop's loop moves the engine's socket reads and writes (ARI, AMI, Socket.IO, HTTP) out of
 Python; on `hotline bench voice` phase 1 it took about half a millisecond off the engine's
 median delay from a caller's INVITE to the seat's. The setting ``event_loop = "asyncio"``
-keeps the standard loop (the tests run on it).
+keeps the standard loop (the tests run on it). ``start_eagerly`` starts a task whose first
+step runs at once, in the caller (the voice side's handling of ARI events).
 """
 
 from __future__ import annotations
