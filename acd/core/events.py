@@ -135,7 +135,9 @@ class OfferRejected:
     seat_id: str
 
 
-OFFER_FAILURES: Final = ("busy", "unreachable", "unregistered", "no_answer")
+# not_connected: the seat answered but the engine could not bridge it to the contact (the seat
+# is not to blame: no miss is counted, the contact goes back to its place).
+OFFER_FAILURES: Final = ("busy", "unreachable", "unregistered", "no_answer", "not_connected")
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,7 +145,7 @@ class OfferFailed:
     now: float
     contact_id: str
     seat_id: str
-    cause: str  # busy | unreachable | unregistered | no_answer
+    cause: str  # busy | unreachable | unregistered | no_answer | not_connected
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,7 +66,8 @@ class OffersMixin(RoutingMixin):
             raise ValueError(f"offer failure cause must be one of {', '.join(OFFER_FAILURES)}")
         contact, seat = self._offered_pair(e.contact_id, e.seat_id)
         unreachable = e.cause in ("unreachable", "unregistered")
-        self._release(contact, seat, e.cause, count_rona=not unreachable, unreachable=unreachable)
+        missed = not unreachable and e.cause != "not_connected"
+        self._release(contact, seat, e.cause, count_rona=missed, unreachable=unreachable)
 
     def _cancel(self, contact: Contact, seat: Seat, why: str) -> None:
         self._out.append(CancelOffer(contact.id, seat.id, why))

@@ -171,6 +171,20 @@ def test_seat_goes_not_ready_only_after_the_configured_count_of_misses() -> None
     assert r.state("a") == "not_ready" and r.cstate("c") == "waiting"
 
 
+def test_a_seat_that_answered_but_was_not_connected_counts_no_miss() -> None:
+    r = Rig(AcdSettings(rona_limit=1, wrap_up_s={"voice": 0.0}))
+    r.seat("a")
+    r.call("c", 1)
+    assert r.offers() == [("c", "a")]
+    r.call("d", 2)
+    r.feed(OfferFailed(3, "c", "a", "not_connected"))
+    # With rona_limit 1 a real miss would pause the seat; this one is the engine's failure.
+    assert r.state("a") == "reserved" and r.offers() == [("c", "a")]
+    assert r.acd.contact_position("d")["position"] == 1
+    r.feed(OfferAccepted(4, "c", "a"))
+    assert r.acd.seat_state("a")["state"] == "busy"
+
+
 def test_answered_offer_resets_the_miss_count() -> None:
     r = Rig(AcdSettings(rona_limit=2, wrap_up_s={"voice": 0.0}))
     r.seat("a")
