@@ -28,6 +28,7 @@ import contextlib
 import itertools
 import logging
 import random
+import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
@@ -86,15 +87,18 @@ _BY_STATUS: dict[int, type[AriError]] = {
 CONNECTED = "_Connected"
 DISCONNECTED = "_Disconnected"
 
-# Request parameters that name a channel or bridge (comma lists allowed): they tie a request to
-# the websocket of an earlier one still in flight about the same resource.
-_ID_PARAMS = ("channelId", "channel", "bridgeId", "otherChannelId", "snoopId")
+# Request parameters that name a channel (comma lists allowed): they tie a request to the
+# websocket of an earlier one still in flight about the same channel, so that e.g. a hang-up
+# never overtakes the originate of its channel. Bridges are left out: a queue's holding bridge
+# is shared by every caller of the queue, and tying requests by it would line up every caller's
+# move behind one stuck channel; one call's requests about its own bridge follow each other.
+_ID_PARAMS = ("channelId", "channel", "otherChannelId", "snoopId")
 
 
 def _resources(path: str, params: Mapping[str, str]) -> tuple[str, ...]:
-    """The channel and bridge ids a request is about: the path's own, and those in parameters."""
+    """The channel ids a request is about: the path's own, and those in parameters."""
     parts = path.strip("/").split("/")
-    ids = [parts[1]] if len(parts) >= 2 and parts[0] in ("channels", "bridges") else []
+    ids = [parts[1]] if len(parts) >= 2 and parts[0] == "channels" else []
     for name in _ID_PARAMS:
         value = params.get(name)
         if value:
@@ -102,22 +106,37 @@ def _resources(path: str, params: Mapping[str, str]) -> tuple[str, ...]:
     return tuple(ids)
 
 
+# A websocket whose oldest request has waited this long is taken as stuck behind a channel
+# that is busy in Asterisk (see _Lane.stalled): new requests go elsewhere.
+STALL_S = 0.25
+
+
 class _Lane:
     """One websocket that carries REST requests: the events websocket, or an extra one."""
 
-    __slots__ = ("busy", "name", "pending", "rest", "sent", "ws")
+    __slots__ = ("busy", "name", "pending", "rest", "sent", "since", "ws")
 
     def __init__(self, name: str) -> None:
         self.name = name
         self.ws: aiohttp.ClientWebSocketResponse | None = None
         self.rest = False  # this connection answered the probe: requests may use it
         self.pending: dict[str, asyncio.Future[dict[str, Any]]] = {}
+        self.since: dict[str, float] = {}  # request id -> when it was sent (oldest first)
         self.busy: dict[str, int] = {}  # resource id -> requests in flight about it
         self.sent = 0
 
     @property
     def usable(self) -> bool:
         return self.rest and self.ws is not None and not self.ws.closed
+
+    def stalled(self, now: float) -> bool:
+        """Asterisk answers one websocket's requests one after the other, and a request about a
+        channel waits for every command queued on that channel (a prompt played to it while it
+        is in a bridge holds them until its last word): behind such a request, every later one
+        on the same websocket would wait too."""
+        for sent in self.since.values():
+            return now - sent > STALL_S
+        return False
 
     def lost(self) -> None:
         """Its websocket closed: no more requests here, and those still waiting fail (never resent)."""
@@ -127,17 +146,22 @@ class _Lane:
             if not future.done():
                 future.set_exception(ConnectionError(f"the {self.name} websocket closed before the answer"))
             self.pending.pop(rid, None)
+            self.since.pop(rid, None)
 
 
-def pick_lane(lanes: list[_Lane], resources: tuple[str, ...]) -> _Lane | None:
-    """The lane of a request in flight about the same resource, else the usable lane with the
-    fewest requests waiting (the first of equals); None when no websocket takes requests."""
+def pick_lane(lanes: list[_Lane], resources: tuple[str, ...], now: float) -> _Lane | None:
+    """The lane of a request in flight about the same resource (so that requests about one
+    channel keep their order), else the usable, unstalled lane with the fewest requests waiting
+    (the first of equals); None when no websocket can take the request now (it goes by HTTP,
+    where Asterisk serves each connection in a thread of its own)."""
     best: _Lane | None = None
     for lane in lanes:
         if not lane.usable:
             continue
         if resources and any(r in lane.busy for r in resources):
             return lane
+        if lane.stalled(now):
+            continue
         if best is None or len(lane.pending) < len(best.pending):
             best = lane
     return best
@@ -214,7 +238,7 @@ class AriClient:
         clean = {k: _param(v) for k, v in (params or {}).items() if v is not None}
         if self.rest_over_ws:
             resources = _resources(path, clean)
-            lane = pick_lane(self.lanes, resources)
+            lane = pick_lane(self.lanes, resources, time.monotonic())
             if lane is not None:
                 self.sent["websocket"] += 1
                 return await self._ws_request(lane, method, path, clean, body, timeout or self.timeout, resources)
@@ -261,6 +285,7 @@ class AriClient:
         ws = lane.ws
         assert ws is not None
         lane.pending[rid] = future
+        lane.since[rid] = time.monotonic()
         lane.sent += 1
         for r in resources:
             lane.busy[r] = lane.busy.get(r, 0) + 1
@@ -277,6 +302,7 @@ class AriClient:
         finally:
             expiry.cancel()
             lane.pending.pop(rid, None)
+            lane.since.pop(rid, None)
             for r in resources:
                 left = lane.busy.get(r, 0) - 1
                 if left > 0:

@@ -324,6 +324,53 @@ async def test_requests_spread_over_the_request_websockets_and_follow_one_in_fli
     assert ari.rest_transport == "http" and not any(lane.usable for lane in ari.lanes)
 
 
+async def test_a_channel_hearing_a_prompt_in_a_bridge_holds_up_only_its_own_requests(settings, ari):
+    """Asterisk plays a prompt to a channel in a bridge synchronously on the channel's command
+    queue, and answers one websocket's requests one after the other: a move of that channel
+    waits for the prompt's end, and so would every later request on its websocket. The client
+    sends the next requests elsewhere (another websocket, else HTTP); stopping the prompt frees
+    the move."""
+    a = settings.asterisk
+    plain = AriClient(a.ari_url, a.ari_user, a.ari_password, a.app_name)
+    # Fresh ids: Asterisk forgets a destroyed bridge's id only a moment after answering.
+    hold, talk = f"stall-hold-{time.time_ns()}", f"stall-talk-{time.time_ns()}"
+    events = ari.events()
+    try:
+        await _connected_with_rest_over_websocket(ari, events)
+        async with asyncio.timeout(5):
+            while not all(lane.usable for lane in ari.lanes):
+                await asyncio.sleep(0.02)
+        # The dialplan's half of a Local call to 12345 enters the application: the "caller".
+        await ari.originate("Local/12345@hotline-local", channel_id="stall-local", timeout=5)
+        async with asyncio.timeout(5):
+            while (ev := await anext(events)).get("type") != "StasisStart":
+                pass
+        caller = ev["channel"]["id"]
+        await ari.answer(caller)
+        await ari.create_bridge("holding", bridge_id=hold)
+        await ari.create_bridge("mixing", bridge_id=talk)
+        await ari.add_to_bridge(hold, caller)
+        await ari.play(caller, f"sound:{a.sounds_dir}/callback_offer", playback_id="stall-prompt")
+        move = asyncio.create_task(ari.add_to_bridge(talk, caller))
+        await asyncio.sleep(0.5)  # the move now waits in Asterisk behind the prompt (about 10 s)
+        assert not move.done()
+        stuck = next(lane for lane in ari.lanes if lane.pending)
+        # Everything else still goes through, none of it behind the stuck move.
+        pongs = await asyncio.gather(*(ari.request("GET", "/asterisk/ping") for _ in range(6)))
+        assert all(p["ping"] == "pong" for p in pongs) and not move.done()
+        assert len(stuck.pending) == 1
+        await ari.stop_playback("stall-prompt")
+        async with asyncio.timeout(3):
+            await move
+        assert (await ari.request("GET", f"/bridges/{talk}"))["channels"] == [caller]
+    finally:
+        await events.aclose()
+        for bridge in (hold, talk):
+            with contextlib.suppress(Exception):
+                await plain.destroy_bridge(bridge)
+        await plain.close()
+
+
 async def test_no_request_lanes_keeps_requests_on_the_events_websocket(settings):
     a = settings.asterisk
     ari = AriClient(a.ari_url, a.ari_user, a.ari_password, a.app_name, request_lanes=0)
