@@ -72,6 +72,10 @@ class Call:
     inbox: asyncio.Queue[dict[str, Any]] | None = None  # ARI events for the IVR while it runs
     ivr_task: asyncio.Task[None] | None = None
     ivr_record: dict[str, Any] | None = None  # flow, path and outcome from the IVR
+    # The queue announcement playing to the waiting caller (playback id, its play request).
+    # Asterisk runs every later command for the channel (a move into the seat's bridge
+    # above all) only once it ends, so it is stopped before any of them.
+    announcing: tuple[str, asyncio.Task[Any]] | None = None
 
     def record(self) -> dict[str, Any]:
         wait = (self.answered - self.enqueued) if (self.answered and self.enqueued) else None

@@ -218,7 +218,11 @@ class VoiceService:
             return
         if kind in ("PlaybackFinished", "RecordingFinished", "RecordingFailed"):
             call = self.by_channel.get(_target_channel(event))
-            if call is not None and call.inbox is not None:
+            if call is None:
+                return
+            if call.announcing is not None and (event.get("playback") or {}).get("id") == call.announcing[0]:
+                call.announcing = None
+            elif call.inbox is not None:
                 call.inbox.put_nowait(event)
             return
         channel = event.get("channel")
@@ -414,9 +418,13 @@ class VoiceService:
         if call is None or call.leg is None or call.leg.channel_id != leg_id or call.leg.cancelled:
             await self._hangup(leg_id)
             return
-        call.leg.answered = self.clock()
-        bridge = f"talk-{contact_id}"
+        leg = call.leg
+        leg.answered = self.clock()
+        # One bridge per attempt: what Asterisk still does for a failed one never meets the next.
+        bridge = f"talk-{leg_id}"
         try:
+            if call.callback_number is None:
+                await self._stop_announcement(call)
             await self.ari.create_bridge("mixing", bridge_id=bridge, name=f"talk {contact_id}")
             call.talk_bridge = bridge
             if call.callback_number is None:
@@ -425,7 +433,7 @@ class VoiceService:
                 await self.ari.add_to_bridge(bridge, leg_id)
         except AriError as exc:
             logger.warning("could not connect seat", extra={"contact": contact_id, "seat": seat_id, "cause": str(exc)})
-            await self._hangup(leg_id)
+            await self._not_connected(call, leg, bridge)
             return
         call.state = TALKING
         call.seat_id = seat_id
@@ -442,6 +450,31 @@ class VoiceService:
         if cb is not None:
             await self._dial_citizen(call, cb.number)
         self._save(call)
+
+    async def _not_connected(self, call: Call, leg: SeatLeg, bridge: str) -> None:
+        """The seat answered but could not be bridged to the caller: undo the attempt (its bridge,
+        the seat's leg), hold the caller again and give the contact back to the ACD at its place.
+        The seat is not to blame, so it counts no miss."""
+        leg.outcome = "not_connected"
+        if call.offers:
+            call.offers[-1]["outcome"] = "not_connected"
+        self.legs.pop(leg.channel_id, None)
+        call.leg = None
+        call.talk_bridge = None
+        with contextlib.suppress(AriError):
+            await self.ari.destroy_bridge(bridge)
+        await self._hangup(leg.channel_id)
+        if call.state == ENDED:
+            return
+        call.state = self._waiting_state(call)
+        if call.state == QUEUED:
+            holding = self.holding.get(call.queue or "")
+            if holding is not None and not await self._hold(call, holding, answer=False):
+                return  # the caller left meanwhile: ended as an abandon
+        with contextlib.suppress(ValueError):
+            await self.acd.feed(
+                OfferFailed(now=self.acd.now(), contact_id=call.contact_id, seat_id=leg.seat_id, cause="not_connected")
+            )
 
     async def _gone(self, channel_id: str, cause: int | None, why: str) -> None:
         """A channel left: the citizen, a seat leg, or an extra leg."""
@@ -635,12 +668,34 @@ class VoiceService:
 
     async def _announce(self, announce: Announce) -> None:
         call = self.calls.get(announce.contact_id)
-        if call is None or call.state not in (QUEUED,):
-            return
+        if call is None or call.state != QUEUED or call.announcing is not None:
+            return  # one at a time: a caller who still hears the last one skips this one
         media = self.announcement(announce.position, announce.expected_wait_s)
-        if media:
-            with contextlib.suppress(AriError):
-                await self.ari.play(call.channel_id, media, lang="zh")
+        if not media:
+            return
+        pid = f"ann-{call.contact_id}-{next(self._seq)}"
+        request = asyncio.ensure_future(self.ari.play(call.channel_id, media, playback_id=pid, lang="zh"))
+        call.announcing = (pid, request)
+        try:
+            await request
+        except AriError as exc:
+            logger.info("announcement not played", extra={"contact": call.contact_id, "cause": str(exc)})
+            if call.announcing is not None and call.announcing[0] == pid:
+                call.announcing = None
+            return
+        call.offers.append({"event": "announcement", "position": announce.position, "at": self.clock()})
+
+    async def _stop_announcement(self, call: Call) -> None:
+        """Stop (or cancel, if still queued) the caller's announcement, so that the next command
+        for the channel runs now rather than after the announcement's last word."""
+        if call.announcing is None:
+            return
+        pid, request = call.announcing
+        call.announcing = None
+        # A stop that overtook its play would find nothing and the play would still start.
+        with contextlib.suppress(AriError):
+            await request
+            await self.ari.stop_playback(pid)
 
     def announcement(self, position: int, expected_wait_s: float) -> list[str]:
         """您前面还有N位，预计等待约M分钟, as the IVR's Chinese prompt pieces."""
@@ -725,6 +780,7 @@ class VoiceService:
         await self.request_callback(call, call.caller)
         call.inbox = asyncio.Queue()
         try:
+            await self._stop_announcement(call)  # the key was pressed during it: it says no more
             with contextlib.suppress(AriError):
                 await self.ari.remove_from_bridge(self.holding.get(call.queue or "", ""), call.channel_id)
             pid = f"cbok-{call.contact_id}"
