@@ -11,10 +11,10 @@ from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
 from socketio.exceptions import ConnectionRefusedError as Refused
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hotline.auth import COOKIE, Account, LoginLimiter, read_token
+from hotline.auth import COOKIE, account_for, read_token
+from hotline.guard import RateLimiter
 
 logger = logging.getLogger(__name__)
 
@@ -52,12 +52,12 @@ class SocketAuth:
         self,
         sessions: async_sessionmaker[AsyncSession],
         secret: str,
-        limiter: LoginLimiter | None = None,
+        limiter: RateLimiter | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.sessions = sessions
         self.secret = secret
-        self.limiter = limiter or LoginLimiter(limit=10, window=60.0)
+        self.limiter = limiter or RateLimiter(limit=10, window=60.0)
         self.clock = clock
 
     async def check(self, environ: Mapping[str, Any], auth: Any, roles: frozenset[str]) -> Who:
@@ -71,11 +71,10 @@ class SocketAuth:
         if claims is None:
             self.limiter.failed(key)
             raise Refused("请先登录（令牌缺失、无效或已过期）")
-        async with self.sessions() as s:
-            acc = (await s.execute(select(Account).where(Account.username == claims.username))).scalar_one_or_none()
-        if acc is None or not acc.active:
+        acc = await account_for(self.sessions, claims)
+        if acc is None:
             self.limiter.failed(key)
-            raise Refused("账号不存在或已停用")
+            raise Refused("账号不存在、已停用或登录已失效")
         if acc.role not in roles:
             # Not a guess at a password: no rate-limit penalty, but a clear refusal.
             raise Refused(f"此页面需要角色：{'、'.join(sorted(roles))}")

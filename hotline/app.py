@@ -11,17 +11,20 @@ import importlib
 import importlib.util
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from hotline import __version__
+from hotline import __version__, auth
 from hotline.context import AppContext
+from hotline.guard import client_address, networks, refuse, within
 
 logger = logging.getLogger(__name__)
 
 CTX = web.AppKey("ctx", AppContext)
 OPENAPI_DOC = web.AppKey("openapi", dict)
+ALLOWED_ORIGINS = web.AppKey("allowed_origins", tuple)
 PLUGIN_ORDER = ("acd", "ivr", "workorders", "agent_console", "channels", "scheduling")
 
 
@@ -31,6 +34,44 @@ def _plugins() -> list[Any]:
         if importlib.util.find_spec(pkg) and importlib.util.find_spec(f"{pkg}.plugin"):
             found.append(importlib.import_module(f"{pkg}.plugin"))
     return found
+
+
+STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+BODY_TYPES = frozenset({"application/json", "multipart/form-data"})
+
+
+def _same_origin(value: str, request: web.Request, allowed: tuple[str, ...]) -> bool:
+    """Whether an Origin (or Referer) names this site: its host and port, whatever the scheme
+    (a TLS-terminating proxy changes the scheme the engine sees, never the host)."""
+    parts = urlsplit(value)
+    if not parts.scheme or not parts.netloc:
+        return False
+    return parts.netloc.lower() == request.host.lower() or f"{parts.scheme}://{parts.netloc}".lower() in allowed
+
+
+@web.middleware
+async def origin_middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+    """A state-changing API request from a browser must come from one of this site's pages: a
+    same-origin ``Origin`` (or, without one, ``Referer``) when a login cookie rides along, and a
+    JSON (or, for uploads, multipart) body. A page of another site can send neither, so its forms
+    cannot act with a seat's cookie (CSRF). Non-browser clients use a bearer token and send no
+    cookie."""
+    if request.method not in STATE_CHANGING or not request.path.startswith("/api/"):
+        return await handler(request)
+    allowed = request.app[ALLOWED_ORIGINS]
+    origin = request.headers.get("Origin")
+    cookie_only = auth.COOKIE in request.cookies and not request.headers.get("Authorization")
+    claim = origin if origin is not None else (request.headers.get("Referer") if cookie_only else None)
+    if (origin is not None or cookie_only) and (claim is None or not _same_origin(claim, request, allowed)):
+        refuse("http", "cross_origin", path=request.path, origin=origin or "")
+        return web.json_response({"error": "forbidden", "detail": "跨站请求被拒绝"}, status=403)
+    has_body = bool(request.content_length) or request.headers.get("Transfer-Encoding", "").lower() == "chunked"
+    if has_body and request.content_type not in BODY_TYPES:
+        refuse("http", "content_type", path=request.path, content_type=request.content_type)
+        return web.json_response(
+            {"error": "unsupported media type", "detail": "请求体须为 application/json"}, status=415
+        )
+    return await handler(request)
 
 
 @web.middleware
@@ -48,16 +89,28 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
 
 
 def build_openapi(plugins: list[Any]) -> dict[str, Any]:
+    ops_only = {"403": {"description": "not from the operators' networks (setting security.ops_networks)"}}
     doc: dict[str, Any] = {
         "openapi": "3.1.0",
         "info": {"title": "12345 hotline engine", "version": __version__},
         "paths": {
             "/healthz": {"get": {"summary": "liveness", "responses": {"200": {"description": "alive"}}}},
-            "/metrics": {"get": {"summary": "Prometheus metrics", "responses": {"200": {"description": "text"}}}},
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus metrics",
+                    "responses": {"200": {"description": "text"}, **ops_only},
+                }
+            },
+            "/openapi.json": {
+                "get": {
+                    "summary": "this description",
+                    "responses": {"200": {"description": "OpenAPI 3.1 document"}, **ops_only},
+                }
+            },
         },
         "components": {"schemas": {}, "securitySchemes": {}},
     }
-    for plugin in plugins:
+    for plugin in (auth, *plugins):
         part = getattr(plugin, "OPENAPI", None)
         if not part:
             continue
@@ -72,26 +125,40 @@ async def healthz(_request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "version": __version__})
 
 
-async def metrics(_request: web.Request) -> web.Response:
+def _ops_only(request: web.Request) -> None:
+    """/metrics and /openapi.json describe the engine's insides: only for the operators'
+    networks (loopback by default)."""
+    ctx = request.app[CTX]
+    sec = ctx.settings.security
+    where = client_address(request.remote or "", request.headers, networks(sec.trusted_proxies))
+    if not within(where, networks(sec.ops_networks)):
+        refuse("http", "ops_only", path=request.path, remote=where)
+        raise web.HTTPForbidden(
+            text='{"error": "forbidden", "detail": "仅限运维网络访问"}', content_type="application/json"
+        )
+
+
+async def metrics(request: web.Request) -> web.Response:
+    _ops_only(request)
     resp = web.Response(body=generate_latest())
     resp.content_type = CONTENT_TYPE_LATEST.split(";")[0]
     return resp
 
 
 async def openapi(request: web.Request) -> web.Response:
+    _ops_only(request)
     return web.json_response(request.app[OPENAPI_DOC])
 
 
 def build_app(ctx: AppContext) -> web.Application:
-    app = web.Application(middlewares=[error_middleware], client_max_size=16 * 1024 * 1024)
+    app = web.Application(middlewares=[error_middleware, origin_middleware], client_max_size=16 * 1024 * 1024)
     app[CTX] = ctx
+    app[ALLOWED_ORIGINS] = tuple(o.rstrip("/").lower() for o in ctx.settings.security.allowed_origins)
     plugins = _plugins()
     app[OPENAPI_DOC] = build_openapi(plugins)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/openapi.json", openapi)
-    from hotline import auth
-
     auth.install(app, ctx)
     for plugin in plugins:
         plugin.install(app, ctx)

@@ -11,15 +11,16 @@ Use from a feature's handlers::
     account = await auth.authenticate(request)   # any role; 401 without a valid token
 
 A token is ``base64url(json claims) + "." + base64url(HMAC-SHA256(secret_key, claims))``; the
-claims carry username, role, unit and expiry. It is accepted from ``Authorization: Bearer`` or
-from the HttpOnly cookie ``hotline_token`` that ``POST /api/login`` sets. Every request looks the
-account up, so disabling an account takes effect at once.
+claims carry username, role, unit, expiry, the time it was issued and its own id. It is accepted
+from ``Authorization: Bearer`` or from the HttpOnly cookie ``hotline_token`` that
+``POST /api/login`` sets (hotline/login.py). Every request looks the account up, so disabling an
+account takes effect at once; a token revoked by logout, or issued before the account's password
+changed, is refused.
 """
 
 from __future__ import annotations
 
 import base64
-import collections
 import datetime as dt
 import hashlib
 import hmac
@@ -48,6 +49,7 @@ USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
 # scrypt cost: 2**14 x 8 x 1 is about 16 MiB and a few tens of ms per check: slow for guessing,
 # quick enough for a login.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
+PASSWORD_MAX = 256  # longer input is refused before any hashing
 
 
 class Account(Base):
@@ -61,9 +63,31 @@ class Account(Base):
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    # Tokens issued before this instant are refused (set when the password changes).
+    tokens_after: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
     def public(self) -> dict[str, Any]:
         return {"username": self.username, "display_name": self.display_name, "role": self.role, "unit": self.unit_id}
+
+    def accepts(self, claims: Claims) -> bool:
+        """An active account that has not revoked tokens issued when this one was."""
+        if not self.active:
+            return False
+        after = self.tokens_after
+        if after is None:
+            return True
+        if after.tzinfo is None:  # SQLite hands timestamps back without their zone
+            after = after.replace(tzinfo=dt.UTC)
+        return claims.issued >= int(after.timestamp())
+
+
+class RevokedToken(Base):
+    """Tokens ended by logout before their expiry; a row is useless once the token has expired."""
+
+    __tablename__ = "revoked_tokens"
+
+    jti: Mapped[str] = mapped_column(String(32), primary_key=True)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
 
 
 class AccountError(ValueError):
@@ -89,6 +113,11 @@ def verify_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(got, base64.b64decode(digest))
 
 
+def valid_password(password: str) -> None:
+    if not 8 <= len(password) <= PASSWORD_MAX:
+        raise AccountError(f"password: 8 to {PASSWORD_MAX} characters")
+
+
 async def create_account(
     sessions: async_sessionmaker[AsyncSession],
     username: str,
@@ -105,8 +134,7 @@ async def create_account(
         raise AccountError("a member-unit account needs --unit CODE (the unit in the dispatch directory)")
     if role != "unit" and unit:
         raise AccountError("--unit is only for role unit")
-    if len(password) < 8:
-        raise AccountError("password: at least 8 characters")
+    valid_password(password)
     async with sessions() as s, s.begin():
         if (await s.execute(select(Account.id).where(Account.username == username))).first():
             raise AccountError(f"username {username!r} already exists")
@@ -130,6 +158,8 @@ class Claims:
     role: str
     unit: str | None
     expires: int  # Unix seconds
+    issued: int = 0  # Unix seconds
+    jti: str = ""  # the token's own id, for logout
 
 
 def _b64(data: bytes) -> str:
@@ -140,8 +170,10 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
-def make_token(secret: str, username: str, role: str, unit: str | None, expires: int) -> str:
-    body = _b64(json.dumps({"u": username, "r": role, "n": unit, "e": expires}, separators=(",", ":")).encode())
+def make_token(secret: str, username: str, role: str, unit: str | None, expires: int, issued: int | None = None) -> str:
+    claims = {"u": username, "r": role, "n": unit, "e": expires, "i": int(time.time()) if issued is None else issued}
+    claims["j"] = secrets.token_urlsafe(12)
+    body = _b64(json.dumps(claims, separators=(",", ":")).encode())
     sig = _b64(hmac.new(secret.encode(), body.encode(), hashlib.sha256).digest())
     return f"{body}.{sig}"
 
@@ -154,77 +186,71 @@ def read_token(secret: str, token: str, now: float) -> Claims | None:
         if not hmac.compare_digest(want, sig):
             return None
         raw = json.loads(_unb64(body))
-        claims = Claims(str(raw["u"]), str(raw["r"]), raw.get("n"), int(raw["e"]))
-    except (ValueError, KeyError, TypeError):
+        claims = Claims(
+            str(raw["u"]), str(raw["r"]), raw.get("n"), int(raw["e"]), int(raw.get("i", 0)), str(raw.get("j", ""))
+        )
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None
     return claims if claims.expires > now else None
 
 
-# ---- rate limit -------------------------------------------------------------------------------
-class LoginLimiter:
-    """At most ``limit`` failed logins per (username, client address) in ``window`` seconds."""
-
-    def __init__(self, limit: int = 5, window: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
-        self.limit, self.window, self.clock = limit, window, clock
-        self._fails: dict[tuple[str, str], collections.deque[float]] = {}
-
-    def retry_after(self, key: tuple[str, str]) -> float:
-        q = self._fails.get(key)
-        now = self.clock()
-        while q and now - q[0] >= self.window:
-            q.popleft()
-        if q is not None and not q:
-            del self._fails[key]
-        if q and len(q) >= self.limit:
-            return self.window - (now - q[0])
-        return 0.0
-
-    def failed(self, key: tuple[str, str]) -> None:
-        self._fails.setdefault(key, collections.deque()).append(self.clock())
-        if len(self._fails) > 100_000:  # keep memory bounded under a spray of usernames
-            self._fails.pop(next(iter(self._fails)))
-
-    def succeeded(self, key: tuple[str, str]) -> None:
-        self._fails.pop(key, None)
-
-
 # ---- aiohttp wiring -----------------------------------------------------------------------------
+async def account_for(sessions: async_sessionmaker[AsyncSession], claims: Claims) -> Account | None:
+    """The account a valid token speaks for, if it still may: active, the token neither revoked
+    nor issued before the account's last password change."""
+    async with sessions() as s:
+        acc = (await s.execute(select(Account).where(Account.username == claims.username))).scalar_one_or_none()
+        if acc is None or not acc.accepts(claims):
+            return None
+        if claims.jti and await s.get(RevokedToken, claims.jti) is not None:
+            return None
+    return acc
+
+
 @dataclass
 class AuthConfig:
     ctx: AppContext
     token_hours: float
-    limiter: LoginLimiter
 
 
 AUTH = web.AppKey("auth", AuthConfig)
 ACCOUNT = web.RequestKey("account", Account)  # request[ACCOUNT] after require_roles
 
 
-def _error(cls: type[web.HTTPException], error: str, detail: str, **kw: Any) -> web.HTTPException:
+def error(cls: type[web.HTTPException], error: str, detail: str, **kw: Any) -> web.HTTPException:
     return cls(
         text=json.dumps({"error": error, "detail": detail}, ensure_ascii=False), content_type="application/json", **kw
     )
 
 
-def _config(request: web.Request) -> AuthConfig:
+_error = error
+
+
+def config(request: web.Request) -> AuthConfig:
     try:
         return request.app[AUTH]
     except KeyError:
         raise RuntimeError("hotline.auth.install(app, ctx) was not called") from None
 
 
+_config = config
+
+
+def request_token(request: web.Request) -> str:
+    header = request.headers.get("Authorization", "")
+    return header[7:].strip() if header.lower().startswith("bearer ") else request.cookies.get(COOKIE, "")
+
+
 async def authenticate(request: web.Request) -> Account:
     """The active account behind the request's bearer token or cookie; 401 otherwise."""
     cfg = _config(request)
-    header = request.headers.get("Authorization", "")
-    token = header[7:].strip() if header.lower().startswith("bearer ") else request.cookies.get(COOKIE, "")
+    token = request_token(request)
     claims = read_token(cfg.ctx.settings.secret_key, token, time.time()) if token else None
     if claims is None:
         raise _error(web.HTTPUnauthorized, "unauthorized", "请先登录（令牌缺失、无效或已过期）")
-    async with cfg.ctx.sessions() as s:
-        acc = (await s.execute(select(Account).where(Account.username == claims.username))).scalar_one_or_none()
-    if acc is None or not acc.active:
-        raise _error(web.HTTPUnauthorized, "unauthorized", "账号不存在或已停用")
+    acc = await account_for(cfg.ctx.sessions, claims)
+    if acc is None:
+        raise _error(web.HTTPUnauthorized, "unauthorized", "账号不存在、已停用或登录已失效")
     return acc
 
 
@@ -252,63 +278,14 @@ def require_roles(*roles: str) -> Callable[[Handler], Handler]:
     return deco
 
 
-async def login(request: web.Request) -> web.Response:
-    cfg = _config(request)
-    try:
-        body = await request.json()
-        username, password = str(body["username"]), str(body["password"])
-    except (ValueError, KeyError, TypeError):
-        raise _error(
-            web.HTTPBadRequest, "bad request", '请求体须为 JSON：{"username": "...", "password": "..."}'
-        ) from None
-    key = (username, request.remote or "")
-    wait = cfg.limiter.retry_after(key)
-    if wait > 0:
-        raise _error(
-            web.HTTPTooManyRequests,
-            "too many attempts",
-            f"登录失败次数过多，请 {int(wait) + 1} 秒后再试",
-            headers={"Retry-After": str(int(wait) + 1)},
-        )
-    async with cfg.ctx.sessions() as s:
-        acc = (await s.execute(select(Account).where(Account.username == username))).scalar_one_or_none()
-    # Check a dummy hash for unknown users too, so the reply time does not reveal which names exist.
-    ok = verify_password(password, acc.password_hash if acc else _DUMMY_HASH) and acc is not None and acc.active
-    if not ok or acc is None:
-        cfg.limiter.failed(key)
-        logger.info("login failed", extra={"username": username, "remote": request.remote})
-        raise _error(web.HTTPUnauthorized, "unauthorized", "用户名或密码错误")
-    cfg.limiter.succeeded(key)
-    expires = int(time.time() + cfg.token_hours * 3600)
-    token = make_token(cfg.ctx.settings.secret_key, acc.username, acc.role, acc.unit_id, expires)
-    resp = web.json_response(
-        {"token": token, "expires_at": dt.datetime.fromtimestamp(expires, dt.UTC).isoformat(), "account": acc.public()}
-    )
-    resp.set_cookie(COOKIE, token, max_age=int(cfg.token_hours * 3600), httponly=True, samesite="Lax", path="/")
-    return resp
-
-
-async def logout(_request: web.Request) -> web.Response:
-    resp = web.json_response({"ok": True})
-    resp.del_cookie(COOKIE, path="/")
-    return resp
-
-
-async def me(request: web.Request) -> web.Response:
-    return web.json_response((await authenticate(request)).public())
-
-
-_DUMMY_HASH = hash_password(secrets.token_urlsafe(12))
-
-
 def install(app: web.Application, ctx: AppContext, token_hours: float = 12.0) -> None:
-    """Add /api/login, /api/logout and /api/me; safe to call more than once."""
+    """Add /api/login, /api/logout, /api/me and the password routes; safe to call more than once."""
     if AUTH in app:
         return
-    app[AUTH] = AuthConfig(ctx, token_hours, LoginLimiter())
-    app.router.add_post("/api/login", login)
-    app.router.add_post("/api/logout", logout)
-    app.router.add_get("/api/me", me)
+    app[AUTH] = AuthConfig(ctx, token_hours)
+    from hotline import login
+
+    login.install(app, ctx)
 
 
 _ACCOUNT_SCHEMA = {
@@ -357,12 +334,77 @@ OPENAPI: dict[str, Any] = {
                     },
                     "400": _ERR,
                     "401": _ERR,
+                    "413": _ERR,
                     "429": _ERR,
                 },
             }
         },
         "/api/logout": {
-            "post": {"summary": "clear the login cookie", "tags": ["auth"], "responses": {"200": {"description": "ok"}}}
+            "post": {
+                "summary": "end the token (refused from now on) and clear the login cookie",
+                "tags": ["auth"],
+                "responses": {"200": {"description": "ok"}},
+            }
+        },
+        "/api/me/password": {
+            "post": {
+                "summary": "change one's own password; every other session of the account ends",
+                "tags": ["auth"],
+                "security": [{"bearer": []}, {"cookie": []}],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["old_password", "new_password"],
+                                "properties": {
+                                    "old_password": {"type": "string", "maxLength": PASSWORD_MAX},
+                                    "new_password": {"type": "string", "minLength": 8, "maxLength": PASSWORD_MAX},
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": {"description": "changed; a new token"},
+                    "400": _ERR,
+                    "401": _ERR,
+                    "403": _ERR,
+                    "413": _ERR,
+                    "429": _ERR,
+                },
+            }
+        },
+        "/api/accounts/{username}/password": {
+            "post": {
+                "summary": "an administrator sets an account's password; its sessions end",
+                "tags": ["auth"],
+                "security": [{"bearer": []}, {"cookie": []}],
+                "parameters": [{"name": "username", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["new_password"],
+                                "properties": {
+                                    "new_password": {"type": "string", "minLength": 8, "maxLength": PASSWORD_MAX}
+                                },
+                            }
+                        }
+                    },
+                },
+                "responses": {
+                    "200": {"description": "set"},
+                    "400": _ERR,
+                    "401": _ERR,
+                    "403": _ERR,
+                    "404": _ERR,
+                    "413": _ERR,
+                },
+            }
         },
         "/api/me": {
             "get": {

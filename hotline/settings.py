@@ -9,6 +9,7 @@ given are generated on first run and kept in ``<data_dir>/secrets.json`` (mode 0
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -91,6 +92,38 @@ class HttpSettings(BaseModel):
     port: int = Field(default=8345, ge=1, le=65535)
 
 
+class SecuritySettings(BaseModel):
+    """Limits at the engine's edges (docs/security.md explains each)."""
+
+    trusted_proxies: list[str] = Field(
+        default_factory=list, description="addresses or networks of reverse proxies that may set X-Forwarded-For"
+    )
+    ops_networks: list[str] = Field(
+        default_factory=lambda: ["127.0.0.0/8", "::1"],
+        description="who may read /metrics and /openapi.json (addresses or networks; empty: nobody)",
+    )
+    secure_cookies: bool = Field(default=False, description="mark login cookies Secure (behind HTTPS)")
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="other origins (scheme://host:port) whose pages may send state-changing API requests",
+    )
+    login_window_s: float = Field(default=900.0, gt=0, description="window of the failed-login limits")
+    login_failures_per_account: int = Field(default=10, ge=1, description="failed logins of one username per window")
+    login_failures_per_address: int = Field(default=30, ge=1, description="failed logins from one address per window")
+    password_checks_at_once: int = Field(default=2, ge=1, le=64, description="password hashes computed at once")
+    password_checks_waiting: int = Field(default=16, ge=0, description="more may wait; beyond that: 429 at once")
+    computations_at_once: int = Field(default=1, ge=1, le=16, description="staffing/Erlang computations at once")
+    computation_timeout_s: float = Field(default=5.0, gt=0, le=120, description="a computation is stopped after")
+
+    @field_validator("trusted_proxies", "ops_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        from hotline.guard import networks
+
+        networks(value)
+        return value
+
+
 def _env_alias_sources() -> dict[str, Any]:
     out: dict[str, Any] = {}
     if os.environ.get("DATABASE_URL"):
@@ -145,6 +178,7 @@ class Settings(BaseSettings):
         default="uvloop", description="the engine's event loop: uvloop (faster socket I/O) or asyncio's own"
     )
     http: HttpSettings = HttpSettings()
+    security: SecuritySettings = SecuritySettings()
     asterisk: AsteriskSettings = AsteriskSettings()
     emergency: EmergencyNumbers = EmergencyNumbers()
     # Feature sections of the settings file, each checked by its feature's own model.
@@ -230,8 +264,12 @@ def _fill_secrets(settings: Settings) -> None:
     if changed:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(stored, indent=2))
-        tmp.chmod(0o600)
+        # Created 0600: never readable by others, not even between writing and renaming.
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(json.dumps(stored, indent=2))
         tmp.replace(path)
     if not settings.asterisk.ari_password:
         settings.asterisk.ari_password = stored["ari_password"]

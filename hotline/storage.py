@@ -6,7 +6,10 @@ SQLite (``aiosqlite``) is the embedded default; PostgreSQL (``asyncpg``) is chos
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import os
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Integer, MetaData, String, event
@@ -52,7 +55,23 @@ class EventLogEntry(Base):
     body: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
+def _private_sqlite_file(url: str) -> None:
+    """Create the SQLite file 0600 before SQLite does (it would follow the umask, usually 0644):
+    it holds password hashes and citizens' data. SQLite gives its -wal and -shm files the same mode."""
+    path = url.split(":///", 1)[1] if ":///" in url else ""
+    if not path or path.startswith(":memory:") or "mode=memory" in path:
+        return
+    file = Path(path.split("?", 1)[0])
+    if file.exists():
+        return
+    file.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
+    if url.startswith("sqlite"):
+        _private_sqlite_file(url)
     engine = create_async_engine(url, **kwargs)
     if url.startswith("sqlite"):
 

@@ -70,12 +70,13 @@ async def test_login_cookie_from_the_login_api_opens_the_socket(engine: Engine) 
 
 async def test_login_api_is_rate_limited_after_repeated_failures(engine: Engine) -> None:
     await engine.account("1003")
+    limit = engine.ctx.settings.security.login_failures_per_account
     async with aiohttp.ClientSession() as http:
         codes = []
-        for _ in range(6):
+        for _ in range(limit + 1):
             resp = await http.post(f"{engine.base}/api/login", json={"username": "1003", "password": "wrong-pass"})
             codes.append(resp.status)
-    assert codes[:5] == [401] * 5 and codes[5] == 429
+    assert codes[:limit] == [401] * limit and codes[limit] == 429
 
 
 async def test_an_expired_login_is_refused_on_the_next_event(engine: Engine) -> None:

@@ -1,0 +1,115 @@
+"""A real ``hotline run`` process for the security tests: its own data folder and SQLite file,
+accounts made before it starts, settings from the environment, and an HTTP client of our own.
+
+The attacks go over real TCP to the real process; what the engine costs is read from outside
+(its resident memory in /proc, its /metrics), never from inside.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+
+HOTLINE = str(Path(sys.executable).parent / "hotline")
+PASSWORD = "password-1234"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class RunningEngine:
+    base: str
+    proc: subprocess.Popen[bytes]
+    data_dir: Path
+
+    def rss_mib(self) -> float:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        raise AssertionError("no VmRSS")
+
+    async def login(self, http: aiohttp.ClientSession, username: str, password: str = PASSWORD, **kw: object) -> str:
+        async with http.post(f"{self.base}/api/login", json={"username": username, "password": password}, **kw) as r:
+            assert r.status == 200, await r.text()
+            return str((await r.json())["token"])
+
+    async def metric(self, http: aiohttp.ClientSession, name: str, **labels: str) -> float:
+        """A counter's value from /metrics (0 when absent)."""
+        async with http.get(f"{self.base}/metrics") as r:
+            text = await r.text()
+        want = ",".join(f'{k}="{v}"' for k, v in labels.items())
+        for line in text.splitlines():
+            if line.startswith(f"{name}{{{want}}}") or (not labels and line.startswith(f"{name} ")):
+                return float(line.rsplit(" ", 1)[1])
+        return 0.0
+
+
+async def _accounts(url: str, accounts: list[tuple[str, str, str | None]]) -> None:
+    from hotline.auth import create_account
+    from hotline.migrate import upgrade
+    from hotline.storage import make_engine, make_sessionmaker
+
+    await upgrade(url)
+    engine = make_engine(url)
+    try:
+        for username, role, unit in accounts:
+            await create_account(make_sessionmaker(engine), username, role, PASSWORD, unit=unit)
+    finally:
+        await engine.dispose()
+
+
+@contextlib.asynccontextmanager
+async def running_engine(tmp_path: Path, env: dict[str, str] | None = None, accounts: list[tuple[str, str, str | None]] | None = None):  # type: ignore[no-untyped-def]
+    data = tmp_path / "engine-data"
+    data.mkdir()
+    await _accounts(f"sqlite+aiosqlite:///{data / 'hotline.db'}", accounts or [])
+    port = free_port()
+    full = {
+        **os.environ,
+        "HOTLINE_DATA_DIR": str(data),
+        "HOTLINE_HTTP__PORT": str(port),
+        "DATABASE_URL": "",
+        "REDIS_URL": "",
+        "HOTLINE_EVENT_LOOP": "asyncio",
+        **(env or {}),
+    }
+    log = (tmp_path / "engine.log").open("wb")
+    proc = subprocess.Popen([HOTLINE, "run", "--no-asterisk"], env=full, stdout=log, stderr=subprocess.STDOUT)
+    engine = RunningEngine(f"http://127.0.0.1:{port}", proc, data)
+    try:
+        deadline = time.monotonic() + 60
+        async with aiohttp.ClientSession() as http:
+            while True:
+                if proc.poll() is not None:
+                    raise AssertionError("the engine stopped: " + (tmp_path / "engine.log").read_text()[-2000:])
+                with contextlib.suppress(aiohttp.ClientError, OSError):
+                    async with http.get(f"{engine.base}/healthz", timeout=aiohttp.ClientTimeout(total=1)) as r:
+                        if r.status == 200:
+                            break
+                if time.monotonic() > deadline:
+                    raise AssertionError("the engine did not answer /healthz within 60 s")
+                await asyncio.sleep(0.2)
+        yield engine
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                await asyncio.to_thread(proc.wait, 20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        log.close()
