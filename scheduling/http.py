@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import logging
 import math
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from aiohttp import web
 
 from hotline import auth
+from hotline.guard import refuse
+from hotline.offload import Busy, TooLong
 from scheduling.core import staffing
 from scheduling.core.actions import (
     Action,
@@ -26,6 +30,7 @@ from scheduling.core.actions import (
 from scheduling.services import SchedulingService, day_chart, load_actions
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 
 SERVICE = web.AppKey("scheduling_service", SchedulingService)
 CHINA = dt.timezone(dt.timedelta(hours=8))
@@ -58,8 +63,9 @@ def _number(query: Any, name: str, default: float | None = None) -> float | None
     return value
 
 
-def staffing_from_query(query: Any) -> staffing.StaffingPlan:
-    """Shared by the API and the page: the staffing calculator's inputs, validated."""
+def staffing_inputs(query: Any) -> Callable[[], staffing.StaffingPlan]:
+    """Shared by the API and the page: the staffing calculator's inputs, validated and bounded
+    (400 at once), as the computation still to run."""
     channel = query.get("channel") or "voice"
     if channel not in ("voice", "chat"):
         raise bad("channel 只能是 voice 或 chat")
@@ -70,19 +76,50 @@ def staffing_from_query(query: Any) -> staffing.StaffingPlan:
     within = _number(query, "within", 15.0 if channel == "voice" else 60.0)
     concurrency = _number(query, "concurrency", 1.0)
     assert within is not None and concurrency is not None
-    if concurrency != int(concurrency):
+    if concurrency != int(concurrency) or abs(concurrency) > 1000:
         raise bad("concurrency 必须是整数")
+    target = _number(query, "target", 0.95) or 0.0
+    patience = _number(query, "patience")
+    shrinkage = _number(query, "shrinkage", 0.0) or 0.0
     try:
-        return staffing.plan(
-            arrivals,
-            aht,
-            _number(query, "target", 0.95) or 0.0,
-            within,
-            patience_s=_number(query, "patience"),
-            shrinkage=_number(query, "shrinkage", 0.0) or 0.0,
-            channel="chat" if channel == "chat" else "voice",
-            concurrency=int(concurrency),
-        )
+        staffing.check_inputs(arrivals, aht, target, within, shrinkage, int(concurrency), patience)
+    except ValueError as exc:
+        raise bad(str(exc)) from None
+    return functools.partial(
+        staffing.plan,
+        arrivals,
+        aht,
+        target,
+        within,
+        patience_s=patience,
+        shrinkage=shrinkage,
+        channel="chat" if channel == "chat" else "voice",
+        concurrency=int(concurrency),
+    )
+
+
+async def compute(request: web.Request, job: Callable[[], T]) -> T:
+    """Run a computation in the engine's worker processes (bounded, with a time limit): the
+    event loop keeps serving calls and chats meanwhile."""
+    lane = request.app[SERVICE].compute
+    if lane is None:
+        return job()
+    timeout = request.app[SERVICE].compute_timeout_s
+    try:
+        return await lane.process(job, timeout=timeout)
+    except Busy:
+        refuse("scheduling", "busy", path=request.path)
+        raise web.HTTPServiceUnavailable(
+            text=f'{{"error": "busy", "detail": {_json_str("测算请求过多，请稍后再试")}}}',
+            content_type="application/json",
+            headers={"Retry-After": "2"},
+        ) from None
+    except TooLong:
+        refuse("scheduling", "too_long", path=request.path)
+        raise web.HTTPServiceUnavailable(
+            text=f'{{"error": "too long", "detail": {_json_str(f"测算超过 {timeout:g} 秒，已停止")}}}',
+            content_type="application/json",
+        ) from None
     except ValueError as exc:
         raise bad(str(exc)) from None
 
@@ -93,9 +130,9 @@ def plan_json(result: staffing.StaffingPlan) -> dict[str, Any]:
     }
 
 
-@auth.require_roles()
+@auth.require_roles(*MANAGERS)
 async def get_staffing(request: web.Request) -> web.Response:
-    return web.json_response(plan_json(staffing_from_query(request.query)))
+    return web.json_response(plan_json(await compute(request, staffing_inputs(request.query))))
 
 
 def _skills(raw: Any) -> tuple[tuple[str, int], ...]:
@@ -270,6 +307,13 @@ async def intraday_for(request: web.Request) -> tuple[list[Any], list[Any]]:
             patience_s=_number(q, "patience"),
             concurrency=max(1, int(concurrency)),
         )
+    except (Busy, TooLong) as exc:
+        refuse("scheduling", type(exc).__name__.lower(), path=request.path)
+        raise web.HTTPServiceUnavailable(
+            text=f'{{"error": "busy", "detail": {_json_str("测算繁忙或超时，请稍后再试")}}}',
+            content_type="application/json",
+            headers={"Retry-After": "2"},
+        ) from None
     except ValueError as exc:
         raise bad(str(exc)) from None
 

@@ -15,7 +15,7 @@ from typing import Any
 from aiohttp import web
 
 from hotline import auth
-from scheduling.http import CHINA, MANAGERS, SERVICE, intraday_for, parse_day, staffing_from_query
+from scheduling.http import CHINA, MANAGERS, SERVICE, compute, intraday_for, parse_day, staffing_inputs
 from scheduling.services import day_chart, load_actions
 
 STATIC = Path(__file__).parent / "static"
@@ -76,12 +76,13 @@ def _clock(i: int, minutes: int) -> str:
     return f"{m // 60:02d}:{m % 60:02d}"
 
 
-def _staffing_block(query: Any) -> str:
+async def _staffing_block(request: web.Request) -> str:
+    query = request.query
     if not query.get("arrivals_per_hour"):
         return ""
     try:
-        r = staffing_from_query(query)
-    except web.HTTPBadRequest as exc:
+        r = await compute(request, staffing_inputs(query))
+    except (web.HTTPBadRequest, web.HTTPServiceUnavailable) as exc:
         return f'<p class="err">输入有误：{e(exc.text or "")}</p>'
     asa = "无法接通（座席不足）" if not math.isfinite(r.asa_s) else f"{r.asa_s:.1f} 秒"
     rows = [
@@ -163,7 +164,9 @@ async def page(request: web.Request) -> web.Response:
             ("shrinkage", "损耗率(如0.3)"),
         )
     )
-    sections.append(f'<h2>座席测算</h2><form method="get">{inputs}<button>测算</button></form>{_staffing_block(q)}')
+    sections.append(
+        f'<h2>座席测算</h2><form method="get">{inputs}<button>测算</button></form>{await _staffing_block(request)}'
+    )
     if roster:
         if service.sessions is None:
             sections.append("<p>未连接数据库，无法读取排班。</p>")

@@ -39,6 +39,8 @@ def install(app: web.Application, ctx: AppContext) -> None:
         voice.set_device(SeatDevice(seat.seat_id, kind="cloud", number=seat.number, browser=seat.number is None))
 
     service = SchedulingService(acd, bus, ctx.sessions, cloud_device=cloud_device)
+    service.compute = ctx.compute
+    service.compute_timeout_s = ctx.settings.security.computation_timeout_s
     ctx.services["scheduling"] = service
     app[SERVICE] = service
     auth.install(app, ctx)  # no-op when the app already did it

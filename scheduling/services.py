@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import functools
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict
@@ -24,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from acd.core.events import SeatLoggedIn
 from acd.service import AcdService
 from hotline.bus import Bus
+from hotline.offload import Lane
 from hotline.storage import Interaction
 from scheduling.core.actions import (
     Action,
@@ -73,6 +75,9 @@ class SchedulingService:
         self.acd = acd
         self.bus = bus
         self.sessions = sessions
+        # Worker processes for staffing computations asked over HTTP (None: computed inline).
+        self.compute: Lane | None = None
+        self.compute_timeout_s = 5.0
         self.cloud_device = cloud_device
         self.queue = queue  # whose queue length decides "until the queue drains"; None: all queues
         self.desk = desk or ManagerDesk()
@@ -234,7 +239,8 @@ class SchedulingService:
         on_shift = await self._on_shift(roster, now)
         live = [LiveSeat(seat.id, seat.state, seat.max_chats) for seat in core.index.seats.values()]
         logged_in, ready = group_counts(live, on_shift, group)
-        return intraday_view(
+        view = functools.partial(
+            intraday_view,
             group,
             planned,
             actual,
@@ -251,6 +257,10 @@ class SchedulingService:
             channel="voice" if group == "voice" else "chat",
             concurrency=concurrency,
         )
+        if self.compute is None:
+            return view()
+        # One Erlang figure per interval of the day: in a worker process, never on the loop.
+        return await self.compute.process(view, timeout=self.compute_timeout_s)
 
     async def _on_shift(self, roster: str, now: float) -> dict[str, str]:
         """Seat -> skill group of the roster's shifts running at ``now``."""

@@ -44,21 +44,46 @@ class StaffingPlan:
     abandonment: float | None  # only with patience (Erlang A)
 
 
+# What a hotline can have (a province's busiest hour is a few thousand calls): beyond these the
+# Erlang searches grow with the traffic, and a request could hold a core for minutes. The HTTP
+# API and the CLI refuse anything outside them with a message naming the bound (docs/security.md).
+MAX_ARRIVALS_PER_HOUR = 100_000.0
+MAX_AHT_S = 7_200.0
+MAX_WITHIN_S = 3_600.0
+MAX_PATIENCE_S = 3_600.0
+MAX_CONCURRENCY = 20
+MAX_SHRINKAGE = 0.9
+MAX_TARGET = 0.9999
+
+
 def _validate(
-    arrivals_per_hour: float, aht_s: float, target: float, within_s: float, shrinkage: float, concurrency: int
+    arrivals_per_hour: float,
+    aht_s: float,
+    target: float,
+    within_s: float,
+    shrinkage: float,
+    concurrency: int,
+    patience_s: float | None = None,
 ) -> None:
-    if not math.isfinite(arrivals_per_hour) or arrivals_per_hour < 0:
-        raise ValueError(f"arrivals per hour must be a finite number >= 0, got {arrivals_per_hour!r}")
-    if not math.isfinite(aht_s) or aht_s <= 0:
-        raise ValueError(f"AHT must be a number of seconds > 0, got {aht_s!r}")
-    if not (0.0 < target < 1.0):
-        raise ValueError(f"target must be strictly between 0 and 1 (e.g. 0.95), got {target!r}")
-    if not math.isfinite(within_s) or within_s < 0:
-        raise ValueError(f"within must be a number of seconds >= 0, got {within_s!r}")
-    if not (0.0 <= shrinkage < 1.0):
-        raise ValueError(f"shrinkage must be in [0, 1) (e.g. 0.3), got {shrinkage!r}")
-    if concurrency < 1:
-        raise ValueError(f"concurrency must be >= 1, got {concurrency!r}")
+    if not math.isfinite(arrivals_per_hour) or not 0 <= arrivals_per_hour <= MAX_ARRIVALS_PER_HOUR:
+        raise ValueError(
+            f"arrivals per hour must be between 0 and {MAX_ARRIVALS_PER_HOUR:g}, got {arrivals_per_hour!r}"
+        )
+    if not math.isfinite(aht_s) or not 0 < aht_s <= MAX_AHT_S:
+        raise ValueError(f"AHT must be a number of seconds > 0 and <= {MAX_AHT_S:g}, got {aht_s!r}")
+    if not (0.0 < target <= MAX_TARGET):
+        raise ValueError(f"target must be > 0 and <= {MAX_TARGET} (e.g. 0.95), got {target!r}")
+    if not math.isfinite(within_s) or not 0 <= within_s <= MAX_WITHIN_S:
+        raise ValueError(f"within must be a number of seconds between 0 and {MAX_WITHIN_S:g}, got {within_s!r}")
+    if not (0.0 <= shrinkage <= MAX_SHRINKAGE):
+        raise ValueError(f"shrinkage must be in [0, {MAX_SHRINKAGE}] (e.g. 0.3), got {shrinkage!r}")
+    if not 1 <= concurrency <= MAX_CONCURRENCY:
+        raise ValueError(f"concurrency must be between 1 and {MAX_CONCURRENCY}, got {concurrency!r}")
+    if patience_s is not None and (not math.isfinite(patience_s) or not 0 < patience_s <= MAX_PATIENCE_S):
+        raise ValueError(f"patience must be a number of seconds > 0 and <= {MAX_PATIENCE_S:g}, got {patience_s!r}")
+
+
+check_inputs = _validate  # for adapters that refuse bad input before queueing the computation
 
 
 def with_shrinkage(seats: int, shrinkage: float) -> int:
@@ -83,7 +108,7 @@ def plan(
     """Fewest seats meeting ``target`` within ``within_s``; Erlang A when ``patience_s`` is given."""
     if channel == "voice" and concurrency != 1:
         raise ValueError("voice seats take one call at a time; concurrency applies to --channel chat")
-    _validate(arrivals_per_hour, aht_s, target, within_s, shrinkage, concurrency)
+    _validate(arrivals_per_hour, aht_s, target, within_s, shrinkage, concurrency, patience_s)
     traffic = arrivals_per_hour / 3600.0 * aht_s
     if patience_s is None:
         slots = erlang.erlang_c_agents_for_service_level(traffic, aht_s, target, within_s)
@@ -116,7 +141,7 @@ def evaluate(
     concurrency: int = 1,
 ) -> StaffingPlan:
     """Predicted figures with ``seats`` on line (used for plans, rosters and intraday projections)."""
-    _validate(arrivals_per_hour, aht_s, target, within_s, shrinkage, concurrency)
+    _validate(arrivals_per_hour, aht_s, target, within_s, shrinkage, concurrency, patience_s)
     if seats < 0:
         raise ValueError(f"seats must be >= 0, got {seats!r}")
     traffic = arrivals_per_hour / 3600.0 * aht_s

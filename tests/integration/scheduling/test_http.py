@@ -78,10 +78,18 @@ async def env(sqlite_url: str, tmp_path: Path) -> AsyncIterator[Env]:
 
 
 async def test_staffing_api_answers_the_textbook_case_and_refuses_bad_input(env: Env) -> None:
-    status, body = await env.call("seat1", "GET", "/api/scheduling/staffing?arrivals_per_hour=600&aht=240&target=0.8")
+    status, body = await env.call("sup1", "GET", "/api/scheduling/staffing?arrivals_per_hour=600&aht=240&target=0.8")
     assert status == 200 and body["seats"] == 46
-    status, body = await env.call("seat1", "GET", "/api/scheduling/staffing?arrivals_per_hour=abc&aht=240")
+    status, body = await env.call("sup1", "GET", "/api/scheduling/staffing?arrivals_per_hour=abc&aht=240")
     assert status == 400 and "数字" in body["detail"]
+    # Beyond what a hotline can have: refused before any computation, naming the bound.
+    status, body = await env.call("sup1", "GET", "/api/scheduling/staffing?arrivals_per_hour=1e12&aht=240")
+    assert status == 400 and "100000" in body["detail"]
+    status, body = await env.call("sup1", "GET", "/api/scheduling/staffing?arrivals_per_hour=600&aht=240&patience=1e9")
+    assert status == 400 and "patience" in body["detail"]
+    # Seats (and member units) have no use for staffing figures.
+    status, _ = await env.call("seat1", "GET", "/api/scheduling/staffing?arrivals_per_hour=600&aht=240")
+    assert status == 403
     status, _ = await env.call(None, "GET", "/api/scheduling/staffing?arrivals_per_hour=600&aht=240")
     assert status == 401
 
