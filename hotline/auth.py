@@ -46,6 +46,9 @@ logger = logging.getLogger(__name__)
 ROLES = ("seat", "supervisor", "manager", "dispatcher", "unit", "admin")
 COOKIE = "hotline_token"
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.@-]{2,64}$")
+# A member unit's code (the dispatch directory's): letters, digits and inner hyphens, so that it
+# can never act as a pattern (SQL LIKE's % and _) and match another unit's orders.
+UNIT_RE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$")
 # scrypt cost: 2**14 x 8 x 1 is about 16 MiB and a few tens of ms per check: slow for guessing,
 # quick enough for a login.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
@@ -132,6 +135,8 @@ async def create_account(
         raise AccountError(f"role {role!r}: choose one of {', '.join(ROLES)}")
     if role == "unit" and not unit:
         raise AccountError("a member-unit account needs --unit CODE (the unit in the dispatch directory)")
+    if unit and not UNIT_RE.match(unit):
+        raise AccountError(f"unit code {unit!r}: 1-32 letters, digits or inner hyphens")
     if role != "unit" and unit:
         raise AccountError("--unit is only for role unit")
     valid_password(password)

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hotline.auth import UNIT_RE
 from workorders.calendar_source import YearData, build_calendar
 from workorders.core import deadlines as dl
 from workorders.core.calendar import WorkCalendar, YearNotCovered
@@ -144,6 +145,8 @@ class CalendarAndDirectory:
                 code, name, tier = str(u.get("code", "")), str(u.get("name", "")), u.get("tier", 3)
                 if not code or not name or tier not in (1, 2, 3):
                     raise InputError(f"unit {u!r}: needs code, name and tier 1, 2 or 3")
+                if not UNIT_RE.match(code):
+                    raise InputError(f"unit code {code!r}: 1-32 letters, digits or inner hyphens")
                 row = await s.get(WoUnit, code)
                 if row is None:
                     s.add(WoUnit(code=code, name=name, tier=tier, active=bool(u.get("active", True))))

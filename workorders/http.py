@@ -97,7 +97,7 @@ def _due(svc: WorkOrderService, row: WoOrder, now: dt.datetime) -> dict[str, Any
 
 
 def summary(svc: WorkOrderService, row: WoOrder, actor: Actor, now: dt.datetime) -> dict[str, Any]:
-    hide = row.confidential and actor.role is Role.UNIT
+    hide = not svc.may_see_citizen(row, actor)
     return {
         "id": row.id,
         "version": row.version,
@@ -145,7 +145,7 @@ def _att(svc: WorkOrderService, a: WoAttachment) -> dict[str, Any]:
 async def detail(svc: WorkOrderService, row: WoOrder, actor: Actor) -> dict[str, Any]:
     now = svc.clock()
     order = order_from_dict(row.core)
-    hide = row.confidential and actor.role is Role.UNIT
+    hide = not svc.may_see_citizen(row, actor)
     out = summary(svc, row, actor, now)
     out.update(
         {
@@ -263,6 +263,10 @@ async def upload(request: web.Request) -> web.Response:
         att = await svc.add_attachment(row.id, kind, filename, ctype, data, actor)
     except InputError as exc:
         raise _err(web.HTTPUnprocessableEntity, "invalid", str(exc)) from None
+    except IllegalAction as exc:
+        raise _err(web.HTTPConflict, "illegal action", str(exc)) from None
+    except Forbidden as exc:
+        raise _err(web.HTTPForbidden, "forbidden", str(exc)) from None
     return web.json_response(_att(svc, att), status=201)
 
 

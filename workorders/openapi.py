@@ -84,9 +84,10 @@ OPENAPI: dict[str, Any] = {
         },
         "/api/workorders/{id}/attachments": {
             "post": _op(
-                "upload a file (multipart: kind, file); size and type limits from the settings",
+                "upload a file (multipart: kind, file); size and type limits from the settings; only in the"
+                " states and by the roles the lifecycle allows (409, 403); every upload is in the history",
                 {"201": {"description": "stored", **_json("Attachment")}},
-                ("400", "401", "404", "413", "422"),
+                ("400", "401", "403", "404", "409", "413", "422"),
                 parameters=[ID],
                 requestBody={
                     "content": {

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from workorders.admin import CalendarAndDirectory, InputError, audit_row, columns
 from workorders.core.calendar import WorkCalendar
-from workorders.core.lifecycle import RuleContext, Unit, allowed, decide
+from workorders.core.lifecycle import RuleContext, Unit, allowed, decide, may_attach
 from workorders.core.model import STATE_LABELS, Actor, Order, Role, State, order_from_dict
 from workorders.models import WoAttachment, WoAudit, WoCategory, WoOrder, WoPrecedent, WoUnit
 from workorders.settings import WorkOrderSettings
@@ -186,6 +186,8 @@ class WorkOrderService(CalendarAndDirectory):
                     r.code: Unit(r.code, r.name, r.tier, r.active) for r in (await s.execute(select(WoUnit))).scalars()
                 }
                 cats = frozenset((await s.execute(select(WoCategory.code))).scalars())
+                into = data.get("into") if action == "merge" else None
+                target = await s.get(WoOrder, into) if isinstance(into, int) and not isinstance(into, bool) else None
                 ctx = RuleContext(
                     calendar=self.cal(),
                     now=now,
@@ -194,6 +196,7 @@ class WorkOrderService(CalendarAndDirectory):
                     categories=cats,
                     precedent_unit=precedent.lead_unit if precedent else None,
                     attachment_kinds=kinds,
+                    merge_target_state=target.state if target is not None and self.may_see(target, actor) else "",
                 )
                 decision = decide(order, action, data, actor, ctx)
                 res = await s.execute(
@@ -262,7 +265,9 @@ class WorkOrderService(CalendarAndDirectory):
             q = q.where(WoOrder.state == state)
         if actor.role is Role.UNIT:
             mine = actor.unit or "\x00"
-            q = q.where(or_(WoOrder.lead_unit == mine, WoOrder.co_units.like(f"%,{mine},%")))
+            # Unit codes hold no LIKE wildcards (UNIT_RE); escaped anyway, so no code can match another's.
+            pattern = "%," + mine.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + ",%"
+            q = q.where(or_(WoOrder.lead_unit == mine, WoOrder.co_units.like(pattern, escape="\\")))
         elif unit:
             q = q.where(WoOrder.lead_unit == unit)
         async with self.sessions() as s:
@@ -272,6 +277,16 @@ class WorkOrderService(CalendarAndDirectory):
         if actor.role is not Role.UNIT:
             return True
         return bool(actor.unit) and (row.lead_unit == actor.unit or f",{actor.unit}," in row.co_units)
+
+    @staticmethod
+    def may_see_citizen(row: WoOrder, actor: Actor) -> bool:
+        """Who the citizen of a confidential order (举报, or asked for) is: only the seat who took
+        it and those who supervise the hotline; never the units, the dispatchers or other seats."""
+        if not row.confidential and row.order_type != "report":  # 举报 is confidential by nature
+            return True
+        if actor.role in (Role.SUPERVISOR, Role.MANAGER, Role.ADMIN):
+            return True
+        return actor.role is Role.SEAT and actor.username == row.created_by
 
     def allowed_actions(self, row: WoOrder, actor: Actor) -> list[str]:
         return allowed(order_from_dict(row.core), actor)
@@ -286,6 +301,7 @@ class WorkOrderService(CalendarAndDirectory):
         row = await self.get(order_id)
         if not self.may_see(row, actor):
             raise NotFound(f"工单 {order_id} 不存在")
+        may_attach(order_from_dict(row.core), actor)
         stored = uuid.uuid4().hex
         folder = self.data_dir / "workorders" / "attachments" / str(order_id)
         folder.mkdir(parents=True, exist_ok=True)
@@ -303,6 +319,22 @@ class WorkOrderService(CalendarAndDirectory):
         )
         async with self.sessions() as s, s.begin():
             s.add(att)
+            await s.flush()
+            state = State(row.state)
+            # Who added which file when: part of the order's history like any action.
+            s.add(
+                audit_row(
+                    order_id,
+                    att.uploaded_at,
+                    actor.username,
+                    actor.role.value,
+                    "attach",
+                    state,
+                    state,
+                    "",
+                    {"attachment": att.id, "kind": kind, "filename": att.filename, "sha256": att.sha256},
+                )
+            )
         return att
 
     def check_file(self, content_type: str, data: bytes) -> None:

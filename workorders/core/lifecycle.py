@@ -28,6 +28,7 @@ __all__ = [
     "Unit",
     "allowed",
     "decide",
+    "may_attach",
 ]
 
 S = State
@@ -116,6 +117,25 @@ ROLES: dict[str, frozenset[Role]] = {
     "supervise": frozenset({R.SUPERVISOR, R.MANAGER}),
     "archive": frozenset({R.DISPATCHER, R.ADMIN}),
 }
+# Who may attach files in which state: evidence at intake, the signed approval of a return,
+# evidence of handling, the recording of a call-back. Nothing once an order has ended.
+ATTACHABLE: dict[State, frozenset[Role]] = {
+    S.INTAKE: frozenset({R.SEAT, R.DISPATCHER}),
+    S.PENDING_DISPATCH: frozenset({R.SEAT, R.DISPATCHER}),
+    S.DISPATCHED: frozenset({R.UNIT, R.DISPATCHER}),
+    S.RETURN_REQUESTED: frozenset({R.UNIT, R.DISPATCHER}),
+    S.HANDLING: frozenset({R.UNIT, R.DISPATCHER}),
+    S.EXTENSION_REQUESTED: frozenset({R.UNIT, R.DISPATCHER}),
+    S.REPLIED: frozenset({R.DISPATCHER}),
+    S.CALLBACK: frozenset({R.SEAT, R.DISPATCHER}),
+    S.VISITED: frozenset({R.SEAT, R.DISPATCHER}),
+    S.ANSWERED: frozenset(),
+    S.TRANSFERRED: frozenset(),
+    S.NOT_ACCEPTED: frozenset(),
+    S.CLOSED: frozenset(),
+    S.ARCHIVED: frozenset(),
+    S.MERGED: frozenset(),
+}
 # Unit actions are for the lead unit only, except a co-unit's own answer.
 LEAD_UNIT_ACTIONS = frozenset({"sign", "request_return", "feedback", "apply_extension", "reply"})
 ACTIONS = frozenset(ROLES)
@@ -160,6 +180,14 @@ def allowed(order: Order, actor: Actor) -> list[str]:
     return out
 
 
+def may_attach(order: Order, actor: Actor) -> None:
+    """Raise unless this user may attach a file to the order in its present state."""
+    if actor.role not in ATTACHABLE[order.state]:
+        raise IllegalAction(f"工单状态为 {order.state.value}，{actor.role.value} 不能上传附件")
+    if actor.role is Role.UNIT and actor.unit != order.lead_unit and actor.unit not in order.co_units:
+        raise Forbidden("只有承办单位可以上传附件")
+
+
 def _check_actor(order: Order, action: str, actor: Actor) -> None:
     if actor.role not in ROLES[action]:
         raise Forbidden(f"角色 {actor.role.value} 无权执行 {action}")
@@ -185,3 +213,4 @@ def decide(order: Order, action: str, data: Mapping[str, Any], actor: Actor, ctx
 
 
 assert set(RULES) == set(ROLES) == {a for row in TRANSITIONS.values() for a in row}
+assert set(ATTACHABLE) == set(TRANSITIONS)

@@ -45,6 +45,8 @@ class RuleContext:
     attachment_kinds: frozenset[str] = frozenset()  # kinds of files already attached to the order
     require_evidence: bool = True
     escalate_after_rehandles: int = 2
+    # For a merge: the state of the order named as target ("" when no such order exists).
+    merge_target_state: str = ""
 
 
 def _text(data: Mapping[str, Any], key: str, rule: str, message: str) -> str:
@@ -96,8 +98,13 @@ def _submit(o: Order, d: Mapping[str, Any], a: Actor, ctx: RuleContext) -> Resul
 
 def _merge(o: Order, d: Mapping[str, Any], a: Actor, ctx: RuleContext) -> Result:
     target = d.get("into")
-    if not isinstance(target, int) or target == o.id or target <= 0:
+    if not isinstance(target, int) or isinstance(target, bool) or target == o.id or target <= 0:
         raise RuleViolation("merge.target", "并单须指定另一张工单的编号 (into)")
+    if not ctx.merge_target_state:
+        raise RuleViolation("merge.missing", f"工单 {target} 不存在，无法并入")
+    if ctx.merge_target_state == "merged":
+        # Only into an order that stands on its own: chains (and so cycles) of merges never form.
+        raise RuleViolation("merge.chain", f"工单 {target} 已并入其他工单，请并入其最终工单")
     return replace(o, merged_into=target, closed_at=ctx.now), None
 
 

@@ -66,6 +66,7 @@ async def test_an_order_goes_from_intake_to_archive_with_every_step_audited(env)
         "submit",
         "dispatch",
         "sign",
+        "attach",
         "reply",
         "approve_reply",
         "record_callback",
@@ -147,7 +148,13 @@ async def test_a_unit_sees_only_its_orders_and_confidential_numbers_are_hidden(e
     _, lst = await env.call("housing1", "GET", "/api/workorders")
     mine = {o["id"]: o for o in lst["items"]}
     assert mine[oid]["citizen_phone"] == "（保密）"
+    # Who the citizen is stays with the seat who took the call (and the supervisors): the
+    # dispatcher routes the matter without it.
     _, lst = await env.call("disp1", "GET", "/api/workorders?state=dispatched")
+    assert {o["id"]: o for o in lst["items"]}[oid]["citizen_phone"] == "（保密）"
+    _, order = await env.call("disp1", "GET", f"/api/workorders/{oid}")
+    assert order["citizen_name"] == "（保密）"
+    _, lst = await env.call("seat1", "GET", "/api/workorders?state=dispatched")
     assert {o["id"]: o for o in lst["items"]}[oid]["citizen_phone"] == "13800000000"
 
 
@@ -276,7 +283,8 @@ async def test_create_from_contact_keeps_the_contact_and_its_photos_and_refuses_
         "intake",
     )
     assert [a["kind"] for a in order["attachments"]] == ["photo"]
-    assert [h["action"] for h in order["history"]] == ["create", "classify"]
+    assert [h["action"] for h in order["history"]] == ["create", "classify", "attach"]
+    assert order["citizen_phone"] == "（保密）"  # a 举报: confidential by nature
     _, before = await env.call("disp1", "GET", "/api/workorders?limit=1000")
     from workorders.core.deadlines import RuleViolation
 
@@ -304,3 +312,33 @@ async def test_the_watch_finds_orders_near_and_past_their_deadline(env):
     _, lst = await env.call("disp1", "GET", "/api/workorders?state=dispatched")
     mine = {o["id"]: o for o in lst["items"]}[oid]
     assert mine["due"]["status"] == "overdue" and mine["due"]["working_seconds_left"] == -60
+
+
+async def test_need_to_know_merges_and_attachments(env):
+    oid = await dispatched(env, confidential=True)
+    # Another seat does not learn who reported it; the seat who took it, and supervisors, do.
+    _, order = await env.call("sup1", "GET", f"/api/workorders/{oid}")
+    assert order["citizen_phone"] == "13800000000"
+    # A merge needs a real, free-standing target.
+    status, other = await env.call("seat1", "POST", "/api/workorders", json={"content": "同一件事", "channel": "phone"})
+    assert status == 201
+    status, body = await env.act("seat1", other["id"], "merge", into=999_999)
+    assert status == 422 and body["rule"] == "merge.missing"
+    status, third = await env.call("seat1", "POST", "/api/workorders", json={"content": "又一次", "channel": "phone"})
+    assert (await env.act("seat1", other["id"], "merge", into=third["id"]))[0] == 200
+    status, body = await env.act("seat1", third["id"], "merge", into=other["id"])
+    assert status == 422 and body["rule"] == "merge.chain"  # the cycle third -> other -> third
+    # Files only where the lifecycle allows them: a merged order takes none, nor does a unit's
+    # order from a seat.
+    status, body = await env.upload("seat1", other["id"], "evidence")
+    assert status == 409
+    status, body = await env.upload("seat1", oid, "evidence")
+    assert status == 409  # dispatched: the unit's turn, not the seat's
+
+
+async def test_unit_codes_cannot_be_patterns(env):
+    from hotline.auth import AccountError, create_account
+
+    for code in ("%", "wat_r", "water%", "a,b", "-x"):
+        with pytest.raises(AccountError, match="unit code"):
+            await create_account(env.service.sessions, f"u{len(code)}x", "unit", "password-123", unit=code)

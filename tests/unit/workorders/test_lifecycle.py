@@ -8,6 +8,7 @@ from tests.unit.workorders.conftest import at
 from workorders.core.deadlines import OrderType, RuleViolation, SourceLevel, Urgency
 from workorders.core.lifecycle import (
     ACTIONS,
+    ATTACHABLE,
     ROLES,
     TRANSITIONS,
     Forbidden,
@@ -16,6 +17,7 @@ from workorders.core.lifecycle import (
     Unit,
     allowed,
     decide,
+    may_attach,
 )
 from workorders.core.model import Actor, Order, Role, State, order_from_dict, order_to_dict
 
@@ -71,6 +73,7 @@ def ctx(now=NOW, **kw):
 
     base = {"calendar": build_calendar(WorkOrderSettings()), "now": now, "directory": UNITS}
     base["attachment_kinds"] = ALL_KINDS
+    base["merge_target_state"] = "handling"  # order 99 exists and stands on its own
     base.update(kw)
     return RuleContext(**base)
 
@@ -394,3 +397,31 @@ def test_a_tier_one_unit_sent_to_the_scene_must_arrive_within_thirty_clock_minut
     with pytest.raises(RuleViolation) as err:
         run(o, "dispatch", {"lead_unit": "edu", "on_site": True})
     assert err.value.rule == "dispatch.on_site"
+
+
+@pytest.mark.parametrize(("target_state", "rule"), [("", "merge.missing"), ("merged", "merge.chain")])
+def test_a_merge_into_a_missing_or_merged_order_is_refused(target_state, rule):
+    with pytest.raises(RuleViolation) as err:
+        run(order_in(State.INTAKE), "merge", {"into": 99}, c=ctx(merge_target_state=target_state))
+    assert err.value.rule == rule
+    done = run(order_in(State.INTAKE), "merge", {"into": 99}, c=ctx(merge_target_state="closed")).order
+    assert done.state is State.MERGED and done.merged_into == 99
+
+
+@pytest.mark.parametrize("state", list(State))
+@pytest.mark.parametrize("role", list(Role))
+def test_files_are_attached_only_by_the_roles_each_state_allows(state, role):
+    order = dataclasses.replace(order_in(State.INTAKE), state=state, lead_unit="housing")
+    actor = ACTORS[role]
+    if role in ATTACHABLE[state]:
+        may_attach(order, actor)
+    else:
+        with pytest.raises(IllegalAction):
+            may_attach(order, actor)
+
+
+def test_a_unit_attaches_only_to_its_own_orders():
+    order = dataclasses.replace(order_in(State.INTAKE), state=State.HANDLING, lead_unit="water", co_units=("edu",))
+    with pytest.raises(Forbidden):
+        may_attach(order, ACTORS[Role.UNIT])  # housing's account
+    may_attach(order, Actor("edu1", Role.UNIT, "edu"))  # a co-unit may add its evidence
