@@ -73,7 +73,9 @@ async def _accounts(url: str, accounts: list[tuple[str, str, str | None]]) -> No
 
 
 @contextlib.asynccontextmanager
-async def running_engine(tmp_path: Path, env: dict[str, str] | None = None, accounts: list[tuple[str, str, str | None]] | None = None):  # type: ignore[no-untyped-def]
+async def running_engine(
+    tmp_path: Path, env: dict[str, str] | None = None, accounts: list[tuple[str, str, str | None]] | None = None
+):  # type: ignore[no-untyped-def]
     data = tmp_path / "engine-data"
     data.mkdir()
     await _accounts(f"sqlite+aiosqlite:///{data / 'hotline.db'}", accounts or [])

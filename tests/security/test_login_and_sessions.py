@@ -156,7 +156,9 @@ async def test_only_an_admin_resets_a_password_and_the_old_sessions_end(engine):
         await asyncio.sleep(1.1)
         admin = await engine.login(http, "admin1", headers=at("198.51.100.62"))
         url = f"{engine.base}/api/accounts/seat2/password"
-        async with http.post(url, json={"new_password": "reset-by-admin"}, headers={"Authorization": f"Bearer {sup}"}) as r:
+        async with http.post(
+            url, json={"new_password": "reset-by-admin"}, headers={"Authorization": f"Bearer {sup}"}
+        ) as r:
             assert r.status == 403
         async with http.post(
             url, json={"new_password": "reset-by-admin"}, headers={"Authorization": f"Bearer {admin}"}
