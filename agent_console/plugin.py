@@ -45,7 +45,11 @@ OPENAPI: dict[str, Any] = {
         "/socket.io/": {
             "get": {
                 "summary": "Socket.IO: namespaces /agent (seats) and /supervisor; auth {token} or the login cookie",
-                "responses": {"101": {"description": "WebSocket"}},
+                "responses": {
+                    "101": {"description": "WebSocket"},
+                    "200": {"description": "Engine.IO long-polling"},
+                    "400": {"description": "not a Socket.IO request (protocol, transport or session unknown)"},
+                },
             }
         },
     }

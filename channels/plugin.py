@@ -50,7 +50,11 @@ OPENAPI: dict[str, Any] = {
                     *_SIGNED,
                     {"name": "echostr", "in": "query", "required": True, "schema": {"type": "string"}},
                 ],
-                "responses": {"200": {"description": "echostr"}, "403": {"description": "bad signature or timestamp"}},
+                "responses": {
+                    "200": {"description": "echostr"},
+                    "403": {"description": "bad signature or timestamp"},
+                    "404": {"description": "no WeChat official account configured"},
+                },
             },
             "post": {
                 "summary": "WeChat message push (plain, compatible or safe mode); stored before it is acknowledged",
@@ -64,6 +68,7 @@ OPENAPI: dict[str, Any] = {
                     "200": {"description": "success (stored, or a retry of a stored message)"},
                     "400": {"description": "oversized, hostile or malformed XML, or cannot decrypt"},
                     "403": {"description": "bad signature or timestamp out of window"},
+                    "404": {"description": "no WeChat official account configured"},
                 },
             },
         },
@@ -84,6 +89,7 @@ OPENAPI: dict[str, Any] = {
         "/api/channels/media/{message_id}": {
             "get": {
                 "summary": "a picture a citizen sent in a chat, for seats and supervisors",
+                "security": [{"bearer": []}, {"cookie": []}],
                 "parameters": [{"name": "message_id", "in": "path", "required": True, "schema": {"type": "integer"}}],
                 "responses": {
                     "200": {"description": "the picture"},

@@ -118,7 +118,30 @@ def build_openapi(plugins: list[Any]) -> dict[str, Any]:
         comps = part.get("components", {})
         for key, value in comps.items():
             doc["components"].setdefault(key, {}).update(value)
+    _kernel_responses(doc)
     return doc
+
+
+def _kernel_responses(doc: dict[str, Any]) -> None:
+    """What the kernel answers on any route, documented on each: 401/403 where a login is needed,
+    and for state-changing API requests the origin and body checks (origin_middleware)."""
+    said = {
+        "401": "not logged in, or the login has ended",
+        "403": "not allowed for this role, or a cross-site request",
+        "413": "body too large",
+        "415": "body is not JSON (or multipart for uploads)",
+    }
+    for path, item in doc["paths"].items():
+        for method, op in item.items():
+            if not isinstance(op, dict) or "responses" not in op:
+                continue
+            codes: list[str] = []
+            if op.get("security"):
+                codes += ["401", "403"]
+            if path.startswith("/api/") and method.upper() in STATE_CHANGING:
+                codes += ["403", "413", "415"]
+            for code in codes:
+                op["responses"].setdefault(code, {"description": said[code]})
 
 
 async def healthz(_request: web.Request) -> web.Response:

@@ -38,3 +38,25 @@ def setup_logging(level: str = "INFO", json_lines: bool = True) -> None:
     root.setLevel(level)
     for noisy in ("aiohttp.access", "sqlalchemy.engine", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
+    logging.getLogger("aiohttp.server").addFilter(MalformedRequests())
+
+
+class MalformedRequests(logging.Filter):
+    """A client that sends bytes that are not HTTP is refused by aiohttp with 400; it also logs the
+    parser's traceback at ERROR. From the open internet that is noise an attacker controls: one
+    warning line and a count instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from aiohttp.http_exceptions import HttpProcessingError
+
+        exc = record.exc_info[1] if record.exc_info else None
+        if isinstance(exc, HttpProcessingError):
+            from hotline.guard import REFUSED
+
+            REFUSED.labels("http", "malformed").inc()
+            record.msg = "malformed HTTP request refused: %s"
+            record.args = (str(exc.message).strip().splitlines()[0][:200] if exc.message else type(exc).__name__,)
+            record.exc_info = None
+            record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        return True

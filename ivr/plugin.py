@@ -118,6 +118,7 @@ OPENAPI: dict[str, Any] = {
             "get": {
                 "summary": "the IVR flow in service",
                 "tags": ["ivr"],
+                "security": [{"bearer": []}, {"cookie": []}],
                 "responses": {
                     "200": {"description": "flow", "content": {"application/json": {"schema": _INFO}}},
                     "401": _ERR,
@@ -129,6 +130,7 @@ OPENAPI: dict[str, Any] = {
             "post": {
                 "summary": "reload the flow file; a bad file is refused and the running flow stays",
                 "tags": ["ivr"],
+                "security": [{"bearer": []}, {"cookie": []}],
                 "responses": {
                     "200": {"description": "reloaded", "content": {"application/json": {"schema": _INFO}}},
                     "422": {"description": "file:line: reason for each problem; running flow kept"},
@@ -141,6 +143,7 @@ OPENAPI: dict[str, Any] = {
             "get": {
                 "summary": "the flow in service as an SVG diagram",
                 "tags": ["ivr"],
+                "security": [{"bearer": []}, {"cookie": []}],
                 "responses": {
                     "200": {"description": "SVG", "content": {"image/svg+xml": {}}},
                     "401": _ERR,

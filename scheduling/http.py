@@ -243,6 +243,8 @@ async def get_actions(request: web.Request) -> web.Response:
     if service.sessions is None:
         return web.json_response({"actions": []})
     hours = _number(request.query, "hours", 24.0) or 24.0
+    if not 0 < hours <= 24 * 366:
+        raise bad("hours 须在 0 到 8784（一年）之间")
     since = dt.datetime.now(dt.UTC) - dt.timedelta(hours=hours)
     rows = await load_actions(service.sessions, since)
     return web.json_response(
@@ -341,11 +343,16 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/api/scheduling/rosters/{name}/chart", get_chart)
 
 
+SEC = [{"bearer": []}, {"cookie": []}]
+_BAD = {"description": "bad input (the detail names the field and its bound)"}
+_BUSY = {"description": "computations busy or stopped at their time limit; Retry-After"}
 OPENAPI: dict[str, Any] = {
     "paths": {
         "/api/scheduling/staffing": {
             "get": {
-                "summary": "Seats for a service-level target (Erlang C, or A with patience)",
+                "summary": "Seats for a service-level target (Erlang C, or A with patience); supervisors, managers,"
+                " admins. Inputs are bounded (arrivals <= 100,000/h, AHT <= 7,200 s, ...; docs/security.md)",
+                "security": SEC,
                 "parameters": [
                     {"name": n, "in": "query", "schema": {"type": t}}
                     for n, t in (
@@ -359,39 +366,50 @@ OPENAPI: dict[str, Any] = {
                         ("concurrency", "integer"),
                     )
                 ],
-                "responses": {"200": {"description": "staffing plan"}, "400": {"description": "bad input"}},
+                "responses": {"200": {"description": "staffing plan"}, "400": _BAD, "503": _BUSY},
             }
         },
         "/api/scheduling/actions": {
             "post": {
                 "summary": "A shift manager's action: surge, end_surge, move_seats, start_break, cancel_break, "
                 "call_reserves (who = the logged-in account, why required)",
+                "security": SEC,
                 "responses": {
                     "200": {"description": "done"},
-                    "400": {"description": "bad input"},
+                    "400": _BAD,
                     "409": {"description": "not allowed now (e.g. no surge running)"},
                 },
             },
-            "get": {"summary": "Action log of the last hours", "responses": {"200": {"description": "log"}}},
+            "get": {
+                "summary": "Action log of the last hours",
+                "security": SEC,
+                "responses": {"200": {"description": "log"}, "400": _BAD},
+            },
         },
         "/api/scheduling/intraday": {
             "get": {
                 "summary": "Today: re-forecast, required vs scheduled vs logged-in vs ready per interval, alerts",
+                "security": SEC,
                 "parameters": [
                     {"name": n, "in": "query", "schema": {"type": "string"}}
                     for n in ("roster", "group", "day", "aht", "within", "target", "patience", "concurrency")
                 ],
-                "responses": {"200": {"description": "rows and alerts"}, "400": {"description": "bad input"}},
+                "responses": {"200": {"description": "rows and alerts"}, "400": _BAD, "503": _BUSY},
             }
         },
         "/api/scheduling/rosters/{name}/chart": {
             "get": {
                 "summary": "Required vs scheduled seats per interval for one day of a published roster",
+                "security": SEC,
                 "parameters": [
                     {"name": "name", "in": "path", "required": True, "schema": {"type": "string"}},
                     {"name": "day", "in": "query", "schema": {"type": "string", "format": "date"}},
                 ],
-                "responses": {"200": {"description": "chart lines per skill group"}},
+                "responses": {
+                    "200": {"description": "chart lines per skill group"},
+                    "400": _BAD,
+                    "503": {"description": "no database"},
+                },
             }
         },
     }

@@ -46,11 +46,17 @@ def _svc(request: web.Request) -> WorkOrderService:
     return request.app[SERVICE]
 
 
+MAX_ID = 2**31 - 1  # the id columns' range on PostgreSQL; anything beyond names nothing
+
+
 def _id(request: web.Request, key: str = "id") -> int:
     try:
-        return int(request.match_info[key])
+        value = int(request.match_info[key])
     except ValueError:
         raise _err(web.HTTPNotFound, "not found", "工单编号须为整数") from None
+    if not 1 <= value <= MAX_ID:
+        raise _err(web.HTTPNotFound, "not found", f"编号 {value} 不存在")
+    return value
 
 
 async def _json(request: web.Request) -> dict[str, Any]:
@@ -170,9 +176,11 @@ async def detail(svc: WorkOrderService, row: WoOrder, actor: Actor) -> dict[str,
 async def list_orders(request: web.Request) -> web.Response:
     svc, actor = _svc(request), actor_of(request)
     try:
-        limit = min(int(request.query.get("limit", "200")), 1000)
+        limit = int(request.query.get("limit", "200"))
+        if not 1 <= limit <= 1000:
+            raise ValueError
     except ValueError:
-        raise _err(web.HTTPBadRequest, "bad request", "limit 须为整数") from None
+        raise _err(web.HTTPBadRequest, "bad request", "limit 须为 1 到 1000 的整数") from None
     rows = await svc.list_orders(actor, request.query.get("state") or None, request.query.get("unit") or None, limit)
     now = svc.clock()
     return web.json_response({"items": [summary(svc, r, actor, now) for r in rows]})

@@ -34,10 +34,11 @@ OPENAPI: dict[str, Any] = {
             "get": _op(
                 "orders visible to the user (a unit sees its own), newest first, with the deadline waited on",
                 {"200": {"description": "list", **_json("OrderList")}},
+                ("400", "401"),
                 parameters=[
                     {"name": "state", "in": "query", "schema": {"type": "string", "enum": [s.value for s in State]}},
                     {"name": "unit", "in": "query", "schema": {"type": "string"}},
-                    {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 1000}},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}},
                 ],
             ),
             "post": _op(
