@@ -17,7 +17,10 @@ from collections.abc import Callable
 from typing import Any
 
 from panoramisk import Manager
+from panoramisk.ami_protocol import AMIProtocol
 from panoramisk.message import Message
+
+from hotline.guard import REFUSED
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +39,22 @@ class AmiDisconnected(AmiError):
 
 class AmiAuthError(AmiError):
     pass
+
+
+class _Protocol(AMIProtocol):  # type: ignore[misc]
+    """panoramisk's protocol, but one odd frame costs that frame only: a repeated ``Event:``
+    header (panoramisk then holds a list and fails on ``.lower()``) or any other surprise in a
+    frame would otherwise propagate out of ``data_received`` and drop the AMI connection."""
+
+    def handle_message(self, message: Message) -> None:
+        event = message.get("Event")
+        if isinstance(event, list):
+            message["Event"] = str(event[0]) if event else ""
+        try:
+            super().handle_message(message)
+        except Exception:
+            REFUSED.labels("ami", "frame").inc()
+            logger.warning("AMI frame not understood: dropped", extra={"frame": str(dict(message))[:300]})
 
 
 class _Manager(Manager):  # type: ignore[misc]
@@ -83,6 +102,7 @@ class Ami:
             ping_interval=3600,
             reconnect_timeout=1,
             forgetable_actions=("ping", "login", "logoff", "originate"),
+            protocol_factory=_Protocol,
             on_login=self._on_login,
             on_disconnect=self._on_disconnect,
             **self._cfg,
