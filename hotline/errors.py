@@ -7,12 +7,3 @@ class CommandError(Exception):
     def __init__(self, message: str, exit_code: int = 1) -> None:
         super().__init__(message)
         self.exit_code = exit_code
-
-
-class BenchFailed(CommandError):
-    """A benchmark ran but something it counts was lost or doubled: its result is still printed
-    (the JSON line last), then the command fails naming what and where."""
-
-    def __init__(self, message: str, result: dict[str, object]) -> None:
-        super().__init__(message, 1)
-        self.result = result
