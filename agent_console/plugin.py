@@ -26,6 +26,7 @@ from agent_console.supervision import SupervisorActions
 from hotline import auth
 from hotline.bus import Bus
 from hotline.context import AppContext
+from hotline.sockets import GuardedServer, limits_from
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +102,7 @@ def install(app: web.Application, ctx: AppContext, settings: ConsoleSettings | N
     bus: Bus = ctx.services.setdefault("bus", Bus())
     manager = socketio.AsyncRedisManager(ctx.settings.redis_url) if ctx.settings.redis_url else None
     # Default CORS rule: only pages of this same origin may open a socket.
-    sio = socketio.AsyncServer(async_mode="aiohttp", client_manager=manager)
+    sio = GuardedServer(limits_from(ctx.settings), async_mode="aiohttp", client_manager=manager)
     sio.attach(app)
     console = ConsoleService(sio, acd, ctx.sessions, ctx.settings, settings, ctx.services)
     supervision = SupervisorActions(console)

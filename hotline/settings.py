@@ -114,6 +114,16 @@ class SecuritySettings(BaseModel):
     password_checks_waiting: int = Field(default=16, ge=0, description="more may wait; beyond that: 429 at once")
     computations_at_once: int = Field(default=1, ge=1, le=16, description="staffing/Erlang computations at once")
     computation_timeout_s: float = Field(default=5.0, gt=0, le=120, description="a computation is stopped after")
+    socket_max_message_bytes: int = Field(
+        default=3 * 1024 * 1024, ge=64 * 1024, description="largest Socket.IO frame (a picture and its frame)"
+    )
+    socket_max_text_bytes: int = Field(default=64 * 1024, ge=1024, description="largest Socket.IO text packet")
+    socket_bytes_per_minute: int = Field(
+        default=20 * 1024 * 1024, ge=1024 * 1024, description="what one Socket.IO connection may send per minute"
+    )
+    socket_connections_per_address: int = Field(
+        default=300, ge=1, description="Socket.IO connections at once from one address (seats behind one NAT)"
+    )
 
     @field_validator("trusted_proxies", "ops_networks")
     @classmethod
