@@ -11,9 +11,10 @@ from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
 from socketio.exceptions import ConnectionRefusedError as Refused
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hotline.auth import COOKIE, account_for, read_token
+from hotline.auth import COOKIE, Account, Claims, RevokedToken, account_for, read_token
 from hotline.guard import RateLimiter
 
 logger = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ class Who:
     display_name: str
     role: str
     expires: int
+    claims: Claims | None = None  # the token it came in with, checked again every second
 
     def expired(self, now: float) -> bool:
         return now >= self.expires
@@ -59,6 +61,8 @@ class SocketAuth:
         self.secret = secret
         self.limiter = limiter or RateLimiter(limit=10, window=60.0)
         self.clock = clock
+        self.live: dict[tuple[str, str], Who] = {}
+        self.ending: set[tuple[str, str]] = set()  # found ended, being disconnected
 
     async def check(self, environ: Mapping[str, Any], auth: Any, roles: frozenset[str]) -> Who:
         """The account behind the socket; raises ConnectionRefusedError with a Chinese reason."""
@@ -79,4 +83,32 @@ class SocketAuth:
             # Not a guess at a password: no rate-limit penalty, but a clear refusal.
             raise Refused(f"此页面需要角色：{'、'.join(sorted(roles))}")
         self.limiter.succeeded(key)
-        return Who(acc.username, acc.display_name or acc.username, acc.role, claims.expires)
+        return Who(acc.username, acc.display_name or acc.username, acc.role, claims.expires, claims)
+
+    # -- sessions that must end: a disabled account, a logout, a changed password ----------------
+    def track(self, namespace: str, sid: str, who: Who) -> None:
+        self.live[(namespace, sid)] = who
+
+    def untrack(self, namespace: str, sid: str) -> None:
+        self.live.pop((namespace, sid), None)
+
+    async def ended(self) -> list[tuple[str, str]]:
+        """The sockets whose login no longer holds (one query for all of them)."""
+        if not self.live:
+            return []
+        names = {who.username for who in self.live.values()}
+        jtis = {who.claims.jti for who in self.live.values() if who.claims is not None and who.claims.jti}
+        async with self.sessions() as s:
+            accounts = {
+                a.username: a for a in (await s.execute(select(Account).where(Account.username.in_(names)))).scalars()
+            }
+            revoked = set()
+            if jtis:
+                revoked = set((await s.execute(select(RevokedToken.jti).where(RevokedToken.jti.in_(jtis)))).scalars())
+        out = []
+        for key, who in list(self.live.items()):
+            acc = accounts.get(who.username)
+            claims = who.claims
+            if acc is None or claims is None or not acc.accepts(claims) or claims.jti in revoked:
+                out.append(key)
+        return out

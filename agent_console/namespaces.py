@@ -50,6 +50,8 @@ class _Base(socketio.AsyncNamespace):  # type: ignore[misc]  # python-socketio s
         if self.clock() >= session["expires"]:
             asyncio.get_running_loop().create_task(self._drop(sid))
             return {"ok": False, "error": "登录已过期，请重新登录"}
+        if (self.namespace, sid) in self.auth.ending:
+            return {"ok": False, "error": "账号已停用或登录已失效，请重新登录"}
         try:
             event = schemas.parse(model, data)
             result = await action(sid if by_sid else session["user"], event)
@@ -106,9 +108,11 @@ class AgentNamespace(_Base):
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         who = await self.auth.check(environ, auth, self.roles)
         await self.save_session(sid, {"user": who.username, "role": who.role, "expires": who.expires})
+        self.auth.track(self.namespace, sid, who)
         await self.console.connected(sid, who.username)
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        self.auth.untrack(self.namespace, sid)
         try:
             session = await self.get_session(sid)
         except KeyError:
@@ -137,12 +141,13 @@ class SupervisorNamespace(_Base):
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         who = await self.auth.check(environ, auth, self.roles)
         await self.save_session(sid, {"user": who.username, "role": who.role, "expires": who.expires})
+        self.auth.track(self.namespace, sid, who)
         await self.enter_room(sid, SUPERVISORS)
         for queue in sorted(self.console.acd.core.index.queues):
             await self.enter_room(sid, f"queue:{queue}")
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:
-        return None
+        self.auth.untrack(self.namespace, sid)
 
 
 def _bind(cls: type[_Base]) -> None:

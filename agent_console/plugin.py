@@ -117,15 +117,34 @@ def install(app: web.Application, ctx: AppContext, settings: ConsoleSettings | N
         bus.subscribe("supervisor.seat", supervision.on_seat_topic),
     ]
 
+    async def end_sessions() -> None:
+        """Every second: sockets whose account was disabled, whose token was revoked at logout or
+        predates a password change, are disconnected (their events are refused meanwhile)."""
+        while True:
+            await asyncio.sleep(1.0)
+            try:
+                ended = await socket_auth.ended()
+            except Exception:  # the database may be away a moment: try again next second
+                logger.warning("console sessions not checked", exc_info=True)
+                continue
+            for namespace, sid in ended:
+                socket_auth.ending.add((namespace, sid))
+                logger.info("console session ended", extra={"namespace": namespace, "sid": sid})
+                await sio.disconnect(sid, namespace=namespace)
+                socket_auth.untrack(namespace, sid)
+                socket_auth.ending.discard((namespace, sid))
+
     async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
         console.start()
         pusher = asyncio.create_task(supervision.run_pusher(), name="console-board")
+        sweeper = asyncio.create_task(end_sessions(), name="console-sessions")
         yield
         for off in unsubscribe:
             off()
-        pusher.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await pusher
+        for task in (pusher, sweeper):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         await console.stop()
 
     app.cleanup_ctx.append(lifecycle)

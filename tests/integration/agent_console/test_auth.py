@@ -87,3 +87,42 @@ async def test_an_expired_login_is_refused_on_the_next_event(engine: Engine) -> 
     await asyncio.sleep(1.3)
     ack = await seat.call("state")
     assert ack == {"ok": False, "error": "登录已过期，请重新登录"}
+
+
+async def _until_disconnected(client, seconds: float = 5.0) -> bool:
+    import asyncio
+
+    for _ in range(int(seconds / 0.1)):
+        if not client.sio.connected:
+            return True
+        await asyncio.sleep(0.1)
+    return False
+
+
+async def test_a_disabled_account_is_disconnected_within_a_second_or_two(engine: Engine) -> None:
+    from sqlalchemy import update
+
+    from hotline.auth import Account
+
+    token = await engine.account("1005")
+    seat = await engine.client("/agent", token)
+    other = await engine.client("/agent", await engine.account("1006"))
+    assert (await seat.call("state"))["ok"]
+    async with engine.ctx.sessions() as s, s.begin():
+        await s.execute(update(Account).where(Account.username == "1005").values(active=False))
+    assert await _until_disconnected(seat, 3.0)
+    assert (await other.call("state"))["ok"]  # only that account's sockets end
+
+
+async def test_logout_ends_the_socket_opened_with_that_token(engine: Engine) -> None:
+    await engine.account("1007")
+    async with aiohttp.ClientSession() as http:
+        resp = await http.post(f"{engine.base}/api/login", json={"username": "1007", "password": "password123"})
+        token = (await resp.json())["token"]
+        seat = await engine.client("/agent", token)
+        assert (await seat.call("state"))["ok"]
+        resp = await http.post(f"{engine.base}/api/logout", headers={"Authorization": f"Bearer {token}"})
+        assert resp.status == 200
+    assert await _until_disconnected(seat, 3.0)
+    with pytest.raises(socketio.exceptions.ConnectionError, match="失效"):
+        await engine.client("/agent", token)  # and the token opens no new one
