@@ -192,7 +192,9 @@ def _install_webchat(
     if sio is None:
         logger.warning("web chat off: the console's Socket.IO server is not installed")
         return
-    namespace = VisitorNamespace(service, settings.webchat, ctx.settings.secret_key, ctx.services)
+    namespace = VisitorNamespace(
+        service, settings.webchat, ctx.settings.secret_key, ctx.services, security=ctx.settings.security
+    )
     # A picture at the size limit must fit in one Engine.IO packet (base64 over long-polling adds
     # a third), so that it is refused with a message, not by dropping the visitor's connection.
     needed = settings.webchat.image_max_bytes * 4 // 3 + 64 * 1024

@@ -32,6 +32,8 @@ from channels.core.visitor import (
 from channels.services import ChannelService
 from channels.settings import WebChatSettings
 from channels.webchat import NoConversation
+from hotline.guard import RateLimiter, refuse
+from hotline.settings import SecuritySettings
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +45,52 @@ def visitor_room(visitor: str) -> str:
     return f"visitor:{visitor}"
 
 
+class Refused(VisitorInputError):
+    """Past a limit of the visitor's address (or phone number): said to the widget in Chinese."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class AddressLimits:
+    """What one remote address (and one phone number) may cost the hotline: visitor ids,
+    conversations, messages, pictures, left messages (each becomes a work order), other events."""
+
+    def __init__(self, sec: SecuritySettings) -> None:
+        self.new_visitor = RateLimiter(sec.visitor_new_ids_per_hour, 3600.0)
+        self.conversations = RateLimiter(sec.visitor_conversations_per_hour, 3600.0)
+        self.messages = RateLimiter(sec.visitor_messages_per_minute, 60.0)
+        self.pictures = RateLimiter(sec.visitor_pictures_per_hour, 3600.0)
+        self.left = RateLimiter(sec.visitor_left_messages_per_hour, 3600.0)
+        self.per_phone = RateLimiter(sec.left_messages_per_phone_per_day, 86400.0)
+        self.events = RateLimiter(sec.visitor_events_per_minute, 60.0)
+
+    @staticmethod
+    def _wait(limiter: RateLimiter, key: str, reason: str) -> None:
+        wait = limiter.take(key)
+        if wait > 0:
+            raise Refused(reason, f"操作过于频繁，请 {int(wait) + 1} 秒后再试")
+
+    def check(self, event: str, session: dict[str, Any]) -> None:
+        remote = str(session.get("remote", ""))
+        if event in ("message", "image"):
+            self._wait(self.messages, remote, "messages")
+            if event == "image":
+                self._wait(self.pictures, remote, "pictures")
+            if "conversation" not in session and self.conversations.retry_after(remote) > 0:
+                # Counted once the conversation exists (``conv.new``); refused before if over.
+                raise Refused("conversations", "新会话过多，请稍后再试")
+        elif event != "leave_message":
+            self._wait(self.events, remote, "events")
+
+    def left_message(self, remote: str, phone: str) -> None:
+        if self.per_phone.retry_after(phone) > 0:
+            raise Refused("left_messages_phone", "该号码今日留言次数已达上限，如有急事请拨打12345")
+        self._wait(self.left, remote, "left_messages")
+        self.per_phone.hit(phone)
+
+
 class VisitorNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # python-socketio ships no types
     def __init__(
         self,
@@ -51,6 +99,7 @@ class VisitorNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # python
         secret: str,
         services: dict[str, Any],
         clock: Callable[[], float] = time.time,
+        security: SecuritySettings | None = None,
     ) -> None:
         super().__init__(VISITOR_NS)
         self.service = service
@@ -59,6 +108,7 @@ class VisitorNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # python
         self.services = services
         self.clock = clock
         self.flood = FloodLimit(settings.flood_rate, settings.flood_burst)
+        self.limits = AddressLimits(security) if security is not None else None
         # Conversations waiting for a seat, by id -> visitor: they get queue-position updates.
         self.waiting: dict[int, str] = {}
         self.events = {
@@ -87,7 +137,12 @@ class VisitorNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # python
         except KeyError:
             return {"ok": False, "error": "未连接"}
         try:
+            if self.limits is not None:
+                self.limits.check(event, session)
             return {"ok": True, **await handler(sid, session, data if data is not None else {})}
+        except Refused as exc:
+            refuse("webchat", exc.reason, remote=session.get("remote", ""), visitor=session["visitor"])
+            return {"ok": False, "error": str(exc)}
         except VisitorInputError as exc:
             logger.info(
                 "web-chat input refused", extra={"visitor": session["visitor"], "event": event, "why": str(exc)}
@@ -106,9 +161,13 @@ class VisitorNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # python
         visitor = read_visitor(self.secret, token)
         if visitor is None and isinstance(auth, dict):
             visitor = read_visitor(self.secret, auth.get("visitor"))
+        remote = str(environ.get("hotline.remote") or environ.get("REMOTE_ADDR", ""))
         if visitor is None:
+            if self.limits is not None and (wait := self.limits.new_visitor.take(remote)) > 0:
+                refuse("webchat", "new_visitors", remote=remote)
+                raise socketio.exceptions.ConnectionRefusedError(f"访问过于频繁，请 {int(wait) + 1} 秒后再试")
             visitor = new_visitor_id()
-        await self.save_session(sid, {"visitor": visitor, "phone": ""})
+        await self.save_session(sid, {"visitor": visitor, "phone": "", "remote": remote})
         await self.enter_room(sid, visitor_room(visitor))
 
     async def deliver(self, visitor: str, event: str, data: dict[str, Any]) -> None:
@@ -178,6 +237,9 @@ class VisitorNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # python
 
     async def _after_store(self, session: dict[str, Any], conv: Any, msg: Any) -> dict[str, Any]:
         out: dict[str, Any] = {"conversation": conv.id, "id": msg.id, "at": msg.at.isoformat()}
+        if self.limits is not None and conv.new:
+            self.limits.conversations.hit(session.get("remote", ""))
+        session["conversation"] = conv.id
         if conv.state == "queued":
             self.waiting[conv.id] = session["visitor"]
         return out
@@ -243,6 +305,8 @@ class VisitorNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # python
         if not isinstance(name, str) or len(name.strip()) > 20:
             raise VisitorInputError("称呼最多20字")
         self._allowed(session["visitor"])
+        if self.limits is not None:
+            self.limits.left_message(session.get("remote", ""), phone)
         body = {"text": text, "phone": phone, "name": name.strip()}
         conv, msg = await self.service.receive_web(session["visitor"], phone, "leave_message", body)
         order_id = await self.service.workorder_from_message(conv.id, text, phone, name.strip())

@@ -124,6 +124,19 @@ class SecuritySettings(BaseModel):
     socket_connections_per_address: int = Field(
         default=300, ge=1, description="Socket.IO connections at once from one address (seats behind one NAT)"
     )
+    # Anonymous web chat, per remote address (mobile networks put many citizens behind one
+    # address: generous for reading, strict for what costs: pictures on disk, work orders).
+    visitor_new_ids_per_hour: int = Field(default=60, ge=1, description="new visitor ids per address per hour")
+    visitor_conversations_per_hour: int = Field(default=30, ge=1, description="conversations per address per hour")
+    visitor_messages_per_minute: int = Field(default=120, ge=1, description="chat messages per address per minute")
+    visitor_pictures_per_hour: int = Field(default=60, ge=1, description="pictures per address per hour")
+    visitor_left_messages_per_hour: int = Field(
+        default=5, ge=1, description="left messages (each a work order) per address per hour"
+    )
+    left_messages_per_phone_per_day: int = Field(default=3, ge=1, description="left messages per phone number per day")
+    visitor_events_per_minute: int = Field(
+        default=300, ge=1, description="hello/typing/read/identify events per address per minute"
+    )
 
     @field_validator("trusted_proxies", "ops_networks")
     @classmethod
