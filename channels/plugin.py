@@ -221,12 +221,18 @@ def _install_webchat(
             return web.Response(status=503, text="/* bundle missing: run make setup */", content_type="text/javascript")
         return web.FileResponse(VENDOR, headers={"Cache-Control": "no-cache"})
 
-    @auth.require_roles("seat", "supervisor", "manager", "dispatcher", "admin")
+    @auth.require_roles("seat", "supervisor", "manager", "admin")
     async def media(request: web.Request) -> web.StreamResponse:
+        """A citizen's picture: for the seat holding that conversation and for supervisors only."""
         try:
             message_id = int(request.match_info["message_id"])
         except ValueError:
             raise web.HTTPNotFound(text="图片不存在") from None
+        if not 1 <= message_id <= 2**31 - 1:
+            raise web.HTTPNotFound(text="图片不存在")
+        account = request[auth.ACCOUNT]
+        if account.role == "seat" and await service.media_seat(message_id) != account.username:
+            raise web.HTTPNotFound(text="图片不存在")  # not told apart from a missing one
         found = await service.media_file(message_id)
         if found is None or not found[0].exists():
             raise web.HTTPNotFound(text="图片不存在")

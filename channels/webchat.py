@@ -321,6 +321,19 @@ class WebChatInbound:
         await self.web_out(visitor, event, {"conversation": conversation_id, **data})
         return True
 
+    async def media_seat(self, message_id: int) -> str | None:
+        """The seat holding the conversation a picture belongs to ("" when none holds it; None
+        when there is no such message)."""
+        async with self.sessions() as s:
+            row = (
+                await s.execute(
+                    select(ChannelConversation.seat)
+                    .join(ChannelMessage, ChannelMessage.conversation_id == ChannelConversation.id)
+                    .where(ChannelMessage.id == message_id)
+                )
+            ).first()
+        return None if row is None else str(row[0] or "")
+
     async def media_file(self, message_id: int) -> tuple[Path, str] | None:
         async with self.sessions() as s:
             row = (

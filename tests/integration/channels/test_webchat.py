@@ -247,13 +247,32 @@ async def test_pictures_bad_input_floods_and_identity(eng: Engine) -> None:
     stored = [m.body.get("text") for m in await rows(eng, ChannelMessage) if m.kind == "text"]
     assert stored == [f"第{i}" + "条" for i in range(len(results) - len(refused))]  # nothing refused is stored
 
-    # The seat sees the picture through the engine (login needed), the visitor's phone as caller.
+    # The seat holding the chat sees the picture through the engine (login needed), and so do
+    # supervisors; another seat is told there is no such picture.
+    from sqlalchemy import update
+
+    from channels.models import ChannelConversation
+
+    async with eng.ctx.sessions() as s, s.begin():
+        await s.execute(
+            update(ChannelConversation).where(ChannelConversation.id == ok["conversation"]).values(seat="1001")
+        )
+    tokens = {"boss": await eng.account("boss", "supervisor"), "1002": await eng.account("1002")}
+    for user, role, status in (("1001", "seat", 200), ("boss", "supervisor", 200), ("1002", "seat", 404)):
+        cookie = {"hotline_token": tokens.get(user) or eng.token(user, role)}
+        async with (
+            aiohttp.ClientSession(cookies=cookie) as http,
+            http.get(f"{eng.base}/api/channels/media/{ok['id']}") as r,
+        ):
+            assert r.status == status, user
+            if status == 200:
+                assert r.headers["Content-Type"] == "image/png" and await r.read() == png
     cookie = {"hotline_token": eng.token("1001", "seat")}
-    async with aiohttp.ClientSession(cookies=cookie) as http:
-        async with http.get(f"{eng.base}/api/channels/media/{ok['id']}") as r:
-            assert r.status == 200 and r.headers["Content-Type"] == "image/png" and await r.read() == png
-        async with http.get(f"{eng.base}/api/channels/media/999999") as r:
-            assert r.status == 404
+    async with (
+        aiohttp.ClientSession(cookies=cookie) as http,
+        http.get(f"{eng.base}/api/channels/media/999999") as r,
+    ):
+        assert r.status == 404
     async with aiohttp.ClientSession() as anon, anon.get(f"{eng.base}/api/channels/media/{ok['id']}") as r:
         assert r.status == 401
     contact = f"webchat-{ok['conversation']}"
