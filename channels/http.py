@@ -7,6 +7,7 @@ then is the message stored, and only after it is committed does WeChat hear "suc
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
 import time
@@ -23,7 +24,7 @@ from wechatpy.exceptions import InvalidAppIdException, InvalidSignatureException
 from wechatpy.parser import parse_message
 from wechatpy.utils import WeChatSigner
 
-from channels.core.inbound import BadMessage, StaleTimestamp, check_timestamp, normalise
+from channels.core.inbound import BadMessage, NonceBook, StaleTimestamp, check_timestamp, normalise
 from channels.core.xmlguard import XmlRejected, screen_xml
 from channels.services import ChannelService
 from channels.settings import WeChatSettings
@@ -59,6 +60,7 @@ class WeChatWebhook:
         self.service = service
         self.clock = clock
         self.recent_acks: deque[float] = deque(maxlen=100_000)  # seconds, for the benchmark and /metrics
+        self.nonces = NonceBook(settings.timestamp_window)
         self.crypto = (
             WeChatCrypto(settings.token, settings.encoding_aes_key, settings.app_id)
             if settings.encoding_aes_key
@@ -124,8 +126,12 @@ class WeChatWebhook:
             chunks.append(chunk)
         body = b"".join(chunks)
         timestamp, nonce = self._check_signed(request)
-        text = self._screen(body)
         encrypted = request.query.get("encrypt_type", "raw").lower() == "aes"
+        # Unencrypted, nothing signs the body: the same signed query with another body is a replay.
+        # (Encrypted pushes carry msg_signature over the body itself.)
+        if not encrypted and self.nonces.replayed(int(timestamp), nonce, hashlib.sha256(body).digest(), self.clock()):
+            raise Refused(403, "replay", "this signed query came before with another body")
+        text = self._screen(body)
         if self.settings.mode == "safe" and not encrypted:
             raise Refused(400, "not_encrypted", "safe mode accepts encrypted pushes only")
         if encrypted and self.settings.mode != "plain":

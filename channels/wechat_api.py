@@ -232,9 +232,18 @@ class WeChatApi:
                     raise MediaRejected(f"content type {ctype} not accepted")
                 if resp.content_length is not None and resp.content_length > max_bytes:
                     raise MediaRejected(f"{resp.content_length} bytes > {max_bytes}")
-                content = await resp.content.read(max_bytes + 1)
-                if len(content) > max_bytes:
-                    raise MediaRejected(f"more than {max_bytes} bytes")
+                # To the end or past the limit: read(n) may stop at any chunk, and a file cut short
+                # must never be kept as if it were whole.
+                chunks: list[bytes] = []
+                size = 0
+                async for chunk in resp.content.iter_chunked(64 * 1024):
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise MediaRejected(f"more than {max_bytes} bytes")
+                    chunks.append(chunk)
+                content = b"".join(chunks)
+                if resp.content_length is not None and size != resp.content_length:
+                    raise WeChatApiError(-3, f"media/get ended after {size} of {resp.content_length} bytes")
                 filename = ""
                 disp = resp.headers.get("Content-Disposition", "")
                 if "filename=" in disp:

@@ -6,6 +6,7 @@ read; output is a frozen ``InboundMessage``. No parsing and no I/O happen here.
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -89,6 +90,35 @@ def check_timestamp(timestamp: str, now: float, window: int) -> int:
     if abs(value - now) > window:
         raise StaleTimestamp(f"timestamp {value} is {value - now:+.0f} s from now (window ±{window} s)")
     return value
+
+
+class NonceBook:
+    """The signed (timestamp, nonce) pairs seen within the timestamp window, with a digest of the
+    body each came with. In plain and compatible modes WeChat's signature covers the query only,
+    not the body: a captured query string could carry any body. The same pair again with the
+    same body is WeChat's own retry (stored once by the message id); with another body, a replay.
+    At most ``max_entries`` pairs are kept, the oldest forgotten first."""
+
+    def __init__(self, window: int, max_entries: int = 100_000) -> None:
+        self.window = window
+        self.max_entries = max_entries
+        self._seen: OrderedDict[tuple[int, str], tuple[float, bytes]] = OrderedDict()
+
+    def replayed(self, timestamp: int, nonce: str, digest: bytes, now: float) -> bool:
+        while self._seen:
+            first = next(iter(self._seen.values()))
+            if first[0] >= now and len(self._seen) < self.max_entries:
+                break
+            self._seen.popitem(last=False)
+        key = (timestamp, nonce)
+        known = self._seen.get(key)
+        if known is not None:
+            return known[1] != digest
+        self._seen[key] = (timestamp + self.window, digest)
+        return False
+
+    def __len__(self) -> int:
+        return len(self._seen)
 
 
 def normalise(raw: Mapping[str, Any]) -> InboundMessage:

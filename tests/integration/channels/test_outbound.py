@@ -187,6 +187,22 @@ async def test_picture_is_downloaded_with_media_get_and_stored_under_data_dir(ma
     assert media["m_missing"].status == "failed" and "40007" in media["m_missing"].detail
 
 
+async def test_a_picture_whose_download_breaks_off_is_never_kept_as_whole(make_engine_app, standin):
+    state, url = standin
+    big = b"\xff\xd8\xff\xe0" + bytes(range(256)) * 800  # 200 KiB: more than one chunk on the wire
+    state.media["m_cut"] = ("image/jpeg", big)
+    state.cut_short.add("m_cut")
+    eng = await make_engine_app(api_base_url=url)
+    body = kit.xml("o_cut", "image", msg_id=60, PicUrl="http://p.example/c", MediaId="m_cut")
+    assert (await eng.client.post(HOOK, params=kit.query(), data=body)).status == 200
+    await eng.service.drain()
+    async with eng.ctx.sessions() as s:
+        (media,) = (await s.execute(select(ChannelMedia))).scalars()
+    assert media.status == "failed" and not media.path
+    half = [f for f in eng.data_dir.rglob("*") if f.is_file() and f.stat().st_size == len(big) // 2]
+    assert half == []  # nothing of the broken download was kept
+
+
 async def test_photo_then_location_become_one_conversation_with_a_prefilled_work_order(make_engine_app, standin):
     state, url = standin
     state.media["m_hole"] = ("image/jpeg", JPEG)

@@ -294,3 +294,15 @@ async def test_redis_down_loses_nothing_and_the_database_still_stops_retries(mak
         assert sent.status == "sent"
     finally:
         await dead.aclose()
+
+
+async def test_a_replayed_query_string_with_another_body_is_refused_and_a_retry_is_stored_once(make_engine_app):
+    eng = await make_engine_app(mode="plain")
+    q = kit.query()
+    first = kit.text("o_replay", "第一次", 9101)
+    assert (await eng.client.post(HOOK, params=q, data=first)).status == 200
+    assert (await eng.client.post(HOOK, params=q, data=first)).status == 200  # WeChat's own retry
+    forged = kit.text("o_replay", "伪造的诉求", 9102)
+    resp = await eng.client.post(HOOK, params=q, data=forged)  # the captured query, another body
+    assert resp.status == 403 and "another body" in await resp.text()
+    assert await count(eng) == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import secrets
 import time
 
 from wechatpy.crypto import WeChatCrypto
@@ -18,8 +19,10 @@ def sign(token: str, *parts: str) -> str:
     return hashlib.sha1("".join(sorted([token, *parts])).encode()).hexdigest()
 
 
-def query(timestamp: int | None = None, nonce: str = "n0nce", token: str = TOKEN) -> dict[str, str]:
+def query(timestamp: int | None = None, nonce: str | None = None, token: str = TOKEN) -> dict[str, str]:
+    """A signed query as WeChat sends it: a fresh random nonce each time unless given."""
     ts = str(int(time.time()) if timestamp is None else timestamp)
+    nonce = nonce or secrets.token_hex(8)
     return {"signature": sign(token, ts, nonce), "timestamp": ts, "nonce": nonce}
 
 
@@ -44,9 +47,12 @@ def text(openid: str, content: str, msg_id: int, create_time: int | None = None)
     return xml(openid, "text", create_time, msg_id, Content=content)
 
 
-def encrypted(plain: str, mode: str, timestamp: int | None = None, nonce: str = "n0nce") -> tuple[str, dict[str, str]]:
+def encrypted(
+    plain: str, mode: str, timestamp: int | None = None, nonce: str | None = None
+) -> tuple[str, dict[str, str]]:
     """The body and query WeChat sends in safe mode (only Encrypt) or compatible mode (both)."""
     ts = str(int(time.time()) if timestamp is None else timestamp)
+    nonce = nonce or secrets.token_hex(8)
     crypto = WeChatCrypto(TOKEN, AES_KEY, APP_ID)
     envelope = crypto.encrypt_message(plain, nonce, ts)
     encrypt = envelope.split("<Encrypt><![CDATA[", 1)[1].split("]]>", 1)[0]

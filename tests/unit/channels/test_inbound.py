@@ -55,3 +55,26 @@ def test_timestamp_window_is_symmetric_and_inclusive():
     for bad in ("999", "1601", "", "-5", "1e3", "9" * 13):
         with pytest.raises(StaleTimestamp):
             check_timestamp(bad, now=1300, window=300)
+
+
+def test_the_nonce_book_tells_a_retry_from_a_replay_and_forgets_outside_the_window() -> None:
+    from channels.core.inbound import NonceBook
+
+    book = NonceBook(window=300, max_entries=1000)
+    now = 1_700_000_000.0
+    assert not book.replayed(int(now), "n1", b"body-a", now)
+    assert not book.replayed(int(now), "n1", b"body-a", now + 1)  # the same body: WeChat's retry
+    assert book.replayed(int(now), "n1", b"body-b", now + 2)  # the same signed query, another body
+    assert not book.replayed(int(now), "n2", b"body-b", now + 2)
+    # Once the timestamp is outside the window the webhook refuses it as stale anyway: forgotten.
+    assert not book.replayed(int(now) + 400, "n3", b"x", now + 400)
+    assert len(book) == 1
+
+
+def test_the_nonce_book_keeps_at_most_its_size() -> None:
+    from channels.core.inbound import NonceBook
+
+    book = NonceBook(window=300, max_entries=100)
+    for i in range(10_000):
+        book.replayed(1_700_000_000, f"n{i}", b"x", 1_700_000_000.0)
+    assert len(book) <= 100
