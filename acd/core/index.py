@@ -113,15 +113,21 @@ class Index:
     def _entry(self, seat: Seat, bucket: Bucket) -> tuple[float, float, float, int, Seat]:
         queue = self.queues.get(bucket.queue)
         strategy = queue.strategy if queue else "longest_idle"
+        k0: float
         if strategy == "least_occupied":
-            share = seat.load / max(1, seat.max_chats) if bucket.media == "chat" else 0.0
-            return (share, seat.occupied_s, seat.idle_since, seat.seq, seat)
-        if strategy == "highest_proficiency":
+            k0 = seat.load / max(1, seat.max_chats) if bucket.media == "chat" else 0.0
+            k1, k2 = seat.occupied_s, seat.idle_since
+        elif strategy == "highest_proficiency":
             prof = sum(seat.skills.get(name, 0) for name, _ in bucket.skills) or max(seat.skills.values(), default=0)
-            return (-float(prof), seat.ring_delay_s, seat.idle_since, seat.seq, seat)
-        if strategy == "least_skilled":  # keep the seats with rare skills free for the calls only they can take
-            return (seat.ring_delay_s, float(len(seat.skills)), seat.idle_since, seat.seq, seat)
-        return (seat.ring_delay_s, seat.idle_since, 0.0, seat.seq, seat)
+            k0, k1, k2 = -float(prof), seat.ring_delay_s, seat.idle_since
+        elif strategy == "least_skilled":  # keep the seats with rare skills free for the calls only they can take
+            k0, k1, k2 = seat.ring_delay_s, float(len(seat.skills)), seat.idle_since
+        else:
+            k0, k1, k2 = seat.ring_delay_s, seat.idle_since, 0.0
+        if queue is not None and queue.pack_chats and bucket.media == "chat":
+            # the fullest seat first; the strategy's last tie-break gives way to the login order
+            return (-float(seat.load), k0, k1, seat.seq, seat)
+        return (k0, k1, k2, seat.seq, seat)
 
     def _set_avail(self, seat: Seat, bucket: Bucket) -> None:
         old = seat.avail.get(bucket)

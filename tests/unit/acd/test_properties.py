@@ -63,7 +63,7 @@ def _events(steps: list[tuple[str, int, float, Any, int]]) -> list[Event]:
     out: list[Event] = [
         QueueConfigured(0, QueueConfig("q")),
         QueueConfigured(0, QueueConfig("q2", strategy="highest_proficiency", skills=(("general", 1),),
-                                       max_wait_s=40.0, overflow="queue:q")),
+                                       max_wait_s=40.0, overflow="queue:q", pack_chats=True)),
     ]  # fmt: skip
     for op, n, dt, skills, k in steps:
         now += dt

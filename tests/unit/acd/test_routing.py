@@ -227,6 +227,55 @@ def test_chats_share_a_seat_up_to_the_limit() -> None:
     assert r.cstate("w2") == "waiting"
 
 
+def _chats_then_a_call(**queue: object) -> Rig:
+    """least_skilled: a chat goes to b while a is on a call; a's call ends, a second chat and then a call arrive."""
+    r = Rig(AcdSettings(max_chats=3, wrap_up_s={"voice": 0.0, "chat": 0.0}), strategy="least_skilled", **queue)
+    _busy(r, "a", "x", 0)
+    r.seat("b", now=0, skills=(("general", 3), ("business", 3)))
+    r.call("w0", 1, channel="webchat")
+    assert r.offers() == [("w0", "b")]
+    r.feed(OfferAccepted(1, "w0", "b"))
+    r.feed(ContactEnded(2, "x"))
+    r.call("w1", 3, channel="webchat")
+    ((chat, seat),) = r.offers()
+    r.feed(OfferAccepted(3, chat, seat))
+    r.call("v", 4)
+    return r
+
+
+def test_packed_chats_leave_an_idle_seat_for_the_next_call() -> None:
+    r = _chats_then_a_call(pack_chats=True)
+    assert r.acd.seat_state("b")["chats"] == ["w0", "w1"]
+    assert r.offers() == [("v", "a")]
+    # without packing the second chat takes the idle seat with fewer skills, and the call waits
+    spread = _chats_then_a_call()
+    assert [spread.acd.seat_state(s)["chats"] for s in ("a", "b")] == [["w1"], ["w0"]]
+    assert spread.offers() == [] and spread.cstate("v") == "waiting"
+
+
+def test_packing_stops_at_the_chat_limit() -> None:
+    r = Rig(AcdSettings(max_chats=2, wrap_up_s={"voice": 0.0, "chat": 0.0}), pack_chats=True)
+    r.seat("a", now=0)
+    r.seat("b", now=1)
+    for i in range(3):
+        r.call(f"w{i}", 2 + i, channel="webchat")
+        ((chat, seat),) = r.offers()
+        r.feed(OfferAccepted(2 + i, chat, seat))
+    assert [r.acd.seat_state(s)["chats"] for s in ("a", "b")] == [["w0", "w1"], ["w2"]]
+
+
+def test_turning_packing_on_re_sorts_the_seats_already_ready() -> None:
+    r = Rig(AcdSettings(max_chats=3, wrap_up_s={"voice": 0.0, "chat": 0.0}), strategy="least_skilled")
+    _busy(r, "b", "x", 0)
+    r.seat("a", now=0, skills=(("general", 3), ("business", 3)))
+    r.call("w0", 1, channel="webchat")
+    r.feed(OfferAccepted(1, "w0", "a"))
+    r.feed(ContactEnded(2, "x"))  # b idle, with fewer skills than a
+    r.feed(QueueConfigured(3, QueueConfig("q", strategy="least_skilled", pack_chats=True)))
+    r.call("w1", 4, channel="webchat")
+    assert r.offers() == [("w1", "a")]
+
+
 def test_chats_during_a_call_follow_the_setting() -> None:
     for allowed in (False, True):
         r = Rig(AcdSettings(max_chats=2, chats_during_call=allowed, wrap_up_s={"voice": 0.0, "chat": 0.0}))
