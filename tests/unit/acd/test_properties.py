@@ -189,10 +189,12 @@ def _check_invariants(acd: Acd, out: list[Any], before: set[str]) -> None:
 
 def _run(acd: Acd, items: list[Any], check: bool) -> list[Any]:
     decisions = []
+    before: set[str] | None = None
     for item in items:
         event = _resolve(acd, item)
         assert event is not None
-        before = {c.id for c in acd.contacts.values() if c.state in ("waiting", "callback")}
+        if before is None:  # after a refused event, the state before it: its timers' commands come out now
+            before = {c.id for c in acd.contacts.values() if c.state in ("waiting", "callback")}
         try:
             out = acd.handle(event)
         except ValueError:
@@ -200,6 +202,7 @@ def _run(acd: Acd, items: list[Any], check: bool) -> list[Any]:
             continue
         if check:
             _check_invariants(acd, out, before)
+        before = None
         decisions.append(out)
     return decisions
 
