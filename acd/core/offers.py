@@ -86,17 +86,24 @@ class OffersMixin(RoutingMixin):
     def _free_seat(self, seat: Seat, count_rona: bool, unreachable: bool, why: str = "") -> None:
         if count_rona:
             seat.rona += 1
+        pause = None
         if unreachable:
-            self._seat_action(seat, "release_paused", "unreachable")
+            pause = "unreachable"
         elif seat.rona >= self.settings.rona_limit:
             seat.rona = 0
-            self._seat_action(seat, "release_paused", "no_answer")
+            pause = "no_answer"
         elif seat.pending:
-            reason = seat.pending  # cleared by the move to not_ready
-            self._seat_action(seat, "release_paused", reason)
-        else:
+            pause = seat.pending  # cleared by the move to not_ready
+        if pause is None:
             self._seat_action(seat, "release_busy" if seat.load else "release_idle", why, refresh=False)
             self._serve(seat)
+        elif seat.load:  # chats in hand: not_ready once they end, as a pause asked while working
+            was = self.index.counts_staffed(seat)
+            seat.pending = pause
+            self.index.staffing_changed(seat, was)
+            self._seat_action(seat, "release_busy", f"pause pending: {pause}")
+        else:
+            self._seat_action(seat, "release_paused", pause)
 
     # -- a seat looks for work ------------------------------------------------------------
     def _serve(self, seat: Seat) -> None:

@@ -171,6 +171,29 @@ def test_seat_goes_not_ready_only_after_the_configured_count_of_misses() -> None
     assert r.state("a") == "not_ready" and r.cstate("c") == "waiting"
 
 
+def test_a_seat_holding_chats_finishes_them_before_a_miss_pauses_it() -> None:
+    chats = AcdSettings(max_chats=2, rona_limit=1, wrap_up_s={"voice": 0.0, "chat": 0.0})
+    for miss in ("rejected", "unreachable", "paused while ringing"):
+        r = Rig(chats)
+        r.seat("s")
+        r.call("w0", 1, channel="webchat")
+        r.feed(OfferAccepted(1, "w0", "s"))
+        r.call("w1", 2, channel="webchat")
+        assert r.offers() == [("w1", "s")]
+        if miss == "rejected":
+            r.feed(OfferRejected(3, "w1", "s"))
+        elif miss == "unreachable":
+            r.feed(OfferFailed(3, "w1", "s", "unreachable"))
+        else:
+            r.feed(SeatNotReady(2.5, "s", "meal"))
+            r.feed(OfferRejected(3, "w1", "s"))
+        assert r.state("s") == "busy" and r.acd.seat_state("s")["chats"] == ["w0"], miss
+        r.call("v", 4)
+        assert r.offers() == [], miss  # no call while a chat is in hand, and none after: the pause waits
+        r.feed(ContactEnded(5, "w0"))
+        assert r.state("s") == "not_ready" and r.offers() == [], miss
+
+
 def test_answered_offer_resets_the_miss_count() -> None:
     r = Rig(AcdSettings(rona_limit=2, wrap_up_s={"voice": 0.0}))
     r.seat("a")
