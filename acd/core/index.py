@@ -218,6 +218,39 @@ class Index:
             return 0
         return int(contact.bucket.waiting.bisect_left(contact.entry))
 
+    def kept_languages(self, seat: Seat) -> frozenset[str]:
+        """Languages for which this seat is the only one ready to take a voice contact needing them."""
+        if not self.can_take(seat, "voice"):
+            return frozenset()
+        kept: set[str] = set()
+        for b in seat.buckets:
+            if b.langs and b.voice and len(b.avail) == (1 if b in seat.avail else 0):
+                kept.update(b.langs)
+        return frozenset(kept)
+
+    def no_longer_alone(self, seat: Seat) -> list[Seat]:
+        """Seats that this ready seat joined in the ready list of a language bucket, where they were alone."""
+        out: list[Seat] = []
+        for b in seat.avail:
+            if b.langs and b.voice and len(b.avail) == 2:
+                first: Seat = b.avail[0][4]
+                other = b.avail[1][4] if first is seat else first
+                if other not in out:
+                    out.append(other)
+        return out
+
+    def best_unkept_seat(self, bucket: Bucket, avoid: str | None) -> Seat | None:
+        """The best ready seat of the bucket that is not the only one ready for a language."""
+        fallback = None
+        for entry in bucket.avail:
+            seat: Seat = entry[4]
+            if self.kept_languages(seat):
+                continue
+            if seat.id != avoid:
+                return seat
+            fallback = seat
+        return fallback
+
     def best_seat(self, bucket: Bucket, prefer: Seat | None, avoid: str | None = None) -> Seat | None:
         if prefer is not None and bucket in prefer.avail and prefer.id != avoid:
             return prefer

@@ -391,6 +391,93 @@ def test_a_freed_seat_takes_the_scarce_skill_caller_who_would_miss_the_target() 
     assert freed_seat_takes("fifo") == "general_first"
 
 
+YUE = (("general", 3), ("lang:yue", 3))
+
+
+def _yue_seat_free(keep: bool, settings: AcdSettings = NO_WRAP) -> Rig:
+    """g on a call; y, the one Cantonese seat, free again at 2 s after a Cantonese call."""
+    r = Rig(settings, strategy="least_skilled", keep_language_seat=keep)
+    _busy(r, "g", "x", 0)
+    _busy_yue(r)
+    r.feed(ContactEnded(2, "cy0"))
+    return r
+
+
+def _busy_yue(r: Rig) -> None:
+    r.seat("y", skills=YUE)
+    r.call("cy0", 0, language="yue")
+    r.feed(OfferAccepted(0, "cy0", "y"))
+
+
+def test_a_caller_needing_no_language_is_kept_off_the_only_seat_ready_for_one() -> None:
+    r = _yue_seat_free(keep=True)
+    r.call("c", 3)
+    assert r.offers() == [] and r.cstate("c") == "waiting"
+    r.call("cy1", 4, language="yue")  # the Cantonese caller finds the seat free
+    assert r.offers() == [("cy1", "y")]
+    # without the option the general caller takes the Cantonese seat at once
+    plain = _yue_seat_free(keep=False)
+    plain.call("c", 3)
+    assert plain.offers() == [("c", "y")]
+
+
+def test_the_kept_caller_takes_the_language_seat_when_its_margin_is_used_up() -> None:
+    r = _yue_seat_free(keep=True)
+    r.call("c", 3)
+    assert r.acd.next_deadline() == 3 + 0.5 * 15.0  # projection_margin x target
+    r.feed(Tick(10.4))
+    assert r.offers() == []
+    r.feed(Tick(10.5))
+    assert r.offers() == [("c", "y")]
+
+
+def test_the_kept_caller_goes_to_the_next_seat_that_frees() -> None:
+    r = _yue_seat_free(keep=True)
+    r.call("c", 3)
+    r.feed(ContactEnded(5, "x"))
+    assert r.offers() == [("c", "g")]
+
+
+def test_only_the_last_ready_seat_of_a_language_is_kept() -> None:
+    r = _yue_seat_free(keep=True)
+    r.seat("y2", now=2.5, skills=YUE)
+    r.call("c", 3)
+    assert len(r.offers()) == 1 and r.offers()[0][0] == "c"
+    r.call("d", 4)
+    assert r.offers() == []
+
+
+def test_when_margins_end_together_the_line_goes_in_its_order_not_its_timers() -> None:
+    r = _yue_seat_free(keep=True, settings=AcdSettings(rona_limit=1, wrap_up_s={"voice": 0.0}))
+    r.seat("h", now=3)
+    r.call("a", 3)
+    assert r.offers() == [("a", "h")]
+    r.call("b", 3)  # kept off y until 10.5
+    r.feed(OfferRejected(4, "a", "h"))  # a back at its place, kept off y until 10.5 too (its timer set later)
+    assert r.offers() == [] and r.state("h") == "not_ready"
+    r.feed(Tick(10.5))
+    assert r.offers() == [("a", "y")]
+
+
+def test_a_second_seat_ready_for_the_language_releases_the_first() -> None:
+    r = _yue_seat_free(keep=True)
+    r.call("c", 3, skills=(("general", 1),))
+    assert r.offers() == []
+    r.seat("y2", now=4, skills=(("lang:yue", 3),))  # cannot take c itself
+    assert r.offers() == [("c", "y")]
+
+
+def test_a_freed_language_seat_passes_a_general_caller_by_within_its_margin() -> None:
+    r = Rig(NO_WRAP, strategy="least_skilled", keep_language_seat=True)
+    _busy(r, "g", "x", 0)
+    _busy_yue(r)
+    r.call("c", 1)  # every seat busy: c waits
+    r.feed(ContactEnded(2, "cy0"))
+    assert r.offers() == [] and r.state("y") == "ready"
+    r.feed(Tick(1 + 7.5))
+    assert r.offers() == [("c", "y")]
+
+
 def test_a_pause_asked_during_a_call_waits_for_its_end() -> None:
     r = Rig(NO_WRAP)
     _busy(r, "s", "x", 0)
