@@ -2,7 +2,9 @@
 
 A benchmark is a module ``bench/<name>.py`` with ``run(args) -> dict`` and optionally
 ``add_arguments(parser)``. Progress goes to stderr; the result is printed last on stdout,
-as one JSON object on one line with ``--json``, or as a table otherwise.
+as one JSON object on one line with ``--json``, or as a table otherwise. A benchmark that ran
+but found something wrong (a contact lost or counted twice) raises :class:`BenchFailed` with
+its result: the result is printed all the same, then the command fails with the message.
 """
 
 from __future__ import annotations
@@ -16,6 +18,14 @@ import sys
 from typing import Any
 
 from hotline.errors import CommandError
+
+
+class BenchFailed(CommandError):
+    """The benchmark ran, but what it measured is wrong (e.g. contacts lost): print, then fail."""
+
+    def __init__(self, message: str, result: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.result = result
 
 
 def available() -> list[str]:
@@ -55,10 +65,17 @@ def _run(args: argparse.Namespace) -> int:
     if hasattr(module, "add_arguments"):
         module.add_arguments(parser)
     bench_args = parser.parse_args(rest)
-    result: dict[str, Any] = module.run(bench_args)
+    failed: BenchFailed | None = None
+    try:
+        result: dict[str, Any] = module.run(bench_args)
+    except BenchFailed as exc:
+        result, failed = exc.result, exc
     if args.json:
         sys.stdout.write(json.dumps(result, ensure_ascii=False, sort_keys=False) + "\n")
     else:
         for key, value in result.items():
             print(f"{key:>24}: {json.dumps(value, ensure_ascii=False)}")
+    if failed is not None:
+        sys.stdout.flush()  # the result first, then the error on stderr
+        raise failed
     return 0
