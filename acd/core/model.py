@@ -42,7 +42,8 @@ class Bucket:
         self.target = 15.0
         self.fifo = False
         self.keep = False  # the queue's keep_language_seat
-        self.langs = frozenset(name for name, _ in self.skills if name.startswith("lang:"))
+        # languages needed; a tuple, as the empty one is shared (an empty frozenset costs 216 B a bucket)
+        self.langs = tuple(name for name, _ in self.skills if name.startswith("lang:"))
         skills = ",".join(f"{k}>={v}" for k, v in self.skills) or "any skill"
         self.label = f"{self.queue}/{self.media}[{skills}]"
 
