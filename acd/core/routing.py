@@ -158,9 +158,10 @@ class RoutingMixin:
             prefer = self.index.seats.get(seat_id) if seat_id is not None else None
         while True:
             seat = self.index.best_seat(contact.bucket, prefer, contact.avoid)
-            held = self._held_until(contact)
-            if seat is not None and held is not None and self.now < held and self.index.kept_languages(seat):
-                seat = self.index.best_unkept_seat(contact.bucket, contact.avoid)
+            if seat is not None and contact.bucket.keep:
+                held = self._held_until(contact)
+                if held is not None and self.now < held and self.index.kept_languages(seat):
+                    seat = self.index.best_unkept_seat(contact.bucket, contact.avoid)
             if seat is not None and self._take_earlier(contact, seat):
                 continue  # the seat went to an earlier contact of the same needs: look again
             if seat is not None:
@@ -199,7 +200,7 @@ class RoutingMixin:
                 due = min(due, self.now + max(1.0, slack))
         if self._max_wait_applies(contact, q):
             due = min(due, contact.enq + (q.max_wait_s or 0.0))
-        held = self._held_until(contact)
+        held = self._held_until(contact) if contact.bucket.keep else None
         if held is not None and self.now < held:
             due = min(due, held)  # then a seat it was kept off may take it
         if contact.next_announce is not None:
@@ -226,7 +227,7 @@ class RoutingMixin:
             self.index.pull(contact)
             self._place(contact, "widened while waiting")
             return
-        held = self._held_until(contact)
+        held = self._held_until(contact) if contact.bucket.keep else None
         if held is not None and self.now >= held and contact.bucket.avail:  # kept off a ready seat till now
             self._place_unheld(contact.bucket)
             if contact.entry is None:
