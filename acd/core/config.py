@@ -48,6 +48,12 @@ class QueueConfig:
     selection: str = "target"  # "target": most at-risk head first; "fifo": oldest head first
     widening: tuple[str, ...] = WIDENING_STEPS
     widen_on_projection: bool = True
+    # chats go to the seat already holding the most of them (below the limit) before an idle one:
+    # a call needs the whole seat, so every idle seat kept free of chats can still take one
+    pack_chats: bool = False
+    # a contact needing no language is kept off the only seat ready for a language (voice) while its
+    # wait is below projection_margin x target: that seat is the one a caller of the language needs
+    keep_language_seat: bool = False
     widen_after_s: tuple[float | None, ...] = (30.0, 45.0, 60.0, 90.0)  # fixed fallback per step
     floor_proficiency: int = 1
     ring_timeout_s: float = 15.0

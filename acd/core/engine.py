@@ -312,8 +312,8 @@ class Acd(OffersMixin):
         for bucket in self.index.buckets.values():
             if bucket.queue == q.name:
                 bucket.configure(q)
-        if old is not None and old.strategy != q.strategy:
-            self.index.rebuild_avail()
+        if old is not None and (old.strategy, old.pack_chats) != (q.strategy, q.pack_chats):
+            self.index.rebuild_avail()  # the ready lists are sorted by these
 
     def queue(self, name: str) -> QueueConfig:
         q = self.index.queues.get(name)

@@ -113,15 +113,21 @@ class Index:
     def _entry(self, seat: Seat, bucket: Bucket) -> tuple[float, float, float, int, Seat]:
         queue = self.queues.get(bucket.queue)
         strategy = queue.strategy if queue else "longest_idle"
+        k0: float
         if strategy == "least_occupied":
-            share = seat.load / max(1, seat.max_chats) if bucket.media == "chat" else 0.0
-            return (share, seat.occupied_s, seat.idle_since, seat.seq, seat)
-        if strategy == "highest_proficiency":
+            k0 = seat.load / max(1, seat.max_chats) if bucket.media == "chat" else 0.0
+            k1, k2 = seat.occupied_s, seat.idle_since
+        elif strategy == "highest_proficiency":
             prof = sum(seat.skills.get(name, 0) for name, _ in bucket.skills) or max(seat.skills.values(), default=0)
-            return (-float(prof), seat.ring_delay_s, seat.idle_since, seat.seq, seat)
-        if strategy == "least_skilled":  # keep the seats with rare skills free for the calls only they can take
-            return (seat.ring_delay_s, float(len(seat.skills)), seat.idle_since, seat.seq, seat)
-        return (seat.ring_delay_s, seat.idle_since, 0.0, seat.seq, seat)
+            k0, k1, k2 = -float(prof), seat.ring_delay_s, seat.idle_since
+        elif strategy == "least_skilled":  # keep the seats with rare skills free for the calls only they can take
+            k0, k1, k2 = seat.ring_delay_s, float(len(seat.skills)), seat.idle_since
+        else:
+            k0, k1, k2 = seat.ring_delay_s, seat.idle_since, 0.0
+        if queue is not None and queue.pack_chats and bucket.media == "chat":
+            # the fullest seat first; the strategy's last tie-break gives way to the login order
+            return (-float(seat.load), k0, k1, seat.seq, seat)
+        return (k0, k1, k2, seat.seq, seat)
 
     def _set_avail(self, seat: Seat, bucket: Bucket) -> None:
         old = seat.avail.get(bucket)
@@ -211,6 +217,39 @@ class Index:
         if contact.entry is None:
             return 0
         return int(contact.bucket.waiting.bisect_left(contact.entry))
+
+    def kept_languages(self, seat: Seat) -> frozenset[str]:
+        """Languages for which this seat is the only one ready to take a voice contact needing them."""
+        if not self.can_take(seat, "voice"):
+            return frozenset()
+        kept: set[str] = set()
+        for b in seat.buckets:
+            if b.langs and b.voice and len(b.avail) == (1 if b in seat.avail else 0):
+                kept.update(b.langs)
+        return frozenset(kept)
+
+    def no_longer_alone(self, seat: Seat) -> list[Seat]:
+        """Seats that this ready seat joined in the ready list of a language bucket, where they were alone."""
+        out: list[Seat] = []
+        for b in seat.avail:
+            if b.langs and b.voice and len(b.avail) == 2:
+                first: Seat = b.avail[0][4]
+                other = b.avail[1][4] if first is seat else first
+                if other not in out:
+                    out.append(other)
+        return out
+
+    def best_unkept_seat(self, bucket: Bucket, avoid: str | None) -> Seat | None:
+        """The best ready seat of the bucket that is not the only one ready for a language."""
+        fallback = None
+        for entry in bucket.avail:
+            seat: Seat = entry[4]
+            if self.kept_languages(seat):
+                continue
+            if seat.id != avoid:
+                return seat
+            fallback = seat
+        return fallback
 
     def best_seat(self, bucket: Bucket, prefer: Seat | None, avoid: str | None = None) -> Seat | None:
         if prefer is not None and bucket in prefer.avail and prefer.id != avoid:

@@ -21,8 +21,8 @@ BucketKey = tuple[str, str, tuple[tuple[str, int], ...], tuple[str, ...], bool]
 
 class Bucket:
     __slots__ = (
-        "avail", "cloud", "fifo", "groups", "head", "id", "key", "label", "media", "queue", "skills", "staffed",
-        "target", "voice", "waiting",
+        "avail", "cloud", "fifo", "groups", "head", "id", "keep", "key", "label", "langs", "media", "queue", "skills",
+        "staffed", "target", "voice", "waiting",
     )  # fmt: skip
 
     def __init__(self, ident: int, key: BucketKey) -> None:
@@ -41,12 +41,16 @@ class Bucket:
         # copied from the queue (refreshed when it is configured again): read on every freed seat
         self.target = 15.0
         self.fifo = False
+        self.keep = False  # the queue's keep_language_seat
+        # languages needed; a tuple, as the empty one is shared (an empty frozenset costs 216 B a bucket)
+        self.langs = tuple(name for name, _ in self.skills if name.startswith("lang:"))
         skills = ",".join(f"{k}>={v}" for k, v in self.skills) or "any skill"
         self.label = f"{self.queue}/{self.media}[{skills}]"
 
     def configure(self, queue: QueueConfig) -> None:
         self.target = queue.target_s if self.media == "voice" else queue.internet_target_s
         self.fifo = queue.selection == "fifo"
+        self.keep = queue.keep_language_seat
 
     def accepts(self, seat: Seat) -> bool:
         if self.media == "chat" and seat.max_chats <= 0:

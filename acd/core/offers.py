@@ -87,20 +87,27 @@ class OffersMixin(RoutingMixin):
     def _free_seat(self, seat: Seat, count_rona: bool, unreachable: bool, why: str = "") -> None:
         if count_rona:
             seat.rona += 1
+        pause = None
         if unreachable:
-            self._seat_action(seat, "release_paused", "unreachable")
+            pause = "unreachable"
         elif seat.rona >= self.settings.rona_limit:
             seat.rona = 0
-            self._seat_action(seat, "release_paused", "no_answer")
+            pause = "no_answer"
         elif seat.pending:
-            reason = seat.pending  # cleared by the move to not_ready
-            self._seat_action(seat, "release_paused", reason)
-        else:
+            pause = seat.pending  # cleared by the move to not_ready
+        if pause is None:
             self._seat_action(seat, "release_busy" if seat.load else "release_idle", why, refresh=False)
             self._serve(seat)
+        elif seat.load:  # chats in hand: not_ready once they end, as a pause asked while working
+            was = self.index.counts_staffed(seat)
+            seat.pending = pause
+            self.index.staffing_changed(seat, was)
+            self._seat_action(seat, "release_busy", f"pause pending: {pause}")
+        else:
+            self._seat_action(seat, "release_paused", pause)
 
     # -- a seat looks for work ------------------------------------------------------------
-    def _serve(self, seat: Seat) -> None:
+    def _serve(self, seat: Seat, release: bool = True) -> None:
         """Offer the freed seat the waiting contact most at risk; otherwise it stays ready."""
         index = self.index
         voice = index.can_take(seat, "voice")
@@ -114,10 +121,19 @@ class OffersMixin(RoutingMixin):
         now = self.now
         aht = self.aht
         max_chats = self.settings.max_chats
+        kept: frozenset[str] | None = None  # languages this seat is the only ready one for, once asked
         for bucket in seat.buckets:
             head = bucket.head
             if head is None or not (voice if bucket.voice else chat):
                 continue
+            if bucket.keep and not bucket.langs:
+                if kept is None:
+                    kept = index.kept_languages(seat)
+                if kept and now < head[2] + self.settings.projection_margin * bucket.target:
+                    # the head is kept off this seat (its _held_until): the first whose margin is over
+                    head = self._first_unheld(bucket)
+                    if head is None:
+                        continue
             contact: Contact = head[4]
             # the score, inlined (this loop runs for every bucket of every freed seat): starving
             # or FIFO first, then within target, then late
@@ -141,6 +157,9 @@ class OffersMixin(RoutingMixin):
                 best, best_score, best_bucket = contact, score, bucket
         if best is None or best_bucket is None:
             index.refresh_avail(seat)
+            if release:  # a seat that was alone ready for a language may now take contacts kept off it
+                for other in index.no_longer_alone(seat):
+                    self._serve(other, release=False)
             return
         if self._take_earlier(best, seat):
             return

@@ -59,7 +59,7 @@ class RoutingMixin:
     def _offer(self, contact: Contact, seat: Seat, reason: str) -> None:
         raise NotImplementedError
 
-    def _serve(self, seat: Seat) -> None:
+    def _serve(self, seat: Seat, release: bool = True) -> None:
         raise NotImplementedError
 
     def _take_earlier(self, contact: Contact, seat: Seat) -> bool:
@@ -158,6 +158,10 @@ class RoutingMixin:
             prefer = self.index.seats.get(seat_id) if seat_id is not None else None
         while True:
             seat = self.index.best_seat(contact.bucket, prefer, contact.avoid)
+            if seat is not None and contact.bucket.keep:
+                held = self._held_until(contact)
+                if held is not None and self.now < held and self.index.kept_languages(seat):
+                    seat = self.index.best_unkept_seat(contact.bucket, contact.avoid)
             if seat is not None and self._take_earlier(contact, seat):
                 continue  # the seat went to an earlier contact of the same needs: look again
             if seat is not None:
@@ -174,6 +178,14 @@ class RoutingMixin:
         self.index.push(contact)
         self._schedule_check(contact)
 
+    def _held_until(self, contact: Contact) -> float | None:
+        """Until when the contact may be kept off a seat that is the only one ready for a language
+        (None: never; a contact that needs a language is never kept from its seats)."""
+        bucket = contact.bucket
+        if not bucket.keep or bucket.langs:
+            return None
+        return contact.enq + self.settings.projection_margin * bucket.target
+
     def _schedule_check(self, contact: Contact) -> None:
         q = self.queue(contact.queue)
         due = math.inf
@@ -188,6 +200,9 @@ class RoutingMixin:
                 due = min(due, self.now + max(1.0, slack))
         if self._max_wait_applies(contact, q):
             due = min(due, contact.enq + (q.max_wait_s or 0.0))
+        held = self._held_until(contact) if contact.bucket.keep else None
+        if held is not None and self.now < held:
+            due = min(due, held)  # then a seat it was kept off may take it
         if contact.next_announce is not None:
             due = min(due, contact.next_announce)
         due = max(due, self.now + 0.001)  # a due time in the past must not fire in a loop
@@ -212,7 +227,35 @@ class RoutingMixin:
             self.index.pull(contact)
             self._place(contact, "widened while waiting")
             return
+        held = self._held_until(contact) if contact.bucket.keep else None
+        if held is not None and self.now >= held and contact.bucket.avail:  # kept off a ready seat till now
+            self._place_unheld(contact.bucket)
+            if contact.entry is None:
+                return
         self._schedule_check(contact)
+
+    def _first_unheld(self, bucket: Bucket) -> tuple[int, int, float, int, Contact] | None:
+        """The first contact of a line, in its order, whose margin is used up (keep_language_seat).
+        Within one priority class an earlier contact's margin ends first, so only contacts of a better
+        class that arrived within the margin are passed over."""
+        margin = self.settings.projection_margin * bucket.target
+        now = self.now
+        for entry in bucket.waiting:
+            if now >= entry[2] + margin:
+                return entry  # type: ignore[no-any-return]
+        return None
+
+    def _place_unheld(self, bucket: Bucket) -> None:
+        """A contact's margin ended while a seat it was kept off is ready: the contacts of its line
+        whose margins are used up go to the ready seats, in line order (margins ending at the same
+        instant fire in the order their timers were set, which is not always the line's)."""
+        while bucket.avail:
+            entry = self._first_unheld(bucket)
+            if entry is None:
+                return
+            first = entry[4]
+            self.index.pull(first)
+            self._place(first, f"waited {self.now - first.enq:.1f} s, no longer kept off a language seat")
 
     @staticmethod
     def _max_wait_applies(contact: Contact, q: QueueConfig) -> bool:

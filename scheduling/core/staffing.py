@@ -12,6 +12,7 @@ scheduled = ceil(on-line / (1 - shrinkage)).
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -207,3 +208,45 @@ def seats_per_interval(
             ).seats
         out.append(cache[count])
     return out
+
+
+def seats_within_budget(
+    required: Sequence[int],
+    traffic: Sequence[float],
+    weights: Sequence[float],
+    total: int,
+    aht_s: float,
+    within_s: float,
+    *,
+    minimum: int = 0,
+) -> list[int]:
+    """Whole seats per interval adding up to ``total``: each interval its ``required`` seats (at least
+    ``minimum``), then the seats left, one at a time, to the interval where one more seat answers the
+    most more contacts within ``within_s`` by Erlang C (its gain in service level x its ``weights``,
+    the contacts it receives).
+
+    This spreads a day's budget (say 1.10 x the Erlang C seat-hours) instead of rounding 1.10 x each
+    interval up, which costs more than the budget; no interval falls below its own requirement, and the
+    day's share answered in time, the KPI, gains what one seat can give. Ties go to the earlier interval.
+    """
+    if not len(required) == len(traffic) == len(weights):
+        raise ValueError("required, traffic and weights need one value per interval")
+    if any(a < 0 or not math.isfinite(a) for a in traffic) or any(w < 0 for w in weights):
+        raise ValueError("traffic and weights must be finite numbers >= 0")
+    seats = [max(minimum, n) for n in required]
+    if total < sum(seats):
+        raise ValueError(f"a budget of {total} seat-intervals is below the {sum(seats)} the intervals need")
+
+    def gain(i: int) -> float:
+        if traffic[i] == 0 or weights[i] == 0:
+            return 0.0
+        more = erlang.erlang_c_service_level(seats[i] + 1, traffic[i], aht_s, within_s)
+        return weights[i] * (more - erlang.erlang_c_service_level(seats[i], traffic[i], aht_s, within_s))
+
+    best = [(-gain(i), i) for i in range(len(seats))]
+    heapq.heapify(best)
+    for _ in range(total - sum(seats)):
+        _, i = heapq.heappop(best)
+        seats[i] += 1
+        heapq.heappush(best, (-gain(i), i))
+    return seats

@@ -185,6 +185,29 @@ def test_a_seat_that_answered_but_was_not_connected_counts_no_miss() -> None:
     assert r.acd.seat_state("a")["state"] == "busy"
 
 
+def test_a_seat_holding_chats_finishes_them_before_a_miss_pauses_it() -> None:
+    chats = AcdSettings(max_chats=2, rona_limit=1, wrap_up_s={"voice": 0.0, "chat": 0.0})
+    for miss in ("rejected", "unreachable", "paused while ringing"):
+        r = Rig(chats)
+        r.seat("s")
+        r.call("w0", 1, channel="webchat")
+        r.feed(OfferAccepted(1, "w0", "s"))
+        r.call("w1", 2, channel="webchat")
+        assert r.offers() == [("w1", "s")]
+        if miss == "rejected":
+            r.feed(OfferRejected(3, "w1", "s"))
+        elif miss == "unreachable":
+            r.feed(OfferFailed(3, "w1", "s", "unreachable"))
+        else:
+            r.feed(SeatNotReady(2.5, "s", "meal"))
+            r.feed(OfferRejected(3, "w1", "s"))
+        assert r.state("s") == "busy" and r.acd.seat_state("s")["chats"] == ["w0"], miss
+        r.call("v", 4)
+        assert r.offers() == [], miss  # no call while a chat is in hand, and none after: the pause waits
+        r.feed(ContactEnded(5, "w0"))
+        assert r.state("s") == "not_ready" and r.offers() == [], miss
+
+
 def test_answered_offer_resets_the_miss_count() -> None:
     r = Rig(AcdSettings(rona_limit=2, wrap_up_s={"voice": 0.0}))
     r.seat("a")
@@ -239,6 +262,55 @@ def test_chats_share_a_seat_up_to_the_limit() -> None:
             r.feed(OfferAccepted(1 + i, f"w{i}", "s"))
     assert r.acd.seat_state("s")["chats"] == ["w0", "w1"]
     assert r.cstate("w2") == "waiting"
+
+
+def _chats_then_a_call(**queue: object) -> Rig:
+    """least_skilled: a chat goes to b while a is on a call; a's call ends, a second chat and then a call arrive."""
+    r = Rig(AcdSettings(max_chats=3, wrap_up_s={"voice": 0.0, "chat": 0.0}), strategy="least_skilled", **queue)
+    _busy(r, "a", "x", 0)
+    r.seat("b", now=0, skills=(("general", 3), ("business", 3)))
+    r.call("w0", 1, channel="webchat")
+    assert r.offers() == [("w0", "b")]
+    r.feed(OfferAccepted(1, "w0", "b"))
+    r.feed(ContactEnded(2, "x"))
+    r.call("w1", 3, channel="webchat")
+    ((chat, seat),) = r.offers()
+    r.feed(OfferAccepted(3, chat, seat))
+    r.call("v", 4)
+    return r
+
+
+def test_packed_chats_leave_an_idle_seat_for_the_next_call() -> None:
+    r = _chats_then_a_call(pack_chats=True)
+    assert r.acd.seat_state("b")["chats"] == ["w0", "w1"]
+    assert r.offers() == [("v", "a")]
+    # without packing the second chat takes the idle seat with fewer skills, and the call waits
+    spread = _chats_then_a_call()
+    assert [spread.acd.seat_state(s)["chats"] for s in ("a", "b")] == [["w1"], ["w0"]]
+    assert spread.offers() == [] and spread.cstate("v") == "waiting"
+
+
+def test_packing_stops_at_the_chat_limit() -> None:
+    r = Rig(AcdSettings(max_chats=2, wrap_up_s={"voice": 0.0, "chat": 0.0}), pack_chats=True)
+    r.seat("a", now=0)
+    r.seat("b", now=1)
+    for i in range(3):
+        r.call(f"w{i}", 2 + i, channel="webchat")
+        ((chat, seat),) = r.offers()
+        r.feed(OfferAccepted(2 + i, chat, seat))
+    assert [r.acd.seat_state(s)["chats"] for s in ("a", "b")] == [["w0", "w1"], ["w2"]]
+
+
+def test_turning_packing_on_re_sorts_the_seats_already_ready() -> None:
+    r = Rig(AcdSettings(max_chats=3, wrap_up_s={"voice": 0.0, "chat": 0.0}), strategy="least_skilled")
+    _busy(r, "b", "x", 0)
+    r.seat("a", now=0, skills=(("general", 3), ("business", 3)))
+    r.call("w0", 1, channel="webchat")
+    r.feed(OfferAccepted(1, "w0", "a"))
+    r.feed(ContactEnded(2, "x"))  # b idle, with fewer skills than a
+    r.feed(QueueConfigured(3, QueueConfig("q", strategy="least_skilled", pack_chats=True)))
+    r.call("w1", 4, channel="webchat")
+    assert r.offers() == [("w1", "a")]
 
 
 def test_chats_during_a_call_follow_the_setting() -> None:
@@ -331,6 +403,93 @@ def test_a_freed_seat_takes_the_scarce_skill_caller_who_would_miss_the_target() 
 
     assert freed_seat_takes("target") == "cantonese"
     assert freed_seat_takes("fifo") == "general_first"
+
+
+YUE = (("general", 3), ("lang:yue", 3))
+
+
+def _yue_seat_free(keep: bool, settings: AcdSettings = NO_WRAP) -> Rig:
+    """g on a call; y, the one Cantonese seat, free again at 2 s after a Cantonese call."""
+    r = Rig(settings, strategy="least_skilled", keep_language_seat=keep)
+    _busy(r, "g", "x", 0)
+    _busy_yue(r)
+    r.feed(ContactEnded(2, "cy0"))
+    return r
+
+
+def _busy_yue(r: Rig) -> None:
+    r.seat("y", skills=YUE)
+    r.call("cy0", 0, language="yue")
+    r.feed(OfferAccepted(0, "cy0", "y"))
+
+
+def test_a_caller_needing_no_language_is_kept_off_the_only_seat_ready_for_one() -> None:
+    r = _yue_seat_free(keep=True)
+    r.call("c", 3)
+    assert r.offers() == [] and r.cstate("c") == "waiting"
+    r.call("cy1", 4, language="yue")  # the Cantonese caller finds the seat free
+    assert r.offers() == [("cy1", "y")]
+    # without the option the general caller takes the Cantonese seat at once
+    plain = _yue_seat_free(keep=False)
+    plain.call("c", 3)
+    assert plain.offers() == [("c", "y")]
+
+
+def test_the_kept_caller_takes_the_language_seat_when_its_margin_is_used_up() -> None:
+    r = _yue_seat_free(keep=True)
+    r.call("c", 3)
+    assert r.acd.next_deadline() == 3 + 0.5 * 15.0  # projection_margin x target
+    r.feed(Tick(10.4))
+    assert r.offers() == []
+    r.feed(Tick(10.5))
+    assert r.offers() == [("c", "y")]
+
+
+def test_the_kept_caller_goes_to_the_next_seat_that_frees() -> None:
+    r = _yue_seat_free(keep=True)
+    r.call("c", 3)
+    r.feed(ContactEnded(5, "x"))
+    assert r.offers() == [("c", "g")]
+
+
+def test_only_the_last_ready_seat_of_a_language_is_kept() -> None:
+    r = _yue_seat_free(keep=True)
+    r.seat("y2", now=2.5, skills=YUE)
+    r.call("c", 3)
+    assert len(r.offers()) == 1 and r.offers()[0][0] == "c"
+    r.call("d", 4)
+    assert r.offers() == []
+
+
+def test_when_margins_end_together_the_line_goes_in_its_order_not_its_timers() -> None:
+    r = _yue_seat_free(keep=True, settings=AcdSettings(rona_limit=1, wrap_up_s={"voice": 0.0}))
+    r.seat("h", now=3)
+    r.call("a", 3)
+    assert r.offers() == [("a", "h")]
+    r.call("b", 3)  # kept off y until 10.5
+    r.feed(OfferRejected(4, "a", "h"))  # a back at its place, kept off y until 10.5 too (its timer set later)
+    assert r.offers() == [] and r.state("h") == "not_ready"
+    r.feed(Tick(10.5))
+    assert r.offers() == [("a", "y")]
+
+
+def test_a_second_seat_ready_for_the_language_releases_the_first() -> None:
+    r = _yue_seat_free(keep=True)
+    r.call("c", 3, skills=(("general", 1),))
+    assert r.offers() == []
+    r.seat("y2", now=4, skills=(("lang:yue", 3),))  # cannot take c itself
+    assert r.offers() == [("c", "y")]
+
+
+def test_a_freed_language_seat_passes_a_general_caller_by_within_its_margin() -> None:
+    r = Rig(NO_WRAP, strategy="least_skilled", keep_language_seat=True)
+    _busy(r, "g", "x", 0)
+    _busy_yue(r)
+    r.call("c", 1)  # every seat busy: c waits
+    r.feed(ContactEnded(2, "cy0"))
+    assert r.offers() == [] and r.state("y") == "ready"
+    r.feed(Tick(1 + 7.5))
+    assert r.offers() == [("c", "y")]
 
 
 def test_a_pause_asked_during_a_call_waits_for_its_end() -> None:

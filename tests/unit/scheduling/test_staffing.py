@@ -7,7 +7,7 @@ import math
 import pytest
 
 from scheduling.core import erlang
-from scheduling.core.staffing import evaluate, plan, seats_per_interval, with_shrinkage
+from scheduling.core.staffing import evaluate, plan, seats_per_interval, seats_within_budget, with_shrinkage
 
 
 def test_voice_plan_for_the_textbook_case() -> None:
@@ -81,3 +81,30 @@ def test_seats_per_interval_converts_half_hour_counts_to_hourly_rates() -> None:
     assert seats[0] == 0
     assert seats[1] == seats[2] == 46  # 300 per half hour is the textbook 600 per hour
     assert seats[3] == plan(300, 240, 0.8, 15).seats
+
+
+def test_a_budget_gives_each_interval_its_requirement_and_the_rest_where_it_answers_most() -> None:
+    required = [2, 40, 40, 0]
+    traffic = [0.5, 33.0, 30.0, 0.0]
+    calls = [5.0, 120.0, 110.0, 0.0]
+    seats = seats_within_budget(required, traffic, calls, 88, 240, 15, minimum=1)
+    assert sum(seats) == 88
+    assert all(n >= max(1, r) for n, r in zip(seats, required, strict=True))
+    assert seats[3] == 1  # no traffic: the minimum and no more
+
+    # each extra seat went where Erlang C gains the most answered calls: no seat moved elsewhere gains more
+    def answered(i: int, n: int) -> float:
+        return calls[i] * erlang.erlang_c_service_level(n, traffic[i], 240, 15) if traffic[i] else 0.0
+
+    for i, j in ((a, b) for a in range(4) for b in range(4) if a != b and seats[a] > max(1, required[a])):
+        moved = answered(i, seats[i] - 1) + answered(j, seats[j] + 1)
+        assert moved <= answered(i, seats[i]) + answered(j, seats[j]) + 1e-9
+
+
+def test_a_budget_below_the_requirements_is_refused() -> None:
+    with pytest.raises(ValueError, match="below the 5"):
+        seats_within_budget([2, 3], [1.0, 1.0], [1.0, 1.0], 4, 240, 15)
+    with pytest.raises(ValueError, match="below the 2"):  # the minimum counts where nothing is required
+        seats_within_budget([0, 0], [0.0, 0.0], [0.0, 0.0], 1, 240, 15, minimum=1)
+    with pytest.raises(ValueError, match="one value per interval"):
+        seats_within_budget([2], [1.0, 1.0], [1.0], 4, 240, 15)
