@@ -21,6 +21,7 @@ from acd.voice.service import VoiceService
 from acd.voice.voicemail import voice_message_to_work_order
 from hotline.bus import Bus
 from hotline.context import AppContext
+from hotline.dialplans import dial_policy
 
 logger = logging.getLogger(__name__)
 
@@ -87,6 +88,7 @@ def install(app: web.Application, ctx: AppContext) -> None:
             "ambulance": emergency.ambulance,
             "traffic": emergency.traffic,
         },
+        dial_policy=dial_policy(ctx.settings),
     )
     ctx.services["voice_service"] = voice
     ctx.services["voice"] = voice.control

@@ -11,6 +11,7 @@ import hashlib
 import re
 from pathlib import Path
 
+from hotline.dialing import DialPolicy, policy, render_dialplan
 from hotline.settings import Settings
 
 DIALPLANS = Path(__file__).resolve().parent.parent / "dialplans"
@@ -67,7 +68,14 @@ def render(settings: Settings, sandbox: bool) -> dict[str, str]:
         for path in sorted(folder.glob("*.conf")):
             out[path.name] = render_text(path.read_text(encoding="utf-8"), values, path.name)
     out.setdefault("pjsip_seats.conf", "; seats are written here by the engine from its roster\n")
+    out["extensions_dial.conf"] = render_dialplan(dial_policy(settings))
     return out
+
+
+def dial_policy(settings: Settings) -> DialPolicy:
+    """Where seats may dial out: the defaults, the emergency numbers in force, the deployment's own."""
+    e = settings.emergency
+    return policy((*settings.asterisk.dial_allow, *(n for n in (e.police, e.fire, e.ambulance, e.traffic))))
 
 
 def fingerprint(files: dict[str, str]) -> str:

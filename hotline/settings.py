@@ -68,6 +68,19 @@ class AsteriskSettings(BaseModel):
         "requests one after the other, so an originate need not wait behind another call's answer",
     )
     record_queues: list[str] = Field(default_factory=list, description="queues whose calls are recorded")
+    dial_allow: list[str] = Field(
+        default_factory=list,
+        description="more Asterisk patterns seats may dial out to (e.g. the units' numbers elsewhere: _0513XXXXXXXX);"
+        " the emergency numbers, local 8-digit and mobile numbers are always allowed",
+    )
+
+    @field_validator("dial_allow")
+    @classmethod
+    def _dial_patterns(cls, value: list[str]) -> list[str]:
+        from hotline.dialing import DialPolicy
+
+        DialPolicy(tuple(value))  # a bad pattern is named at start, not at the first call
+        return value
 
     @model_validator(mode="after")
     def _ports(self) -> AsteriskSettings:

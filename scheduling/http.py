@@ -152,7 +152,7 @@ def _ids(raw: Any, name: str = "seat_ids") -> tuple[str, ...]:
     return tuple(raw)
 
 
-def parse_action(body: dict[str, Any], now: float) -> Action:
+def parse_action(body: dict[str, Any], now: float, dialable: Callable[[str], bool]) -> Action:
     kind = body.get("action")
     if kind == "surge":
         seats = body.get("seats")
@@ -165,6 +165,8 @@ def parse_action(body: dict[str, Any], now: float) -> Action:
             number = seat.get("number")
             if number is not None and not (isinstance(number, str) and number.isdigit()):
                 raise bad(f"云座席 {seat['seat_id']} 的外线号码只能是数字")
+            if number is not None and not dialable(number):
+                raise bad(f"云座席 {seat['seat_id']} 的外线号码 {number} 不在允许外呼的范围内")
             cloud.append(CloudSeat(seat["seat_id"], _skills(seat.get("skills")), number=number))
         minutes = body.get("minutes")
         if minutes is not None and (not isinstance(minutes, (int, float)) or minutes <= 0):
@@ -205,7 +207,7 @@ async def post_action(request: web.Request) -> web.Response:
     account = request[auth.ACCOUNT]
     if body.get("action") == "move_break":
         return await _move_break(service, body, account.username, why.strip())
-    action = parse_action(body, service.acd.now())
+    action = parse_action(body, service.acd.now(), service.dial_policy.allows)
     try:
         outputs = await service.act(action, who=account.username, why=why.strip())
     except ValueError as exc:

@@ -11,6 +11,7 @@ from acd.service import AcdService
 from hotline import auth
 from hotline.bus import Bus
 from hotline.context import AppContext
+from hotline.dialplans import dial_policy
 from scheduling.core.actions import CloudSeat
 from scheduling.http import OPENAPI as _DOC
 from scheduling.http import SERVICE, add_routes
@@ -41,6 +42,7 @@ def install(app: web.Application, ctx: AppContext) -> None:
     service = SchedulingService(acd, bus, ctx.sessions, cloud_device=cloud_device)
     service.compute = ctx.compute
     service.compute_timeout_s = ctx.settings.security.computation_timeout_s
+    service.dial_policy = dial_policy(ctx.settings)
     ctx.services["scheduling"] = service
     app[SERVICE] = service
     auth.install(app, ctx)  # no-op when the app already did it

@@ -25,6 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from acd.core.events import SeatLoggedIn
 from acd.service import AcdService
 from hotline.bus import Bus
+from hotline.dialing import policy
 from hotline.offload import Lane
 from hotline.storage import Interaction
 from scheduling.core.actions import (
@@ -78,6 +79,7 @@ class SchedulingService:
         # Worker processes for staffing computations asked over HTTP (None: computed inline).
         self.compute: Lane | None = None
         self.compute_timeout_s = 5.0
+        self.dial_policy = policy()  # the plugin sets the deployment's own
         self.cloud_device = cloud_device
         self.queue = queue  # whose queue length decides "until the queue drains"; None: all queues
         self.desk = desk or ManagerDesk()

@@ -224,7 +224,7 @@ class CallControl:
         if any(x.call is call and x.role in ("transfer", "attended", "three_party") for x in self.extras.values()):
             raise VoiceError("已有一个正在进行的转接或三方通话")
         leg_id = f"x-{call.contact_id}-{next(self._seq)}"
-        endpoint = target if raw else f"PJSIP/{target}@trunk-out"
+        endpoint = target if raw else self.v.trunk_endpoint(target)
         leg = ExtraLeg(leg_id, call, role, target, self.v.clock())
         self.extras[leg_id] = leg
         self._event(call, role, to=target)

@@ -33,12 +33,15 @@ from acd.core import (
     StartCallback,
 )
 from acd.service import AcdService
+from acd.voice.api import VoiceError
 from acd.voice.calls import CALLBACK, ENDED, OFFERED, QUEUED, SURVEY, TALKING, Call, SeatLeg, failure_cause
 from acd.voice.control import CallControl
 from acd.voice.missed import MissedCalls
 from acd.voice.records import RecordStore
 from acd.voice.seats import SeatDevice
 from hotline.aio import start_eagerly
+from hotline.dialing import DialPolicy, policy
+from hotline.guard import refuse
 
 logger = logging.getLogger(__name__)
 
@@ -84,6 +87,7 @@ class VoiceService:
         moh_class: str = "default",
         sounds_prefix: str = "hotline",
         clock: Callable[[], float] = time.time,
+        dial_policy: DialPolicy | None = None,
     ) -> None:
         self.ari = ari
         ari.event_types = EVENTS
@@ -96,6 +100,9 @@ class VoiceService:
         self.notice: str | None = None  # an emergency announcement every new caller hears first
         self.default_queue = default_queue
         self.trunk_numbers = trunk_numbers or {"police": "110", "fire": "119", "ambulance": "120", "traffic": "122"}
+        # Where a call may go out through the trunk (transfers, call-backs, cloud seats): the
+        # same patterns the dialplan gives seats' phones.
+        self.dial_policy = dial_policy or policy(self.trunk_numbers.values())
         self.recording_queues = recording_queues
         self.moh_class = moh_class
         self.sounds_prefix = sounds_prefix
@@ -199,6 +206,14 @@ class VoiceService:
 
     def set_device(self, device: SeatDevice) -> None:
         self.devices[device.seat_id] = device
+
+    def trunk_endpoint(self, number: str) -> str:
+        """The outbound trunk's dial string for ``number``; VoiceError (and a refusal counted)
+        when the number is outside the allowed patterns (international, premium, malformed)."""
+        if not self.dial_policy.allows(number):
+            refuse("voice", "dial_not_allowed", number=number[:32])
+            raise VoiceError("该号码不在允许外呼的范围内")
+        return f"PJSIP/{number}@trunk-out"
 
     # -- events ----------------------------------------------------------------------------------
     async def on_event(self, event: dict[str, Any]) -> None:
@@ -621,6 +636,12 @@ class VoiceService:
             logger.warning("offer for a call the voice side does not know", extra={"contact": offer.contact_id})
             return
         device = self.devices.get(offer.seat_id) or SeatDevice(offer.seat_id)
+        try:
+            dial = (
+                self.trunk_endpoint(device.number) if device.kind == "cloud" and device.number else device.dial_string()
+            )
+        except VoiceError:
+            dial = ""  # a cloud seat at a number nobody may call: unreachable, below
         leg_id = f"seat-{call.contact_id}-{next(self._seq)}"
         leg = SeatLeg(channel_id=leg_id, seat_id=offer.seat_id, started=self.clock())
         call.leg = leg
@@ -629,8 +650,10 @@ class VoiceService:
         self.legs[leg_id] = call
         shown = call.caller or "anonymous"
         try:
+            if not dial:
+                raise AriError(403, "number not allowed", "POST", "/channels")
             await self.ari.originate(
-                device.dial_string(),
+                dial,
                 channel_id=leg_id,
                 app_args=f"seat,{call.contact_id},{offer.seat_id}",
                 caller_id=f'"{shown}" <{shown}>',
@@ -725,7 +748,9 @@ class VoiceService:
 
     # -- call-backs -------------------------------------------------------------------------
     async def request_callback(self, call: Call, number: str) -> None:
-        """The waiting caller asked to be called back: keep the place, release the line."""
+        """The waiting caller asked to be called back: keep the place, release the line.
+        VoiceError when the number may not be called (nothing is promised then)."""
+        self.trunk_endpoint(number)
         call.callback_number = number
         call.overflowed = "callback"
         await self.acd.feed(CallbackRequested(now=self.acd.now(), contact_id=call.contact_id, number=number))
@@ -736,8 +761,14 @@ class VoiceService:
         call.extra_legs["citizen"] = leg
         self.legs[leg] = call
         try:
+            endpoint = self.trunk_endpoint(number)
+        except VoiceError:
+            self.legs.pop(leg, None)
+            await self._callback_leg_failed(call, None)
+            return
+        try:
             await self.ari.originate(
-                f"PJSIP/{number}@trunk-out",
+                endpoint,
                 channel_id=leg,
                 app_args=f"callback,{call.contact_id}",
                 caller_id='"12345" <12345>',
@@ -775,8 +806,8 @@ class VoiceService:
 
     async def _callback_from_queue(self, call: Call) -> None:
         """'Press 1 to be called back': keep the place, confirm, release the line."""
-        if not call.caller:
-            return
+        if not call.caller or not self.dial_policy.allows(call.caller):
+            return  # no number to call back (withheld, international): the caller keeps waiting
         await self.request_callback(call, call.caller)
         call.inbox = asyncio.Queue()
         try:

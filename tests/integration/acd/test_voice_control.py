@@ -42,7 +42,7 @@ async def test_three_party_call_that_the_seat_leaves(settings, sessions, tmp_pat
         await s.talking("7002")
         with pytest.raises(VoiceError):
             await s.voice.control.leave_three_party("7002")  # nobody else there yet
-        await s.voice.control.three_party("7002", "12300")
+        await s.voice.control.three_party("7002", "87654321")
         for _ in range(100):
             if "three_party" in s.voice.calls[next(iter(s.voice.calls))].extra_legs:
                 break
@@ -56,7 +56,7 @@ async def test_three_party_call_that_the_seat_leaves(settings, sessions, tmp_pat
         assert await caller.wait(20) == 0
         assert await other.wait(15) == 0
         rec = await s.record()
-    assert "INVITE sip:12300@" in log.read_text()
+    assert "INVITE sip:87654321@" in log.read_text()
     assert events(rec) == ["three_party", "three_party_answered", "seat_left"]
 
 
@@ -120,6 +120,12 @@ async def test_actions_on_a_seat_without_a_call_are_refused(settings, sessions):
         await s.talking("7004")
         with pytest.raises(VoiceError, match="号码格式"):
             await s.voice.control.three_party("7004", "12;3")
+        # Toll fraud: nothing outside the allowed patterns goes out through the trunk.
+        for number in ("00441234567", "16800000000", "12300"):
+            with pytest.raises(VoiceError, match="不在允许外呼的范围内"):
+                await s.voice.control.three_party("7004", number)
+            with pytest.raises(VoiceError, match="不在允许外呼的范围内"):
+                await s.voice.control.transfer("7004", f"number:{number}")
         with pytest.raises(VoiceError):
             await s.voice.control.dtmf("7004", "12x")
         await s.voice.control.hold("7004")
