@@ -100,16 +100,29 @@ def install(app: web.Application, ctx: AppContext) -> None:
     ami.on_event("ContactStatus", presence.on_contact_status)
     ctx.services["phone_presence"] = presence
 
+    from acd.voice.phones import SeatPhones
+    from acd.voice.provision import ProvisionError, provision
+
+    async def write_endpoints(devices: list[Any], passwords: dict[str, str]) -> None:
+        await provision(ctx.settings, devices, ami, passwords=passwords)
+
+    # Seats' endpoints exist only while they are signed in (the console opens and closes them).
+    phones = SeatPhones(ctx.settings.secret_key, write_endpoints)
+    ctx.services["phones"] = phones
+
     async def provision_seats() -> int:
-        """Write every account's phone endpoint into Asterisk and tell the voice side how to reach it."""
-        from acd.voice.provision import ProvisionError, provision
+        """Tell the voice side how to reach every account's phone, and make Asterisk's seat
+        endpoints those of the seats signed in now (none after a start: they sign in again)."""
         from acd.voice.roster import seat_devices
 
         devices = await seat_devices(ctx.sessions)
         for device in devices:
             voice.set_device(device)
         try:
-            await provision(ctx.settings, devices, ami)
+            await write_endpoints(
+                [*phones.static.values(), *(d for d, _ in phones.open.values())],
+                {seat: p for seat, (_, p) in phones.open.items()},
+            )
         except (ProvisionError, AmiError, OSError) as exc:
             logger.warning("seat endpoints not written", extra={"cause": str(exc)})
         return len(devices)
@@ -158,6 +171,7 @@ def install(app: web.Application, ctx: AppContext) -> None:
             ami_task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await ami_task
+        await phones.stop()
         await voice.stop()
         await service.stop()
         await records.stop()

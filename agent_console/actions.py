@@ -53,6 +53,7 @@ class SeatActions:
             # The seat's PJSIP endpoint is "seat<id>": Asterisk's naming rules apply to the account name.
             raise ConsoleError("账号名不能用作话机号：只能含字母、数字、_ 和 -（最多 32 位）")
         prof = await self.c.profile(seat)
+        await self.c.open_phone(seat, e.phone)
         await self.c.feed(
             SeatLoggedIn(
                 now=self.c.now(),
@@ -70,6 +71,7 @@ class SeatActions:
     async def logout(self, seat: str, _e: schemas.In) -> dict[str, Any]:
         self._logged_in(seat)
         await self.c.feed(SeatLoggedOut(now=self.c.now(), seat_id=seat))
+        await self.c.close_phone(seat)  # its endpoint and password end with the session
         self.c.offers.pop(seat, None)
         await self.c.join_queue_rooms(seat)
         return self.c.snapshot(seat)

@@ -129,7 +129,10 @@ def install(app: web.Application, ctx: AppContext, settings: ConsoleSettings | N
                 continue
             for namespace, sid in ended:
                 socket_auth.ending.add((namespace, sid))
+                who = socket_auth.live.get((namespace, sid))
                 logger.info("console session ended", extra={"namespace": namespace, "sid": sid})
+                if who is not None:
+                    await console.close_phone(who.username)  # its SIP endpoint ends with it
                 await sio.disconnect(sid, namespace=namespace)
                 socket_auth.untrack(namespace, sid)
                 socket_auth.ending.discard((namespace, sid))

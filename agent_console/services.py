@@ -316,9 +316,27 @@ class ConsoleService:
             return None
         return self.credentials(seat_id)
 
+    async def open_phone(self, user_id: str, phone: str) -> None:
+        """Make the user's SIP endpoint exist (a browser: with a new password) before the page
+        registers; without a voice side (tests, chat-only) there is nothing to open."""
+        endpoints = self.services.get("phones")
+        if endpoints is None or phone == "external":
+            return
+        from acd.voice.seats import SeatDevice
+
+        await endpoints.sign_in(SeatDevice(user_id, kind="desk" if phone == "desk" else "webrtc"))
+
+    async def close_phone(self, user_id: str) -> None:
+        endpoints = self.services.get("phones")
+        if endpoints is not None:
+            await endpoints.sign_out(user_id)
+
     def credentials(self, user_id: str) -> dict[str, Any]:
-        """The browser soft-phone's registration: endpoint ``seat<id>`` (the voice side renders it)."""
-        user, password = sip_credentials(self.settings.secret_key, user_id)
+        """The browser soft-phone's registration: endpoint ``seat<id>`` with the password of this
+        sign-in (the voice side wrote it into Asterisk)."""
+        endpoints = self.services.get("phones")
+        opened = endpoints.credentials(user_id) if endpoints is not None else None
+        user, password = opened or sip_credentials(self.settings.secret_key, user_id)
         ast = self.settings.asterisk
         return {
             "ws_url": f"ws://{ast.host}:{ast.http_port}/ws",

@@ -166,6 +166,8 @@ class SupervisorActions:
 
     async def sip(self, who: str, _e: schemas.In) -> dict[str, Any]:
         """The supervisor's own soft-phone, which listen/whisper/barge calls ring by default."""
+        if self.c.services.get("phones") is not None and self.c.services["phones"].credentials(who) is None:
+            await self.c.open_phone(who, "webrtc")
         return self.c.credentials(who)
 
     async def watch(self, sid: str, e: schemas.Watch) -> dict[str, Any]:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 from pathlib import Path
 
 from acd.ami import Ami
@@ -27,7 +29,12 @@ def config_dir(settings: Settings) -> Path | None:
 
 
 async def provision(
-    settings: Settings, devices: list[SeatDevice], ami: Ami, ari: AriClient | None = None, timeout: float = 10.0
+    settings: Settings,
+    devices: list[SeatDevice],
+    ami: Ami,
+    ari: AriClient | None = None,
+    timeout: float = 10.0,
+    passwords: dict[str, str] | None = None,
 ) -> None:
     target = config_dir(settings)
     if target is None:
@@ -35,10 +42,21 @@ async def provision(
             "the engine may not write an external Asterisk's configuration: set "
             "HOTLINE_ASTERISK__CONFIG_DIR or install pjsip_seats.conf yourself"
         )
-    text = render_seats(devices, settings.secret_key)
+    text = render_seats(devices, settings.secret_key, passwords)
     path = target / "pjsip_seats.conf"
     tmp = path.with_suffix(".tmp")
-    tmp.write_text(text, encoding="utf-8")
+    # The seats' SIP passwords are in it: readable by Asterisk (the owner and group of its own
+    # pjsip.conf beside it) and nobody else, from the moment it exists.
+    with contextlib.suppress(FileNotFoundError):
+        tmp.unlink()
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text)
+    owner = target / "pjsip.conf"
+    with contextlib.suppress(OSError):  # not ours to give away: it stays the engine's
+        st = owner.stat()
+        os.chown(tmp, st.st_uid, st.st_gid)
+        tmp.chmod(0o640)
     tmp.replace(path)
     await ami.reload("res_pjsip.so")
     if ari is None:

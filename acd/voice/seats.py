@@ -7,6 +7,7 @@ seat reached at an external number through the outbound trunk.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from acd.voice.api import sip_credentials
@@ -49,13 +50,15 @@ class SeatDevice:
         return "opus,ulaw" if self.kind == "webrtc" or self.browser else None
 
 
-def render_seats(devices: list[SeatDevice], secret_key: str) -> str:
-    """pjsip_seats.conf: one endpoint, auth and aor per seat that has an endpoint of its own."""
+def render_seats(devices: list[SeatDevice], secret_key: str, passwords: Mapping[str, str] | None = None) -> str:
+    """pjsip_seats.conf: one endpoint, auth and aor per seat that has an endpoint of its own
+    (``passwords``: each signed-in seat's password of the session; others get their stable one)."""
     out = ["; written by the engine from its seat roster; edits here are overwritten", ""]
     for d in devices:
         if d.kind == "cloud" and not d.browser:
             continue  # reached through trunk-out
         user, password = sip_credentials(secret_key, d.seat_id)
+        password = (passwords or {}).get(d.seat_id, password)
         template = "seat-webrtc-endpoint" if (d.kind == "webrtc" or d.browser) else "seat-desk-endpoint"
         out += [
             f"[{user}](seat-auth)",
