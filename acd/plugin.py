@@ -25,7 +25,20 @@ from hotline.dialplans import dial_policy
 
 logger = logging.getLogger(__name__)
 
-OPENAPI: dict[str, object] = {}
+OPENAPI: dict[str, object] = {
+    "paths": {
+        "/sip/ws": {
+            "get": {
+                "summary": "SIP over WebSocket for seats' and supervisors' browser phones, relayed to Asterisk",
+                "security": [{"bearer": []}, {"cookie": []}],
+                "responses": {
+                    "101": {"description": "WebSocket (subprotocol sip)"},
+                    "400": {"description": "not a WebSocket upgrade"},
+                },
+            }
+        }
+    }
+}
 
 
 def install(app: web.Application, ctx: AppContext) -> None:
@@ -179,3 +192,6 @@ def install(app: web.Application, ctx: AppContext) -> None:
         await ari.close()
 
     app.cleanup_ctx.append(lifecycle)
+    from acd.voice import sipws
+
+    app.router.add_get("/sip/ws", sipws.handler(f"ws://{a.host}:{a.http_port}/ws"))

@@ -339,7 +339,7 @@ class ConsoleService:
         user, password = opened or sip_credentials(self.settings.secret_key, user_id)
         ast = self.settings.asterisk
         return {
-            "ws_url": f"ws://{ast.host}:{ast.http_port}/ws",
+            "ws_url": "/sip/ws",  # relayed by the engine (acd/voice/sipws.py); the page makes it absolute
             "uri": f"sip:{user}@{ast.host}",
             "username": user,
             "password": password,

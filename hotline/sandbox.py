@@ -398,14 +398,14 @@ def _port_free(host: str, port: int, kind: int) -> bool:
 
 def check_ports(settings: Settings) -> None:
     a = settings.asterisk
-    for setting, port, kind in (
-        ("HOTLINE_ASTERISK__HTTP_PORT", a.http_port, socket.SOCK_STREAM),
-        ("HOTLINE_ASTERISK__AMI_PORT", a.ami_port, socket.SOCK_STREAM),
-        ("HOTLINE_ASTERISK__SIP_PORT", a.sip_port, socket.SOCK_DGRAM),
+    for setting, address, port, kind in (
+        ("HOTLINE_ASTERISK__HTTP_PORT", a.manage_bind, a.http_port, socket.SOCK_STREAM),
+        ("HOTLINE_ASTERISK__AMI_PORT", a.manage_bind, a.ami_port, socket.SOCK_STREAM),
+        ("HOTLINE_ASTERISK__SIP_PORT", a.bind, a.sip_port, socket.SOCK_DGRAM),
     ):
-        if not _port_free(a.bind, port, kind):
+        if not _port_free(address, port, kind):
             raise CommandError(
-                f"port {port} on {a.bind} is in use by another program: stop it or choose another port with {setting}"
+                f"port {port} on {address} is in use by another program: stop it or choose another port with {setting}"
             )
 
 

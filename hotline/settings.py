@@ -29,7 +29,12 @@ class AsteriskSettings(BaseModel):
     external: bool = Field(default=False, description="true: use an Asterisk you run; false: the project's sandbox")
     voice: bool = Field(default=True, description="connect the engine's voice side to Asterisk's ARI and AMI")
     host: str = "127.0.0.1"
-    bind: str = Field(default="127.0.0.1", description="address Asterisk's HTTP, AMI and SIP listen on")
+    bind: str = Field(default="127.0.0.1", description="address Asterisk's SIP listens on (the phones' network)")
+    manage_bind: str = Field(
+        default="127.0.0.1",
+        description="address Asterisk's HTTP (ARI) and AMI listen on: loopback or a management network, never"
+        " the phones' (browsers reach SIP over WebSocket through the engine's /sip/ws)",
+    )
     moh_dir: str = Field(default="/var/lib/asterisk/moh-hotline", description="music-on-hold folder inside Asterisk")
     sounds_dir: str = Field(
         default="/usr/share/asterisk/sounds/hotline", description="the engine's prompts inside Asterisk"

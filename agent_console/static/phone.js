@@ -17,7 +17,11 @@ Phone.status = function (text) {
 Phone.start = function (sip) {
   if (!window.JsSIP) { Phone.status("组件缺失"); return; }
   if (Phone.ua) return;
-  const socket = new window.JsSIP.WebSocketInterface(sip.ws_url);
+  // The engine relays SIP over WebSocket to Asterisk (whose own HTTP server stays private):
+  // the address is the page's own, ws: or wss: like the page.
+  const url = new URL(sip.ws_url, window.location.href);
+  url.protocol = window.location.protocol === "https:" ? "wss:" : "ws:";
+  const socket = new window.JsSIP.WebSocketInterface(url.toString());
   Phone.ua = new window.JsSIP.UA({
     sockets: [socket], uri: sip.uri, authorization_user: sip.username, password: sip.password,
     register: true, session_timers: false, user_agent: "hotline12345-console",

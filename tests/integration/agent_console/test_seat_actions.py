@@ -32,7 +32,7 @@ async def test_login_not_ready_with_reason_ready_and_logout_change_the_acd_seat(
     seat = await engine.client("/agent", await engine.account("1001"))
     ack = await seat.call("login", {})
     assert ack["ok"] and ack["logged_in"] and ack["seat"]["state"] == "not_ready"
-    assert ack["sip"]["username"] == "seat1001" and ack["sip"]["ws_url"].endswith("/ws")
+    assert ack["sip"]["username"] == "seat1001" and ack["sip"]["ws_url"] == "/sip/ws"
     assert "小休" in ack["reasons"] and "已解答" in ack["dispositions"]
     assert (await seat.call("ready"))["seat"]["state"] == "ready"
     ack = await seat.call("not_ready", {"reason": "用餐"})

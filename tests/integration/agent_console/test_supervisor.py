@@ -118,7 +118,7 @@ async def test_listen_whisper_and_barge_use_the_voice_snoop(engine: Engine) -> N
     assert [c[1][1:] for c in voice.calls] == [("1001", "listen"), ("1001", "whisper"), ("1001", "barge")]
     assert voice.calls[0][1][0] == "PJSIP/seatboss"
     creds = await sup.call("sip")
-    assert creds["ok"] and creds["username"] == "seatboss" and creds["ws_url"].endswith("/ws")
+    assert creds["ok"] and creds["username"] == "seatboss" and creds["ws_url"] == "/sip/ws"
     other = await supervisor(engine, "boss2")
     assert (await other.call("stop_snoop", {"snoop_id": ids[0]}))["ok"] is False
     assert (await sup.call("stop_snoop", {"snoop_id": ids[0]}))["ok"]
