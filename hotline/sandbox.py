@@ -271,12 +271,36 @@ def install_config(settings: Settings) -> str:
     dialplans.write(files, etc)
     for d in ASTERISK_DIRS:
         (p.root / d.lstrip("/")).mkdir(parents=True, exist_ok=True)
-    subprocess.run(
-        ["chroot", str(p.root), "chown", "-R", "root:root", *ASTERISK_DIRS], check=False, capture_output=True
-    )
+    _own_for_asterisk(p)
     _install_hold_music(settings, p)
     install_prompts(settings, p.root / settings.asterisk.sounds_dir.lstrip("/"))
     return dialplans.fingerprint(files)
+
+
+def asterisk_ids(p: Paths) -> tuple[int, int]:
+    """The chroot's own ``asterisk`` user and group (Debian's package creates them)."""
+    for line in (p.root / "etc/passwd").read_text().splitlines():
+        fields = line.split(":")
+        if fields[0] == "asterisk" and len(fields) > 3:
+            return int(fields[2]), int(fields[3])
+    raise CommandError(f"the sandbox root has no asterisk user ({p.root / 'etc/passwd'}): rebuild it")
+
+
+def _own_for_asterisk(p: Paths) -> None:
+    """Asterisk runs as its own unprivileged user: it owns what it writes (its data, spool, logs,
+    run folder); the configuration stays root's, readable by its group only (passwords are in it)."""
+    uid, gid = asterisk_ids(p)
+    for d in ASTERISK_DIRS:
+        top = p.root / d.lstrip("/")
+        config = d == "/etc/asterisk"
+        for path in [top, *top.rglob("*")]:
+            if path.is_symlink():
+                continue
+            if config:
+                os.chown(path, 0, gid)
+                path.chmod(0o750 if path.is_dir() else 0o640)
+            else:
+                os.chown(path, uid, gid)
 
 
 def install_prompts(settings: Settings, target: Path) -> int:
@@ -480,8 +504,10 @@ def up(settings: Settings) -> None:
         with contextlib.suppress(OSError):
             stale.unlink()
     log = p.log.open("ab")
+    uid, gid = asterisk_ids(p)
     proc = subprocess.Popen(
-        ["chroot", str(p.root), "/usr/sbin/asterisk", "-f", "-n", "-vvv"],
+        # Not as root: a hole in Asterisk (it faces the phones' network) must not be root's.
+        ["chroot", f"--userspec={uid}:{gid}", str(p.root), "/usr/sbin/asterisk", "-f", "-n", "-vvv"],
         stdin=subprocess.DEVNULL,
         stdout=log,
         stderr=subprocess.STDOUT,
