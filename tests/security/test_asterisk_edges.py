@@ -39,7 +39,7 @@ async def sessions(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 async def test_a_seat_phone_reaches_the_trunk_only_for_allowed_numbers(settings, sessions, tmp_path):
     async with voice_stack(settings, sessions) as s:
-        trunk, trunk_log = await s.trunk(tmp_path)
+        _trunk, trunk_log = await s.trunk(tmp_path)
         phones = SeatPhones(settings.secret_key, lambda d, p: provision(settings, d, s.ami, passwords=p))
         user, password = await phones.sign_in(SeatDevice("2401", kind="desk"))
         results = {}
