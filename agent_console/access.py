@@ -94,10 +94,13 @@ class SocketAuth:
 
     async def ended(self) -> list[tuple[str, str]]:
         """The sockets whose login no longer holds (one query for all of them)."""
-        if not self.live:
+        # Only the sockets live now are judged: one that connects while the query runs is not in
+        # its answer, and must not be taken for an account that is gone.
+        live = list(self.live.items())
+        if not live:
             return []
-        names = {who.username for who in self.live.values()}
-        jtis = {who.claims.jti for who in self.live.values() if who.claims is not None and who.claims.jti}
+        names = {who.username for _, who in live}
+        jtis = {who.claims.jti for _, who in live if who.claims is not None and who.claims.jti}
         async with self.sessions() as s:
             accounts = {
                 a.username: a for a in (await s.execute(select(Account).where(Account.username.in_(names)))).scalars()
@@ -106,7 +109,9 @@ class SocketAuth:
             if jtis:
                 revoked = set((await s.execute(select(RevokedToken.jti).where(RevokedToken.jti.in_(jtis)))).scalars())
         out = []
-        for key, who in list(self.live.items()):
+        for key, who in live:
+            if self.live.get(key) is not who:
+                continue  # gone while the query ran
             acc = accounts.get(who.username)
             claims = who.claims
             if acc is None or claims is None or not acc.accepts(claims) or claims.jti in revoked:
