@@ -141,6 +141,24 @@ async def test_a_spray_from_a_few_addresses_cannot_crowd_out_a_seat_logging_in(e
         assert busy > 0 and 429 in statuses  # the lane was full for the sprayers all along
 
 
+async def test_forged_socket_tokens_from_one_address_do_not_keep_seats_elsewhere_out(engine):
+    async with aiohttp.ClientSession() as http:
+
+        async def seat_socket(address: str, token: str) -> str:
+            """Open /agent with this token: '' when let in, else the engine's reason."""
+            url = engine.base.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket"
+            async with http.ws_connect(url, headers=at(address)) as ws:
+                assert (await ws.receive_str()).startswith("0")
+                await ws.send_str("40/agent," + json.dumps({"token": token}))
+                reply = await ws.receive_str()
+            return "" if reply.startswith("40/agent") else json.loads(reply.split(",", 1)[1])["message"]
+
+        reasons = [await seat_socket("203.0.113.90", "forged.token") for _ in range(12)]
+        assert all(reasons) and "过多" in reasons[-1]  # past ten a minute, the sprayer is held back...
+        token = await engine.login(http, "seat2", headers=at("198.51.100.90"))
+        assert await seat_socket("198.51.100.90", token) == ""  # ...and only the sprayer
+
+
 async def test_logout_ends_the_token_for_every_copy_of_it(engine):
     async with aiohttp.ClientSession() as http:
         token = await engine.login(http, "sup1")
