@@ -53,7 +53,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--login-every", type=float, default=3.0, help="seconds between seats logging in again")
     a("--attack-scale", type=float, default=1.0, help="multiply every attack's rate (attackers.RATES)")
     a("--surge-seats", type=int, default=2000, help="cloud seats in the stolen manager's surge")
-    a("--skip", action="append", default=[], choices=sorted(attackers.RATES), help="leave out an attack kind")
+    kinds = sorted(attackers.RATES)
+    a("--skip", action="append", default=[], choices=kinds, help="leave out an attack kind (repeatable)")
+    a("--only", action="append", default=[], choices=kinds, help="only this attack kind (repeatable)")
     a("--drain", type=float, default=45.0, help="seconds a phase's chats may take to finish after it")
     a("--database-url", default="", help="PostgreSQL for the engine (default: a fresh SQLite file)")
     a("--keep", action="store_true", help="keep the run folder (engine log, database)")
@@ -153,6 +155,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "scale": args.attack_scale,
         "surge_seats": args.surge_seats,
         "skip": args.skip,
+        "only": args.only,
     }
     procs = [
         ctx.Process(target=legit.main, args=(legit_child, plan, capture), daemon=True),
@@ -263,7 +266,11 @@ def summary(
             "engine_cpu_s": r.cpu,
             "machine": machine(),
             "options": {k: v for k, v in vars(args).items() if k not in ("func",)},
-            "attack_rates_per_s": {k: v * args.attack_scale for k, v in attackers.RATES.items() if k not in args.skip},
+            "attack_rates_per_s": {
+                k: v * args.attack_scale
+                for k, v in attackers.RATES.items()
+                if k not in args.skip and (not args.only or k in args.only)
+            },
             "settings": {"security": limits, "wechat_mode": "plain", "database": args.database_url or "sqlite"},
         },
     }

@@ -1,11 +1,13 @@
 """Attacks on the Socket.IO edge and the anonymous web chat: attachment bombs, binary frames where
-no picture belongs, and visitor sprays from one address (new visitor ids, conversations, left
-messages that would each become a work order)."""
+no picture belongs, seat sockets opened with forged tokens, and visitor sprays from one address
+(new visitor ids, conversations, left messages that would each become a work order)."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import random
+import secrets
 from typing import Any
 
 import aiohttp
@@ -79,6 +81,19 @@ class SocketAttacks:
         ]
         what, packets = variants[n % len(variants)]
         await self._offend(tally, host, what, packets)
+
+    async def socket_login_spray(self, n: int, tally: Tally) -> None:
+        """Seat sockets (/agent) opened with forged login tokens, from the attacking hosts."""
+        host = cast.ATTACKER_HOSTS[n % len(cast.ATTACKER_HOSTS)]
+        claims = base64.urlsafe_b64encode(f'{{"u":"s{n % 200:04d}","r":"seat","e":4102444800}}'.encode())
+        forged = f"{claims.decode().rstrip('=')}.{secrets.token_urlsafe(32)}"
+        try:
+            client = await Client.connect(self.http, self.base, "/agent", host, auth={"token": forged})
+        except Refused as exc:
+            tally.refuse("refused: " + ("too many attempts" if "过多" in str(exc) else "bad token"))
+            return
+        await client.close()
+        tally.got_through(f"/agent opened with a forged token from {host}")
 
     async def visitor_spray(self, n: int, tally: Tally) -> None:
         """Cookie-less visitors from one address, each leaving a message (a work order) or opening a

@@ -25,6 +25,7 @@ RATES: dict[str, float] = {  # attempts per second of each kind
     "binary_frames": 4.0,
     "visitor_spray": 5.0,
     "page_visitor_ids": 5.0,
+    "socket_login_spray": 5.0,
     "login_spray": 20.0,
     "login_huge": 1.0,
     "staffing_huge": 4.0,
@@ -77,13 +78,14 @@ async def _main(conn: Any, plan: dict[str, Any], capture: Any) -> None:
             "binary_frames": sockets.binary_frames,
             "visitor_spray": sockets.visitor_spray,
             "page_visitor_ids": sockets.page_visitor_ids,
+            "socket_login_spray": sockets.socket_login_spray,
             "login_spray": web.login_spray,
             "login_huge": web.login_huge,
             "staffing_huge": web.staffing_huge,
             "actions_huge": web.actions_huge,
             "wechat_replay": web.wechat_replay,
         }
-        chosen = {k: v for k, v in kinds.items() if k not in set(plan["skip"])}
+        chosen = {k: v for k, v in kinds.items() if k not in plan["skip"] and (not plan["only"] or k in plan["only"])}
         conn.send(("ready", sorted(chosen)))
         while True:
             command = await loop.run_in_executor(None, conn.recv)

@@ -28,7 +28,7 @@ import bench
 from bench.abuse import cast
 
 ROOT = Path(bench.__file__).resolve().parents[1]  # the checkout whose code is measured
-ENTRY = [sys.executable, "-P", "-c", "from hotline.cli import main; main()"]
+ENTRY = [sys.executable, "-P", "-c", "import sys; from hotline.cli import main; sys.exit(main())"]
 TICKS = os.sysconf("SC_CLK_TCK")
 
 

@@ -229,8 +229,21 @@ class Legit:
             self.refused(cast.MANAGER, f"GET staffing: {type(exc).__name__}")
 
     async def shift_change(self) -> None:
+        """A seat logs in again and opens the console in a second tab (its first one stays)."""
         i = random.randrange(int(self.plan["seats"]))
-        await self.login(cast.seat_name(i), cast.seat_address(i))
+        name, address = cast.seat_name(i), cast.seat_address(i)
+        token = await self.login(name, address)
+        if token is None:
+            return
+        try:
+            tab = await Client.connect(self.http, self.base, "/agent", address, auth={"token": token})
+        except Refused as exc:
+            self.refused(name, f"/agent connection (second tab): {exc}")
+            return
+        try:
+            await self.ask(tab, name, "state", {})
+        finally:
+            await tab.close()
 
     # ---- phases --------------------------------------------------------------------------------
     async def paced(self, rate: float, seconds: float, make: Any) -> None:

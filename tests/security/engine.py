@@ -23,7 +23,7 @@ import aiohttp
 # This checkout's code, whatever the virtualenv's `hotline` script would import (an editable
 # install points at one checkout only; a worktree's tests must attack the worktree's engine).
 ROOT = Path(__file__).resolve().parents[2]
-HOTLINE = [sys.executable, "-P", "-c", "from hotline.cli import main; main()"]
+HOTLINE = [sys.executable, "-P", "-c", "import sys; from hotline.cli import main; sys.exit(main())"]
 PASSWORD = "password-1234"
 
 

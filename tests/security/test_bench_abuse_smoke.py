@@ -44,7 +44,7 @@ def test_the_abuse_bench_refuses_every_attack_and_no_citizen_or_seat(tmp_path): 
     assert result["attacks"] == result["refused"] + result["admitted_within_limits"]
     details = result["details"]
     kinds = details["per_attack"]
-    assert "actions_huge" not in kinds and len(kinds) == 8
+    assert "actions_huge" not in kinds and len(kinds) == 9
     for kind, tally in kinds.items():
         assert tally["attempts"] > 0, kind
         assert tally["got_through"] == tally["unanswered"] == tally["engine_errors"] == 0, kind
