@@ -81,6 +81,7 @@ class Run:
         self.losses: list[str] = []
         self.rss_samples: list[float] = []
         self.cpu: dict[str, float] = {}
+        self.rss_phases: dict[str, tuple[float, float]] = {}  # phase -> RSS at its start and end, MiB
 
     def wait(self, conns: dict[str, Any], want: str, seconds: float, label: str) -> dict[str, Any]:
         """Each pipe's next message (its first item must be ``want``), with a progress bar."""
@@ -106,7 +107,7 @@ class Run:
         return got
 
     def phase(self, name: str, seconds: float, legit_conn: Any, attack_conn: Any | None) -> dict[str, Any]:
-        cpu0 = self.engine.cpu_s()
+        cpu0, rss0 = self.engine.cpu_s(), self.engine.rss_mib()
         legit_conn.send(("phase", name, seconds))
         conns = {"legit": legit_conn}
         if attack_conn is not None:
@@ -115,6 +116,7 @@ class Run:
         if attack_conn is not None:
             got.update(self.wait({"attackers": attack_conn}, "attacked", 60, f"{name}: attackers finishing"))
         self.cpu[name] = round(self.engine.cpu_s() - cpu0, 1)
+        self.rss_phases[name] = (round(rss0, 1), round(self.engine.rss_mib(), 1))
         _, report, losses = got["legit"]
         self.losses += losses
         out: dict[str, Any] = {"report": report}
@@ -262,7 +264,14 @@ def summary(
             "offers_measured": {"quiet": len(quiet), "attack": len(attack)},
             "phases": {k: {"counts": v["report"]["counts"], **_p99s(v)} for k, v in phases.items()},
             "per_attack": tallies,
-            "rss_mib": {"before_attack": round(rss_before, 1), "end": round(rss_end, 1), "max": max(r.rss_samples)},
+            "rss_mib": {
+                "before_attack": round(rss_before, 1),
+                "end": round(rss_end, 1),
+                "max": round(max(r.rss_samples), 1),
+                # Start and end of each phase (a phase ends once its chats are done): growth in a
+                # quiet phase is the load's own, not the attackers'.
+                "phases": r.rss_phases,
+            },
             "engine_cpu_s": r.cpu,
             "machine": machine(),
             "options": {k: v for k, v in vars(args).items() if k not in ("func",)},
