@@ -1,5 +1,6 @@
 """Who is on a socket: the signed login token (``auth={"token": ...}`` or the login cookie),
-checked against the account table on connect, with failed attempts rate-limited per address."""
+checked against the account table on connect, with failed attempts rate-limited per client
+address (behind trusted proxies, the address the proxy names)."""
 
 from __future__ import annotations
 
@@ -66,7 +67,10 @@ class SocketAuth:
 
     async def check(self, environ: Mapping[str, Any], auth: Any, roles: frozenset[str]) -> Who:
         """The account behind the socket; raises ConnectionRefusedError with a Chinese reason."""
-        key = ("socket", str(environ.get("REMOTE_ADDR", "")))
+        # The client's own address (behind trusted proxies, as the Socket.IO edge found it): keyed
+        # by the peer, every seat behind the hotline's proxy shared one limit, and ten forged
+        # tokens a minute from anywhere kept them all from opening the console.
+        key = ("socket", str(environ.get("hotline.remote") or environ.get("REMOTE_ADDR", "")))
         wait = self.limiter.retry_after(key)
         if wait > 0:
             raise Refused(f"登录尝试过多，请 {int(wait) + 1} 秒后再试")
@@ -94,10 +98,13 @@ class SocketAuth:
 
     async def ended(self) -> list[tuple[str, str]]:
         """The sockets whose login no longer holds (one query for all of them)."""
-        if not self.live:
+        # Only the sockets live now are judged: one that connects while the query runs is not in
+        # its answer, and must not be taken for an account that is gone.
+        live = list(self.live.items())
+        if not live:
             return []
-        names = {who.username for who in self.live.values()}
-        jtis = {who.claims.jti for who in self.live.values() if who.claims is not None and who.claims.jti}
+        names = {who.username for _, who in live}
+        jtis = {who.claims.jti for _, who in live if who.claims is not None and who.claims.jti}
         async with self.sessions() as s:
             accounts = {
                 a.username: a for a in (await s.execute(select(Account).where(Account.username.in_(names)))).scalars()
@@ -106,7 +113,9 @@ class SocketAuth:
             if jtis:
                 revoked = set((await s.execute(select(RevokedToken.jti).where(RevokedToken.jti.in_(jtis)))).scalars())
         out = []
-        for key, who in list(self.live.items()):
+        for key, who in live:
+            if self.live.get(key) is not who:
+                continue  # gone while the query ran
             acc = accounts.get(who.username)
             claims = who.claims
             if acc is None or claims is None or not acc.accepts(claims) or claims.jti in revoked:

@@ -1,8 +1,9 @@
 """The WeChat webhook: the server-URL handshake (GET) and message pushes (POST).
 
 Order of checks on a push, each before anything is stored: body size, signed timestamp
-window (403), signature (403), XML screening (400), decryption (400), parsing (400). Only
-then is the message stored, and only after it is committed does WeChat hear "success".
+window (403), signature (403), XML screening (400), decryption (400), parsing (400), and the
+signed query accepted before with another body (403, a replay). Only then is the message
+stored, and only after it is committed does WeChat hear "success".
 """
 
 from __future__ import annotations
@@ -127,10 +128,6 @@ class WeChatWebhook:
         body = b"".join(chunks)
         timestamp, nonce = self._check_signed(request)
         encrypted = request.query.get("encrypt_type", "raw").lower() == "aes"
-        # Unencrypted, nothing signs the body: the same signed query with another body is a replay.
-        # (Encrypted pushes carry msg_signature over the body itself.)
-        if not encrypted and self.nonces.replayed(int(timestamp), nonce, hashlib.sha256(body).digest(), self.clock()):
-            raise Refused(403, "replay", "this signed query came before with another body")
         text = self._screen(body)
         if self.settings.mode == "safe" and not encrypted:
             raise Refused(400, "not_encrypted", "safe mode accepts encrypted pushes only")
@@ -144,6 +141,13 @@ class WeChatWebhook:
         data = getattr(message, "_data", None)
         if not isinstance(data, dict):
             raise Refused(400, "malformed", "not a WeChat message")
+        # The signature covers the query's timestamp and nonce, never the body; and whether the body
+        # is checked at all (msg_signature) is said by encrypt_type, which is not signed either: a
+        # replayer adds it in plain mode (the body is still read as plain XML) or drops it in
+        # compatible mode. So every push that gets this far books its signed pair with its body,
+        # whatever the query claims: the same pair again with another body is a replay.
+        if self.nonces.replayed(int(timestamp), nonce, hashlib.sha256(body).digest(), self.clock()):
+            raise Refused(403, "replay", "this signed query came before with another body")
         return data, text
 
     def _screen(self, body: bytes) -> str:

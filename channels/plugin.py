@@ -18,7 +18,7 @@ import aiohttp
 from aiohttp import web
 
 from agent_console.services import SUPERVISOR_NS, SUPERVISORS
-from channels.core.visitor import new_visitor_id, read_visitor, sign_visitor
+from channels.core.visitor import read_visitor
 from channels.dedup import Deduplicator, MemoryDedup, RedisDedup
 from channels.http import WEBHOOK_PATH, WeChatWebhook
 from channels.models import ChannelConversation
@@ -29,6 +29,7 @@ from channels.visitor import COOKIE, VisitorNamespace
 from channels.wechat_api import WeChatApi
 from hotline import auth
 from hotline.context import AppContext
+from hotline.guard import client_address, networks
 
 logger = logging.getLogger(__name__)
 
@@ -201,13 +202,17 @@ def _install_webchat(
     sio.eio.max_http_buffer_size = max(sio.eio.max_http_buffer_size, needed)
     sio.register_namespace(namespace)
     secret = ctx.settings.secret_key
+    trusted = networks(ctx.settings.security.trusted_proxies)
 
     async def page(request: web.Request) -> web.StreamResponse:
         response = web.FileResponse(STATIC / "widget.html", headers=_HEADERS)
         if read_visitor(secret, request.cookies.get(COOKIE)) is None:
+            token = namespace.page_visitor(client_address(request.remote or "", request.headers, trusted))
+            if token is None:
+                return response
             response.set_cookie(
                 COOKIE,
-                sign_visitor(secret, new_visitor_id()),
+                token,
                 max_age=365 * 86400,
                 httponly=True,
                 samesite="Lax",

@@ -170,6 +170,16 @@ class VisitorNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # python
         await self.save_session(sid, {"visitor": visitor, "phone": "", "remote": remote})
         await self.enter_room(sid, visitor_room(visitor))
 
+    def page_visitor(self, remote: str) -> str | None:
+        """A new signed visitor id for the chat page's cookie, within the address's limit on new
+        ids: the page is the widget's own way to a new id, and a spray that fetched it for each
+        connection once had as many ids as it liked. None past the limit: the page is served
+        without a cookie, and its socket is refused with the time to wait."""
+        if self.limits is not None and self.limits.new_visitor.take(remote) > 0:
+            refuse("webchat", "new_visitors", remote=remote, via="page")
+            return None
+        return sign_visitor(self.secret, new_visitor_id())
+
     async def deliver(self, visitor: str, event: str, data: dict[str, Any]) -> None:
         """What a seat (or the engine) sends to a visitor: every open page of that visitor gets it."""
         if event in ("assigned", "closed"):

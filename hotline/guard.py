@@ -60,6 +60,12 @@ class RateLimiter:
             return 0.0
         return self.window - (now - q[0]) if len(q) >= self.limit else 0.0
 
+    def count(self, key: Hashable) -> int:
+        """Hits of ``key`` within the window now."""
+        self.retry_after(key)  # forgets the hits that have left the window
+        q = self._hits.get(key)
+        return len(q) if q else 0
+
     def hit(self, key: Hashable) -> None:
         q = self._hits.get(key)
         if q is None:

@@ -5,16 +5,25 @@ body size (4 KiB), JSON shape, username shape, password length; then the failed-
 per address and per username (only failures count); then the password hash, computed off the
 event loop in a bounded thread lane (``password_checks_at_once`` running, ``..._waiting`` queued,
 beyond that 429 at once). A wrong password costs the same time whether or not the user exists.
+
+The lane's places are not first come, first served: logins from an address with other attempts
+in the window (failures, or others in flight) share all but a third of them, so that a spray
+from a few addresses, which fills the lane in a moment, cannot refuse a seat logging in from an
+address with a clean record.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import logging
+import os
 import secrets
+import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from aiohttp import web
 from sqlalchemy import delete, select
@@ -26,7 +35,18 @@ from hotline.guard import RateLimiter, client_address, networks, refuse
 from hotline.offload import Busy, Lane
 
 logger = logging.getLogger(__name__)
+T = TypeVar("T")
 BODY_MAX = 4096
+HASH_NICENESS = 10  # how much less CPU a hashing thread gets than the event loop when both want it
+
+
+def _lowly(fn: Callable[..., T], *args: Any) -> T:
+    """``fn(*args)`` in a hashing thread at a lower CPU priority than the event loop (Linux nices
+    each thread apart): the hashes of a login spray once took both cores of a small machine, and
+    a citizen's chat waited half a second for its seat."""
+    with contextlib.suppress(AttributeError, OSError):  # elsewhere: the process's own priority
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), HASH_NICENESS)
+    return fn(*args)
 
 
 class Login:
@@ -39,15 +59,26 @@ class Login:
         self.per_address = RateLimiter(sec.login_failures_per_address, sec.login_window_s)
         self.per_account = RateLimiter(sec.login_failures_per_account, sec.login_window_s)
         self.hashing = Lane("password", workers=sec.password_checks_at_once, waiting=sec.password_checks_waiting)
+        places = sec.password_checks_at_once + sec.password_checks_waiting
+        self.shared = places - places // 3  # what logins from addresses under suspicion may hold
+        self.suspect = 0  # places they hold now
         self.secure = sec.secure_cookies
         self.dummy = auth.hash_password(secrets.token_urlsafe(12))
 
     def address(self, request: web.Request) -> str:
         return client_address(request.remote or "", request.headers, self.trusted)
 
-    async def check_password(self, password: str, stored: str) -> bool:
+    async def check_password(self, password: str, stored: str, *, suspect: bool = False) -> bool:
+        """``suspect``: the address has other attempts in the window; it gets a place only while
+        such logins hold fewer than ``shared``, the rest being kept for clean addresses."""
         try:
-            return await self.hashing.thread(auth.verify_password, password, stored)
+            if suspect and self.suspect >= self.shared:
+                raise Busy("password: the places for addresses with other attempts are taken")
+            self.suspect += suspect
+            try:
+                return await self.hashing.thread(_lowly, auth.verify_password, password, stored)
+            finally:
+                self.suspect -= suspect
         except Busy:
             refuse("login", "busy")
             raise error(
@@ -56,7 +87,7 @@ class Login:
 
     async def hash_password(self, password: str) -> str:
         try:
-            return await self.hashing.thread(auth.hash_password, password)
+            return await self.hashing.thread(_lowly, auth.hash_password, password)
         except Busy:
             refuse("login", "busy")
             raise error(web.HTTPTooManyRequests, "busy", "请求过多，请稍后再试", headers={"Retry-After": "2"}) from None
@@ -141,7 +172,8 @@ async def login(request: web.Request) -> web.Response:
         async with svc.ctx.sessions() as s:
             acc = (await s.execute(select(Account).where(Account.username == username))).scalar_one_or_none()
         # A dummy hash for unknown users too, so the reply time does not reveal which names exist.
-        ok = await svc.check_password(password, acc.password_hash if acc else svc.dummy)
+        suspect = svc.per_address.count(where) > 1  # more than this attempt within the window
+        ok = await svc.check_password(password, acc.password_hash if acc else svc.dummy, suspect=suspect)
     except web.HTTPTooManyRequests:  # busy: nothing was tried
         svc.per_address.unhit(where)
         svc.per_account.unhit(username)

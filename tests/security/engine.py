@@ -20,7 +20,10 @@ from pathlib import Path
 
 import aiohttp
 
-HOTLINE = str(Path(sys.executable).parent / "hotline")
+# This checkout's code, whatever the virtualenv's `hotline` script would import (an editable
+# install points at one checkout only; a worktree's tests must attack the worktree's engine).
+ROOT = Path(__file__).resolve().parents[2]
+HOTLINE = [sys.executable, "-P", "-c", "import sys; from hotline.cli import main; sys.exit(main())"]
 PASSWORD = "password-1234"
 
 
@@ -87,10 +90,15 @@ async def running_engine(
         "DATABASE_URL": "",
         "REDIS_URL": "",
         "HOTLINE_EVENT_LOOP": "asyncio",
+        "PYTHONPATH": str(ROOT),
+        # No telephony in these attacks: the engine does not dial whatever Asterisk runs here.
+        "HOTLINE_ASTERISK__VOICE": "false",
         **(env or {}),
     }
     log = (tmp_path / "engine.log").open("wb")
-    proc = subprocess.Popen([HOTLINE, "run", "--no-asterisk"], env=full, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [*HOTLINE, "run", "--no-asterisk"], env=full, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT
+    )
     engine = RunningEngine(f"http://127.0.0.1:{port}", proc, data)
     try:
         deadline = time.monotonic() + 60

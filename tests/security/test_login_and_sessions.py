@@ -114,6 +114,51 @@ async def test_password_checks_are_bounded_and_the_rest_refused_at_once(engine):
         assert busy == statuses.count(429)
 
 
+async def test_a_spray_from_a_few_addresses_cannot_crowd_out_a_seat_logging_in(engine):
+    async with aiohttp.ClientSession() as http:
+        stop = asyncio.Event()
+
+        async def attempt(address: str) -> int:
+            body = {"username": f"nobody-{address}", "password": "wrong-password"}
+            async with http.post(f"{engine.base}/api/login", json=body, headers=at(address)) as r:
+                return r.status
+
+        async def spray(address: str) -> list[int]:
+            statuses: list[int] = []
+            while not stop.is_set():
+                statuses += await asyncio.gather(*(attempt(address) for _ in range(8)))
+            return statuses
+
+        # Four attacking hosts keep the lane's 6 places (2 hashing, 4 waiting) full, until each
+        # has spent its 30 failures; a seat meanwhile logs in from its own clean address.
+        sprays = [asyncio.create_task(spray(f"203.0.113.{80 + n}")) for n in range(4)]
+        await asyncio.sleep(0.3)
+        for n in range(5):
+            await engine.login(http, "seat1", headers=at(f"198.51.100.{80 + n}"))
+        stop.set()
+        statuses = [s for task in sprays for s in await task]
+        busy = await engine.metric(http, "hotline_refused_total", edge="login", reason="busy")
+        assert busy > 0 and 429 in statuses  # the lane was full for the sprayers all along
+
+
+async def test_forged_socket_tokens_from_one_address_do_not_keep_seats_elsewhere_out(engine):
+    async with aiohttp.ClientSession() as http:
+
+        async def seat_socket(address: str, token: str) -> str:
+            """Open /agent with this token: '' when let in, else the engine's reason."""
+            url = engine.base.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket"
+            async with http.ws_connect(url, headers=at(address)) as ws:
+                assert (await ws.receive_str()).startswith("0")
+                await ws.send_str("40/agent," + json.dumps({"token": token}))
+                reply = await ws.receive_str()
+            return "" if reply.startswith("40/agent") else json.loads(reply.split(",", 1)[1])["message"]
+
+        reasons = [await seat_socket("203.0.113.90", "forged.token") for _ in range(12)]
+        assert all(reasons) and "过多" in reasons[-1]  # past ten a minute, the sprayer is held back...
+        token = await engine.login(http, "seat2", headers=at("198.51.100.90"))
+        assert await seat_socket("198.51.100.90", token) == ""  # ...and only the sprayer
+
+
 async def test_logout_ends_the_token_for_every_copy_of_it(engine):
     async with aiohttp.ClientSession() as http:
         token = await engine.login(http, "sup1")

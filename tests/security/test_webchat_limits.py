@@ -54,6 +54,32 @@ async def test_new_visitor_ids_from_one_address_are_limited(engine):
         assert await engine.metric(http, "hotline_refused_total", edge="webchat", reason="new_visitors") == 1
 
 
+async def test_new_visitor_ids_minted_by_the_chat_page_count_against_the_same_limit(engine):
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.DummyCookieJar()) as http:
+
+        async def page(address: str) -> str:
+            async with http.get(f"{engine.base}/chat/", headers={"X-Forwarded-For": address}) as r:
+                assert r.status == 200  # the page itself is always served
+                morsel = r.cookies.get("hotline_visitor")
+                return morsel.value if morsel is not None else ""
+
+        cookies = [await page("203.0.113.8") for _ in range(12)]
+        assert all(cookies[:10]) and cookies[10:] == ["", ""]
+        assert await page("198.51.100.8")  # another address is served
+    # One of the ten, used by the widget's socket: a visitor it already is, nothing more is counted.
+    sio = socketio.AsyncClient(reconnection=False)
+    await sio.connect(
+        engine.base,
+        namespaces=["/visitor"],
+        transports=["websocket"],
+        headers={"X-Forwarded-For": "203.0.113.8", "Cookie": f"hotline_visitor={cookies[0]}"},
+    )
+    assert (await sio.call("hello", {}, namespace="/visitor"))["ok"]
+    await sio.disconnect()
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        await visitor(engine, "203.0.113.8")  # and no cookie-less way around the limit either
+
+
 async def test_left_messages_become_work_orders_only_up_to_the_limits(engine):
     before = orders(engine)
     sio = await visitor(engine, "203.0.113.6")

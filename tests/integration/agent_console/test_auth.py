@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from typing import Any
+
 import aiohttp
 import pytest
 import socketio
@@ -126,3 +129,26 @@ async def test_logout_ends_the_socket_opened_with_that_token(engine: Engine) -> 
     assert await _until_disconnected(seat, 3.0)
     with pytest.raises(socketio.exceptions.ConnectionError, match="失效"):
         await engine.client("/agent", token)  # and the token opens no new one
+
+
+async def test_a_socket_that_connects_while_the_sessions_are_checked_is_not_taken_for_ended(engine: Engine) -> None:
+    from agent_console.access import SocketAuth, Who
+    from hotline.auth import read_token
+
+    first, second = await engine.account("1008"), await engine.account("1009")
+    checked = SocketAuth(engine.ctx.sessions, engine.secret)
+    claims = read_token(engine.secret, first, time.time())
+    checked.track("/agent", "sid-1008", Who("1008", "1008", "seat", 2_000_000_000, claims))
+    sessions = engine.ctx.sessions
+
+    def connecting_meanwhile() -> Any:
+        # A seat connects while the sweep's query is running (it once was disconnected at once,
+        # its account missing from an answer that was asked before it came).
+        later = read_token(engine.secret, second, time.time())
+        checked.track("/agent", "sid-1009", Who("1009", "1009", "seat", 2_000_000_000, later))
+        return sessions()
+
+    checked.sessions = connecting_meanwhile  # type: ignore[assignment]
+    assert await checked.ended() == []
+    checked.sessions = sessions
+    assert await checked.ended() == []

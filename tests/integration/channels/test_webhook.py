@@ -306,3 +306,28 @@ async def test_a_replayed_query_string_with_another_body_is_refused_and_a_retry_
     resp = await eng.client.post(HOOK, params=q, data=forged)  # the captured query, another body
     assert resp.status == 403 and "another body" in await resp.text()
     assert await count(eng) == 1
+
+
+async def test_a_replay_cannot_slip_past_by_adding_encrypt_type_in_plain_mode(make_engine_app):
+    eng = await make_engine_app(mode="plain")
+    q = kit.query()
+    assert (await eng.client.post(HOOK, params=q, data=kit.text("o_replay", "第一次", 9111))).status == 200
+    # encrypt_type is not signed: added to a captured plain query, it once skipped the replay check
+    # while the body was still read as plain XML.
+    forged = kit.text("o_replay", "伪造的诉求", 9112)
+    resp = await eng.client.post(HOOK, params={**q, "encrypt_type": "aes"}, data=forged)
+    assert resp.status == 403 and "another body" in await resp.text()
+    assert await count(eng) == 1
+
+
+async def test_a_replay_cannot_slip_past_by_dropping_encryption_in_compatible_mode(make_engine_app):
+    eng = await make_engine_app(mode="compatible")
+    body, q = kit.encrypted(kit.text("o_compat", "第一次", 9121), "compatible")
+    assert (await eng.client.post(HOOK, params=q, data=body)).status == 200
+    assert (await eng.client.post(HOOK, params=q, data=body)).status == 200  # WeChat's own retry
+    # Compatible mode takes plain pushes too: the captured query without encrypt_type and
+    # msg_signature, with a body of the replayer's own.
+    plain_q = {k: v for k, v in q.items() if k not in ("encrypt_type", "msg_signature")}
+    resp = await eng.client.post(HOOK, params=plain_q, data=kit.text("o_compat", "伪造的诉求", 9122))
+    assert resp.status == 403 and "another body" in await resp.text()
+    assert await count(eng) == 1

@@ -34,6 +34,20 @@ def test_a_refused_take_counts_nothing_and_clear_forgets_a_key() -> None:
     assert lim.retry_after("k") == 0 and len(lim) == 0
 
 
+def test_count_is_the_hits_still_within_the_window() -> None:
+    t = [0.0]
+    lim = RateLimiter(limit=5, window=10, clock=lambda: t[0])
+    assert lim.count("k") == 0
+    lim.hit("k")
+    t[0] = 4
+    lim.hit("k")
+    assert lim.count("k") == 2
+    t[0] = 12
+    assert lim.count("k") == 1
+    t[0] = 20
+    assert lim.count("k") == 0 and len(lim) == 0
+
+
 def test_a_spray_of_new_keys_keeps_memory_bounded_forgetting_the_oldest() -> None:
     lim = RateLimiter(limit=3, window=60, max_keys=100)
     for i in range(10_000):
