@@ -8,6 +8,7 @@ import datetime as dt
 import functools
 import logging
 import math
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -15,6 +16,7 @@ from aiohttp import web
 
 from hotline import auth
 from hotline.guard import refuse
+from hotline.login import json_body
 from hotline.offload import Busy, TooLong
 from scheduling.core import staffing
 from scheduling.core.actions import (
@@ -138,18 +140,34 @@ async def get_staffing(request: web.Request) -> web.Response:
 def _skills(raw: Any) -> tuple[tuple[str, int], ...]:
     if not isinstance(raw, dict) or not raw:
         raise bad('skills 必须是技能到熟练度的对象，例如 {"general": 1}')
+    if len(raw) > MAX_SKILLS:
+        raise bad(f"技能最多 {MAX_SKILLS} 项")
     out = []
     for name, level in raw.items():
-        if not isinstance(name, str) or not isinstance(level, int) or isinstance(level, bool) or level < 1:
-            raise bad(f"技能 {name!r} 的熟练度必须是 >= 1 的整数")
+        if not isinstance(name, str) or not isinstance(level, int) or isinstance(level, bool) or not 1 <= level <= 5:
+            raise bad(f"技能 {str(name)[:40]!r} 的熟练度必须是 1 到 5 的整数")
+        if not 1 <= len(name) <= 64:
+            raise bad("技能名须为 1 到 64 个字符")
         out.append((name, level))
     return tuple(sorted(out))
 
 
 def _ids(raw: Any, name: str = "seat_ids") -> tuple[str, ...]:
-    if not isinstance(raw, list) or not raw or not all(isinstance(x, str) and x for x in raw):
+    if not isinstance(raw, list) or not raw or not all(isinstance(x, str) and SEAT_ID.match(x) for x in raw):
         raise bad(f"{name} 必须是非空的座席工号列表")
-    return tuple(raw)
+    if len(raw) > MAX_SEAT_IDS:
+        raise bad(f"{name} 最多 {MAX_SEAT_IDS} 个")
+    return tuple(dict.fromkeys(raw))
+
+
+# What one manager's action may name: more cloud seats than any city calls in for an emergency,
+# and more seats than a hotline has, are refused before anything is done (docs/security.md).
+MAX_CLOUD_SEATS = 500
+MAX_SEAT_IDS = 2000
+MAX_SKILLS = 50
+MAX_WHY = 500
+MAX_SURGE_MINUTES = 24 * 60
+SEAT_ID = re.compile(r"^[A-Za-z0-9_-]{1,32}$")
 
 
 def parse_action(body: dict[str, Any], now: float, dialable: Callable[[str], bool]) -> Action:
@@ -158,19 +176,27 @@ def parse_action(body: dict[str, Any], now: float, dialable: Callable[[str], boo
         seats = body.get("seats")
         if not isinstance(seats, list) or not seats:
             raise bad("surge 需要 seats：云座席列表（seat_id、number 或浏览器、skills）")
+        if len(seats) > MAX_CLOUD_SEATS:
+            raise bad(f"一次扩容最多 {MAX_CLOUD_SEATS} 名云座席")
         cloud = []
         for seat in seats:
             if not isinstance(seat, dict) or not isinstance(seat.get("seat_id"), str):
                 raise bad("每个云座席需要 seat_id")
+            if not SEAT_ID.match(seat["seat_id"]):
+                raise bad("云座席工号只能含字母、数字、_ 和 -（最多 32 位）")
             number = seat.get("number")
             if number is not None and not (isinstance(number, str) and number.isdigit()):
                 raise bad(f"云座席 {seat['seat_id']} 的外线号码只能是数字")
             if number is not None and not dialable(number):
                 raise bad(f"云座席 {seat['seat_id']} 的外线号码 {number} 不在允许外呼的范围内")
             cloud.append(CloudSeat(seat["seat_id"], _skills(seat.get("skills")), number=number))
+        if len({c.seat_id for c in cloud}) != len(cloud):
+            raise bad("云座席工号重复")
         minutes = body.get("minutes")
-        if minutes is not None and (not isinstance(minutes, (int, float)) or minutes <= 0):
-            raise bad("minutes 必须是正数；不填表示直到排队清空")
+        if minutes is not None and (
+            not isinstance(minutes, (int, float)) or isinstance(minutes, bool) or not 0 < minutes <= MAX_SURGE_MINUTES
+        ):
+            raise bad(f"minutes 必须是 0 到 {MAX_SURGE_MINUTES} 之间的数；不填表示直到排队清空")
         until = None if minutes is None else now + float(minutes) * 60
         text = body.get("announcement") or DEFAULT_ANNOUNCEMENT
         if not isinstance(text, str) or len(text) > 200:
@@ -180,8 +206,12 @@ def parse_action(body: dict[str, Any], now: float, dialable: Callable[[str], boo
         return EndSurge()
     if kind == "move_seats":
         groups = body.get("groups") or []
-        if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
-            raise bad("groups 必须是文字列表")
+        if (
+            not isinstance(groups, list)
+            or len(groups) > MAX_SKILLS
+            or not all(isinstance(g, str) and len(g) <= 64 for g in groups)
+        ):
+            raise bad(f"groups 必须是不超过 {MAX_SKILLS} 项的文字列表")
         return MoveSeats(_ids(body.get("seat_ids")), _skills(body.get("skills")), tuple(groups))
     if kind == "start_break":
         return StartBreak(_ids(body.get("seat_ids")), str(body.get("reason") or "break"))
@@ -195,15 +225,10 @@ def parse_action(body: dict[str, Any], now: float, dialable: Callable[[str], boo
 @auth.require_roles(*MANAGERS)
 async def post_action(request: web.Request) -> web.Response:
     service = request.app[SERVICE]
-    try:
-        body = await request.json()
-    except ValueError:
-        raise bad("请求体必须是 JSON") from None
-    if not isinstance(body, dict):
-        raise bad("请求体必须是 JSON 对象")
+    body = await json_body(request, 256 * 1024)  # 500 cloud seats with their skills fit easily
     why = body.get("why")
-    if not isinstance(why, str) or not why.strip():
-        raise bad("why（操作原因）必填")
+    if not isinstance(why, str) or not why.strip() or len(why) > MAX_WHY:
+        raise bad(f"why（操作原因）必填，最多 {MAX_WHY} 字")
     account = request[auth.ACCOUNT]
     if body.get("action") == "move_break":
         return await _move_break(service, body, account.username, why.strip())

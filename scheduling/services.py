@@ -111,6 +111,7 @@ class SchedulingService:
         return outputs
 
     async def _carry_out(self, outputs: Sequence[Output]) -> None:
+        surge_seats: dict[str, CloudSeat] | None = None
         for out in outputs:
             if isinstance(out, NotifySeat):
                 await self.bus.publish(f"seat.{out.seat_id}", {"event": "notice", "text": out.text})
@@ -118,7 +119,9 @@ class SchedulingService:
                 await self.bus.publish("ivr.announcement", {"text": out.text, "active": out.text is not None})
             else:
                 if isinstance(out, SeatLoggedIn) and out.kind == "cloud":
-                    seat = next((s for s in self.desk.surge_seats if s.seat_id == out.seat_id), None)
+                    if surge_seats is None:  # looked up once per batch: a surge logs many seats in
+                        surge_seats = {s.seat_id: s for s in self.desk.surge_seats}
+                    seat = surge_seats.get(out.seat_id)
                     if seat is not None:
                         self._cloud[seat.seat_id] = seat
                         if self.cloud_device is not None:

@@ -83,16 +83,22 @@ async def test_the_engines_secrets_and_database_are_readable_by_its_user_only(en
         assert mode == 0o600, (name, oct(mode))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="scheduling/http.py parse_action bounds nothing (cloud seats, seat ids, skills, why, body) and "
-    "scheduling/services.py _carry_out looks each surge seat up in a list: 100,000 cloud seats stall the "
-    "engine for many minutes (found by hotline bench abuse; reported, not fixed on this branch)",
-)
 async def test_a_surge_of_more_cloud_seats_than_any_hotline_has_is_refused(engine):
     async with aiohttp.ClientSession() as http:
         sup = {"Authorization": f"Bearer {await engine.login(http, 'sup1')}"}
         seats = [{"seat_id": f"c{i}", "skills": {"general": 1}} for i in range(2000)]
         body = {"action": "surge", "why": "突发", "seats": seats}
         async with http.post(f"{engine.base}/api/scheduling/actions", json=body, headers=sup) as r:
-            assert r.status == 400
+            assert r.status == 400 and "最多 500" in (await r.json())["detail"]
+        for bad_body in (
+            {"action": "surge", "why": "x" * 600, "seats": seats[:1]},
+            {"action": "surge", "why": "突发", "seats": [{"seat_id": "c 1", "skills": {"general": 1}}]},
+            {"action": "surge", "why": "突发", "seats": seats[:1], "minutes": 1e12},
+            {"action": "start_break", "why": "午餐", "seat_ids": [f"s{i}" for i in range(5000)]},
+        ):
+            async with http.post(f"{engine.base}/api/scheduling/actions", json=bad_body, headers=sup) as r:
+                assert r.status == 400, bad_body.get("why", "")[:20]
+        # A real emergency's surge still goes through.
+        ok = {"action": "surge", "why": "暴雨", "seats": seats[:20], "minutes": 120}
+        async with http.post(f"{engine.base}/api/scheduling/actions", json=ok, headers=sup) as r:
+            assert r.status == 200, await r.text()
