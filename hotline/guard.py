@@ -21,10 +21,42 @@ logger = logging.getLogger(__name__)
 REFUSED = Counter("hotline_refused_total", "requests and events refused at an edge", ["edge", "reason"])
 
 
+class RefusalLog:
+    """In a flood every refusal is counted, but only the first ``burst`` of each kind every
+    ``every_s`` seconds are logged: a line per refused request would make the attacker pay the
+    engine's log instead. The next line logged says how many were left out."""
+
+    def __init__(self, every_s: float = 10.0, burst: int = 10) -> None:
+        self.every_s, self.burst = every_s, burst
+        self._kinds: dict[tuple[str, str], list[float]] = {}  # kind -> [window start, lines, left out]
+
+    def admit(self, kind: tuple[str, str], now: float) -> int | None:
+        """None: leave this one out; else log it, noting how many were left out before."""
+        state = self._kinds.get(kind)
+        if state is None or now - state[0] >= self.every_s:
+            left_out = int(state[2]) if state is not None else 0
+            self._kinds[kind] = [now, 1, 0]
+            return left_out
+        if state[1] < self.burst:
+            state[1] += 1
+            return 0
+        state[2] += 1
+        return None
+
+
+_REFUSAL_LOG = RefusalLog()
+
+
 def refuse(edge: str, reason: str, **fields: Any) -> None:
     """Count and log one refusal (the caller then answers with its own clear message)."""
     REFUSED.labels(edge, reason).inc()
-    logger.warning("refused", extra={"edge": edge, "reason": reason, **fields})
+    left_out = _REFUSAL_LOG.admit((edge, reason), time.monotonic())
+    if left_out is None:
+        return
+    extra = {"edge": edge, "reason": reason, **fields}
+    if left_out:
+        extra["not_logged_before"] = left_out
+    logger.warning("refused", extra=extra)
 
 
 class RateLimiter:

@@ -127,7 +127,9 @@ class SecuritySettings(BaseModel):
     )
     login_window_s: float = Field(default=900.0, gt=0, description="window of the failed-login limits")
     login_failures_per_account: int = Field(default=10, ge=1, description="failed logins of one username per window")
-    login_failures_per_address: int = Field(default=30, ge=1, description="failed logins from one address per window")
+    login_failures_per_address: int = Field(
+        default=100, ge=1, description="failed logins from one address per window (a call centre's seats may share one)"
+    )
     password_checks_at_once: int = Field(default=2, ge=1, le=64, description="password hashes computed at once")
     password_checks_waiting: int = Field(default=16, ge=0, description="more may wait; beyond that: 429 at once")
     computations_at_once: int = Field(default=1, ge=1, le=16, description="staffing/Erlang computations at once")

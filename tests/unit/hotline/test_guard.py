@@ -73,3 +73,14 @@ def test_networks_and_within() -> None:
     assert not within("192.0.2.1", LOOPBACK) and not within("not an address", LOOPBACK)
     with pytest.raises(ValueError, match="not an address"):
         networks(["10.0.0.0/8", "example"])
+
+
+def test_a_flood_of_refusals_is_logged_a_few_lines_at_a_time_and_then_says_how_many_were_left_out() -> None:
+    from hotline.guard import RefusalLog
+
+    log = RefusalLog(every_s=10.0, burst=3)
+    kind = ("webchat", "messages")
+    admitted = [log.admit(kind, 100.0 + i * 0.001) for i in range(1000)]
+    assert admitted[:3] == [0, 0, 0] and admitted[3:] == [None] * 997
+    assert log.admit(("login", "busy"), 100.5) == 0  # another kind has its own lines
+    assert log.admit(kind, 110.0) == 997  # the next window's first line tells what was left out
