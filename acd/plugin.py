@@ -121,7 +121,8 @@ def install(app: web.Application, ctx: AppContext) -> None:
 
     # Seats' endpoints exist only while they are signed in (the console opens and closes them).
     phones = SeatPhones(ctx.settings.secret_key, write_endpoints)
-    ctx.services["phones"] = phones
+    if a.voice:  # without a voice side there are no phones to open
+        ctx.services["phones"] = phones
 
     async def provision_seats() -> int:
         """Tell the voice side how to reach every account's phone, and make Asterisk's seat

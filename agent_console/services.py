@@ -324,12 +324,21 @@ class ConsoleService:
             return
         from acd.voice.seats import SeatDevice
 
-        await endpoints.sign_in(SeatDevice(user_id, kind="desk" if phone == "desk" else "webrtc"))
+        try:
+            await endpoints.sign_in(SeatDevice(user_id, kind="desk" if phone == "desk" else "webrtc"))
+        except Exception as exc:
+            # Asterisk away a moment: the seat still signs in (chats need no phone); its endpoint
+            # is in the next write that succeeds, and the page's phone registers then.
+            logger.warning("seat phone not opened yet", extra={"seat": user_id, "cause": str(exc)})
 
     async def close_phone(self, user_id: str) -> None:
         endpoints = self.services.get("phones")
-        if endpoints is not None:
+        if endpoints is None:
+            return
+        try:
             await endpoints.sign_out(user_id)
+        except Exception as exc:
+            logger.warning("seat phone not closed yet", extra={"seat": user_id, "cause": str(exc)})
 
     def credentials(self, user_id: str) -> dict[str, Any]:
         """The browser soft-phone's registration: endpoint ``seat<id>`` with the password of this

@@ -290,3 +290,29 @@ async def test_chat_messages_go_through_the_channels_and_the_first_reply_counts(
     assert late == {"ok": False, "error": "超出48小时回复时限"}
     other = await engine.client("/agent", await engine.account("1002"))
     assert (await other.call("chat_send", {"contact_id": "wechat-42", "text": "hi"}))["error"] == "该来电/会话不属于您"
+
+
+async def test_the_seat_phone_opens_with_the_sign_in_closes_with_the_sign_out_and_asterisk_away_blocks_neither(
+    engine: Engine,
+) -> None:
+    from acd.voice.phones import SeatPhones
+
+    writes: list[list[str]] = []
+    fail = [False]
+
+    async def write(devices, passwords):  # type: ignore[no-untyped-def]
+        if fail[0]:
+            raise OSError("AMI not reachable")
+        writes.append(sorted(d.seat_id for d in devices))
+
+    engine.ctx.services["phones"] = phones = SeatPhones("secret", write, settle_s=0.01)
+    seat = await engine.client("/agent", await engine.account("1201"))
+    ack = await seat.call("login", {"phone": "webrtc"})
+    assert ack["ok"] and writes[-1] == ["1201"]
+    first = ack["sip"]["password"]
+    assert phones.credentials("1201") == ("seat1201", first)
+    assert (await seat.call("logout"))["ok"] and writes[-1] == []
+    fail[0] = True  # Asterisk away: the sign-in still works, the phone opens with the next write
+    ack = await seat.call("login", {"phone": "webrtc"})
+    assert ack["ok"] and ack["sip"]["password"] != first
+    await phones.stop()
