@@ -30,6 +30,7 @@ import multiprocessing
 import os
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -60,6 +61,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-deliver", action="store_true", help="skip the web-chat delivery phase")
     parser.add_argument(
         "--gc-default", action="store_true", help="Python's collector as is in the engine, without its policy"
+    )
+    parser.add_argument(
+        "--profile",
+        default="",
+        metavar="PREFIX",
+        help="py-spy the engine during each measured stretch into PREFIX-wechat.txt / PREFIX-webchat.txt",
     )
 
 
@@ -132,7 +139,8 @@ async def _wechat(args: argparse.Namespace, tmp: Path, db_url: str, console: Any
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task(f"WeChat pushes at {args.rate:g}/s", total=None)
             proc.start()
-            result = await follow(proc, parent, engine, marks)
+            profile = (f"{args.profile}-wechat.txt", args.duration) if args.profile else None
+            result = await follow(proc, parent, engine, marks, profile)
             marks["drained"] = {**await engine.ask("drain", timeout=300), **await engine.ask("mark")}
             progress.update(task, completed=1, total=1)
         for n in range(args.visitors):
@@ -202,23 +210,50 @@ def _listed(what: str, items: list[str]) -> list[str]:
     return lines
 
 
-async def follow(proc: Any, conn: Any, engine: EngineProcess, marks: dict[str, dict[str, Any]]) -> dict[str, Any]:
+async def follow(
+    proc: Any,
+    conn: Any,
+    engine: EngineProcess,
+    marks: dict[str, dict[str, Any]],
+    profile: tuple[str, float] | None = None,
+) -> dict[str, Any]:
     """Serve a load process until its result: at each ("mark", name) it sends, read the engine's
-    CPU time and loop lateness; ("result", data) ends it, ("error", text) fails the bench."""
+    CPU time and loop lateness; ("result", data) ends it, ("error", text) fails the bench.
+
+    ``profile`` (file, seconds): py-spy samples the engine process from the "start" mark on,
+    the threads holding the interpreter lock only, as collapsed stacks (its raw format)."""
     loop = asyncio.get_running_loop()
-    while True:
-        ready = await loop.run_in_executor(None, conn.poll, 1.0)
-        if not ready:
-            if not proc.is_alive():
-                raise CommandError(f"the benchmark's load process died (exit code {proc.exitcode})")
-            continue
-        kind, data = conn.recv()
-        if kind == "mark":
-            marks[data] = await engine.ask("mark")
-        elif kind == "result":
-            return dict(data)
-        else:  # ("error", text)
-            raise CommandError(f"the benchmark's load failed: {data}; engine log: {engine.log_tail()}")
+    spy: asyncio.subprocess.Process | None = None
+    try:
+        while True:
+            ready = await loop.run_in_executor(None, conn.poll, 1.0)
+            if not ready:
+                if not proc.is_alive():
+                    raise CommandError(f"the benchmark's load process died (exit code {proc.exitcode})")
+                continue
+            kind, data = conn.recv()
+            if kind == "mark":
+                marks[data] = await engine.ask("mark")
+                if data == "start" and profile is not None:
+                    spy = await _py_spy(engine.proc.pid, *profile)
+            elif kind == "result":
+                return dict(data)
+            else:  # ("error", text)
+                raise CommandError(f"the benchmark's load failed: {data}; engine log: {engine.log_tail()}")
+    finally:
+        if spy is not None:
+            await spy.wait()
+
+
+async def _py_spy(pid: int, path: str, seconds: float) -> asyncio.subprocess.Process:
+    found = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(found).exists():
+        raise CommandError("--profile needs py-spy (pip install py-spy, a development tool)")
+    argv = [found, "record", "--pid", str(pid), "--duration", str(max(1, int(seconds))), "--rate", "250"]
+    argv += ["--gil", "--format", "raw", "--output", path]
+    return await asyncio.create_subprocess_exec(
+        *argv, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL
+    )
 
 
 def _generate(conn: Any, url: str, mode: str, rate: float, total: int, visitors: int) -> None:

@@ -69,7 +69,8 @@ async def run_deliver(args: Any, run_dir: Path, db_url: str, console: Any) -> tu
                 total=None,
             )
             proc.start()
-            result = await follow(proc, parent, engine, marks)
+            profile = (f"{args.profile}-webchat.txt", args.deliver_duration) if args.profile else None
+            result = await follow(proc, parent, engine, marks, profile)
             progress.update(task, completed=1, total=1)
         found: dict[str, str] = {}
         lost = result["lost"]

@@ -40,8 +40,10 @@ from channels.seats import SeatActions, WebOut
 from channels.settings import ChannelSettings
 from channels.sink import ContactSink, ConversationChange, ConversationRef, MessageRef
 from channels.store import Stored, store_batch, timestamp, utc
-from channels.webchat import WebChatInbound, WebInbound
+from channels.webchat import WebChatInbound
 from channels.wechat_api import MediaRejected, NotConfigured, WeChatApi, WeChatApiError
+from channels.writer import MessageWriter
+from hotline.storage import Transactions
 
 logger = logging.getLogger(__name__)
 
@@ -90,8 +92,10 @@ class ChannelService(SeatActions, WebChatInbound):
         self._inbox: asyncio.Queue[Pending] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
         self._jobs: asyncio.Queue[Job] = asyncio.Queue()
-        self._web_inbox: asyncio.Queue[WebInbound] = asyncio.Queue()
-        self._web_writer: asyncio.Task[None] | None = None
+        # Web visitors' messages and seats' replies: one group-commit writer for both ways.
+        self.messages = MessageWriter(
+            Transactions(bind), self._wlock, lambda: utc(self.clock()), chat.commit_window, self._citizen_stored
+        )
         self.web_out: WebOut | None = None
         self._forgot_at = clock()
 
@@ -149,11 +153,12 @@ class ChannelService(SeatActions, WebChatInbound):
                 fut.set_result(Received("stored", msg_ref.id, conv_ref.id if conv_ref else None))
 
     async def aclose(self) -> None:
-        for task in (self._writer, self._web_writer):
-            if task is not None:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
-        self._writer = self._web_writer = None
+        if self._writer is not None:
+            self._writer.cancel()
+            await asyncio.gather(self._writer, return_exceptions=True)
+        self._writer = None
+        await self.messages.aclose()
+        self.messages.transactions.close()
 
     async def _store(self, batch: list[Pending], check_taken: bool = False) -> list[Stored | None]:
         # Retries are stopped at the door and within the batch; one that slips between batches

@@ -86,6 +86,12 @@ class ChatSettings(BaseModel):
     realtime_threshold: float = Field(60.0, gt=0, description="T of the real-time response rate, seconds")
     flag_after: float = Field(60.0, gt=0, description="flag a conversation whose citizen waited this long, s")
     reassign_after: float = Field(120.0, gt=0, description="offer it to another seat after this long, s")
+    commit_window: float = Field(
+        0.005,
+        ge=0,
+        le=0.1,
+        description="s a chat message (web visitor's or seat's) waits for others to share its transaction",
+    )
 
     @model_validator(mode="after")
     def _order(self) -> ChatSettings:
