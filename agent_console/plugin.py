@@ -22,6 +22,7 @@ from agent_console.access import SocketAuth
 from agent_console.namespaces import AgentNamespace, SupervisorNamespace
 from agent_console.services import ConsoleService
 from agent_console.settings import ConsoleSettings, load_console_settings
+from agent_console.sio import make_server
 from agent_console.supervision import SupervisorActions
 from hotline import auth
 from hotline.bus import Bus
@@ -95,9 +96,7 @@ def install(app: web.Application, ctx: AppContext, settings: ConsoleSettings | N
         return
     auth.install(app, ctx)  # idempotent: the console needs /api/login even if the app frame did not add it
     bus: Bus = ctx.services.setdefault("bus", Bus())
-    manager = socketio.AsyncRedisManager(ctx.settings.redis_url) if ctx.settings.redis_url else None
-    # Default CORS rule: only pages of this same origin may open a socket.
-    sio = socketio.AsyncServer(async_mode="aiohttp", client_manager=manager)
+    sio = make_server(ctx.settings.redis_url)
     sio.attach(app)
     console = ConsoleService(sio, acd, ctx.sessions, ctx.settings, settings, ctx.services)
     supervision = SupervisorActions(console)

@@ -85,6 +85,8 @@ async def run_deliver(args: Any, run_dir: Path, db_url: str, console: Any) -> tu
     s2v = [b - a for a, b in result["s2v"]]
     both = v2s + s2v
     cpu = marks["end"]["cpu_s"] - marks["start"]["cpu_s"]
+    transactions = marks["end"]["transactions"] - marks["start"]["transactions"]
+    stored = marks["end"]["messages_stored"] - marks["start"]["messages_stored"]
     losses = _listed("web-chat message lost", [_where(item, found) for item in lost])
     losses += _listed("web-chat message refused by the engine", result["refused"])
     losses += _listed("web-chat message delivered more than once", result["doubled"])
@@ -109,6 +111,7 @@ async def run_deliver(args: Any, run_dir: Path, db_url: str, console: Any) -> tu
         "chat_messages_per_s": round(len(both) / max(0.001, result["measured_s"]), 1),
         "engine_cpu_ms_per_message": round(cpu / max(1, len(both)) * 1000, 3),
         "engine_cpu_s_measured": round(cpu, 2),
+        "messages_per_transaction": round(stored / transactions, 2) if transactions else None,
         "engine_event_loop": engine.ready["event_loop"],
         "gc_policy": "python default" if args.gc_default else "engine policy (gcpolicy.start)",
         "engine_loop_lag_p99_ms": marks["end"]["lag_p99_ms"],

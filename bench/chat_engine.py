@@ -75,6 +75,10 @@ class Phase(abc.ABC):
         self.cleanups: list[Any] = []
         self.ready: dict[str, Any] = {}
 
+    def counters(self) -> dict[str, Any]:
+        """What the phase counts itself (read at each mark)."""
+        return {}
+
     @abc.abstractmethod
     async def start(self) -> None:
         """Build the phase's engine and listen; fill ``ready`` with what the load needs."""
@@ -238,7 +242,8 @@ class WebChatPhase(Phase):
         console_plugin.install(app, ctx, ConsoleSettings.model_validate({}))
         # No flood limit in the way of the measured rate; the widget's own limits are tested elsewhere.
         webchat = WebChatSettings.model_validate({"flood_rate": 1000.0, "flood_burst": 1000, "position_every": 5.0})
-        channels_plugin.install(app, ctx, ChannelSettings.model_validate({"webchat": webchat}))
+        # The other channel settings (HOTLINE_CHAT__...) as the engine reads them.
+        channels_plugin.install(app, ctx, ChannelSettings(webchat=webchat))
         ctx.services["channels.sink"].subscribe(
             ChatBridge(acd, bus, ctx.services["channels"], services=ctx.services).on_notification
         )
@@ -257,6 +262,10 @@ class WebChatPhase(Phase):
         runner, port = await _serve(app)
         self.cleanups.append(runner.cleanup)
         self.ready = {"port": port, "tokens": {seat: make_token(key, seat, "seat", None, expires) for seat in seats}}
+
+    def counters(self) -> dict[str, Any]:
+        writer = self.ctx.services["channels"].messages
+        return {"transactions": writer.transactions_run, "messages_stored": writer.messages_stored}
 
     async def answer(self, cmd: dict[str, Any]) -> dict[str, Any]:
         if cmd["cmd"] == "find":
@@ -305,7 +314,7 @@ async def _main(args: argparse.Namespace, settings: Any) -> int:
         while line := await stdin.readline():
             cmd = json.loads(line)
             if cmd["cmd"] == "mark":
-                _say({"cpu_s": time.process_time(), "at": time.monotonic(), **watch.take()})
+                _say({"cpu_s": time.process_time(), "at": time.monotonic(), **watch.take(), **phase.counters()})
             else:
                 _say(await phase.answer(cmd))
     finally:

@@ -22,8 +22,28 @@ from channels.sink import ConversationRef, MessageRef
 
 CONV = ChannelConversation.__table__
 MSG = ChannelMessage.__table__
-_READ = select(CONV.c.id, CONV.c.channel, CONV.c.citizen, CONV.c.state, CONV.c.seat, CONV.c.flags)
+# Built once: a statement built per batch costs more in SQLAlchemy than running it.
+_COLUMNS = select(
+    CONV.c.id, CONV.c.channel, CONV.c.citizen, CONV.c.state, CONV.c.seat, CONV.c.flags, CONV.c.last_citizen_at
+)
+_OPEN_WEB = and_(
+    CONV.c.channel == "webchat",
+    CONV.c.citizen.in_(bindparam("visitors", expanding=True)),
+    CONV.c.state != "closed",
+)
+_BY_ID = CONV.c.id.in_(bindparam("ids", expanding=True))
+_READ = {
+    (True, False): _COLUMNS.where(_OPEN_WEB).order_by(CONV.c.id),
+    (False, True): _COLUMNS.where(_BY_ID).order_by(CONV.c.id),
+    (True, True): _COLUMNS.where(or_(_OPEN_WEB, _BY_ID)).order_by(CONV.c.id),
+}
 _NEW_CONV = insert(CONV).returning(CONV.c.id, sort_by_parameter_order=True)
+# A citizen's message to an open conversation usually changes only its times.
+_TOUCH = (
+    update(CONV)
+    .where(CONV.c.id == bindparam("conv_id"))
+    .values(updated_at=bindparam("updated_at"), last_citizen_at=bindparam("last_citizen_at"))
+)
 _CHANGE = (
     update(CONV)
     .where(CONV.c.id == bindparam("conv_id"))
@@ -87,7 +107,8 @@ class _Conv:
     flags: dict[str, Any]
     last_citizen_at: dt.datetime | None = None
     new: bool = False
-    changed: bool = False
+    changed: bool = False  # state, seat or flags: the whole row is written
+    wrote: bool = False  # the citizen wrote in this batch: at least the times are written
     refs: int = field(default=0)  # messages of this batch that named it as new already
 
 
@@ -97,16 +118,14 @@ def store(
     """Store both kinds in one transaction; results in the order of the given lists."""
     visitors = sorted({m.visitor for m in citizens})
     ids = sorted({m.conversation_id for m in seats})
-    wanted = []
-    if visitors:
-        wanted.append(and_(CONV.c.channel == "webchat", CONV.c.citizen.in_(visitors), CONV.c.state != "closed"))
-    if ids:
-        wanted.append(CONV.c.id.in_(ids))
     by_id: dict[int, _Conv] = {}
     open_web: dict[str, _Conv] = {}
-    if wanted:
-        for row in conn.execute(_READ.where(or_(*wanted)).order_by(CONV.c.id)):
-            conv = _Conv(row.id, row.channel, row.citizen, row.state, row.seat, dict(row.flags or {}))
+    if visitors or ids:
+        read = _READ[bool(visitors), bool(ids)]
+        for row in conn.execute(read, {"visitors": visitors, "ids": ids}):
+            conv = _Conv(
+                row.id, row.channel, row.citizen, row.state, row.seat, dict(row.flags or {}), row.last_citizen_at
+            )
             by_id[conv.id] = conv
             if conv.channel == "webchat" and conv.state != "closed":
                 open_web[conv.citizen] = conv  # the newest open one, as ids grow
@@ -121,15 +140,19 @@ def store(
             if m.kind != "leave_message":
                 open_web[m.visitor] = conv
         else:
-            conv.state = next_state(conv.state, "citizen_message")
-            conv.changed = True
+            state = next_state(conv.state, "citizen_message")
+            conv.changed = conv.changed or state != conv.state
+            conv.state = state
         if m.phone and conv.flags.get("phone") != m.phone:
             conv.flags = {**conv.flags, "phone": m.phone}
+            conv.changed = True
         if m.kind == "leave_message":
             # A message left while nobody is on duty: its own, already-closed conversation.
             conv.state = "closed"
             conv.flags = {**conv.flags, "left_message": True}
+            conv.changed = True
         conv.last_citizen_at = now
+        conv.wrote = True
         placed.append(conv)
     # Seats' messages: refused alone when the conversation is gone or over.
     replies: list[tuple[SeatMessage, _Conv] | Refused] = []
@@ -180,6 +203,9 @@ def store(
                 for c in changed
             ],
         )
+    touched = [c for c in by_id.values() if c.wrote and not c.changed]
+    if touched:
+        conn.execute(_TOUCH, [{"conv_id": c.id, "updated_at": now, "last_citizen_at": now} for c in touched])
     messages = [_citizen_row(m, conv, now) for m, conv in zip(citizens, placed, strict=True)]
     messages += [_seat_row(r[0], r[1], now) for r in replies if not isinstance(r, Refused)]
     new_ids = list(conn.execute(_NEW_MSG, messages).scalars()) if messages else []

@@ -45,6 +45,8 @@ class MessageWriter:
         self.on_citizen = on_citizen  # runs in commit order, before the message's sender hears back
         self._queue: asyncio.Queue[Waiting] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        self.transactions_run = 0  # for /metrics-like figures and the benchmark
+        self.messages_stored = 0
 
     async def citizen(self, message: CitizenMessage) -> tuple[ConversationRef, MessageRef]:
         """Store a visitor's message (opening a conversation if none is open); return once committed."""
@@ -85,6 +87,8 @@ class MessageWriter:
                 if not fut.done():
                     fut.set_exception(exc)
             return
+        self.transactions_run += 1
+        self.messages_stored += len(batch)
         for (message, fut), (conv, msg) in zip(citizens, stored_in, strict=True):
             self.on_citizen(message, conv, msg)
             if not fut.done():
