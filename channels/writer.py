@@ -1,11 +1,12 @@
 """One writer per process for chat messages both ways: group commit.
 
 A web visitor's message and a seat's reply each wait until they are committed, but they share
-transactions: the writer takes the first waiting message, lets ``window`` seconds of others
-join it (``HOTLINE_CHAT__COMMIT_WINDOW``), and stores whatever waits in one transaction
-(``webstore.store``). A transaction costs about five times one message's rows, so at hundreds
-of messages a second the window is what keeps the database's share of a message small, for a
-delay the window bounds.
+transactions: the writer takes the first waiting message and stores whatever waits by then in
+one transaction (``webstore.store``). A transaction costs about five times one message's rows,
+so while messages come faster than one per ``window`` (``HOTLINE_CHAT__COMMIT_WINDOW``, an
+average of the last gaps between them), the writer first lets ``window`` seconds of others join
+the first: at hundreds of messages a second that is what keeps the database's share of a message
+small, for a delay the window bounds. Slower than that, nobody would join: no wait.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ class MessageWriter:
         self.on_citizen = on_citizen  # runs in commit order, before the message's sender hears back
         self._queue: asyncio.Queue[Waiting] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        self._last = float("-inf")  # loop time of the last message handed in
+        self.gap = float("inf")  # moving average of the gaps between messages, s
         self.transactions_run = 0  # for /metrics-like figures and the benchmark
         self.messages_stored = 0
 
@@ -61,14 +64,18 @@ class MessageWriter:
     async def _add(self, message: CitizenMessage | SeatMessage) -> Any:
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="chat-message-writer")
-        done: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        gap, self._last = now - self._last, now
+        self.gap = gap if self.gap == float("inf") else 0.9 * self.gap + 0.1 * min(gap, 1.0)
+        done: asyncio.Future[Any] = loop.create_future()
         self._queue.put_nowait((message, done))
         return await done
 
     async def _run(self) -> None:
         while True:
             batch = [await self._queue.get()]
-            if self.window > 0:
+            if self.window > 0 and self.gap <= self.window:
                 await asyncio.sleep(self.window)
             while not self._queue.empty() and len(batch) < MAX_BATCH:
                 batch.append(self._queue.get_nowait())
