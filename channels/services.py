@@ -42,7 +42,7 @@ from channels.sink import ContactSink, ConversationChange, ConversationRef, Mess
 from channels.store import Stored, store_batch, timestamp, utc
 from channels.webchat import WebChatInbound
 from channels.wechat_api import MediaRejected, NotConfigured, WeChatApi, WeChatApiError
-from channels.writer import MessageWriter
+from channels.writer import CommitWindow, MessageWriter
 from hotline.storage import Transactions
 
 logger = logging.getLogger(__name__)
@@ -91,6 +91,7 @@ class ChannelService(SeatActions, WebChatInbound):
         )
         self._inbox: asyncio.Queue[Pending] = asyncio.Queue()
         self._writer: asyncio.Task[None] | None = None
+        self._window = CommitWindow(chat.commit_window)
         self._jobs: asyncio.Queue[Job] = asyncio.Queue()
         # Web visitors' messages and seats' replies: one group-commit writer for both ways.
         self.messages = MessageWriter(
@@ -107,7 +108,9 @@ class ChannelService(SeatActions, WebChatInbound):
             return Received("duplicate")
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_loop())
-        done: asyncio.Future[Received] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        self._window.arrived(loop.time())
+        done: asyncio.Future[Received] = loop.create_future()
         self._inbox.put_nowait((msg, raw, done))
         return await done
 
@@ -115,10 +118,12 @@ class ChannelService(SeatActions, WebChatInbound):
         """One writer per process: pushes that arrive together share one commit (group commit).
 
         SQLite has a single writer anyway, and one fsync per batch instead of per push is what
-        keeps acknowledgements fast at hundreds of pushes per second.
+        keeps acknowledgements fast at hundreds of pushes per second; while pushes come faster
+        than one per commit window, the first waits that long for others (``writer.CommitWindow``).
         """
         while True:
             batch = [await self._inbox.get()]
+            await self._window.wait()
             while not self._inbox.empty() and len(batch) < MAX_BATCH:
                 batch.append(self._inbox.get_nowait())
             try:
@@ -140,17 +145,19 @@ class ChannelService(SeatActions, WebChatInbound):
                         fut.set_exception(exc)
                 continue
             for (msg, _, fut), outcome in zip(batch, outcomes, strict=True):
-                if fut.done():
-                    continue
                 if outcome is None:
-                    fut.set_result(Received("duplicate"))
+                    if not fut.done():
+                        fut.set_result(Received("duplicate"))
                     continue
+                # Stored: handed on even if its push is no longer waiting (a retry of it would now
+                # be a duplicate, so this is the message's only way to the ACD).
                 conv_ref, msg_ref, draft, reopened = outcome
                 await self.dedup.remember(msg.dedup_key)
                 if conv_ref is not None and msg.asks_seat:
                     self.tracker.handle(CitizenWrote(str(conv_ref.id), msg.create_time))
                 self._jobs.put_nowait(partial(self._after_inbound, conv_ref, msg_ref, msg, draft, reopened))
-                fut.set_result(Received("stored", msg_ref.id, conv_ref.id if conv_ref else None))
+                if not fut.done():
+                    fut.set_result(Received("stored", msg_ref.id, conv_ref.id if conv_ref else None))
 
     async def aclose(self) -> None:
         if self._writer is not None:
@@ -163,9 +170,16 @@ class ChannelService(SeatActions, WebChatInbound):
     async def _store(self, batch: list[Pending], check_taken: bool = False) -> list[Stored | None]:
         # Retries are stopped at the door and within the batch; one that slips between batches
         # hits the unique key, and the one-by-one retry below then looks the keys up first.
-        async with self._wlock, self.sessions() as s, s.begin():
-            items = [(msg, raw) for msg, raw, _ in batch]
-            return await store_batch(s, items, utc(self.clock()), self.settings.wechat.bundle_window, check_taken)
+        items = [(msg, raw) for msg, raw, _ in batch]
+        work = partial(
+            store_batch,
+            batch=items,
+            now=utc(self.clock()),
+            bundle_window=self.settings.wechat.bundle_window,
+            check_taken=check_taken,
+        )
+        async with self._wlock:
+            return await self.messages.transactions.run(work)
 
     async def _after_inbound(
         self,

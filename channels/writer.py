@@ -30,6 +30,24 @@ Stored = Callable[[CitizenMessage, ConversationRef, MessageRef], None]
 Waiting = tuple[CitizenMessage | SeatMessage, "asyncio.Future[Any]"]
 
 
+class CommitWindow:
+    """How long the first message of a transaction waits for others: ``window`` seconds while
+    messages come at least one per window (a moving average of the gaps), else not at all."""
+
+    def __init__(self, window: float) -> None:
+        self.window = window
+        self.gap = float("inf")  # moving average of the gaps between messages, s
+        self._last = float("-inf")  # loop time of the last message
+
+    def arrived(self, now: float) -> None:
+        gap, self._last = now - self._last, now
+        self.gap = gap if self.gap == float("inf") else 0.9 * self.gap + 0.1 * min(gap, 1.0)
+
+    async def wait(self) -> None:
+        if self.window > 0 and self.gap <= self.window:
+            await asyncio.sleep(self.window)
+
+
 class MessageWriter:
     def __init__(
         self,
@@ -42,12 +60,10 @@ class MessageWriter:
         self.transactions = transactions
         self.lock = lock  # SQLite: this process's writers take turns (see ChannelService)
         self.now = now
-        self.window = window
+        self.window = CommitWindow(window)
         self.on_citizen = on_citizen  # runs in commit order, before the message's sender hears back
         self._queue: asyncio.Queue[Waiting] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
-        self._last = float("-inf")  # loop time of the last message handed in
-        self.gap = float("inf")  # moving average of the gaps between messages, s
         self.transactions_run = 0  # for /metrics-like figures and the benchmark
         self.messages_stored = 0
 
@@ -65,9 +81,7 @@ class MessageWriter:
         if self._task is None or self._task.done():
             self._task = asyncio.create_task(self._run(), name="chat-message-writer")
         loop = asyncio.get_running_loop()
-        now = loop.time()
-        gap, self._last = now - self._last, now
-        self.gap = gap if self.gap == float("inf") else 0.9 * self.gap + 0.1 * min(gap, 1.0)
+        self.window.arrived(loop.time())
         done: asyncio.Future[Any] = loop.create_future()
         self._queue.put_nowait((message, done))
         return await done
@@ -75,8 +89,7 @@ class MessageWriter:
     async def _run(self) -> None:
         while True:
             batch = [await self._queue.get()]
-            if self.window > 0 and self.gap <= self.window:
-                await asyncio.sleep(self.window)
+            await self.window.wait()
             while not self._queue.empty() and len(batch) < MAX_BATCH:
                 batch.append(self._queue.get_nowait())
             await self._commit(batch)

@@ -89,7 +89,7 @@ async def test_while_messages_come_faster_than_the_window_they_wait_for_company(
     try:
         await w.citizen(CitizenMessage("v4", "", "text", {"text": "first"}))  # alone: nothing to wait for
         assert w.transactions_run == 1
-        w.gap = 0.001  # as if messages had been coming every millisecond
+        w.window.gap = 0.001  # as if messages had been coming every millisecond
         first = asyncio.ensure_future(w.citizen(CitizenMessage("v4", "", "text", {"text": "1"})))
         while w._queue.empty():  # handed in...
             await asyncio.sleep(0)
