@@ -3,9 +3,10 @@
 Two costs that python-socketio pays on every packet are taken out (measured with py-spy and
 cProfile on ``hotline bench chat``, 400 messages a second):
 
-- ``JsonPacket``: packets are encoded and decoded with orjson, and whether a payload carries
-  bytes (a binary packet) is found by one walk that stops at the first bytes, instead of the
-  recursive ``functools.reduce`` over freshly built lists the library runs for every packet.
+- ``JsonPacket``: packets are encoded and decoded with orjson. Whether a payload carries bytes
+  (a binary packet, pictures) is what encoding it answers: orjson refuses bytes, and only then
+  is the payload walked. The library walks every payload first, recursively, with
+  ``functools.reduce`` over freshly built lists, then encodes it with the standard module.
 - ``LocalManager``: an emit without a callback goes to each connected recipient's Engine.IO
   socket in turn; the library creates one task per recipient and waits for all with
   ``asyncio.wait``, even when the room holds one socket, which is every emit of a chat.
@@ -41,6 +42,34 @@ class OrjsonModule:
 
 class JsonPacket(sio_packet.Packet):  # type: ignore[misc]  # python-socketio ships no types
     json = OrjsonModule
+
+    def __init__(
+        self,
+        packet_type: int = sio_packet.EVENT,
+        data: Any = None,
+        namespace: str | None = None,
+        id: int | None = None,
+        binary: bool | None = None,
+        encoded_packet: Any = None,
+    ) -> None:
+        self._json: str | None = None
+        if binary is None and data is not None and encoded_packet is None:
+            try:
+                self._json = OrjsonModule.dumps(data)
+                binary = False
+            except TypeError:  # bytes somewhere: the library takes them out as attachments
+                pass
+        super().__init__(packet_type, data, namespace, id, binary, encoded_packet)
+
+    def encode(self) -> Any:
+        if self._json is None or self.packet_type in (sio_packet.BINARY_EVENT, sio_packet.BINARY_ACK):
+            return super().encode()
+        head = str(self.packet_type)
+        if self.namespace is not None and self.namespace != "/":
+            head += self.namespace + ","
+        if self.id is not None:
+            head += str(self.id)
+        return head + self._json
 
     @classmethod
     def data_is_binary(cls, data: Any) -> bool:
