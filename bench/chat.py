@@ -51,6 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reply-rate", type=float, default=50.0, help="seat replies per second (default 50)")
     parser.add_argument("--mode", choices=("plain", "safe"), default="safe", help="WeChat encryption mode")
     parser.add_argument("--db-url", default="", help="database URL (default: a fresh SQLite file)")
+    parser.add_argument(
+        "--redis-url", default="", help="web chat: Socket.IO emits through this Redis, as several engines share them"
+    )
     parser.add_argument("--chat-interval", type=float, default=10.0, help="web chat: s between a visitor's messages")
     parser.add_argument("--deliver-duration", type=float, default=20.0, help="web chat: seconds measured")
     parser.add_argument("--max-chats", type=int, default=10, help="web chat: conversations a seat holds at once")
@@ -183,6 +186,12 @@ async def _wechat(args: argparse.Namespace, tmp: Path, db_url: str, console: Any
         "wechat_lost": len(never),
         "wechat_doubled": sum(twice.values()),
         "engine_cpu_ms_per_push": round(cpu / total * 1000, 3),
+        "wechat_engine_runqueue_wait_ms_per_s": round(
+            (drained["waited_s"] - marks["start"]["waited_s"])
+            / max(0.001, drained["at"] - marks["start"]["at"])
+            * 1000,
+            1,
+        ),
         "wechat_ack_p50_ms": percentile_ms(acks, 50),
         "wechat_ack_p99_ms": percentile_ms(acks, 99),
         "wechat_ack_max_ms": percentile_ms(acks, 100),

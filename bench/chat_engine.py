@@ -37,6 +37,18 @@ APP_SECRET = "bench-secret"
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 
 
+def runqueue_wait_s() -> float:
+    """Seconds this process's threads have spent ready to run but waiting for a core (Linux
+    schedstat): the share of the machine the neighbours took, 0.0 where it cannot be read."""
+    total = 0
+    try:
+        for task in Path("/proc/self/task").iterdir():
+            total += int((task / "schedstat").read_text().split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0.0
+    return total / 1e9
+
+
 def percentile_ms(values: list[float], p: float) -> float | None:
     """The p-th percentile of seconds, in milliseconds (nearest rank)."""
     if not values:
@@ -92,7 +104,7 @@ class Phase(abc.ABC):
                 await cleanup()
 
 
-async def _context(run_dir: Path, db_url: str) -> Any:
+async def _context(run_dir: Path, db_url: str, redis_url: str = "") -> Any:
     from hotline.context import AppContext
     from hotline.migrate import upgrade
     from hotline.settings import load_settings
@@ -102,7 +114,7 @@ async def _context(run_dir: Path, db_url: str) -> Any:
     engine = make_engine(db_url)
     # The bench's own database and in-process Socket.IO state, whatever DATABASE_URL and REDIS_URL
     # say, unless the plan names a Redis on purpose (several engine processes share emits there).
-    settings = load_settings(data_dir=run_dir, database_url=db_url, redis_url="")
+    settings = load_settings(data_dir=run_dir, database_url=db_url, redis_url=redis_url)
     return AppContext(settings=settings, engine=engine, sessions=make_sessionmaker(engine))
 
 
@@ -129,7 +141,7 @@ class WeChatPhase(Phase):
         ctx = await _context(self.run_dir, self.plan["db_url"])
         self.ctx = ctx
         self.cleanups.append(ctx.engine.dispose)
-        sink = QueueContactSink(maxsize=1)
+        sink = QueueContactSink()
         self.reached: dict[str, float] = {}
         self.reached_twice: Counter[str] = Counter()
 
@@ -232,7 +244,7 @@ class WebChatPhase(Phase):
         from hotline.bus import Bus
 
         plan = self.plan
-        ctx = await _context(self.run_dir, plan["db_url"])
+        ctx = await _context(self.run_dir, plan["db_url"], plan.get("redis_url", ""))
         self.ctx = ctx
         self.cleanups.append(ctx.engine.dispose)
         bus: Bus = ctx.services.setdefault("bus", Bus())
@@ -314,7 +326,8 @@ async def _main(args: argparse.Namespace, settings: Any) -> int:
         while line := await stdin.readline():
             cmd = json.loads(line)
             if cmd["cmd"] == "mark":
-                _say({"cpu_s": time.process_time(), "at": time.monotonic(), **watch.take(), **phase.counters()})
+                mark = {"cpu_s": time.process_time(), "waited_s": runqueue_wait_s(), "at": time.monotonic()}
+                _say({**mark, **watch.take(), **phase.counters()})
             else:
                 _say(await phase.answer(cmd))
     finally:
