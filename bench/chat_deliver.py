@@ -116,9 +116,12 @@ async def run_deliver(args: Any, run_dir: Path, db_url: str, console: Any) -> tu
         "messages_per_transaction": round(stored / transactions, 2) if transactions else None,
         "engine_event_loop": engine.ready["event_loop"],
         "socketio_emits": "through Redis" if args.redis_url else "in-process",
-        "gc_policy": "python default" if args.gc_default else "engine policy (gcpolicy.start)",
+        "gc_policy": engine.ready["gc_policy"],
         "engine_loop_lag_p99_ms": marks["end"]["lag_p99_ms"],
         "engine_loop_lag_max_ms": marks["end"]["lag_max_ms"],
+        "engine_gc_collections": marks["end"]["gc_collections"],
+        "engine_gc_cpu_ms_per_s": round(marks["end"]["gc_cpu_s"] / max(0.001, result["measured_s"]) * 1000, 1),
+        "engine_gc_pause_max_ms": marks["end"]["gc_pause_max_ms"],
     }, losses
 
 

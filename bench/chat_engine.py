@@ -21,6 +21,7 @@ import abc
 import argparse
 import asyncio
 import contextlib
+import gc
 import json
 import sys
 import time
@@ -76,6 +77,32 @@ class LoopWatch:
     def take(self) -> dict[str, float | None]:
         lags, self.lags = self.lags, []
         return {"lag_p99_ms": percentile_ms(lags, 99), "lag_max_ms": percentile_ms(lags, 100)}
+
+
+class GcWatch:
+    """The collector's pauses in this process (any thread), as wall time and CPU time."""
+
+    def __init__(self) -> None:
+        self.pauses: list[tuple[float, float]] = []
+        self._started = (0.0, 0.0)
+
+    def _callback(self, phase: str, _info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._started = (time.perf_counter(), time.thread_time())
+        else:
+            wall, cpu = self._started
+            self.pauses.append((time.perf_counter() - wall, time.thread_time() - cpu))
+
+    def start(self) -> None:
+        gc.callbacks.append(self._callback)
+
+    def take(self) -> dict[str, float | int | None]:
+        pauses, self.pauses = self.pauses, []
+        return {
+            "gc_collections": len(pauses),
+            "gc_cpu_s": sum(cpu for _, cpu in pauses),
+            "gc_pause_max_ms": percentile_ms([wall for wall, _ in pauses], 100),
+        }
 
 
 class Phase(abc.ABC):
@@ -311,6 +338,7 @@ async def _main(args: argparse.Namespace, settings: Any) -> int:
 
     phase = PHASES[args.phase](Path(args.run_dir), json.loads(args.plan))
     watch = LoopWatch()
+    collector = GcWatch()
     gc_task = None
     try:
         await phase.start()
@@ -318,16 +346,18 @@ async def _main(args: argparse.Namespace, settings: Any) -> int:
         if not args.gc_default:
             gc_task = gcpolicy.start(settings.gc_freeze_every_s, settings.gc_sweep_every_s)
         watch.start()
+        collector.start()
         loop = asyncio.get_running_loop()
         event_loop = "uvloop" if type(loop).__module__.startswith("uvloop") else "asyncio"
-        _say({"ready": True, "event_loop": event_loop, **phase.ready})
+        policy = "python default" if args.gc_default else f"freeze every {settings.gc_freeze_every_s:g} s"
+        _say({"ready": True, "event_loop": event_loop, "gc_policy": policy, **phase.ready})
         stdin = asyncio.StreamReader(limit=2**26)
         await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin)
         while line := await stdin.readline():
             cmd = json.loads(line)
             if cmd["cmd"] == "mark":
                 mark = {"cpu_s": time.process_time(), "waited_s": runqueue_wait_s(), "at": time.monotonic()}
-                _say({**mark, **watch.take(), **phase.counters()})
+                _say({**mark, **watch.take(), **collector.take(), **phase.counters()})
             else:
                 _say(await phase.answer(cmd))
     finally:
