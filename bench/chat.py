@@ -73,6 +73,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def calibration_ms() -> float:
+    """CPU milliseconds of a fixed piece of plain Python (dicts, strings, calls), best of five:
+    the same code's figures from different hours compare through it, as this machine's speed
+    (a shared VM's) varies by up to half between hours."""
+
+    def work() -> int:
+        total = 0
+        for i in range(20_000):
+            d = {"id": i, "text": f"m:{i}:{i % 7}", "seat": "b0001"}
+            total += len(d["text"]) + len(str(d["id"]))
+        return total
+
+    best = float("inf")
+    for _ in range(5):
+        start = time.process_time()
+        work()
+        best = min(best, time.process_time() - start)
+    return round(best * 1000, 2)
+
+
 def run(args: argparse.Namespace) -> dict[str, Any]:
     sizes = (args.rate, args.reply_rate, args.duration, args.visitors, args.seats, args.chat_interval)
     if min(sizes) <= 0 or args.deliver_duration <= 0 or args.max_chats <= 0 or args.drain_timeout <= 0:
@@ -100,6 +120,7 @@ async def _run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     db_url = Settings._db_url(args.db_url) if args.db_url else f"sqlite+aiosqlite:///{tmp / 'bench.db'}"
     console = Console(stderr=True)
     out: dict[str, Any] = {"visitors": args.visitors, "seats": args.seats, "database": db_url.split(":", 1)[0]}
+    out["calibration_ms"] = calibration_ms()  # before any load of ours
     losses: list[str] = []
     if not args.no_wechat:
         wechat, lost = await _wechat(args, tmp, db_url, console)
@@ -201,6 +222,8 @@ async def _wechat(args: argparse.Namespace, tmp: Path, db_url: str, console: Any
         "wechat_to_sink_p99_ms": percentile_ms(to_sink, 99),
         "reached_sink": len(to_sink),
         "wechat_engine_loop_lag_p99_ms": drained["lag_p99_ms"],
+        "wechat_engine_gc_cpu_ms_per_s": round(drained["gc_cpu_s"] / max(0.001, result["elapsed"]) * 1000, 1),
+        "wechat_engine_gc_pause_max_ms": drained["gc_pause_max_ms"],
         "reply_rate_per_s": args.reply_rate,
         "wechat_reply_p99_ms": percentile_ms(replies["latencies"], 99),
         "reply_failures": len(replies["failed"]),
