@@ -36,7 +36,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.chat_engine import AES_KEY, APP_ID, APP_SECRET, TOKEN, EngineProcess, percentile_ms
+from bench._engine_watch import percentile_ms
+from bench.chat_engine import AES_KEY, APP_ID, APP_SECRET, TOKEN, EngineProcess
 from hotline.commands.bench import machine
 from hotline.errors import CommandError
 
@@ -103,7 +104,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     if args.seats * args.max_chats < args.visitors:
         raise CommandError("--seats x --max-chats must be at least --visitors (every visitor is served at once)")
     tmp = Path(tempfile.mkdtemp(prefix="hotline-bench-chat-"))
-    result = asyncio.run(_run(args, tmp))
+    try:
+        result = asyncio.run(_run(args, tmp))
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)  # the error names the cause (and the engine log's tail)
+        raise
     if result["losses"]:
         # Kept for the post-mortem: the engines' logs and, on SQLite, the database.
         result["run_dir"] = str(tmp)

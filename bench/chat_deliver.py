@@ -33,7 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.chat_engine import EngineProcess, percentile_ms
+from bench._engine_watch import percentile_ms
+from bench.chat_engine import EngineProcess
 
 ACK_TIMEOUT = 30.0
 
