@@ -82,8 +82,8 @@ def calibration_ms() -> float:
     def work() -> int:
         total = 0
         for i in range(20_000):
-            d = {"id": i, "text": f"m:{i}:{i % 7}", "seat": "b0001"}
-            total += len(d["text"]) + len(str(d["id"]))
+            d: dict[str, str | int] = {"id": i, "text": f"m:{i}:{i % 7}", "seat": "b0001"}
+            total += len(str(d["text"])) + len(str(d["id"]))
         return total
 
     best = float("inf")

@@ -128,7 +128,7 @@ async def run_deliver(args: Any, run_dir: Path, db_url: str, console: Any) -> tu
 
 def _per_s(marks: dict[str, dict[str, Any]], key: str) -> float:
     start, end = marks["start"], marks["end"]
-    return round((end[key] - start[key]) / max(0.001, end["at"] - start["at"]) * 1000, 1)
+    return round(float(end[key] - start[key]) / max(0.001, float(end["at"] - start["at"])) * 1000, 1)
 
 
 def _where(item: dict[str, Any], found: dict[str, str]) -> str:

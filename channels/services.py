@@ -84,7 +84,7 @@ class ChannelService(SeatActions, WebChatInbound):
         # SQLite fails a deferred transaction that reads, then writes after another writer
         # committed ("database is locked" without waiting), so on SQLite this process's writes
         # take turns; PostgreSQL keeps them concurrent.
-        bind = sessions.kw.get("bind")
+        bind: Any = sessions.kw.get("bind")  # the AsyncEngine (a stand-in in some tests)
         sqlite = getattr(getattr(bind, "dialect", None), "name", "") == "sqlite"
         self._wlock: contextlib.AbstractAsyncContextManager[Any] = (
             asyncio.Lock() if sqlite else contextlib.nullcontext()

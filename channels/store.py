@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 
 from channels.core.conversation import next_state
 from channels.core.inbound import InboundMessage
@@ -22,8 +22,8 @@ from channels.models import ChannelConversation, ChannelMessage
 from channels.sink import ConversationRef, MessageRef
 
 Stored = tuple[ConversationRef | None, MessageRef, dict[str, Any] | None, bool]
-CONV = ChannelConversation.__table__
-MSG = ChannelMessage.__table__
+CONV = cast(Table, ChannelConversation.__table__)
+MSG = cast(Table, ChannelMessage.__table__)
 _TAKEN = select(MSG.c.dedup_key).where(MSG.c.dedup_key.in_(bindparam("keys", expanding=True)))
 _OPEN = (
     select(

@@ -12,16 +12,16 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Connection, and_, bindparam, insert, or_, select, update
+from sqlalchemy import Connection, Table, and_, bindparam, insert, or_, select, update
 
 from channels.core.conversation import next_state
 from channels.models import ChannelConversation, ChannelMessage
 from channels.sink import ConversationRef, MessageRef
 
-CONV = ChannelConversation.__table__
-MSG = ChannelMessage.__table__
+CONV = cast(Table, ChannelConversation.__table__)
+MSG = cast(Table, ChannelMessage.__table__)
 # Built once: a statement built per batch costs more in SQLAlchemy than running it.
 _COLUMNS = select(
     CONV.c.id, CONV.c.channel, CONV.c.citizen, CONV.c.state, CONV.c.seat, CONV.c.flags, CONV.c.last_citizen_at
@@ -133,13 +133,14 @@ def store(
     placed: list[_Conv] = []
     fresh: list[_Conv] = []
     for m in citizens:
-        conv = open_web.get(m.visitor)
-        if conv is None:
+        found = open_web.get(m.visitor)
+        if found is None:
             conv = _Conv(0, "webchat", m.visitor, "queued", "", {}, new=True)
             fresh.append(conv)
             if m.kind != "leave_message":
                 open_web[m.visitor] = conv
         else:
+            conv = found
             state = next_state(conv.state, "citizen_message")
             conv.changed = conv.changed or state != conv.state
             conv.state = state
