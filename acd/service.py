@@ -65,6 +65,7 @@ class AcdService:
         self._event_sink = event_sink
         self._lock = asyncio.Lock()
         self._wake = asyncio.Event()
+        self._armed: float | str | None = "unarmed"  # the deadline the timer task sleeps until ("unarmed": not yet)
         self._timer: asyncio.Task[None] | None = None
         self.decisions: list[dict[str, Any]] = []  # recent audit trail (the full one is the event log)
 
@@ -80,7 +81,10 @@ class AcdService:
             commands = self.core.handle(event)
             if self._event_sink is not None:
                 await self._event_sink(event_to_dict(event))
-        self._wake.set()
+        if self.core.next_deadline() != self._armed:
+            # Most events (a chat reply, a call's progress) leave the next deadline as it was: the
+            # timer task sleeps on instead of waking to compute the same time again.
+            self._wake.set()
         if isinstance(event, OfferAccepted):
             # The channel behind the contact (a chat, a call) learns which seat took it.
             await self.bus.publish(
@@ -136,6 +140,7 @@ class AcdService:
     async def _run_timers(self) -> None:
         while True:
             deadline = self.core.next_deadline()
+            self._armed = deadline
             self._wake.clear()
             delay = 3600.0 if deadline is None else max(0.0, deadline - self.clock())
             with contextlib.suppress(TimeoutError):

@@ -26,7 +26,7 @@ from agent_console.supervision import SupervisorActions
 from hotline import auth
 from hotline.bus import Bus
 from hotline.context import AppContext
-from hotline.sockets import GuardedServer, limits_from
+from hotline.sockets import limits_from, make_server
 
 logger = logging.getLogger(__name__)
 
@@ -100,9 +100,7 @@ def install(app: web.Application, ctx: AppContext, settings: ConsoleSettings | N
         return
     auth.install(app, ctx)  # idempotent: the console needs /api/login even if the app frame did not add it
     bus: Bus = ctx.services.setdefault("bus", Bus())
-    manager = socketio.AsyncRedisManager(ctx.settings.redis_url) if ctx.settings.redis_url else None
-    # Default CORS rule: only pages of this same origin may open a socket.
-    sio = GuardedServer(limits_from(ctx.settings), async_mode="aiohttp", client_manager=manager)
+    sio = make_server(limits_from(ctx.settings), ctx.settings.redis_url)
     sio.attach(app)
     console = ConsoleService(sio, acd, ctx.sessions, ctx.settings, settings, ctx.services)
     supervision = SupervisorActions(console)

@@ -1,168 +1,151 @@
-"""Web-chat delivery delay: visitors and seats on real Socket.IO connections to one engine process.
+"""Web-chat delivery: visitors and seats on real Socket.IO connections to the engine process.
 
-The engine (ACD + console + channels, SQLite or the given database) runs in this process on a
-real TCP port; the visitors and seats run in another process, speaking Socket.IO (Engine.IO 4
-over WebSocket) with a minimal client of their own, so that two thousand connections cost the
-load generator little and do not share the engine's event loop.
+The engine (ACD + console + channels, ``bench/chat_engine.py``) runs in a process of its own on a
+real TCP port; the visitors and seats run in another, speaking Socket.IO (Engine.IO 4 over
+WebSocket) with a minimal client of their own, so that two thousand connections cost the load
+generator little; this process only reads the engine's CPU time when the measured stretch starts
+and ends.
 
 Every visitor opens a conversation, which the ACD offers to a seat (``--max-chats`` at once);
-once all are assigned, every visitor writes every ``--chat-interval`` seconds and the seat
-answers each message at once. Delay visitor->seat: from the visitor's send to the seat's
-``chat_message``; seat->visitor: from the seat's ``chat_send`` to the visitor's ``message``.
-Both ends are in the load process, read from one monotonic clock.
+once all are assigned, every visitor writes every ``--chat-interval`` seconds and the seat answers
+each message at once, both with an acknowledgement as the widget and the console ask for one.
+Delay visitor->seat: from the visitor's send to the seat's ``chat_message``; seat->visitor: from
+the seat's ``chat_send`` to the visitor's ``message``. Both ends are in the load process, read from
+one monotonic clock.
+
+Every message sent, warm-up included, is followed to its end: after the load stops, the bench
+waits (``--drain-timeout``) for those still in flight. One that never arrives is lost, one that
+arrives twice is doubled, one that reaches another seat or visitor than its conversation's is
+misrouted, one the engine refused (error acknowledgement) is refused; each is listed with its
+conversation, its seat and what the engine answered, and where storage has it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import multiprocessing
 import random
 import time
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
+from bench._engine_watch import percentile_ms
+from bench.chat_engine import EngineProcess
 
-Sample = tuple[float, float]  # (sent at, received at), monotonic seconds
+ACK_TIMEOUT = 30.0
 
 
-async def run_deliver(args: Any, tmp: Path, db_url: str, console: Any) -> dict[str, Any]:
+async def run_deliver(args: Any, run_dir: Path, db_url: str, console: Any) -> tuple[dict[str, Any], list[str]]:
     from rich.progress import Progress
 
-    from acd.chat import ChatBridge
-    from acd.core import Acd, AcdSettings, QueueConfigured
-    from acd.queues import load_queues
-    from acd.service import AcdService
-    from agent_console import plugin as console_plugin
-    from agent_console.settings import ConsoleSettings
-    from channels import plugin as channels_plugin
-    from channels.settings import ChannelSettings, WebChatSettings
-    from hotline.auth import create_account, make_token
-    from hotline.bus import Bus
-    from hotline.context import AppContext
-    from hotline.settings import load_settings
-    from hotline.storage import make_engine, make_sessionmaker
+    from bench.chat import _listed, follow
 
-    engine = make_engine(db_url)
-    settings = load_settings(data_dir=tmp, database_url=db_url)
-    ctx = AppContext(settings=settings, engine=engine, sessions=make_sessionmaker(engine))
-    bus: Bus = ctx.services.setdefault("bus", Bus())
-    acd = AcdService(bus, Acd(AcdSettings(max_chats=args.max_chats)))
-    ctx.services["acd"] = acd
-    app = web.Application()
-    console_plugin.install(app, ctx, ConsoleSettings.model_validate({}))
-    # No flood limit in the way of the measured rate; the widget's own limits are tested elsewhere.
-    webchat = WebChatSettings.model_validate({"flood_rate": 1000.0, "flood_burst": 1000, "position_every": 5.0})
-    channels_plugin.install(app, ctx, ChannelSettings.model_validate({"webchat": webchat}))
-    ctx.services["channels.sink"].subscribe(
-        ChatBridge(acd, bus, ctx.services["channels"], services=ctx.services).on_notification
+    engine = await EngineProcess.start(
+        "webchat",
+        run_dir,
+        {"db_url": db_url, "seats": args.seats, "max_chats": args.max_chats, "redis_url": args.redis_url},
+        gc_default=args.gc_default,
     )
-    for queue in load_queues():
-        await acd.feed(QueueConfigured(now=acd.now(), queue=queue))
-    acd.start()
-    seats = [f"b{n:04d}" for n in range(args.seats)]
-    for seat in seats:
-        await create_account(ctx.sessions, seat, "seat", "bench-password")
-    expires = int(time.time()) + 3600
-    tokens = {seat: make_token(settings.secret_key, seat, "seat", None, expires) for seat in seats}
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, backlog=4096)
-    await site.start()
-    port = runner.addresses[0][1]
-
-    mp = multiprocessing.get_context("spawn")
-    parent, child = mp.Pipe()
     plan = {
-        "url": f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket",
-        "tokens": tokens,
+        "url": f"ws://127.0.0.1:{engine.ready['port']}/socket.io/?EIO=4&transport=websocket",
+        "tokens": engine.ready["tokens"],
         "visitors": args.visitors,
         "interval": args.chat_interval,
         "duration": args.deliver_duration,
+        "drain": args.drain_timeout,
     }
+    mp = multiprocessing.get_context("spawn")
+    parent, child = mp.Pipe()
     proc = mp.Process(target=_load, args=(child, plan), daemon=True)
-    loop = asyncio.get_running_loop()
-    lags: list[tuple[float, float]] = []
-
-    async def watch_loop() -> None:
-        # How late the engine's event loop wakes a 10 ms sleeper: its own stalls, not the load's.
-        while True:
-            t = time.monotonic()
-            await asyncio.sleep(0.01)
-            lags.append((t, time.monotonic() - t - 0.01))
-
-    watcher = asyncio.create_task(watch_loop())
-    # The engine's own collector policy (hotline run does the same), unless --gc-default.
-    from hotline.gcpolicy import GcPolicy
-
-    gc_task = None if args.gc_default else asyncio.create_task(GcPolicy(settings.gc_freeze_every_s).run())
-    cpu0 = time.process_time()
+    marks: dict[str, dict[str, Any]] = {}
     try:
-        proc.start()
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task(
                 f"web chat: {args.visitors} visitors, {args.seats} seats, one message per visitor every "
                 f"{args.chat_interval:g} s",
                 total=None,
             )
-            result = await loop.run_in_executor(None, parent.recv)
+            proc.start()
+            profile = (f"{args.profile}-webchat.txt", args.deliver_duration) if args.profile else None
+            result = await follow(proc, parent, engine, marks, profile)
             progress.update(task, completed=1, total=1)
-        proc.join(timeout=10)
+        found: dict[str, str] = {}
+        lost = result["lost"]
+        if lost:
+            found = (await engine.ask("find", texts=[item["text"] for item in lost]))["found"]
     finally:
-        cpu = time.process_time() - cpu0
-        watcher.cancel()
-        if gc_task is not None:
-            gc_task.cancel()
+        await engine.stop()
+        proc.join(timeout=10)
         if proc.is_alive():
             proc.kill()
-        await acd.stop()
-        await runner.cleanup()
-        await engine.dispose()
-    if "error" in result:
-        return {"deliver_error": result["error"]}
     v2s = [b - a for a, b in result["v2s"]]
-    if result["v2s"]:
-        first, last = min(a for a, _ in result["v2s"]), max(a for a, _ in result["v2s"])
-        lag = [x for t, x in lags if first <= t <= last]
-    else:
-        lag = []
     s2v = [b - a for a, b in result["s2v"]]
     both = v2s + s2v
+    cpu = marks["end"]["cpu_s"] - marks["start"]["cpu_s"]
+    transactions = marks["end"]["transactions"] - marks["start"]["transactions"]
+    stored = marks["end"]["messages_stored"] - marks["start"]["messages_stored"]
+    losses = _listed("web-chat message lost", [_where(item, found) for item in lost])
+    losses += _listed("web-chat message refused by the engine", result["refused"])
+    losses += _listed("web-chat message delivered more than once", result["doubled"])
+    losses += _listed("web-chat message delivered to the wrong end", result["misrouted"])
+    if result["assigned"] < result["visitors"]:
+        losses.append(f"web chat: {result['visitors'] - result['assigned']} visitors never got a seat")
     return {
-        "deliver_p50_ms": _pct(both, 50),
-        "deliver_p99_ms": _pct(both, 99),
-        "visitor_to_seat_p99_ms": _pct(v2s, 99),
-        "seat_to_visitor_p99_ms": _pct(s2v, 99),
-        "deliver_max_ms": _pct(both, 100),
+        "deliver_p50_ms": percentile_ms(both, 50),
+        "deliver_p99_ms": percentile_ms(both, 99),
+        "visitor_to_seat_p99_ms": percentile_ms(v2s, 99),
+        "seat_to_visitor_p99_ms": percentile_ms(s2v, 99),
+        "deliver_max_ms": percentile_ms(both, 100),
         "deliver_messages": len(both),
-        "deliver_lost": result["lost"],
+        "deliver_sent": result["sent"],
+        "deliver_lost": len(lost),
+        "deliver_refused": len(result["refused"]),
+        "deliver_doubled": len(result["doubled"]),
+        "deliver_misrouted": len(result["misrouted"]),
         "visitors_connected": result["visitors"],
         "seats_connected": result["seats"],
         "conversations_assigned": result["assigned"],
         "chat_messages_per_s": round(len(both) / max(0.001, result["measured_s"]), 1),
-        "engine_cpu_s_deliver": round(cpu, 1),
-        "gc_policy": "python default" if args.gc_default else f"freeze every {settings.gc_freeze_every_s:g} s",
-        "engine_loop_lag_p99_ms": _pct(lag, 99),
-        "engine_loop_lag_max_ms": _pct(lag, 100),
-    }
+        "engine_cpu_ms_per_message": round(cpu / max(1, len(both)) * 1000, 3),
+        "engine_cpu_s_measured": round(cpu, 2),
+        # Ready to run but waiting for a core, per second measured: what the machine's other work took.
+        "engine_runqueue_wait_ms_per_s": _per_s(marks, "waited_s"),
+        "messages_per_transaction": round(stored / transactions, 2) if transactions else None,
+        "engine_event_loop": engine.ready["event_loop"],
+        "socketio_emits": "through Redis" if args.redis_url else "in-process",
+        "gc_policy": engine.ready["gc_policy"],
+        "engine_loop_lag_p99_ms": marks["end"]["lag_p99_ms"],
+        "engine_loop_lag_max_ms": marks["end"]["lag_max_ms"],
+        "engine_gc_collections": marks["end"]["gc_collections"],
+        "engine_gc_cpu_ms_per_s": round(marks["end"]["gc_cpu_s"] / max(0.001, result["measured_s"]) * 1000, 1),
+        "engine_gc_pause_max_ms": marks["end"]["gc_pause_max_ms"],
+    }, losses
 
 
-def _pct(values: list[float], p: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    return round(ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))] * 1000, 2)
+def _per_s(marks: dict[str, dict[str, Any]], key: str) -> float:
+    start, end = marks["start"], marks["end"]
+    return round(float(end[key] - start[key]) / max(0.001, float(end["at"] - start["at"])) * 1000, 1)
+
+
+def _where(item: dict[str, Any], found: dict[str, str]) -> str:
+    stored = found.get(item["text"], "not in storage")
+    return f"{item['what']}; engine's answer: {item['ack']}; {stored}"
 
 
 # ---- the load process ------------------------------------------------------------------------
 
 
 def _load(conn: Any, plan: dict[str, Any]) -> None:
+    from hotline import aio
+
     try:
-        conn.send(asyncio.run(_load_async(plan)))
+        aio.run(_load_async(conn, plan))
     except Exception as exc:  # reported as a result, so the benchmark says what broke
-        conn.send({"error": f"{type(exc).__name__}: {exc}"})
+        conn.send(("error", f"{type(exc).__name__}: {exc}"))
 
 
 class Sock:
@@ -175,15 +158,16 @@ class Sock:
         self.next_id = 0
         self.handlers: dict[str, Any] = {}
 
-    async def send(self, event: str, data: Any, ack: bool = False) -> Any:
-        if not ack:
-            await self.ws.send_str(f"42{self.ns},{json.dumps([event, data], ensure_ascii=False)}")
-            return None
+    async def send(self, event: str, data: Any) -> None:
+        await self.ws.send_str(f"42{self.ns},{json.dumps([event, data], ensure_ascii=False)}")
+
+    async def ask(self, event: str, data: Any, timeout: float = ACK_TIMEOUT) -> Any:
+        """Send with an acknowledgement and return it (TimeoutError when none comes)."""
         self.next_id += 1
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self.acks[self.next_id] = fut
         await self.ws.send_str(f"42{self.ns},{self.next_id}{json.dumps([event, data], ensure_ascii=False)}")
-        return await asyncio.wait_for(fut, 30)
+        return await asyncio.wait_for(fut, timeout)
 
     async def run(self) -> None:
         async for msg in self.ws:
@@ -206,8 +190,17 @@ class Sock:
                     fut.set_result(json.loads(body[cut:])[0])
 
 
-async def _open(http: Any, url: str, ns: str, auth: dict[str, Any] | None) -> Sock:
-    ws = await http.ws_connect(url, autoping=False, max_msg_size=0)
+def address(kind: str, i: int) -> str:
+    """Each citizen and each seat at an address of its own, as on the internet: the engine trusts
+    the bench's loopback as its proxy (X-Forwarded-For), so its per-address limits apply as they
+    would to real clients instead of to one address carrying thousands of them."""
+    net = 10 if kind == "visitor" else 172
+    return f"{net}.{i // 65536 % 256}.{i // 256 % 256}.{i % 256}"
+
+
+async def _open(http: Any, url: str, ns: str, auth: dict[str, Any] | None, where: str = "") -> Sock:
+    headers = {"X-Forwarded-For": where} if where else None
+    ws = await http.ws_connect(url, autoping=False, max_msg_size=0, headers=headers)
     opened = await ws.receive_str()
     if not opened.startswith("0"):
         raise RuntimeError(f"unexpected Engine.IO open: {opened[:60]}")
@@ -218,60 +211,111 @@ async def _open(http: Any, url: str, ns: str, auth: dict[str, Any] | None) -> So
     return Sock(ws, ns)
 
 
-async def _load_async(plan: dict[str, Any]) -> dict[str, Any]:
+@dataclass
+class Sent:
+    at: float
+    what: str  # "visitor 12 -> seat b0003, conversation 345"
+    to: str  # the end that must receive it: "seat:b0003" or "visitor:12"
+    ack: str = "none yet"
+
+
+@dataclass
+class Tally:
+    """Every message sent, and what became of it."""
+
+    sent: dict[str, Sent] = field(default_factory=dict)
+    arrived: Counter[str] = field(default_factory=Counter)
+    refused: list[str] = field(default_factory=list)
+    misrouted: list[str] = field(default_factory=list)
+    v2s: list[tuple[float, float]] = field(default_factory=list)
+    s2v: list[tuple[float, float]] = field(default_factory=list)
+    window: tuple[float, float] = (float("inf"), float("inf"))
+
+    def send(self, text: str, what: str, to: str) -> None:
+        self.sent[text] = Sent(time.monotonic(), what, to)
+
+    def acked(self, text: str, ack: Any) -> None:
+        sent = self.sent[text]
+        if isinstance(ack, dict) and ack.get("ok"):
+            sent.ack = f"stored (message {ack.get('id', '?')})" if "id" in ack else f"ok ({ack.get('status', '')})"
+        else:
+            sent.ack = f"refused: {ack!r}"[:200]
+            self.refused.append(f"{text} ({sent.what}): {sent.ack}")
+
+    def arrive(self, text: str, at_end: str, samples: list[tuple[float, float]]) -> None:
+        now = time.monotonic()
+        sent = self.sent.get(text)
+        if sent is None:
+            return  # the conversation's first message, sent before the seat took it
+        self.arrived[text] += 1
+        if sent.to != at_end:
+            self.misrouted.append(f"{text} ({sent.what}) reached {at_end}")
+        if self.arrived[text] == 1 and self.window[0] <= sent.at <= self.window[1]:
+            samples.append((sent.at, now))
+
+    def outstanding(self) -> list[str]:
+        return [t for t, s in self.sent.items() if not self.arrived[t] and not s.ack.startswith("refused")]
+
+
+async def _load_async(conn: Any, plan: dict[str, Any]) -> None:
     import aiohttp
 
     url, interval, duration = plan["url"], float(plan["interval"]), float(plan["duration"])
-    v2s: list[Sample] = []
-    s2v: list[Sample] = []
-    measuring = {"on": False}
-    pending: dict[str, float] = {}  # message text -> sent at, until it arrives
+    tally = Tally()
+    holder: dict[str, str] = {}  # contact id -> seat that accepted it
     assigned: set[int] = set()
     runners: list[asyncio.Task[None]] = []
+    pending: set[asyncio.Task[Any]] = set()
+
+    def spawn(coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        pending.add(task)
+        task.add_done_callback(pending.discard)
+
+    async def ask(sock: Sock, text: str, event: str, data: dict[str, Any]) -> None:
+        try:
+            tally.acked(text, await sock.ask(event, data))
+        except TimeoutError:
+            tally.sent[text].ack = f"no acknowledgement within {ACK_TIMEOUT:g} s"
+
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as http:
         # Seats first: signed in and ready with room for many chats.
         seats: dict[str, Sock] = {}
-        for name, token in plan["tokens"].items():
-            sock = await _open(http, url, "/agent", {"token": token})
+        for n, (name, token) in enumerate(plan["tokens"].items()):
+            sock = await _open(http, url, "/agent", {"token": token}, address("seat", n))
             seats[name] = sock
             runners.append(asyncio.create_task(sock.run()))
         for name, sock in seats.items():
-            ack = await sock.send("login", {"phone": "desk", "ready": True}, ack=True)
+            ack = await sock.ask("login", {"phone": "desk", "ready": True})
             if not ack.get("ok"):
                 raise RuntimeError(f"seat {name} login refused: {ack}")
 
-        def seat_handlers(sock: Sock) -> None:
+        def seat_handlers(name: str, sock: Sock) -> None:
             def on_offer(data: Any) -> None:
-                asyncio.get_running_loop().create_task(sock.send("accept", {"contact_id": data["contact_id"]}))
+                holder[data["contact_id"]] = name
+                spawn(sock.ask("accept", {"contact_id": data["contact_id"]}))
 
             def on_message(data: Any) -> None:
-                now = time.monotonic()
                 text = str(data["message"]["body"].get("text", ""))
-                sent = pending.pop(text, None)
-                if sent is not None and measuring["on"]:
-                    v2s.append((sent, now))
+                tally.arrive(text, f"seat:{name}", tally.v2s)
                 if text.startswith("m:"):
                     reply = "r:" + text[2:]
-                    pending[reply] = time.monotonic()
-                    asyncio.get_running_loop().create_task(
-                        sock.send("chat_send", {"contact_id": data["contact_id"], "text": reply})
-                    )
+                    visitor = text.split(":")[1]
+                    tally.send(reply, f"seat {name} -> visitor {visitor}, {data['contact_id']}", f"visitor:{visitor}")
+                    spawn(ask(sock, reply, "chat_send", {"contact_id": data["contact_id"], "text": reply}))
 
             sock.handlers.update(offer=on_offer, chat_message=on_message)
 
-        for sock in seats.values():
-            seat_handlers(sock)
+        for name, sock in seats.items():
+            seat_handlers(name, sock)
 
         # Visitors: connect, open a conversation, wait until a seat has it.
-        visitors: list[tuple[Sock, int]] = []
+        visitors: list[tuple[int, Sock, int]] = []  # (visitor number, socket, conversation)
         all_assigned = asyncio.Event()
 
-        def visitor_handlers(sock: Sock) -> None:
+        def visitor_handlers(k: int, sock: Sock) -> None:
             def on_message(data: Any) -> None:
-                now = time.monotonic()
-                sent = pending.pop(str(data.get("text", "")), None)
-                if sent is not None and measuring["on"]:
-                    s2v.append((sent, now))
+                tally.arrive(str(data.get("text", "")), f"visitor:{k}", tally.s2v)
 
             def on_assigned(data: Any) -> None:
                 assigned.add(int(data["conversation"]))
@@ -280,50 +324,67 @@ async def _load_async(plan: dict[str, Any]) -> dict[str, Any]:
 
             sock.handlers.update(message=on_message, assigned=on_assigned)
 
-        async def one_visitor(i: int) -> None:
-            sock = await _open(http, url, "/visitor", None)
-            visitor_handlers(sock)
+        async def one_visitor(k: int) -> None:
+            sock = await _open(http, url, "/visitor", None, address("visitor", k))
+            visitor_handlers(k, sock)
             runners.append(asyncio.create_task(sock.run()))
-            ack = await sock.send("message", {"text": f"hello {i}"}, ack=True)
+            ack = await sock.ask("message", {"text": f"hello {k}"})
             if not ack.get("ok"):
-                raise RuntimeError(f"visitor {i} refused: {ack}")
-            visitors.append((sock, int(ack["conversation"])))
+                raise RuntimeError(f"visitor {k} refused: {ack}")
+            visitors.append((k, sock, int(ack["conversation"])))
 
         for start in range(0, plan["visitors"], 50):
-            await asyncio.gather(*(one_visitor(i) for i in range(start, min(plan["visitors"], start + 50))))
-        await asyncio.wait_for(all_assigned.wait(), 120)
+            await asyncio.gather(*(one_visitor(k) for k in range(start, min(plan["visitors"], start + 50))))
+        with contextlib.suppress(TimeoutError):  # visitors without a seat are reported below
+            await asyncio.wait_for(all_assigned.wait(), 120)
 
         # Steady state: each visitor writes every `interval` s (phases spread at random).
-        async def talk(sock: Sock, conversation: int, k: int) -> None:
+        async def talk(k: int, sock: Sock, conversation: int) -> None:
             await asyncio.sleep(random.uniform(0, interval))
             n = 0
             while True:
                 text = f"m:{k}:{n}"
-                pending[text] = time.monotonic()
-                await sock.send("message", {"text": text})
+                seat = holder.get(f"webchat-{conversation}", "?")
+                tally.send(text, f"visitor {k} -> seat {seat}, webchat-{conversation}", f"seat:{seat}")
+                spawn(ask(sock, text, "message", {"text": text}))
                 n += 1
                 await asyncio.sleep(interval)
 
-        talkers = [asyncio.create_task(talk(s, c, k)) for k, (s, c) in enumerate(visitors)]
+        talkers = [asyncio.create_task(talk(k, s, c)) for k, s, c in visitors]
         await asyncio.sleep(min(interval, 5.0))  # warm-up, not measured
-        measuring["on"] = True
+        conn.send(("mark", "start"))
         t0 = time.monotonic()
+        tally.window = (t0, t0 + duration)
         await asyncio.sleep(duration)
-        measuring["on"] = False
+        conn.send(("mark", "end"))
         measured = time.monotonic() - t0
         for task in talkers:
             task.cancel()
-        await asyncio.sleep(1.0)
-        lost = sum(1 for sent in pending.values() if t0 <= sent <= t0 + measured - 1.0)
-        for task in runners:
+        await asyncio.gather(*talkers, return_exceptions=True)
+        # Everything still in flight gets its chance to arrive; what does not is lost.
+        deadline = time.monotonic() + float(plan["drain"])
+        while (tally.outstanding() or pending) and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)  # a late second copy of a message still counts as doubled
+        for task in [*runners, *pending]:
             task.cancel()
-        await asyncio.gather(*talkers, *runners, return_exceptions=True)
-    return {
-        "v2s": v2s,
-        "s2v": s2v,
-        "lost": lost,
-        "visitors": len(visitors),
-        "seats": len(seats),
-        "assigned": len(assigned),
-        "measured_s": measured,
-    }
+        await asyncio.gather(*runners, *pending, return_exceptions=True)
+    lost = [{"text": t, "what": f"{t} ({tally.sent[t].what})", "ack": tally.sent[t].ack} for t in tally.outstanding()]
+    conn.send(
+        (
+            "result",
+            {
+                "v2s": tally.v2s,
+                "s2v": tally.s2v,
+                "sent": len(tally.sent),
+                "lost": lost,
+                "refused": tally.refused,
+                "doubled": [f"{t} ({tally.sent[t].what}) {n} times" for t, n in tally.arrived.items() if n > 1],
+                "misrouted": tally.misrouted,
+                "visitors": len(visitors),
+                "seats": len(seats),
+                "assigned": len(assigned),
+                "measured_s": measured,
+            },
+        )
+    )

@@ -22,7 +22,9 @@ from channels.core.response import ConversationClosed, ResponseTracker, SeatAssi
 from channels.models import ChannelConversation, ChannelMessage
 from channels.sink import ContactSink, ConversationChange
 from channels.store import utc
+from channels.webstore import Refused, SeatMessage
 from channels.wechat_api import NotConfigured, OutsideWindow, TooManyMessages, WeChatApi, WeChatApiError
+from channels.writer import MessageWriter
 
 logger = logging.getLogger(__name__)
 
@@ -44,7 +46,7 @@ class Sent:
 
 
 class SeatActions:
-    """Mixed into ChannelService; needs its sessions, clock, api, tracker and sink."""
+    """Mixed into ChannelService; needs its sessions, clock, api, tracker, sink and messages (the writer)."""
 
     sessions: async_sessionmaker[AsyncSession]
     _wlock: contextlib.AbstractAsyncContextManager[Any]
@@ -53,6 +55,7 @@ class SeatActions:
     tracker: ResponseTracker
     sink: ContactSink
     web_out: WebOut | None
+    messages: MessageWriter
 
     async def _tell_visitor(self, channel: str, citizen: str, event: str, data: dict[str, Any]) -> None:
         if channel != "webchat" or self.web_out is None:
@@ -123,42 +126,23 @@ class SeatActions:
         return conv
 
     async def _send(self, conversation_id: int, seat: str, kind: str, body: dict[str, Any]) -> Sent:
-        now = utc(self.clock())
-        async with self._wlock, self.sessions() as s, s.begin():
-            conv = await self._get(s, conversation_id)
-            if conv.state == "closed":
-                raise ConversationError("会话已结束，不能再回复")
-            if conv.state == "queued":
-                # Writing to a waiting citizen means the seat has taken the conversation.
-                conv.state = self._step(conv.state, "seat_assigned")
-                conv.seat = seat[:64]
-            held = conv.state == "window_closed"
-            web = conv.channel == "webchat"
-            row = ChannelMessage(
-                conversation_id=conv.id,
-                channel=conv.channel,
-                citizen=conv.citizen,
-                direction="out",
-                kind=kind,
-                supported=True,
-                # A visitor's page is reached over its socket: stored as sent, pushed right after.
-                status="sent" if web else "held_window" if held else "sending",
-                body={**body, "seat": seat[:64]},
-                raw="",
-                at=now,
-                stored_at=now,
-            )
-            s.add(row)
-            await s.flush()
-            openid, message_id = conv.citizen, row.id
-        if web:
+        stored = await self.messages.seat(SeatMessage(conversation_id, seat, kind, body))
+        if isinstance(stored, Refused):
+            raise ConversationError(stored.reason)
+        message_id = stored.message_id
+        if stored.channel == "webchat":
             self.tracker.handle(SeatReplied(str(conversation_id), seat, self.clock()))
-            payload = {"conversation": conversation_id, "id": message_id, "kind": kind, "at": now.isoformat()}
-            await self._tell_visitor("webchat", openid, "message", {**payload, **body})
+            payload = {
+                "conversation": conversation_id,
+                "id": message_id,
+                "kind": kind,
+                "at": utc(self.clock()).isoformat(),
+            }
+            await self._tell_visitor("webchat", stored.citizen, "message", {**payload, **body})
             return Sent(message_id, "sent")
-        if held:
+        if stored.status == "held_window":
             return Sent(message_id, "held_window", "超出48小时回复时限，市民再次发消息后自动补发")
-        status, detail = await self._deliver(openid, kind, body)
+        status, detail = await self._deliver(stored.citizen, kind, body)
         await self._record_delivery(conversation_id, message_id, status, detail)
         if status == "sent":
             self.tracker.handle(SeatReplied(str(conversation_id), seat, self.clock()))

@@ -40,6 +40,12 @@ class WeChatSettings(BaseModel):
         description="content types accepted from media/get",
     )
     request_timeout: float = Field(5.0, gt=0, le=60)
+    commit_window: float = Field(
+        0.02,
+        ge=0,
+        le=0.5,
+        description="s the first push of a transaction waits for others while pushes come faster than one per window",
+    )
 
     @field_validator("encoding_aes_key")
     @classmethod
@@ -86,6 +92,12 @@ class ChatSettings(BaseModel):
     realtime_threshold: float = Field(60.0, gt=0, description="T of the real-time response rate, seconds")
     flag_after: float = Field(60.0, gt=0, description="flag a conversation whose citizen waited this long, s")
     reassign_after: float = Field(120.0, gt=0, description="offer it to another seat after this long, s")
+    commit_window: float = Field(
+        0.005,
+        ge=0,
+        le=0.1,
+        description="s a web visitor's message or a seat's reply waits for others to share its transaction",
+    )
 
     @model_validator(mode="after")
     def _order(self) -> ChatSettings:

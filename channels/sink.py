@@ -1,9 +1,10 @@
 """The one interface between the channels and the ACD: conversations become contacts here.
 
-The ACD core (acd/) is not wired yet; ``QueueContactSink`` is the in-process implementation
-the lead connects to it: it puts every notification on an asyncio queue and calls any
-subscribers. Notifications are sent after WeChat has been answered, never before the
-message is stored, so a slow ACD never delays an acknowledgement.
+``QueueContactSink`` is the in-process implementation: it calls its subscribers (the ACD's
+``ChatBridge``, the console's pushes) in order, and keeps the last ``keep`` notifications on a
+queue for whoever wants to read them (tests; none by default). Notifications are sent after
+WeChat has been answered, never before the message is stored, so a slow ACD never delays an
+acknowledgement.
 """
 
 from __future__ import annotations
@@ -63,20 +64,26 @@ Subscriber = Callable[[Notification], Awaitable[None]]
 
 
 class QueueContactSink:
-    """In-process sink: a bounded queue plus subscribers called in order; a failing one is logged."""
+    """In-process sink: subscribers called in order (a failing one is logged), and the last
+    ``keep`` notifications on a queue.
 
-    def __init__(self, maxsize: int = 10_000) -> None:
-        self.queue: asyncio.Queue[Notification] = asyncio.Queue(maxsize)
+    The engine keeps none: the subscribers are the ACD and the console, and storage holds every
+    message. Ten thousand kept notifications (the old default) were tens of thousands of live
+    objects that nobody read and every young-generation collection of the collector walked."""
+
+    def __init__(self, keep: int = 0) -> None:
+        self.keep = keep
+        self.queue: asyncio.Queue[Notification] = asyncio.Queue(max(keep, 1))
         self.subscribers: list[Subscriber] = []
 
     def subscribe(self, fn: Subscriber) -> None:
         self.subscribers.append(fn)
 
     async def _emit(self, item: Notification) -> None:
-        if self.queue.full():
-            # Nobody drains the queue (no ACD wired yet): keep the newest, the store holds everything.
-            self.queue.get_nowait()
-        self.queue.put_nowait(item)
+        if self.keep:
+            if self.queue.full():
+                self.queue.get_nowait()  # the newest are kept; storage holds everything
+            self.queue.put_nowait(item)
         for fn in self.subscribers:
             try:
                 await fn(item)

@@ -1,18 +1,19 @@
 """Persist a batch of inbound WeChat messages and their conversations in one transaction.
 
-Called by the service's single writer (group commit). The statements per batch are fixed:
-look up taken keys and open conversations, insert new conversations, update the others,
-insert the messages, read their ids. 随手拍 bundles are detected here, against storage,
-so the rule holds across restarts and processes.
+Called by the service's single writer (group commit), through ``hotline.storage.Transactions``
+(in the database's own thread on SQLite): plain synchronous Core on statements built once. The
+statements per batch are fixed: look up taken keys (on a retry), the open conversations, insert
+the new ones, update the changed ones, insert the messages and read their ids. 随手拍 bundles
+are detected here, against storage, so the rule holds across restarts and processes.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, cast
 
-from sqlalchemy import Select, insert, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Connection, Table, bindparam, insert, select, update
 
 from channels.core.conversation import next_state
 from channels.core.inbound import InboundMessage
@@ -21,6 +22,63 @@ from channels.models import ChannelConversation, ChannelMessage
 from channels.sink import ConversationRef, MessageRef
 
 Stored = tuple[ConversationRef | None, MessageRef, dict[str, Any] | None, bool]
+CONV = cast(Table, ChannelConversation.__table__)
+MSG = cast(Table, ChannelMessage.__table__)
+_TAKEN = select(MSG.c.dedup_key).where(MSG.c.dedup_key.in_(bindparam("keys", expanding=True)))
+_OPEN = (
+    select(
+        CONV.c.id, CONV.c.citizen, CONV.c.state, CONV.c.seat, CONV.c.flags, CONV.c.last_citizen_at, CONV.c.updated_at
+    )
+    .where(
+        CONV.c.channel == "wechat",
+        CONV.c.citizen.in_(bindparam("openids", expanding=True)),
+        CONV.c.state != "closed",
+    )
+    .order_by(CONV.c.id)
+)
+_NEW_CONV = insert(CONV).returning(CONV.c.id, sort_by_parameter_order=True)
+_CHANGE = (
+    update(CONV)
+    .where(CONV.c.id == bindparam("conv_id"))
+    .values(
+        state=bindparam("state"),
+        flags=bindparam("flags"),
+        last_citizen_at=bindparam("last_citizen_at"),
+        updated_at=bindparam("updated_at"),
+    )
+)
+# Most messages change only the times: the state a seat may be changing meanwhile is left alone.
+_TOUCH = (
+    update(CONV)
+    .where(CONV.c.id == bindparam("conv_id"))
+    .values(last_citizen_at=bindparam("last_citizen_at"), updated_at=bindparam("updated_at"))
+)
+_NEW_MSG = insert(MSG).returning(MSG.c.id, sort_by_parameter_order=True)
+_CONV_IN = (
+    select(MSG.c.id, MSG.c.kind, MSG.c.at, MSG.c.body)
+    .where(MSG.c.conversation_id == bindparam("conv_id"), MSG.c.direction == "in")
+    .order_by(MSG.c.id)
+)
+_DRAFT = (
+    update(CONV).where(CONV.c.id == bindparam("conv_id")).values(draft=bindparam("draft"), flags=bindparam("flags"))
+)
+
+
+@dataclass
+class OpenConversation:
+    """A citizen's conversation as this batch reads and changes it."""
+
+    id: int
+    citizen: str
+    state: str
+    seat: str
+    flags: dict[str, Any]
+    last_citizen_at: dt.datetime | None
+    updated_at: dt.datetime
+    channel: str = "wechat"
+    new: bool = False
+    changed: bool = False  # state or flags: the whole row is written
+    wrote: bool = False  # a message asking for a seat: its times are written
 
 
 def utc(ts: float) -> dt.datetime:
@@ -31,7 +89,7 @@ def timestamp(value: dt.datetime) -> float:
     return (value if value.tzinfo else value.replace(tzinfo=dt.UTC)).timestamp()
 
 
-def conversation_ref(conv: ChannelConversation, new: bool = False) -> ConversationRef:
+def conversation_ref(conv: OpenConversation, new: bool = False) -> ConversationRef:
     menu = conv.flags.get("menu")
     return ConversationRef(
         id=conv.id,
@@ -45,29 +103,26 @@ def conversation_ref(conv: ChannelConversation, new: bool = False) -> Conversati
     )
 
 
-async def store_batch(
-    s: AsyncSession,
+def store_batch(
+    conn: Connection,
     batch: list[tuple[InboundMessage, str]],
     now: dt.datetime,
     bundle_window: float,
     check_taken: bool = True,
 ) -> list[Stored | None]:
-    """Store a batch in one transaction with a fixed number of round trips, whatever its size.
-
-    Inserts go through Core ``executemany``: the ORM would insert row by row on SQLite to
-    read back each primary key, and every row would cost a trip to the database thread.
-    """
-    keys = [msg.dedup_key for msg, _ in batch]
+    """Store a batch in one transaction with a fixed number of statements, whatever its size;
+    None for a message whose key is stored already (a retry)."""
     taken: set[str | None] = set()
     if check_taken:
-        found_keys = await s.execute(select(ChannelMessage.dedup_key).where(ChannelMessage.dedup_key.in_(keys)))
-        taken.update(found_keys.scalars())
+        taken.update(conn.execute(_TAKEN, {"keys": [msg.dedup_key for msg, _ in batch]}).scalars())
+    convs: dict[str, OpenConversation] = {}
     openids = sorted({msg.openid for msg, _ in batch})
-    convs: dict[str, ChannelConversation | None] = {
-        c.citizen: c for c in (await s.execute(_open_query(openids))).scalars()
-    }
-    plan: list[tuple[InboundMessage, str, ChannelConversation | None, bool, bool] | None] = []
-    fresh: dict[str, ChannelConversation] = {}
+    for row in conn.execute(_OPEN, {"openids": openids}):
+        convs[row.citizen] = OpenConversation(
+            row.id, row.citizen, row.state, row.seat, dict(row.flags or {}), row.last_citizen_at, row.updated_at
+        )
+    plan: list[tuple[InboundMessage, str, OpenConversation | None, bool, bool] | None] = []
+    fresh: list[OpenConversation] = []
     for msg, raw in batch:
         if msg.dedup_key in taken:
             plan.append(None)
@@ -75,18 +130,43 @@ async def store_batch(
         taken.add(msg.dedup_key)
         conv, new, reopened = _conversation_for(msg, now, convs)
         if new and conv is not None:
-            fresh[msg.openid] = conv
+            fresh.append(conv)
         plan.append((msg, raw, conv, new, reopened))
     if fresh:
-        cols = ("channel", "citizen", "state", "seat", "created_at", "updated_at", "last_citizen_at", "flags")
-        # executemany with RETURNING is sent as multi-row INSERTs; rows are matched by citizen, not by order.
-        returned = await s.execute(
-            insert(ChannelConversation).returning(ChannelConversation.id, ChannelConversation.citizen),
-            [{**{c: getattr(v, c) for c in cols}, "draft": {}, "workorder_id": ""} for v in fresh.values()],
-        )
-        for conv_id, citizen in returned:
-            fresh[citizen].id = conv_id
-    await s.flush()  # state changes of conversations that already existed
+        rows = [
+            {
+                "channel": "wechat",
+                "citizen": c.citizen,
+                "state": c.state,
+                "seat": "",
+                "created_at": now,
+                "updated_at": now,
+                "last_citizen_at": c.last_citizen_at,
+                "flags": c.flags,
+                "draft": {},
+                "workorder_id": "",
+            }
+            for c in fresh
+        ]
+        for conv, new_id in zip(fresh, conn.execute(_NEW_CONV, rows).scalars(), strict=True):
+            conv.id = new_id
+    changed = [c for c in convs.values() if c.changed and not c.new]
+    if changed:
+        params = [
+            {
+                "conv_id": c.id,
+                "state": c.state,
+                "flags": c.flags,
+                "last_citizen_at": c.last_citizen_at,
+                "updated_at": c.updated_at,
+            }
+            for c in changed
+        ]
+        conn.execute(_CHANGE, params)
+    touched = [c for c in convs.values() if c.wrote and not c.changed and not c.new]
+    if touched:
+        times = [{"conv_id": c.id, "last_citizen_at": c.last_citizen_at, "updated_at": c.updated_at} for c in touched]
+        conn.execute(_TOUCH, times)
     values = [
         {
             "conversation_id": conv.id if conv else None,
@@ -104,104 +184,71 @@ async def store_batch(
         }
         for msg, raw, conv, _, _ in filter(None, plan)
     ]
-    ids: dict[str | None, int] = {}
-    if values:
-        found = await s.execute(insert(ChannelMessage).returning(ChannelMessage.dedup_key, ChannelMessage.id), values)
-        ids = {k: i for k, i in found}
+    ids = iter(conn.execute(_NEW_MSG, values).scalars().all() if values else [])
     out: list[Stored | None] = []
     for item in plan:
         if item is None:
             out.append(None)
             continue
         msg, _, conv, new, reopened = item
-        ref = MessageRef(
-            ids[msg.dedup_key],
-            "in",
-            msg.kind,
-            msg.supported,
-            msg.asks_seat,
-            msg.summary(),
-            utc(msg.create_time),
-        )
+        ref = MessageRef(next(ids), "in", msg.kind, msg.supported, msg.asks_seat, msg.summary(), utc(msg.create_time))
         draft = None
         if conv is not None and msg.kind in ("image", "location") and not conv.flags.get("snap"):
-            draft = await _snap(s, conv, bundle_window)
+            draft = _snap(conn, conv, bundle_window)
         out.append((conversation_ref(conv, new) if conv else None, ref, draft, reopened))
     return out
-
-
-def _open_query(openids: list[str]) -> Select[ChannelConversation]:
-    return (
-        select(ChannelConversation)
-        .where(
-            ChannelConversation.channel == "wechat",
-            ChannelConversation.citizen.in_(openids),
-            ChannelConversation.state != "closed",
-        )
-        .order_by(ChannelConversation.id)
-    )
 
 
 def _conversation_for(
     msg: InboundMessage,
     now: dt.datetime,
-    convs: dict[str, ChannelConversation | None],
-) -> tuple[ChannelConversation | None, bool, bool]:
+    convs: dict[str, OpenConversation],
+) -> tuple[OpenConversation | None, bool, bool]:
     """The citizen's open conversation (opened if the message asks for a seat), new?, reopened?"""
     conv = convs.get(msg.openid)
     if not msg.asks_seat:
         # Events (subscribe, menu click) join an open conversation but never open one.
         if conv is not None and msg.kind == "event:click":
             conv.flags = {**conv.flags, "menu": msg.fields.get("EventKey", "")[:64]}
+            conv.changed = True
         return conv, False, False
     new = reopened = False
     if conv is None:
-        conv = ChannelConversation(
-            channel="wechat", citizen=msg.openid, state="queued", seat="", created_at=now, updated_at=now
-        )
-        conv.flags = {}
-        conv.draft = {}
+        conv = OpenConversation(0, msg.openid, "queued", "", {}, None, now, new=True)
         convs[msg.openid] = conv  # inserted with the batch
         new = True
     else:
         reopened = conv.state == "window_closed"
-        conv.state = next_state(conv.state, "citizen_message")
+        state = next_state(conv.state, "citizen_message")
+        conv.changed = conv.changed or state != conv.state
+        conv.state = state
         if reopened:
             conv.flags = {k: v for k, v in conv.flags.items() if k != "window_closed"}
     if conv.flags.get("quota_exhausted"):
         # A new message from the citizen gives the account a fresh quota of replies.
         conv.flags = {k: v for k, v in conv.flags.items() if k != "quota_exhausted"}
-        reopened = True
+        conv.changed = reopened = True
     conv.last_citizen_at = utc(msg.create_time)
     conv.updated_at = now
+    conv.wrote = True
     return conv, new, reopened
 
 
-async def _snap(s: AsyncSession, conv: ChannelConversation, window: float) -> dict[str, Any] | None:
-    rows = (
-        await s.execute(
-            select(ChannelMessage)
-            .where(ChannelMessage.conversation_id == conv.id, ChannelMessage.direction == "in")
-            .order_by(ChannelMessage.id)
-        )
-    ).scalars()
+def _snap(conn: Connection, conv: OpenConversation, window: float) -> dict[str, Any] | None:
     items: list[SnapItem] = []
     texts: list[str] = []
-    for r in rows:
+    for r in conn.execute(_CONV_IN, {"conv_id": conv.id}):
+        body = dict(r.body or {})
         if r.kind == "image":
-            items.append(SnapItem("photo", timestamp(r.at), r.id, dict(r.body)))
+            items.append(SnapItem("photo", timestamp(r.at), r.id, body))
         elif r.kind == "location":
-            items.append(SnapItem("location", timestamp(r.at), r.id, dict(r.body)))
+            items.append(SnapItem("location", timestamp(r.at), r.id, body))
         elif r.kind == "text":
-            texts.append(str(r.body.get("text", "")))
+            texts.append(str(body.get("text", "")))
     bundle = find_bundle(items, window)
     if bundle is None:
         return None
     draft = bundle.draft("\n".join(texts)[:2000])
-    conv.draft = draft
     conv.flags = {**conv.flags, "snap": True}
-    # Explicit, because a conversation opened in this batch is not an ORM-tracked object.
-    await s.execute(
-        update(ChannelConversation).where(ChannelConversation.id == conv.id).values(draft=draft, flags=conv.flags)
-    )
+    conn.execute(_DRAFT, {"conv_id": conv.id, "draft": draft, "flags": conv.flags})
     return draft

@@ -2,7 +2,8 @@
 
 Mixed into ChannelService next to the WeChat path: the same tables (channel ``webchat``, citizen =
 the visitor id), the same response tracker and the same ContactSink, so a web conversation
-reaches the ACD, the console and the statistics exactly as a WeChat one does.
+reaches the ACD, the console and the statistics exactly as a WeChat one does. The messages
+themselves go through the service's ``MessageWriter`` (``writer.py``), with the seats' replies.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import contextlib
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -20,27 +20,18 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from channels.core.conversation import next_state
 from channels.core.response import CitizenWrote, ResponseTracker, SeatReplied
 from channels.core.visitor import IMAGE_TYPES, Image, Rating, clean_image
 from channels.media import store_media
 from channels.models import ChannelConversation, ChannelMedia, ChannelMessage
 from channels.sink import ContactSink, ConversationRef, MessageRef
-from channels.store import conversation_ref, utc
+from channels.store import utc
+from channels.webstore import CitizenMessage
+from channels.writer import MessageWriter
 
 logger = logging.getLogger(__name__)
 
-MAX_BATCH = 200
 Job = Callable[[], Awaitable[None]]
-
-
-@dataclass
-class WebInbound:
-    visitor: str
-    phone: str
-    kind: str  # text, image, leave_message
-    body: dict[str, Any]
-    done: asyncio.Future[tuple[ConversationRef, MessageRef]] = field(repr=False)
 
 
 class NoConversation(LookupError):
@@ -48,7 +39,7 @@ class NoConversation(LookupError):
 
 
 class WebChatInbound:
-    """Needs ChannelService's sessions, _wlock, clock, tracker, sink, data_dir and _jobs."""
+    """Needs ChannelService's sessions, _wlock, clock, tracker, sink, data_dir, _jobs and messages."""
 
     sessions: async_sessionmaker[AsyncSession]
     _wlock: contextlib.AbstractAsyncContextManager[Any]
@@ -57,8 +48,7 @@ class WebChatInbound:
     sink: ContactSink
     data_dir: Path
     _jobs: asyncio.Queue[Job]
-    _web_inbox: asyncio.Queue[WebInbound]
-    _web_writer: asyncio.Task[None] | None
+    messages: MessageWriter
     web_out: Callable[[str, str, dict[str, Any]], Awaitable[None]] | None
     transcript: Callable[[int], Awaitable[list[dict[str, Any]]]]
 
@@ -66,11 +56,13 @@ class WebChatInbound:
         self, visitor: str, phone: str, kind: str, body: dict[str, Any]
     ) -> tuple[ConversationRef, MessageRef]:
         """Store a visitor's message in their open conversation (opened if none); return once committed."""
-        if self._web_writer is None or self._web_writer.done():
-            self._web_writer = asyncio.create_task(self._web_write_loop())
-        done: asyncio.Future[tuple[ConversationRef, MessageRef]] = asyncio.get_running_loop().create_future()
-        self._web_inbox.put_nowait(WebInbound(visitor, phone, kind, body, done))
-        return await done
+        return await self.messages.citizen(CitizenMessage(visitor, phone, kind, body))
+
+    def _citizen_stored(self, message: CitizenMessage, conv: ConversationRef, msg: MessageRef) -> None:
+        """Right after the commit, in commit order: the wait starts, the ACD and the seat hear of it."""
+        if message.kind != "leave_message":
+            self.tracker.handle(CitizenWrote(str(conv.id), msg.at.timestamp()))
+            self._jobs.put_nowait(partial(self.sink.contact_message, conv, msg))
 
     async def receive_web_image(self, visitor: str, phone: str, image: Image) -> tuple[ConversationRef, MessageRef]:
         """Keep the file (type checked against its bytes), then store the message pointing at it."""
@@ -88,100 +80,6 @@ class WebChatInbound:
         async with self._wlock, self.sessions() as s, s.begin():
             s.add(_media_row(msg.id, path, image.content_type, len(image.content), utc(self.clock())))
         return conv, msg
-
-    async def _web_write_loop(self) -> None:
-        while True:
-            batch = [await self._web_inbox.get()]
-            while not self._web_inbox.empty() and len(batch) < MAX_BATCH:
-                batch.append(self._web_inbox.get_nowait())
-            try:
-                stored = await self._web_store(batch)
-            except Exception as exc:
-                logger.exception("web-chat messages not stored", extra={"count": len(batch)})
-                for item in batch:
-                    if not item.done.done():
-                        item.done.set_exception(exc)
-                continue
-            for item, (conv, msg) in zip(batch, stored, strict=True):
-                if item.kind != "leave_message":
-                    self.tracker.handle(CitizenWrote(str(conv.id), msg.at.timestamp()))
-                    self._jobs.put_nowait(partial(self.sink.contact_message, conv, msg))
-                if not item.done.done():
-                    item.done.set_result((conv, msg))
-
-    async def _web_store(self, batch: list[WebInbound]) -> list[tuple[ConversationRef, MessageRef]]:
-        now = utc(self.clock())
-        async with self._wlock, self.sessions() as s, s.begin():
-            visitors = sorted({i.visitor for i in batch})
-            open_convs = {
-                c.citizen: c
-                for c in (
-                    await s.execute(
-                        select(ChannelConversation)
-                        .where(
-                            ChannelConversation.channel == "webchat",
-                            ChannelConversation.citizen.in_(visitors),
-                            ChannelConversation.state != "closed",
-                        )
-                        .order_by(ChannelConversation.id)
-                    )
-                ).scalars()
-            }
-            plan: list[tuple[ChannelConversation, bool, ChannelMessage]] = []
-            for item in batch:
-                conv = open_convs.get(item.visitor)
-                new = conv is None
-                if conv is None:
-                    conv = ChannelConversation(
-                        channel="webchat",
-                        citizen=item.visitor,
-                        state="queued",
-                        seat="",
-                        created_at=now,
-                        updated_at=now,
-                        flags={},
-                        draft={},
-                        workorder_id="",
-                    )
-                    s.add(conv)
-                    if item.kind != "leave_message":
-                        open_convs[item.visitor] = conv
-                else:
-                    conv.state = next_state(conv.state, "citizen_message")
-                    conv.updated_at = now
-                if item.phone and conv.flags.get("phone") != item.phone:
-                    conv.flags = {**conv.flags, "phone": item.phone}
-                if item.kind == "leave_message":
-                    # A message left while nobody is on duty: its own, already-closed conversation.
-                    conv.state = "closed"
-                    conv.flags = {**conv.flags, "left_message": True}
-                conv.last_citizen_at = now
-                row = ChannelMessage(
-                    channel="webchat",
-                    citizen=item.visitor,
-                    direction="in",
-                    kind=item.kind,
-                    supported=True,
-                    status="received",
-                    body=item.body,
-                    raw="",
-                    at=now,
-                    stored_at=now,
-                )
-                plan.append((conv, new, row))
-            await s.flush()  # conversation ids
-            for conv, _, row in plan:
-                row.conversation_id = conv.id
-                s.add(row)
-            await s.flush()  # message ids
-            out = []
-            seen_new: set[int] = set()
-            for conv, new, row in plan:
-                first = new and conv.id not in seen_new
-                seen_new.add(conv.id)
-                ref = MessageRef(row.id, "in", row.kind, True, row.kind != "leave_message", dict(row.body), now)
-                out.append((_ref(conv, first), ref))
-            return out
 
     async def open_conversation(self, visitor: str) -> dict[str, Any] | None:
         """The visitor's open conversation: id, state and seat (one small query, no transcript)."""
@@ -356,13 +254,6 @@ def _media_row(message_id: int, path: Path, content_type: str, size: int, at: dt
         detail="",
         fetched_at=at,
     )
-
-
-def _ref(conv: ChannelConversation, new: bool) -> ConversationRef:
-    ref = conversation_ref(conv, new)
-    phone = conv.flags.get("phone")
-    # The console and the repeat-caller rule know a visitor who gave a phone by that number.
-    return ConversationRef(ref.id, ref.channel, phone or ref.citizen, ref.state, ref.seat, new, ref.skills, ref.flags)
 
 
 def _public(m: dict[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,13 @@ bench chat``). Every ``freeze_every`` seconds the objects alive by then are move
 collector's sight (``gc.freeze``), after a young-generation pass, so full passes only walk what is
 newer. Cyclic garbage among frozen objects waits for the sweep: every ``sweep_every`` seconds,
 everything is unfrozen and collected in one pass (one longer pause, logged with its length).
+
+The young generations need the same care: a chat engine's objects mostly live for seconds (each
+socket's pending read and write, each message in flight), and CPython starts a young collection
+on allocations minus deallocations, so while old objects die as fast as new ones are made it
+waits, and then walks everything made since: 60-160 ms pauses every few seconds at 400 chat
+messages a second. Freezing every second (the default) keeps each pass to one second's
+survivors: the longest pause fell to 30-35 ms for 5 ms a second more collector time.
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ logger = logging.getLogger(__name__)
 
 class GcPolicy:
     def __init__(
-        self, freeze_every: float = 10.0, sweep_every: float = 3600.0, clock: Callable[[], float] = time.monotonic
+        self, freeze_every: float = 1.0, sweep_every: float = 3600.0, clock: Callable[[], float] = time.monotonic
     ) -> None:
         if freeze_every <= 0 or sweep_every < freeze_every:
             raise ValueError("freeze_every must be positive and sweep_every at least freeze_every")

@@ -214,7 +214,7 @@ class Settings(BaseSettings):
     log_json: bool = True
     secret_key: str = ""
     gc_freeze_every_s: float = Field(
-        default=10.0, ge=0, description="move long-lived objects out of the collector's full passes every N s; 0: off"
+        default=1.0, ge=0, description="move long-lived objects out of the collector's passes every N s; 0: off"
     )
     gc_sweep_every_s: float = Field(default=3600.0, gt=0, description="collect everything (one longer pause) every N s")
     event_loop: Literal["uvloop", "asyncio"] = Field(

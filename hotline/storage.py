@@ -2,17 +2,21 @@
 
 SQLite (``aiosqlite``) is the embedded default; PostgreSQL (``asyncpg``) is chosen by
 ``DATABASE_URL``. The schema is owned by Alembic migrations (``hotline db upgrade``).
+``Transactions`` runs a group-commit writer's batch (plain synchronous Core) in one transaction.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import os
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import JSON, DateTime, Integer, MetaData, String, event
+from sqlalchemy import JSON, Connection, DateTime, Engine, Integer, MetaData, String, create_engine, event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -55,6 +59,17 @@ class EventLogEntry(Base):
     body: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
+T = TypeVar("T")
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=5000")
+    cur.close()
+
+
 def _private_sqlite_file(url: str) -> None:
     """Create the SQLite file 0600 before SQLite does (it would follow the umask, usually 0644):
     it holds password hashes and citizens' data. SQLite gives its -wal and -shm files the same mode."""
@@ -74,16 +89,59 @@ def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
         _private_sqlite_file(url)
     engine = create_async_engine(url, **kwargs)
     if url.startswith("sqlite"):
-
-        @event.listens_for(engine.sync_engine, "connect")
-        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-            cur = dbapi_conn.cursor()
-            cur.execute("PRAGMA journal_mode=WAL")
-            cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=5000")
-            cur.close()
-
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     return engine
+
+
+class Transactions:
+    """Runs ``fn(connection)``, plain synchronous SQLAlchemy Core, in one transaction: the batch
+    of a group-commit writer, whatever its size.
+
+    On SQLite the batch runs in a thread of its own, on a connection of its own that takes the
+    write lock at BEGIN (``BEGIN IMMEDIATE``, so it waits for another writer instead of failing
+    after its reads): one hand-over between threads per batch. Through the async engine each
+    statement costs four (aiosqlite's cursor, execute, fetch, close) plus SQLAlchemy's greenlet
+    switches, about 0.25 ms of CPU per statement on the project's machine against 0.08 ms here.
+    Other databases (asyncpg) speak from the event loop: the batch runs there, through
+    ``run_sync`` on the async engine's connection.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._sync: Engine | None = None
+        self._thread: ThreadPoolExecutor | None = None
+        url = engine.url
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            self._sync = create_engine(url.set(drivername="sqlite"))
+            event.listen(self._sync, "connect", _sqlite_pragmas)
+            event.listen(self._sync, "connect", _sqlite_manual_begin)
+            event.listen(self._sync, "begin", _sqlite_begin_immediate)
+            self._thread = ThreadPoolExecutor(1, thread_name_prefix="db-batch")
+
+    async def run(self, fn: Callable[[Connection], T]) -> T:
+        if self._sync is None:
+            async with self.engine.begin() as conn:
+                return await conn.run_sync(fn)
+        return await asyncio.get_running_loop().run_in_executor(self._thread, self._in_thread, fn)
+
+    def _in_thread(self, fn: Callable[[Connection], T]) -> T:
+        assert self._sync is not None
+        with self._sync.begin() as conn:
+            return fn(conn)
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._thread.shutdown(wait=True)
+        if self._sync is not None:
+            self._sync.dispose()
+
+
+def _sqlite_manual_begin(dbapi_conn: Any, _record: Any) -> None:
+    dbapi_conn.isolation_level = None  # the driver's own BEGIN is deferred: SQLAlchemy sends ours
+
+
+def _sqlite_begin_immediate(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -59,8 +59,13 @@ def _run(args: argparse.Namespace) -> int:
     if hasattr(module, "add_arguments"):
         module.add_arguments(parser)
     bench_args = parser.parse_args(rest)
-    result: dict[str, Any] = module.run(bench_args)
-    if args.json:
+    report(args.name, module.run(bench_args), args.json)
+    return 0
+
+
+def report(name: str, result: dict[str, Any], as_json: bool) -> None:
+    """Print the result (JSON last on stdout); then fail with every loss the benchmark listed."""
+    if as_json:
         sys.stdout.write(json.dumps(result, ensure_ascii=False, sort_keys=False) + "\n")
     else:
         for key, value in result.items():
@@ -71,5 +76,4 @@ def _run(args: argparse.Namespace) -> int:
         for line in losses:
             print(f"LOST {line}", file=sys.stderr)
         where = f" (kept for inspection: {result['run_dir']})" if result.get("run_dir") else ""
-        raise CommandError(f"benchmark {args.name}: {len(losses)} loss lines above{where}", 1)
-    return 0
+        raise CommandError(f"benchmark {name}: {len(losses)} loss lines above{where}", 1)

@@ -1,0 +1,275 @@
+"""Chat messages stored a batch at a time: a web visitor's messages and any seat's replies.
+
+``store`` is one transaction with a fixed number of statements whatever the batch holds (read the
+conversations concerned, insert the new ones, update the changed ones, insert the messages), in
+plain synchronous Core: ``hotline.storage.Transactions`` runs it in the database's own thread on
+SQLite and through ``run_sync`` elsewhere. Rules come from the conversation table
+(``core/conversation.py``); a seat's message to a conversation that is closed or missing is
+refused alone, never the batch.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from sqlalchemy import Connection, Table, and_, bindparam, insert, or_, select, update
+
+from channels.core.conversation import next_state
+from channels.models import ChannelConversation, ChannelMessage
+from channels.sink import ConversationRef, MessageRef
+
+CONV = cast(Table, ChannelConversation.__table__)
+MSG = cast(Table, ChannelMessage.__table__)
+# Built once: a statement built per batch costs more in SQLAlchemy than running it.
+_COLUMNS = select(
+    CONV.c.id, CONV.c.channel, CONV.c.citizen, CONV.c.state, CONV.c.seat, CONV.c.flags, CONV.c.last_citizen_at
+)
+_OPEN_WEB = and_(
+    CONV.c.channel == "webchat",
+    CONV.c.citizen.in_(bindparam("visitors", expanding=True)),
+    CONV.c.state != "closed",
+)
+_BY_ID = CONV.c.id.in_(bindparam("ids", expanding=True))
+_READ = {
+    (True, False): _COLUMNS.where(_OPEN_WEB).order_by(CONV.c.id),
+    (False, True): _COLUMNS.where(_BY_ID).order_by(CONV.c.id),
+    (True, True): _COLUMNS.where(or_(_OPEN_WEB, _BY_ID)).order_by(CONV.c.id),
+}
+_NEW_CONV = insert(CONV).returning(CONV.c.id, sort_by_parameter_order=True)
+# A citizen's message to an open conversation usually changes only its times.
+_TOUCH = (
+    update(CONV)
+    .where(CONV.c.id == bindparam("conv_id"))
+    .values(updated_at=bindparam("updated_at"), last_citizen_at=bindparam("last_citizen_at"))
+)
+_CHANGE = (
+    update(CONV)
+    .where(CONV.c.id == bindparam("conv_id"))
+    .values(
+        state=bindparam("state"),
+        seat=bindparam("seat"),
+        updated_at=bindparam("updated_at"),
+        last_citizen_at=bindparam("last_citizen_at"),
+        flags=bindparam("flags"),
+    )
+)
+_NEW_MSG = insert(MSG).returning(MSG.c.id, sort_by_parameter_order=True)
+
+
+@dataclass(frozen=True)
+class CitizenMessage:
+    """A web visitor's message (text, image, leave_message) to their open conversation."""
+
+    visitor: str
+    phone: str
+    kind: str
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SeatMessage:
+    """A seat's message to a conversation of any channel."""
+
+    conversation_id: int
+    seat: str
+    kind: str
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class StoredReply:
+    """A seat's message as stored: ``sent`` for web chat (pushed next), ``sending`` or
+    ``held_window`` for WeChat (its API comes next, or the citizen's next message)."""
+
+    message_id: int
+    channel: str
+    citizen: str
+    status: str
+    at: dt.datetime
+
+
+@dataclass(frozen=True)
+class Refused:
+    """Why a seat's message was not stored (shown to the seat, Chinese)."""
+
+    reason: str
+
+
+@dataclass
+class _Conv:
+    id: int
+    channel: str
+    citizen: str
+    state: str
+    seat: str
+    flags: dict[str, Any]
+    last_citizen_at: dt.datetime | None = None
+    new: bool = False
+    changed: bool = False  # state, seat or flags: the whole row is written
+    wrote: bool = False  # the citizen wrote in this batch: at least the times are written
+    refs: int = field(default=0)  # messages of this batch that named it as new already
+
+
+def store(
+    conn: Connection, citizens: list[CitizenMessage], seats: list[SeatMessage], now: dt.datetime
+) -> tuple[list[tuple[ConversationRef, MessageRef]], list[StoredReply | Refused]]:
+    """Store both kinds in one transaction; results in the order of the given lists."""
+    visitors = sorted({m.visitor for m in citizens})
+    ids = sorted({m.conversation_id for m in seats})
+    by_id: dict[int, _Conv] = {}
+    open_web: dict[str, _Conv] = {}
+    if visitors or ids:
+        read = _READ[bool(visitors), bool(ids)]
+        for row in conn.execute(read, {"visitors": visitors, "ids": ids}):
+            conv = _Conv(
+                row.id, row.channel, row.citizen, row.state, row.seat, dict(row.flags or {}), row.last_citizen_at
+            )
+            by_id[conv.id] = conv
+            if conv.channel == "webchat" and conv.state != "closed":
+                open_web[conv.citizen] = conv  # the newest open one, as ids grow
+    # Citizens' messages: into the open conversation, or a new one.
+    placed: list[_Conv] = []
+    fresh: list[_Conv] = []
+    for m in citizens:
+        found = open_web.get(m.visitor)
+        if found is None:
+            conv = _Conv(0, "webchat", m.visitor, "queued", "", {}, new=True)
+            fresh.append(conv)
+            if m.kind != "leave_message":
+                open_web[m.visitor] = conv
+        else:
+            conv = found
+            state = next_state(conv.state, "citizen_message")
+            conv.changed = conv.changed or state != conv.state
+            conv.state = state
+        if m.phone and conv.flags.get("phone") != m.phone:
+            conv.flags = {**conv.flags, "phone": m.phone}
+            conv.changed = True
+        if m.kind == "leave_message":
+            # A message left while nobody is on duty: its own, already-closed conversation.
+            conv.state = "closed"
+            conv.flags = {**conv.flags, "left_message": True}
+            conv.changed = True
+        conv.last_citizen_at = now
+        conv.wrote = True
+        placed.append(conv)
+    # Seats' messages: refused alone when the conversation is gone or over.
+    replies: list[tuple[SeatMessage, _Conv] | Refused] = []
+    for s in seats:
+        target = by_id.get(s.conversation_id)
+        if target is None:
+            replies.append(Refused(f"会话 {s.conversation_id} 不存在"))
+        elif target.state == "closed":
+            replies.append(Refused("会话已结束，不能再回复"))
+        else:
+            if target.state == "queued":
+                # Writing to a waiting citizen means the seat has taken the conversation.
+                target.state = next_state(target.state, "seat_assigned")
+                target.seat = s.seat[:64]
+                target.changed = True
+            replies.append((s, target))
+    if fresh:
+        rows = [
+            {
+                "channel": c.channel,
+                "citizen": c.citizen,
+                "state": c.state,
+                "seat": "",
+                "created_at": now,
+                "updated_at": now,
+                "last_citizen_at": c.last_citizen_at,
+                "flags": c.flags,
+                "draft": {},
+                "workorder_id": "",
+            }
+            for c in fresh
+        ]
+        for conv, new_id in zip(fresh, conn.execute(_NEW_CONV, rows).scalars(), strict=True):
+            conv.id = new_id
+    changed = [c for c in by_id.values() if c.changed]
+    if changed:
+        conn.execute(
+            _CHANGE,
+            [
+                {
+                    "conv_id": c.id,
+                    "state": c.state,
+                    "seat": c.seat,
+                    "updated_at": now,
+                    "last_citizen_at": c.last_citizen_at,
+                    "flags": c.flags,
+                }
+                for c in changed
+            ],
+        )
+    touched = [c for c in by_id.values() if c.wrote and not c.changed]
+    if touched:
+        conn.execute(_TOUCH, [{"conv_id": c.id, "updated_at": now, "last_citizen_at": now} for c in touched])
+    messages = [_citizen_row(m, conv, now) for m, conv in zip(citizens, placed, strict=True)]
+    messages += [_seat_row(r[0], r[1], now) for r in replies if not isinstance(r, Refused)]
+    new_ids = list(conn.execute(_NEW_MSG, messages).scalars()) if messages else []
+    stored_in: list[tuple[ConversationRef, MessageRef]] = []
+    for m, conv, message_id in zip(citizens, placed, new_ids, strict=False):
+        first = conv.new and conv.refs == 0
+        conv.refs += 1
+        ref = MessageRef(message_id, "in", m.kind, True, m.kind != "leave_message", dict(m.body), now)
+        stored_in.append((_conversation_ref(conv, first), ref))
+    out_ids = iter(new_ids[len(citizens) :])
+    stored_out: list[StoredReply | Refused] = []
+    for r in replies:
+        if isinstance(r, Refused):
+            stored_out.append(r)
+        else:
+            s, conv = r
+            stored_out.append(StoredReply(next(out_ids), conv.channel, conv.citizen, _reply_status(conv), now))
+    return stored_in, stored_out
+
+
+def _reply_status(conv: _Conv) -> str:
+    if conv.channel == "webchat":
+        return "sent"  # a visitor's page is reached over its socket: stored as sent, pushed right after
+    return "held_window" if conv.state == "window_closed" else "sending"
+
+
+def _citizen_row(m: CitizenMessage, conv: _Conv, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "conversation_id": conv.id,
+        "channel": "webchat",
+        "citizen": m.visitor,
+        "direction": "in",
+        "dedup_key": None,
+        "kind": m.kind,
+        "supported": True,
+        "status": "received",
+        "body": m.body,
+        "raw": "",
+        "at": now,
+        "stored_at": now,
+    }
+
+
+def _seat_row(s: SeatMessage, conv: _Conv, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "conversation_id": conv.id,
+        "channel": conv.channel,
+        "citizen": conv.citizen,
+        "direction": "out",
+        "dedup_key": None,
+        "kind": s.kind,
+        "supported": True,
+        "status": _reply_status(conv),
+        "body": {**s.body, "seat": s.seat[:64]},
+        "raw": "",
+        "at": now,
+        "stored_at": now,
+    }
+
+
+def _conversation_ref(conv: _Conv, new: bool) -> ConversationRef:
+    menu = conv.flags.get("menu")
+    # The console and the repeat-caller rule know a visitor who gave a phone by that number.
+    citizen = conv.flags.get("phone") or conv.citizen
+    skills = (f"menu:{menu}",) if menu else ()
+    return ConversationRef(conv.id, conv.channel, citizen, conv.state, conv.seat, new, skills, dict(conv.flags))
