@@ -12,6 +12,7 @@ import pytest
 
 from acd.voice.provision import config_dir
 from bench import voice
+from bench.voice import plan, runner, sipp, trace
 from hotline.errors import CommandError
 from tests.integration.asterisk import asterisk_settings, sipp_binary
 
@@ -55,7 +56,7 @@ def test_tiny_run_pairs_every_call_and_reports_both_engines_in_the_issue_shape(t
     # the ring time from the seat's INVITE to its 200 OK is the grid value of the draw's 3 bits.
     grid = [200 + (i + 0.5) * 200 / 8 for i in range(8)]
     for run in ("p1-10-engine", "p1-10-app_queue", "p2-engine", "p2-app_queue"):
-        seat = voice.parse([], voice.read_trace(tmp_path / run / "seat_messages.log")).seat_calls
+        seat = trace.parse([], trace.read_trace(tmp_path / run / "seat_messages.log")).seat_calls
         rung = [leg for leg in seat if leg.answered is not None]
         assert rung, run
         hits = sum(
@@ -72,7 +73,7 @@ def test_tiny_run_pairs_every_call_and_reports_both_engines_in_the_issue_shape(t
 
 
 def test_seat_scenario_spreads_ring_and_talk_times_evenly_over_the_ranges():
-    xml = voice.fill("seat.xml", {"TREE": voice.seat_tree((1000, 3000), (20000, 60000))})
+    xml = sipp.fill("seat.xml", {"TREE": sipp.seat_tree((1000, 3000), (20000, 60000))})
     rings = sorted(int(t) for t in re.findall(r'request="CANCEL" timeout="(\d+)"', xml))
     talks = sorted(int(t) for t in re.findall(r'request="BYE" timeout="(\d+)"', xml))
     assert rings == [1125 + 250 * i for i in range(8)]
@@ -84,15 +85,15 @@ def test_seat_scenario_spreads_ring_and_talk_times_evenly_over_the_ranges():
 
 def test_caller_numbers_carry_the_same_draws_for_both_engines_and_the_seat_reads_them():
     starts = tuple(range(0, 64_000, 1000))
-    plans = [voice.Plan(e, "p2", 5, starts, (1000, 3000), (20000, 60000), 40000) for e in voice.ENGINES]
-    engine, app_queue = (voice.caller_numbers(p) for p in plans)
+    plans = [plan.Plan(e, "p2", 5, starts, (1000, 3000), (20000, 60000), 40000) for e in plan.ENGINES]
+    engine, app_queue = (plan.caller_numbers(p) for p in plans)
     assert len(set(engine)) == 64 and all(n.startswith("139") for n in engine)
     assert [n[3:] for n in engine] == [n[3:] for n in app_queue]  # same draw, same index
     assert len({n[3:8] for n in engine}) > 16  # the draws vary
     # the scenario's regular expressions (POSIX ERE, as sipp compiles them) read the same bits
-    xml = voice.seat_tree((1000, 3000), (20000, 60000))
+    xml = sipp.seat_tree((1000, 3000), (20000, 60000))
     regexes = re.findall(r'<ereg regexp="(sip:13\[89\][^"]*)"[^>]*assign_to="b(\d)"', xml)
-    assert [int(k) for _, k in regexes] == list(range(voice.DRAW_BITS))
+    assert [int(k) for _, k in regexes] == list(range(plan.DRAW_BITS))
     for number in engine[:10] + app_queue[:10]:
         read = "".join("1" if re.search(rx, f"<sip:{number}@127.0.0.1>") else "0" for rx, _ in regexes)
         assert read == number[3:8]
@@ -100,7 +101,7 @@ def test_caller_numbers_carry_the_same_draws_for_both_engines_and_the_seat_reads
 
 def test_repeats_alternate_the_engines_and_the_summary_takes_medians():
     args = _args("--phases", "1", "--rates", "20,50", "--phase1-seconds", "2", "--repeat", "3")
-    todo = voice.plans(args, [1], list(voice.ENGINES), [20.0, 50.0])
+    todo = plan.plans(args, [1], list(plan.ENGINES), [20.0, 50.0])
     at20 = [(p.label, p.engine) for p in todo if p.label.startswith("p1@20")]
     assert at20 == [
         ("p1@20#1", "engine"), ("p1@20#1", "app_queue"),
@@ -111,10 +112,10 @@ def test_repeats_alternate_the_engines_and_the_summary_takes_medians():
     results = {
         f"p1@20#{r + 1}/{e}": {"p50_ms": 4.0 + r, "p99_ms": p99[e][r], "failed": r, "calls": 40}
         for r in range(3)
-        for e in voice.ENGINES
+        for e in plan.ENGINES
     }
     results["p1@50#1/engine"] = {"p50_ms": 99.0, "p99_ms": 999.0, "failed": 7, "calls": 100}  # not the first rate
-    out = voice.summary(args, results, list(voice.ENGINES), [20.0, 50.0])
+    out = runner.summary(args, results, list(plan.ENGINES), [20.0, 50.0])
     assert out["engine"]["p50_ms"] == 5.0 and out["engine"]["p99_ms"] == 10.0 and out["engine"]["failed"] == 3
     assert out["app_queue"]["p99_ms"] == 9.0
     assert out["p99_ratio"] == round(10.0 / 9.0, 2)
@@ -125,16 +126,16 @@ def test_repeats_alternate_the_engines_and_the_summary_takes_medians():
 
 def test_trace_pairs_seat_invite_to_caller_by_number_and_measures_the_delay():
     caller = [
-        voice.Msg(10.000, True, "INVITE sip:12345@a SIP/2.0", "c1", "INVITE", "139001", "12345", ""),
-        voice.Msg(10.030, False, "INVITE sip:139001@a SIP/2.0", "c1", "INVITE", "12345", "139001", "139001"),
+        trace.Msg(10.000, True, "INVITE sip:12345@a SIP/2.0", "c1", "INVITE", "139001", "12345", ""),
+        trace.Msg(10.030, False, "INVITE sip:139001@a SIP/2.0", "c1", "INVITE", "12345", "139001", "139001"),
     ]
     seat = [
-        voice.Msg(10.005, False, "INVITE sip:seatbench007@b SIP/2.0", "s1", "INVITE", "139001", "seatbench007", ""),
-        voice.Msg(10.025, True, "SIP/2.0 200 OK", "s1", "INVITE", "139001", "seatbench007", "10000"),
+        trace.Msg(10.005, False, "INVITE sip:seatbench007@b SIP/2.0", "s1", "INVITE", "139001", "seatbench007", ""),
+        trace.Msg(10.025, True, "SIP/2.0 200 OK", "s1", "INVITE", "139001", "seatbench007", "10000"),
     ]
-    traces = voice.parse(caller, seat)
+    traces = trace.parse(caller, seat)
     assert traces.seat_calls[0].seat == "bench007"
-    metrics = voice.phase1_metrics(traces, failed_sipp=0)
+    metrics = trace.phase1_metrics(traces, failed_sipp=0)
     assert metrics["p50_ms"] == 5.0 and metrics["failed"] == 0
 
 
@@ -158,7 +159,7 @@ def test_bad_options_are_refused_with_a_message(argv):
 @pytest.mark.parametrize("nice", [0, 7])
 async def test_sipp_runs_at_the_asked_niceness(tmp_path, nice):
     sipp_binary()
-    proc = await voice._sipp(["-sn", "uas", "-i", "127.0.0.1", "-p", "0", "-nostdin"], tmp_path / "out.txt", nice)
+    proc = await sipp.start(["-sn", "uas", "-i", "127.0.0.1", "-p", "0", "-nostdin"], tmp_path / "out.txt", nice)
     try:
         await asyncio.sleep(0.3)
         assert proc.returncode is None, (tmp_path / "out.txt").read_text()
@@ -173,10 +174,10 @@ async def test_sipp_runs_at_the_asked_niceness(tmp_path, nice):
 
 def test_runs_that_would_exhaust_asterisks_rtp_ports_are_refused_before_they_start():
     one_rate = _args("--phases", "1", "--rates", "50")
-    assert voice.rtp_sessions_needed(one_rate, [1], [50.0]) == 600  # 2 legs x 50/s x (2 s ring + 3 s talk + 1 s)
+    assert plan.rtp_sessions_needed(one_rate, [1], [50.0]) == 600  # 2 legs x 50/s x (2 s ring + 3 s talk + 1 s)
     # phase 2: 300 seats' calls up, and 40 s of arrivals (0.9 x 300 / 42 s per call) waiting
     big = _args("--rates", "20,50", "--seats2", "300")
-    assert voice.rtp_sessions_needed(big, [1, 2], [20.0, 50.0]) == 2 * 300 + 258
+    assert plan.rtp_sessions_needed(big, [1, 2], [20.0, 50.0]) == 2 * 300 + 258
     # one call per second more than the configured range holds (12 sessions per call/s here)
     a = asterisk_settings().asterisk
     ports = (a.rtp_end - a.rtp_start + 1) // 2

@@ -1,6 +1,6 @@
 """The engine side of ``hotline bench voice``, in a process of its own.
 
-``python -m bench.voice_engine --seats N --seat-port P --run-dir DIR [--no-records]`` builds the
+``python -m bench.voice.engine --seats N --seat-port P --run-dir DIR [--no-records]`` builds the
 ACD service, the voice service and the interaction records exactly as the integration harness
 (``tests/integration/acd/voice_harness.py``) and ``hotline run`` do, logs the benchmark's seats
 in (static PJSIP contacts on the seat sipp), prints ``ready`` once the ARI events are connected,
@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench.voice import seat_ids
+from bench.voice.plan import seat_ids
 from hotline import aio
 from hotline.errors import CommandError
 
@@ -122,7 +122,7 @@ async def _main(args: argparse.Namespace, settings: Any) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.voice_engine", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.voice.engine", description=__doc__.splitlines()[0])
     parser.add_argument("--seats", type=int, required=True, help="seats seatbench001... logged in ready")
     parser.add_argument("--seat-port", type=int, required=True, help="UDP port of the seat sipp")
     parser.add_argument("--run-dir", required=True, help="folder of the run (records.db goes there)")
