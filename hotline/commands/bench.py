@@ -3,6 +3,10 @@
 A benchmark is a module ``bench/<name>.py`` with ``run(args) -> dict`` and optionally
 ``add_arguments(parser)``. Progress goes to stderr; the result is printed last on stdout,
 as one JSON object on one line with ``--json``, or as a table otherwise.
+
+A benchmark that counts messages, calls or contacts lists under ``losses`` every one it lost
+(what and where, one line each): after the result is printed, those lines go to stderr and the
+command exits non-zero. A loss is never only a number in a table.
 """
 
 from __future__ import annotations
@@ -61,4 +65,11 @@ def _run(args: argparse.Namespace) -> int:
     else:
         for key, value in result.items():
             print(f"{key:>24}: {json.dumps(value, ensure_ascii=False)}")
+    sys.stdout.flush()
+    losses = result.get("losses") or []
+    if losses:
+        for line in losses:
+            print(f"LOST {line}", file=sys.stderr)
+        where = f" (kept for inspection: {result['run_dir']})" if result.get("run_dir") else ""
+        raise CommandError(f"benchmark {args.name}: {len(losses)} loss lines above{where}", 1)
     return 0
