@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import logging
 import signal
 import sys
 from pathlib import Path
@@ -22,6 +23,8 @@ from typing import Any
 from bench.voice.plan import seat_ids
 from hotline import aio
 from hotline.errors import CommandError
+
+logger = logging.getLogger(__name__)
 
 
 class EngineStack:
@@ -110,6 +113,10 @@ async def _main(args: argparse.Namespace, settings: Any) -> int:
         done.set()
 
     watcher = asyncio.create_task(until_eof())
+    import acd
+
+    # Which checkout's code runs here: the bench and its engine must be the same code.
+    logger.info("bench engine ready", extra={"code": str(Path(acd.__file__).resolve().parent.parent)})
     print("ready", flush=True)
     try:
         await done.wait()

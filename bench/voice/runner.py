@@ -33,6 +33,8 @@ from hotline import aio
 from hotline.commands.bench import machine
 from hotline.errors import CommandError
 
+CHECKOUT = Path(__file__).resolve().parents[2]  # the folder holding bench/, acd/, hotline/
+
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     phases, engines, rates = check(args)
@@ -260,11 +262,15 @@ class EngineProcess:
     @classmethod
     async def start(cls, seats: int, seat_port: int, run_dir: Path, records: bool = True) -> EngineProcess:
         log = run_dir / "engine.log"
-        argv = [sys.executable, "-m", "bench.voice.engine", "--seats", str(seats), "--seat-port", str(seat_port)]
+        argv = [sys.executable, "-P", "-m", "bench.voice.engine", "--seats", str(seats), "--seat-port", str(seat_port)]
         argv += ["--run-dir", str(run_dir)] + ([] if records else ["--no-records"])
+        # The engine runs this checkout's code, whatever the current folder: `-m` would put the
+        # current folder first on the path (-P keeps it off), and another checkout there would be
+        # measured instead. The current folder stays: the settings' relative paths start there.
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(CHECKOUT), os.environ.get("PYTHONPATH")]))}
         with log.open("wb") as err:
             proc = await asyncio.create_subprocess_exec(
-                *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=err
+                *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=err, env=env
             )
         engine = cls(proc)
         assert proc.stdout is not None
