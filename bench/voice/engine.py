@@ -14,7 +14,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import faulthandler
 import logging
+import os
 import signal
 import sys
 from pathlib import Path
@@ -25,6 +27,7 @@ from hotline import aio
 from hotline.errors import CommandError
 
 logger = logging.getLogger(__name__)
+CHECKOUT = Path(__file__).resolve().parents[2]  # the folder holding bench/, acd/, hotline/
 
 
 class EngineStack:
@@ -35,7 +38,13 @@ class EngineStack:
 
     @classmethod
     async def start(
-        cls, settings: Any, seats: list[str], seat_port: int, run_dir: Path, with_records: bool = True
+        cls,
+        settings: Any,
+        seats: list[str],
+        seat_port: int,
+        run_dir: Path,
+        with_records: bool = True,
+        announce_every_s: float = 0.0,
     ) -> EngineStack:
         from acd.ari.client import AriClient
         from acd.core import Acd, AcdSettings, QueueConfig, QueueConfigured, SeatLoggedIn
@@ -60,11 +69,16 @@ class EngineStack:
             ring_timeout_s=30.0,
             widen_on_projection=False,
             widen_after_s=(None, None, None, None),
+            # The city's waiting experience: position and expected wait, then the call-back offer.
+            announce_every_s=announce_every_s or None,
         )
         await acd.feed(QueueConfigured(now=acd.now(), queue=queue))
         records = RecordStore(make_sessionmaker(db))
         records.start()
-        voice = VoiceService(ari, acd, records=records if with_records else None)
+        # As `hotline run` wires it: the call-back key on, the prompts from the sounds folder.
+        voice = VoiceService(
+            ari, acd, records=records if with_records else None, callback_key=True, sounds_prefix=a.sounds_dir
+        )
         acd.start()
         voice.start()
         # The engine's collector policy, exactly as `hotline run` starts it.
@@ -99,18 +113,95 @@ class EngineStack:
         await p["db"].dispose()
 
 
+class EngineProcess:
+    """The engine of a run in a process of its own (``python -m bench.voice.engine``), as
+    ``hotline run`` would have it: the bench's progress bar, its sipp supervision and its trace
+    parsing never share the engine's event loop or its interpreter lock."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    @classmethod
+    async def start(
+        cls, seats: int, seat_port: int, run_dir: Path, records: bool = True, announce_every_s: float = 0.0
+    ) -> EngineProcess:
+        log = run_dir / "engine.log"
+        argv = [sys.executable, "-P", "-m", "bench.voice.engine", "--seats", str(seats), "--seat-port", str(seat_port)]
+        argv += ["--run-dir", str(run_dir), "--announce-every", str(announce_every_s)]
+        argv += [] if records else ["--no-records"]
+        # The engine runs this checkout's code, whatever the current folder: `-m` would put the
+        # current folder first on the path (-P keeps it off), and another checkout there would be
+        # measured instead. The current folder stays: the settings' relative paths start there.
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(CHECKOUT), os.environ.get("PYTHONPATH")]))}
+        with log.open("wb") as err:
+            proc = await asyncio.create_subprocess_exec(
+                *argv, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=err, env=env
+            )
+        engine = cls(proc)
+        assert proc.stdout is not None
+        try:
+            line = await asyncio.wait_for(proc.stdout.readline(), 60)
+        except TimeoutError:
+            line = b""
+        if line.strip() != b"ready":
+            await engine.stop()
+            tail = log.read_text(errors="replace").strip().splitlines()[-5:]
+            raise CommandError("the benchmark's engine did not start: " + (" | ".join(tail) or "no output"))
+        return engine
+
+    async def stop(self) -> int | None:
+        """Close its stdin: it stops like ``hotline run`` on a signal (records flushed). Returns
+        its exit code if it had already ended by itself (a crash during the run), else None."""
+        early = self.proc.returncode
+        if self.proc.stdin is not None:
+            with contextlib.suppress(Exception):
+                self.proc.stdin.close()
+        try:
+            await asyncio.wait_for(self.proc.wait(), 30)
+        except TimeoutError:
+            self.proc.kill()
+            await self.proc.wait()
+        return early
+
+
+STALL_DUMP_S = 2.0  # the loop stuck this long: every thread's stack goes to engine.log
+
+
+async def _stall_watchdog() -> None:
+    """Re-arm faulthandler's timer from the loop: if the loop stops turning (a blocking call,
+    the process not scheduled), the timer fires in its own thread and writes every thread's
+    stack to standard error (engine.log), so a stalled engine says where it stood."""
+    while True:
+        faulthandler.dump_traceback_later(STALL_DUMP_S, repeat=False)
+        await asyncio.sleep(STALL_DUMP_S / 4)
+
+
 async def _main(args: argparse.Namespace, settings: Any) -> int:
-    stack = await EngineStack.start(settings, seat_ids(args.seats), args.seat_port, Path(args.run_dir), args.records)
+    stack = await EngineStack.start(
+        settings, seat_ids(args.seats), args.seat_port, Path(args.run_dir), args.records, args.announce_every
+    )
+    watchdog = asyncio.create_task(_stall_watchdog())
     loop = asyncio.get_running_loop()
     done = asyncio.Event()
+    why = ""
+
+    def stop(reason: str) -> None:
+        nonlocal why
+        why = why or reason
+        done.set()
+
     for sig in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(sig, done.set)
+        loop.add_signal_handler(sig, stop, sig.name)
     stdin = asyncio.StreamReader()
     await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(stdin), sys.stdin)
 
     async def until_eof() -> None:
         await stdin.read()
-        done.set()
+        stop("standard input closed")
 
     watcher = asyncio.create_task(until_eof())
     import acd
@@ -120,7 +211,10 @@ async def _main(args: argparse.Namespace, settings: Any) -> int:
     print("ready", flush=True)
     try:
         await done.wait()
+        logger.info("bench engine stopping", extra={"why": why})
     finally:
+        watchdog.cancel()
+        faulthandler.cancel_dump_traceback_later()
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await watcher
@@ -134,7 +228,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seat-port", type=int, required=True, help="UDP port of the seat sipp")
     parser.add_argument("--run-dir", required=True, help="folder of the run (records.db goes there)")
     parser.add_argument("--no-records", dest="records", action="store_false", help="no interaction records")
+    parser.add_argument("--announce-every", type=float, default=0.0, help="announcements every S s (0: none)")
     args = parser.parse_args(argv)
+    # A crash in native code (the event loop, the JSON parser) leaves its stack in engine.log.
+    faulthandler.enable()
     if args.seats < 1 or not 1 <= args.seat_port <= 65535:
         parser.error("--seats must be >= 1 and --seat-port a UDP port")
     from hotline.logs import setup_logging

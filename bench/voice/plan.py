@@ -6,17 +6,20 @@ from __future__ import annotations
 import argparse
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hotline.errors import CommandError
 
 ENGINES = ("engine", "app_queue")
+PHASES = ("1", "2", "capacity")
 LAUNCH_RATE = 500  # calls/s at which sipp creates the (paused) calls before the first INVITE
+PHASE1_PATIENCE_MS = 60_000  # seats are free in phase 1: a caller still waiting after this was lost
+CAPACITY_PATIENCE_MS = 10_000  # a capacity step's caller not connected by then failed; shorter drains
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     a = parser.add_argument
-    a("--phases", default="1,2", help="phases to run: 1, 2 or 1,2 (default)")
+    a("--phases", default="1,2", help="phases to run, comma separated: 1, 2, capacity (default 1,2)")
     a("--engines", default="engine,app_queue", help="engine, app_queue or both (default)")
     a("--rates", default="20,50", help="phase 1 new calls per second; the first one goes in the summary")
     a("--phase1-seconds", type=float, default=60.0, help="phase 1 length per rate (default 60)")
@@ -29,8 +32,26 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     a("--seats2", type=int, default=50, help="phase 2 seats (default 50)")
     a("--talk2-min", type=float, default=20.0, help="phase 2 talk uniform [min, max] s (default 20-60)")
     a("--talk2-max", type=float, default=60.0)
-    a("--load", type=float, default=0.9, help="phase 2 offered load / capacity (default 0.9)")
-    a("--patience", type=float, default=40.0, help="phase 2 caller patience in s (default 40)")
+    # At 0.9 of capacity hardly a caller waits 30 s, the first announcement: the busy hour at
+    # capacity makes a few hundred wait that long, and 60 s lets them hear it to its end.
+    a("--load", type=float, default=1.0, help="phase 2 offered load / capacity (default 1.0)")
+    a("--patience", type=float, default=60.0, help="phase 2 caller patience in s (default 60)")
+    a(
+        "--announce-every",
+        type=float,
+        default=None,
+        help="phase 2: position, expected wait and call-back offer every S s while a caller waits"
+        " (default: the general queue's announce_every_s in acd/queues/city.toml; 0: none)",
+    )
+    a("--cap-rates", default="20:150:10", help="capacity steps in calls/s: FROM:TO:STEP or a list (default 20:150:10)")
+    a("--cap-seconds", type=float, default=30.0, help="capacity: length of each step (default 30)")
+    a("--cap-p99-ms", type=float, default=100.0, help="capacity: a step passes with p99 at most this (default 100)")
+    a("--cap-stop-after", type=int, default=2, help="capacity: an engine stops after this many failed steps in a row")
+    a(
+        "--after-restart",
+        action="store_true",
+        help="restart the sandbox Asterisk right before every phase 1 run (its first minute after a restart)",
+    )
     a("--seed", type=int, default=12345, help="random seed of the phase 2 arrivals")
     a("--keep", default="", help="keep the sipp traces in this folder")
     a("--no-records", action="store_true", help="run the engine without writing interaction records")
@@ -54,6 +75,12 @@ class Plan:
     answer_ms: tuple[int, int]
     talk_ms: tuple[int, int]
     patience_ms: int
+    announce_every_s: float = 0.0  # the waiting experience (music, announcements, call-back offer); 0: music only
+    restart: bool = False  # restart the sandbox Asterisk right before this run
+
+    @property
+    def phase(self) -> str:
+        return "capacity" if self.label.startswith("cap") else self.label[1]
 
 
 def _floats(text: str, name: str) -> list[float]:
@@ -66,10 +93,32 @@ def _floats(text: str, name: str) -> list[float]:
     return values
 
 
-def check(args: argparse.Namespace) -> tuple[list[int], list[str], list[float]]:
-    phases = sorted({int(x) for x in _floats(args.phases, "--phases")})
-    if not set(phases) <= {1, 2}:
-        raise CommandError("--phases takes 1, 2 or 1,2")
+def cap_rates(text: str) -> list[float]:
+    """FROM:TO:STEP (both ends included) or a comma list."""
+    if ":" not in text:
+        return sorted(set(_floats(text, "--cap-rates")))
+    try:
+        lo, hi, step = (float(x) for x in text.split(":"))
+    except ValueError:
+        raise CommandError(f"--cap-rates takes FROM:TO:STEP or a comma list, got {text!r}") from None
+    if lo <= 0 or hi < lo or step <= 0:
+        raise CommandError(f"--cap-rates: 0 < FROM <= TO and STEP > 0, got {text!r}")
+    return [round(lo + i * step, 6) for i in range(int((hi - lo) / step + 1e-9) + 1)]
+
+
+def city_announce_every() -> float:
+    """The announcement interval the city configured for its general queue (0 if none)."""
+    from acd.queues import load_queues
+
+    general = [q for q in load_queues() if q.name == "general"]
+    return float(general[0].announce_every_s or 0.0) if general else 0.0
+
+
+def check(args: argparse.Namespace) -> tuple[list[str], list[str], list[float]]:
+    phases = [x.strip() for x in args.phases.split(",") if x.strip()]
+    if not phases or any(p not in PHASES for p in phases):
+        raise CommandError(f"--phases takes {', '.join(PHASES)} (comma separated), got {args.phases!r}")
+    phases = [p for p in PHASES if p in phases]
     engines = [e.strip() for e in args.engines.split(",") if e.strip()]
     if not engines or any(e not in ENGINES for e in engines):
         raise CommandError(f"--engines takes {', '.join(ENGINES)} (comma separated), got {args.engines!r}")
@@ -94,6 +143,14 @@ def check(args: argparse.Namespace) -> tuple[list[int], list[str], list[float]]:
         raise CommandError("--load must be below 1.5 and seats at most 999")
     if not 0 <= args.load_nice <= 19:
         raise CommandError("--load-nice takes 0 (as Asterisk) to 19 (lowest)")
+    if args.announce_every is None:
+        args.announce_every = city_announce_every()
+    if args.announce_every < 0:
+        raise CommandError("--announce-every takes seconds, 0 for no announcements")
+    if args.cap_seconds <= 0 or args.cap_p99_ms <= 0 or args.cap_stop_after < 1:
+        raise CommandError("--cap-seconds and --cap-p99-ms must be positive, --cap-stop-after at least 1")
+    if "capacity" in phases and steady_seats(args, max(cap_rates(args.cap_rates))) > 999:
+        raise CommandError("--cap-rates: the highest step needs more than 999 seats")
     return phases, engines, rates
 
 
@@ -101,24 +158,37 @@ def _ms(seconds: float) -> int:
     return round(seconds * 1000)
 
 
-def plans(args: argparse.Namespace, phases: list[int], engines: list[str], rates: list[float]) -> list[Plan]:
+def steady_seats(args: argparse.Namespace, rate: float) -> int:
+    """Seats enough to be "always free" at this rate: at most 80% of them busy."""
+    hold = (args.answer_min + args.answer_max) / 2 + args.talk1
+    return max(args.seats1, math.ceil(rate * hold / 0.8))
+
+
+def steady(args: argparse.Namespace, engine: str, label: str, rate: float, seconds: float, patience_ms: int) -> Plan:
+    """Calls at a fixed rate to seats that are always free."""
+    n = max(1, int(rate * seconds))
+    seats = steady_seats(args, rate)
+    lead = n / LAUNCH_RATE + 1
+    starts = tuple(_ms(lead + i / rate) for i in range(n))
+    answer = (_ms(args.answer_min), _ms(args.answer_max))
+    return Plan(engine, label, seats, starts, answer, (_ms(args.talk1),) * 2, patience_ms)
+
+
+def plans(args: argparse.Namespace, phases: list[str], engines: list[str], rates: list[float]) -> list[Plan]:
+    """Phases 1 and 2 (the capacity phase is planned step by step, as its ramp goes)."""
     out: list[Plan] = []
     answer = (_ms(args.answer_min), _ms(args.answer_max))
-    if 1 in phases:
-        hold = (args.answer_min + args.answer_max) / 2 + args.talk1
+    if "1" in phases:
         for rate in rates:
-            n = max(1, int(rate * args.phase1_seconds))
-            seats = max(args.seats1, math.ceil(rate * hold / 0.8))  # "always free": at most 80% busy
-            lead = n / LAUNCH_RATE + 1
-            starts = tuple(_ms(lead + i / rate) for i in range(n))
             for r in range(args.repeat):
                 # On a shared machine the tails drift with whatever else runs: repeats alternate
                 # which engine goes first, and each pair shares its seat draws.
                 label = f"p1@{rate:g}" + (f"#{r + 1}" if args.repeat > 1 else "")
                 for engine in engines if r % 2 == 0 else engines[::-1]:
-                    # Patience is long here: every call must reach a seat, or it failed.
-                    out.append(Plan(engine, label, seats, starts, answer, (_ms(args.talk1),) * 2, 60_000))
-    if 2 in phases:
+                    # Patience is long here: every call must reach a seat, or it was lost.
+                    run = steady(args, engine, label, rate, args.phase1_seconds, PHASE1_PATIENCE_MS)
+                    out.append(replace(run, restart=args.after_restart))
+    if "2" in phases:
         hold = (args.answer_min + args.answer_max) / 2 + (args.talk2_min + args.talk2_max) / 2
         rate = args.load * args.seats2 / hold
         rng = random.Random(args.seed)
@@ -130,19 +200,24 @@ def plans(args: argparse.Namespace, phases: list[int], engines: list[str], rates
         starts = tuple(_ms(lead + x) for x in times)
         talk = (_ms(args.talk2_min), _ms(args.talk2_max))
         for engine in engines:
-            out.append(Plan(engine, "p2", args.seats2, starts, answer, talk, _ms(args.patience)))
+            out.append(
+                Plan(engine, "p2", args.seats2, starts, answer, talk, _ms(args.patience), args.announce_every or 0.0)
+            )
     return out
 
 
-def rtp_sessions_needed(args: argparse.Namespace, phases: list[int], rates: list[float]) -> int:
+def rtp_sessions_needed(args: argparse.Namespace, phases: list[str], rates: list[float]) -> int:
     """The most RTP sessions Asterisk holds at once in these runs: every call up has two legs
-    (caller and seat, each with its RTP); phase 1 keeps ``rate × (ring + talk + 1 s)`` calls up,
-    phase 2 its seats busy and the callers waiting (at most a patience's worth of arrivals)."""
+    (caller and seat, each with its RTP); phase 1 and the capacity steps keep
+    ``rate × (ring + talk + 1 s)`` calls up, phase 2 its seats busy and the callers waiting (at
+    most a patience's worth of arrivals)."""
     need = 0
-    if 1 in phases:
-        hold = (args.answer_min + args.answer_max) / 2 + args.talk1 + 1.0
+    hold = (args.answer_min + args.answer_max) / 2 + args.talk1 + 1.0
+    if "1" in phases:
         need = max(need, math.ceil(2 * max(rates) * hold))
-    if 2 in phases:
+    if "capacity" in phases:
+        need = max(need, math.ceil(2 * max(cap_rates(args.cap_rates)) * hold))
+    if "2" in phases:
         hold = (args.answer_min + args.answer_max) / 2 + (args.talk2_min + args.talk2_max) / 2
         arrivals = args.load * args.seats2 / hold
         need = max(need, 2 * args.seats2 + math.ceil(arrivals * args.patience))

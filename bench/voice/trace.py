@@ -67,8 +67,11 @@ def read_trace(path: Path) -> list[Msg]:
 class CallerCall:
     number: str
     invite: float
-    connected: float | None = None
-    abandoned: float | None = None
+    connected: float | None = None  # the re-INVITE with the connected line of the seat that answered
+    abandoned: float | None = None  # its own BYE before it was connected (its patience ran out)
+    answered: float | None = None  # Asterisk's 200 OK to its INVITE
+    refused: int | None = None  # a final answer other than 2xx to its INVITE (503 when overloaded)
+    far_bye: float | None = None  # Asterisk hung up on it
 
 
 @dataclass
@@ -100,7 +103,17 @@ def parse(caller_msgs: list[Msg], seat_msgs: list[Msg]) -> Traces:
         if not m.sent and m.first.startswith("INVITE ") and m.pai not in ("", "12345") and call.connected is None:
             call.connected = m.t
         elif m.sent and m.first.startswith("BYE ") and call.abandoned is None and call.connected is None:
-            call.abandoned = m.t
+            if call.far_bye is None:
+                call.abandoned = m.t
+        elif not m.sent and m.first.startswith("BYE ") and call.far_bye is None:
+            call.far_bye = m.t
+        elif not m.sent and m.first.startswith("SIP/2.0 ") and m.cseq == "INVITE":
+            # The caller sends one INVITE: every response it receives answers that one.
+            code = int(m.first.split()[1])
+            if code >= 300 and call.refused is None:
+                call.refused = code
+            elif 200 <= code < 300 and call.answered is None:
+                call.answered = m.t
     legs: dict[str, SeatCall] = {}
     for m in seat_msgs:
         leg = legs.get(m.call_id)
@@ -117,6 +130,75 @@ def parse(caller_msgs: list[Msg], seat_msgs: list[Msg]) -> Traces:
         elif m.first.startswith("BYE ") and leg.freed is None:
             leg.freed = m.t  # the seat hung up (sent) or the caller did (received)
     return tr
+
+
+CONNECTED, ABANDONED = "connected", "abandoned"
+
+
+def fate(call: CallerCall | None) -> str:
+    """What became of a caller: connected to a seat, abandoned (its own patience ran out), or
+    why it was dropped: anything else is the engine's or Asterisk's doing."""
+    if call is None:
+        return "never dialled (not in the caller trace)"
+    if call.connected is not None:
+        return CONNECTED
+    if call.abandoned is not None:
+        return ABANDONED
+    if call.refused is not None:
+        return f"refused with {call.refused}"
+    if call.answered is None:
+        return "never answered by Asterisk"
+    if call.far_bye is not None:
+        return "hung up by Asterisk before a seat was connected"
+    return "never connected nor ended (the trace stops)"
+
+
+def dropped(tr: Traces, numbers: list[str], *, patience_is_choice: bool = True) -> dict[str, str]:
+    """The planned callers that were lost, with why. A caller who gave up after its patience
+    abandoned by choice in phase 2; in phase 1 the seats are always free and the patience
+    is a timeout, so a caller that never reached a seat is lost whatever ended it."""
+    out = {}
+    for number in numbers:
+        what = fate(tr.callers.get(number))
+        if what == ABANDONED and not patience_is_choice:
+            what = "never connected to a seat within its patience"
+        if what not in (CONNECTED, ABANDONED):
+            out[number] = what
+    return out
+
+
+def doubled(tr: Traces) -> list[str]:
+    """Callers that two seats were up with at the same time (both answered, neither gone yet).
+    A seat answered and then let go (a failed connection undone) before the next one answered
+    is not doubled: the caller talked to one seat."""
+    spans: dict[str, list[tuple[float, float]]] = {}
+    for leg in tr.seat_calls:
+        if leg.answered is not None:
+            spans.setdefault(leg.number, []).append((leg.answered, leg.freed if leg.freed is not None else math.inf))
+    out = []
+    for number, legs in spans.items():
+        legs.sort()
+        if any(nxt[0] < prev[1] for prev, nxt in itertools.pairwise(legs)):
+            out.append(number)
+    return sorted(out)
+
+
+def connect_delays(tr: Traces) -> list[float]:
+    """For each connected caller: the seat's 200 OK → the caller's connected-line re-INVITE.
+    Both engines send that re-INVITE once caller and seat are joined: a caller's channel held
+    by something else (an announcement Asterisk plays to the end) shows here."""
+    answers: dict[str, list[float]] = {}
+    for leg in tr.seat_calls:
+        if leg.answered is not None:
+            answers.setdefault(leg.number, []).append(leg.answered)
+    out = []
+    for number, call in tr.callers.items():
+        if call.connected is None:
+            continue
+        before = [a for a in answers.get(number, ()) if a <= call.connected]
+        if before:
+            out.append(call.connected - max(before))
+    return out
 
 
 def _pct(values: list[float], p: float) -> float | None:
@@ -139,7 +221,13 @@ def phase1_metrics(tr: Traces, failed_sipp: int) -> dict[str, Any]:
         "max_ms": _pct(delays, 100),
         "failed": max(never, failed_sipp),
         "seat_cancels": sum(1 for leg in tr.seat_calls if leg.cancelled is not None),
+        **_connect(tr),
     }
+
+
+def _connect(tr: Traces) -> dict[str, float | None]:
+    delays = connect_delays(tr)
+    return {"connect_p50_ms": _pct(delays, 50), "connect_p99_ms": _pct(delays, 99), "connect_max_ms": _pct(delays, 100)}
 
 
 def phase2_metrics(tr: Traces, failed_sipp: int, target_s: float = 15.0) -> dict[str, Any]:
@@ -184,4 +272,5 @@ def phase2_metrics(tr: Traces, failed_sipp: int, target_s: float = 15.0) -> dict
         "reuse_gap_p90_ms": _pct(gaps, 90),
         "reuse_gaps": len(gaps),
         "failed": failed_sipp,
+        **_connect(tr),
     }
