@@ -348,6 +348,12 @@ class Bench:
         metrics = phase2_metrics(tr, sipp_failed) if plan.phase == "2" else phase1_metrics(tr, sipp_failed)
         lost = dropped(tr, numbers, patience_is_choice=plan.phase == "2")
         twice = doubled(tr)
+        # Failed: the planned callers never connected to a seat (phase 2: those not abandoned
+        # either). sipp's own count also holds calls that reached their seat and then met a
+        # message out of the scenario's order (a BYE overtaking an ACK under load): apart.
+        connected = sum(1 for n in numbers if (c := tr.callers.get(n)) is not None and c.connected is not None)
+        metrics["failed"] = len(lost) if plan.phase == "2" else len(numbers) - connected
+        metrics["sipp_failed"] = sipp_failed
         metrics["lost"] = len(lost)
         metrics["doubled"] = len(twice)
         metrics["seats"] = plan.seats
