@@ -12,7 +12,21 @@ Modules by role: ``plan`` (options and runs), ``trace`` (sipp traces and measure
 (running and the summary), ``engine`` (the engine's own process).
 """
 
-from bench.voice.plan import add_arguments
-from bench.voice.runner import run
+from __future__ import annotations
 
-__all__ = ["add_arguments", "run"]
+import argparse
+from typing import Any
+
+
+# Imported when called: ``python -m bench.voice.engine`` imports this package first, and the
+# runner (which imports the engine module) would load that module once more before it runs.
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from bench.voice.plan import add_arguments as add
+
+    add(parser)
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    from bench.voice.runner import run as run_bench
+
+    return run_bench(args)
