@@ -15,10 +15,12 @@ import argparse
 import asyncio
 import contextlib
 import faulthandler
+import gc
 import logging
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -171,13 +173,38 @@ class EngineProcess:
 STALL_DUMP_S = 2.0  # the loop stuck this long: every thread's stack goes to engine.log
 
 
+LATE_S = 0.1  # the loop this late on a short sleep: logged, so a slow call can be told from Asterisk's delays
+TICK_S = 0.05
+
+
 async def _stall_watchdog() -> None:
     """Re-arm faulthandler's timer from the loop: if the loop stops turning (a blocking call,
     the process not scheduled), the timer fires in its own thread and writes every thread's
-    stack to standard error (engine.log), so a stalled engine says where it stood."""
-    while True:
-        faulthandler.dump_traceback_later(STALL_DUMP_S, repeat=False)
-        await asyncio.sleep(STALL_DUMP_S / 4)
+    stack to standard error (engine.log), so a stalled engine says where it stood. Shorter
+    stalls are logged with their length ("engine loop late"), and so are collector passes of
+    20 ms or more: slow calls in the traces can then be laid against them."""
+    started: list[float] = []
+
+    def on_gc(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            started[:] = [time.perf_counter()]
+        elif started:
+            ms = (time.perf_counter() - started[0]) * 1000
+            if ms >= 20:
+                logger.warning("engine gc pause", extra={"pause_ms": round(ms, 1), "generation": info["generation"]})
+
+    gc.callbacks.append(on_gc)
+    loop = asyncio.get_running_loop()
+    try:
+        while True:
+            faulthandler.dump_traceback_later(STALL_DUMP_S, repeat=False)
+            before = loop.time()
+            await asyncio.sleep(TICK_S)
+            late = loop.time() - before - TICK_S
+            if late >= LATE_S:
+                logger.warning("engine loop late", extra={"late_ms": round(late * 1000, 1)})
+    finally:
+        gc.callbacks.remove(on_gc)
 
 
 async def _main(args: argparse.Namespace, settings: Any) -> int:
