@@ -82,7 +82,8 @@ def render_queue_waiting(every_s: float, sounds_dir: str) -> str:
     hold; position and expected wait at the city's interval; the call-back offer at the same
     interval. app_queue speaks its own prompts: those that have a hotline prompt of the same
     meaning are mapped to it, its numbers stay Asterisk's (English) digits: the sandbox has no
-    Chinese ones, and a missing number file would end the caller's wait in the queue."""
+    Chinese ones, and a missing hold-time number would end the caller's stay in the queue
+    (``say_position`` returns that error like a hang-up)."""
     if every_s <= 0:
         return NO_QUEUE_OPTIONS
     every = max(1, round(every_s))

@@ -161,7 +161,7 @@ def dropped(tr: Traces, numbers: list[str], *, patience_is_choice: bool = True) 
     for number in numbers:
         what = fate(tr.callers.get(number))
         if what == ABANDONED and not patience_is_choice:
-            what = "never connected to a seat within its patience"
+            what = "never connected to a seat before it gave up (its patience, or app_queue's ring wait)"
         if what not in (CONNECTED, ABANDONED):
             out[number] = what
     return out
