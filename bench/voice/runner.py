@@ -351,13 +351,14 @@ class Bench:
         # Failed: the planned callers never connected to a seat (phase 2: those not abandoned
         # either). sipp's own count also holds calls that reached their seat and then met a
         # message out of the scenario's order (a BYE overtaking an ACK under load): apart.
-        connected = sum(1 for n in numbers if (c := tr.callers.get(n)) is not None and c.connected is not None)
+        connected = sum(1 for n in numbers if (c := tr.callers.get(n)) is not None and c.reached)
         metrics["failed"] = len(lost) if plan.phase == "2" else len(numbers) - connected
         metrics["sipp_failed"] = sipp_failed
         metrics["lost"] = len(lost)
+        metrics["untold"] = sum(1 for c in tr.callers.values() if c.untold is not None)
         metrics["doubled"] = len(twice)
         metrics["seats"] = plan.seats
-        routed = sum(1 for c in tr.callers.values() if c.connected is not None)
+        routed = sum(1 for c in tr.callers.values() if c.reached)
         metrics["engine_cpu_ms_per_call"] = per_call_ms(cpu.get("engine0"), cpu.get("engine1"), routed)
         metrics["asterisk_cpu_ms_per_call"] = per_call_ms(cpu.get("asterisk0"), cpu.get("asterisk1"), routed)
         overload: dict[str, int] = {}

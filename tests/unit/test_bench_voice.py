@@ -62,6 +62,29 @@ def test_a_caller_refused_or_hung_up_by_asterisk_is_lost_but_one_who_gave_up_aba
     assert set(trace.dropped(tr, numbers, patience_is_choice=False)) == {"B", "C", "D", "E", "F"}
 
 
+def test_a_call_made_without_the_connected_line_update_is_not_lost():
+    caller = [
+        _invite(10.0, "A", "a"),
+        _got(10.02, "SIP/2.0 200 OK", "a", "A"),
+        _got(15.5, "BYE sip:A@x SIP/2.0", "a", "A", cseq="BYE"),  # no re-INVITE ever came
+        _invite(10.0, "B", "b"),  # the same, but Asterisk hung up long after its seat left
+        _got(10.02, "SIP/2.0 200 OK", "b", "B"),
+        _got(19.0, "BYE sip:B@x SIP/2.0", "b", "B", cseq="BYE"),
+    ]
+    seat = [
+        _seat(10.01, False, "INVITE sip:seatbench001@b SIP/2.0", "s1", "A"),
+        _seat(12.0, True, "SIP/2.0 200 OK", "s1", "A"),
+        _seat(15.2, True, "BYE sip:x SIP/2.0", "s1", "A", cseq="BYE"),  # the seat talked and hung up
+        _seat(10.01, False, "INVITE sip:seatbench002@b SIP/2.0", "s2", "B"),
+        _seat(12.0, True, "SIP/2.0 200 OK", "s2", "B"),
+        _seat(15.2, True, "BYE sip:x SIP/2.0", "s2", "B", cseq="BYE"),
+    ]
+    tr = trace.parse(caller, seat)
+    assert tr.callers["A"].reached and tr.callers["A"].untold == 12.0
+    assert trace.fate(tr.callers["A"]) == "connected"
+    assert trace.dropped(tr, ["A", "B"]) == {"B": "hung up by Asterisk before a seat was connected"}
+
+
 def test_a_caller_with_two_seats_up_at_once_is_doubled_but_not_one_whose_first_seat_was_let_go():
     seat = [
         _seat(1.0, False, "INVITE sip:seatbench001@b SIP/2.0", "s1", "A"),
