@@ -184,15 +184,6 @@ class Ami:
             raise AmiError(f"CoreStatus failed: {msg.get('Message')}")
         return {k: str(v) for k, v in msg.items()}
 
-    async def contact_status(self, endpoint: str) -> list[dict[str, str]]:
-        """The registered contacts of a PJSIP endpoint, from PJSIPShowEndpoint's ContactStatusDetail events."""
-        msgs = await self.action({"Action": "PJSIPShowEndpoint", "Endpoint": endpoint}, as_list=True)
-        out = []
-        for m in msgs if isinstance(msgs, list) else [msgs]:
-            if m.get("Event") == "ContactStatusDetail":
-                out.append({k: str(v) for k, v in m.items()})
-        return out
-
     async def device_state(self, device: str) -> str:
         msg = await self.action({"Action": "Getvar", "Variable": f"DEVICE_STATE({device})"})
         return str(msg.get("Value", "UNKNOWN"))

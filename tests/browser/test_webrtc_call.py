@@ -56,18 +56,19 @@ async def live_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     a = settings.asterisk
     ari = AriClient(a.ari_url, a.ari_user, a.ari_password, a.app_name)
     try:
-        for _ in range(100):  # the engine writes the seat's endpoint once AMI is up
-            if any(e["resource"] == "seat3001" for e in await ari.endpoints()):
-                break
-            await asyncio.sleep(0.1)
-        else:
-            raise AssertionError("the engine did not provision the seat's endpoint")
         yield f"http://127.0.0.1:{settings.http.port}", ari
     finally:
         stop.set()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(task, 20)
         await ari.close()
+
+
+def has_endpoint(name: str) -> bool:
+    """Whether the seats' PJSIP configuration the engine wrote holds the endpoint (ARI keeps
+    listing an endpoint once removed, offline)."""
+    path = sandbox.paths(asterisk_settings()).root / "etc/asterisk/pjsip_seats.conf"
+    return path.exists() and f"[{name}]" in path.read_text()
 
 
 async def until(page: Any, expression: str, timeout: float) -> None:
@@ -87,6 +88,8 @@ async def test_seat_answers_a_sipp_call_in_the_page_and_audio_flows_both_ways(li
     await page.fill("#login-user", "3001")
     await page.fill("#login-pass", "password123")
     await page.click("#login-submit")
+    # A seat's SIP endpoint exists only while it is signed in: its password is per sign-in.
+    assert not has_endpoint("seat3001")
     await page.select_option("#phone-kind", "webrtc")
     await page.click("#btn-login")
     await until(page, "window.__phone && window.__phone.registered === true", 20)
@@ -120,5 +123,12 @@ async def test_seat_answers_a_sipp_call_in_the_page_and_audio_flows_both_ways(li
         # The seat is out of the call (the citizen now hears the satisfaction survey).
         await expect(page.locator("#state-badge")).to_have_text("话后处理", timeout=15000)
         await until(page, "window.__phone.session === null", 15)
+        assert has_endpoint("seat3001")
+        await page.click("#btn-logout")
+        for _ in range(50):
+            if not has_endpoint("seat3001"):
+                break
+            await asyncio.sleep(0.1)
+        assert not has_endpoint("seat3001"), "the signed-out seat's endpoint is still there"
     finally:
         await caller.kill()
