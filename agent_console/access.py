@@ -12,10 +12,10 @@ from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
 from socketio.exceptions import ConnectionRefusedError as Refused
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from hotline.auth import COOKIE, Account, Claims, RevokedToken, account_for, read_token
+from hotline.auth import COOKIE, Account, Claims, RevokedToken, account_for, read_token, token_holds
 from hotline.guard import RateLimiter
 
 logger = logging.getLogger(__name__)
@@ -105,9 +105,20 @@ class SocketAuth:
             return []
         names = {who.username for _, who in live}
         jtis = {who.claims.jti for _, who in live if who.claims is not None and who.claims.jti}
+        # Only the exceptions come back: accounts disabled or with a password changed (and how
+        # many of the names exist), tokens revoked. Thousands of seats cost a count, not rows.
         async with self.sessions() as s:
-            accounts = {
-                a.username: a for a in (await s.execute(select(Account).where(Account.username.in_(names)))).scalars()
+            found = int(await s.scalar(select(func.count()).where(Account.username.in_(names))) or 0)
+            exist: set[str] | None = None
+            if found < len(names):  # an account was deleted: which
+                exist = set((await s.execute(select(Account.username).where(Account.username.in_(names)))).scalars())
+            special = {
+                name: (active, after)
+                for name, active, after in await s.execute(
+                    select(Account.username, Account.active, Account.tokens_after).where(
+                        Account.username.in_(names), or_(Account.active.is_(False), Account.tokens_after.is_not(None))
+                    )
+                )
             }
             revoked = set()
             if jtis:
@@ -116,8 +127,9 @@ class SocketAuth:
         for key, who in live:
             if self.live.get(key) is not who:
                 continue  # gone while the query ran
-            acc = accounts.get(who.username)
             claims = who.claims
-            if acc is None or claims is None or not acc.accepts(claims) or claims.jti in revoked:
+            active, after = special.get(who.username, (True, None))
+            gone = exist is not None and who.username not in exist
+            if gone or claims is None or not token_holds(active, after, claims) or claims.jti in revoked:
                 out.append(key)
         return out

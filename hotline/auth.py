@@ -74,14 +74,18 @@ class Account(Base):
 
     def accepts(self, claims: Claims) -> bool:
         """An active account that has not revoked tokens issued when this one was."""
-        if not self.active:
-            return False
-        after = self.tokens_after
-        if after is None:
-            return True
-        if after.tzinfo is None:  # SQLite hands timestamps back without their zone
-            after = after.replace(tzinfo=dt.UTC)
-        return claims.issued >= int(after.timestamp())
+        return token_holds(self.active, self.tokens_after, claims)
+
+
+def token_holds(active: bool, tokens_after: dt.datetime | None, claims: Claims) -> bool:
+    """Whether a token of an account (``active``, ``tokens_after``) is still good."""
+    if not active:
+        return False
+    if tokens_after is None:
+        return True
+    if tokens_after.tzinfo is None:  # SQLite hands timestamps back without their zone
+        tokens_after = tokens_after.replace(tzinfo=dt.UTC)
+    return claims.issued >= int(tokens_after.timestamp())
 
 
 class RevokedToken(Base):

@@ -152,3 +152,30 @@ async def test_a_socket_that_connects_while_the_sessions_are_checked_is_not_take
     assert await checked.ended() == []
     checked.sessions = sessions
     assert await checked.ended() == []
+
+
+async def test_sockets_of_a_deleted_account_and_of_a_changed_password_end_others_stay(engine: Engine) -> None:
+    import datetime as dt
+
+    from sqlalchemy import delete, update
+
+    from hotline.auth import Account
+
+    deleted = await engine.client("/agent", await engine.account("1010"))
+    changed = await engine.client("/agent", await engine.account("1011"))
+    # Changed before this token was issued: its tokens are still good.
+    earlier = await engine.client("/agent", await engine.account("1012"))
+    stays = await engine.client("/agent", await engine.account("1013"))
+    async with engine.ctx.sessions() as s, s.begin():
+        await s.execute(delete(Account).where(Account.username == "1010"))
+        now = dt.datetime.now(dt.UTC)
+        await s.execute(
+            update(Account).where(Account.username == "1011").values(tokens_after=now + dt.timedelta(seconds=5))
+        )
+        await s.execute(
+            update(Account).where(Account.username == "1012").values(tokens_after=now - dt.timedelta(hours=1))
+        )
+    assert await _until_disconnected(deleted, 3.0)
+    assert await _until_disconnected(changed, 3.0)
+    assert (await earlier.call("state"))["ok"]
+    assert (await stays.call("state"))["ok"]
