@@ -560,6 +560,12 @@ class VoiceService:
             call.hangup_cause = str(cause) if cause is not None else "hangup"
             call.leg = None
             await self._end_in_core(call)
+            # Out of the bridge before the first prompt: a prompt queued while the channel is
+            # still in a bridge being torn down is dropped by Asterisk without any event, and the
+            # survey would wait for it for ever. Removing a channel returns once it has left.
+            if call.talk_bridge:
+                with contextlib.suppress(AriError):
+                    await self.ari.remove_from_bridge(call.talk_bridge, call.channel_id)
             await self._destroy_bridge(call)
             call.state = SURVEY
             call.inbox = asyncio.Queue()

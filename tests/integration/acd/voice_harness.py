@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
+import socket
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,11 +25,29 @@ from hotline.bus import Bus
 from hotline.settings import Settings
 from tests.integration.asterisk import SIPP_DIR, sipp_binary
 
-_PORTS = iter(range(26000 + (os.getpid() % 50) * 40, 30000))
+# Between the sandbox's RTP range (20000-29999, where Asterisk opens a pair per call) and the
+# kernel's ephemeral ports (32768+, every outgoing connection): nothing else binds here.
+_LOW, _HIGH = 30000, 32700
+_PORTS = itertools.cycle(range(_LOW + (os.getpid() % 50) * 50, _HIGH))
+
+
+def _free(port: int) -> bool:
+    for kind in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+        with socket.socket(socket.AF_INET, kind) as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True
 
 
 def next_port() -> int:
-    return next(_PORTS)
+    """A SIP port for a sipp peer that nothing holds now (sipp cannot bind a busy one)."""
+    for _ in range(_HIGH - _LOW):
+        port = next(_PORTS)
+        if _free(port):
+            return port
+    raise RuntimeError("no free port for sipp")
 
 
 @dataclass
