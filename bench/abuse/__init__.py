@@ -249,8 +249,12 @@ def summary(
         "attacks_not_refused": failed,
         "legit_refused": legit_refused,
         "targets": {
-            "p99_ratio_le_1_5": ratio is not None and ratio <= 1.5,
-            "p99_from_send_ratio_le_1_5": s_ratio is not None and s_ratio <= 1.5,
+            # As products, not ratios: when every offer beats the citizen's ack both p99s are 0,
+            # which meets the target (a ratio of 0 / 0 would not).
+            "p99_ratio_le_1_5": q99 is not None and a99 is not None and a99 <= 1.5 * q99,
+            "p99_from_send_ratio_le_1_5": s99_quiet is not None
+            and s99_attack is not None
+            and s99_attack <= 1.5 * s99_quiet,
             "rss_growth_le_50_mib": growth <= 50,
             "no_legit_refused": legit_refused == 0,
             "every_attack_refused": failed == 0,
