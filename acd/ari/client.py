@@ -73,6 +73,10 @@ class AriUnavailable(AriError):
     """Asterisk unreachable, timed out or not answering properly."""
 
 
+class AriNoAnswer(AriUnavailable):
+    """The request went out and no answer came in time: Asterisk may still carry it out."""
+
+
 _BY_STATUS: dict[int, type[AriError]] = {
     400: AriBadRequest,
     401: AriAuthError,
@@ -255,7 +259,7 @@ class AriClient:
             ) as resp:
                 return _result(resp.status, await resp.text(), method, path)
         except TimeoutError:
-            raise AriUnavailable(0, f"no answer within {timeout or self.timeout} s", method, path) from None
+            raise AriNoAnswer(0, f"no answer within {timeout or self.timeout} s", method, path) from None
         except aiohttp.ClientError as exc:
             raise AriUnavailable(0, f"{type(exc).__name__}: {exc}", method, path) from None
 
@@ -296,7 +300,7 @@ class AriClient:
             await ws.send_frame(orjson.dumps(message), aiohttp.WSMsgType.TEXT)
             answer = await future
         except TimeoutError:
-            raise AriUnavailable(0, f"no answer within {timeout} s", method, path) from None
+            raise AriNoAnswer(0, f"no answer within {timeout} s", method, path) from None
         except (aiohttp.ClientError, ConnectionError, RuntimeError) as exc:
             raise AriUnavailable(0, f"websocket: {type(exc).__name__}: {exc}", method, path) from None
         finally:

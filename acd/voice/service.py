@@ -17,7 +17,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from acd.ari.client import CONNECTED, DISCONNECTED, AriClient, AriError, AriNotFound
+from acd.ari.client import CONNECTED, DISCONNECTED, AriClient, AriError, AriNoAnswer, AriNotFound
 from acd.core import (
     Announce,
     CallbackRequested,
@@ -666,6 +666,13 @@ class VoiceService:
                 # The core times the ring; Asterisk's own timeout is only a backstop.
                 timeout=int(offer.ring_timeout_s) + 10,
                 formats=device.formats,
+            )
+        except AriNoAnswer as exc:
+            # Not a refusal: Asterisk may still create the leg (at 100 calls/s it did, 5 s late,
+            # and the seat answered a call the engine had given to another). The offer keeps the
+            # leg: it is bridged if it comes, and the core's ring timer cancels (hangs up) it if not.
+            logger.warning(
+                "originate to seat unanswered; the offer waits", extra={"seat": offer.seat_id, "cause": str(exc)}
             )
         except AriError as exc:
             logger.warning("originate to seat failed", extra={"seat": offer.seat_id, "cause": str(exc)})

@@ -1,0 +1,66 @@
+"""An originate to a seat that ARI does not answer in time is not a refused one: Asterisk may still
+create the leg (at 100 calls/s it did, 5 s late, and the seat answered a call the engine had already
+given to another seat). The offer keeps its leg until the core's ring timer cancels it; a definite
+refusal still fails the offer at once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from acd.ari.client import AriClient, AriNoAnswer, AriNotFound
+from acd.core import CancelOffer, Offer, OfferFailed
+from acd.service import AcdService
+from acd.voice.calls import Call
+from acd.voice.seats import SeatDevice
+from acd.voice.service import OFFERED, VoiceService
+from hotline.bus import Bus
+
+
+class Ari(AriClient):
+    def __init__(self, originate_error: Exception) -> None:
+        super().__init__("http://127.0.0.1:9/ari", "u", "p", "hotline")  # never reached
+        self.originate_error = originate_error
+        self.hung_up: list[str] = []
+
+    async def originate(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        raise self.originate_error
+
+    async def hangup(self, channel_id: str, reason: str = "normal") -> None:
+        self.hung_up.append(channel_id)
+
+
+def _service(error: Exception) -> tuple[VoiceService, Ari, list[Any]]:
+    ari = Ari(error)
+    v = VoiceService(ari, AcdService(Bus()))
+    fed: list[Any] = []
+
+    async def feed(event: Any) -> None:
+        fed.append(event)
+
+    v.acd.feed = feed  # type: ignore[method-assign]
+    v.set_device(SeatDevice("s1", contact="sip:seats1@127.0.0.1:5099"))
+    call = Call(contact_id="c1", channel_id="c1", caller="13900000001", arrived=0.0)
+    v.calls["c1"] = call
+    v.by_channel["c1"] = call
+    return v, ari, fed
+
+
+async def test_an_unanswered_originate_keeps_the_offer_until_the_ring_timer_cancels_it() -> None:
+    v, ari, fed = _service(AriNoAnswer(0, "no answer within 5.0 s", "POST", "/channels"))
+    await v._offer(Offer("c1", "s1", "voice", 15.0, "test"))
+    call = v.calls["c1"]
+    assert call.state == OFFERED and call.leg is not None and call.leg.seat_id == "s1"
+    assert v.legs[call.leg.channel_id] is call  # a late leg is recognised and bridged
+    assert fed == []  # the seat is not counted unreachable (nor paused) for the engine's own backlog
+    leg = call.leg.channel_id
+    await v._cancel(CancelOffer("c1", "s1", "no answer within 15 s"))
+    assert ari.hung_up == [leg] and call.leg is None and call.state != OFFERED
+
+
+async def test_a_refused_originate_fails_the_offer_at_once() -> None:
+    v, _ari, fed = _service(AriNotFound(404, "endpoint not found", "POST", "/channels"))
+    await v._offer(Offer("c1", "s1", "voice", 15.0, "test"))
+    call = v.calls["c1"]
+    assert call.leg is None and call.state != OFFERED and v.legs == {}
+    assert [type(e) for e in fed] == [OfferFailed] and fed[0].cause == "unreachable"
+    assert call.offers[-1]["outcome"] == "unreachable"
