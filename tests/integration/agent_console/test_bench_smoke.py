@@ -36,8 +36,9 @@ def test_console_bench_runs_small_and_counts_every_delivery() -> None:
     assert 0 <= result["offer_p50_ms"] <= result["offer_p99_ms"] <= result["offer_max_ms"]
     assert 0 <= result["supervisor_p50_ms"] <= result["supervisor_p99_ms"]
     assert result["losses"] == [] and result["sockets_dropped"] == 0
-    # 6 offers, and each state change of a seat reached both supervisors.
-    assert result["updates"]["offers"] == 6 and result["updates"]["rows_actions"] == 3 * 2 * 2
+    # 6 offers; each action's pause reached both supervisors (its "ready" may go out in the same row
+    # when both changes fall in one loop turn: a seat's changes within a turn are sent once).
+    assert result["updates"]["offers"] == 6 and 3 * 2 <= result["updates"]["rows_actions"] <= 3 * 2 * 2
     assert 0 < result["engine_cpu_ms_per_update"] < 100
     assert set(result["machine"]) >= {"cpu", "cores", "python"}
 
