@@ -8,6 +8,11 @@ back to waiting instead of closing."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hotline.context import Deps
+
 import dataclasses
 import logging
 import re
@@ -37,7 +42,7 @@ class ChatBridge:
         channels: Any,
         *,
         queue: str = "internet",
-        services: dict[str, Any] | None = None,
+        deps: Deps | None = None,
     ) -> None:
         self.acd = acd
         self.channels = channels
@@ -45,12 +50,12 @@ class ChatBridge:
         self.moving: set[str] = set()
         acd.register("chat", ChatExecutor())
         bus.subscribe("contact", self._accepted)
-        if services is not None:
-            services["chat_bridge"] = self
+        if deps is not None:
+            deps.chat_bridge = self
 
     async def move(self, contact_id: str, queue: str | None = None, avoid_seat: str | None = None) -> str:
         """Queue a chat again (keeping its place in time), in ``queue`` or its own; returns the queue."""
-        contact = self.acd.core.contacts.get(contact_id)
+        contact = self.acd.core.contact(contact_id)
         if contact is None or CHAT_CONTACT.match(contact_id) is None:
             raise ValueError(f"{contact_id} is not a chat in the ACD")
         target = queue or contact.home
@@ -88,7 +93,7 @@ class ChatBridge:
         if not getattr(conversation, "new", False):
             return
         contact_id = f"{conversation.channel}-{conversation.id}"
-        if contact_id in self.acd.core.contacts:
+        if self.acd.core.has_contact(contact_id):
             return
         skills = tuple((str(s), 1) for s in getattr(conversation, "skills", ()) if s)
         try:
@@ -109,7 +114,7 @@ class ChatBridge:
         """The citizen waited past the second threshold at a seat: another seat gets the chat."""
         for channel in ("webchat", "wechat"):
             contact_id = f"{channel}-{change.conversation_id}"
-            contact = self.acd.core.contacts.get(contact_id)
+            contact = self.acd.core.contact(contact_id)
             if contact is not None and contact.state == "connected":
                 try:
                     await self.move(contact_id, avoid_seat=contact.seat)

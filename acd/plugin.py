@@ -19,7 +19,6 @@ from acd.service import AcdService
 from acd.voice.records import RecordStore
 from acd.voice.service import VoiceService
 from acd.voice.voicemail import voice_message_to_work_order
-from hotline.bus import Bus
 from hotline.context import AppContext
 from hotline.dialplans import dial_policy
 
@@ -42,9 +41,9 @@ OPENAPI: dict[str, object] = {
 
 
 def install(app: web.Application, ctx: AppContext) -> None:
-    bus = ctx.services.setdefault("bus", Bus())
+    bus = ctx.deps.bus
     service = AcdService(bus)
-    ctx.services["acd"] = service
+    ctx.deps.acd = service
     a = ctx.settings.asterisk
     ari = AriClient.from_settings(a)
     records = RecordStore(ctx.sessions)
@@ -53,12 +52,12 @@ def install(app: web.Application, ctx: AppContext) -> None:
 
     def ivr_runner() -> Any:
         # The IVR feature registers itself after this plugin; look it up on first use.
-        if "runner" not in runners and ctx.services.get("ivr") is not None:
+        if "runner" not in runners and ctx.deps.ivr is not None:
             from ivr.ari import IvrRunner
 
             async def lookup(number: str) -> tuple[bool, str]:
                 """Self-service progress: the order by the number keyed in, read back by its state."""
-                workorders = ctx.services.get("workorders")
+                workorders = ctx.deps.workorders
                 if workorders is None or not number.isdigit() or len(number) > 12:
                     return False, ""
                 try:
@@ -71,7 +70,7 @@ def install(app: web.Application, ctx: AppContext) -> None:
                 await voice_message_to_work_order(ctx, call, name)
 
             runners["runner"] = IvrRunner(
-                ctx.services["ivr"], sounds_dir=a.sounds_dir, lookup=lookup, on_voice_message=voice_message
+                ctx.deps.ivr, sounds_dir=a.sounds_dir, lookup=lookup, on_voice_message=voice_message
             )
         return runners.get("runner")
 
@@ -103,15 +102,15 @@ def install(app: web.Application, ctx: AppContext) -> None:
         },
         dial_policy=dial_policy(ctx.settings),
     )
-    ctx.services["voice_service"] = voice
-    ctx.services["voice"] = voice.control
+    ctx.deps.voice_service = voice
+    ctx.deps.voice = voice.control
     ami = Ami(a.host, a.ami_port, a.ami_user, a.ami_password, timeout=a.request_timeout)
-    ctx.services["ami"] = ami
+    ctx.deps.ami = ami
     from acd.voice.presence import PhonePresence
 
     presence = PhonePresence(service)
     ami.on_event("ContactStatus", presence.on_contact_status)
-    ctx.services["phone_presence"] = presence
+    ctx.deps.phone_presence = presence
 
     from acd.voice.phones import SeatPhones
     from acd.voice.provision import ProvisionError, provision
@@ -122,7 +121,7 @@ def install(app: web.Application, ctx: AppContext) -> None:
     # Seats' endpoints exist only while they are signed in (the console opens and closes them).
     phones = SeatPhones(ctx.settings.secret_key, write_endpoints)
     if a.voice:  # without a voice side there are no phones to open
-        ctx.services["phones"] = phones
+        ctx.deps.phones = phones
 
     async def provision_seats() -> int:
         """Tell the voice side how to reach every account's phone, and make Asterisk's seat
@@ -141,7 +140,7 @@ def install(app: web.Application, ctx: AppContext) -> None:
             logger.warning("seat endpoints not written", extra={"cause": str(exc)})
         return len(devices)
 
-    ctx.services["provision_seats"] = provision_seats
+    ctx.deps.provision_seats = provision_seats
 
     async def connect_ami() -> None:
         delay = 0.5
@@ -158,11 +157,11 @@ def install(app: web.Application, ctx: AppContext) -> None:
     async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
         for queue in load_queues():
             await service.feed(QueueConfigured(now=service.now(), queue=queue))
-        sink = ctx.services.get("channels.sink")
+        sink = ctx.deps.channels_sink
         if sink is not None:  # WeChat and web chat: every new conversation joins the same ACD
             from acd.chat import ChatBridge
 
-            bridge = ChatBridge(service, bus, ctx.services.get("channels"), services=ctx.services)
+            bridge = ChatBridge(service, bus, ctx.deps.channels, deps=ctx.deps)
             sink.subscribe(bridge.on_notification)
         service.start()
         records.start()
@@ -173,7 +172,7 @@ def install(app: web.Application, ctx: AppContext) -> None:
                 from hotline.sandbox import paths
 
                 Announcement(voice, bus, paths(ctx.settings).root / a.sounds_dir.lstrip("/"))
-            ivr_service = ctx.services.get("ivr")
+            ivr_service = ctx.deps.ivr
             if ivr_service is not None:
                 from acd.voice.missed import MissedCalls
 

@@ -130,7 +130,7 @@ class AcdService:
         if isinstance(command, (StartCallback, Announce)):
             return "voice"
         if isinstance(command, (CancelOffer, Overflow)):
-            contact = self.core.contacts.get(command.contact_id)
+            contact = self.core.contact(command.contact_id)
             if contact is not None:
                 return str(contact.media)
             return "voice" if isinstance(command, Announce) else None

@@ -47,7 +47,7 @@ class SeatActions:
         return {**self.c.snapshot(seat), "to_wrap": await self.c.to_wrap(seat)}
 
     async def login(self, seat: str, e: schemas.Login) -> dict[str, Any]:
-        if seat in self.c.acd.core.index.seats:
+        if self.c.acd.core.has_seat(seat):
             raise ConsoleError("已签入；如需重新签入请先签出")
         if e.phone != "external" and not SEAT_ID.match(seat):
             # The seat's PJSIP endpoint is "seat<id>": Asterisk's naming rules apply to the account name.
@@ -87,13 +87,13 @@ class SeatActions:
         return {"seat": self.c.seat_row(seat)}
 
     def _logged_in(self, seat: str) -> None:
-        if seat not in self.c.acd.core.index.seats:
+        if not self.c.acd.core.has_seat(seat):
             raise ConsoleError("尚未签入，请先签入")
 
     # ---- offers ------------------------------------------------------------------------------
     def _offered(self, seat: str, contact_id: str) -> str:
-        held = self.c.acd.core.index.seats.get(seat)
-        contact = self.c.acd.core.contacts.get(contact_id)
+        held = self.c.acd.core.seat(seat)
+        contact = self.c.acd.core.contact(contact_id)
         if held is None or held.offer != contact_id or contact is None:
             raise ConsoleError(NOT_YOURS if contact is not None else "该来电/会话已不存在（已超时或对方已挂断）")
         return contact.channel
@@ -124,10 +124,10 @@ class SeatActions:
 
     # ---- call control ----------------------------------------------------------------------------
     def _voice(self, seat: str, contact_id: str) -> VoiceControl:
-        held = self.c.acd.core.index.seats.get(seat)
+        held = self.c.acd.core.seat(seat)
         if held is None or held.voice != contact_id:
             raise ConsoleError(NOT_YOURS)
-        voice: VoiceControl | None = self.c.services.get("voice")
+        voice: VoiceControl | None = self.c.deps.voice
         if voice is None:
             raise ConsoleError("语音服务未启用")
         return voice
@@ -142,7 +142,7 @@ class SeatActions:
         return {"contact_id": contact_id, "action": action, **({"result": result} if result is not None else {})}
 
     async def hangup(self, seat: str, e: schemas.OnContact) -> dict[str, Any]:
-        held = self.c.acd.core.index.seats.get(seat)
+        held = self.c.acd.core.seat(seat)
         if held is not None and e.contact_id in held.chats:
             await self.c.feed(ContactEnded(now=self.c.now(), contact_id=e.contact_id))
             return {"contact_id": e.contact_id, "action": "end_chat", "seat": self.c.seat_row(seat)}
@@ -163,7 +163,7 @@ class SeatActions:
     async def transfer(self, seat: str, e: schemas.Transfer) -> dict[str, Any]:
         if e.target == f"seat:{seat}":
             raise ConsoleError("不能转接给自己")
-        held = self.c.acd.core.index.seats.get(seat)
+        held = self.c.acd.core.seat(seat)
         if held is not None and e.contact_id in held.chats:
             return await self._move_chat(seat, e)
         return await self._call(seat, e.contact_id, "transfer", e.target, e.attended)
@@ -172,7 +172,7 @@ class SeatActions:
         """A chat goes back to wait in a queue (its original enqueue time kept) for another seat."""
         if not e.target.startswith("queue:"):
             raise ConsoleError("会话只能转到队列（queue:队列名）")
-        bridge = self.c.services.get("chat_bridge")
+        bridge = self.c.deps.chat_bridge
         if bridge is None:
             raise ConsoleError("会话服务未启用")
         try:
@@ -221,7 +221,7 @@ class SeatActions:
         channel, done = await self._handled(seat, e.contact_id)
         if done:
             raise ConsoleError("该来电/会话已提交过话后处理")
-        held = self.c.acd.core.index.seats.get(seat)
+        held = self.c.acd.core.seat(seat)
         if held is not None and (held.voice == e.contact_id or e.contact_id in held.chats):
             raise ConsoleError("通话/会话尚未结束，结束后再提交话后处理")
         await self.c.record(seat, e.contact_id, "wrapup", channel, disposition=e.disposition, notes=e.notes)
@@ -233,22 +233,22 @@ class SeatActions:
         return await self.c.today(seat)
 
     async def context(self, seat: str, e: schemas.OnContact) -> dict[str, Any]:
-        held = self.c.acd.core.index.seats.get(seat)
+        held = self.c.acd.core.seat(seat)
         live = held is not None and e.contact_id in (held.offer, held.voice, *held.chats)
         if not live:
             await self._handled(seat, e.contact_id)
-        contact = self.c.acd.core.contacts.get(e.contact_id)
+        contact = self.c.acd.core.contact(e.contact_id)
         return await self.c.context_of(e.contact_id, (contact.caller or "") if contact else "")
 
     async def create_workorder(self, seat: str, e: schemas.CreateWorkOrder) -> dict[str, Any]:
-        held = self.c.acd.core.index.seats.get(seat)
-        contact = self.c.acd.core.contacts.get(e.contact_id)
+        held = self.c.acd.core.seat(seat)
+        contact = self.c.acd.core.contact(e.contact_id)
         if held is not None and e.contact_id in (held.voice, *held.chats) and contact is not None:
             channel, caller = contact.channel, contact.caller or ""
         else:
             channel, _ = await self._handled(seat, e.contact_id)
             caller = (await self.c.context_of(e.contact_id, ""))["caller"]
-        orders = self.c.services.get("workorders")
+        orders = self.c.deps.workorders
         if orders is None:
             raise ConsoleError("工单服务未启用")
         attachments = await self._transcript_file(e.contact_id)
@@ -275,7 +275,7 @@ class SeatActions:
     async def _transcript_file(self, contact_id: str) -> list[tuple[str, str, bytes]]:
         """A chat's transcript as a text file for its work order (the order keeps the conversation)."""
         match = CHAT_CONTACT.match(contact_id)
-        channels = self.c.services.get("channels")
+        channels = self.c.deps.channels
         if match is None or channels is None:
             return []
         try:
@@ -295,11 +295,11 @@ class SeatActions:
 
     # ---- chat messages (the channels feature stores and delivers them) --------------------------
     def _chat(self, seat: str, contact_id: str) -> tuple[Any, int]:
-        held = self.c.acd.core.index.seats.get(seat)
+        held = self.c.acd.core.seat(seat)
         if held is None or contact_id not in held.chats:
             raise ConsoleError(NOT_YOURS)
         match = CHAT_CONTACT.match(contact_id)
-        channels = self.c.services.get("channels")
+        channels = self.c.deps.channels
         if match is None or channels is None:
             raise ConsoleError("会话服务未启用")
         return channels, int(match.group(1))

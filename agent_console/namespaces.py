@@ -143,7 +143,7 @@ class SupervisorNamespace(_Base):
         await self.save_session(sid, {"user": who.username, "role": who.role, "expires": who.expires})
         self.auth.track(self.namespace, sid, who)
         await self.enter_room(sid, SUPERVISORS)
-        for queue in sorted(self.console.acd.core.index.queues):
+        for queue in self.console.acd.core.queue_names():
             await self.enter_room(sid, f"queue:{queue}")
 
     async def on_disconnect(self, sid: str, reason: Any = None) -> None:

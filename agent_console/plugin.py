@@ -94,22 +94,22 @@ async def _vendor(_request: web.Request) -> web.StreamResponse:
 
 def install(app: web.Application, ctx: AppContext, settings: ConsoleSettings | None = None) -> None:
     settings = settings or load_console_settings()
-    acd = ctx.services.get("acd")
+    acd = ctx.deps.acd
     if acd is None:
         logger.warning("agent console not installed: the ACD service is missing")
         return
     auth.install(app, ctx)  # idempotent: the console needs /api/login even if the app frame did not add it
-    bus: Bus = ctx.services.setdefault("bus", Bus())
+    bus: Bus = ctx.deps.bus
     sio = make_server(limits_from(ctx.settings), ctx.settings.redis_url)
     sio.attach(app)
-    console = ConsoleService(sio, acd, ctx.sessions, ctx.settings, settings, ctx.services)
+    console = ConsoleService(sio, acd, ctx.sessions, ctx.settings, settings, ctx.deps)
     supervision = SupervisorActions(console)
     socket_auth = SocketAuth(ctx.sessions, ctx.settings.secret_key)
     sio.register_namespace(AgentNamespace(console, socket_auth))
     sio.register_namespace(SupervisorNamespace(console, supervision, socket_auth))
     app[SIO] = sio
     app[CONSOLE] = console
-    ctx.services["console"] = console
+    ctx.deps.console = console
     unsubscribe = [
         bus.subscribe("seat", console.on_seat_topic),
         bus.subscribe("supervisor.seat", supervision.on_seat_topic),

@@ -7,6 +7,11 @@ ACD refusals (IllegalTransition, unknown seat) come back as :class:`ConsoleError
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hotline.context import Deps
+
 import asyncio
 import datetime as dt
 import logging
@@ -73,7 +78,7 @@ class ConsoleService:
         sessions: async_sessionmaker[AsyncSession],
         settings: Settings,
         console: ConsoleSettings,
-        services: dict[str, Any],
+        deps: Deps,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.sio = sio
@@ -81,7 +86,7 @@ class ConsoleService:
         self.sessions = sessions
         self.settings = settings
         self.console = console
-        self.services = services
+        self.deps = deps
         self.clock = clock
         self.activity = ActivityLog(sessions)
         self.presence = presence.Presence(console.grace_s)
@@ -117,7 +122,7 @@ class ConsoleService:
     def seat_row(self, seat_id: str) -> dict[str, Any]:
         """The seat as the ACD sees it, for the seat's page and the supervisors' board."""
         core = self.acd.core
-        seat = core.index.seats.get(seat_id)
+        seat = core.seat(seat_id)
         if seat is None:
             return {
                 "seat": seat_id,
@@ -146,7 +151,7 @@ class ConsoleService:
             await self._offer(seat_id, payload)
         elif payload.get("event") == "state":
             offer = self.offers.get(seat_id)
-            seat = self.acd.core.index.seats.get(seat_id)
+            seat = self.acd.core.seat(seat_id)
             if offer is not None and (seat is None or seat.offer != offer["contact_id"]):
                 del self.offers[seat_id]
                 cid = offer["contact_id"]
@@ -157,7 +162,7 @@ class ConsoleService:
     async def _offer(self, seat_id: str, payload: dict[str, Any]) -> None:
         now = self.now()
         cid = str(payload["contact_id"])
-        contact = self.acd.core.contacts.get(cid)
+        contact = self.acd.core.contact(cid)
         offer = {
             "contact_id": cid,
             "channel": payload.get("channel", ""),
@@ -229,7 +234,7 @@ class ConsoleService:
 
     async def _expired(self, seat_id: str) -> None:
         """Gone past the grace period: its offer goes to another seat, and it takes no new ones."""
-        seat = self.acd.core.index.seats.get(seat_id)
+        seat = self.acd.core.seat(seat_id)
         if seat is None:
             return
         logger.warning("console gone past the grace period: seat set not ready", extra={"seat": seat_id})
@@ -274,11 +279,12 @@ class ConsoleService:
     def queues_of(self, seat_id: str) -> list[str]:
         """The queues whose contacts this seat can take (at their strictest), for the queue rooms."""
         core = self.acd.core
-        seat = core.index.seats.get(seat_id)
+        seat = core.seat(seat_id)
         if seat is None:
             return []
         out = []
-        for name, q in core.index.queues.items():
+        for name in core.queue_names():
+            q = core.queue(name)
             if q.groups and seat.groups.isdisjoint(q.groups):
                 continue
             if all(seat.skills.get(skill, 0) >= level for skill, level in q.skills):
@@ -319,7 +325,7 @@ class ConsoleService:
     async def open_phone(self, user_id: str, phone: str) -> None:
         """Make the user's SIP endpoint exist (a browser: with a new password) before the page
         registers; without a voice side (tests, chat-only) there is nothing to open."""
-        endpoints = self.services.get("phones")
+        endpoints = self.deps.phones
         if endpoints is None or phone == "external":
             return
         from acd.voice.seats import SeatDevice
@@ -332,7 +338,7 @@ class ConsoleService:
             logger.warning("seat phone not opened yet", extra={"seat": user_id, "cause": str(exc)})
 
     async def close_phone(self, user_id: str) -> None:
-        endpoints = self.services.get("phones")
+        endpoints = self.deps.phones
         if endpoints is None:
             return
         try:
@@ -343,7 +349,7 @@ class ConsoleService:
     def credentials(self, user_id: str) -> dict[str, Any]:
         """The browser soft-phone's registration: endpoint ``seat<id>`` with the password of this
         sign-in (the voice side wrote it into Asterisk)."""
-        endpoints = self.services.get("phones")
+        endpoints = self.deps.phones
         opened = endpoints.credentials(user_id) if endpoints is not None else None
         user, password = opened or sip_credentials(self.settings.secret_key, user_id)
         ast = self.settings.asterisk
@@ -356,7 +362,7 @@ class ConsoleService:
 
     # ---- the session as the page needs it after a refresh ---------------------------------------
     def snapshot(self, seat_id: str) -> dict[str, Any]:
-        seat = self.acd.core.index.seats.get(seat_id)
+        seat = self.acd.core.seat(seat_id)
         return {
             "seat": self.seat_row(seat_id),
             "logged_in": seat is not None,
@@ -386,7 +392,7 @@ class ConsoleService:
                     .order_by(ConsoleActivity.id)
                 )
             ).all()
-        seat = self.acd.core.index.seats.get(seat_id)
+        seat = self.acd.core.seat(seat_id)
         live = {seat.voice, seat.offer, *seat.chats} if seat else set()
         done = {cid for cid, kind in rows if kind == "wrapup"}
         out: list[str] = []

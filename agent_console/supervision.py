@@ -6,7 +6,7 @@ import asyncio
 import logging
 from typing import Any
 
-from acd.core import SeatLoggedOut, SeatNotReady, SeatSkillsChanged
+from acd.core import SeatLoggedOut, SeatNotReady, SeatSkillsChanged, SeatView
 from acd.voice.api import VoiceControl, VoiceError, sip_credentials
 from agent_console import schemas
 from agent_console.core import board
@@ -31,7 +31,7 @@ class SupervisorActions:
 
     def board(self) -> dict[str, Any]:
         core = self.c.acd.core
-        seats = [self.c.seat_row(seat_id) for seat_id in sorted(core.index.seats)]
+        seats = [self.c.seat_row(seat_id) for seat_id in core.seat_ids()]
         return {
             "now": self.c.now(),
             "queues": self.queues(),
@@ -95,9 +95,11 @@ class SupervisorActions:
     async def get_board(self, _who: str, _e: schemas.In) -> dict[str, Any]:
         return self.board()
 
-    def _seat(self, seat_id: str) -> None:
-        if seat_id not in self.c.acd.core.index.seats:
+    def _seat(self, seat_id: str) -> SeatView:
+        seat = self.c.acd.core.seat(seat_id)
+        if seat is None:
             raise ConsoleError(f"座席 {seat_id} 未签入")
+        return seat
 
     async def force_not_ready(self, who: str, e: schemas.ForceNotReady) -> dict[str, Any]:
         self._seat(e.seat_id)
@@ -116,11 +118,10 @@ class SupervisorActions:
         return {"seat": self.c.seat_row(e.seat_id)}
 
     async def move_seat(self, who: str, e: schemas.MoveSeat) -> dict[str, Any]:
-        self._seat(e.seat_id)
+        seat = self._seat(e.seat_id)
         groups = sorted({g.strip() for g in e.groups if g.strip()})
         if any(len(g) > 32 for g in groups):
             raise ConsoleError("组名过长（最多 32 字）")
-        seat = self.c.acd.core.index.seats[e.seat_id]
         skills = dict(seat.skills) if e.skills is None else dict(e.skills)
         await self.c.feed(
             SeatSkillsChanged(
@@ -134,14 +135,13 @@ class SupervisorActions:
         return {"seat": self.c.seat_row(e.seat_id)}
 
     def _voice(self) -> VoiceControl:
-        voice: VoiceControl | None = self.c.services.get("voice")
+        voice: VoiceControl | None = self.c.deps.voice
         if voice is None:
             raise ConsoleError("语音服务未启用")
         return voice
 
     async def snoop(self, who: str, e: schemas.Snoop) -> dict[str, Any]:
-        self._seat(e.seat_id)
-        if self.c.acd.core.index.seats[e.seat_id].voice is None:
+        if self._seat(e.seat_id).voice is None:
             raise ConsoleError(f"座席 {e.seat_id} 当前没有通话")
         voice = self._voice()
         # The supervisor listens on their own soft-phone unless they name another endpoint.
@@ -166,13 +166,13 @@ class SupervisorActions:
 
     async def sip(self, who: str, _e: schemas.In) -> dict[str, Any]:
         """The supervisor's own soft-phone, which listen/whisper/barge calls ring by default."""
-        if self.c.services.get("phones") is not None and self.c.services["phones"].credentials(who) is None:
+        if self.c.deps.phones is not None and self.c.deps.phones.credentials(who) is None:
             await self.c.open_phone(who, "webrtc")
         return self.c.credentials(who)
 
     async def watch(self, sid: str, e: schemas.Watch) -> dict[str, Any]:
         """Which queues' rooms this supervisor's socket is in (default: all)."""
-        known = set(self.c.acd.core.index.queues)
+        known = set(self.c.acd.core.queue_names())
         unknown = [q for q in e.queues if q not in known]
         if unknown:
             raise ConsoleError(f"没有队列：{'、'.join(unknown)}")

@@ -117,7 +117,7 @@ class WeChatPhase(Phase):
                     self.reached[text] = time.monotonic()
 
         sink.subscribe(on_contact)
-        ctx.services["channels.sink"] = sink
+        ctx.deps.channels_sink = sink
         wechat = WeChatSettings.model_validate(
             {
                 "token": TOKEN,
@@ -210,18 +210,16 @@ class WebChatPhase(Phase):
         ctx = await _context(self.run_dir, plan["db_url"], plan.get("redis_url", ""))
         self.ctx = ctx
         self.cleanups.append(ctx.engine.dispose)
-        bus: Bus = ctx.services.setdefault("bus", Bus())
+        bus: Bus = ctx.deps.bus
         acd = AcdService(bus, Acd(AcdSettings(max_chats=int(plan["max_chats"]))))
-        ctx.services["acd"] = acd
+        ctx.deps.acd = acd
         app = web.Application()
         console_plugin.install(app, ctx, ConsoleSettings.model_validate({}))
         # No flood limit in the way of the measured rate; the widget's own limits are tested elsewhere.
         webchat = WebChatSettings.model_validate({"flood_rate": 1000.0, "flood_burst": 1000, "position_every": 5.0})
         # The other channel settings (HOTLINE_CHAT__...) as the engine reads them.
         channels_plugin.install(app, ctx, ChannelSettings(webchat=webchat))
-        ctx.services["channels.sink"].subscribe(
-            ChatBridge(acd, bus, ctx.services["channels"], services=ctx.services).on_notification
-        )
+        ctx.deps.channels_sink.subscribe(ChatBridge(acd, bus, ctx.deps.channels, deps=ctx.deps).on_notification)
         for queue in load_queues():
             await acd.feed(QueueConfigured(now=acd.now(), queue=queue))
         acd.start()
@@ -239,7 +237,7 @@ class WebChatPhase(Phase):
         self.ready = {"port": port, "tokens": {seat: make_token(key, seat, "seat", None, expires) for seat in seats}}
 
     def counters(self) -> dict[str, Any]:
-        writer = self.ctx.services["channels"].messages
+        writer = self.ctx.deps.channels.messages
         return {"transactions": writer.transactions_run, "messages_stored": writer.messages_stored}
 
     async def answer(self, cmd: dict[str, Any]) -> dict[str, Any]:

@@ -70,7 +70,6 @@ async def _engine_main(conn: Any, folder: Path) -> None:
     from agent_console import plugin
     from agent_console.settings import load_console_settings
     from hotline.auth import Account, hash_password
-    from hotline.bus import Bus
     from hotline.context import AppContext
     from hotline.migrate import upgrade
     from hotline.settings import load_settings
@@ -102,8 +101,8 @@ async def _engine_main(conn: Any, folder: Path) -> None:
         async def execute(self, command: Command) -> None:
             return None
 
-    acd = AcdService(ctx.services.setdefault("bus", Bus()))
-    ctx.services["acd"] = acd
+    acd = AcdService(ctx.deps.bus)
+    ctx.deps.acd = acd
     acd.register("chat", Chats())
     for queue in load_queues():
         await acd.feed(QueueConfigured(now=acd.now(), queue=queue))

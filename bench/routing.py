@@ -110,16 +110,17 @@ class Driver:
             self.feed(Tick(self.now))
         elif i % 10 == 3 and self.recent:
             cid = self.recent.popleft()
-            if cid in self.acd.contacts and self.acd.contacts[cid].state == "waiting":
+            held = self.acd.contact(cid)
+            if held is not None and held.state == "waiting":
                 self.feed(ContactAbandoned(self.now, cid))
                 self.arrive()
         elif i % 500 == 7:
-            seat_id = f"s{rng.randrange(len(self.acd.index.seats))}"
-            seat = self.acd.index.seats.get(seat_id)
+            seat_id = f"s{rng.randrange(self.acd.seat_count())}"
+            seat = self.acd.seat(seat_id)
             if seat is not None:
                 self.feed(SeatNotReady(self.now, seat_id, "break") if seat.state == "ready" or seat.state == "busy"
                           else SeatReady(self.now, seat_id))  # fmt: skip
-        elif len(self.acd.index.by_queue["main"]) >= waiting and self.connected:
+        elif self.acd.waiting_in("main") >= waiting and self.connected:
             j = rng.randrange(len(self.connected))
             self.connected[j], self.connected[-1] = self.connected[-1], self.connected[j]
             self.feed(ContactEnded(self.now, self.connected.pop()))
@@ -150,11 +151,10 @@ def _one(
     gc.collect()
     before = _rss()
     task = progress.add_task(f"fill {waiting:,}", total=waiting)
-    queued = acd.index.by_queue
-    while not queued.get("main") or len(queued["main"]) < waiting:
+    while acd.waiting_in("main") < waiting:
         driver.arrive()
         if driver.n % 5000 == 0:
-            progress.update(task, completed=len(queued["main"]) if queued.get("main") else 0)
+            progress.update(task, completed=acd.waiting_in("main"))
     progress.update(task, completed=waiting)
     gc.collect()
     grown = _rss() - before
@@ -185,7 +185,7 @@ def _one(
     gc.unfreeze()
     progress.update(task, completed=events)
     ordered = sorted(timings)
-    waiting_now = len(queued["main"])
+    waiting_now = acd.waiting_in("main")
     return {
         "waiting": waiting,
         "seats": seats,

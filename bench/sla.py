@@ -236,12 +236,12 @@ def _simulate(
             if a.channel == "voice":
                 push(t + a.patience, "abandon", cid)
         elif kind == "abandon":
-            contact = acd.contacts.get(cid)
+            contact = acd.contact(cid)
             if contact is not None and contact.state in ("waiting", "offered"):
                 feed(ContactAbandoned(t, cid))
                 outcome.abandon(cid)
         elif kind == "accept":
-            contact = acd.contacts.get(cid)
+            contact = acd.contact(cid)
             if contact is not None and contact.state == "offered" and contact.seat == seat:
                 feed(OfferAccepted(t, cid, seat))
                 outcome.answer(cid, t - by_id[cid].t)
@@ -249,13 +249,14 @@ def _simulate(
                 if contact.media == "chat":
                     push(t + FIRST_REPLY, "reply", cid)
         elif kind == "reply":
-            if cid in acd.contacts and acd.contacts[cid].state == "connected":
+            held = acd.contact(cid)
+            if held is not None and held.state == "connected":
                 feed(SeatReplied(t, cid))
         elif kind == "end":
-            if cid in acd.contacts:
+            if acd.has_contact(cid):
                 feed(ContactEnded(t, cid))
         elif kind == "logout":
-            if seat in leaving and seat in acd.index.seats and acd.index.seats[seat].state == "not_ready":
+            if seat in leaving and (held_seat := acd.seat(seat)) is not None and held_seat.state == "not_ready":
                 feed(SeatLoggedOut(t, seat))
                 seat_seconds += t - on.pop(seat)
                 leaving.discard(seat)
@@ -280,7 +281,7 @@ def _simulate(
     end = max(86400.0, acd.now)
     seat_seconds += sum(end - since for since in on.values())
     report = acd.stats.report(by=("channel",))
-    outcome.finish(acd.contacts, report)
+    outcome.finish({c.id: c for c in acd.all_contacts()}, report)
     rows = {r["channel"]: r for r in report}
     voice, chat = rows.get("voice", {}), rows.get("webchat", {})
     figures = {

@@ -1,7 +1,7 @@
 """Wire the internet channels into the engine's aiohttp app.
 
-Publishes ``ctx.services["channels"]`` (the ChannelService: assign, send_text, send_image,
-close, transcript, tracker) and ``ctx.services["channels.sink"]`` (the in-process
+Publishes ``ctx.deps.channels`` (the ChannelService: assign, send_text, send_image,
+close, transcript, tracker) and ``ctx.deps.channels_sink`` (the in-process
 ContactSink the lead connects to the ACD). Routes: the WeChat webhook, when a token is set.
 """
 
@@ -125,13 +125,13 @@ def build_service(
         else MemoryDedup(settings.wechat.dedup_ttl)
     )
     api = WeChatApi(session, settings.wechat, ctx.redis) if session is not None else None
-    return ChannelService(ctx.sessions, settings, ctx.settings.data_dir, sink, dedup, api, ctx.services)
+    return ChannelService(ctx.sessions, settings, ctx.settings.data_dir, sink, dedup, api, ctx.deps)
 
 
 def install(app: web.Application, ctx: AppContext, settings: ChannelSettings | None = None) -> None:
     settings = settings or load_channel_settings()
-    sink = ctx.services.get("channels.sink") or QueueContactSink()
-    ctx.services["channels.sink"] = sink
+    sink = ctx.deps.channels_sink or QueueContactSink()
+    ctx.deps.channels_sink = sink
     holder: dict[str, ChannelService] = {}
 
     async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
@@ -158,7 +158,7 @@ def install(app: web.Application, ctx: AppContext, settings: ChannelSettings | N
 
     service = build_service(ctx, settings, None, sink)
     holder["service"] = service
-    ctx.services["channels"] = service
+    ctx.deps.channels = service
     app[SERVICE] = service
     app.cleanup_ctx.append(lifecycle)
     if settings.webchat.enabled:
@@ -194,7 +194,7 @@ def _install_webchat(
         logger.warning("web chat off: the console's Socket.IO server is not installed")
         return
     namespace = VisitorNamespace(
-        service, settings.webchat, ctx.settings.secret_key, ctx.services, security=ctx.settings.security
+        service, settings.webchat, ctx.settings.secret_key, ctx.deps, security=ctx.settings.security
     )
     # A picture at the size limit must fit in one Engine.IO packet (base64 over long-polling adds
     # a third), so that it is refused with a message, not by dropping the visitor's connection.
@@ -258,7 +258,7 @@ def _install_webchat(
     async def to_console(item: Notification) -> None:
         """A citizen's message in a conversation a seat holds appears on that seat's console at once;
         a flag (late reply, 48-hour window closed, moved elsewhere...) reaches the seat and supervisors."""
-        console = ctx.services.get("console")
+        console = ctx.deps.console
         if console is None:
             return
         if isinstance(item, ConversationChange):
@@ -315,7 +315,7 @@ def _install_webchat(
     app.router.add_get("/chat/media/{message_id}", visitor_media)
     app.router.add_static("/chat/static", STATIC)
     app.router.add_get("/api/channels/media/{message_id}", media)
-    ctx.services["webchat"] = namespace
+    ctx.deps.webchat = namespace
 
 
 async def _redirect_chat(_request: web.Request) -> web.StreamResponse:

@@ -43,6 +43,7 @@ from channels.store import Stored, store_batch, timestamp, utc
 from channels.webchat import WebChatInbound
 from channels.wechat_api import MediaRejected, NotConfigured, WeChatApi, WeChatApiError
 from channels.writer import CommitWindow, MessageWriter
+from hotline.context import Deps
 from hotline.storage import Transactions
 
 logger = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ class ChannelService(SeatActions, WebChatInbound):
         sink: ContactSink,
         dedup: Deduplicator,
         api: WeChatApi | None = None,
-        services: dict[str, Any] | None = None,
+        deps: Deps | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.sessions = sessions
@@ -77,7 +78,7 @@ class ChannelService(SeatActions, WebChatInbound):
         self.sink = sink
         self.dedup = dedup
         self.api = api
-        self.services = services if services is not None else {}
+        self.deps = deps if deps is not None else Deps()
         self.clock = clock
         chat = settings.chat
         self.tracker = ResponseTracker(chat.realtime_threshold, chat.flag_after, chat.reassign_after)
@@ -207,7 +208,7 @@ class ChannelService(SeatActions, WebChatInbound):
 
         Without it the draft stays on the conversation and the seat's console pre-fills from it.
         """
-        create = getattr(self.services.get("workorders"), "create_from_contact", None)
+        create = getattr(self.deps.workorders, "create_from_contact", None)
         if create is None:
             return
         content = draft.get("description") or draft["title"]
@@ -240,7 +241,7 @@ class ChannelService(SeatActions, WebChatInbound):
 
         Without the work-order service the message stays stored and listed; None is returned.
         """
-        create = getattr(self.services.get("workorders"), "create_from_contact", None)
+        create = getattr(self.deps.workorders, "create_from_contact", None)
         if create is None:
             return None
         try:

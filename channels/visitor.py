@@ -8,6 +8,11 @@ only once it is stored. Floods are refused per visitor with the time to wait.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from hotline.context import Deps
+
 import asyncio
 import logging
 import time
@@ -97,7 +102,7 @@ class VisitorNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # python
         service: ChannelService,
         settings: WebChatSettings,
         secret: str,
-        services: dict[str, Any],
+        deps: Deps,
         clock: Callable[[], float] = time.time,
         security: SecuritySettings | None = None,
     ) -> None:
@@ -105,7 +110,7 @@ class VisitorNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # python
         self.service = service
         self.settings = settings
         self.secret = secret
-        self.services = services
+        self.deps = deps
         self.clock = clock
         self.flood = FloodLimit(settings.flood_rate, settings.flood_burst)
         self.limits = AddressLimits(security) if security is not None else None
@@ -194,7 +199,7 @@ class VisitorNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # python
             raise VisitorInputError(f"发送太频繁，请 {decision.retry_after:.0f} 秒后再试")
 
     def _acd(self) -> Any:
-        return self.services.get("acd")
+        return self.deps.acd
 
     def open_now(self) -> bool:
         """A seat can answer: the queue is within opening hours and some seat is signed in."""
@@ -202,16 +207,16 @@ class VisitorNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # python
         if acd is None:
             return False
         core = acd.core
-        queue = core.index.queues.get(self.settings.queue)
+        queue = core.queue_config(self.settings.queue)
         if queue is None or not queue.is_open(self.clock()):
             return False
-        return any(seat.state != "logged_out" and seat.max_chats > 0 for seat in core.index.seats.values())
+        return any(seat.state != "logged_out" and seat.max_chats > 0 for seat in core.seats())
 
     def position(self, conversation: int) -> dict[str, Any] | None:
         """Place in line and expected wait; None when the conversation is not waiting in the ACD."""
         acd = self._acd()
         contact = f"webchat-{conversation}"
-        if acd is None or contact not in acd.core.contacts:
+        if acd is None or not acd.core.has_contact(contact):
             return None
         pos = acd.core.contact_position(contact)
         if pos["state"] not in ("waiting", "callback"):
@@ -273,7 +278,7 @@ class VisitorNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # python
     async def typing(self, sid: str, session: dict[str, Any], data: Any) -> dict[str, Any]:
         conv = await self.service.open_conversation(session["visitor"])
         if conv is not None and conv["seat"]:
-            console = self.services.get("console")
+            console = self.deps.console
             if console is not None:
                 await console.emit_seat(conv["seat"], "chat_typing", {"contact_id": f"webchat-{conv['id']}"})
         return {}
@@ -285,7 +290,7 @@ class VisitorNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # python
             raise VisitorInputError("已读回执格式不正确")
         conv = await self.service.web_conversation(conversation, session["visitor"])
         count = await self.service.mark_read(conversation, "out", up_to)
-        console = self.services.get("console")
+        console = self.deps.console
         if count and conv.seat and console is not None:
             await console.emit_seat(conv.seat, "chat_read", {"contact_id": f"webchat-{conversation}", "up_to": up_to})
         return {"read": count}
@@ -296,8 +301,9 @@ class VisitorNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # python
             raise NoConversation(0)
         contact = f"webchat-{conv['id']}"
         acd = self._acd()
-        if acd is not None and contact in acd.core.contacts:
-            waiting = acd.core.contacts[contact].state in ("waiting", "callback", "offered")
+        held = acd.core.contact(contact) if acd is not None else None
+        if acd is not None and held is not None:
+            waiting = held.state in ("waiting", "callback", "offered")
             event = ContactAbandoned if waiting else ContactEnded
             await acd.feed(event(now=acd.now(), contact_id=contact))  # the bridge closes the conversation
         else:
@@ -338,7 +344,7 @@ class VisitorNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # python
             pos = self.position(conversation)
             if pos is None:
                 # Not yet in the ACD (its message is on the way) or no longer waiting there.
-                if acd is None or f"webchat-{conversation}" in acd.core.contacts:
+                if acd is None or acd.core.has_contact(f"webchat-{conversation}"):
                     self.waiting.pop(conversation, None)
                 continue
             await self.emit("queue", pos, room=visitor_room(visitor))

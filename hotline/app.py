@@ -7,8 +7,6 @@ optionally ``components``/``schemas``) that is merged into ``/openapi.json``.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,7 +14,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from hotline import __version__, auth
+from hotline import __version__, auth, features
 from hotline.context import AppContext
 from hotline.guard import client_address, networks, refuse, within
 
@@ -25,16 +23,6 @@ logger = logging.getLogger(__name__)
 CTX = web.AppKey("ctx", AppContext)
 OPENAPI_DOC = web.AppKey("openapi", dict)
 ALLOWED_ORIGINS = web.AppKey("allowed_origins", tuple)
-PLUGIN_ORDER = ("acd", "ivr", "workorders", "agent_console", "channels", "scheduling")
-
-
-def _plugins() -> list[Any]:
-    found = []
-    for pkg in PLUGIN_ORDER:
-        if importlib.util.find_spec(pkg) and importlib.util.find_spec(f"{pkg}.plugin"):
-            found.append(importlib.import_module(f"{pkg}.plugin"))
-    return found
-
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 BODY_TYPES = frozenset({"application/json", "multipart/form-data"})
@@ -177,7 +165,7 @@ def build_app(ctx: AppContext) -> web.Application:
     app = web.Application(middlewares=[error_middleware, origin_middleware], client_max_size=16 * 1024 * 1024)
     app[CTX] = ctx
     app[ALLOWED_ORIGINS] = tuple(o.rstrip("/").lower() for o in ctx.settings.security.allowed_origins)
-    plugins = _plugins()
+    plugins = features.plugins()
     app[OPENAPI_DOC] = build_openapi(plugins)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)

@@ -1,19 +1,18 @@
 """The ``hotline`` console script.
 
-Each feature package may hold a ``cli.py`` with ``register(subparsers)``; it is found here
-by name, so a feature adds its commands without editing this file.
+Each feature package (``hotline.features.FEATURES``) may hold a ``cli.py`` with
+``register(subparsers)``; a feature adds its commands without editing this file.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
 import logging
 import sys
 from collections.abc import Sequence
 
-from hotline import __version__
+from hotline import __version__, features
 from hotline.errors import CommandError
 from hotline.settings import SettingsError
 
@@ -26,7 +25,6 @@ CORE_COMMANDS = (
     "hotline.commands.db",
     "hotline.commands.bench",
 )
-FEATURE_PACKAGES = ("acd", "ivr", "channels", "agent_console", "scheduling", "workorders")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -34,12 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"hotline {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    modules = list(CORE_COMMANDS)
-    for pkg in FEATURE_PACKAGES:
-        if importlib.util.find_spec(f"{pkg}.cli") is not None:
-            modules.append(f"{pkg}.cli")
-    for name in modules:
+    for name in CORE_COMMANDS:
         importlib.import_module(name).register(sub)
+    for module in features.commands():
+        module.register(sub)
     return parser
 
 

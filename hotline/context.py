@@ -1,17 +1,66 @@
-"""The typed bundle of shared services every feature's plugin receives."""
+"""The typed bundle every feature's plugin receives: the kernel's services (settings, storage,
+Redis, the compute lane) and ``deps``, what the features provide to one another.
+
+Part of the composition root: ``Deps`` names the features' services (as types only), so the
+kernel never imports this module.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from hotline.bus import Bus
 from hotline.offload import Lane
 from hotline.settings import Settings
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
+    from socketio import AsyncServer
+
+    from acd.ami import Ami
+    from acd.chat import ChatBridge
+    from acd.service import AcdService
+    from acd.voice.api import VoiceControl
+    from acd.voice.phones import SeatPhones
+    from acd.voice.presence import PhonePresence
+    from acd.voice.service import VoiceService
+    from agent_console.services import ConsoleService
+    from channels.services import ChannelService
+    from channels.sink import QueueContactSink
+    from channels.visitor import VisitorNamespace
+    from ivr.service import IvrService
+    from scheduling.services import SchedulingService
+    from workorders.services import WorkOrderService
+
+
+@dataclass
+class Deps:
+    """What the features provide to one another, each set by the feature that owns it when it
+    is installed (``None`` while that feature is absent or not installed yet). A feature reads
+    the others only through these fields, never by importing their adapters; the bus carries
+    what one feature tells all the others (``hotline.bus``)."""
+
+    bus: Bus = field(default_factory=Bus)
+    sio: AsyncServer | None = None  # the Socket.IO server, built by the console's plugin
+    acd: AcdService | None = None
+    voice: VoiceControl | None = None  # call control for the console and supervisors
+    voice_service: VoiceService | None = None  # seats' devices, for the roster and scheduling
+    ami: Ami | None = None
+    phones: SeatPhones | None = None
+    phone_presence: PhonePresence | None = None
+    provision_seats: Callable[[], Awaitable[int]] | None = None
+    ivr: IvrService | None = None
+    workorders: WorkOrderService | None = None
+    channels: ChannelService | None = None
+    channels_sink: QueueContactSink | None = None
+    chat_bridge: ChatBridge | None = None
+    console: ConsoleService | None = None
+    webchat: VisitorNamespace | None = None
+    scheduling: SchedulingService | None = None
 
 
 @dataclass
@@ -20,8 +69,7 @@ class AppContext:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     redis: Redis | None = None
-    # Features publish their services here by name (e.g. "acd", "workorders") for the others to use.
-    services: dict[str, Any] = field(default_factory=dict)
+    deps: Deps = field(default_factory=Deps)
     _compute: Lane | None = field(default=None, repr=False)
 
     @property

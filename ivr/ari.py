@@ -74,12 +74,12 @@ class IvrRunner:
     async def run(self, voice: VoiceService, call: Call) -> dict[str, Any] | None:
         load = {}
         core = voice.acd.core
-        for name in core.index.queues:
+        for name in core.queue_names():
             snap = core.queue_snapshot(name)
             load[name] = QueueLoad(
                 waiting=int(snap["waiting"]),
                 expected_wait=float(snap["longest_wait_s"]),
-                seats_logged_in=sum(1 for s in core.index.seats.values() if s.state != "logged_out"),
+                seats_logged_in=sum(1 for s in core.seats() if s.state != "logged_out"),
             )
         session = self.service.new_session(call.caller, dt.datetime.fromtimestamp(self.clock(), self.tz), load)
         run = _Run(self, voice, call, session)

@@ -31,7 +31,7 @@ def install(app: web.Application, ctx: AppContext) -> None:
     def calendar() -> WorkingDay | None:
         # the work-order calendar (with the loaded State Council years and overrides) when present;
         # looked up per call because that plugin is installed after this one
-        workorders = ctx.services.get("workorders")
+        workorders = ctx.deps.workorders
         if workorders is None or not hasattr(workorders, "cal"):
             return None
         cal = workorders.cal()
@@ -42,7 +42,7 @@ def install(app: web.Application, ctx: AppContext) -> None:
     except FlowError as exc:
         # no flow in service at all: refuse to start rather than answer calls with nothing
         raise SettingsError(f"IVR flow {settings.flow} cannot go into service (HOTLINE_IVR__FLOW):\n{exc}") from None
-    ctx.services["ivr"] = service
+    ctx.deps.ivr = service
     app[SERVICE] = service
     auth.install(app, ctx)
     app.router.add_get("/api/ivr/flow", flow_info)

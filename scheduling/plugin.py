@@ -9,7 +9,6 @@ from aiohttp import web
 
 from acd.service import AcdService
 from hotline import auth
-from hotline.bus import Bus
 from hotline.context import AppContext
 from hotline.dialplans import dial_policy
 from scheduling.core.actions import CloudSeat
@@ -24,14 +23,14 @@ OPENAPI = _DOC
 
 
 def install(app: web.Application, ctx: AppContext) -> None:
-    bus = ctx.services.setdefault("bus", Bus())
-    acd = ctx.services.get("acd")
+    bus = ctx.deps.bus
+    acd = ctx.deps.acd
     if acd is None:  # the ACD plugin installs first; standalone (tests, tools) runs its own core
         acd = AcdService(bus)
-        ctx.services["acd"] = acd
+        ctx.deps.acd = acd
 
     def cloud_device(seat: CloudSeat) -> None:
-        voice = ctx.services.get("voice_service")
+        voice = ctx.deps.voice_service
         if voice is None:
             logger.warning("no voice service: cloud seat %s cannot be dialled", seat.seat_id)
             return
@@ -43,7 +42,7 @@ def install(app: web.Application, ctx: AppContext) -> None:
     service.compute = ctx.compute
     service.compute_timeout_s = ctx.settings.security.computation_timeout_s
     service.dial_policy = dial_policy(ctx.settings)
-    ctx.services["scheduling"] = service
+    ctx.deps.scheduling = service
     app[SERVICE] = service
     auth.install(app, ctx)  # no-op when the app already did it
     add_routes(app)

@@ -100,7 +100,7 @@ class SchedulingService:
         """Automatic surge steps (period over, queue drained, idle cloud seats logged out)."""
         async with self._lock:
             core = self.acd.core
-            names = [self.queue] if self.queue else sorted(core.index.queues)
+            names = [self.queue] if self.queue else core.queue_names()
             waiting = sum(core.queue_snapshot(n)["waiting"] for n in names)
             busy = [s for s in self._cloud if core.seat_state(s)["state"] in OCCUPIED]
             before = len(self.desk.log)
@@ -242,7 +242,7 @@ class SchedulingService:
             if 0 <= index <= current and group_of_channel(str(row["channel"])) == group:
                 actual[index] += int(row["offered"])
         on_shift = await self._on_shift(roster, now)
-        live = [LiveSeat(seat.id, seat.state, seat.max_chats) for seat in core.index.seats.values()]
+        live = [LiveSeat(seat.id, seat.state, seat.max_chats) for seat in core.seats()]
         logged_in, ready = group_counts(live, on_shift, group)
         view = functools.partial(
             intraday_view,

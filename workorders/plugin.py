@@ -44,7 +44,7 @@ WAITING = {
 
 def install(app: web.Application, ctx: AppContext) -> None:
     service = WorkOrderService(ctx.sessions, load_workorder_settings(ctx.settings), ctx.settings.data_dir)
-    ctx.services["workorders"] = service
+    ctx.deps.workorders = service
     app[SERVICE] = service
     auth.install(app, ctx)  # no-op when the app already did it
     add_routes(app)

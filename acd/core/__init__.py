@@ -40,6 +40,7 @@ from acd.core.events import (
     event_to_dict,
 )
 from acd.core.states import IllegalTransition
+from acd.core.views import ContactView, SeatView
 
 __all__ = [
     "Acd",
@@ -51,6 +52,7 @@ __all__ = [
     "ContactAbandoned",
     "ContactArrived",
     "ContactEnded",
+    "ContactView",
     "Event",
     "IllegalTransition",
     "Offer",
@@ -68,6 +70,7 @@ __all__ = [
     "SeatReplied",
     "SeatSkillsChanged",
     "SeatStateChanged",
+    "SeatView",
     "StartCallback",
     "Tick",
     "Widened",

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from acd.core.commands import Command, SeatStateChanged
@@ -55,6 +55,7 @@ from acd.core.states import (
     next_seat_state,
 )
 from acd.core.stats import Stats
+from acd.core.views import ContactView, SeatView
 
 RING, WRAP, CHECK = 0, 1, 2
 
@@ -322,6 +323,42 @@ class Acd(OffersMixin):
         return q
 
     # -- queries for the adapters and the console ------------------------------------------
+    # Everything outside the core reads the engine through these (views, never its index or
+    # contacts table); what they return is the engine's own object, typed read-only.
+    def seat(self, seat_id: str) -> SeatView | None:
+        return self.index.seats.get(seat_id)
+
+    def has_seat(self, seat_id: str) -> bool:
+        return seat_id in self.index.seats
+
+    def seats(self) -> Iterable[SeatView]:
+        return self.index.seats.values()
+
+    def seat_ids(self) -> list[str]:
+        return sorted(self.index.seats)
+
+    def seat_count(self) -> int:
+        return len(self.index.seats)
+
+    def contact(self, contact_id: str) -> ContactView | None:
+        return self.contacts.get(contact_id)
+
+    def has_contact(self, contact_id: str) -> bool:
+        return contact_id in self.contacts
+
+    def all_contacts(self) -> Iterable[ContactView]:
+        return self.contacts.values()
+
+    def queue_config(self, name: str) -> QueueConfig | None:
+        return self.index.queues.get(name)
+
+    def queue_names(self) -> list[str]:
+        return sorted(self.index.queues)
+
+    def waiting_in(self, name: str) -> int:
+        queued = self.index.by_queue.get(name)
+        return len(queued) if queued is not None else 0
+
     def seat_state(self, seat_id: str) -> dict[str, Any]:
         seat = self._seat(seat_id)
         return {

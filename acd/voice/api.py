@@ -1,6 +1,6 @@
 """What the console and supervisors may ask of the voice side, as one typed protocol.
 
-The console holds ``ctx.services.get("voice")`` and calls these; every method raises
+The console holds ``ctx.deps.voice`` and calls these; every method raises
 ``VoiceError`` with a message fit for the seat (Chinese) when the action cannot be done.
 Targets: ``seat:<id>``, ``queue:<name>`` or ``number:<digits>``.
 """

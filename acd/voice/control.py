@@ -114,7 +114,7 @@ class CallControl:
         if kind == "number":
             await self._dial_out(call, self._number(value), "attended" if attended else "transfer")
         elif kind == "queue":
-            if value not in self.v.acd.core.index.queues:
+            if self.v.acd.core.queue_config(value) is None:
                 raise VoiceError("没有这个队列")
             await self._requeue(call, value)
         elif kind == "seat":

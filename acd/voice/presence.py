@@ -35,7 +35,7 @@ class PhonePresence:
             task.add_done_callback(self.tasks.discard)
 
     async def _gone(self, seat_id: str, status: str) -> None:
-        seat = self.acd.core.index.seats.get(seat_id)
+        seat = self.acd.core.seat(seat_id)
         if seat is None or seat.state != "ready" or seat.kind == "cloud":
             return
         try:

@@ -884,7 +884,7 @@ class VoiceService:
         call = Call(contact_id=cid, channel_id=cid, caller=caller, arrived=float(enq or self.clock()))
         self.calls[cid] = call
         self.by_channel[cid] = call
-        if cid in self.acd.core.contacts:
+        if self.acd.core.has_contact(cid):
             call.state, call.queue, call.in_core = QUEUED, queue or self.default_queue, True
             if enq:
                 call.enqueued = float(enq)

@@ -13,7 +13,7 @@ logger = logging.getLogger(__name__)
 
 
 async def voice_message_to_work_order(ctx: AppContext, call: Call, name: str) -> int | None:
-    workorders = ctx.services.get("workorders")
+    workorders = ctx.deps.workorders
     if workorders is None:
         logger.warning("voice message kept in Asterisk only: no work-order service", extra={"recording": name})
         return None

@@ -3,23 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 
 from alembic import context
 from sqlalchemy.engine import Connection
 
+from hotline import features
 from hotline.storage import Base, make_engine
 
 # Every feature's tables join the metadata here, so autogenerate sees the whole schema.
-for _module in (
-    "workorders.models",
-    "channels.models",
-    "agent_console.models",
-    "scheduling.models",
-    "ivr.models",
-):
-    if importlib.util.find_spec(_module.split(".")[0]) and importlib.util.find_spec(_module):
-        __import__(_module)
+features.models()
 
 target_metadata = Base.metadata
 

@@ -81,7 +81,7 @@ async def test_seat_takes_a_chat_from_offer_to_wrap_up_and_the_supervisor_sees_i
             )
         )
     channels = FakeChannels(XSS)
-    engine.ctx.services["channels"] = channels
+    engine.ctx.deps.channels = channels
     cid = "webchat-7"
     await engine.acd.feed(
         ContactArrived(now=engine.acd.now(), contact_id=cid, channel="webchat", queue="internet", caller=XSS)
@@ -119,7 +119,7 @@ async def test_seat_takes_a_chat_from_offer_to_wrap_up_and_the_supervisor_sees_i
         helpers.append(c)
     call = await engine.call(caller="13900001234")
     await engine.acd.feed(
-        OfferAccepted(now=engine.acd.now(), contact_id=call, seat_id=engine.acd.core.contacts[call].seat or "")
+        OfferAccepted(now=engine.acd.now(), contact_id=call, seat_id=engine.acd.core.contact(call).seat or "")
     )
     for n in range(3):
         await engine.call(caller=f"1370000000{n}", queue="business")

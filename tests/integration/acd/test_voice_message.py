@@ -53,8 +53,8 @@ async def test_voice_message_is_recorded_and_attached_to_a_new_work_order(sqlite
             assert await caller.wait(30) in (0, 1)  # the IVR may hang up first after its thanks
             rec = await s.record()
         assert orders and orders[0] is not None, rec
-        order = await ctx.services["workorders"].get(orders[0])
-        attachments = await ctx.services["workorders"].attachments(orders[0])
+        order = await ctx.deps.workorders.get(orders[0])
+        attachments = await ctx.deps.workorders.attachments(orders[0])
         assert order.state == "intake"
         assert [a.content_type for a in attachments] == ["audio/wav"]
         assert any(o.get("event") == "voice_message" for o in rec["offers"])

@@ -25,7 +25,6 @@ from agent_console.services import ConsoleService
 from agent_console.settings import ConsoleSettings
 from hotline.app import error_middleware
 from hotline.auth import create_account, make_token
-from hotline.bus import Bus
 from hotline.context import AppContext
 from hotline.migrate import upgrade
 from hotline.settings import load_settings
@@ -179,8 +178,8 @@ async def start_engine(
     ctx = AppContext(settings=settings, engine=engine, sessions=make_sessionmaker(engine))
     app = web.Application(middlewares=[error_middleware])
     # The ACD service as acd.plugin builds it, without the telephony side (tests fake the voice).
-    acd = AcdService(ctx.services.setdefault("bus", Bus()))
-    ctx.services["acd"] = acd
+    acd = AcdService(ctx.deps.bus)
+    ctx.deps.acd = acd
 
     async def acd_lifecycle(_app: web.Application) -> AsyncIterator[None]:
         for queue in load_queues():
@@ -203,15 +202,15 @@ async def start_engine(
         from channels import plugin as channels_plugin
 
         channels_plugin.install(app, ctx, channels)
-        bridge = ChatBridge(acd, ctx.services["bus"], ctx.services["channels"], services=ctx.services)
-        ctx.services["channels.sink"].subscribe(bridge.on_notification)
+        bridge = ChatBridge(acd, ctx.deps.bus, ctx.deps.channels, deps=ctx.deps)
+        ctx.deps.channels_sink.subscribe(bridge.on_notification)
         acd.register("chat", executor)  # keep recording chat commands as well
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
     host, port = runner.addresses[0][:2]
-    return Engine(f"http://{host}:{port}", ctx, acd, ctx.services["console"], executor, settings.secret_key, runner)
+    return Engine(f"http://{host}:{port}", ctx, acd, ctx.deps.console, executor, settings.secret_key, runner)
 
 
 async def stop_engine(e: Engine) -> None:

@@ -26,7 +26,7 @@ async def test_work_order_is_created_pre_filled_from_the_contact_and_shows_in_hi
         "ok": False,
         "error": "工单服务未启用",
     }
-    engine.ctx.services["workorders"] = WorkOrderService(
+    engine.ctx.deps.workorders = WorkOrderService(
         engine.ctx.sessions, load_workorder_settings(engine.ctx.settings), engine.ctx.settings.data_dir
     )
     ack = await seat.call(

@@ -62,7 +62,7 @@ async def test_a_seat_that_logged_out_and_closed_the_page_stays_logged_out(engin
     await seat.call("logout")
     await seat.sio.disconnect()
     await asyncio.sleep(0.9)
-    assert "1001" not in engine.acd.core.index.seats
+    assert not engine.acd.core.has_seat("1001")
 
 
 async def test_a_gone_seats_offer_is_not_offered_back_to_it(engine: Engine) -> None:
@@ -76,4 +76,4 @@ async def test_a_gone_seats_offer_is_not_offered_back_to_it(engine: Engine) -> N
             break
     state = engine.acd.core.seat_state("1001")
     assert state["state"] == "not_ready" and state["offer"] is None
-    assert engine.acd.core.contacts[cid].state == "waiting"  # back in line, for the next seat that comes
+    assert engine.acd.core.contact(cid).state == "waiting"  # back in line, for the next seat that comes

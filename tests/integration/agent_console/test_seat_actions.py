@@ -39,7 +39,7 @@ async def test_login_not_ready_with_reason_ready_and_logout_change_the_acd_seat(
     assert ack["seat"]["state"] == "not_ready" and ack["seat"]["reason"] == "用餐"
     assert engine.acd.core.seat_state("1001")["reason"] == "用餐"
     ack = await seat.call("logout")
-    assert ack["ok"] and not ack["logged_in"] and "1001" not in engine.acd.core.index.seats
+    assert ack["ok"] and not ack["logged_in"] and not engine.acd.core.has_seat("1001")
 
 
 async def test_state_changes_are_pushed_to_the_seat_page(engine: Engine) -> None:
@@ -140,7 +140,7 @@ async def test_unknown_contact_and_unknown_disposition_are_refused(engine: Engin
 @pytest.fixture
 async def in_call(engine: Engine) -> tuple[Client, str, FakeVoice]:
     voice = FakeVoice()
-    engine.ctx.services["voice"] = voice
+    engine.ctx.deps.voice = voice
     seat = await ready_seat(engine, "1001")
     cid = await engine.call(caller="13912345678")
     offer = await seat.next("offer")
@@ -191,7 +191,7 @@ async def test_call_control_refusals(engine: Engine, in_call: tuple[Client, str,
     assert await seat.call("hold", {"contact_id": cid}) == {"ok": False, "error": "对方已挂机"}
     other = await engine.client("/agent", await engine.account("1002"))
     assert await other.call("hangup", {"contact_id": cid}) == {"ok": False, "error": "该来电/会话不属于您"}
-    del engine.ctx.services["voice"]
+    engine.ctx.deps.voice = None
     assert await seat.call("mute", {"contact_id": cid, "on": True}) == {"ok": False, "error": "语音服务未启用"}
     assert voice.calls == []
 
@@ -242,7 +242,7 @@ async def test_rejected_voice_offer_rings_the_next_seat(engine: Engine) -> None:
     second = await ready_seat(engine, "1002")
     assert (await first.call("reject", {"contact_id": cid}))["ok"]
     assert (await second.next("offer"))["contact_id"] == cid
-    assert engine.acd.core.contacts[cid].seat == "1002"
+    assert engine.acd.core.contact(cid).seat == "1002"
     # The contact is no longer the first seat's to refuse.
     assert (await first.call("reject", {"contact_id": cid})) == {"ok": False, "error": "该来电/会话不属于您"}
 
@@ -279,13 +279,13 @@ async def test_chat_messages_go_through_the_channels_and_the_first_reply_counts(
         "error": "会话服务未启用",
     }
     channels = FakeChannels()
-    engine.ctx.services["channels"] = channels
+    engine.ctx.deps.channels = channels
     history = await seat.call("chat_history", {"contact_id": "wechat-42"})
     assert history["ok"] and history["messages"][0]["body"]["text"] == "<b>你好</b>"
     ack = await seat.call("chat_send", {"contact_id": "wechat-42", "text": "您好，请讲"})
     assert ack == {"ok": True, "contact_id": "wechat-42", "status": "sent", "detail": ""}
     assert channels.sent == [(42, "1001", "您好，请讲")]
-    assert engine.acd.core.contacts["wechat-42"].replied is True
+    assert engine.acd.core.contact("wechat-42").replied is True
     late = await seat.call("chat_send", {"contact_id": "wechat-42", "text": "late"})
     assert late == {"ok": False, "error": "超出48小时回复时限"}
     other = await engine.client("/agent", await engine.account("1002"))
@@ -305,7 +305,7 @@ async def test_the_seat_phone_opens_with_the_sign_in_closes_with_the_sign_out_an
             raise OSError("AMI not reachable")
         writes.append(sorted(d.seat_id for d in devices))
 
-    engine.ctx.services["phones"] = phones = SeatPhones("secret", write, settle_s=0.01)
+    engine.ctx.deps.phones = phones = SeatPhones("secret", write, settle_s=0.01)
     seat = await engine.client("/agent", await engine.account("1201"))
     ack = await seat.call("login", {"phone": "webrtc"})
     assert ack["ok"] and writes[-1] == ["1201"]

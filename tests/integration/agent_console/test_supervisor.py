@@ -76,7 +76,7 @@ async def test_force_logout_is_refused_during_a_call_and_works_when_idle(engine:
     ack = await sup.call("force_logout", {"seat_id": "1001"})
     assert ack["ok"] and ack["seat"]["state"] == "logged_out"
     assert (await seat.next("forced"))["action"] == "logout"
-    assert "1001" not in engine.acd.core.index.seats
+    assert not engine.acd.core.has_seat("1001")
 
 
 async def test_moving_a_seat_between_groups_changes_routing_now_and_at_next_login(engine: Engine) -> None:
@@ -86,7 +86,7 @@ async def test_moving_a_seat_between_groups_changes_routing_now_and_at_next_logi
         "move_seat", {"seat_id": "1001", "groups": ["涉企组"], "skills": {"general": 2, "business": 3}}
     )
     assert ack["ok"] and ack["seat"]["groups"] == ["涉企组"] and ack["seat"]["skills"] == {"business": 3, "general": 2}
-    assert engine.acd.core.index.seats["1001"].groups == frozenset({"涉企组"})
+    assert engine.acd.core.seat("1001").groups == frozenset({"涉企组"})
     assert "business" in (await seat.call("state"))["queues"]
     async with engine.ctx.sessions() as s:
         prof = await s.get(SeatProfile, "1001")
@@ -100,7 +100,7 @@ async def test_moving_a_seat_between_groups_changes_routing_now_and_at_next_logi
 
 async def test_listen_whisper_and_barge_use_the_voice_snoop(engine: Engine) -> None:
     voice = FakeVoice()
-    engine.ctx.services["voice"] = voice
+    engine.ctx.deps.voice = voice
     seat = await ready_seat(engine, "1001")
     cid = await engine.call()
     await seat.next("offer")
@@ -123,5 +123,5 @@ async def test_listen_whisper_and_barge_use_the_voice_snoop(engine: Engine) -> N
     assert (await other.call("stop_snoop", {"snoop_id": ids[0]}))["ok"] is False
     assert (await sup.call("stop_snoop", {"snoop_id": ids[0]}))["ok"]
     assert voice.calls[-1] == ("stop_snoop", (ids[0],))
-    del engine.ctx.services["voice"]
+    engine.ctx.deps.voice = None
     assert await sup.call("snoop", {"seat_id": "1001", "mode": "listen"}) == {"ok": False, "error": "语音服务未启用"}

@@ -57,9 +57,9 @@ async def start_engine(
     settings = load_settings(data_dir=tmp_path)
     ctx = AppContext(settings=settings, engine=engine, sessions=make_sessionmaker(engine), redis=redis)
     sink = QueueContactSink(keep=10_000)  # the tests read what reached the ACD's door
-    ctx.services["channels.sink"] = sink
+    ctx.deps.channels_sink = sink
     if workorders:
-        # The real work-order service, published in ctx.services as the engine's plugin order does.
+        # The real work-order service, published in ctx.deps as the engine's plugin order does.
         from workorders import plugin as workorders_plugin
 
         workorders_plugin.install(web.Application(), ctx)

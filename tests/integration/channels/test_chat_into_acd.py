@@ -23,7 +23,7 @@ async def test_wechat_message_is_offered_to_the_free_seat_and_assigned_on_accept
         QueueConfig(name="internet", skills=(("general", 1),)),
     ):
         await acd.feed(QueueConfigured(now=acd.now(), queue=q))
-    bridge = ChatBridge(acd, bus, eng.ctx.services["channels"])
+    bridge = ChatBridge(acd, bus, eng.ctx.deps.channels)
     eng.sink.subscribe(bridge.on_notification)
     # Seat A is on a call; seat B is free.
     await acd.feed(SeatLoggedIn(now=acd.now(), seat_id="A", skills=(("general", 5),), ready=True))
@@ -43,7 +43,7 @@ async def test_wechat_message_is_offered_to_the_free_seat_and_assigned_on_accept
     assert contact.startswith("wechat-")
 
     await acd.feed(OfferAccepted(now=acd.now(), contact_id=contact, seat_id="B"))
-    transcript = await eng.ctx.services["channels"].transcript(int(contact.split("-")[1]))
+    transcript = await eng.ctx.deps.channels.transcript(int(contact.split("-")[1]))
     assert any("路灯坏了" in str(m) for m in transcript)
     state = acd.core.seat_state("B")
     assert state["chats"] == [contact] and acd.core.seat_state("A")["voice"] == "call-1"

@@ -285,7 +285,7 @@ async def test_photo_and_location_open_a_work_order_with_the_photo_when_the_serv
     async with eng.ctx.sessions() as s:
         (conv,) = (await s.execute(select(ChannelConversation))).scalars()
     assert conv.workorder_id
-    orders = eng.ctx.services["workorders"]
+    orders = eng.ctx.deps.workorders
     order_id = int(conv.workorder_id)
     atts = await orders.attachments(order_id)
     assert [(a.kind, a.content_type) for a in atts] == [("photo", "image/jpeg")]

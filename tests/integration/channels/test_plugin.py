@@ -60,7 +60,7 @@ def test_without_a_token_the_webhook_is_not_routed(monkeypatch, tmp_path):
     app = web.Application()
     plugin.install(app, ctx)
     assert all(r.resource.canonical != "/wechat/webhook" for r in app.router.routes() if r.resource)
-    assert ctx.services["channels"] is app[plugin.SERVICE]
+    assert ctx.deps.channels is app[plugin.SERVICE]
 
 
 async def test_response_tracking_is_restored_after_a_restart(tmp_path, standin):

@@ -131,7 +131,7 @@ async def test_visitor_and_seat_chat_with_receipts_typing_close_and_rating(eng: 
         "create_workorder", {"contact_id": contact, "content": "小区路灯不亮，位于人民路口", "title": "路灯不亮"}
     )
     assert made["ok"], made
-    orders = eng.ctx.services["workorders"]
+    orders = eng.ctx.deps.workorders
     [transcript] = [f for f in await orders.attachments(made["order_id"]) if f.filename.startswith("会话记录")]
     assert transcript.content_type == "text/plain"
     text = orders.attachment_path(transcript).read_text()
@@ -187,7 +187,7 @@ async def test_waiting_visitor_gets_queue_position_and_can_leave_the_queue(eng: 
     closed = await v.next("closed")
     assert closed["conversation"] == ack["conversation"]
     contact = f"webchat-{ack['conversation']}"
-    assert contact not in eng.acd.core.contacts or eng.acd.core.contacts[contact].state == "abandoned"
+    assert not eng.acd.core.has_contact(contact) or eng.acd.core.contact(contact).state == "abandoned"
     [conv] = await rows(eng, ChannelConversation)
     assert conv.state == "closed" and conv.flags["disposition"] == "citizen_left"
     assert (await v.call("end")) == {"ok": False, "error": "没有找到这次会话"}
@@ -202,11 +202,11 @@ async def test_no_seat_on_duty_a_left_message_becomes_a_work_order(eng: Engine) 
     assert not bad_phone["ok"] and "格式" in bad_phone["error"]
     ack = await v.call("leave_message", {"text": "楼下夜间施工扰民", "phone": "139-1234-5678", "name": "王女士"})
     assert ack["ok"] and isinstance(ack["order_id"], int), ack
-    order = await eng.ctx.services["workorders"].get(ack["order_id"])
+    order = await eng.ctx.deps.workorders.get(ack["order_id"])
     assert order.channel == "web" and order.citizen_phone == "13912345678" and "施工扰民" in order.content
     [conv] = await rows(eng, ChannelConversation)
     assert conv.state == "closed" and conv.workorder_id == str(ack["order_id"])
-    assert not eng.acd.core.contacts  # a left message does not wait for a seat
+    assert not list(eng.acd.core.all_contacts())  # a left message does not wait for a seat
 
 
 async def test_pictures_bad_input_floods_and_identity(eng: Engine) -> None:
@@ -277,10 +277,10 @@ async def test_pictures_bad_input_floods_and_identity(eng: Engine) -> None:
         assert r.status == 401
     contact = f"webchat-{ok['conversation']}"
     for _ in range(50):
-        if contact in eng.acd.core.contacts:
+        if eng.acd.core.has_contact(contact):
             break
         await asyncio.sleep(0.05)
-    assert eng.acd.core.contacts[contact].caller == "13800001111"
+    assert eng.acd.core.contact(contact).caller == "13800001111"
 
 
 async def test_widget_page_sets_a_signed_visitor_cookie_that_the_socket_uses(eng: Engine) -> None:
@@ -322,7 +322,7 @@ async def test_a_late_reply_is_flagged_then_the_chat_moves_to_another_seat_and_a
         contact = (await first.next("offer"))["contact_id"]
         assert (await first.call("accept", {"contact_id": contact}))["ok"]
         await v.next("assigned")
-        enq = e.acd.core.contacts[contact].enq
+        enq = e.acd.core.contact(contact).enq
         second = await ready_seat(e, "2002")  # ready only now, so the first seat had the chat
 
         # Nobody answers: the seat and the supervisors are told, then the chat goes to 2002.
@@ -337,7 +337,7 @@ async def test_a_late_reply_is_flagged_then_the_chat_moves_to_another_seat_and_a
         ] == "2001"
         assert (await second.call("accept", {"contact_id": contact}))["ok"]
         assert (await v.next("assigned"))["seat"] == "2002"
-        assert e.acd.core.contacts[contact].enq == enq  # its place in time was kept
+        assert e.acd.core.contact(contact).enq == enq  # its place in time was kept
 
         # 2002 hands it to the business queue; seats are refused as chat targets.
         refused = await second.call("transfer", {"contact_id": contact, "target": "seat:2001"})
@@ -346,7 +346,7 @@ async def test_a_late_reply_is_flagged_then_the_chat_moves_to_another_seat_and_a
         assert not unknown["ok"] and "转接失败" in unknown["error"]
         moved = await second.call("transfer", {"contact_id": contact, "target": "queue:business"})
         assert moved["ok"] and moved["queue"] == "business"
-        assert e.acd.core.contacts[contact].queue == "business"
+        assert e.acd.core.contact(contact).queue == "business"
         [conv] = await rows(e, ChannelConversation)
         assert conv.state == "queued" and conv.seat == ""
         # Still open for the citizen: a new message is stored in the same conversation.

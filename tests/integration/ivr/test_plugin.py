@@ -122,7 +122,7 @@ async def test_the_service_gives_sessions_on_the_flow_in_service_with_the_work_o
     later.start()
     later.on_event(PromptFinished())
     assert later.on_event(DigitsReceived("1")) == [Enqueue("business", (), 0)]
-    ctx.services["workorders"] = FakeWorkOrders()  # installed after the IVR; looked up per call
+    ctx.deps.workorders = FakeWorkOrders()  # installed after the IVR; looked up per call
     odd_day = service.new_session("13812345678", dt.datetime(2026, 11, 27, 10, 0))
     assert odd_day.calendar(dt.date(2026, 11, 27)) is False
     assert service.new_survey().start()[0] == Play((PromptRef("survey_ask"),), barge_in=True)
