@@ -53,7 +53,7 @@ def install(app: web.Application, ctx: AppContext) -> None:
     def ivr_runner() -> Any:
         # The IVR feature registers itself after this plugin; look it up on first use.
         if "runner" not in runners and ctx.deps.ivr is not None:
-            from ivr.ari import IvrRunner
+            from acd.voice.ivr import IvrRunner
 
             async def lookup(number: str) -> tuple[bool, str]:
                 """Self-service progress: the order by the number keyed in, read back by its state."""
@@ -128,7 +128,8 @@ def install(app: web.Application, ctx: AppContext) -> None:
         endpoints those of the seats signed in now (none after a start: they sign in again)."""
         from acd.voice.roster import seat_devices
 
-        devices = await seat_devices(ctx.sessions)
+        console = ctx.deps.console  # the console keeps each seat's phone; without it, browser phones
+        devices = await seat_devices(ctx.sessions, await console.phone_profiles() if console is not None else {})
         for device in devices:
             voice.set_device(device)
         try:
@@ -169,9 +170,9 @@ def install(app: web.Application, ctx: AppContext) -> None:
         if a.voice:
             if not a.external:  # the manager's surge announcement is made into the sandbox's sounds
                 from acd.voice.announcement import Announcement
-                from hotline.sandbox import paths
+                from hotline.layout import paths
 
-                Announcement(voice, bus, paths(ctx.settings).root / a.sounds_dir.lstrip("/"))
+                Announcement(voice, bus, paths(ctx.settings).root / a.sounds_dir.lstrip("/"), ctx.deps.speak)
             ivr_service = ctx.deps.ivr
             if ivr_service is not None:
                 from acd.voice.missed import MissedCalls

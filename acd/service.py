@@ -13,8 +13,9 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any
 
+from acd.api import Executor
 from acd.core import (
     Acd,
     AcdSettings,
@@ -38,12 +39,6 @@ from acd.core.config import media_of
 from hotline.bus import Bus
 
 logger = logging.getLogger(__name__)
-
-
-class Executor(Protocol):
-    """Carries out the core's commands for one kind of media ("voice" or "chat")."""
-
-    async def execute(self, command: Command) -> None: ...
 
 
 EventSink = Callable[[dict[str, Any]], Awaitable[None]]

@@ -1,14 +1,14 @@
 """What the seat sees about a contact: caller, queue, wait, IVR path, earlier contacts and open orders.
 
-Read-only queries; work-order tables belong to the workorders feature and are read only when it
-is installed.
+Read-only queries; open work orders come from the work-order feature (``ctx.deps.workorders``)
+when it is installed.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -18,8 +18,11 @@ from hotline.storage import Interaction
 
 logger = logging.getLogger(__name__)
 
-# Work-order states after which an order is no longer open for the citizen.
-FINISHED_ORDER_STATES = frozenset({"answered", "transferred", "not_accepted", "closed", "archived", "merged"})
+
+class OpenOrders(Protocol):
+    """The work-order feature's answer to "which orders of this number are still open"."""
+
+    async def open_orders_of(self, phone: str, limit: int) -> list[dict[str, Any]]: ...
 
 
 def _iso(value: dt.datetime | None) -> str | None:
@@ -35,7 +38,7 @@ async def interaction_data(sessions: async_sessionmaker[AsyncSession], contact_i
 
 
 async def caller_history(
-    sessions: async_sessionmaker[AsyncSession], caller: str, exclude: str, limit: int
+    sessions: async_sessionmaker[AsyncSession], caller: str, exclude: str, limit: int, orders: OpenOrders | None
 ) -> dict[str, Any]:
     """Earlier contacts of the number (with how seats closed them) and its open work orders."""
     if not caller:
@@ -63,31 +66,4 @@ async def caller_history(
                 c["disposition"] = w.disposition if w else ""
                 c["notes"] = w.notes[:200] if w else ""
                 c["seat"] = w.seat_id if w else ""
-        orders = await _open_orders(s, caller, limit)
-    return {"contacts": contacts, "orders": orders}
-
-
-async def _open_orders(s: AsyncSession, caller: str, limit: int) -> list[dict[str, Any]]:
-    try:
-        from workorders.core.model import STATE_LABELS, State
-        from workorders.models import WoOrder
-    except ImportError:  # the work-order feature is not installed
-        return []
-    rows = (
-        await s.execute(
-            select(WoOrder)
-            .where(WoOrder.citizen_phone == caller, WoOrder.state.not_in(FINISHED_ORDER_STATES))
-            .order_by(WoOrder.created_at.desc())
-            .limit(limit)
-        )
-    ).scalars()
-    out = []
-    for r in rows:
-        try:
-            label = STATE_LABELS[State(r.state)]
-        except (ValueError, KeyError):
-            label = r.state
-        out.append(
-            {"id": r.id, "title": r.title, "state": r.state, "state_label": label, "created_at": _iso(r.created_at)}
-        )
-    return out
+    return {"contacts": contacts, "orders": await orders.open_orders_of(caller, limit) if orders is not None else []}

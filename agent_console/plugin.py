@@ -24,9 +24,8 @@ from agent_console.services import ConsoleService
 from agent_console.settings import ConsoleSettings, load_console_settings
 from agent_console.supervision import SupervisorActions
 from hotline import auth
-from hotline.bus import Bus
+from hotline.bus import TO_SEAT, TO_SUPERVISORS, Bus
 from hotline.context import AppContext
-from hotline.sockets import limits_from, make_server
 
 logger = logging.getLogger(__name__)
 
@@ -100,8 +99,10 @@ def install(app: web.Application, ctx: AppContext, settings: ConsoleSettings | N
         return
     auth.install(app, ctx)  # idempotent: the console needs /api/login even if the app frame did not add it
     bus: Bus = ctx.deps.bus
-    sio = make_server(limits_from(ctx.settings), ctx.settings.redis_url)
-    sio.attach(app)
+    sio = ctx.deps.sio
+    if sio is None:
+        logger.warning("agent console not installed: no Socket.IO server (the composition root builds it)")
+        return
     console = ConsoleService(sio, acd, ctx.sessions, ctx.settings, settings, ctx.deps)
     supervision = SupervisorActions(console)
     socket_auth = SocketAuth(ctx.sessions, ctx.settings.secret_key)
@@ -113,6 +114,8 @@ def install(app: web.Application, ctx: AppContext, settings: ConsoleSettings | N
     unsubscribe = [
         bus.subscribe("seat", console.on_seat_topic),
         bus.subscribe("supervisor.seat", supervision.on_seat_topic),
+        bus.subscribe(TO_SEAT, console.on_to_seat),
+        bus.subscribe(TO_SUPERVISORS, console.on_to_supervisors),
     ]
 
     async def end_sessions() -> None:

@@ -23,14 +23,14 @@ import socketio
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from acd.api import AcdApi
 from acd.core import (
     Event,
     IllegalTransition,
     OfferRejected,
     SeatNotReady,
 )
-from acd.service import AcdService
-from acd.voice.api import sip_credentials
+from acd.voice.api import SeatDevice, sip_credentials
 from agent_console import history
 from agent_console.activity import ActivityLog
 from agent_console.core import board, context, presence
@@ -70,11 +70,16 @@ def utc(ts: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(ts, dt.UTC)
 
 
+async def phone_profiles(sessions: async_sessionmaker[AsyncSession]) -> dict[str, tuple[str, str]]:
+    async with sessions() as s:
+        return {p.seat_id: (p.phone, p.number) for p in (await s.execute(select(SeatProfile))).scalars()}
+
+
 class ConsoleService:
     def __init__(
         self,
         sio: socketio.AsyncServer,
-        acd: AcdService,
+        acd: AcdApi,
         sessions: async_sessionmaker[AsyncSession],
         settings: Settings,
         console: ConsoleSettings,
@@ -144,6 +149,17 @@ class ConsoleService:
     async def emit_seat(self, seat_id: str, event: str, data: dict[str, Any]) -> None:
         await self.sio.emit(event, data, room=seat_room(seat_id), namespace=AGENT_NS)
 
+    async def phone_profiles(self) -> dict[str, tuple[str, str]]:
+        """Each seat's phone as its profile names it: seat id -> (phone, external number)."""
+        return await phone_profiles(self.sessions)
+
+    # ---- bus: what other features show on the consoles -------------------------------------------
+    async def on_to_seat(self, _topic: str, payload: dict[str, Any]) -> None:
+        await self.emit_seat(str(payload["seat_id"]), str(payload["event"]), payload["data"])
+
+    async def on_to_supervisors(self, _topic: str, payload: dict[str, Any]) -> None:
+        await self.sio.emit(str(payload["event"]), payload["data"], room=SUPERVISORS, namespace=SUPERVISOR_NS)
+
     # ---- bus: what the ACD decided -------------------------------------------------------------
     async def on_seat_topic(self, _topic: str, payload: dict[str, Any]) -> None:
         seat_id = str(payload.get("seat_id", ""))
@@ -186,7 +202,9 @@ class ConsoleService:
     async def context_of(self, contact_id: str, caller: str) -> dict[str, Any]:
         data = await history.interaction_data(self.sessions, contact_id)
         caller = caller or str(data.get("caller", ""))
-        past = await history.caller_history(self.sessions, caller, contact_id, self.console.history_limit)
+        past = await history.caller_history(
+            self.sessions, caller, contact_id, self.console.history_limit, self.deps.workorders
+        )
         return {"contact_id": contact_id, "caller": caller, "ivr_path": context.ivr_steps(data), **past}
 
     async def record(self, seat_id: str, contact_id: str, kind: str, channel: str, **extra: str) -> None:
@@ -328,8 +346,6 @@ class ConsoleService:
         endpoints = self.deps.phones
         if endpoints is None or phone == "external":
             return
-        from acd.voice.seats import SeatDevice
-
         try:
             await endpoints.sign_in(SeatDevice(user_id, kind="desk" if phone == "desk" else "webrtc"))
         except Exception as exc:

@@ -203,6 +203,7 @@ class WebChatPhase(Phase):
         from agent_console.settings import ConsoleSettings
         from channels import plugin as channels_plugin
         from channels.settings import ChannelSettings, WebChatSettings
+        from hotline.app import socket_server
         from hotline.auth import Account, hash_password, make_token
         from hotline.bus import Bus
 
@@ -214,6 +215,7 @@ class WebChatPhase(Phase):
         acd = AcdService(bus, Acd(AcdSettings(max_chats=int(plan["max_chats"]))))
         ctx.deps.acd = acd
         app = web.Application()
+        socket_server(app, ctx)  # as the composition root builds it
         console_plugin.install(app, ctx, ConsoleSettings.model_validate({}))
         # No flood limit in the way of the measured rate; the widget's own limits are tested elsewhere.
         webchat = WebChatSettings.model_validate({"flood_rate": 1000.0, "flood_burst": 1000, "position_every": 5.0})

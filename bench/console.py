@@ -69,6 +69,7 @@ async def _engine_main(conn: Any, folder: Path) -> None:
     from acd.service import AcdService
     from agent_console import plugin
     from agent_console.settings import load_console_settings
+    from hotline.app import socket_server
     from hotline.auth import Account, hash_password
     from hotline.context import AppContext
     from hotline.migrate import upgrade
@@ -108,6 +109,7 @@ async def _engine_main(conn: Any, folder: Path) -> None:
         await acd.feed(QueueConfigured(now=acd.now(), queue=queue))
     acd.start()
     app = web.Application()
+    socket_server(app, ctx)  # as the composition root builds it
     plugin.install(app, ctx, load_console_settings(grace_s=60, board_every_s=2.0))
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()

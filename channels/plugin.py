@@ -17,7 +17,6 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from agent_console.services import SUPERVISOR_NS, SUPERVISORS
 from channels.core.visitor import read_visitor
 from channels.dedup import Deduplicator, MemoryDedup, RedisDedup
 from channels.http import WEBHOOK_PATH, WeChatWebhook
@@ -187,11 +186,9 @@ SUPERVISOR_FLAGS = frozenset({"late", "offer_elsewhere"})
 def _install_webchat(
     app: web.Application, ctx: AppContext, settings: ChannelSettings, service: ChannelService, sink: ContactSink
 ) -> None:
-    from agent_console.plugin import SIO
-
-    sio = app.get(SIO)
+    sio = ctx.deps.sio
     if sio is None:
-        logger.warning("web chat off: the console's Socket.IO server is not installed")
+        logger.warning("web chat off: no Socket.IO server (the composition root builds it)")
         return
     namespace = VisitorNamespace(
         service, settings.webchat, ctx.settings.secret_key, ctx.deps, security=ctx.settings.security
@@ -255,14 +252,13 @@ def _install_webchat(
             raise web.HTTPNotFound(text="图片不存在")
         return web.FileResponse(found[0], headers={"Content-Type": found[1], "X-Content-Type-Options": "nosniff"})
 
+    bus = ctx.deps.bus
+
     async def to_console(item: Notification) -> None:
         """A citizen's message in a conversation a seat holds appears on that seat's console at once;
         a flag (late reply, 48-hour window closed, moved elsewhere...) reaches the seat and supervisors."""
-        console = ctx.deps.console
-        if console is None:
-            return
         if isinstance(item, ConversationChange):
-            await _flag(console, item)
+            await _flag(item)
             return
         conv, msg = item
         if not conv.seat or conv.state == "queued":
@@ -276,11 +272,9 @@ def _install_webchat(
             "body": msg.body,
             "at": msg.at.isoformat(),
         }
-        await console.emit_seat(
-            conv.seat, "chat_message", {"contact_id": f"{conv.channel}-{conv.id}", "message": message}
-        )
+        await bus.to_seat(conv.seat, "chat_message", {"contact_id": f"{conv.channel}-{conv.id}", "message": message})
 
-    async def _flag(console: Any, change: ConversationChange) -> None:
+    async def _flag(change: ConversationChange) -> None:
         async with ctx.sessions() as s:
             conv = await s.get(ChannelConversation, change.conversation_id)
             if conv is None:
@@ -295,9 +289,9 @@ def _install_webchat(
             "detail": {k: v for k, v in change.detail.items() if isinstance(v, (str, int, float, bool))},
         }
         if seat:
-            await console.emit_seat(seat, "chat_flag", data)
+            await bus.to_seat(seat, "chat_flag", data)
         if change.change in SUPERVISOR_FLAGS:
-            await console.sio.emit("chat_flag", data, room=SUPERVISORS, namespace=SUPERVISOR_NS)
+            await bus.to_supervisors("chat_flag", data)
 
     if isinstance(sink, QueueContactSink):
         sink.subscribe(to_console)

@@ -278,9 +278,7 @@ class VisitorNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # python
     async def typing(self, sid: str, session: dict[str, Any], data: Any) -> dict[str, Any]:
         conv = await self.service.open_conversation(session["visitor"])
         if conv is not None and conv["seat"]:
-            console = self.deps.console
-            if console is not None:
-                await console.emit_seat(conv["seat"], "chat_typing", {"contact_id": f"webchat-{conv['id']}"})
+            await self.deps.bus.to_seat(conv["seat"], "chat_typing", {"contact_id": f"webchat-{conv['id']}"})
         return {}
 
     async def read(self, sid: str, session: dict[str, Any], data: Any) -> dict[str, Any]:
@@ -290,9 +288,10 @@ class VisitorNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # python
             raise VisitorInputError("已读回执格式不正确")
         conv = await self.service.web_conversation(conversation, session["visitor"])
         count = await self.service.mark_read(conversation, "out", up_to)
-        console = self.deps.console
-        if count and conv.seat and console is not None:
-            await console.emit_seat(conv.seat, "chat_read", {"contact_id": f"webchat-{conversation}", "up_to": up_to})
+        if count and conv.seat:
+            await self.deps.bus.to_seat(
+                conv.seat, "chat_read", {"contact_id": f"webchat-{conversation}", "up_to": up_to}
+            )
         return {"read": count}
 
     async def end(self, sid: str, session: dict[str, Any], data: Any) -> dict[str, Any]:

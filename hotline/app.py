@@ -17,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from hotline import __version__, auth, features
 from hotline.context import AppContext
 from hotline.guard import client_address, networks, refuse, within
+from hotline.sockets import GuardedServer, limits_from, make_server
 
 logger = logging.getLogger(__name__)
 
@@ -161,6 +162,16 @@ async def openapi(request: web.Request) -> web.Response:
     return web.json_response(request.app[OPENAPI_DOC])
 
 
+def socket_server(app: web.Application, ctx: AppContext) -> GuardedServer:
+    """The one Socket.IO server of the process, on ``app``, shared by the features in
+    ``ctx.deps.sio`` (the seats' and supervisors' consoles, the visitors' web chat)."""
+    if ctx.deps.sio is None:
+        sio = make_server(limits_from(ctx.settings), ctx.settings.redis_url)
+        sio.attach(app)
+        ctx.deps.sio = sio
+    return ctx.deps.sio
+
+
 def build_app(ctx: AppContext) -> web.Application:
     app = web.Application(middlewares=[error_middleware, origin_middleware], client_max_size=16 * 1024 * 1024)
     app[CTX] = ctx
@@ -171,6 +182,7 @@ def build_app(ctx: AppContext) -> web.Application:
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/openapi.json", openapi)
     auth.install(app, ctx)
+    socket_server(app, ctx)
     for plugin in plugins:
         plugin.install(app, ctx)
     return app

@@ -38,7 +38,7 @@ from sqlalchemy import Boolean, DateTime, Integer, String, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
-from hotline.context import AppContext
+from hotline.kernel import Kernel
 from hotline.storage import Base
 
 logger = logging.getLogger(__name__)
@@ -218,7 +218,7 @@ async def account_for(sessions: async_sessionmaker[AsyncSession], claims: Claims
 
 @dataclass
 class AuthConfig:
-    ctx: AppContext
+    ctx: Kernel
     token_hours: float
 
 
@@ -287,7 +287,7 @@ def require_roles(*roles: str) -> Callable[[Handler], Handler]:
     return deco
 
 
-def install(app: web.Application, ctx: AppContext, token_hours: float = 12.0) -> None:
+def install(app: web.Application, ctx: Kernel, token_hours: float = 12.0) -> None:
     """Add /api/login, /api/logout, /api/me and the password routes; safe to call more than once."""
     if AUTH in app:
         return

@@ -19,6 +19,11 @@ logger = logging.getLogger(__name__)
 
 Handler = Callable[[str, dict[str, Any]], Awaitable[None] | None]
 
+# What any feature tells a seat's console or the supervisors' boards; the console subscribes
+# and emits (payloads: {"seat_id", "event", "data"} and {"event", "data"}).
+TO_SEAT = "console.to_seat"
+TO_SUPERVISORS = "console.to_supervisors"
+
 
 class Bus:
     def __init__(self) -> None:
@@ -49,6 +54,14 @@ class Bus:
                     await result
             except Exception:
                 logger.exception("bus handler failed", extra={"topic": topic})
+
+    async def to_seat(self, seat_id: str, event: str, data: dict[str, Any]) -> None:
+        """Show ``event`` with ``data`` on the consoles of ``seat_id`` (if the console runs)."""
+        await self.publish(TO_SEAT, {"seat_id": seat_id, "event": event, "data": data})
+
+    async def to_supervisors(self, event: str, data: dict[str, Any]) -> None:
+        """Show ``event`` with ``data`` on every supervisor's board (if the console runs)."""
+        await self.publish(TO_SUPERVISORS, {"event": event, "data": data})
 
     def publish_nowait(self, topic: str, payload: dict[str, Any]) -> None:
         """Publish from synchronous code: handlers run in a task of their own."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -16,10 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from hotline.bus import Bus
 from hotline.offload import Lane
 from hotline.settings import Settings
+from hotline.sockets import GuardedServer
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
-    from socketio import AsyncServer
 
     from acd.ami import Ami
     from acd.chat import ChatBridge
@@ -45,7 +46,7 @@ class Deps:
     what one feature tells all the others (``hotline.bus``)."""
 
     bus: Bus = field(default_factory=Bus)
-    sio: AsyncServer | None = None  # the Socket.IO server, built by the console's plugin
+    sio: GuardedServer | None = None  # the Socket.IO server, built by the composition root
     acd: AcdService | None = None
     voice: VoiceControl | None = None  # call control for the console and supervisors
     voice_service: VoiceService | None = None  # seats' devices, for the roster and scheduling
@@ -54,6 +55,7 @@ class Deps:
     phone_presence: PhonePresence | None = None
     provision_seats: Callable[[], Awaitable[int]] | None = None
     ivr: IvrService | None = None
+    speak: Callable[[str, str, Path], object] | None = None  # the IVR's speech: speak(name, text, folder)
     workorders: WorkOrderService | None = None
     channels: ChannelService | None = None
     channels_sink: QueueContactSink | None = None

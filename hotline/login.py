@@ -30,8 +30,8 @@ from sqlalchemy import delete, select
 
 from hotline import auth
 from hotline.auth import ACCOUNT, COOKIE, USERNAME_RE, Account, RevokedToken, error
-from hotline.context import AppContext
 from hotline.guard import RateLimiter, client_address, networks, refuse
+from hotline.kernel import Kernel
 from hotline.offload import Busy, Lane
 
 logger = logging.getLogger(__name__)
@@ -52,7 +52,7 @@ def _lowly(fn: Callable[..., T], *args: Any) -> T:
 class Login:
     """The login service of one app: limits, the hashing lane and the settings they follow."""
 
-    def __init__(self, ctx: AppContext) -> None:
+    def __init__(self, ctx: Kernel) -> None:
         sec = ctx.settings.security
         self.ctx = ctx
         self.trusted = networks(sec.trusted_proxies)
@@ -262,7 +262,7 @@ async def reset_password(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
-def install(app: web.Application, ctx: AppContext) -> None:
+def install(app: web.Application, ctx: Kernel) -> None:
     app[LOGIN] = Login(ctx)
     app.router.add_post("/api/login", login)
     app.router.add_post("/api/logout", logout)

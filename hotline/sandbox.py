@@ -21,7 +21,6 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 
 from rich.console import Console
@@ -29,6 +28,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 
 from hotline import dialplans
 from hotline.errors import CommandError
+from hotline.layout import Paths, paths
 from hotline.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -47,35 +47,6 @@ ASTERISK_DIRS = (
 )
 # Lines Asterisk prints that are noise here: there is no DNS in this sandbox.
 _NOISE = re.compile(r"ROOT-SERVERS|dns_|resolv|Unable to lookup|DNS", re.I)
-
-
-@dataclass(frozen=True)
-class Paths:
-    base: Path
-
-    @property
-    def root(self) -> Path:
-        return self.base / "root"
-
-    @property
-    def debs(self) -> Path:
-        return self.base / "debs"
-
-    @property
-    def state(self) -> Path:
-        return self.base / "state.json"
-
-    @property
-    def pid(self) -> Path:
-        return self.base / "asterisk.pid"
-
-    @property
-    def log(self) -> Path:
-        return self.base / "asterisk.log"
-
-
-def paths(settings: Settings) -> Paths:
-    return Paths((settings.data_dir / "sandbox").resolve())
 
 
 def apt_mirror() -> str:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 from aiohttp import web
@@ -16,6 +17,7 @@ from hotline.settings import SettingsError
 from ivr.core.errors import FlowError
 from ivr.core.session import WorkingDay
 from ivr.draw import render_svg
+from ivr.prompts import Voice, synthesize
 from ivr.service import IvrService
 from ivr.settings import load_ivr_settings
 
@@ -23,6 +25,11 @@ logger = logging.getLogger(__name__)
 
 SERVICE = web.AppKey("ivr", IvrService)
 ADMINS = ("supervisor", "manager", "admin")
+
+
+def speak(name: str, text: str, folder: Path) -> None:
+    """The IVR's voice for a text made at run time (the surge announcement): folder/name.wav."""
+    synthesize(name, text, folder, Voice(), ("wav",))
 
 
 def install(app: web.Application, ctx: AppContext) -> None:
@@ -43,6 +50,7 @@ def install(app: web.Application, ctx: AppContext) -> None:
         # no flow in service at all: refuse to start rather than answer calls with nothing
         raise SettingsError(f"IVR flow {settings.flow} cannot go into service (HOTLINE_IVR__FLOW):\n{exc}") from None
     ctx.deps.ivr = service
+    ctx.deps.speak = speak
     app[SERVICE] = service
     auth.install(app, ctx)
     app.router.add_get("/api/ivr/flow", flow_info)

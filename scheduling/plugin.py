@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from acd.service import AcdService
+from acd.voice.api import SeatDevice
 from hotline import auth
 from hotline.context import AppContext
 from hotline.dialplans import dial_policy
@@ -25,17 +25,15 @@ OPENAPI = _DOC
 def install(app: web.Application, ctx: AppContext) -> None:
     bus = ctx.deps.bus
     acd = ctx.deps.acd
-    if acd is None:  # the ACD plugin installs first; standalone (tests, tools) runs its own core
-        acd = AcdService(bus)
-        ctx.deps.acd = acd
+    if acd is None:  # the ACD plugin installs first
+        logger.warning("scheduling not installed: the ACD service is missing")
+        return
 
     def cloud_device(seat: CloudSeat) -> None:
         voice = ctx.deps.voice_service
         if voice is None:
             logger.warning("no voice service: cloud seat %s cannot be dialled", seat.seat_id)
             return
-        from acd.voice.seats import SeatDevice
-
         voice.set_device(SeatDevice(seat.seat_id, kind="cloud", number=seat.number, browser=seat.number is None))
 
     service = SchedulingService(acd, bus, ctx.sessions, cloud_device=cloud_device)

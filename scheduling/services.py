@@ -2,7 +2,7 @@
 database, the interaction history out of it.
 
 ``SchedulingService`` is the one door for a shift manager's action: the pure ``ManagerDesk``
-decides, this class carries out: ACD events go through ``AcdService.feed`` (routing changes at
+decides, this class carries out: ACD events go through ``AcdApi.feed`` (routing changes at
 once), cloud seats get their device registered first (so the voice layer can dial their external
 number), notices and the IVR's emergency announcement are published on the bus, and every action
 is written to ``scheduling_actions`` with who and why.
@@ -22,8 +22,8 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from acd.api import AcdApi
 from acd.core.events import SeatLoggedIn
-from acd.service import AcdService
 from hotline.bus import Bus
 from hotline.dialing import policy
 from hotline.offload import Lane
@@ -65,7 +65,7 @@ def _detail(action: Action | str) -> dict[str, Any]:
 class SchedulingService:
     def __init__(
         self,
-        acd: AcdService,
+        acd: AcdApi,
         bus: Bus,
         sessions: async_sessionmaker[AsyncSession] | None = None,
         *,

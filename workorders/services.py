@@ -41,6 +41,10 @@ class Conflict(Exception):
     """Someone else changed the order first; reload it and try again."""
 
 
+# States after which an order is no longer open for the citizen.
+FINISHED_STATES = frozenset({"answered", "transferred", "not_accepted", "closed", "archived", "merged"})
+
+
 @dataclass
 class WorkOrderService(CalendarAndDirectory):
     sessions: async_sessionmaker[AsyncSession]
@@ -251,6 +255,27 @@ class WorkOrderService(CalendarAndDirectory):
         if row is None:
             raise NotFound(f"工单 {order_id} 不存在")
         return row
+
+    async def open_orders_of(self, phone: str, limit: int) -> list[dict[str, Any]]:
+        """The citizen's orders still open (newest first), as the seat's console shows them."""
+        async with self.sessions() as s:
+            rows = (
+                await s.execute(
+                    select(WoOrder)
+                    .where(WoOrder.citizen_phone == phone, WoOrder.state.not_in(FINISHED_STATES))
+                    .order_by(WoOrder.created_at.desc())
+                    .limit(limit)
+                )
+            ).scalars()
+        out = []
+        for r in rows:
+            try:
+                label = STATE_LABELS[State(r.state)]
+            except (ValueError, KeyError):
+                label = r.state
+            created = r.created_at.isoformat() if r.created_at else None
+            out.append({"id": r.id, "title": r.title, "state": r.state, "state_label": label, "created_at": created})
+        return out
 
     async def history(self, order_id: int) -> list[WoAudit]:
         async with self.sessions() as s:

@@ -19,6 +19,7 @@ import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from acd.core.base import RING, WRAP, Timer, UnknownId
 from acd.core.commands import Command, SeatStateChanged
 from acd.core.config import AcdSettings, QueueConfig, check_skills
 from acd.core.events import (
@@ -41,48 +42,22 @@ from acd.core.events import (
     Tick,
     WrapUpDone,
 )
-from acd.core.index import Index
-from acd.core.model import Contact, Seat
+from acd.core.model import Seat
 from acd.core.offers import OffersMixin
-from acd.core.routing import Route
+from acd.core.snapshot import restore_into, settings_of, take
 from acd.core.states import (
-    LOGGED_OUT,
     NOT_READY,
-    OCCUPIED_STATES,
     READY,
     SEAT_STATES,
     WRAP_UP,
     next_seat_state,
 )
-from acd.core.stats import Stats
 from acd.core.views import ContactView, SeatView
-
-RING, WRAP, CHECK = 0, 1, 2
-
-Timer = tuple[float, int, int, str, int]  # due, seq, kind, seat or contact id, token
-
-
-class UnknownId(ValueError):
-    """An event names a seat or contact the engine does not hold (already gone, or never seen)."""
 
 
 class Acd(OffersMixin):
     def __init__(self, settings: AcdSettings | None = None) -> None:
-        self.settings = settings or AcdSettings()
-        s = self.settings
-        self.index = Index(s.max_chats, s.chats_during_call)
-        self.stats = Stats(s.interval_s, s.short_abandon_s, s.internet_response_s)
-        self.contacts: dict[str, Contact] = {}  # waiting, call-back, offered or connected
-        self.aht: dict[str, float] = dict(s.aht_s)
-        self.last_seat: dict[str, str] = {}  # caller -> seat that served them last
-        self.now = -math.inf
-        self._timers: list[Timer] = []
-        self._tseq = 0
-        self._seq = 0
-        self._seat_seq = 0
-        self._level_cache: dict[tuple[Any, ...], tuple[QueueConfig, Route]] = {}
-        self._out: list[Command] = []
-        self._carried: list[Command] = []
+        super().__init__(settings)
         self._handlers: dict[type[Any], Callable[[Any], None]] = {
             Tick: lambda e: None,
             QueueConfigured: self._on_queue,
@@ -140,21 +115,16 @@ class Acd(OffersMixin):
 
     def snapshot(self) -> dict[str, Any]:
         """The whole state as a JSON-able dict (see :mod:`acd.core.snapshot`)."""
-        from acd.core.snapshot import snapshot
-
-        return snapshot(self)
+        return take(self)
 
     @staticmethod
     def restore(data: dict[str, Any]) -> Acd:
-        from acd.core.snapshot import restore
-
-        return restore(data)
+        """Rebuild an engine from :meth:`snapshot`; a damaged snapshot raises ValueError."""
+        engine = Acd(settings_of(data))
+        restore_into(engine, data)
+        return engine
 
     # -- timers ---------------------------------------------------------------------------
-    def _timer(self, due: float, kind: int, ident: str, token: int) -> None:
-        self._tseq += 1
-        heapq.heappush(self._timers, (due, self._tseq, kind, ident, token))
-
     def _timer_live(self, timer: Timer) -> bool:
         _, _, kind, ident, token = timer
         if kind == WRAP:
@@ -184,37 +154,6 @@ class Acd(OffersMixin):
                 self._check(self.contacts[ident])
 
     # -- seats ----------------------------------------------------------------------------
-    def _seat(self, seat_id: str) -> Seat:
-        seat = self.index.seats.get(seat_id)
-        if seat is None:
-            raise UnknownId(f"seat {seat_id!r} is not logged in")
-        return seat
-
-    def _seat_action(self, seat: Seat, action: str, reason: str = "", refresh: bool = True) -> None:
-        """Apply a transition of the seat table; ``refresh=False`` when ``_serve`` follows, which
-        puts the seat into its ready lists only if no contact is waiting for it."""
-        new = next_seat_state(seat.id, seat.state, action)
-        was = self.index.counts_staffed(seat)
-        now = self.now
-        if new != seat.state or (new == NOT_READY and action == "pause"):  # a new reason restarts the clock
-            if seat.state != LOGGED_OUT and now > seat.since:
-                self.stats.seat_state_time(seat.state, seat.since, now)
-                if seat.state in OCCUPIED_STATES:
-                    seat.occupied_s += now - seat.since
-            seat.since = now
-            if new == READY:
-                seat.idle_since = now
-            seat.state = new
-            seat.reason = reason if new == NOT_READY else ""
-            self._out.append(SeatStateChanged(seat.id, new, reason or action))
-        elif action in ("pause", "resume"):  # pending pause set or cancelled while working
-            self._out.append(SeatStateChanged(seat.id, new, reason or action))
-        self.index.staffing_changed(seat, was)
-        if new == NOT_READY:
-            seat.pending = None  # a pending pause has taken effect (or another reason did)
-        if refresh:
-            self.index.refresh_avail(seat)
-
     def _on_login(self, e: SeatLoggedIn) -> None:
         if e.seat_id in self.index.seats:
             raise ValueError(f"seat {e.seat_id!r} is already logged in")
@@ -315,12 +254,6 @@ class Acd(OffersMixin):
                 bucket.configure(q)
         if old is not None and (old.strategy, old.pack_chats) != (q.strategy, q.pack_chats):
             self.index.rebuild_avail()  # the ready lists are sorted by these
-
-    def queue(self, name: str) -> QueueConfig:
-        q = self.index.queues.get(name)
-        if q is None:
-            raise UnknownId(f"queue {name!r} is not configured; send QueueConfigured first")
-        return q
 
     # -- queries for the adapters and the console ------------------------------------------
     # Everything outside the core reads the engine through these (views, never its index or

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import math
 
+from acd.core.base import RING, STARVING
 from acd.core.commands import CancelOffer, Offer, StartCallback, Widened
 from acd.core.events import OFFER_FAILURES, OfferAccepted, OfferFailed, OfferRejected
 from acd.core.model import Bucket, Contact, Seat
-from acd.core.routing import RING, STARVING, RoutingMixin
+from acd.core.routing import RoutingMixin
 from acd.core.states import CALLBACK, OFFERED
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from acd.core.commands import Announce, CancelOffer, Command, Overflow, Widened
+from acd.core.base import CHECK, MAX_SHOWN_WAIT, WRAP, CoreState, Needs, Route
+from acd.core.commands import Announce, CancelOffer, Overflow, Widened
 from acd.core.config import CHANNELS, INTERNET_CHANNELS, QueueConfig, check_skills, media_of
 from acd.core.events import (
     CallbackRequested,
@@ -17,66 +18,9 @@ from acd.core.events import (
 from acd.core.model import Bucket, Contact, Level, Seat, needs_class
 from acd.core.states import CALLBACK, CONNECTED, OFFERED, RESERVED, next_contact_state
 
-if TYPE_CHECKING:
-    from acd.core.config import AcdSettings
-    from acd.core.index import Index
-    from acd.core.stats import Stats
 
-RING, WRAP, CHECK = 0, 1, 2
-STARVING = 4.0  # x target: such a contact goes before everyone of its priority
-MAX_SHOWN_WAIT = 86400.0
-
-Needs = tuple[tuple[tuple[str, int], ...], tuple[tuple[str, int], ...], str | None]
-Route = tuple[tuple[Level, ...], tuple[int, ...], Needs]  # levels, their class, the needs
-
-
-class RoutingMixin:
-    settings: AcdSettings
-    index: Index
-    stats: Stats
-    contacts: dict[str, Contact]
-    aht: dict[str, float]
-    last_seat: dict[str, str]
-    now: float
-    _seq: int
-    _out: list[Command]
-    _level_cache: dict[tuple[Any, ...], tuple[QueueConfig, Route]]
-
-    # provided by the engine
-    def queue(self, name: str) -> QueueConfig:
-        raise NotImplementedError
-
-    def _timer(self, due: float, kind: int, ident: str, token: int) -> None:
-        raise NotImplementedError
-
-    def _seat(self, seat_id: str) -> Seat:
-        raise NotImplementedError
-
-    def _seat_action(self, seat: Seat, action: str, reason: str = "", refresh: bool = True) -> None:
-        raise NotImplementedError
-
-    # provided by acd.core.offers
-    def _offer(self, contact: Contact, seat: Seat, reason: str) -> None:
-        raise NotImplementedError
-
-    def _serve(self, seat: Seat, release: bool = True) -> None:
-        raise NotImplementedError
-
-    def _take_earlier(self, contact: Contact, seat: Seat) -> bool:
-        raise NotImplementedError
-
-    def _free_seat(self, seat: Seat, count_rona: bool, unreachable: bool, why: str = "") -> None:
-        raise NotImplementedError
-
+class RoutingMixin(CoreState):
     # -- helpers --------------------------------------------------------------------------
-    def _contact(self, contact_id: str) -> Contact:
-        contact = self.contacts.get(contact_id)
-        if contact is None:
-            from acd.core.engine import UnknownId
-
-            raise UnknownId(f"contact {contact_id!r} is not in the engine (ended, abandoned or never seen)")
-        return contact
-
     def _contact_action(self, contact: Contact, action: str) -> None:
         contact.state = next_contact_state(contact.id, contact.state, action)
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import heapq
 from typing import Any, Final
 
+from acd.core.base import CoreState
 from acd.core.commands import command_from_dict, command_to_dict
 from acd.core.config import AcdSettings, QueueConfig
-from acd.core.engine import Acd
 from acd.core.model import Contact, Level, Seat, needs_class
 
 VERSION: Final = 1
@@ -37,7 +37,7 @@ def _key_in(data: list[Any]) -> tuple[str, str, tuple[tuple[str, int], ...], tup
     return (str(queue), str(media), tuple((str(k), int(v)) for k, v in skills), tuple(groups), bool(cloud))
 
 
-def snapshot(acd: Acd) -> dict[str, Any]:
+def take(acd: CoreState) -> dict[str, Any]:
     index = acd.index
     buckets = sorted(index.buckets.values(), key=lambda b: b.id)
     seats = []
@@ -73,18 +73,26 @@ def snapshot(acd: Acd) -> dict[str, Any]:
     }
 
 
-def restore(data: dict[str, Any]) -> Acd:
-    """Rebuild an engine from :func:`snapshot`; a damaged snapshot raises ValueError."""
+def settings_of(data: dict[str, Any]) -> AcdSettings:
+    """The settings a snapshot was taken with (checked first: the version, then the shape)."""
     if not isinstance(data, dict) or data.get("version") != VERSION:
         raise ValueError(f"not an ACD snapshot of version {VERSION}")
     try:
-        return _restore(data)
+        return AcdSettings.from_dict(data["settings"])
     except (KeyError, TypeError, IndexError) as exc:
         raise ValueError(f"damaged ACD snapshot: {exc!r}") from None
 
 
-def _restore(data: dict[str, Any]) -> Acd:
-    acd = Acd(AcdSettings.from_dict(data["settings"]))
+def restore_into(acd: CoreState, data: dict[str, Any]) -> None:
+    """Fill a new engine made with :func:`settings_of` from :func:`take`; a damaged snapshot raises
+    ValueError."""
+    try:
+        _restore(acd, data)
+    except (KeyError, TypeError, IndexError) as exc:
+        raise ValueError(f"damaged ACD snapshot: {exc!r}") from None
+
+
+def _restore(acd: CoreState, data: dict[str, Any]) -> None:
     acd.now = float("-inf") if data["now"] is None else float(data["now"])
     index = acd.index
     for q in data["queues"]:
@@ -135,4 +143,3 @@ def _restore(data: dict[str, Any]) -> Acd:
     acd.aht = {str(k): float(v) for k, v in data["aht"].items()}
     acd.last_seat = {str(k): str(v) for k, v in data["last_seat"]}
     acd.stats.load(data["stats"])
-    return acd

@@ -23,7 +23,7 @@ class ProvisionError(Exception):
 def config_dir(settings: Settings) -> Path | None:
     if settings.asterisk.external:
         return Path(settings.asterisk.config_dir) if settings.asterisk.config_dir else None
-    from hotline.sandbox import paths
+    from hotline.layout import paths
 
     return paths(settings).root / "etc/asterisk"
 

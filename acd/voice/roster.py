@@ -1,9 +1,11 @@
 """The seats Asterisk must know: every active seat and supervisor account, with the phone its
-profile names (browser by default, desk phone, or a cloud seat's external number)."""
+profile names (browser by default, desk phone, or a cloud seat's external number). The profiles
+are the console's (``ConsoleService.phone_profiles``), handed in by the caller."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -15,21 +17,16 @@ logger = logging.getLogger(__name__)
 PHONE_ROLES = ("seat", "supervisor", "manager")
 
 
-async def seat_devices(sessions: async_sessionmaker[AsyncSession]) -> list[SeatDevice]:
-    profiles: dict[str, tuple[str, str]] = {}
-    try:
-        from agent_console.models import SeatProfile
-    except ImportError:  # the console is optional: every account then gets a browser phone
-        SeatProfile = None  # type: ignore[assignment,misc]
+async def seat_devices(
+    sessions: async_sessionmaker[AsyncSession], profiles: Mapping[str, tuple[str, str]]
+) -> list[SeatDevice]:
+    """``profiles``: seat id -> (phone, external number); an account without one gets a browser phone."""
     async with sessions() as s:
         accounts = (
             (await s.execute(select(Account).where(Account.active.is_(True), Account.role.in_(PHONE_ROLES))))
             .scalars()
             .all()
         )
-        if SeatProfile is not None:
-            for p in (await s.execute(select(SeatProfile))).scalars():
-                profiles[p.seat_id] = (p.phone, p.number)
     out = []
     for account in accounts:
         phone, number = profiles.get(account.username, ("webrtc", ""))

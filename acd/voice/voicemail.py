@@ -20,7 +20,7 @@ async def voice_message_to_work_order(ctx: AppContext, call: Call, name: str) ->
     if ctx.settings.asterisk.external:
         logger.warning("voice message left on the external Asterisk", extra={"recording": name})
         return None
-    from hotline.sandbox import paths
+    from hotline.layout import paths
 
     path = paths(ctx.settings).root / "var/spool/asterisk/recording" / f"{name}.wav"
     try:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from ivr.ari import IvrRunner
+from acd.voice.ivr import IvrRunner
+from ivr import plugin as ivr_plugin
 from ivr.service import IvrService
 from ivr.settings import IvrSettings
 from tests.integration.acd.voice_harness import next_port, start_sipp, voice_stack
@@ -170,7 +171,9 @@ async def test_a_surge_announcement_is_spoken_to_new_callers_before_the_menu(set
 
     ivr = runner(settings)
     async with voice_stack(settings, sessions, ivr=ivr.run) as s:
-        notice = Announcement(s.voice, s.acd.bus, sandbox.paths(settings).root / "usr/share/asterisk/sounds/hotline")
+        notice = Announcement(
+            s.voice, s.acd.bus, sandbox.paths(settings).root / "usr/share/asterisk/sounds/hotline", ivr_plugin.speak
+        )
         await s.acd.bus.publish("ivr.announcement", {"text": "因突发事件来电较多，请耐心等待。", "active": True})
         assert s.voice.notice is not None and notice.voice is s.voice
         caller = await s.call("13800000094", hold_ms=10000)

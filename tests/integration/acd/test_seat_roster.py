@@ -10,6 +10,7 @@ from acd.ami import Ami
 from acd.ari.client import AriClient
 from acd.voice.provision import provision
 from acd.voice.roster import seat_devices
+from agent_console.services import phone_profiles
 from hotline.auth import create_account
 from hotline.migrate import upgrade
 from hotline.storage import make_engine, make_sessionmaker
@@ -46,7 +47,7 @@ async def test_accounts_become_endpoints_with_the_phone_of_their_profile(sqlite_
                 updated_at=now,
             )
         )
-    devices = {d.seat_id: d for d in await seat_devices(sessions)}
+    devices = {d.seat_id: d for d in await seat_devices(sessions, await phone_profiles(sessions))}
     await engine.dispose()
     assert set(devices) == {"s2001", "s2002", "boss1", "home1"}
     assert devices["s2001"].kind == "webrtc" and devices["s2002"].kind == "desk"

@@ -20,10 +20,10 @@ from sqlalchemy import select
 
 from acd.core import QueueConfig, QueueConfigured, SeatLoggedIn
 from acd.core.config import AcdSettings
+from acd.voice.ivr import IvrRunner
 from acd.voice.provision import provision
 from acd.voice.seats import SeatDevice
 from hotline.storage import Interaction
-from ivr.ari import IvrRunner
 from ivr.service import IvrService
 from ivr.settings import IvrSettings
 from tests.integration.acd import sipp_trace

@@ -7,11 +7,11 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
+from acd.voice.ivr import IvrRunner
 from acd.voice.voicemail import voice_message_to_work_order
 from hotline.context import AppContext
 from hotline.migrate import upgrade
 from hotline.storage import make_engine, make_sessionmaker
-from ivr.ari import IvrRunner
 from ivr.service import IvrService
 from ivr.settings import IvrSettings
 from tests.integration.acd.voice_harness import voice_stack

@@ -23,7 +23,7 @@ from acd.service import AcdService
 from agent_console import plugin as console_plugin
 from agent_console.services import ConsoleService
 from agent_console.settings import ConsoleSettings
-from hotline.app import error_middleware
+from hotline.app import error_middleware, socket_server
 from hotline.auth import create_account, make_token
 from hotline.context import AppContext
 from hotline.migrate import upgrade
@@ -189,6 +189,7 @@ async def start_engine(
         await acd.stop()
 
     app.cleanup_ctx.append(acd_lifecycle)
+    socket_server(app, ctx)  # as the composition root builds it
     console_plugin.install(app, ctx, console or ConsoleSettings(grace_s=0.6, board_every_s=0.2))
     executor = Executor()
     acd.register("voice", executor)

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from acd.core.config import QueueConfig
 from acd.core.events import ContactArrived, QueueConfigured, SeatLoggedIn
+from acd.service import AcdService
 from hotline import auth
 from hotline.app import error_middleware
 from hotline.context import AppContext
@@ -55,6 +56,7 @@ async def env(sqlite_url: str, tmp_path: Path) -> AsyncIterator[Env]:
     settings = load_settings(data_dir=tmp_path, secret_key="test-secret-key")
     sessions = make_sessionmaker(engine)
     ctx = AppContext(settings=settings, engine=engine, sessions=sessions)
+    ctx.deps.acd = AcdService(ctx.deps.bus)  # as the ACD's plugin, installed before, provides it
     app = web.Application(middlewares=[error_middleware])
     plugin.install(app, ctx)
     app.cleanup_ctx.clear()  # the surge tick loop is tested through SchedulingService.tick

@@ -12,6 +12,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from acd.service import AcdService
 from hotline import auth
 from hotline.app import error_middleware
 from hotline.context import AppContext
@@ -37,7 +38,9 @@ async def test_a_manager_activates_a_surge_from_the_page_and_hostile_text_stays_
     settings = load_settings(data_dir=tmp_path, secret_key="test-secret-key")
     sessions = make_sessionmaker(engine)
     app = web.Application(middlewares=[error_middleware])
-    plugin.install(app, AppContext(settings=settings, engine=engine, sessions=sessions))
+    ctx = AppContext(settings=settings, engine=engine, sessions=sessions)
+    ctx.deps.acd = AcdService(ctx.deps.bus)  # as the ACD's plugin, installed before, provides it
+    plugin.install(app, ctx)
     app.cleanup_ctx.clear()
     async with sessions() as s, s.begin():
         s.add(

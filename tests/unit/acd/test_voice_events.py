@@ -9,7 +9,7 @@ from pathlib import Path
 from acd.voice.service import EVENTS
 
 ROOT = Path(__file__).resolve().parents[3]
-SOURCES = [*sorted((ROOT / "acd" / "voice").glob("*.py")), ROOT / "ivr" / "ari.py"]
+SOURCES = sorted((ROOT / "acd" / "voice").glob("*.py"))  # the IVR on ARI (acd/voice/ivr.py) among them
 ARI_NAME = re.compile(r"\"((?:Stasis|Channel|Playback|Recording|Bridge|Endpoint|Application|Dial)[A-Za-z]*)\"")
 
 

@@ -39,7 +39,7 @@ from ivr.core.speech import prompt_files
 if TYPE_CHECKING:
     from acd.voice.calls import Call
     from acd.voice.service import VoiceService
-    from ivr.service import IvrService
+    from ivr.api import IvrApi
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ _seq = itertools.count(1)
 class IvrRunner:
     def __init__(
         self,
-        service: IvrService,
+        service: IvrApi,
         *,
         sounds_dir: str,
         lookup: Lookup | None = None,
