@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import logging
 import math
@@ -19,6 +18,7 @@ from hotline.errors import CommandError
 from scheduling.calendar import is_working_day
 from scheduling.core import forecast as fc
 from scheduling.core import staffing
+from scheduling.inputs import read_history
 
 logger = logging.getLogger(__name__)
 
@@ -137,31 +137,8 @@ def _staffing(args: argparse.Namespace) -> int:
     return 0
 
 
-def read_history(path: Path) -> list[tuple[datetime, str]]:
-    """CSV rows 'timestamp,channel'; a header row is skipped; errors name the line."""
-    if not path.exists():
-        raise CommandError(f"history file {path} does not exist; give a CSV of timestamp,channel rows")
-    out: list[tuple[datetime, str]] = []
-    with path.open(newline="", encoding="utf-8") as fh:
-        for number, row in enumerate(csv.reader(fh), start=1):
-            if not row or not "".join(row).strip():
-                continue
-            if len(row) < 2:
-                raise CommandError(f"{path}:{number}: expected 'timestamp,channel', got {','.join(row)!r}")
-            try:
-                at = datetime.fromisoformat(row[0].strip())
-            except ValueError:
-                if number == 1:
-                    continue  # header
-                raise CommandError(f"{path}:{number}: {row[0]!r} is not an ISO timestamp") from None
-            out.append((at.replace(tzinfo=None), row[1].strip() or "voice"))
-    if not out:
-        raise CommandError(f"{path} holds no arrivals; it needs rows like 2026-05-11T09:30:00,voice")
-    return out
-
-
 def _history_from_db(args: argparse.Namespace) -> list[tuple[datetime, str]]:
-    from scheduling.cli_roster import CHINA, run_on_database
+    from scheduling.inputs import CHINA, run_on_database
     from scheduling.services import load_history
 
     today = datetime.now(CHINA).date()

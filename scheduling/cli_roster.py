@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import datetime as dt
 import json
 import logging
@@ -11,15 +10,14 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
-from sqlalchemy.exc import SQLAlchemyError
 
 from hotline.errors import CommandError
 from scheduling.calendar import is_working_day
 from scheduling.core.shifts import Roster, Seat
+from scheduling.inputs import CHINA, run_on_database
 from scheduling.planning import PlanOptions, plan_roster
 
 logger = logging.getLogger(__name__)
-CHINA = dt.timezone(dt.timedelta(hours=8))
 
 
 def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -59,24 +57,6 @@ def _seats(args: argparse.Namespace) -> list[Seat]:
     return seats
 
 
-def run_on_database(work: Any) -> Any:
-    from hotline.settings import load_settings
-    from hotline.storage import make_engine, make_sessionmaker
-
-    async def go() -> Any:
-        settings = load_settings()
-        engine = make_engine(settings.effective_database_url)
-        try:
-            return await work(make_sessionmaker(engine))
-        finally:
-            await engine.dispose()
-
-    try:
-        return asyncio.run(go())
-    except (OSError, SQLAlchemyError) as exc:
-        raise CommandError(f"database error ({type(exc).__name__}); run `hotline db upgrade` first") from None
-
-
 def summary(need: dict[str, list[int]], roster: Roster) -> dict[str, Any]:
     short = roster.shortfall(need)
     groups = {}
@@ -101,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     if args.history:
         from pathlib import Path
 
-        from scheduling.cli import read_history
+        from scheduling.inputs import read_history
 
         history = read_history(Path(args.history))
     else:

@@ -179,3 +179,34 @@ def test_nothing_outside_the_acd_core_reaches_its_insides() -> None:
             if INSIDES.search(line):
                 bad.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()}")
     assert not bad, "read the ACD core through its query face (acd/core/views.py):\n" + "\n".join(bad)
+
+
+def top_level_imports(path: Path) -> Iterator[str]:
+    """The modules a module imports when it is loaded (not in functions, not for type checking)."""
+    for node in ast.parse(path.read_text(encoding="utf-8"), str(path)).body:
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            yield node.module
+            yield from (f"{node.module}.{alias.name}" for alias in node.names)
+
+
+def test_no_module_imports_itself_round_a_circle() -> None:
+    paths = {module_name(p): p for p in sources(*FEATURES, "hotline")}
+    graph = {m: {t for t in top_level_imports(p) if t in paths and t != m} for m, p in paths.items()}
+    circles = []
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+
+    def walk(module: str, path: list[str]) -> None:
+        state[module] = 1
+        for nxt in sorted(graph[module]):
+            if state.get(nxt) == 1:
+                circles.append(" -> ".join([*path[path.index(nxt) :], nxt]))
+            elif nxt not in state:
+                walk(nxt, [*path, nxt])
+        state[module] = 2
+
+    for module in sorted(graph):
+        if module not in state:
+            walk(module, [module])
+    assert not circles, "import circles (a package importing its own modules is fine):\n" + "\n".join(circles)
