@@ -7,10 +7,18 @@ import asyncio
 from dataclasses import dataclass, field
 from typing import Any
 
-# Call states on the voice side (the ACD core keeps its own contact states).
-ARRIVED, IVR, QUEUED, OFFERED, TALKING, ENDED = "arrived", "ivr", "queued", "offered", "talking", "ended"
-CALLBACK = "callback"  # the citizen hung up to be called back; the ACD keeps the place
-SURVEY = "survey"  # the seat hung up; the citizen rates the call
+from acd.voice.core.states import (
+    ARRIVED,
+    CALLBACK,
+    ENDED,
+    OFFERED,
+    QUEUED,
+    SURVEY,
+    TALKING,
+    next_call_state,
+)
+
+__all__ = ["ARRIVED", "CALLBACK", "ENDED", "OFFERED", "QUEUED", "SURVEY", "TALKING", "Call", "SeatLeg"]
 
 # Q.850 causes of a seat leg that never answered -> the core's offer failure causes.
 FAILURE_CAUSES = {
@@ -76,6 +84,12 @@ class Call:
     # Asterisk runs every later command for the channel (a move into the seat's bridge
     # above all) only once it ends, so it is stopped before any of them.
     announcing: tuple[str, asyncio.Task[Any]] | None = None
+
+    def move(self, action: str) -> str:
+        """Change state as the call table says (acd/voice/core/states.py); a pair not in it
+        raises IllegalCallTransition and changes nothing."""
+        self.state = next_call_state(self.contact_id, self.state, action)
+        return self.state
 
     def record(self) -> dict[str, Any]:
         wait = (self.answered - self.enqueued) if (self.answered and self.enqueued) else None

@@ -11,7 +11,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from acd.core import CallbackRequested, ContactArrived
-from acd.voice.calls import CALLBACK, Call
+from acd.voice.calls import Call
 
 if TYPE_CHECKING:
     from acd.voice.service import VoiceService
@@ -66,7 +66,7 @@ class MissedCalls:
             return
         now = voice.clock()
         call = Call(contact_id=contact_id, channel_id=f"missed-{task.first_call_id}", caller=task.number, arrived=now)
-        call.state = CALLBACK
+        call.move("callback_created")
         call.queue = task.queue
         call.enqueued = now
         call.callback_number = task.number

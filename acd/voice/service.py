@@ -34,7 +34,7 @@ from acd.core import (
 )
 from acd.service import AcdService
 from acd.voice.api import VoiceError
-from acd.voice.calls import CALLBACK, ENDED, OFFERED, QUEUED, SURVEY, TALKING, Call, SeatLeg, failure_cause
+from acd.voice.calls import ENDED, OFFERED, QUEUED, TALKING, Call, SeatLeg, failure_cause
 from acd.voice.control import CallControl
 from acd.voice.missed import MissedCalls
 from acd.voice.records import RecordStore
@@ -368,7 +368,7 @@ class VoiceService:
         """
         queue = str(routing.get("queue") or self.default_queue)
         call.queue = queue
-        call.state = QUEUED
+        call.move("enqueue")
         call.enqueued = enqueued_at or self.clock()
         bridge = await self._holding_bridge(queue)
         call.in_core = True
@@ -450,7 +450,10 @@ class VoiceService:
             logger.warning("could not connect seat", extra={"contact": contact_id, "seat": seat_id, "cause": str(exc)})
             await self._not_connected(call, leg, bridge)
             return
-        call.state = TALKING
+        if leg.cancelled or call.state == ENDED:
+            await self._answered_too_late(call, leg, bridge)
+            return
+        call.move("answered")
         call.seat_id = seat_id
         call.answered = call.leg.answered
         call.offers[-1]["outcome"] = "answered"
@@ -465,6 +468,20 @@ class VoiceService:
         if cb is not None:
             await self._dial_citizen(call, cb.number)
         self._save(call)
+
+    async def _answered_too_late(self, call: Call, leg: SeatLeg, bridge: str) -> None:
+        """The core ended the offer (its ring timer, the seat signing out) while the seat's answer
+        was being bridged: that seat no longer has the call, and the core has already put it
+        back in line (or offered it elsewhere). Undo the bridge and the leg; hold the caller."""
+        logger.info("seat answered as its offer ended", extra={"contact": call.contact_id, "seat": leg.seat_id})
+        if call.talk_bridge == bridge:
+            call.talk_bridge = None
+        with contextlib.suppress(AriError):
+            await self.ari.destroy_bridge(bridge)
+        await self._hangup(leg.channel_id)
+        holding = self.holding.get(call.queue or "")
+        if call.state in (QUEUED, OFFERED) and call.callback_number is None and holding is not None:
+            await self._hold(call, holding, answer=False)
 
     async def _not_connected(self, call: Call, leg: SeatLeg, bridge: str) -> None:
         """The seat answered but could not be bridged to the caller: undo the attempt (its bridge,
@@ -481,7 +498,7 @@ class VoiceService:
         await self._hangup(leg.channel_id)
         if call.state == ENDED:
             return
-        call.state = self._waiting_state(call)
+        call.move(self._offer_ended(call))
         if call.state == QUEUED:
             holding = self.holding.get(call.queue or "")
             if holding is not None and not await self._hold(call, holding, answer=False):
@@ -510,7 +527,7 @@ class VoiceService:
         if call.overflowed == "callback" and call.callback_number and call.state == QUEUED:
             # The citizen hung up to be called back: the place in line stays with the ACD.
             self.by_channel.pop(call.channel_id, None)
-            call.state = CALLBACK
+            call.move("callback_hold")
             self._save(call)
             return
         now = self.clock()
@@ -518,7 +535,7 @@ class VoiceService:
         call.hangup_side = call.hangup_side or "citizen"
         call.hangup_cause = call.hangup_cause or (str(cause) if cause is not None else "hangup")
         previous = call.state
-        call.state = ENDED
+        call.move("citizen_left")
         if call.inbox is not None:
             call.inbox.put_nowait({"type": "Hangup"})
         await self.control.citizen_gone(call)
@@ -545,7 +562,7 @@ class VoiceService:
             leg.outcome = outcome
             call.offers[-1]["outcome"] = outcome
             call.leg = None
-            call.state = QUEUED
+            call.move(self._offer_ended(call))
             with contextlib.suppress(ValueError):
                 await self.acd.feed(
                     OfferFailed(now=self.acd.now(), contact_id=call.contact_id, seat_id=leg.seat_id, cause=outcome)
@@ -567,7 +584,7 @@ class VoiceService:
                 with contextlib.suppress(AriError):
                     await self.ari.remove_from_bridge(call.talk_bridge, call.channel_id)
             await self._destroy_bridge(call)
-            call.state = SURVEY
+            call.move("survey")
             call.inbox = asyncio.Queue()
             call.ivr_task = asyncio.create_task(self._run_survey(call), name=f"survey-{call.contact_id}")
             return
@@ -575,15 +592,17 @@ class VoiceService:
             call.hangup_side = "seat"
             call.hangup_cause = str(cause) if cause is not None else "hangup"
             call.ended = self.clock()
-            call.state = ENDED
+            call.move("seat_left")
             await self._end_in_core(call)
             await self._hangup(call.channel_id)
             await self._destroy_bridge(call)
             self._forget(call)
             self._save(call, final=True)
 
-    def _waiting_state(self, call: Call) -> str:
-        return CALLBACK if call.channel_id not in self.by_channel else QUEUED
+    def _offer_ended(self, call: Call) -> str:
+        """The call table's action for an offer over without a talk: the citizen waits on the
+        line, or (a call-back) off it."""
+        return "offer_ended" if call.channel_id in self.by_channel else "offer_ended_away"
 
     async def _run_survey(self, call: Call) -> None:
         assert self.survey is not None
@@ -641,6 +660,8 @@ class VoiceService:
         if call is None:
             logger.warning("offer for a call the voice side does not know", extra={"contact": offer.contact_id})
             return
+        if call.state == ENDED:
+            return  # the citizen left as the offer came: the abandon on its way to the core cancels it
         device = self.devices.get(offer.seat_id) or SeatDevice(offer.seat_id)
         try:
             dial = (
@@ -651,7 +672,7 @@ class VoiceService:
         leg_id = f"seat-{call.contact_id}-{next(self._seq)}"
         leg = SeatLeg(channel_id=leg_id, seat_id=offer.seat_id, started=self.clock())
         call.leg = leg
-        call.state = OFFERED
+        call.move("offer")
         call.offers.append({"seat": offer.seat_id, "at": leg.started, "reason": offer.reason, "outcome": None})
         self.legs[leg_id] = call
         shown = call.caller or "anonymous"
@@ -678,7 +699,7 @@ class VoiceService:
             logger.warning("originate to seat failed", extra={"seat": offer.seat_id, "cause": str(exc)})
             self.legs.pop(leg_id, None)
             call.leg = None
-            call.state = QUEUED
+            call.move(self._offer_ended(call))
             call.offers[-1]["outcome"] = "unreachable"
             with contextlib.suppress(ValueError):
                 await self.acd.feed(
@@ -697,7 +718,7 @@ class VoiceService:
         if call.offers:
             call.offers[-1]["outcome"] = call.offers[-1]["outcome"] or f"cancelled: {cancel.reason}"
         if call.state == OFFERED:
-            call.state = self._waiting_state(call)
+            call.move(self._offer_ended(call))
             call.leg = None
         self.legs.pop(leg.channel_id, None)
         await self._hangup(leg.channel_id)
@@ -806,10 +827,13 @@ class VoiceService:
         """The citizen did not answer the call-back: the seat is released, the attempt recorded."""
         call.extra_legs.pop("citizen", None)
         call.offers.append({"event": "callback_failed", "at": self.clock(), "cause": failure_cause(cause)})
+        if call.state == ENDED:
+            self._save(call, final=True)  # the call ended first (the seat hung up): note the attempt
+            return
         call.hangup_side = "citizen"
         call.hangup_cause = f"callback_{failure_cause(cause)}"
         call.ended = self.clock()
-        call.state = ENDED
+        call.move("callback_failed")
         if call.leg is not None:
             await self._hangup(call.leg.channel_id)
         await self._end_in_core(call)
@@ -885,7 +909,8 @@ class VoiceService:
         self.calls[cid] = call
         self.by_channel[cid] = call
         if self.acd.core.has_contact(cid):
-            call.state, call.queue, call.in_core = QUEUED, queue or self.default_queue, True
+            call.move("adopt")
+            call.queue, call.in_core = queue or self.default_queue, True
             if enq:
                 call.enqueued = float(enq)
             return

@@ -5,6 +5,7 @@ refusal still fails the offer at once."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from acd.ari.client import AriClient, AriNoAnswer, AriNotFound
@@ -12,7 +13,7 @@ from acd.core import CancelOffer, Offer, OfferFailed
 from acd.service import AcdService
 from acd.voice.calls import Call
 from acd.voice.seats import SeatDevice
-from acd.voice.service import OFFERED, VoiceService
+from acd.voice.service import OFFERED, QUEUED, VoiceService
 from hotline.bus import Bus
 
 
@@ -40,6 +41,7 @@ def _service(error: Exception) -> tuple[VoiceService, Ari, list[Any]]:
     v.acd.feed = feed  # type: ignore[method-assign]
     v.set_device(SeatDevice("s1", contact="sip:seats1@127.0.0.1:5099"))
     call = Call(contact_id="c1", channel_id="c1", caller="13900000001", arrived=0.0)
+    call.move("enqueue")  # the core offers only a caller waiting in a queue
     v.calls["c1"] = call
     v.by_channel["c1"] = call
     return v, ari, fed
@@ -64,3 +66,62 @@ async def test_a_refused_originate_fails_the_offer_at_once() -> None:
     assert call.leg is None and call.state != OFFERED and v.legs == {}
     assert [type(e) for e in fed] == [OfferFailed] and fed[0].cause == "unreachable"
     assert call.offers[-1]["outcome"] == "unreachable"
+
+
+class SlowBridgeAri(Ari):
+    """Answers the originate; the talk bridge's creation waits until the test lets it go."""
+
+    def __init__(self) -> None:
+        super().__init__(AriNotFound(404, "unused", "POST", "/channels"))
+        self.bridging = asyncio.Event()
+        self.go_on = asyncio.Event()
+        self.calls_made: list[tuple[str, Any]] = []
+
+    async def originate(self, *args: Any, **kwargs: Any) -> None:  # type: ignore[override]
+        self.calls_made.append(("originate", kwargs.get("channel_id")))
+
+    async def create_bridge(self, kind: str, **kwargs: Any) -> dict[str, Any]:  # type: ignore[override]
+        self.bridging.set()
+        await self.go_on.wait()
+        self.calls_made.append(("create_bridge", kwargs.get("bridge_id")))
+        return {}
+
+    async def add_to_bridge(self, bridge_id: str, channel_ids: Any, *, role: str | None = None) -> None:
+        self.calls_made.append(("add_to_bridge", (bridge_id, channel_ids)))
+
+    async def destroy_bridge(self, bridge_id: str) -> None:
+        self.calls_made.append(("destroy_bridge", bridge_id))
+
+
+async def test_a_seat_answering_as_the_core_cancels_its_offer_is_not_put_through() -> None:
+    """The core's ring timer ends the offer while the seat's answer is being bridged: the call
+    stays waiting (the core may offer it elsewhere), the late bridge and leg are undone, and
+    the core hears no acceptance for an offer it no longer holds."""
+    ari = SlowBridgeAri()
+    v = VoiceService(ari, AcdService(Bus()))
+    fed: list[Any] = []
+
+    async def feed(event: Any) -> None:
+        fed.append(event)
+
+    v.acd.feed = feed  # type: ignore[method-assign]
+    v.set_device(SeatDevice("s1", contact="sip:seats1@127.0.0.1:5099"))
+    call = Call(contact_id="c1", channel_id="c1", caller="13900000001", arrived=0.0)
+    call.move("enqueue")
+    v.calls["c1"] = v.by_channel["c1"] = call
+    v.holding["general"] = "hold-general"
+    call.queue = "general"
+    await v._offer(Offer("c1", "s1", "voice", 15.0, "test"))
+    assert call.leg is not None
+    leg = call.leg.channel_id
+    answering = asyncio.create_task(v._seat_answered(leg, "c1", "s1"))
+    await ari.bridging.wait()
+    await v._cancel(CancelOffer("c1", "s1", "no answer within 15 s"))
+    ari.go_on.set()
+    await answering
+    assert call.state == QUEUED and call.leg is None and call.talk_bridge is None
+    assert fed == []  # neither OfferAccepted nor a second OfferFailed
+    assert ("destroy_bridge", f"talk-{leg}") in ari.calls_made
+    assert ari.calls_made[-1] == ("add_to_bridge", ("hold-general", "c1"))  # back on hold
+    assert ari.hung_up.count(leg) >= 1
+    assert call.offers[-1]["outcome"].startswith("cancelled")
