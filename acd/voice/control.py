@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Any
 from acd.ari.client import AriError
 from acd.core import ContactEnded
 from acd.voice.api import EmergencyService, SnoopMode, VoiceError
-from acd.voice.calls import TALKING, Call
+from acd.voice.core.call import Call
+from acd.voice.core.states import TALKING
 
 if TYPE_CHECKING:
     from acd.voice.service import VoiceService

@@ -1,6 +1,6 @@
 """The IVR on ARI: runs an :class:`IvrSession` for one caller, executing its commands on the
 caller's channel and turning the channel's events (DTMF, playback and recording ends, hang-up)
-into the session's events. Runs in the call's own task, fed through ``call.inbox``.
+into the session's events. Runs in the call's own task, fed through the call's inbox (``VoiceService.inboxes``).
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from ivr.core.messages import (
 from ivr.core.speech import prompt_files
 
 if TYPE_CHECKING:
-    from acd.voice.calls import Call
+    from acd.voice.core.call import Call
     from acd.voice.service import VoiceService
     from ivr.api import IvrApi
 
@@ -187,11 +187,12 @@ class _Run:
         return None
 
     def _post(self, event: dict[str, Any]) -> None:
-        if self.call.inbox is not None:
-            self.call.inbox.put_nowait(event)
+        inbox = self.v.inboxes.get(self.call.contact_id)
+        if inbox is not None:
+            inbox.put_nowait(event)
 
     async def next_event(self) -> Event | None:
-        inbox = self.call.inbox
+        inbox = self.v.inboxes.get(self.call.contact_id)
         if inbox is None:
             return None
         while True:

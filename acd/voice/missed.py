@@ -11,7 +11,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from acd.core import CallbackRequested, ContactArrived
-from acd.voice.calls import Call
+from acd.voice.core.call import Call
 
 if TYPE_CHECKING:
     from acd.voice.service import VoiceService

@@ -14,7 +14,7 @@ import functools
 import itertools
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from acd.ari.client import CONNECTED, DISCONNECTED, AriClient, AriError, AriNoAnswer, AriNotFound
@@ -34,8 +34,9 @@ from acd.core import (
 )
 from acd.service import AcdService
 from acd.voice.api import VoiceError
-from acd.voice.calls import ENDED, OFFERED, QUEUED, TALKING, Call, SeatLeg, failure_cause
 from acd.voice.control import CallControl
+from acd.voice.core.call import Call, SeatLeg, failure_cause
+from acd.voice.core.states import ENDED, OFFERED, QUEUED, TALKING
 from acd.voice.missed import MissedCalls
 from acd.voice.records import RecordStore
 from acd.voice.seats import SeatDevice
@@ -113,6 +114,12 @@ class VoiceService:
         self.legs: dict[str, Call] = {}  # seat-leg channel id -> call
         self.holding: dict[str, str] = {}  # queue -> holding bridge id
         self.pending_callbacks: dict[str, StartCallback] = {}
+        # What runs for a call beside the event loop (the calls themselves are plain data):
+        # the IVR's, survey's or call-back prompt's inbox of ARI events, its task, and the
+        # request of the announcement playing to a waiting caller (contact id -> each).
+        self.inboxes: dict[str, asyncio.Queue[dict[str, Any]]] = {}
+        self.tasks: dict[str, asyncio.Task[None]] = {}
+        self.plays: dict[str, asyncio.Future[Any]] = {}
         self._seq = itertools.count(1)
         self._task: asyncio.Task[None] | None = None
         # call (contact id, else channel id) -> the task handling its latest event
@@ -235,10 +242,12 @@ class VoiceService:
             call = self.by_channel.get(_target_channel(event))
             if call is None:
                 return
-            if call.announcing is not None and (event.get("playback") or {}).get("id") == call.announcing[0]:
+            inbox = self.inboxes.get(call.contact_id)
+            if call.announcing is not None and (event.get("playback") or {}).get("id") == call.announcing:
                 call.announcing = None
-            elif call.inbox is not None:
-                call.inbox.put_nowait(event)
+                self.plays.pop(call.contact_id, None)
+            elif inbox is not None:
+                inbox.put_nowait(event)
             return
         channel = event.get("channel")
         if not isinstance(channel, dict) or not isinstance(channel.get("id"), str):
@@ -269,8 +278,9 @@ class VoiceService:
             await self._gone(cid, cause if isinstance(cause, int) else None, kind)
         elif kind in ("ChannelDtmfReceived", "RecordingFinished", "RecordingFailed"):
             call = self.by_channel.get(cid)
-            if call is not None and call.inbox is not None:
-                call.inbox.put_nowait(event)
+            inbox = self.inboxes.get(call.contact_id) if call is not None else None
+            if inbox is not None:
+                inbox.put_nowait(event)
             elif (
                 call is not None
                 and call.state == QUEUED
@@ -278,7 +288,7 @@ class VoiceService:
                 and self.callback_key
                 and not call.overflowed
             ):
-                call.ivr_task = asyncio.create_task(self._callback_from_queue(call), name=f"cb-{cid}")
+                self._spawn(call, self._callback_from_queue(call), f"cb-{cid}")
         elif kind == "ChannelHold":
             call = self.by_channel.get(cid)
             if call and call.hold_started is None:
@@ -312,8 +322,8 @@ class VoiceService:
         self._save(call)
         # The IVR waits for the caller's keys and prompts: it runs beside the event loop, fed
         # through the call's inbox, so other calls' events are never held up.
-        call.inbox = asyncio.Queue()
-        call.ivr_task = asyncio.create_task(self._run_ivr(call), name=f"ivr-{call.contact_id}")
+        self.inboxes[call.contact_id] = asyncio.Queue()
+        self._spawn(call, self._run_ivr(call), f"ivr-{call.contact_id}")
 
     async def _play_notice(self, call: Call, name: str) -> None:
         pid = f"notice-{call.contact_id}"
@@ -323,11 +333,12 @@ class VoiceService:
             logger.warning("announcement not played", extra={"contact": call.contact_id, "cause": str(exc)})
             return
         call.offers.append({"event": "announcement", "prompt": name, "at": self.clock()})
-        assert call.inbox is not None
+        inbox = self.inboxes.get(call.contact_id)
+        assert inbox is not None
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(60):
                 while True:
-                    ev = await call.inbox.get()
+                    ev = await inbox.get()
                     if ev.get("type") == "Hangup" or (
                         ev.get("type") == "PlaybackFinished" and (ev.get("playback") or {}).get("id") == pid
                     ):
@@ -343,7 +354,7 @@ class VoiceService:
             logger.exception("IVR failed: the caller goes to the default queue", extra={"contact": call.contact_id})
             routing = {"queue": self.default_queue}
         finally:
-            call.inbox = None
+            self.inboxes.pop(call.contact_id, None)
         if call.state == ENDED:
             self._save(call, final=True)  # the hang-up was stored first: add the IVR's path to it
             return
@@ -536,8 +547,9 @@ class VoiceService:
         call.hangup_cause = call.hangup_cause or (str(cause) if cause is not None else "hangup")
         previous = call.state
         call.move("citizen_left")
-        if call.inbox is not None:
-            call.inbox.put_nowait({"type": "Hangup"})
+        inbox = self.inboxes.get(call.contact_id)
+        if inbox is not None:
+            inbox.put_nowait({"type": "Hangup"})
         await self.control.citizen_gone(call)
         if previous == TALKING:
             if call.leg is not None:
@@ -585,8 +597,8 @@ class VoiceService:
                     await self.ari.remove_from_bridge(call.talk_bridge, call.channel_id)
             await self._destroy_bridge(call)
             call.move("survey")
-            call.inbox = asyncio.Queue()
-            call.ivr_task = asyncio.create_task(self._run_survey(call), name=f"survey-{call.contact_id}")
+            self.inboxes[call.contact_id] = asyncio.Queue()
+            self._spawn(call, self._run_survey(call), f"survey-{call.contact_id}")
             return
         if call.state == TALKING:
             call.hangup_side = "seat"
@@ -611,7 +623,7 @@ class VoiceService:
         except Exception:
             logger.exception("survey failed", extra={"contact": call.contact_id})
         finally:
-            call.inbox = None
+            self.inboxes.pop(call.contact_id, None)
             await self._hangup(call.channel_id)
             if call.ended is not None:  # the hang-up was seen first: store the rating with it
                 self._save(call, final=True)
@@ -628,7 +640,18 @@ class VoiceService:
                 await self.ari.destroy_bridge(call.talk_bridge)
             call.talk_bridge = None
 
+    def _spawn(self, call: Call, work: Coroutine[Any, Any, None], name: str) -> None:
+        """Run ``work`` for the call beside the event loop, keeping the task until it ends."""
+        task = asyncio.create_task(work, name=name)
+        self.tasks[call.contact_id] = task
+        task.add_done_callback(functools.partial(self._task_done, call.contact_id))
+
+    def _task_done(self, contact_id: str, task: asyncio.Task[None]) -> None:
+        if self.tasks.get(contact_id) is task:
+            del self.tasks[contact_id]
+
     def _forget(self, call: Call) -> None:
+        self.plays.pop(call.contact_id, None)
         self.by_channel.pop(call.channel_id, None)
         self.calls.pop(call.contact_id, None)
         if call.leg is not None:
@@ -732,13 +755,15 @@ class VoiceService:
             return
         pid = f"ann-{call.contact_id}-{next(self._seq)}"
         request = asyncio.ensure_future(self.ari.play(call.channel_id, media, playback_id=pid, lang="zh"))
-        call.announcing = (pid, request)
+        call.announcing = pid
+        self.plays[call.contact_id] = request
         try:
             await request
         except AriError as exc:
             logger.info("announcement not played", extra={"contact": call.contact_id, "cause": str(exc)})
-            if call.announcing is not None and call.announcing[0] == pid:
+            if call.announcing == pid:
                 call.announcing = None
+                self.plays.pop(call.contact_id, None)
             return
         call.offers.append({"event": "announcement", "position": announce.position, "at": self.clock()})
 
@@ -747,11 +772,13 @@ class VoiceService:
         for the channel runs now rather than after the announcement's last word."""
         if call.announcing is None:
             return
-        pid, request = call.announcing
+        pid = call.announcing
+        request = self.plays.pop(call.contact_id, None)
         call.announcing = None
         # A stop that overtook its play would find nothing and the play would still start.
         with contextlib.suppress(AriError):
-            await request
+            if request is not None:
+                await request
             await self.ari.stop_playback(pid)
 
     def announcement(self, position: int, expected_wait_s: float) -> list[str]:
@@ -846,7 +873,8 @@ class VoiceService:
         if not call.caller or not self.dial_policy.allows(call.caller):
             return  # no number to call back (withheld, international): the caller keeps waiting
         await self.request_callback(call, call.caller)
-        call.inbox = asyncio.Queue()
+        inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.inboxes[call.contact_id] = inbox
         try:
             await self._stop_announcement(call)  # the key was pressed during it: it says no more
             with contextlib.suppress(AriError):
@@ -856,13 +884,13 @@ class VoiceService:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(15):
                     while True:
-                        ev = await call.inbox.get()
+                        ev = await inbox.get()
                         if ev.get("type") in ("PlaybackFinished", "Hangup"):
                             break
         except AriError:
             pass
         finally:
-            call.inbox = None
+            self.inboxes.pop(call.contact_id, None)
         await self._hangup(call.channel_id)
 
     # -- reconciliation ---------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from acd.voice.calls import Call
+from acd.voice.core.call import Call
 from hotline.context import AppContext
 
 logger = logging.getLogger(__name__)

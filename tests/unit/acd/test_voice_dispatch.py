@@ -8,7 +8,7 @@ from typing import Any
 
 from acd.ari.client import CONNECTED, AriClient
 from acd.service import AcdService
-from acd.voice.calls import Call, SeatLeg
+from acd.voice.core.call import Call, SeatLeg
 from acd.voice.service import VoiceService
 from hotline.bus import Bus
 

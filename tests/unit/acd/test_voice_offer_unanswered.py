@@ -11,9 +11,10 @@ from typing import Any
 from acd.ari.client import AriClient, AriNoAnswer, AriNotFound
 from acd.core import CancelOffer, Offer, OfferFailed
 from acd.service import AcdService
-from acd.voice.calls import Call
+from acd.voice.core.call import Call
+from acd.voice.core.states import OFFERED, QUEUED
 from acd.voice.seats import SeatDevice
-from acd.voice.service import OFFERED, QUEUED, VoiceService
+from acd.voice.service import VoiceService
 from hotline.bus import Bus
 
 

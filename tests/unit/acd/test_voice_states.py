@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from acd.voice.calls import Call
+from acd.voice.core.call import Call
 from acd.voice.core.states import (
     ARRIVED,
     CALL_STATES,

@@ -1,24 +1,14 @@
-"""What the voice side knows of each call: the citizen's channel, the seat legs, the bridges,
-and the timeline that becomes the call's interaction record."""
+"""What the voice side knows of each call, as plain data: the citizen's channel, the seat leg, the
+bridges, and the timeline that becomes the call's interaction record. What runs for a call (the
+IVR's task and inbox, an announcement's request) stays with the adapter (``VoiceService``), so a
+call can be stored and restored (:func:`snapshot`, :func:`restore`)."""
 
 from __future__ import annotations
 
-import asyncio
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from acd.voice.core.states import (
-    ARRIVED,
-    CALLBACK,
-    ENDED,
-    OFFERED,
-    QUEUED,
-    SURVEY,
-    TALKING,
-    next_call_state,
-)
-
-__all__ = ["ARRIVED", "CALLBACK", "ENDED", "OFFERED", "QUEUED", "SURVEY", "TALKING", "Call", "SeatLeg"]
+from acd.voice.core.states import ARRIVED, next_call_state
 
 # Q.850 causes of a seat leg that never answered -> the core's offer failure causes.
 FAILURE_CAUSES = {
@@ -77,13 +67,11 @@ class Call:
     extra_legs: dict[str, str] = field(default_factory=dict)  # role -> channel id (3-party, transfer)
     survey: dict[str, Any] | None = None
     recorded: bool = False
-    inbox: asyncio.Queue[dict[str, Any]] | None = None  # ARI events for the IVR while it runs
-    ivr_task: asyncio.Task[None] | None = None
     ivr_record: dict[str, Any] | None = None  # flow, path and outcome from the IVR
-    # The queue announcement playing to the waiting caller (playback id, its play request).
-    # Asterisk runs every later command for the channel (a move into the seat's bridge
-    # above all) only once it ends, so it is stopped before any of them.
-    announcing: tuple[str, asyncio.Task[Any]] | None = None
+    # The playback id of the queue announcement playing to the waiting caller. Asterisk runs
+    # every later command for the channel (a move into the seat's bridge above all) only once
+    # it ends, so it is stopped before any of them.
+    announcing: str | None = None
 
     def move(self, action: str) -> str:
         """Change state as the call table says (acd/voice/core/states.py); a pair not in it
@@ -115,3 +103,22 @@ class Call:
             "ivr": self.ivr_record,
             "server": self.server,
         }
+
+
+def snapshot(call: Call) -> dict[str, Any]:
+    """The call as JSON-able data (everything it is; nothing of what runs for it)."""
+    return asdict(call)
+
+
+_CALL_FIELDS = frozenset(f.name for f in fields(Call))
+_LEG_FIELDS = frozenset(f.name for f in fields(SeatLeg))
+
+
+def restore(data: dict[str, Any]) -> Call:
+    """A call from :func:`snapshot`; unknown keys (a newer engine's) are ignored."""
+    leg = data.get("leg")
+    values = {k: v for k, v in data.items() if k in _CALL_FIELDS and k != "leg"}
+    call = Call(**values)
+    if isinstance(leg, dict):
+        call.leg = SeatLeg(**{k: v for k, v in leg.items() if k in _LEG_FIELDS})
+    return call
