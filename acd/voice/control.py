@@ -131,7 +131,7 @@ class CallControl:
         leg = next((x for x in self.extras.values() if x.call is call and x.role == "attended"), None)
         if leg is None or leg.answered is None:
             raise VoiceError("转接方尚未接听")
-        await self._seat_leaves(call, "attended transfer")
+        await self.seat_leaves(call, "attended transfer")
 
     async def emergency_transfer(self, seat_id: str, service: EmergencyService) -> None:
         number = self.v.trunk_numbers.get(service)
@@ -148,7 +148,7 @@ class CallControl:
         call = self._talking(seat_id)
         if not any(x.call is call and x.role == "three_party" and x.answered for x in self.extras.values()):
             raise VoiceError("三方通话尚未建立")
-        await self._seat_leaves(call, "left three-party call")
+        await self.seat_leaves(call, "left three-party call")
 
     def call_of(self, seat_id: str) -> dict[str, object] | None:
         return self.v.call_of(seat_id)
@@ -204,7 +204,7 @@ class CallControl:
     async def supervisor_answered(self, channel_id: str, snoop_id: str) -> None:
         snoop = self.snoops.get(snoop_id)
         if snoop is None:
-            await self.v._hangup(channel_id)
+            await self.v.drop_channel(channel_id)
             return
         with contextlib.suppress(AriError):
             await self.v.ari.add_to_bridge(snoop.bridge_id, channel_id)
@@ -215,7 +215,7 @@ class CallControl:
             raise VoiceError("没有这个监听")
         for ch in (snoop.snoop_channel, snoop.supervisor_channel):
             if ch:
-                await self.v._hangup(ch)
+                await self.v.drop_channel(ch)
         if snoop.mode != "barge":
             with contextlib.suppress(AriError):
                 await self.v.ari.destroy_bridge(snoop.bridge_id)
@@ -245,14 +245,14 @@ class CallControl:
         leg = self.extras.get(channel_id)
         call = leg.call if leg else None
         if leg is None or call is None or call.talk_bridge is None or call.state != TALKING:
-            await self.v._hangup(channel_id)
+            await self.v.drop_channel(channel_id)
             return
         leg.answered = self.v.clock()
         await self.v.ari.add_to_bridge(call.talk_bridge, channel_id)
         call.extra_legs[leg.role] = channel_id
         self._event(call, f"{leg.role}_answered", to=leg.number)
         if leg.role == "transfer":
-            await self._seat_leaves(call, f"transferred to {leg.number}")
+            await self.seat_leaves(call, f"transferred to {leg.number}")
 
     async def extra_gone(self, channel_id: str) -> bool:
         """An extra leg ended; True if it was one of ours. The citizen alone in the call is hung up."""
@@ -269,10 +269,10 @@ class CallControl:
             and call.state == TALKING
             and not any(x.call is call and x.answered for x in self.extras.values())
         ):
-            await self.v._hangup(call.channel_id)
+            await self.v.drop_channel(call.channel_id)
         return True
 
-    async def _seat_leaves(self, call: Call, why: str) -> None:
+    async def seat_leaves(self, call: Call, why: str) -> None:
         """The seat drops out; the citizen stays with the other party. The seat's contact ends."""
         leg = call.leg
         if leg is None:
@@ -285,7 +285,7 @@ class CallControl:
             with contextlib.suppress(ValueError):
                 await self.v.acd.feed(ContactEnded(now=self.v.acd.now(), contact_id=call.contact_id))
         call.seat_id = None
-        await self.v._hangup(leg.channel_id)
+        await self.v.drop_channel(leg.channel_id)
 
     async def _requeue(self, call: Call, queue: str) -> None:
         """Back into a queue at the original enqueue time (the citizen's place is kept)."""
@@ -299,7 +299,7 @@ class CallControl:
         call.seat_id = None
         if leg is not None:
             self.v.legs.pop(leg.channel_id, None)
-            await self.v._hangup(leg.channel_id)
+            await self.v.drop_channel(leg.channel_id)
         if call.talk_bridge:
             with contextlib.suppress(AriError):
                 await self.v.ari.remove_from_bridge(call.talk_bridge, call.channel_id)
@@ -312,4 +312,4 @@ class CallControl:
     async def citizen_gone(self, call: Call) -> None:
         for leg in [x for x in self.extras.values() if x.call is call]:
             self.extras.pop(leg.channel_id, None)
-            await self.v._hangup(leg.channel_id)
+            await self.v.drop_channel(leg.channel_id)

@@ -89,7 +89,7 @@ class MissedCalls:
         )
         await voice.acd.feed(CallbackRequested(now=voice.acd.now(), contact_id=contact_id, number=task.number))
         self.created.append(contact_id)
-        voice._save(call)
+        voice.save(call)
 
     def _link(self, task_id: str, call_id: str) -> None:
         """A later missed call from the same number: the open call-back answers for it too."""
@@ -98,7 +98,7 @@ class MissedCalls:
             head = call.offers[0] if call.offers else {}
             if head.get("event") == "missed_call_callback" and head.get("task") == task_id:
                 head["for"].append(call_id)
-                self.voice._save(call)
+                self.voice.save(call)
                 return
 
     async def _run(self) -> None:

@@ -35,7 +35,8 @@ from acd.core import (
 from acd.service import AcdService
 from acd.voice.api import VoiceError
 from acd.voice.control import CallControl
-from acd.voice.core.call import Call, SeatLeg, failure_cause
+from acd.voice.core import flow
+from acd.voice.core.call import Call, SeatLeg
 from acd.voice.core.states import ENDED, OFFERED, QUEUED, TALKING
 from acd.voice.missed import MissedCalls
 from acd.voice.records import RecordStore
@@ -272,7 +273,7 @@ class VoiceService:
                 await self.control.snoop_started(cid)
             else:
                 logger.warning("StasisStart with unknown arguments: hanging up", extra={"channel": cid, "args": args})
-                await self._hangup(cid)
+                await self.drop_channel(cid)
         elif kind in ("ChannelDestroyed", "StasisEnd"):
             cause = event.get("cause") if kind == "ChannelDestroyed" else None
             await self._gone(cid, cause if isinstance(cause, int) else None, kind)
@@ -310,7 +311,7 @@ class VoiceService:
         self.by_channel[cid] = call
         if self.ivr is None:
             # Straight to the queue: the seat is rung while the caller is answered and held.
-            self._save(call)
+            self.save(call)
             await self.enqueue(call, {"queue": self.default_queue}, answer=True)
             return
         try:
@@ -319,7 +320,7 @@ class VoiceService:
             logger.warning("caller gone before answer", extra={"channel": cid, "cause": str(exc)})
             self._forget(call)
             return
-        self._save(call)
+        self.save(call)
         # The IVR waits for the caller's keys and prompts: it runs beside the event loop, fed
         # through the call's inbox, so other calls' events are never held up.
         self.inboxes[call.contact_id] = asyncio.Queue()
@@ -356,7 +357,7 @@ class VoiceService:
         finally:
             self.inboxes.pop(call.contact_id, None)
         if call.state == ENDED:
-            self._save(call, final=True)  # the hang-up was stored first: add the IVR's path to it
+            self.save(call, final=True)  # the hang-up was stored first: add the IVR's path to it
             return
         if routing is None:
             return  # the IVR finished the call itself (message, transfer, self-service)
@@ -406,7 +407,7 @@ class VoiceService:
             await self.ari.set_var(call.channel_id, "HOTLINE_ENQUEUED", f"{call.enqueued:.3f};{queue}")
         if queue in self.recording_queues:
             call.recording = f"call-{call.contact_id}"
-        self._save(call)
+        self.save(call)
 
     async def _hold(self, call: Call, bridge: str, answer: bool) -> bool:
         """Answer (when asked) and put the caller in the holding bridge; False when the caller is gone."""
@@ -442,7 +443,7 @@ class VoiceService:
     async def _seat_answered(self, leg_id: str, contact_id: str, seat_id: str) -> None:
         call = self.legs.get(leg_id)
         if call is None or call.leg is None or call.leg.channel_id != leg_id or call.leg.cancelled:
-            await self._hangup(leg_id)
+            await self.drop_channel(leg_id)
             return
         leg = call.leg
         leg.answered = self.clock()
@@ -478,7 +479,7 @@ class VoiceService:
         cb = self.pending_callbacks.pop(contact_id, None)
         if cb is not None:
             await self._dial_citizen(call, cb.number)
-        self._save(call)
+        self.save(call)
 
     async def _answered_too_late(self, call: Call, leg: SeatLeg, bridge: str) -> None:
         """The core ended the offer (its ring timer, the seat signing out) while the seat's answer
@@ -489,7 +490,7 @@ class VoiceService:
             call.talk_bridge = None
         with contextlib.suppress(AriError):
             await self.ari.destroy_bridge(bridge)
-        await self._hangup(leg.channel_id)
+        await self.drop_channel(leg.channel_id)
         holding = self.holding.get(call.queue or "")
         if call.state in (QUEUED, OFFERED) and call.callback_number is None and holding is not None:
             await self._hold(call, holding, answer=False)
@@ -506,7 +507,7 @@ class VoiceService:
         call.talk_bridge = None
         with contextlib.suppress(AriError):
             await self.ari.destroy_bridge(bridge)
-        await self._hangup(leg.channel_id)
+        await self.drop_channel(leg.channel_id)
         if call.state == ENDED:
             return
         call.move(self._offer_ended(call))
@@ -535,81 +536,68 @@ class VoiceService:
             await self._seat_leg_gone(call, call.leg, cause)
 
     async def _citizen_gone(self, call: Call, cause: int | None) -> None:
-        if call.overflowed == "callback" and call.callback_number and call.state == QUEUED:
-            # The citizen hung up to be called back: the place in line stays with the ACD.
-            self.by_channel.pop(call.channel_id, None)
-            call.move("callback_hold")
-            self._save(call)
-            return
-        now = self.clock()
-        call.ended = now
-        call.hangup_side = call.hangup_side or "citizen"
-        call.hangup_cause = call.hangup_cause or (str(cause) if cause is not None else "hangup")
-        previous = call.state
-        call.move("citizen_left")
-        inbox = self.inboxes.get(call.contact_id)
-        if inbox is not None:
-            inbox.put_nowait({"type": "Hangup"})
-        await self.control.citizen_gone(call)
-        if previous == TALKING:
-            if call.leg is not None:
-                await self._hangup(call.leg.channel_id)
-            await self._end_in_core(call)
-        elif call.in_core and not call.overflowed:
-            if call.leg is not None and call.leg.answered is None:
-                call.offers[-1]["outcome"] = "abandoned_ringing"
-            with contextlib.suppress(ValueError):
-                await self.acd.feed(ContactAbandoned(now=self.acd.now(), contact_id=call.contact_id))
-            if self.missed is not None and call.answered is None and call.caller:
-                await self.missed.abandoned(call)
-        await self._destroy_bridge(call)
-        self._forget(call)
-        self._save(call, final=True)
+        await self._carry_out(call, flow.citizen_left(call, self.clock(), cause))
 
     async def _seat_leg_gone(self, call: Call, leg: SeatLeg, cause: int | None) -> None:
-        if leg.answered is None:
-            if leg.cancelled or call.state == ENDED:
-                return
-            outcome = failure_cause(cause)
-            leg.outcome = outcome
-            call.offers[-1]["outcome"] = outcome
-            call.leg = None
-            call.move(self._offer_ended(call))
-            with contextlib.suppress(ValueError):
-                await self.acd.feed(
-                    OfferFailed(now=self.acd.now(), contact_id=call.contact_id, seat_id=leg.seat_id, cause=outcome)
-                )
-            return
-        # The seat hung up during the talk.
-        if call.state == TALKING and any(x.call is call and x.answered for x in self.control.extras.values()):
-            await self.control._seat_leaves(call, "seat hung up; the other parties stay")
-            return
-        if call.state == TALKING and self.survey is not None:
-            call.hangup_side = "seat"
-            call.hangup_cause = str(cause) if cause is not None else "hangup"
-            call.leg = None
-            await self._end_in_core(call)
-            # Out of the bridge before the first prompt: a prompt queued while the channel is
-            # still in a bridge being torn down is dropped by Asterisk without any event, and the
-            # survey would wait for it for ever. Removing a channel returns once it has left.
-            if call.talk_bridge:
+        others = any(x.call is call and x.answered for x in self.control.extras.values())
+        decided = flow.seat_leg_left(
+            call,
+            leg,
+            self.clock(),
+            cause,
+            in_line=call.channel_id in self.by_channel,
+            others_talk=others,
+            survey=self.survey is not None,
+        )
+        await self._carry_out(call, decided)
+
+    async def _carry_out(self, call: Call, commands: list[flow.VoiceCommand]) -> None:
+        """Carry out the voice core's commands for a call, in order (acd/voice/core/flow.py)."""
+        for command in commands:
+            if isinstance(command, flow.Hangup):
+                await self.drop_channel(command.channel_id)
+            elif isinstance(command, flow.ToAcd):
+                await self._to_acd(call, command)
+            elif isinstance(command, flow.DestroyBridge):
                 with contextlib.suppress(AriError):
-                    await self.ari.remove_from_bridge(call.talk_bridge, call.channel_id)
-            await self._destroy_bridge(call)
-            call.move("survey")
-            self.inboxes[call.contact_id] = asyncio.Queue()
-            self._spawn(call, self._run_survey(call), f"survey-{call.contact_id}")
-            return
-        if call.state == TALKING:
-            call.hangup_side = "seat"
-            call.hangup_cause = str(cause) if cause is not None else "hangup"
-            call.ended = self.clock()
-            call.move("seat_left")
-            await self._end_in_core(call)
-            await self._hangup(call.channel_id)
-            await self._destroy_bridge(call)
-            self._forget(call)
-            self._save(call, final=True)
+                    await self.ari.destroy_bridge(command.bridge_id)
+            elif isinstance(command, flow.LeaveBridge):
+                with contextlib.suppress(AriError):
+                    await self.ari.remove_from_bridge(command.bridge_id, command.channel_id)
+            elif isinstance(command, flow.Save):
+                self.save(call, final=command.final)
+            elif isinstance(command, flow.Forget):
+                self._forget(call)
+            elif isinstance(command, flow.DropLeg):
+                self.legs.pop(command.channel_id, None)
+            elif isinstance(command, flow.ReleaseChannel):
+                self.by_channel.pop(call.channel_id, None)
+            elif isinstance(command, flow.WakeIvr):
+                inbox = self.inboxes.get(call.contact_id)
+                if inbox is not None:
+                    inbox.put_nowait({"type": "Hangup"})
+            elif isinstance(command, flow.DropExtras):
+                await self.control.citizen_gone(call)
+            elif isinstance(command, flow.SeatLeaves):
+                await self.control.seat_leaves(call, command.why)
+            elif isinstance(command, flow.MissedCall):
+                if self.missed is not None:
+                    await self.missed.abandoned(call)
+            elif isinstance(command, flow.StartSurvey):
+                self.inboxes[call.contact_id] = asyncio.Queue()
+                self._spawn(call, self._run_survey(call), f"survey-{call.contact_id}")
+
+    async def _to_acd(self, call: Call, command: flow.ToAcd) -> None:
+        now = self.acd.now()
+        event: ContactAbandoned | ContactEnded | OfferFailed
+        if command.event == "abandoned":
+            event = ContactAbandoned(now=now, contact_id=call.contact_id)
+        elif command.event == "ended":
+            event = ContactEnded(now=now, contact_id=call.contact_id)
+        else:
+            event = OfferFailed(now=now, contact_id=call.contact_id, seat_id=command.seat_id, cause=command.cause)
+        with contextlib.suppress(ValueError):  # the core has moved on (ended, re-offered): nothing to undo
+            await self.acd.feed(event)
 
     def _offer_ended(self, call: Call) -> str:
         """The call table's action for an offer over without a talk: the citizen waits on the
@@ -624,21 +612,9 @@ class VoiceService:
             logger.exception("survey failed", extra={"contact": call.contact_id})
         finally:
             self.inboxes.pop(call.contact_id, None)
-            await self._hangup(call.channel_id)
+            await self.drop_channel(call.channel_id)
             if call.ended is not None:  # the hang-up was seen first: store the rating with it
-                self._save(call, final=True)
-
-    async def _end_in_core(self, call: Call) -> None:
-        if call.in_core:
-            call.in_core = False
-            with contextlib.suppress(ValueError):
-                await self.acd.feed(ContactEnded(now=self.acd.now(), contact_id=call.contact_id))
-
-    async def _destroy_bridge(self, call: Call) -> None:
-        if call.talk_bridge:
-            with contextlib.suppress(AriError):
-                await self.ari.destroy_bridge(call.talk_bridge)
-            call.talk_bridge = None
+                self.save(call, final=True)
 
     def _spawn(self, call: Call, work: Coroutine[Any, Any, None], name: str) -> None:
         """Run ``work`` for the call beside the event loop, keeping the task until it ends."""
@@ -657,11 +633,13 @@ class VoiceService:
         if call.leg is not None:
             self.legs.pop(call.leg.channel_id, None)
 
-    def _save(self, call: Call, final: bool = False) -> None:
+    def save(self, call: Call, final: bool = False) -> None:
+        """Write the call's interaction record (``final``: with its end)."""
         if self.records is not None:
             self.records.put(call.contact_id, call.caller, call.arrived, call.ended if final else None, call.record())
 
-    async def _hangup(self, channel_id: str, reason: str = "normal") -> None:
+    async def drop_channel(self, channel_id: str, reason: str = "normal") -> None:
+        """Hang a channel up; one already gone is not an error."""
         with contextlib.suppress(AriError):
             await self.ari.hangup(channel_id, reason)
 
@@ -733,18 +711,10 @@ class VoiceService:
 
     async def _cancel(self, cancel: CancelOffer) -> None:
         call = self.calls.get(cancel.contact_id)
-        if call is None or call.leg is None or call.leg.seat_id != cancel.seat_id:
+        if call is None:
             return
-        leg = call.leg
-        leg.cancelled = True
-        leg.outcome = "cancelled"
-        if call.offers:
-            call.offers[-1]["outcome"] = call.offers[-1]["outcome"] or f"cancelled: {cancel.reason}"
-        if call.state == OFFERED:
-            call.move(self._offer_ended(call))
-            call.leg = None
-        self.legs.pop(leg.channel_id, None)
-        await self._hangup(leg.channel_id)
+        in_line = call.channel_id in self.by_channel
+        await self._carry_out(call, flow.offer_cancelled(call, cancel.seat_id, cancel.reason, in_line=in_line))
 
     async def _announce(self, announce: Announce) -> None:
         call = self.calls.get(announce.contact_id)
@@ -805,7 +775,7 @@ class VoiceService:
             call.callback_number = call.caller
         call.hangup_side = "system"
         call.hangup_cause = f"overflow:{overflow.action}"
-        await self._hangup(call.channel_id)
+        await self.drop_channel(call.channel_id)
 
     # -- call-backs -------------------------------------------------------------------------
     async def request_callback(self, call: Call, number: str) -> None:
@@ -841,7 +811,7 @@ class VoiceService:
     async def _citizen_answered_callback(self, channel_id: str, contact_id: str) -> None:
         call = self.legs.pop(channel_id, None)
         if call is None or call.talk_bridge is None or call.state != TALKING:
-            await self._hangup(channel_id)
+            await self.drop_channel(channel_id)
             return
         call.extra_legs.pop("citizen", None)
         call.channel_id = channel_id  # from now on this leg is the citizen's side of the call
@@ -852,21 +822,7 @@ class VoiceService:
 
     async def _callback_leg_failed(self, call: Call, cause: int | None) -> None:
         """The citizen did not answer the call-back: the seat is released, the attempt recorded."""
-        call.extra_legs.pop("citizen", None)
-        call.offers.append({"event": "callback_failed", "at": self.clock(), "cause": failure_cause(cause)})
-        if call.state == ENDED:
-            self._save(call, final=True)  # the call ended first (the seat hung up): note the attempt
-            return
-        call.hangup_side = "citizen"
-        call.hangup_cause = f"callback_{failure_cause(cause)}"
-        call.ended = self.clock()
-        call.move("callback_failed")
-        if call.leg is not None:
-            await self._hangup(call.leg.channel_id)
-        await self._end_in_core(call)
-        await self._destroy_bridge(call)
-        self._forget(call)
-        self._save(call, final=True)
+        await self._carry_out(call, flow.callback_failed(call, self.clock(), cause))
 
     async def _callback_from_queue(self, call: Call) -> None:
         """'Press 1 to be called back': keep the place, confirm, release the line."""
@@ -891,7 +847,7 @@ class VoiceService:
             pass
         finally:
             self.inboxes.pop(call.contact_id, None)
-        await self._hangup(call.channel_id)
+        await self.drop_channel(call.channel_id)
 
     # -- reconciliation ---------------------------------------------------------------------------
     async def reconcile(self) -> None:
@@ -920,7 +876,7 @@ class VoiceService:
             data = str((channel.get("dialplan") or {}).get("app_data", ""))
             if not data.startswith(f"{self.ari.app},inbound"):
                 if data.startswith(f"{self.ari.app},seat"):
-                    await self._hangup(cid)  # a seat leg of a call we no longer hold
+                    await self.drop_channel(cid)  # a seat leg of a call we no longer hold
                 continue
             await self._adopt(channel)
         self.reconciled += 1

@@ -1,0 +1,221 @@
+"""What the voice side decides when a party leaves a call or an offer ends, as pure functions:
+each changes the call's data (:mod:`acd.voice.core.call`) through the call table and returns
+the commands the adapter carries out, in order, on Asterisk, the ACD and the records.
+
+The adapter tells each function the facts only it can see (whether the citizen is still on
+the line, whether another party answered, whether a survey follows); the function knows the
+rest from the call. Nothing here waits or reads a clock: ``now`` comes in.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from acd.voice.core.call import Call, SeatLeg, failure_cause
+from acd.voice.core.states import ENDED, OFFERED, QUEUED, TALKING
+
+
+@dataclass(frozen=True)
+class Hangup:
+    channel_id: str
+
+
+@dataclass(frozen=True)
+class DestroyBridge:
+    bridge_id: str
+
+
+@dataclass(frozen=True)
+class LeaveBridge:
+    """Take a channel out of a bridge (returns once it has left)."""
+
+    bridge_id: str
+    channel_id: str
+
+
+@dataclass(frozen=True)
+class ToAcd:
+    """Tell the ACD core: the contact was abandoned, ended, or its offer to ``seat_id`` failed."""
+
+    event: Literal["abandoned", "ended", "offer_failed"]
+    seat_id: str = ""
+    cause: str = ""
+
+
+@dataclass(frozen=True)
+class DropExtras:
+    """Hang up the call's other parties (a transfer's or three-party call's far end)."""
+
+
+@dataclass(frozen=True)
+class SeatLeaves:
+    """The seat drops out of a call that goes on with another party."""
+
+    why: str
+
+
+@dataclass(frozen=True)
+class MissedCall:
+    """Tell the missed-call planner (an abandoned caller may be called back)."""
+
+    kind: Literal["abandoned"]
+
+
+@dataclass(frozen=True)
+class WakeIvr:
+    """Tell the IVR running for the call that the citizen has gone."""
+
+
+@dataclass(frozen=True)
+class StartSurvey:
+    """The citizen rates the call (the satisfaction survey runs beside the event loop)."""
+
+
+@dataclass(frozen=True)
+class ReleaseChannel:
+    """The citizen's channel is no longer the call's (off the line for a call-back)."""
+
+
+@dataclass(frozen=True)
+class DropLeg:
+    """A seat leg (or call-back leg) is no longer the call's."""
+
+    channel_id: str
+
+
+@dataclass(frozen=True)
+class Forget:
+    """The call is over for the voice side."""
+
+
+@dataclass(frozen=True)
+class Save:
+    """Write the call's interaction record (``final``: with its end)."""
+
+    final: bool
+
+
+VoiceCommand = (
+    Hangup
+    | DestroyBridge
+    | LeaveBridge
+    | ToAcd
+    | DropExtras
+    | SeatLeaves
+    | MissedCall
+    | WakeIvr
+    | StartSurvey
+    | ReleaseChannel
+    | DropLeg
+    | Forget
+    | Save
+)
+
+
+def _offer_ended(in_line: bool) -> str:
+    return "offer_ended" if in_line else "offer_ended_away"
+
+
+def _end_in_core(call: Call) -> list[VoiceCommand]:
+    if not call.in_core:
+        return []
+    call.in_core = False
+    return [ToAcd("ended")]
+
+
+def _drop_talk_bridge(call: Call) -> list[VoiceCommand]:
+    bridge, call.talk_bridge = call.talk_bridge, None
+    return [DestroyBridge(bridge)] if bridge else []
+
+
+def citizen_left(call: Call, now: float, cause: int | None) -> list[VoiceCommand]:
+    """The citizen's channel is gone (hung up, or found gone after a reconnect)."""
+    if call.overflowed == "callback" and call.callback_number and call.state == QUEUED:
+        # Hung up to be called back: the place in line stays with the ACD.
+        call.move("callback_hold")
+        return [ReleaseChannel(), Save(final=False)]
+    call.ended = now
+    call.hangup_side = call.hangup_side or "citizen"
+    call.hangup_cause = call.hangup_cause or (str(cause) if cause is not None else "hangup")
+    previous = call.state
+    call.move("citizen_left")
+    out: list[VoiceCommand] = [WakeIvr(), DropExtras()]
+    if previous == TALKING:
+        if call.leg is not None:
+            out.append(Hangup(call.leg.channel_id))
+        out += _end_in_core(call)
+    elif call.in_core and not call.overflowed:
+        if call.leg is not None and call.leg.answered is None and call.offers:
+            call.offers[-1]["outcome"] = "abandoned_ringing"
+        call.in_core = False
+        out.append(ToAcd("abandoned"))
+        if call.answered is None and call.caller:
+            out.append(MissedCall("abandoned"))
+    return [*out, *_drop_talk_bridge(call), Forget(), Save(final=True)]
+
+
+def seat_leg_left(
+    call: Call, leg: SeatLeg, now: float, cause: int | None, *, in_line: bool, others_talk: bool, survey: bool
+) -> list[VoiceCommand]:
+    """The seat's leg is gone: before an answer the offer failed; during the talk the seat hung
+    up (the call goes on with the other parties, or the citizen rates it, or it ends)."""
+    if leg.answered is None:
+        if leg.cancelled or call.state == ENDED:
+            return []
+        outcome = failure_cause(cause)
+        leg.outcome = outcome
+        if call.offers:
+            call.offers[-1]["outcome"] = outcome
+        call.leg = None
+        call.move(_offer_ended(in_line))
+        return [ToAcd("offer_failed", seat_id=leg.seat_id, cause=outcome)]
+    if call.state != TALKING:
+        return []
+    if others_talk:
+        return [SeatLeaves("seat hung up; the other parties stay")]
+    call.hangup_side = "seat"
+    call.hangup_cause = str(cause) if cause is not None else "hangup"
+    if survey:
+        call.leg = None
+        out = _end_in_core(call)
+        # Out of the bridge before the first prompt: a prompt queued while the channel is still in
+        # a bridge being torn down is dropped by Asterisk without any event, and the survey would
+        # wait for it for ever. Removing a channel returns once it has left.
+        if call.talk_bridge:
+            out.append(LeaveBridge(call.talk_bridge, call.channel_id))
+        out += _drop_talk_bridge(call)
+        call.move("survey")
+        return [*out, StartSurvey()]
+    call.ended = now
+    call.move("seat_left")
+    return [*_end_in_core(call), Hangup(call.channel_id), *_drop_talk_bridge(call), Forget(), Save(final=True)]
+
+
+def offer_cancelled(call: Call, seat_id: str, reason: str, *, in_line: bool) -> list[VoiceCommand]:
+    """The ACD core took its offer back (its ring timer, the seat signing out, the caller gone)."""
+    leg = call.leg
+    if leg is None or leg.seat_id != seat_id:
+        return []
+    leg.cancelled = True
+    leg.outcome = "cancelled"
+    if call.offers:
+        call.offers[-1]["outcome"] = call.offers[-1]["outcome"] or f"cancelled: {reason}"
+    if call.state == OFFERED:
+        call.move(_offer_ended(in_line))
+        call.leg = None
+    return [DropLeg(leg.channel_id), Hangup(leg.channel_id)]
+
+
+def callback_failed(call: Call, now: float, cause: int | None) -> list[VoiceCommand]:
+    """The citizen did not answer the call-back: the seat is released, the attempt recorded."""
+    call.extra_legs.pop("citizen", None)
+    call.offers.append({"event": "callback_failed", "at": now, "cause": failure_cause(cause)})
+    if call.state == ENDED:
+        return [Save(final=True)]  # the call ended first (the seat hung up): note the attempt
+    call.hangup_side = "citizen"
+    call.hangup_cause = f"callback_{failure_cause(cause)}"
+    call.ended = now
+    call.move("callback_failed")
+    out: list[VoiceCommand] = [Hangup(call.leg.channel_id)] if call.leg is not None else []
+    return [*out, *_end_in_core(call), *_drop_talk_bridge(call), Forget(), Save(final=True)]

@@ -1,0 +1,148 @@
+"""The voice core's decisions when a party leaves or an offer ends, driven without Asterisk."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from acd.voice.core import flow
+from acd.voice.core.call import Call, SeatLeg
+from acd.voice.core.states import CALLBACK, ENDED, QUEUED, SURVEY, TALKING
+
+
+def waiting_call() -> Call:
+    call = Call(contact_id="c1", channel_id="c1", caller="13800000001", arrived=0.0, queue="general")
+    call.move("enqueue")
+    call.in_core = True
+    return call
+
+
+def offered(call: Call, seat: str = "1001", n: int = 1) -> SeatLeg:
+    """What the adapter does for the core's Offer (the next slice of the core)."""
+    leg = SeatLeg(channel_id=f"seat-c1-{n}", seat_id=seat, started=1.0)
+    call.leg = leg
+    call.move("offer")
+    call.offers.append({"seat": seat, "at": 1.0, "reason": "test", "outcome": None})
+    return leg
+
+
+def talking() -> tuple[Call, SeatLeg]:
+    call = waiting_call()
+    leg = offered(call)
+    leg.answered = 3.0
+    call.move("answered")
+    call.answered, call.seat_id, call.talk_bridge = 3.0, "1001", "talk-seat-c1-1"
+    return call, leg
+
+
+def test_a_caller_hanging_up_while_the_seat_rings_is_an_abandon_and_a_missed_call() -> None:
+    call = waiting_call()
+    offered(call)
+    out = flow.citizen_left(call, 9.0, 16)
+    assert call.state == ENDED and call.ended == 9.0 and call.hangup_side == "citizen"
+    assert call.offers[-1]["outcome"] == "abandoned_ringing"
+    assert out == [
+        flow.WakeIvr(),
+        flow.DropExtras(),
+        flow.ToAcd("abandoned"),
+        flow.MissedCall("abandoned"),
+        flow.Forget(),
+        flow.Save(final=True),
+    ]
+
+
+def test_a_caller_hanging_up_during_the_talk_releases_the_seat_once() -> None:
+    call, leg = talking()
+    out = flow.citizen_left(call, 20.0, None)
+    assert flow.Hangup(leg.channel_id) in out and out.count(flow.ToAcd("ended")) == 1
+    assert flow.DestroyBridge("talk-seat-c1-1") in out and call.talk_bridge is None
+    assert call.hangup_cause == "hangup" and not call.in_core
+
+
+def test_a_caller_who_asked_for_a_call_back_keeps_the_place_when_hanging_up() -> None:
+    call = waiting_call()
+    call.overflowed, call.callback_number = "callback", "13800000001"
+    assert flow.citizen_left(call, 5.0, 16) == [flow.ReleaseChannel(), flow.Save(final=False)]
+    assert call.state == CALLBACK and call.ended is None and call.in_core
+
+
+def test_a_seat_leg_failing_before_an_answer_fails_the_offer_with_its_cause() -> None:
+    call = waiting_call()
+    leg = offered(call)
+    out = flow.seat_leg_left(call, leg, 4.0, 17, in_line=True, others_talk=False, survey=True)
+    assert out == [flow.ToAcd("offer_failed", seat_id="1001", cause="busy")]
+    assert call.state == QUEUED and call.leg is None and call.offers[-1]["outcome"] == "busy"
+
+
+def test_a_cancelled_leg_that_ends_counts_nothing_more() -> None:
+    call = waiting_call()
+    leg = offered(call)
+    assert flow.offer_cancelled(call, "1001", "no answer within 15 s", in_line=False) == [
+        flow.DropLeg(leg.channel_id),
+        flow.Hangup(leg.channel_id),
+    ]
+    assert call.state == CALLBACK and call.offers[-1]["outcome"] == "cancelled: no answer within 15 s"
+    assert flow.seat_leg_left(call, leg, 5.0, 16, in_line=False, others_talk=False, survey=False) == []
+    assert flow.offer_cancelled(call, "1002", "other seat", in_line=True) == []
+
+
+def test_a_seat_hanging_up_leaves_the_citizen_out_of_the_bridge_before_the_survey() -> None:
+    call, leg = talking()
+    out = flow.seat_leg_left(call, leg, 30.0, 16, in_line=True, others_talk=False, survey=True)
+    assert out == [
+        flow.ToAcd("ended"),
+        flow.LeaveBridge("talk-seat-c1-1", "c1"),
+        flow.DestroyBridge("talk-seat-c1-1"),
+        flow.StartSurvey(),
+    ]
+    assert call.state == SURVEY and call.hangup_side == "seat" and call.ended is None
+
+
+def test_a_seat_hanging_up_in_a_three_party_call_leaves_the_others_talking() -> None:
+    call, leg = talking()
+    out = flow.seat_leg_left(call, leg, 30.0, 16, in_line=True, others_talk=True, survey=True)
+    assert out == [flow.SeatLeaves("seat hung up; the other parties stay")] and call.state == TALKING
+
+
+def test_a_call_back_the_citizen_does_not_answer_ends_the_call_and_after_an_end_is_only_noted() -> None:
+    call, leg = talking()
+    call.extra_legs["citizen"] = "cb-c1-2"
+    out = flow.callback_failed(call, 40.0, 19)
+    assert call.state == ENDED and call.hangup_cause == "callback_no_answer" and "citizen" not in call.extra_legs
+    assert out[0] == flow.Hangup(leg.channel_id) and out[-2:] == [flow.Forget(), flow.Save(final=True)]
+    assert flow.callback_failed(call, 41.0, 19) == [flow.Save(final=True)]
+
+
+EVENTS = st.lists(st.sampled_from(["cancel", "leg_failed", "answer", "citizen_left", "seat_left", "offer"]))
+
+
+@given(EVENTS)
+def test_whatever_happens_the_core_hears_of_the_end_once_and_the_talk_bridge_goes_once(events: list[str]) -> None:
+    call = waiting_call()
+    leg: SeatLeg | None = None
+    seen: list[flow.VoiceCommand] = []
+    legs = 0
+    for event in events:
+        if event == "offer" and call.state in (QUEUED, CALLBACK):
+            legs += 1
+            leg = offered(call, n=legs)
+        elif event == "cancel" and leg is not None:
+            seen += flow.offer_cancelled(call, leg.seat_id, "test", in_line=call.state != CALLBACK)
+        elif event == "leg_failed" and leg is not None and leg is call.leg:
+            seen += flow.seat_leg_left(call, leg, 5.0, 18, in_line=True, others_talk=False, survey=False)
+        elif event == "answer" and leg is not None and leg is call.leg and call.state == "offered":
+            leg.answered = 6.0
+            call.move("answered")
+            call.talk_bridge = f"talk-{leg.channel_id}"
+        elif event == "seat_left" and leg is not None and leg.answered is not None:
+            seen += flow.seat_leg_left(call, leg, 7.0, 16, in_line=True, others_talk=False, survey=False)
+        elif event == "citizen_left" and call.state != ENDED:
+            seen += flow.citizen_left(call, 8.0, 16)
+    ends = [c for c in seen if isinstance(c, flow.ToAcd) and c.event in ("ended", "abandoned")]
+    assert len(ends) <= 1
+    assert len([c for c in seen if isinstance(c, flow.DestroyBridge)]) <= 1
+    assert len([c for c in seen if isinstance(c, flow.Forget)]) <= 1
+    if call.state == ENDED and ends:
+        assert not call.in_core
+    if call.state == ENDED and leg is not None and leg.answered is not None and call.hangup_side == "citizen":
+        assert flow.Hangup(leg.channel_id) in seen  # an answered seat is never left on the line
