@@ -37,7 +37,7 @@ from acd.voice.api import VoiceError
 from acd.voice.control import CallControl
 from acd.voice.core import flow
 from acd.voice.core.call import Call, SeatLeg
-from acd.voice.core.states import ENDED, OFFERED, QUEUED, TALKING
+from acd.voice.core.states import ENDED, QUEUED, TALKING
 from acd.voice.missed import MissedCalls
 from acd.voice.records import RecordStore
 from acd.voice.seats import SeatDevice
@@ -465,60 +465,19 @@ class VoiceService:
         if leg.cancelled or call.state == ENDED:
             await self._answered_too_late(call, leg, bridge)
             return
-        call.move("answered")
-        call.seat_id = seat_id
-        call.answered = call.leg.answered
-        call.offers[-1]["outcome"] = "answered"
-        call.offers[-1]["answered"] = call.answered
-        await self.acd.feed(OfferAccepted(now=self.acd.now(), contact_id=contact_id, seat_id=seat_id))
-        if self.missed is not None and call.callback_number is None and call.caller:
-            await self.missed.answered(call)
-        if call.recording and call.talk_bridge:
-            with contextlib.suppress(AriError):
-                await self.ari.record_bridge(call.talk_bridge, call.recording)
+        await self._carry_out(call, flow.seat_connected(call, leg, self._callback_to(contact_id)))
+
+    def _callback_to(self, contact_id: str) -> str | None:
         cb = self.pending_callbacks.pop(contact_id, None)
-        if cb is not None:
-            await self._dial_citizen(call, cb.number)
-        self.save(call)
+        return cb.number if cb is not None else None
 
     async def _answered_too_late(self, call: Call, leg: SeatLeg, bridge: str) -> None:
-        """The core ended the offer (its ring timer, the seat signing out) while the seat's answer
-        was being bridged: that seat no longer has the call, and the core has already put it
-        back in line (or offered it elsewhere). Undo the bridge and the leg; hold the caller."""
         logger.info("seat answered as its offer ended", extra={"contact": call.contact_id, "seat": leg.seat_id})
-        if call.talk_bridge == bridge:
-            call.talk_bridge = None
-        with contextlib.suppress(AriError):
-            await self.ari.destroy_bridge(bridge)
-        await self.drop_channel(leg.channel_id)
-        holding = self.holding.get(call.queue or "")
-        if call.state in (QUEUED, OFFERED) and call.callback_number is None and holding is not None:
-            await self._hold(call, holding, answer=False)
+        await self._carry_out(call, flow.answered_too_late(call, leg, bridge))
 
     async def _not_connected(self, call: Call, leg: SeatLeg, bridge: str) -> None:
-        """The seat answered but could not be bridged to the caller: undo the attempt (its bridge,
-        the seat's leg), hold the caller again and give the contact back to the ACD at its place.
-        The seat is not to blame, so it counts no miss."""
-        leg.outcome = "not_connected"
-        if call.offers:
-            call.offers[-1]["outcome"] = "not_connected"
-        self.legs.pop(leg.channel_id, None)
-        call.leg = None
-        call.talk_bridge = None
-        with contextlib.suppress(AriError):
-            await self.ari.destroy_bridge(bridge)
-        await self.drop_channel(leg.channel_id)
-        if call.state == ENDED:
-            return
-        call.move(self._offer_ended(call))
-        if call.state == QUEUED:
-            holding = self.holding.get(call.queue or "")
-            if holding is not None and not await self._hold(call, holding, answer=False):
-                return  # the caller left meanwhile: ended as an abandon
-        with contextlib.suppress(ValueError):
-            await self.acd.feed(
-                OfferFailed(now=self.acd.now(), contact_id=call.contact_id, seat_id=leg.seat_id, cause="not_connected")
-            )
+        in_line = call.channel_id in self.by_channel
+        await self._carry_out(call, flow.not_connected(call, leg, bridge, in_line=in_line))
 
     async def _gone(self, channel_id: str, cause: int | None, why: str) -> None:
         """A channel left: the citizen, a seat leg, or an extra leg."""
@@ -554,7 +513,11 @@ class VoiceService:
     async def _carry_out(self, call: Call, commands: list[flow.VoiceCommand]) -> None:
         """Carry out the voice core's commands for a call, in order (acd/voice/core/flow.py)."""
         for command in commands:
-            if isinstance(command, flow.Hangup):
+            if isinstance(command, flow.HoldAgain):
+                holding = self.holding.get(call.queue or "")
+                if holding is not None and not await self._hold(call, holding, answer=False):
+                    return  # the citizen left meanwhile: ended as an abandon
+            elif isinstance(command, flow.Hangup):
                 await self.drop_channel(command.channel_id)
             elif isinstance(command, flow.ToAcd):
                 await self._to_acd(call, command)
@@ -582,13 +545,21 @@ class VoiceService:
                 await self.control.seat_leaves(call, command.why)
             elif isinstance(command, flow.MissedCall):
                 if self.missed is not None:
-                    await self.missed.abandoned(call)
+                    await (self.missed.abandoned(call) if command.kind == "abandoned" else self.missed.answered(call))
+            elif isinstance(command, flow.RecordBridge):
+                with contextlib.suppress(AriError):
+                    await self.ari.record_bridge(command.bridge_id, command.name)
+            elif isinstance(command, flow.DialCitizen):
+                await self._dial_citizen(call, command.number)
             elif isinstance(command, flow.StartSurvey):
                 self.inboxes[call.contact_id] = asyncio.Queue()
                 self._spawn(call, self._run_survey(call), f"survey-{call.contact_id}")
 
     async def _to_acd(self, call: Call, command: flow.ToAcd) -> None:
         now = self.acd.now()
+        if command.event == "accepted":  # a refusal here is a bug to see, not a race to absorb
+            await self.acd.feed(OfferAccepted(now=now, contact_id=call.contact_id, seat_id=command.seat_id))
+            return
         event: ContactAbandoned | ContactEnded | OfferFailed
         if command.event == "abandoned":
             event = ContactAbandoned(now=now, contact_id=call.contact_id)
@@ -671,10 +642,7 @@ class VoiceService:
         except VoiceError:
             dial = ""  # a cloud seat at a number nobody may call: unreachable, below
         leg_id = f"seat-{call.contact_id}-{next(self._seq)}"
-        leg = SeatLeg(channel_id=leg_id, seat_id=offer.seat_id, started=self.clock())
-        call.leg = leg
-        call.move("offer")
-        call.offers.append({"seat": offer.seat_id, "at": leg.started, "reason": offer.reason, "outcome": None})
+        leg = flow.offer_made(call, offer.seat_id, offer.reason, leg_id, self.clock())
         self.legs[leg_id] = call
         shown = call.caller or "anonymous"
         try:
@@ -698,16 +666,8 @@ class VoiceService:
             )
         except AriError as exc:
             logger.warning("originate to seat failed", extra={"seat": offer.seat_id, "cause": str(exc)})
-            self.legs.pop(leg_id, None)
-            call.leg = None
-            call.move(self._offer_ended(call))
-            call.offers[-1]["outcome"] = "unreachable"
-            with contextlib.suppress(ValueError):
-                await self.acd.feed(
-                    OfferFailed(
-                        now=self.acd.now(), contact_id=call.contact_id, seat_id=offer.seat_id, cause="unreachable"
-                    )
-                )
+            in_line = call.channel_id in self.by_channel
+            await self._carry_out(call, flow.offer_refused(call, leg, in_line=in_line))
 
     async def _cancel(self, cancel: CancelOffer) -> None:
         call = self.calls.get(cancel.contact_id)

@@ -36,9 +36,10 @@ class LeaveBridge:
 
 @dataclass(frozen=True)
 class ToAcd:
-    """Tell the ACD core: the contact was abandoned, ended, or its offer to ``seat_id`` failed."""
+    """Tell the ACD core: the contact was abandoned or ended, its offer to ``seat_id`` failed or
+    was accepted."""
 
-    event: Literal["abandoned", "ended", "offer_failed"]
+    event: Literal["abandoned", "ended", "offer_failed", "accepted"]
     seat_id: str = ""
     cause: str = ""
 
@@ -57,9 +58,29 @@ class SeatLeaves:
 
 @dataclass(frozen=True)
 class MissedCall:
-    """Tell the missed-call planner (an abandoned caller may be called back)."""
+    """Tell the missed-call planner (an abandoned caller may be called back; an answered one
+    no longer needs it)."""
 
-    kind: Literal["abandoned"]
+    kind: Literal["abandoned", "answered"]
+
+
+@dataclass(frozen=True)
+class HoldAgain:
+    """Put the citizen back in the queue's holding bridge; if the citizen has gone meanwhile,
+    the commands after this one are dropped (the hang-up's own handling ends the call)."""
+
+
+@dataclass(frozen=True)
+class RecordBridge:
+    bridge_id: str
+    name: str
+
+
+@dataclass(frozen=True)
+class DialCitizen:
+    """Call the citizen back from the seat's talk bridge."""
+
+    number: str
 
 
 @dataclass(frozen=True)
@@ -104,6 +125,9 @@ VoiceCommand = (
     | DropExtras
     | SeatLeaves
     | MissedCall
+    | HoldAgain
+    | RecordBridge
+    | DialCitizen
     | WakeIvr
     | StartSurvey
     | ReleaseChannel
@@ -219,3 +243,71 @@ def callback_failed(call: Call, now: float, cause: int | None) -> list[VoiceComm
     call.move("callback_failed")
     out: list[VoiceCommand] = [Hangup(call.leg.channel_id)] if call.leg is not None else []
     return [*out, *_end_in_core(call), *_drop_talk_bridge(call), Forget(), Save(final=True)]
+
+
+def offer_made(call: Call, seat_id: str, reason: str, leg_id: str, now: float) -> SeatLeg:
+    """The core offered the call to ``seat_id``: the seat's leg (the adapter originates it)."""
+    leg = SeatLeg(channel_id=leg_id, seat_id=seat_id, started=now)
+    call.move("offer")
+    call.leg = leg
+    call.offers.append({"seat": seat_id, "at": now, "reason": reason, "outcome": None})
+    return leg
+
+
+def offer_refused(call: Call, leg: SeatLeg, *, in_line: bool) -> list[VoiceCommand]:
+    """Asterisk refused to create the seat's leg (no such endpoint, a number nobody may call)."""
+    if call.leg is leg:
+        call.leg = None
+        call.move(_offer_ended(in_line))
+    if call.offers:
+        call.offers[-1]["outcome"] = "unreachable"
+    return [DropLeg(leg.channel_id), ToAcd("offer_failed", seat_id=leg.seat_id, cause="unreachable")]
+
+
+def seat_connected(call: Call, leg: SeatLeg, callback_to: str | None) -> list[VoiceCommand]:
+    """The seat's leg and the citizen are in the talk bridge: the talk begins."""
+    call.move("answered")
+    call.seat_id = leg.seat_id
+    call.answered = leg.answered
+    if call.offers:
+        call.offers[-1]["outcome"] = "answered"
+        call.offers[-1]["answered"] = call.answered
+    out: list[VoiceCommand] = [ToAcd("accepted", seat_id=leg.seat_id)]
+    if call.callback_number is None and call.caller:
+        out.append(MissedCall("answered"))
+    if call.recording and call.talk_bridge:
+        out.append(RecordBridge(call.talk_bridge, call.recording))
+    if callback_to is not None:
+        out.append(DialCitizen(callback_to))
+    return [*out, Save(final=False)]
+
+
+def not_connected(call: Call, leg: SeatLeg, bridge: str, *, in_line: bool) -> list[VoiceCommand]:
+    """The seat answered but could not be bridged to the citizen: undo the attempt (its bridge,
+    the seat's leg), hold the citizen again and give the contact back to the ACD at its place.
+    The seat is not to blame, so it counts no miss."""
+    leg.outcome = "not_connected"
+    if call.offers:
+        call.offers[-1]["outcome"] = "not_connected"
+    if call.leg is leg:
+        call.leg = None
+    call.talk_bridge = None
+    out: list[VoiceCommand] = [DropLeg(leg.channel_id), DestroyBridge(bridge), Hangup(leg.channel_id)]
+    if call.state == ENDED:
+        return out
+    call.move(_offer_ended(in_line))
+    if call.state == QUEUED:
+        out.append(HoldAgain())
+    return [*out, ToAcd("offer_failed", seat_id=leg.seat_id, cause="not_connected")]
+
+
+def answered_too_late(call: Call, leg: SeatLeg, bridge: str) -> list[VoiceCommand]:
+    """The core ended the offer (its ring timer, the seat signing out) while the seat's answer was
+    being bridged: that seat no longer has the call, and the core has already put it back in line
+    (or offered it elsewhere). Undo the bridge and the leg; hold the citizen."""
+    if call.talk_bridge == bridge:
+        call.talk_bridge = None
+    out: list[VoiceCommand] = [DestroyBridge(bridge), Hangup(leg.channel_id)]
+    if call.state in (QUEUED, OFFERED) and call.callback_number is None:
+        out.append(HoldAgain())
+    return out

@@ -18,20 +18,15 @@ def waiting_call() -> Call:
 
 
 def offered(call: Call, seat: str = "1001", n: int = 1) -> SeatLeg:
-    """What the adapter does for the core's Offer (the next slice of the core)."""
-    leg = SeatLeg(channel_id=f"seat-c1-{n}", seat_id=seat, started=1.0)
-    call.leg = leg
-    call.move("offer")
-    call.offers.append({"seat": seat, "at": 1.0, "reason": "test", "outcome": None})
-    return leg
+    return flow.offer_made(call, seat, "test", f"seat-c1-{n}", 1.0)
 
 
 def talking() -> tuple[Call, SeatLeg]:
     call = waiting_call()
     leg = offered(call)
     leg.answered = 3.0
-    call.move("answered")
-    call.answered, call.seat_id, call.talk_bridge = 3.0, "1001", "talk-seat-c1-1"
+    call.talk_bridge = "talk-seat-c1-1"
+    flow.seat_connected(call, leg, None)
     return call, leg
 
 
@@ -113,6 +108,57 @@ def test_a_call_back_the_citizen_does_not_answer_ends_the_call_and_after_an_end_
     assert flow.callback_failed(call, 41.0, 19) == [flow.Save(final=True)]
 
 
+def test_an_offer_rings_one_leg_and_a_refused_one_puts_the_call_back_in_line() -> None:
+    call = waiting_call()
+    leg = flow.offer_made(call, "1002", "best", "seat-c1-7", 2.0)
+    assert call.state == "offered" and call.leg is leg and call.offers[-1]["seat"] == "1002"
+    out = flow.offer_refused(call, leg, in_line=True)
+    assert out == [flow.DropLeg("seat-c1-7"), flow.ToAcd("offer_failed", seat_id="1002", cause="unreachable")]
+    assert call.state == QUEUED and call.leg is None and call.offers[-1]["outcome"] == "unreachable"
+
+
+def test_a_connected_seat_is_accepted_recorded_and_calls_the_citizen_back_when_asked() -> None:
+    call = waiting_call()
+    call.recording = "call-c1"
+    leg = offered(call)
+    leg.answered = 4.0
+    call.talk_bridge = "talk-seat-c1-1"
+    out = flow.seat_connected(call, leg, "13800000001")
+    assert call.state == TALKING and call.seat_id == "1001" and call.answered == 4.0
+    assert out == [
+        flow.ToAcd("accepted", seat_id="1001"),
+        flow.MissedCall("answered"),
+        flow.RecordBridge("talk-seat-c1-1", "call-c1"),
+        flow.DialCitizen("13800000001"),
+        flow.Save(final=False),
+    ]
+
+
+def test_a_seat_that_cannot_be_bridged_is_undone_and_the_caller_held_again() -> None:
+    call = waiting_call()
+    leg = offered(call)
+    out = flow.not_connected(call, leg, "talk-seat-c1-1", in_line=True)
+    assert out == [
+        flow.DropLeg(leg.channel_id),
+        flow.DestroyBridge("talk-seat-c1-1"),
+        flow.Hangup(leg.channel_id),
+        flow.HoldAgain(),
+        flow.ToAcd("offer_failed", seat_id="1001", cause="not_connected"),
+    ]
+    assert call.state == QUEUED and call.leg is None and leg.outcome == "not_connected"
+
+
+def test_an_answer_that_comes_as_the_offer_is_cancelled_is_undone_without_telling_the_core() -> None:
+    call = waiting_call()
+    leg = offered(call)
+    flow.offer_cancelled(call, "1001", "no answer within 15 s", in_line=True)
+    call.talk_bridge = "talk-seat-c1-1"
+    out = flow.answered_too_late(call, leg, "talk-seat-c1-1")
+    assert out == [flow.DestroyBridge("talk-seat-c1-1"), flow.Hangup(leg.channel_id), flow.HoldAgain()]
+    assert call.state == QUEUED and call.talk_bridge is None
+    assert not any(isinstance(c, flow.ToAcd) for c in out)
+
+
 EVENTS = st.lists(st.sampled_from(["cancel", "leg_failed", "answer", "citizen_left", "seat_left", "offer"]))
 
 
@@ -132,8 +178,8 @@ def test_whatever_happens_the_core_hears_of_the_end_once_and_the_talk_bridge_goe
             seen += flow.seat_leg_left(call, leg, 5.0, 18, in_line=True, others_talk=False, survey=False)
         elif event == "answer" and leg is not None and leg is call.leg and call.state == "offered":
             leg.answered = 6.0
-            call.move("answered")
             call.talk_bridge = f"talk-{leg.channel_id}"
+            seen += flow.seat_connected(call, leg, None)
         elif event == "seat_left" and leg is not None and leg.answered is not None:
             seen += flow.seat_leg_left(call, leg, 7.0, 16, in_line=True, others_talk=False, survey=False)
         elif event == "citizen_left" and call.state != ENDED:
