@@ -292,13 +292,12 @@ class VoiceService:
                 self._spawn(call, self._callback_from_queue(call), f"cb-{cid}")
         elif kind == "ChannelHold":
             call = self.by_channel.get(cid)
-            if call and call.hold_started is None:
-                call.hold_started = self.clock()
+            if call is not None:
+                flow.held(call, self.clock())
         elif kind == "ChannelUnhold":
             call = self.by_channel.get(cid)
-            if call and call.hold_started is not None:
-                call.hold_total += self.clock() - call.hold_started
-                call.hold_started = None
+            if call is not None:
+                flow.unheld(call, self.clock())
 
     async def _inbound(self, channel: dict[str, Any], server: str) -> None:
         cid = channel["id"]
@@ -551,14 +550,23 @@ class VoiceService:
                     await self.ari.record_bridge(command.bridge_id, command.name)
             elif isinstance(command, flow.DialCitizen):
                 await self._dial_citizen(call, command.number)
+            elif isinstance(command, flow.AddToBridge):
+                with contextlib.suppress(AriError):
+                    await self.ari.add_to_bridge(command.bridge_id, command.channel_id)
+            elif isinstance(command, flow.ClaimChannel):
+                self.by_channel[call.channel_id] = call
             elif isinstance(command, flow.StartSurvey):
                 self.inboxes[call.contact_id] = asyncio.Queue()
                 self._spawn(call, self._run_survey(call), f"survey-{call.contact_id}")
 
     async def _to_acd(self, call: Call, command: flow.ToAcd) -> None:
         now = self.acd.now()
-        if command.event == "accepted":  # a refusal here is a bug to see, not a race to absorb
+        # A refusal of these is a bug to see, not a race to absorb.
+        if command.event == "accepted":
             await self.acd.feed(OfferAccepted(now=now, contact_id=call.contact_id, seat_id=command.seat_id))
+            return
+        if command.event == "callback_requested":
+            await self.acd.feed(CallbackRequested(now=now, contact_id=call.contact_id, number=command.number))
             return
         event: ContactAbandoned | ContactEnded | OfferFailed
         if command.event == "abandoned":
@@ -725,27 +733,14 @@ class VoiceService:
         call = self.calls.get(overflow.contact_id)
         if call is None:
             return
-        call.overflowed = overflow.action
-        if overflow.action.startswith("queue:"):
-            call.queue = overflow.action.split(":", 1)[1]
-            call.overflowed = None  # still waiting, in another queue
-            return
-        call.in_core = False
-        if overflow.action == "callback" and call.caller:
-            call.callback_number = call.caller
-        call.hangup_side = "system"
-        call.hangup_cause = f"overflow:{overflow.action}"
-        await self.drop_channel(call.channel_id)
+        await self._carry_out(call, flow.overflowed(call, overflow.action))
 
     # -- call-backs -------------------------------------------------------------------------
     async def request_callback(self, call: Call, number: str) -> None:
         """The waiting caller asked to be called back: keep the place, release the line.
         VoiceError when the number may not be called (nothing is promised then)."""
         self.trunk_endpoint(number)
-        call.callback_number = number
-        call.overflowed = "callback"
-        await self.acd.feed(CallbackRequested(now=self.acd.now(), contact_id=call.contact_id, number=number))
-        call.offers.append({"event": "callback_requested", "at": self.clock(), "number": number})
+        await self._carry_out(call, flow.callback_requested(call, number, self.clock()))
 
     async def _dial_citizen(self, call: Call, number: str) -> None:
         leg = f"cb-{call.contact_id}-{next(self._seq)}"
@@ -770,15 +765,10 @@ class VoiceService:
 
     async def _citizen_answered_callback(self, channel_id: str, contact_id: str) -> None:
         call = self.legs.pop(channel_id, None)
-        if call is None or call.talk_bridge is None or call.state != TALKING:
+        if call is None:
             await self.drop_channel(channel_id)
             return
-        call.extra_legs.pop("citizen", None)
-        call.channel_id = channel_id  # from now on this leg is the citizen's side of the call
-        self.by_channel[channel_id] = call
-        call.offers.append({"event": "callback_answered", "at": self.clock()})
-        with contextlib.suppress(AriError):
-            await self.ari.add_to_bridge(call.talk_bridge, channel_id)
+        await self._carry_out(call, flow.callback_answered(call, channel_id, self.clock()))
 
     async def _callback_leg_failed(self, call: Call, cause: int | None) -> None:
         """The citizen did not answer the call-back: the seat is released, the attempt recorded."""

@@ -37,11 +37,12 @@ class LeaveBridge:
 @dataclass(frozen=True)
 class ToAcd:
     """Tell the ACD core: the contact was abandoned or ended, its offer to ``seat_id`` failed or
-    was accepted."""
+    was accepted, or the citizen asked to be called back at ``number``."""
 
-    event: Literal["abandoned", "ended", "offer_failed", "accepted"]
+    event: Literal["abandoned", "ended", "offer_failed", "accepted", "callback_requested"]
     seat_id: str = ""
     cause: str = ""
+    number: str = ""
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,17 @@ class HoldAgain:
 class RecordBridge:
     bridge_id: str
     name: str
+
+
+@dataclass(frozen=True)
+class AddToBridge:
+    bridge_id: str
+    channel_id: str
+
+
+@dataclass(frozen=True)
+class ClaimChannel:
+    """The call's citizen is now on ``call.channel_id`` (a call-back the citizen answered)."""
 
 
 @dataclass(frozen=True)
@@ -128,6 +140,8 @@ VoiceCommand = (
     | HoldAgain
     | RecordBridge
     | DialCitizen
+    | AddToBridge
+    | ClaimChannel
     | WakeIvr
     | StartSurvey
     | ReleaseChannel
@@ -311,3 +325,51 @@ def answered_too_late(call: Call, leg: SeatLeg, bridge: str) -> list[VoiceComman
     if call.state in (QUEUED, OFFERED) and call.callback_number is None:
         out.append(HoldAgain())
     return out
+
+
+def overflowed(call: Call, action: str) -> list[VoiceCommand]:
+    """The core moved the waiting call on: into another queue (it goes on waiting), or out of the
+    line (a call-back promised, a voice message, a plain release) with the citizen hung up."""
+    if action.startswith("queue:"):
+        call.queue = action.split(":", 1)[1]
+        call.overflowed = None  # still waiting, in another queue
+        return []
+    call.overflowed = action
+    call.in_core = False
+    if action == "callback" and call.caller:
+        call.callback_number = call.caller
+    call.hangup_side = "system"
+    call.hangup_cause = f"overflow:{action}"
+    return [Hangup(call.channel_id)]
+
+
+def callback_requested(call: Call, number: str, now: float) -> list[VoiceCommand]:
+    """The waiting citizen asked to be called back at ``number`` (already checked callable): the
+    place in line stays with the ACD, the line is released after the confirmation."""
+    call.callback_number = number
+    call.overflowed = "callback"
+    call.offers.append({"event": "callback_requested", "at": now, "number": number})
+    return [ToAcd("callback_requested", number=number)]
+
+
+def callback_answered(call: Call, leg_id: str, now: float) -> list[VoiceCommand]:
+    """The citizen answered the call-back the seat asked for: that leg is the citizen's side of
+    the call from now on, and joins the seat in the talk bridge."""
+    if call.talk_bridge is None or call.state != TALKING:
+        return [Hangup(leg_id)]
+    call.extra_legs.pop("citizen", None)
+    call.channel_id = leg_id
+    call.offers.append({"event": "callback_answered", "at": now})
+    return [ClaimChannel(), AddToBridge(call.talk_bridge, leg_id)]
+
+
+def held(call: Call, now: float) -> None:
+    """The seat's phone put the citizen on hold (hold time is kept out of the talk time)."""
+    if call.hold_started is None:
+        call.hold_started = now
+
+
+def unheld(call: Call, now: float) -> None:
+    if call.hold_started is not None:
+        call.hold_total += now - call.hold_started
+        call.hold_started = None

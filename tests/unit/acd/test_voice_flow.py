@@ -192,3 +192,39 @@ def test_whatever_happens_the_core_hears_of_the_end_once_and_the_talk_bridge_goe
         assert not call.in_core
     if call.state == ENDED and leg is not None and leg.answered is not None and call.hangup_side == "citizen":
         assert flow.Hangup(leg.channel_id) in seen  # an answered seat is never left on the line
+
+
+def test_an_overflow_to_another_queue_keeps_the_caller_waiting_and_one_to_a_call_back_releases_the_line() -> None:
+    call = waiting_call()
+    assert flow.overflowed(call, "queue:business") == [] and call.queue == "business" and call.in_core
+    assert call.overflowed is None
+    out = flow.overflowed(call, "callback")
+    assert out == [flow.Hangup("c1")] and not call.in_core and call.callback_number == "13800000001"
+    assert (call.overflowed, call.hangup_side, call.hangup_cause) == ("callback", "system", "overflow:callback")
+
+
+def test_a_call_back_asked_from_the_queue_keeps_the_place_with_the_acd() -> None:
+    call = waiting_call()
+    out = flow.callback_requested(call, "13800000009", 12.0)
+    assert out == [flow.ToAcd("callback_requested", number="13800000009")]
+    assert call.overflowed == "callback" and call.callback_number == "13800000009"
+    assert call.offers[-1] == {"event": "callback_requested", "at": 12.0, "number": "13800000009"}
+
+
+def test_the_citizen_answering_a_call_back_joins_the_seat_and_a_late_answer_is_hung_up() -> None:
+    call, _leg = talking()
+    call.extra_legs["citizen"] = "cb-c1-2"
+    out = flow.callback_answered(call, "cb-c1-2", 50.0)
+    assert out == [flow.ClaimChannel(), flow.AddToBridge("talk-seat-c1-1", "cb-c1-2")]
+    assert call.channel_id == "cb-c1-2" and "citizen" not in call.extra_legs
+    ended = waiting_call()
+    assert flow.callback_answered(ended, "cb-c1-3", 51.0) == [flow.Hangup("cb-c1-3")]
+
+
+def test_hold_time_is_counted_once_per_hold() -> None:
+    call, _leg = talking()
+    flow.held(call, 10.0)
+    flow.held(call, 11.0)  # a second hold indication does not restart the clock
+    flow.unheld(call, 14.0)
+    flow.unheld(call, 15.0)
+    assert call.hold_total == 4.0 and call.hold_started is None
