@@ -578,11 +578,6 @@ class VoiceService:
         with contextlib.suppress(ValueError):  # the core has moved on (ended, re-offered): nothing to undo
             await self.acd.feed(event)
 
-    def _offer_ended(self, call: Call) -> str:
-        """The call table's action for an offer over without a talk: the citizen waits on the
-        line, or (a call-back) off it."""
-        return "offer_ended" if call.channel_id in self.by_channel else "offer_ended_away"
-
     async def _run_survey(self, call: Call) -> None:
         assert self.survey is not None
         try:
