@@ -31,8 +31,8 @@ class Ari(AriClient):
         self.hung_up.append(channel_id)
 
 
-def _service(error: Exception) -> tuple[VoiceService, Ari, list[Any]]:
-    ari = Ari(error)
+def _service(error: Exception, ari: Ari | None = None) -> tuple[VoiceService, Ari, list[Any]]:
+    ari = ari or Ari(error)
     v = VoiceService(ari, AcdService(Bus()))
     fed: list[Any] = []
 
@@ -99,17 +99,8 @@ async def test_a_seat_answering_as_the_core_cancels_its_offer_is_not_put_through
     stays waiting (the core may offer it elsewhere), the late bridge and leg are undone, and
     the core hears no acceptance for an offer it no longer holds."""
     ari = SlowBridgeAri()
-    v = VoiceService(ari, AcdService(Bus()))
-    fed: list[Any] = []
-
-    async def feed(event: Any) -> None:
-        fed.append(event)
-
-    v.acd.feed = feed  # type: ignore[method-assign]
-    v.set_device(SeatDevice("s1", contact="sip:seats1@127.0.0.1:5099"))
-    call = Call(contact_id="c1", channel_id="c1", caller="13900000001", arrived=0.0)
-    call.move("enqueue")
-    v.calls["c1"] = v.by_channel["c1"] = call
+    v, _, fed = _service(AriNotFound(404, "unused", "POST", "/channels"), ari)
+    call = v.calls["c1"]
     v.holding["general"] = "hold-general"
     call.queue = "general"
     await v._offer(Offer("c1", "s1", "voice", 15.0, "test"))
