@@ -11,30 +11,38 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Protocol
 
-from acd.ari.client import AriError
-from acd.core import ContactEnded
-from acd.voice.api import EmergencyService, SnoopMode, VoiceError
+from acd.ari.client import AriClient, AriError
+from acd.service import AcdService
+from acd.voice.api import EmergencyService, SeatDevice, SnoopMode, VoiceError
+from acd.voice.core import flow
 from acd.voice.core.call import Call
 from acd.voice.core.states import TALKING
-
-if TYPE_CHECKING:
-    from acd.voice.service import VoiceService
 
 logger = logging.getLogger(__name__)
 _NUMBER_OK = set("0123456789+")
 
 
-@dataclass
-class ExtraLeg:
-    channel_id: str
-    call: Call
-    role: str  # transfer | attended | three_party | barge
-    number: str
-    started: float
-    answered: float | None = None
+class VoiceHost(Protocol):
+    """What call control needs of the voice adapter (``VoiceService``)."""
+
+    ari: AriClient
+    acd: AcdService
+    calls: dict[str, Call]
+    legs: dict[str, Call]
+    devices: dict[str, SeatDevice]
+    trunk_numbers: dict[str, str]
+    recording_queues: frozenset[str]
+    moh_class: str
+    clock: Callable[[], float]
+
+    def trunk_endpoint(self, number: str) -> str: ...
+    async def drop_channel(self, channel_id: str, reason: str = "normal") -> None: ...
+    async def carry_out(self, call: Call, commands: list[flow.VoiceCommand]) -> None: ...
+    def call_of(self, seat_id: str) -> dict[str, object] | None: ...
 
 
 @dataclass
@@ -48,9 +56,12 @@ class Snoop:
 
 
 class CallControl:
-    def __init__(self, voice: VoiceService) -> None:
+    """The seat's and supervisors' actions on a live call. What each does to the call is the
+    voice core's (acd/voice/core/flow.py); this places the calls to other parties and the snoops
+    on Asterisk and carries out the core's commands through the adapter."""
+
+    def __init__(self, voice: VoiceHost) -> None:
         self.v = voice
-        self.extras: dict[str, ExtraLeg] = {}
         self.snoops: dict[str, Snoop] = {}
         self._started: set[str] = set()
         self._seq = itertools.count(1)
@@ -69,9 +80,6 @@ class CallControl:
             raise VoiceError("号码格式不正确")
         return n
 
-    def _event(self, call: Call, what: str, **data: Any) -> None:
-        call.offers.append({"event": what, "at": self.v.clock(), **data})
-
     # -- seat actions --------------------------------------------------------------------------
     async def hangup(self, seat_id: str) -> None:
         call = self._talking(seat_id)
@@ -83,7 +91,7 @@ class CallControl:
         if call.hold_started is not None:
             raise VoiceError("通话已在保持中")
         await self.v.ari.start_moh(call.channel_id, self.v.moh_class)
-        call.hold_started = self.v.clock()
+        flow.held(call, self.v.clock())
 
     async def unhold(self, seat_id: str) -> None:
         call = self._talking(seat_id)
@@ -91,8 +99,7 @@ class CallControl:
             raise VoiceError("通话未处于保持")
         with contextlib.suppress(AriError):
             await self.v.ari.stop_moh(call.channel_id)
-        call.hold_total += self.v.clock() - call.hold_started
-        call.hold_started = None
+        flow.unheld(call, self.v.clock())
 
     async def mute(self, seat_id: str, on: bool) -> None:
         call = self._talking(seat_id)
@@ -106,7 +113,11 @@ class CallControl:
         if not digits or len(digits) > 32 or any(d not in "0123456789*#ABCD" for d in digits):
             raise VoiceError("按键只能是 0-9 * # A-D")
         call = self._talking(seat_id)
-        target = next((x.channel_id for x in self.extras.values() if x.call is call and x.answered), call.channel_id)
+        # To the party the seat dialled (an IVR at the far end), else to the citizen.
+        target = next(
+            (p.channel_id for p in call.parties.values() if p.answered is not None and p.role != "citizen"),
+            call.channel_id,
+        )
         await self.v.ari.send_dtmf(target, digits)
 
     async def transfer(self, seat_id: str, target: str, attended: bool = False) -> None:
@@ -117,7 +128,8 @@ class CallControl:
         elif kind == "queue":
             if self.v.acd.core.queue_config(value) is None:
                 raise VoiceError("没有这个队列")
-            await self._requeue(call, value)
+            now = self.v.clock()
+            await self.v.carry_out(call, flow.requeued(call, value, now, record=value in self.v.recording_queues))
         elif kind == "seat":
             device = self.v.devices.get(value)
             if device is None:
@@ -128,10 +140,7 @@ class CallControl:
 
     async def complete_transfer(self, seat_id: str) -> None:
         call = self._talking(seat_id)
-        leg = next((x for x in self.extras.values() if x.call is call and x.role == "attended"), None)
-        if leg is None or leg.answered is None:
-            raise VoiceError("转接方尚未接听")
-        await self.seat_leaves(call, "attended transfer")
+        await self.v.carry_out(call, flow.transfer_completed(call, self.v.clock()))
 
     async def emergency_transfer(self, seat_id: str, service: EmergencyService) -> None:
         number = self.v.trunk_numbers.get(service)
@@ -146,9 +155,7 @@ class CallControl:
 
     async def leave_three_party(self, seat_id: str) -> None:
         call = self._talking(seat_id)
-        if not any(x.call is call and x.role == "three_party" and x.answered for x in self.extras.values()):
-            raise VoiceError("三方通话尚未建立")
-        await self.seat_leaves(call, "left three-party call")
+        await self.v.carry_out(call, flow.three_party_left(call, self.v.clock()))
 
     def call_of(self, seat_id: str) -> dict[str, object] | None:
         return self.v.call_of(seat_id)
@@ -164,14 +171,9 @@ class CallControl:
         sup_id = f"sup-{call.contact_id}-{n}"
         bridge_id = f"snoopbr-{call.contact_id}-{n}"
         if mode == "barge":
-            # The supervisor joins the call's own bridge: all three hear each other.
-            self.extras[sup_id] = ExtraLeg(sup_id, call, "barge", supervisor_endpoint, self.v.clock())
-            await self.v.ari.originate(
-                supervisor_endpoint,
-                channel_id=sup_id,
-                app_args=f"extra,{call.contact_id},barge",
-                caller_id='"12345 强插" <12345>',
-                timeout=30,
+            # The supervisor joins the call's own bridge as a party: all three hear each other.
+            await self._originate(
+                call, sup_id, "barge", supervisor_endpoint, supervisor_endpoint, '"12345 强插" <12345>'
             )
             self.snoops[snoop_id] = Snoop(snoop_id, "", sup_id, call.talk_bridge or "", seat_id, mode)
             return snoop_id
@@ -189,7 +191,7 @@ class CallControl:
             caller_id='"12345 监听" <12345>',
             timeout=30,
         )
-        self._event(call, "snoop", mode=mode, supervisor=supervisor_endpoint)
+        call.offers.append({"event": "snoop", "at": self.v.clock(), "mode": mode, "supervisor": supervisor_endpoint})
         return snoop_id
 
     async def snoop_started(self, channel_id: str) -> None:
@@ -222,94 +224,23 @@ class CallControl:
 
     # -- legs to other parties -------------------------------------------------------------------
     async def _dial_out(self, call: Call, target: str, role: str, raw: bool = False) -> None:
-        if any(x.call is call and x.role in ("transfer", "attended", "three_party") for x in self.extras.values()):
-            raise VoiceError("已有一个正在进行的转接或三方通话")
-        leg_id = f"x-{call.contact_id}-{next(self._seq)}"
         endpoint = target if raw else self.v.trunk_endpoint(target)
-        leg = ExtraLeg(leg_id, call, role, target, self.v.clock())
-        self.extras[leg_id] = leg
-        self._event(call, role, to=target)
+        shown = call.caller or "12345"
+        leg_id = f"x-{call.contact_id}-{next(self._seq)}"
+        await self._originate(call, leg_id, role, target, endpoint, f'"{shown}" <{shown}>')
+
+    async def _originate(self, call: Call, leg_id: str, role: str, number: str, endpoint: str, caller_id: str) -> None:
+        """Call a party into the talk; the core refuses a second transfer or three-party call."""
+        flow.party_dialled(call, leg_id, role, number, self.v.clock())
+        self.v.legs[leg_id] = call
         try:
             await self.v.ari.originate(
                 endpoint,
                 channel_id=leg_id,
                 app_args=f"extra,{call.contact_id},{role}",
-                caller_id=f'"{call.caller or "12345"}" <{call.caller or "12345"}>',
-                timeout=40,
+                caller_id=caller_id,
+                timeout=30 if role == "barge" else 40,
             )
         except AriError as exc:
-            self.extras.pop(leg_id, None)
-            raise VoiceError(f"呼叫 {target} 失败") from exc
-
-    async def extra_answered(self, channel_id: str) -> None:
-        leg = self.extras.get(channel_id)
-        call = leg.call if leg else None
-        if leg is None or call is None or call.talk_bridge is None or call.state != TALKING:
-            await self.v.drop_channel(channel_id)
-            return
-        leg.answered = self.v.clock()
-        await self.v.ari.add_to_bridge(call.talk_bridge, channel_id)
-        call.extra_legs[leg.role] = channel_id
-        self._event(call, f"{leg.role}_answered", to=leg.number)
-        if leg.role == "transfer":
-            await self.seat_leaves(call, f"transferred to {leg.number}")
-
-    async def extra_gone(self, channel_id: str) -> bool:
-        """An extra leg ended; True if it was one of ours. The citizen alone in the call is hung up."""
-        leg = self.extras.pop(channel_id, None)
-        if leg is None:
-            return False
-        call = leg.call
-        call.extra_legs.pop(leg.role, None)
-        if leg.answered is None:
-            self._event(call, f"{leg.role}_failed", to=leg.number)
-            return True
-        if (
-            call.seat_id is None
-            and call.state == TALKING
-            and not any(x.call is call and x.answered for x in self.extras.values())
-        ):
-            await self.v.drop_channel(call.channel_id)
-        return True
-
-    async def seat_leaves(self, call: Call, why: str) -> None:
-        """The seat drops out; the citizen stays with the other party. The seat's contact ends."""
-        leg = call.leg
-        if leg is None:
-            return
-        self._event(call, "seat_left", reason=why, seat=call.seat_id)
-        call.leg = None
-        self.v.legs.pop(leg.channel_id, None)
-        if call.in_core:
-            call.in_core = False
-            with contextlib.suppress(ValueError):
-                await self.v.acd.feed(ContactEnded(now=self.v.acd.now(), contact_id=call.contact_id))
-        call.seat_id = None
-        await self.v.drop_channel(leg.channel_id)
-
-    async def _requeue(self, call: Call, queue: str) -> None:
-        """Back into a queue at the original enqueue time (the citizen's place is kept)."""
-        leg = call.leg
-        self._event(call, "requeue", to=queue)
-        if call.in_core:
-            call.in_core = False
-            with contextlib.suppress(ValueError):
-                await self.v.acd.feed(ContactEnded(now=self.v.acd.now(), contact_id=call.contact_id))
-        call.leg = None
-        call.seat_id = None
-        if leg is not None:
-            self.v.legs.pop(leg.channel_id, None)
-            await self.v.drop_channel(leg.channel_id)
-        if call.talk_bridge:
-            with contextlib.suppress(AriError):
-                await self.v.ari.remove_from_bridge(call.talk_bridge, call.channel_id)
-            with contextlib.suppress(AriError):
-                await self.v.ari.destroy_bridge(call.talk_bridge)
-            call.talk_bridge = None
-        call.answered = None
-        await self.v.enqueue(call, {"queue": queue}, enqueued_at=call.enqueued)
-
-    async def citizen_gone(self, call: Call) -> None:
-        for leg in [x for x in self.extras.values() if x.call is call]:
-            self.extras.pop(leg.channel_id, None)
-            await self.v.drop_channel(leg.channel_id)
+            await self.v.carry_out(call, flow.party_refused(call, leg_id))
+            raise VoiceError(f"呼叫 {number} 失败") from exc

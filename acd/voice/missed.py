@@ -8,15 +8,23 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
-from acd.core import CallbackRequested, ContactArrived
+from acd.voice.core import flow
 from acd.voice.core.call import Call
 
-if TYPE_CHECKING:
-    from acd.voice.service import VoiceService
-
 logger = logging.getLogger(__name__)
+
+
+class CallHost(Protocol):
+    """What the missed-call planner needs of the voice adapter (``VoiceService``)."""
+
+    calls: dict[str, Call]
+    clock: Callable[[], float]
+
+    def save(self, call: Call, final: bool = False) -> None: ...
+    async def carry_out(self, call: Call, commands: list[flow.VoiceCommand]) -> None: ...
 
 
 class MissedCalls:
@@ -24,7 +32,7 @@ class MissedCalls:
         self.planner = planner
         self.queue = queue
         self.tick_s = tick_s
-        self.voice: VoiceService | None = None
+        self.voice: CallHost | None = None
         self.created: list[str] = []
         self._task: asyncio.Task[None] | None = None
 
@@ -64,32 +72,18 @@ class MissedCalls:
         contact_id = f"cb-{task.first_call_id}"
         if contact_id in voice.calls:
             return
-        now = voice.clock()
-        call = Call(contact_id=contact_id, channel_id=f"missed-{task.first_call_id}", caller=task.number, arrived=now)
-        call.move("callback_created")
-        call.queue = task.queue
-        call.enqueued = now
-        call.callback_number = task.number
-        call.overflowed = "callback"
-        call.in_core = True
-        call.offers.append(
-            {"event": "missed_call_callback", "at": now, "task": task.task_id, "for": list(task.call_ids)}
+        call, commands = flow.callback_created(
+            contact_id,
+            f"missed-{task.first_call_id}",
+            task.number,
+            task.queue,
+            voice.clock(),
+            task=task.task_id,
+            for_calls=list(task.call_ids),
         )
         voice.calls[contact_id] = call
-        # Counted once: the missed call it answers for was offered already.
-        await voice.acd.feed(
-            ContactArrived(
-                now=voice.acd.now(),
-                contact_id=contact_id,
-                channel="callback",
-                queue=task.queue,
-                caller=task.number,
-                enqueued_at=now,
-            )
-        )
-        await voice.acd.feed(CallbackRequested(now=voice.acd.now(), contact_id=contact_id, number=task.number))
+        await voice.carry_out(call, commands)
         self.created.append(contact_id)
-        voice.save(call)
 
     def _link(self, task_id: str, call_id: str) -> None:
         """A later missed call from the same number: the open call-back answers for it too."""
@@ -111,7 +105,7 @@ class MissedCalls:
             except Exception:
                 logger.exception("missed-call planner tick failed")
 
-    def start(self, voice: VoiceService) -> None:
+    def start(self, voice: CallHost) -> None:
         self.voice = voice
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="missed-calls")

@@ -207,10 +207,7 @@ class VoiceService:
                 if isinstance(args, list) and len(args) >= 2 and args[0] in ("seat", "callback"):
                     return str(args[1])
         call = self.by_channel.get(cid) or self.legs.get(cid)
-        if call is not None:
-            return call.contact_id
-        extra = self.control.extras.get(cid)
-        return extra.call.contact_id if extra is not None else cid
+        return call.contact_id if call is not None else cid
 
     def set_device(self, device: SeatDevice) -> None:
         self.devices[device.seat_id] = device
@@ -266,7 +263,7 @@ class VoiceService:
             elif role == "callback" and len(args) >= 2:
                 await self._citizen_answered_callback(cid, str(args[1]))
             elif role == "extra" and len(args) >= 3:
-                await self.control.extra_answered(cid)
+                await self._party_answered(cid)
             elif role == "supervisor" and len(args) >= 2:
                 await self.control.supervisor_answered(cid, str(args[1]))
             elif role == "snoop":
@@ -378,39 +375,24 @@ class VoiceService:
         an abandon, like any hang-up while queued.
         """
         queue = str(routing.get("queue") or self.default_queue)
-        call.queue = queue
-        call.move("enqueue")
-        call.enqueued = enqueued_at or self.clock()
-        bridge = await self._holding_bridge(queue)
-        call.in_core = True
-        await self.acd.feed(
-            ContactArrived(
-                now=self.acd.now(),
-                contact_id=call.contact_id,
-                channel="voice",
-                queue=queue,
-                priority=str(routing.get("priority", "normal")),
-                skills=tuple(routing.get("skills", ())),
-                preferred=tuple(routing.get("preferred", ())),
-                language=routing.get("language"),
-                caller=call.caller or None,
-                # Only a re-queue or an adopted caller brings its first enqueue time (counted once).
-                enqueued_at=enqueued_at,
-            )
+        decided = flow.enqueued(
+            call,
+            queue,
+            self.clock(),
+            priority=str(routing.get("priority", "normal")),
+            skills=tuple(routing.get("skills", ())),
+            preferred=tuple(routing.get("preferred", ())),
+            language=routing.get("language"),
+            enqueued_at=enqueued_at,
+            answer=answer,
+            record=queue in self.recording_queues,
         )
-        if not await self._hold(call, bridge, answer):
-            return
-        # Kept on the channel so a restarted engine restores the original place in line; after
-        # the ACD has had its say, so it never delays the first ring.
-        with contextlib.suppress(AriError):
-            await self.ari.set_var(call.channel_id, "HOTLINE_ENQUEUED", f"{call.enqueued:.3f};{queue}")
-        if queue in self.recording_queues:
-            call.recording = f"call-{call.contact_id}"
-        self.save(call)
+        await self.carry_out(call, decided)
 
-    async def _hold(self, call: Call, bridge: str, answer: bool) -> bool:
+    async def _hold(self, call: Call, answer: bool) -> bool:
         """Answer (when asked) and put the caller in the holding bridge; False when the caller is gone."""
         try:
+            bridge = await self._holding_bridge(call.queue or self.default_queue)
             if answer:
                 await self.ari.answer(call.channel_id)
             await self.ari.add_to_bridge(bridge, call.channel_id)
@@ -464,7 +446,7 @@ class VoiceService:
         if leg.cancelled or call.state == ENDED:
             await self._answered_too_late(call, leg, bridge)
             return
-        await self._carry_out(call, flow.seat_connected(call, leg, self._callback_to(contact_id)))
+        await self.carry_out(call, flow.seat_connected(call, leg, self._callback_to(contact_id)))
 
     def _callback_to(self, contact_id: str) -> str | None:
         cb = self.pending_callbacks.pop(contact_id, None)
@@ -472,50 +454,55 @@ class VoiceService:
 
     async def _answered_too_late(self, call: Call, leg: SeatLeg, bridge: str) -> None:
         logger.info("seat answered as its offer ended", extra={"contact": call.contact_id, "seat": leg.seat_id})
-        await self._carry_out(call, flow.answered_too_late(call, leg, bridge))
+        await self.carry_out(call, flow.answered_too_late(call, leg, bridge))
 
     async def _not_connected(self, call: Call, leg: SeatLeg, bridge: str) -> None:
         in_line = call.channel_id in self.by_channel
-        await self._carry_out(call, flow.not_connected(call, leg, bridge, in_line=in_line))
+        await self.carry_out(call, flow.not_connected(call, leg, bridge, in_line=in_line))
 
     async def _gone(self, channel_id: str, cause: int | None, why: str) -> None:
-        """A channel left: the citizen, a seat leg, or an extra leg."""
-        if await self.control.extra_gone(channel_id):
-            return
+        """A channel left: the citizen, a seat leg, or another party's leg."""
         call = self.by_channel.get(channel_id)
         if call is not None and call.state != ENDED:
             await self._citizen_gone(call, cause)
             return
         call = self.legs.pop(channel_id, None)
-        if call is not None and call.extra_legs.get("citizen") == channel_id:
-            await self._callback_leg_failed(call, cause)
+        if call is None:
             return
-        if call is not None and call.leg is not None and call.leg.channel_id == channel_id:
+        party = call.parties.get(channel_id)
+        if party is not None and party.role == "citizen":
+            await self.carry_out(call, flow.callback_failed(call, channel_id, self.clock(), cause))
+        elif party is not None:
+            await self.carry_out(call, flow.party_left(call, channel_id, self.clock()))
+        elif call.leg is not None and call.leg.channel_id == channel_id:
             await self._seat_leg_gone(call, call.leg, cause)
 
     async def _citizen_gone(self, call: Call, cause: int | None) -> None:
-        await self._carry_out(call, flow.citizen_left(call, self.clock(), cause))
+        await self.carry_out(call, flow.citizen_left(call, self.clock(), cause))
 
     async def _seat_leg_gone(self, call: Call, leg: SeatLeg, cause: int | None) -> None:
-        others = any(x.call is call and x.answered for x in self.control.extras.values())
-        decided = flow.seat_leg_left(
-            call,
-            leg,
-            self.clock(),
-            cause,
-            in_line=call.channel_id in self.by_channel,
-            others_talk=others,
-            survey=self.survey is not None,
-        )
-        await self._carry_out(call, decided)
+        in_line = call.channel_id in self.by_channel
+        decided = flow.seat_leg_left(call, leg, self.clock(), cause, in_line=in_line, survey=self.survey is not None)
+        await self.carry_out(call, decided)
 
-    async def _carry_out(self, call: Call, commands: list[flow.VoiceCommand]) -> None:
+    async def _party_answered(self, channel_id: str) -> None:
+        call = self.legs.get(channel_id)
+        if call is None:
+            await self.drop_channel(channel_id)
+            return
+        await self.carry_out(call, flow.party_answered(call, channel_id, self.clock()))
+
+    async def carry_out(self, call: Call, commands: list[flow.VoiceCommand]) -> None:
         """Carry out the voice core's commands for a call, in order (acd/voice/core/flow.py)."""
         for command in commands:
-            if isinstance(command, flow.HoldAgain):
-                holding = self.holding.get(call.queue or "")
-                if holding is not None and not await self._hold(call, holding, answer=False):
+            if isinstance(command, flow.Hold):
+                if not await self._hold(call, command.answer):
                     return  # the citizen left meanwhile: ended as an abandon
+            elif isinstance(command, flow.Arrive):
+                await self._arrive(call, command)
+            elif isinstance(command, flow.MarkPlace):
+                with contextlib.suppress(AriError):
+                    await self.ari.set_var(call.channel_id, "HOTLINE_ENQUEUED", f"{call.enqueued:.3f};{call.queue}")
             elif isinstance(command, flow.Hangup):
                 await self.drop_channel(command.channel_id)
             elif isinstance(command, flow.ToAcd):
@@ -538,10 +525,6 @@ class VoiceService:
                 inbox = self.inboxes.get(call.contact_id)
                 if inbox is not None:
                     inbox.put_nowait({"type": "Hangup"})
-            elif isinstance(command, flow.DropExtras):
-                await self.control.citizen_gone(call)
-            elif isinstance(command, flow.SeatLeaves):
-                await self.control.seat_leaves(call, command.why)
             elif isinstance(command, flow.MissedCall):
                 if self.missed is not None:
                     await (self.missed.abandoned(call) if command.kind == "abandoned" else self.missed.answered(call))
@@ -558,6 +541,22 @@ class VoiceService:
             elif isinstance(command, flow.StartSurvey):
                 self.inboxes[call.contact_id] = asyncio.Queue()
                 self._spawn(call, self._run_survey(call), f"survey-{call.contact_id}")
+
+    async def _arrive(self, call: Call, arrive: flow.Arrive) -> None:
+        await self.acd.feed(
+            ContactArrived(
+                now=self.acd.now(),
+                contact_id=call.contact_id,
+                channel=arrive.channel,
+                queue=arrive.queue,
+                priority=arrive.priority,
+                skills=arrive.skills,
+                preferred=arrive.preferred,
+                language=arrive.language,
+                caller=call.caller or None,
+                enqueued_at=arrive.enqueued_at,
+            )
+        )
 
     async def _to_acd(self, call: Call, command: flow.ToAcd) -> None:
         now = self.acd.now()
@@ -670,14 +669,14 @@ class VoiceService:
         except AriError as exc:
             logger.warning("originate to seat failed", extra={"seat": offer.seat_id, "cause": str(exc)})
             in_line = call.channel_id in self.by_channel
-            await self._carry_out(call, flow.offer_refused(call, leg, in_line=in_line))
+            await self.carry_out(call, flow.offer_refused(call, leg, in_line=in_line))
 
     async def _cancel(self, cancel: CancelOffer) -> None:
         call = self.calls.get(cancel.contact_id)
         if call is None:
             return
         in_line = call.channel_id in self.by_channel
-        await self._carry_out(call, flow.offer_cancelled(call, cancel.seat_id, cancel.reason, in_line=in_line))
+        await self.carry_out(call, flow.offer_cancelled(call, cancel.seat_id, cancel.reason, in_line=in_line))
 
     async def _announce(self, announce: Announce) -> None:
         call = self.calls.get(announce.contact_id)
@@ -728,24 +727,24 @@ class VoiceService:
         call = self.calls.get(overflow.contact_id)
         if call is None:
             return
-        await self._carry_out(call, flow.overflowed(call, overflow.action))
+        await self.carry_out(call, flow.overflowed(call, overflow.action))
 
     # -- call-backs -------------------------------------------------------------------------
     async def request_callback(self, call: Call, number: str) -> None:
         """The waiting caller asked to be called back: keep the place, release the line.
         VoiceError when the number may not be called (nothing is promised then)."""
         self.trunk_endpoint(number)
-        await self._carry_out(call, flow.callback_requested(call, number, self.clock()))
+        await self.carry_out(call, flow.callback_requested(call, number, self.clock()))
 
     async def _dial_citizen(self, call: Call, number: str) -> None:
         leg = f"cb-{call.contact_id}-{next(self._seq)}"
-        call.extra_legs["citizen"] = leg
+        flow.citizen_dialled(call, leg, number, self.clock())
         self.legs[leg] = call
         try:
             endpoint = self.trunk_endpoint(number)
         except VoiceError:
             self.legs.pop(leg, None)
-            await self._callback_leg_failed(call, None)
+            await self.carry_out(call, flow.callback_failed(call, leg, self.clock(), None))
             return
         try:
             await self.ari.originate(
@@ -763,11 +762,7 @@ class VoiceService:
         if call is None:
             await self.drop_channel(channel_id)
             return
-        await self._carry_out(call, flow.callback_answered(call, channel_id, self.clock()))
-
-    async def _callback_leg_failed(self, call: Call, cause: int | None) -> None:
-        """The citizen did not answer the call-back: the seat is released, the attempt recorded."""
-        await self._carry_out(call, flow.callback_failed(call, self.clock(), cause))
+        await self.carry_out(call, flow.callback_answered(call, channel_id, self.clock()))
 
     async def _callback_from_queue(self, call: Call) -> None:
         """'Press 1 to be called back': keep the place, confirm, release the line."""
@@ -838,10 +833,7 @@ class VoiceService:
         self.calls[cid] = call
         self.by_channel[cid] = call
         if self.acd.core.has_contact(cid):
-            call.move("adopt")
-            call.queue, call.in_core = queue or self.default_queue, True
-            if enq:
-                call.enqueued = float(enq)
+            flow.adopted(call, queue or self.default_queue, float(enq) if enq else None)
             return
         if enq and queue:
             await self.enqueue(call, {"queue": queue}, enqueued_at=float(enq))

@@ -1,5 +1,6 @@
 """What the voice side knows of each call, as plain data: the citizen's channel, the seat leg, the
-bridges, and the timeline that becomes the call's interaction record. What runs for a call (the
+other parties (a transfer's far end, a third party, a barging supervisor, the citizen being called
+back), the bridges, and the timeline that becomes the call's interaction record. What runs for a call (the
 IVR's task and inbox, an announcement's request) stays with the adapter (``VoiceService``), so a
 call can be stored and restored (:func:`snapshot`, :func:`restore`)."""
 
@@ -40,6 +41,19 @@ class SeatLeg:
 
 
 @dataclass
+class Party:
+    """Another party on the call: a transfer's or a three-party call's far end (``transfer``,
+    ``attended``, ``three_party``), a barging supervisor (``barge``), or the citizen being called
+    back from the seat's talk bridge (``citizen``)."""
+
+    channel_id: str
+    role: str
+    number: str
+    started: float
+    answered: float | None = None
+
+
+@dataclass
 class Call:
     contact_id: str
     channel_id: str
@@ -64,7 +78,7 @@ class Call:
     in_core: bool = False
     overflowed: str | None = None
     callback_number: str | None = None
-    extra_legs: dict[str, str] = field(default_factory=dict)  # role -> channel id (3-party, transfer)
+    parties: dict[str, Party] = field(default_factory=dict)  # channel id -> the other parties
     survey: dict[str, Any] | None = None
     recorded: bool = False
     ivr_record: dict[str, Any] | None = None  # flow, path and outcome from the IVR
@@ -78,6 +92,13 @@ class Call:
         raises IllegalCallTransition and changes nothing."""
         self.state = next_call_state(self.contact_id, self.state, action)
         return self.state
+
+    def party(self, role: str) -> Party | None:
+        return next((p for p in self.parties.values() if p.role == role), None)
+
+    def others_talk(self) -> bool:
+        """Another party (not the seat, not the citizen) has answered and is on the call."""
+        return any(p.answered is not None and p.role != "citizen" for p in self.parties.values())
 
     def record(self) -> dict[str, Any]:
         wait = (self.answered - self.enqueued) if (self.answered and self.enqueued) else None
@@ -112,13 +133,18 @@ def snapshot(call: Call) -> dict[str, Any]:
 
 _CALL_FIELDS = frozenset(f.name for f in fields(Call))
 _LEG_FIELDS = frozenset(f.name for f in fields(SeatLeg))
+_PARTY_FIELDS = frozenset(f.name for f in fields(Party))
 
 
 def restore(data: dict[str, Any]) -> Call:
     """A call from :func:`snapshot`; unknown keys (a newer engine's) are ignored."""
     leg = data.get("leg")
-    values = {k: v for k, v in data.items() if k in _CALL_FIELDS and k != "leg"}
+    parties = data.get("parties")
+    values = {k: v for k, v in data.items() if k in _CALL_FIELDS and k not in ("leg", "parties")}
     call = Call(**values)
     if isinstance(leg, dict):
         call.leg = SeatLeg(**{k: v for k, v in leg.items() if k in _LEG_FIELDS})
+    if isinstance(parties, dict):
+        for cid, party in parties.items():
+            call.parties[cid] = Party(**{k: v for k, v in party.items() if k in _PARTY_FIELDS})
     return call

@@ -1,10 +1,12 @@
-"""What the voice side decides when a party leaves a call or an offer ends, as pure functions:
-each changes the call's data (:mod:`acd.voice.core.call`) through the call table and returns
-the commands the adapter carries out, in order, on Asterisk, the ACD and the records.
+"""What the voice side decides for a call, as pure functions: each changes the call's data
+(:mod:`acd.voice.core.call`) through the call table and returns the commands the adapter carries
+out, in order, on Asterisk, the ACD and the records.
 
-The adapter tells each function the facts only it can see (whether the citizen is still on
-the line, whether another party answered, whether a survey follows); the function knows the
-rest from the call. Nothing here waits or reads a clock: ``now`` comes in.
+Every change of a call goes through here: its queueing and re-queueing, the offers and their
+ends, the parties leaving, call control (transfers, three-party calls, a seat leaving a call that
+goes on), call-backs and the missed-call call-backs. The adapter tells each function the facts
+only it can see (whether the citizen is still on the line, whether a survey follows); the function
+knows the rest from the call. Nothing here waits or reads a clock: ``now`` comes in.
 """
 
 from __future__ import annotations
@@ -12,8 +14,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from acd.voice.core.call import Call, SeatLeg, failure_cause
+from acd.core.config import Skills
+from acd.voice.api import VoiceError
+from acd.voice.core.call import Call, Party, SeatLeg, failure_cause
 from acd.voice.core.states import ENDED, OFFERED, QUEUED, TALKING
+
+# The roles of a party that takes the citizen away from the seat, or joins them: one at a time.
+DIALLED_ROLES = ("transfer", "attended", "three_party")
 
 
 @dataclass(frozen=True)
@@ -46,15 +53,16 @@ class ToAcd:
 
 
 @dataclass(frozen=True)
-class DropExtras:
-    """Hang up the call's other parties (a transfer's or three-party call's far end)."""
+class Arrive:
+    """Give the contact to the ACD core (it queues it and may offer it at once)."""
 
-
-@dataclass(frozen=True)
-class SeatLeaves:
-    """The seat drops out of a call that goes on with another party."""
-
-    why: str
+    queue: str
+    channel: Literal["voice", "callback"] = "voice"
+    priority: str = "normal"
+    skills: Skills = ()  # needed, with a minimum proficiency
+    preferred: Skills = ()  # wanted first, dropped when widening
+    language: str | None = None
+    enqueued_at: float | None = None  # a re-queue's, an adopted or a call-back's first enqueue time
 
 
 @dataclass(frozen=True)
@@ -66,9 +74,18 @@ class MissedCall:
 
 
 @dataclass(frozen=True)
-class HoldAgain:
-    """Put the citizen back in the queue's holding bridge; if the citizen has gone meanwhile,
-    the commands after this one are dropped (the hang-up's own handling ends the call)."""
+class Hold:
+    """Answer the citizen (when asked) and put them in the queue's holding bridge; if the citizen
+    has gone meanwhile, the commands after this one are dropped (the hang-up's own handling ends
+    the call)."""
+
+    answer: bool = False
+
+
+@dataclass(frozen=True)
+class MarkPlace:
+    """Keep the call's place (its first enqueue time and queue) on the citizen's channel, so that
+    a restarted engine restores it."""
 
 
 @dataclass(frozen=True)
@@ -134,10 +151,10 @@ VoiceCommand = (
     | DestroyBridge
     | LeaveBridge
     | ToAcd
-    | DropExtras
-    | SeatLeaves
+    | Arrive
     | MissedCall
-    | HoldAgain
+    | Hold
+    | MarkPlace
     | RecordBridge
     | DialCitizen
     | AddToBridge
@@ -167,6 +184,14 @@ def _drop_talk_bridge(call: Call) -> list[VoiceCommand]:
     return [DestroyBridge(bridge)] if bridge else []
 
 
+def _drop_parties(call: Call) -> list[VoiceCommand]:
+    out: list[VoiceCommand] = []
+    for cid in call.parties:
+        out += [DropLeg(cid), Hangup(cid)]
+    call.parties.clear()
+    return out
+
+
 def citizen_left(call: Call, now: float, cause: int | None) -> list[VoiceCommand]:
     """The citizen's channel is gone (hung up, or found gone after a reconnect)."""
     if call.overflowed == "callback" and call.callback_number and call.state == QUEUED:
@@ -178,7 +203,7 @@ def citizen_left(call: Call, now: float, cause: int | None) -> list[VoiceCommand
     call.hangup_cause = call.hangup_cause or (str(cause) if cause is not None else "hangup")
     previous = call.state
     call.move("citizen_left")
-    out: list[VoiceCommand] = [WakeIvr(), DropExtras()]
+    out: list[VoiceCommand] = [WakeIvr(), *_drop_parties(call)]
     if previous == TALKING:
         if call.leg is not None:
             out.append(Hangup(call.leg.channel_id))
@@ -194,7 +219,7 @@ def citizen_left(call: Call, now: float, cause: int | None) -> list[VoiceCommand
 
 
 def seat_leg_left(
-    call: Call, leg: SeatLeg, now: float, cause: int | None, *, in_line: bool, others_talk: bool, survey: bool
+    call: Call, leg: SeatLeg, now: float, cause: int | None, *, in_line: bool, survey: bool
 ) -> list[VoiceCommand]:
     """The seat's leg is gone: before an answer the offer failed; during the talk the seat hung
     up (the call goes on with the other parties, or the citizen rates it, or it ends)."""
@@ -210,8 +235,8 @@ def seat_leg_left(
         return [ToAcd("offer_failed", seat_id=leg.seat_id, cause=outcome)]
     if call.state != TALKING:
         return []
-    if others_talk:
-        return [SeatLeaves("seat hung up; the other parties stay")]
+    if call.others_talk():
+        return seat_leaves(call, "seat hung up; the other parties stay", now)
     call.hangup_side = "seat"
     call.hangup_cause = str(cause) if cause is not None else "hangup"
     if survey:
@@ -245,9 +270,9 @@ def offer_cancelled(call: Call, seat_id: str, reason: str, *, in_line: bool) -> 
     return [DropLeg(leg.channel_id), Hangup(leg.channel_id)]
 
 
-def callback_failed(call: Call, now: float, cause: int | None) -> list[VoiceCommand]:
+def callback_failed(call: Call, leg_id: str, now: float, cause: int | None) -> list[VoiceCommand]:
     """The citizen did not answer the call-back: the seat is released, the attempt recorded."""
-    call.extra_legs.pop("citizen", None)
+    call.parties.pop(leg_id, None)
     call.offers.append({"event": "callback_failed", "at": now, "cause": failure_cause(cause)})
     if call.state == ENDED:
         return [Save(final=True)]  # the call ended first (the seat hung up): note the attempt
@@ -296,6 +321,11 @@ def seat_connected(call: Call, leg: SeatLeg, callback_to: str | None) -> list[Vo
     return [*out, Save(final=False)]
 
 
+def citizen_dialled(call: Call, leg_id: str, number: str, now: float) -> None:
+    """The seat calls the citizen back from the talk bridge on ``leg_id``."""
+    call.parties[leg_id] = Party(leg_id, "citizen", number, now)
+
+
 def not_connected(call: Call, leg: SeatLeg, bridge: str, *, in_line: bool) -> list[VoiceCommand]:
     """The seat answered but could not be bridged to the citizen: undo the attempt (its bridge,
     the seat's leg), hold the citizen again and give the contact back to the ACD at its place.
@@ -311,7 +341,7 @@ def not_connected(call: Call, leg: SeatLeg, bridge: str, *, in_line: bool) -> li
         return out
     call.move(_offer_ended(in_line))
     if call.state == QUEUED:
-        out.append(HoldAgain())
+        out.append(Hold())
     return [*out, ToAcd("offer_failed", seat_id=leg.seat_id, cause="not_connected")]
 
 
@@ -323,7 +353,7 @@ def answered_too_late(call: Call, leg: SeatLeg, bridge: str) -> list[VoiceComman
         call.talk_bridge = None
     out: list[VoiceCommand] = [DestroyBridge(bridge), Hangup(leg.channel_id)]
     if call.state in (QUEUED, OFFERED) and call.callback_number is None:
-        out.append(HoldAgain())
+        out.append(Hold())
     return out
 
 
@@ -357,7 +387,7 @@ def callback_answered(call: Call, leg_id: str, now: float) -> list[VoiceCommand]
     the call from now on, and joins the seat in the talk bridge."""
     if call.talk_bridge is None or call.state != TALKING:
         return [Hangup(leg_id)]
-    call.extra_legs.pop("citizen", None)
+    call.parties.pop(leg_id, None)
     call.channel_id = leg_id
     call.offers.append({"event": "callback_answered", "at": now})
     return [ClaimChannel(), AddToBridge(call.talk_bridge, leg_id)]
@@ -373,3 +403,166 @@ def unheld(call: Call, now: float) -> None:
     if call.hold_started is not None:
         call.hold_total += now - call.hold_started
         call.hold_started = None
+
+
+# -- queueing ---------------------------------------------------------------------------------
+
+
+def enqueued(
+    call: Call,
+    queue: str,
+    now: float,
+    *,
+    priority: str = "normal",
+    skills: Skills = (),
+    preferred: Skills = (),
+    language: str | None = None,
+    enqueued_at: float | None = None,
+    answer: bool = False,
+    record: bool = False,
+) -> list[VoiceCommand]:
+    """The call joins ``queue`` (after the IVR, straight from Stasis, re-queued by a transfer or
+    adopted after a restart at ``enqueued_at``, its first enqueue time, counted once).
+
+    The ACD hears of it first: its offer (and so the seat's ring) never waits for the citizen's
+    answer and move into the holding bridge. The place is written on the channel after the ACD
+    has had its say, so it never delays the first ring; ``record``: the queue's talks are
+    recorded."""
+    call.queue = queue
+    call.move("enqueue")
+    call.enqueued = enqueued_at or now
+    call.in_core = True
+    arrive = Arrive(queue, "voice", priority, skills, preferred, language, enqueued_at)
+    if record:
+        call.recording = f"call-{call.contact_id}"
+    return [arrive, Hold(answer=answer), MarkPlace(), Save(final=False)]
+
+
+def adopted(call: Call, queue: str, enqueued_at: float | None) -> None:
+    """After a restart: a caller the ACD still holds waits on at its place."""
+    call.move("adopt")
+    call.queue, call.in_core = queue, True
+    if enqueued_at is not None:
+        call.enqueued = enqueued_at
+
+
+def callback_created(
+    contact_id: str, channel_id: str, number: str, queue: str, now: float, *, task: str, for_calls: list[str]
+) -> tuple[Call, list[VoiceCommand]]:
+    """A missed-call call-back (漏接回拨): a contact of its own, with no citizen on the line, that
+    the ACD queues as a call-back to ``number``. Counted once: the missed calls it answers for
+    were offered already."""
+    call = Call(contact_id=contact_id, channel_id=channel_id, caller=number, arrived=now)
+    call.move("callback_created")
+    call.queue = queue
+    call.enqueued = now
+    call.callback_number = number
+    call.overflowed = "callback"
+    call.in_core = True
+    call.offers.append({"event": "missed_call_callback", "at": now, "task": task, "for": list(for_calls)})
+    return call, [
+        Arrive(queue, "callback", enqueued_at=now),
+        ToAcd("callback_requested", number=number),
+        Save(final=False),
+    ]
+
+
+# -- call control -----------------------------------------------------------------------------
+
+
+def _note(call: Call, what: str, now: float, **data: object) -> None:
+    call.offers.append({"event": what, "at": now, **data})
+
+
+def seat_leaves(call: Call, why: str, now: float) -> list[VoiceCommand]:
+    """The seat drops out of a call that goes on with another party (a completed transfer, a
+    seat leaving a three-party call): the seat's contact ends, its leg is hung up."""
+    leg = call.leg
+    if leg is None:
+        return []
+    _note(call, "seat_left", now, reason=why, seat=call.seat_id)
+    call.leg = None
+    call.seat_id = None
+    return [DropLeg(leg.channel_id), *_end_in_core(call), Hangup(leg.channel_id)]
+
+
+def party_dialled(call: Call, leg_id: str, role: str, number: str, now: float) -> Party:
+    """The seat (or a barging supervisor) calls another party into the talk on ``leg_id``; one
+    transfer or three-party call at a time."""
+    if call.state != TALKING:
+        raise VoiceError("该座席当前没有通话")
+    if role in DIALLED_ROLES and any(p.role in DIALLED_ROLES for p in call.parties.values()):
+        raise VoiceError("已有一个正在进行的转接或三方通话")
+    party = Party(leg_id, role, number, now)
+    call.parties[leg_id] = party
+    if role != "barge":
+        _note(call, role, now, to=number)
+    return party
+
+
+def party_refused(call: Call, leg_id: str) -> list[VoiceCommand]:
+    """Asterisk would not call the party: it never joined."""
+    call.parties.pop(leg_id, None)
+    return [DropLeg(leg_id)]
+
+
+def party_answered(call: Call, leg_id: str, now: float) -> list[VoiceCommand]:
+    """The party answered: into the talk bridge. A plain transfer releases the seat only now,
+    so a citizen in trouble is never left alone with a ringing line."""
+    party = call.parties.get(leg_id)
+    if party is None or call.talk_bridge is None or call.state != TALKING:
+        call.parties.pop(leg_id, None)
+        return [DropLeg(leg_id), Hangup(leg_id)]
+    party.answered = now
+    out: list[VoiceCommand] = [AddToBridge(call.talk_bridge, leg_id)]
+    _note(call, f"{party.role}_answered", now, to=party.number)
+    if party.role == "transfer":
+        out += seat_leaves(call, f"transferred to {party.number}", now)
+    return out
+
+
+def party_left(call: Call, leg_id: str, now: float) -> list[VoiceCommand]:
+    """A party's leg ended: before an answer the attempt failed (the seat still has the citizen);
+    after it, a citizen left alone in the call (no seat, no one else) is hung up."""
+    party = call.parties.pop(leg_id, None)
+    if party is None:
+        return []
+    out: list[VoiceCommand] = [DropLeg(leg_id)]
+    if party.answered is None:
+        _note(call, f"{party.role}_failed", now, to=party.number)
+        return out
+    if call.seat_id is None and call.state == TALKING and not call.others_talk():
+        out.append(Hangup(call.channel_id))
+    return out
+
+
+def transfer_completed(call: Call, now: float) -> list[VoiceCommand]:
+    """An attended transfer: the seat hands over once the far end has answered."""
+    party = call.party("attended")
+    if party is None or party.answered is None:
+        raise VoiceError("转接方尚未接听")
+    return seat_leaves(call, "attended transfer", now)
+
+
+def three_party_left(call: Call, now: float) -> list[VoiceCommand]:
+    """The seat leaves a three-party call; the citizen and the third party talk on."""
+    party = call.party("three_party")
+    if party is None or party.answered is None:
+        raise VoiceError("三方通话尚未建立")
+    return seat_leaves(call, "left three-party call", now)
+
+
+def requeued(call: Call, queue: str, now: float, *, record: bool = False) -> list[VoiceCommand]:
+    """A transfer to a queue: the seat's contact ends and the citizen goes back in line at the
+    original enqueue time (the place is kept)."""
+    _note(call, "requeue", now, to=queue)
+    out = _end_in_core(call)
+    leg, call.leg = call.leg, None
+    call.seat_id = None
+    if leg is not None:
+        out += [DropLeg(leg.channel_id), Hangup(leg.channel_id)]
+    if call.talk_bridge:
+        out.append(LeaveBridge(call.talk_bridge, call.channel_id))
+    out += _drop_talk_bridge(call)
+    call.answered = None
+    return [*out, *enqueued(call, queue, now, enqueued_at=call.enqueued, record=record)]

@@ -44,7 +44,8 @@ async def test_three_party_call_that_the_seat_leaves(settings, sessions, tmp_pat
             await s.voice.control.leave_three_party("7002")  # nobody else there yet
         await s.voice.control.three_party("7002", "87654321")
         for _ in range(100):
-            if "three_party" in s.voice.calls[next(iter(s.voice.calls))].extra_legs:
+            party = next(iter(s.voice.calls.values())).party("three_party")
+            if party is not None and party.answered is not None:
                 break
             await asyncio.sleep(0.05)
         bridge = next(b for b in await s.ari.bridges() if b["id"].startswith("talk-"))

@@ -38,7 +38,6 @@ def test_a_caller_hanging_up_while_the_seat_rings_is_an_abandon_and_a_missed_cal
     assert call.offers[-1]["outcome"] == "abandoned_ringing"
     assert out == [
         flow.WakeIvr(),
-        flow.DropExtras(),
         flow.ToAcd("abandoned"),
         flow.MissedCall("abandoned"),
         flow.Forget(),
@@ -64,7 +63,7 @@ def test_a_caller_who_asked_for_a_call_back_keeps_the_place_when_hanging_up() ->
 def test_a_seat_leg_failing_before_an_answer_fails_the_offer_with_its_cause() -> None:
     call = waiting_call()
     leg = offered(call)
-    out = flow.seat_leg_left(call, leg, 4.0, 17, in_line=True, others_talk=False, survey=True)
+    out = flow.seat_leg_left(call, leg, 4.0, 17, in_line=True, survey=True)
     assert out == [flow.ToAcd("offer_failed", seat_id="1001", cause="busy")]
     assert call.state == QUEUED and call.leg is None and call.offers[-1]["outcome"] == "busy"
 
@@ -77,13 +76,13 @@ def test_a_cancelled_leg_that_ends_counts_nothing_more() -> None:
         flow.Hangup(leg.channel_id),
     ]
     assert call.state == CALLBACK and call.offers[-1]["outcome"] == "cancelled: no answer within 15 s"
-    assert flow.seat_leg_left(call, leg, 5.0, 16, in_line=False, others_talk=False, survey=False) == []
+    assert flow.seat_leg_left(call, leg, 5.0, 16, in_line=False, survey=False) == []
     assert flow.offer_cancelled(call, "1002", "other seat", in_line=True) == []
 
 
 def test_a_seat_hanging_up_leaves_the_citizen_out_of_the_bridge_before_the_survey() -> None:
     call, leg = talking()
-    out = flow.seat_leg_left(call, leg, 30.0, 16, in_line=True, others_talk=False, survey=True)
+    out = flow.seat_leg_left(call, leg, 30.0, 16, in_line=True, survey=True)
     assert out == [
         flow.ToAcd("ended"),
         flow.LeaveBridge("talk-seat-c1-1", "c1"),
@@ -95,17 +94,28 @@ def test_a_seat_hanging_up_leaves_the_citizen_out_of_the_bridge_before_the_surve
 
 def test_a_seat_hanging_up_in_a_three_party_call_leaves_the_others_talking() -> None:
     call, leg = talking()
-    out = flow.seat_leg_left(call, leg, 30.0, 16, in_line=True, others_talk=True, survey=True)
-    assert out == [flow.SeatLeaves("seat hung up; the other parties stay")] and call.state == TALKING
+    flow.party_dialled(call, "x-c1-1", "three_party", "13900000002", 10.0)
+    flow.party_answered(call, "x-c1-1", 12.0)
+    out = flow.seat_leg_left(call, leg, 30.0, 16, in_line=True, survey=True)
+    assert out == [flow.DropLeg(leg.channel_id), flow.ToAcd("ended"), flow.Hangup(leg.channel_id)]
+    assert call.state == TALKING and call.seat_id is None and call.leg is None
+    assert call.offers[-1] == {
+        "event": "seat_left",
+        "at": 30.0,
+        "reason": "seat hung up; the other parties stay",
+        "seat": "1001",
+    }
+    # The third party hangs up too: the citizen, alone in the call, is hung up.
+    assert flow.party_left(call, "x-c1-1", 40.0) == [flow.DropLeg("x-c1-1"), flow.Hangup("c1")]
 
 
 def test_a_call_back_the_citizen_does_not_answer_ends_the_call_and_after_an_end_is_only_noted() -> None:
     call, leg = talking()
-    call.extra_legs["citizen"] = "cb-c1-2"
-    out = flow.callback_failed(call, 40.0, 19)
-    assert call.state == ENDED and call.hangup_cause == "callback_no_answer" and "citizen" not in call.extra_legs
+    flow.citizen_dialled(call, "cb-c1-2", "13800000001", 35.0)
+    out = flow.callback_failed(call, "cb-c1-2", 40.0, 19)
+    assert call.state == ENDED and call.hangup_cause == "callback_no_answer" and not call.parties
     assert out[0] == flow.Hangup(leg.channel_id) and out[-2:] == [flow.Forget(), flow.Save(final=True)]
-    assert flow.callback_failed(call, 41.0, 19) == [flow.Save(final=True)]
+    assert flow.callback_failed(call, "cb-c1-2", 41.0, 19) == [flow.Save(final=True)]
 
 
 def test_an_offer_rings_one_leg_and_a_refused_one_puts_the_call_back_in_line() -> None:
@@ -142,7 +152,7 @@ def test_a_seat_that_cannot_be_bridged_is_undone_and_the_caller_held_again() -> 
         flow.DropLeg(leg.channel_id),
         flow.DestroyBridge("talk-seat-c1-1"),
         flow.Hangup(leg.channel_id),
-        flow.HoldAgain(),
+        flow.Hold(),
         flow.ToAcd("offer_failed", seat_id="1001", cause="not_connected"),
     ]
     assert call.state == QUEUED and call.leg is None and leg.outcome == "not_connected"
@@ -154,7 +164,7 @@ def test_an_answer_that_comes_as_the_offer_is_cancelled_is_undone_without_tellin
     flow.offer_cancelled(call, "1001", "no answer within 15 s", in_line=True)
     call.talk_bridge = "talk-seat-c1-1"
     out = flow.answered_too_late(call, leg, "talk-seat-c1-1")
-    assert out == [flow.DestroyBridge("talk-seat-c1-1"), flow.Hangup(leg.channel_id), flow.HoldAgain()]
+    assert out == [flow.DestroyBridge("talk-seat-c1-1"), flow.Hangup(leg.channel_id), flow.Hold()]
     assert call.state == QUEUED and call.talk_bridge is None
     assert not any(isinstance(c, flow.ToAcd) for c in out)
 
@@ -175,13 +185,13 @@ def test_whatever_happens_the_core_hears_of_the_end_once_and_the_talk_bridge_goe
         elif event == "cancel" and leg is not None:
             seen += flow.offer_cancelled(call, leg.seat_id, "test", in_line=call.state != CALLBACK)
         elif event == "leg_failed" and leg is not None and leg is call.leg:
-            seen += flow.seat_leg_left(call, leg, 5.0, 18, in_line=True, others_talk=False, survey=False)
+            seen += flow.seat_leg_left(call, leg, 5.0, 18, in_line=True, survey=False)
         elif event == "answer" and leg is not None and leg is call.leg and call.state == "offered":
             leg.answered = 6.0
             call.talk_bridge = f"talk-{leg.channel_id}"
             seen += flow.seat_connected(call, leg, None)
         elif event == "seat_left" and leg is not None and leg.answered is not None:
-            seen += flow.seat_leg_left(call, leg, 7.0, 16, in_line=True, others_talk=False, survey=False)
+            seen += flow.seat_leg_left(call, leg, 7.0, 16, in_line=True, survey=False)
         elif event == "citizen_left" and call.state != ENDED:
             seen += flow.citizen_left(call, 8.0, 16)
     ends = [c for c in seen if isinstance(c, flow.ToAcd) and c.event in ("ended", "abandoned")]
@@ -213,10 +223,10 @@ def test_a_call_back_asked_from_the_queue_keeps_the_place_with_the_acd() -> None
 
 def test_the_citizen_answering_a_call_back_joins_the_seat_and_a_late_answer_is_hung_up() -> None:
     call, _leg = talking()
-    call.extra_legs["citizen"] = "cb-c1-2"
+    flow.citizen_dialled(call, "cb-c1-2", "13800000001", 45.0)
     out = flow.callback_answered(call, "cb-c1-2", 50.0)
     assert out == [flow.ClaimChannel(), flow.AddToBridge("talk-seat-c1-1", "cb-c1-2")]
-    assert call.channel_id == "cb-c1-2" and "citizen" not in call.extra_legs
+    assert call.channel_id == "cb-c1-2" and not call.parties
     ended = waiting_call()
     assert flow.callback_answered(ended, "cb-c1-3", 51.0) == [flow.Hangup("cb-c1-3")]
 

@@ -1,0 +1,246 @@
+"""The voice core's queueing and call control, driven without Asterisk: joining a queue,
+transfers, three-party calls, a seat leaving a call that goes on, missed-call call-backs."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from acd.voice.api import VoiceError
+from acd.voice.core import flow
+from acd.voice.core.call import Call, restore, snapshot
+from acd.voice.core.states import CALLBACK, ENDED, QUEUED, TALKING
+
+
+def arrived() -> Call:
+    return Call(contact_id="c1", channel_id="c1", caller="13800000001", arrived=0.0)
+
+
+def talking() -> Call:
+    call = arrived()
+    flow.enqueued(call, "general", 1.0)
+    leg = flow.offer_made(call, "1001", "test", "seat-c1-1", 2.0)
+    leg.answered = 3.0
+    call.talk_bridge = "talk-seat-c1-1"
+    flow.seat_connected(call, leg, None)
+    return call
+
+
+def test_joining_a_queue_tells_the_acd_first_then_holds_and_marks_the_place() -> None:
+    call = arrived()
+    out = flow.enqueued(call, "business", 5.0, priority="urgent", skills=(("tax", 2),), answer=True, record=True)
+    assert out == [
+        flow.Arrive("business", "voice", "urgent", (("tax", 2),), (), None, None),
+        flow.Hold(answer=True),
+        flow.MarkPlace(),
+        flow.Save(final=False),
+    ]
+    assert (call.state, call.queue, call.enqueued, call.in_core) == (QUEUED, "business", 5.0, True)
+    assert call.recording == "call-c1"
+
+
+def test_a_call_adopted_after_a_restart_keeps_its_first_enqueue_time() -> None:
+    call = arrived()
+    flow.adopted(call, "general", 0.5)
+    assert (call.state, call.enqueued, call.in_core) == (QUEUED, 0.5, True)
+
+
+def test_a_transfer_to_a_queue_ends_the_seats_contact_and_requeues_at_the_first_enqueue_time() -> None:
+    call = talking()
+    out = flow.requeued(call, "business", 30.0)
+    assert out == [
+        flow.ToAcd("ended"),
+        flow.DropLeg("seat-c1-1"),
+        flow.Hangup("seat-c1-1"),
+        flow.LeaveBridge("talk-seat-c1-1", "c1"),
+        flow.DestroyBridge("talk-seat-c1-1"),
+        flow.Arrive("business", enqueued_at=1.0),
+        flow.Hold(answer=False),
+        flow.MarkPlace(),
+        flow.Save(final=False),
+    ]
+    assert (call.state, call.seat_id, call.leg, call.answered, call.enqueued) == (QUEUED, None, None, None, 1.0)
+    assert call.in_core and call.talk_bridge is None
+
+
+def test_a_blind_transfer_keeps_the_seat_until_the_far_end_answers() -> None:
+    call = talking()
+    flow.party_dialled(call, "x-c1-1", "transfer", "110", 10.0)
+    assert call.seat_id == "1001" and call.leg is not None  # still with the citizen while it rings
+    out = flow.party_answered(call, "x-c1-1", 14.0)
+    assert out == [
+        flow.AddToBridge("talk-seat-c1-1", "x-c1-1"),
+        flow.DropLeg("seat-c1-1"),
+        flow.ToAcd("ended"),
+        flow.Hangup("seat-c1-1"),
+    ]
+    assert call.state == TALKING and call.seat_id is None and call.parties["x-c1-1"].answered == 14.0
+    assert [e["event"] for e in call.offers[-3:]] == ["transfer", "transfer_answered", "seat_left"]
+
+
+def test_a_far_end_that_does_not_answer_leaves_the_seat_with_the_citizen() -> None:
+    call = talking()
+    flow.party_dialled(call, "x-c1-1", "transfer", "110", 10.0)
+    assert flow.party_left(call, "x-c1-1", 50.0) == [flow.DropLeg("x-c1-1")]
+    assert call.seat_id == "1001" and call.state == TALKING and not call.parties
+    assert call.offers[-1] == {"event": "transfer_failed", "at": 50.0, "to": "110"}
+
+
+def test_one_transfer_or_three_party_call_at_a_time_and_an_attended_one_completes_only_once_answered() -> None:
+    call = talking()
+    flow.party_dialled(call, "x-c1-1", "attended", "12319", 10.0)
+    with pytest.raises(VoiceError, match="已有一个正在进行的转接或三方通话"):
+        flow.party_dialled(call, "x-c1-2", "three_party", "12319", 11.0)
+    with pytest.raises(VoiceError, match="转接方尚未接听"):
+        flow.transfer_completed(call, 12.0)
+    with pytest.raises(VoiceError, match="三方通话尚未建立"):
+        flow.three_party_left(call, 12.0)
+    flow.party_answered(call, "x-c1-1", 13.0)
+    assert call.seat_id == "1001"  # an attended transfer: the seat talks to the far end first
+    assert flow.transfer_completed(call, 20.0)[-1] == flow.Hangup("seat-c1-1") and call.seat_id is None
+
+
+def test_a_party_asterisk_would_not_call_never_joins_and_a_late_answer_is_hung_up() -> None:
+    call = talking()
+    flow.party_dialled(call, "x-c1-1", "three_party", "13900000002", 10.0)
+    assert flow.party_refused(call, "x-c1-1") == [flow.DropLeg("x-c1-1")] and not call.parties
+    assert flow.party_answered(call, "x-c1-1", 11.0) == [flow.DropLeg("x-c1-1"), flow.Hangup("x-c1-1")]
+    waiting = arrived()
+    flow.enqueued(waiting, "general", 1.0)
+    with pytest.raises(VoiceError):
+        flow.party_dialled(waiting, "x-c1-2", "transfer", "110", 2.0)
+
+
+def test_the_citizen_leaving_hangs_up_every_other_party() -> None:
+    call = talking()
+    flow.party_dialled(call, "x-c1-1", "three_party", "13900000002", 10.0)
+    flow.party_dialled(call, "sup-c1-1", "barge", "PJSIP/9001", 11.0)
+    out = flow.citizen_left(call, 20.0, 16)
+    for leg in ("x-c1-1", "sup-c1-1", "seat-c1-1"):
+        assert flow.Hangup(leg) in out
+    assert flow.DropLeg("x-c1-1") in out and not call.parties and call.state == ENDED
+
+
+def test_a_missed_call_call_back_is_a_contact_of_its_own_queued_as_a_call_back() -> None:
+    call, out = flow.callback_created(
+        "cb-m1", "missed-m1", "13800000005", "general", 100.0, task="t1", for_calls=["m1"]
+    )
+    assert out == [
+        flow.Arrive("general", "callback", enqueued_at=100.0),
+        flow.ToAcd("callback_requested", number="13800000005"),
+        flow.Save(final=False),
+    ]
+    assert (call.state, call.callback_number, call.overflowed, call.in_core) == (
+        CALLBACK,
+        "13800000005",
+        "callback",
+        True,
+    )
+    assert call.offers == [{"event": "missed_call_callback", "at": 100.0, "task": "t1", "for": ["m1"]}]
+
+
+def test_parties_survive_a_snapshot() -> None:
+    call = talking()
+    flow.party_dialled(call, "x-c1-1", "three_party", "13900000002", 10.0)
+    flow.party_answered(call, "x-c1-1", 12.0)
+    again = restore(snapshot(call))
+    assert again == call and again.others_talk()
+
+
+ACTIONS = st.lists(
+    st.sampled_from(
+        [
+            "offer",
+            "seat_answers",
+            "seat_leg_leaves",
+            "cancel",
+            "dial_transfer",
+            "dial_three_party",
+            "dial_attended",
+            "party_answers",
+            "party_leaves",
+            "complete",
+            "leave_three_party",
+            "requeue",
+            "citizen_leaves",
+        ]
+    ),
+    max_size=30,
+)
+
+
+@given(ACTIONS)
+def test_no_leg_is_ever_leaked_or_bridged_twice(actions: list[str]) -> None:
+    """Whatever the seat, the parties and the citizen do, in any order: when the call ends every
+    leg it made is hung up or gone by itself, no channel joins the talk bridge twice, and the ACD
+    hears of the contact's end at most once per time it was queued."""
+    call = arrived()
+    out: list[flow.VoiceCommand] = list(flow.enqueued(call, "general", 1.0))
+    alive: set[str] = set()  # legs made for the call and not yet hung up or gone
+    now = 1.0
+
+    def run(commands: list[flow.VoiceCommand]) -> None:
+        out.extend(commands)
+        for c in commands:
+            if isinstance(c, flow.Hangup):
+                alive.discard(c.channel_id)
+            ringing = call.leg
+            if c == flow.ToAcd("abandoned") and ringing is not None and ringing.answered is None:
+                # The ACD answers an abandon during a ring by cancelling its offer.
+                run(flow.offer_cancelled(call, ringing.seat_id, "abandoned", in_line=False))
+
+    for seq, action in enumerate(actions, 1):
+        now += 1.0
+        leg = call.leg
+        dialled = [p for p in call.parties.values() if p.role != "citizen"]
+        try:
+            if action == "offer" and call.state in (QUEUED, CALLBACK):
+                made = flow.offer_made(call, "1001", "test", f"seat-{seq}", now)
+                alive.add(made.channel_id)
+            elif action == "seat_answers" and leg is not None and call.state == "offered":
+                leg.answered = now
+                call.talk_bridge = f"talk-{leg.channel_id}"
+                run(
+                    [
+                        flow.AddToBridge(call.talk_bridge, call.channel_id),
+                        flow.AddToBridge(call.talk_bridge, leg.channel_id),
+                    ]
+                )
+                run(flow.seat_connected(call, leg, None))
+            elif action == "seat_leg_leaves" and leg is not None:
+                alive.discard(leg.channel_id)
+                run(flow.seat_leg_left(call, leg, now, 16, in_line=True, survey=False))
+            elif action == "cancel" and leg is not None and leg.answered is None:
+                run(flow.offer_cancelled(call, leg.seat_id, "test", in_line=True))
+            elif action.startswith("dial_") and call.state == TALKING and call.leg is not None:
+                role = action.removeprefix("dial_")
+                flow.party_dialled(call, f"x-{seq}", role, "13900000002", now)
+                alive.add(f"x-{seq}")
+            elif action == "party_answers" and dialled and dialled[0].answered is None:
+                run(flow.party_answered(call, dialled[0].channel_id, now))
+            elif action == "party_leaves" and dialled:
+                alive.discard(dialled[0].channel_id)
+                run(flow.party_left(call, dialled[0].channel_id, now))
+            elif action == "complete" and call.state == TALKING:
+                run(flow.transfer_completed(call, now))
+            elif action == "leave_three_party" and call.state == TALKING:
+                run(flow.three_party_left(call, now))
+            elif action == "requeue" and call.state == TALKING and call.leg is not None:
+                run(flow.requeued(call, "business", now))
+            elif action == "citizen_leaves" and call.state != ENDED:
+                run(flow.citizen_left(call, now, 16))
+        except VoiceError:
+            pass
+        if call.state == ENDED:
+            break
+    joined = [(c.bridge_id, c.channel_id) for c in out if isinstance(c, flow.AddToBridge)]
+    assert len(joined) == len(set(joined)), "a channel joined a bridge twice"
+    queued = sum(isinstance(c, flow.Arrive) for c in out)
+    ends = sum(isinstance(c, flow.ToAcd) and c.event in ("ended", "abandoned") for c in out)
+    assert ends <= queued
+    if call.state == ENDED:
+        assert not alive, f"legs left up after the call ended: {alive}"
+        assert not call.in_core and not call.parties
+    for p in call.parties.values():
+        assert p.channel_id in alive or p.answered is not None
