@@ -241,8 +241,7 @@ class VoiceService:
             if call is None:
                 return
             inbox = self.inboxes.get(call.contact_id)
-            if call.announcing is not None and (event.get("playback") or {}).get("id") == call.announcing:
-                call.announcing = None
+            if flow.announcement_ended(call, str((event.get("playback") or {}).get("id", ""))):
                 self.plays.pop(call.contact_id, None)
             elif inbox is not None:
                 inbox.put_nowait(event)
@@ -432,7 +431,7 @@ class VoiceService:
         bridge = f"talk-{leg_id}"
         try:
             if call.callback_number is None:
-                await self._stop_announcement(call)
+                await self.carry_out(call, flow.stop_announcement(call))
             await self.ari.create_bridge("mixing", bridge_id=bridge, name=f"talk {contact_id}")
             call.talk_bridge = bridge
             if call.callback_number is None:
@@ -528,6 +527,17 @@ class VoiceService:
             elif isinstance(command, flow.MissedCall):
                 if self.missed is not None:
                     await (self.missed.abandoned(call) if command.kind == "abandoned" else self.missed.answered(call))
+            elif isinstance(command, flow.Announce):
+                await self._play_announcement(call, command)
+            elif isinstance(command, flow.StopAnnouncement):
+                request = self.plays.pop(call.contact_id, None)
+                # A stop that overtook its play would find nothing and the play would still start.
+                with contextlib.suppress(AriError):
+                    if request is not None:
+                        await request
+                    await self.ari.stop_playback(command.playback_id)
+            elif isinstance(command, flow.Confirm):
+                await self._confirm(call, command)
             elif isinstance(command, flow.RecordBridge):
                 with contextlib.suppress(AriError):
                     await self.ari.record_bridge(command.bridge_id, command.name)
@@ -680,38 +690,24 @@ class VoiceService:
 
     async def _announce(self, announce: Announce) -> None:
         call = self.calls.get(announce.contact_id)
-        if call is None or call.state != QUEUED or call.announcing is not None:
-            return  # one at a time: a caller who still hears the last one skips this one
-        media = self.announcement(announce.position, announce.expected_wait_s)
-        if not media:
+        if call is None:
             return
+        media = tuple(self.announcement(announce.position, announce.expected_wait_s))
         pid = f"ann-{call.contact_id}-{next(self._seq)}"
-        request = asyncio.ensure_future(self.ari.play(call.channel_id, media, playback_id=pid, lang="zh"))
-        call.announcing = pid
+        await self.carry_out(call, flow.announce(call, pid, media, announce.position))
+
+    async def _play_announcement(self, call: Call, command: flow.Announce) -> None:
+        pid = command.playback_id
+        request = asyncio.ensure_future(self.ari.play(call.channel_id, list(command.media), playback_id=pid, lang="zh"))
         self.plays[call.contact_id] = request
         try:
             await request
         except AriError as exc:
             logger.info("announcement not played", extra={"contact": call.contact_id, "cause": str(exc)})
-            if call.announcing == pid:
-                call.announcing = None
+            if flow.announcement_ended(call, pid):
                 self.plays.pop(call.contact_id, None)
             return
-        call.offers.append({"event": "announcement", "position": announce.position, "at": self.clock()})
-
-    async def _stop_announcement(self, call: Call) -> None:
-        """Stop (or cancel, if still queued) the caller's announcement, so that the next command
-        for the channel runs now rather than after the announcement's last word."""
-        if call.announcing is None:
-            return
-        pid = call.announcing
-        request = self.plays.pop(call.contact_id, None)
-        call.announcing = None
-        # A stop that overtook its play would find nothing and the play would still start.
-        with contextlib.suppress(AriError):
-            if request is not None:
-                await request
-            await self.ari.stop_playback(pid)
+        flow.announcement_played(call, command.position, self.clock())
 
     def announcement(self, position: int, expected_wait_s: float) -> list[str]:
         """您前面还有N位，预计等待约M分钟, as the IVR's Chinese prompt pieces."""
@@ -730,12 +726,6 @@ class VoiceService:
         await self.carry_out(call, flow.overflowed(call, overflow.action))
 
     # -- call-backs -------------------------------------------------------------------------
-    async def request_callback(self, call: Call, number: str) -> None:
-        """The waiting caller asked to be called back: keep the place, release the line.
-        VoiceError when the number may not be called (nothing is promised then)."""
-        self.trunk_endpoint(number)
-        await self.carry_out(call, flow.callback_requested(call, number, self.clock()))
-
     async def _dial_citizen(self, call: Call, number: str) -> None:
         leg = f"cb-{call.contact_id}-{next(self._seq)}"
         flow.citizen_dialled(call, leg, number, self.clock())
@@ -768,26 +758,26 @@ class VoiceService:
         """'Press 1 to be called back': keep the place, confirm, release the line."""
         if not call.caller or not self.dial_policy.allows(call.caller):
             return  # no number to call back (withheld, international): the caller keeps waiting
-        await self.request_callback(call, call.caller)
+        holding = self.holding.get(call.queue or "", "")
+        await self.carry_out(call, flow.callback_from_queue(call, call.caller, holding, self.clock()))
+
+    async def _confirm(self, call: Call, confirm: flow.Confirm) -> None:
+        """Play a prompt and wait for its end (or the citizen's hang-up), at most its timeout."""
         inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.inboxes[call.contact_id] = inbox
+        pid = f"{confirm.prompt}-{call.contact_id}"
         try:
-            await self._stop_announcement(call)  # the key was pressed during it: it says no more
-            with contextlib.suppress(AriError):
-                await self.ari.remove_from_bridge(self.holding.get(call.queue or "", ""), call.channel_id)
-            pid = f"cbok-{call.contact_id}"
-            await self.ari.play(call.channel_id, f"sound:{self.sounds_prefix}/callback_offer_done", playback_id=pid)
+            await self.ari.play(call.channel_id, f"sound:{self.sounds_prefix}/{confirm.prompt}", playback_id=pid)
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(15):
+                async with asyncio.timeout(confirm.timeout_s):
                     while True:
                         ev = await inbox.get()
                         if ev.get("type") in ("PlaybackFinished", "Hangup"):
                             break
         except AriError:
-            pass
+            pass  # gone, or the prompt could not play: the line is released all the same
         finally:
             self.inboxes.pop(call.contact_id, None)
-        await self.drop_channel(call.channel_id)
 
     # -- reconciliation ---------------------------------------------------------------------------
     async def reconcile(self) -> None:

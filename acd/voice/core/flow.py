@@ -89,6 +89,33 @@ class MarkPlace:
 
 
 @dataclass(frozen=True)
+class Announce:
+    """Play the queue announcement (position, expected wait) to the waiting citizen as
+    ``playback_id``; the adapter reports back :func:`announcement_played` or
+    :func:`announcement_failed`."""
+
+    playback_id: str
+    media: tuple[str, ...]
+    position: int
+
+
+@dataclass(frozen=True)
+class StopAnnouncement:
+    """Stop the announcement (or cancel it, if not started yet). Asterisk runs every later command
+    for the channel (a move into the seat's bridge above all) only once a playback ends."""
+
+    playback_id: str
+
+
+@dataclass(frozen=True)
+class Confirm:
+    """Play a prompt to the citizen and wait (at most ``timeout_s``) for its end or a hang-up."""
+
+    prompt: str
+    timeout_s: float
+
+
+@dataclass(frozen=True)
 class RecordBridge:
     bridge_id: str
     name: str
@@ -155,6 +182,9 @@ VoiceCommand = (
     | MissedCall
     | Hold
     | MarkPlace
+    | Announce
+    | StopAnnouncement
+    | Confirm
     | RecordBridge
     | DialCitizen
     | AddToBridge
@@ -380,6 +410,46 @@ def callback_requested(call: Call, number: str, now: float) -> list[VoiceCommand
     call.overflowed = "callback"
     call.offers.append({"event": "callback_requested", "at": now, "number": number})
     return [ToAcd("callback_requested", number=number)]
+
+
+def callback_from_queue(call: Call, number: str, holding_bridge: str, now: float) -> list[VoiceCommand]:
+    """ "Press 1 to be called back" while waiting: the place in line stays with the ACD, the
+    announcement says no more, the citizen hears the confirmation and the line is released."""
+    if call.state != QUEUED or call.overflowed:
+        return []
+    out = callback_requested(call, number, now)
+    out += stop_announcement(call)
+    if holding_bridge:
+        out.append(LeaveBridge(holding_bridge, call.channel_id))
+    return [*out, Confirm("callback_offer_done", 15.0), Hangup(call.channel_id)]
+
+
+def announce(call: Call, playback_id: str, media: tuple[str, ...], position: int) -> list[VoiceCommand]:
+    """The ACD asks to tell the waiting citizen the place and the wait: one announcement at a
+    time (a citizen who still hears the last one skips this one), only while waiting on the line."""
+    if call.state != QUEUED or call.announcing is not None or not media:
+        return []
+    call.announcing = playback_id
+    return [Announce(playback_id, media, position)]
+
+
+def announcement_played(call: Call, position: int, now: float) -> None:
+    call.offers.append({"event": "announcement", "position": position, "at": now})
+
+
+def announcement_ended(call: Call, playback_id: str) -> bool:
+    """The announcement finished, failed or was stopped: True if it was the call's current one."""
+    if call.announcing != playback_id:
+        return False
+    call.announcing = None
+    return True
+
+
+def stop_announcement(call: Call) -> list[VoiceCommand]:
+    if call.announcing is None:
+        return []
+    playback_id, call.announcing = call.announcing, None
+    return [StopAnnouncement(playback_id)]
 
 
 def callback_answered(call: Call, leg_id: str, now: float) -> list[VoiceCommand]:

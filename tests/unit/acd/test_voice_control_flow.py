@@ -244,3 +244,46 @@ def test_no_leg_is_ever_leaked_or_bridged_twice(actions: list[str]) -> None:
         assert not call.in_core and not call.parties
     for p in call.parties.values():
         assert p.channel_id in alive or p.answered is not None
+
+
+def waiting() -> Call:
+    call = arrived()
+    flow.enqueued(call, "general", 1.0)
+    return call
+
+
+def test_one_announcement_at_a_time_and_only_to_a_citizen_waiting_on_the_line() -> None:
+    call = waiting()
+    media = ("sound:hotline/ahead_3",)
+    assert flow.announce(call, "ann-1", media, 4) == [flow.Announce("ann-1", media, 4)]
+    assert flow.announce(call, "ann-2", media, 3) == []  # still hearing the first
+    assert not flow.announcement_ended(call, "ann-2") and call.announcing == "ann-1"
+    assert flow.announcement_ended(call, "ann-1") and call.announcing is None
+    assert flow.announce(call, "ann-3", (), 3) == []  # nothing to say
+    flow.offer_made(call, "1001", "test", "seat-c1-1", 5.0)
+    assert flow.announce(call, "ann-4", media, 1) == []  # a seat rings: no announcement
+
+
+def test_a_seats_answer_stops_the_announcement_first() -> None:
+    call = waiting()
+    flow.announce(call, "ann-1", ("sound:hotline/ahead_3",), 4)
+    assert flow.stop_announcement(call) == [flow.StopAnnouncement("ann-1")] and call.announcing is None
+    assert flow.stop_announcement(call) == []
+
+
+def test_pressing_1_keeps_the_place_stops_the_announcement_confirms_and_releases_the_line() -> None:
+    call = waiting()
+    flow.announce(call, "ann-1", ("sound:hotline/ahead_3",), 4)
+    out = flow.callback_from_queue(call, "13800000001", "hold-general", 9.0)
+    assert out == [
+        flow.ToAcd("callback_requested", number="13800000001"),
+        flow.StopAnnouncement("ann-1"),
+        flow.LeaveBridge("hold-general", "c1"),
+        flow.Confirm("callback_offer_done", 15.0),
+        flow.Hangup("c1"),
+    ]
+    assert call.overflowed == "callback" and call.callback_number == "13800000001"
+    assert flow.callback_from_queue(call, "13800000001", "hold-general", 10.0) == []  # pressed twice
+    # Its hang-up keeps the place with the ACD.
+    assert flow.citizen_left(call, 12.0, 16) == [flow.ReleaseChannel(), flow.Save(final=False)]
+    assert call.state == CALLBACK and call.in_core
