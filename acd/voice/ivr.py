@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from acd.ari.client import AriError
+from acd.voice.core import flow
 from ivr.core.errors import IllegalEvent
 from ivr.core.flow import QueueLoad
 from ivr.core.messages import (
@@ -168,8 +169,7 @@ class _Run:
                 cid, self.recording, max_seconds=command.max_seconds, beep=command.beep, terminate_on="#"
             )
         elif isinstance(command, RequestCallback):
-            self.call.callback_number = command.number
-            self.call.overflowed = "callback"
+            await self._promise_callback(command)
         elif isinstance(command, LookupWorkOrder):
             found, status = (False, "")
             if self.r.lookup is not None:
@@ -185,6 +185,18 @@ class _Run:
                 await ari.hangup(cid)
             return True
         return None
+
+    async def _promise_callback(self, command: RequestCallback) -> None:
+        """The flow promised a call-back: a contact the ACD offers to a seat, who calls back."""
+        number = self.v.callable(command.number)
+        if number is None:
+            logger.warning(
+                "call-back promised to a number that may not be called", extra={"contact": self.call.contact_id}
+            )
+            return
+        core = self.v.acd.core
+        queue = command.queue if core.queue_config(command.queue) is not None else self.v.default_queue
+        await self.v.carry_out(self.call, flow.callback_promised(self.call, number, queue, self.v.clock()))
 
     def _post(self, event: dict[str, Any]) -> None:
         inbox = self.v.inboxes.get(self.call.contact_id)

@@ -723,7 +723,22 @@ class VoiceService:
         call = self.calls.get(overflow.contact_id)
         if call is None:
             return
-        await self.carry_out(call, flow.overflowed(call, overflow.action))
+        decided = flow.overflowed(
+            call,
+            overflow.action,
+            self.clock(),
+            callable_number=self.callable(call.caller),
+            holding_bridge=self.holding.get(call.queue or "", ""),
+        )
+        if any(isinstance(c, flow.Confirm) for c in decided):
+            # The confirmation waits for its prompt: beside the ACD's commands, never inside one.
+            self._spawn(call, self.carry_out(call, decided), f"cb-{call.contact_id}")
+        else:
+            await self.carry_out(call, decided)
+
+    def callable(self, number: str) -> str | None:
+        """``number`` if a call-back may dial it (not withheld, not international or premium)."""
+        return number if number and self.dial_policy.allows(number) else None
 
     # -- call-backs -------------------------------------------------------------------------
     async def _dial_citizen(self, call: Call, number: str) -> None:
@@ -756,10 +771,11 @@ class VoiceService:
 
     async def _callback_from_queue(self, call: Call) -> None:
         """'Press 1 to be called back': keep the place, confirm, release the line."""
-        if not call.caller or not self.dial_policy.allows(call.caller):
+        number = self.callable(call.caller)
+        if number is None:
             return  # no number to call back (withheld, international): the caller keeps waiting
         holding = self.holding.get(call.queue or "", "")
-        await self.carry_out(call, flow.callback_from_queue(call, call.caller, holding, self.clock()))
+        await self.carry_out(call, flow.callback_from_queue(call, number, holding, self.clock()))
 
     async def _confirm(self, call: Call, confirm: flow.Confirm) -> None:
         """Play a prompt and wait for its end (or the citizen's hang-up), at most its timeout."""

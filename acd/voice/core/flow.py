@@ -17,7 +17,7 @@ from typing import Literal
 from acd.core.config import Skills
 from acd.voice.api import VoiceError
 from acd.voice.core.call import Call, Party, SeatLeg, failure_cause
-from acd.voice.core.states import ENDED, OFFERED, QUEUED, TALKING
+from acd.voice.core.states import ARRIVED, CALLBACK, ENDED, OFFERED, QUEUED, TALKING
 
 # The roles of a party that takes the citizen away from the seat, or joins them: one at a time.
 DIALLED_ROLES = ("transfer", "attended", "three_party")
@@ -224,10 +224,11 @@ def _drop_parties(call: Call) -> list[VoiceCommand]:
 
 def citizen_left(call: Call, now: float, cause: int | None) -> list[VoiceCommand]:
     """The citizen's channel is gone (hung up, or found gone after a reconnect)."""
-    if call.overflowed == "callback" and call.callback_number and call.state == QUEUED:
-        # Hung up to be called back: the place in line stays with the ACD.
-        call.move("callback_hold")
-        return [ReleaseChannel(), Save(final=False)]
+    if call.callback_number and (call.state == CALLBACK or (call.overflowed == "callback" and call.state == QUEUED)):
+        # Hung up to be called back (or not on the line at all): the place stays with the ACD.
+        if call.state == QUEUED:
+            call.move("callback_hold")
+        return [WakeIvr(), ReleaseChannel(), Save(final=False)]
     call.ended = now
     call.hangup_side = call.hangup_side or "citizen"
     call.hangup_cause = call.hangup_cause or (str(cause) if cause is not None else "hangup")
@@ -269,7 +270,8 @@ def seat_leg_left(
         return seat_leaves(call, "seat hung up; the other parties stay", now)
     call.hangup_side = "seat"
     call.hangup_cause = str(cause) if cause is not None else "hangup"
-    if survey:
+    # A call-back the citizen has not answered yet: nobody is left to rate the call.
+    if survey and call.party("citizen") is None:
         call.leg = None
         out = _end_in_core(call)
         # Out of the bridge before the first prompt: a prompt queued while the channel is still in
@@ -282,7 +284,8 @@ def seat_leg_left(
         return [*out, StartSurvey()]
     call.ended = now
     call.move("seat_left")
-    return [*_end_in_core(call), Hangup(call.channel_id), *_drop_talk_bridge(call), Forget(), Save(final=True)]
+    out = [*_end_in_core(call), *_drop_parties(call), Hangup(call.channel_id)]
+    return [*out, *_drop_talk_bridge(call), Forget(), Save(final=True)]
 
 
 def offer_cancelled(call: Call, seat_id: str, reason: str, *, in_line: bool) -> list[VoiceCommand]:
@@ -387,17 +390,26 @@ def answered_too_late(call: Call, leg: SeatLeg, bridge: str) -> list[VoiceComman
     return out
 
 
-def overflowed(call: Call, action: str) -> list[VoiceCommand]:
-    """The core moved the waiting call on: into another queue (it goes on waiting), or out of the
-    line (a call-back promised, a voice message, a plain release) with the citizen hung up."""
+def overflowed(
+    call: Call, action: str, now: float, *, callable_number: str | None = None, holding_bridge: str = ""
+) -> list[VoiceCommand]:
+    """The core moved the waiting call on: into another queue (it goes on waiting), to a call-back
+    (the place is kept, the citizen hears it confirmed and the line is released), or out of the
+    line (a closing message) with the citizen hung up and the contact gone from the ACD.
+
+    A call-back needs a number that may be called (``callable_number``: the caller's, checked by
+    the adapter); without one the citizen keeps waiting, and the ACD offers no second call-back."""
     if action.startswith("queue:"):
         call.queue = action.split(":", 1)[1]
         call.overflowed = None  # still waiting, in another queue
         return []
+    if action == "callback":
+        if callable_number is None:
+            return []
+        call.offers.append({"event": "overflow", "action": "callback", "at": now})
+        return callback_from_queue(call, callable_number, holding_bridge, now)
     call.overflowed = action
     call.in_core = False
-    if action == "callback" and call.caller:
-        call.callback_number = call.caller
     call.hangup_side = "system"
     call.hangup_cause = f"overflow:{action}"
     return [Hangup(call.channel_id)]
@@ -410,6 +422,29 @@ def callback_requested(call: Call, number: str, now: float) -> list[VoiceCommand
     call.overflowed = "callback"
     call.offers.append({"event": "callback_requested", "at": now, "number": number})
     return [ToAcd("callback_requested", number=number)]
+
+
+def callback_promised(call: Call, number: str, queue: str, now: float) -> list[VoiceCommand]:
+    """The IVR promised the citizen a call-back to ``number`` (after hours, or rather than wait):
+    the call becomes a call-back contact of the ACD in ``queue``, counted once as it is not a
+    call answered late, and the citizen's hang-up after the confirmation keeps it. A citizen
+    already waiting in a queue keeps the place instead."""
+    if call.state == QUEUED:
+        return callback_requested(call, number, now)
+    if call.state != ARRIVED:
+        return []
+    call.move("callback_created")
+    call.queue = queue
+    call.enqueued = now
+    call.callback_number = number
+    call.overflowed = "callback"
+    call.in_core = True
+    call.offers.append({"event": "callback_requested", "at": now, "number": number})
+    return [
+        Arrive(queue, "callback", enqueued_at=now),
+        ToAcd("callback_requested", number=number),
+        Save(final=False),
+    ]
 
 
 def callback_from_queue(call: Call, number: str, holding_bridge: str, now: float) -> list[VoiceCommand]:

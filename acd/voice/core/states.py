@@ -32,7 +32,7 @@ CALL_TABLE: Final[dict[str, dict[str, str]]] = {
     ARRIVED: {
         "enqueue": QUEUED,  # after the IVR, or straight from Stasis
         "adopt": QUEUED,  # after a restart: a caller the ACD still holds
-        "callback_created": CALLBACK,  # a missed-call call-back: the citizen is not on the line
+        "callback_created": CALLBACK,  # a call-back promised by the IVR, or a missed call's
         "citizen_left": ENDED,
     },
     QUEUED: {
@@ -50,7 +50,8 @@ CALL_TABLE: Final[dict[str, dict[str, str]]] = {
     CALLBACK: {
         "offer": OFFERED,
         "offer_ended_away": CALLBACK,
-        "citizen_left": ENDED,  # found gone after a reconnect
+        # No "citizen_left": the citizen is off the line; their channel's end (after the
+        # confirmation, or found gone after a reconnect) keeps the place.
     },
     TALKING: {
         "enqueue": QUEUED,  # transferred to a queue, at the original enqueue time

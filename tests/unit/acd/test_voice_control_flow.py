@@ -285,5 +285,5 @@ def test_pressing_1_keeps_the_place_stops_the_announcement_confirms_and_releases
     assert call.overflowed == "callback" and call.callback_number == "13800000001"
     assert flow.callback_from_queue(call, "13800000001", "hold-general", 10.0) == []  # pressed twice
     # Its hang-up keeps the place with the ACD.
-    assert flow.citizen_left(call, 12.0, 16) == [flow.ReleaseChannel(), flow.Save(final=False)]
+    assert flow.citizen_left(call, 12.0, 16) == [flow.WakeIvr(), flow.ReleaseChannel(), flow.Save(final=False)]
     assert call.state == CALLBACK and call.in_core

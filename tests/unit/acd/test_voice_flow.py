@@ -56,8 +56,11 @@ def test_a_caller_hanging_up_during_the_talk_releases_the_seat_once() -> None:
 def test_a_caller_who_asked_for_a_call_back_keeps_the_place_when_hanging_up() -> None:
     call = waiting_call()
     call.overflowed, call.callback_number = "callback", "13800000001"
-    assert flow.citizen_left(call, 5.0, 16) == [flow.ReleaseChannel(), flow.Save(final=False)]
+    assert flow.citizen_left(call, 5.0, 16) == [flow.WakeIvr(), flow.ReleaseChannel(), flow.Save(final=False)]
     assert call.state == CALLBACK and call.ended is None and call.in_core
+    # Found gone again (after a reconnect): still waiting for its call-back.
+    assert flow.citizen_left(call, 6.0, None) == [flow.WakeIvr(), flow.ReleaseChannel(), flow.Save(final=False)]
+    assert call.state == CALLBACK and call.in_core
 
 
 def test_a_seat_leg_failing_before_an_answer_fails_the_offer_with_its_cause() -> None:
@@ -204,13 +207,63 @@ def test_whatever_happens_the_core_hears_of_the_end_once_and_the_talk_bridge_goe
         assert flow.Hangup(leg.channel_id) in seen  # an answered seat is never left on the line
 
 
-def test_an_overflow_to_another_queue_keeps_the_caller_waiting_and_one_to_a_call_back_releases_the_line() -> None:
+def test_an_overflow_to_another_queue_keeps_the_caller_waiting() -> None:
     call = waiting_call()
-    assert flow.overflowed(call, "queue:business") == [] and call.queue == "business" and call.in_core
+    assert flow.overflowed(call, "queue:business", 60.0) == [] and call.queue == "business" and call.in_core
     assert call.overflowed is None
-    out = flow.overflowed(call, "callback")
-    assert out == [flow.Hangup("c1")] and not call.in_core and call.callback_number == "13800000001"
-    assert (call.overflowed, call.hangup_side, call.hangup_cause) == ("callback", "system", "overflow:callback")
+
+
+def test_an_overflow_to_a_call_back_keeps_the_place_with_the_acd_and_releases_the_line() -> None:
+    """Past the queue's longest wait: the ACD keeps the contact, so it must hear the number, and
+    the voice side must go on telling it of the call's end (it did neither: the seat answered
+    into silence and stayed busy for ever)."""
+    call = waiting_call()
+    out = flow.overflowed(call, "callback", 180.0, callable_number="13800000001", holding_bridge="hold-general")
+    assert out == [
+        flow.ToAcd("callback_requested", number="13800000001"),
+        flow.LeaveBridge("hold-general", "c1"),
+        flow.Confirm("callback_offer_done", 15.0),
+        flow.Hangup("c1"),
+    ]
+    assert call.in_core and call.callback_number == "13800000001" and call.overflowed == "callback"
+    flow.citizen_left(call, 190.0, 16)
+    assert call.state == CALLBACK
+    leg = flow.offer_made(call, "1001", "call-back", "seat-c1-1", 300.0)
+    leg.answered = 302.0
+    call.talk_bridge = "talk-seat-c1-1"
+    flow.seat_connected(call, leg, "13800000001")
+    out = flow.seat_leg_left(call, leg, 400.0, 16, in_line=False, survey=False)
+    assert flow.ToAcd("ended") in out  # the seat is released in the ACD
+
+
+def test_an_overflow_to_a_call_back_without_a_number_to_call_keeps_the_citizen_waiting() -> None:
+    call = waiting_call()
+    call.caller = ""
+    assert flow.overflowed(call, "callback", 180.0, callable_number=None) == []
+    assert call.state == QUEUED and call.in_core and call.overflowed is None
+
+
+def test_a_closing_message_takes_the_call_out_of_the_line() -> None:
+    call = waiting_call()
+    assert flow.overflowed(call, "message", 60.0) == [flow.Hangup("c1")] and not call.in_core
+    assert (call.overflowed, call.hangup_side, call.hangup_cause) == ("message", "system", "overflow:message")
+
+
+def test_a_call_back_promised_by_the_ivr_becomes_a_call_back_contact_that_outlives_the_hang_up() -> None:
+    call = Call(contact_id="c1", channel_id="c1", caller="13800000001", arrived=0.0)
+    out = flow.callback_promised(call, "13800000001", "general", 8.0)
+    assert out == [
+        flow.Arrive("general", "callback", enqueued_at=8.0),
+        flow.ToAcd("callback_requested", number="13800000001"),
+        flow.Save(final=False),
+    ]
+    assert call.state == CALLBACK and call.in_core and call.enqueued == 8.0
+    assert flow.citizen_left(call, 15.0, 16) == [flow.WakeIvr(), flow.ReleaseChannel(), flow.Save(final=False)]
+    assert call.state == CALLBACK and call.ended is None
+    waiting = waiting_call()  # already in a queue: it keeps the place instead
+    assert flow.callback_promised(waiting, "13800000001", "general", 9.0) == [
+        flow.ToAcd("callback_requested", number="13800000001")
+    ]
 
 
 def test_a_call_back_asked_from_the_queue_keeps_the_place_with_the_acd() -> None:
@@ -238,3 +291,12 @@ def test_hold_time_is_counted_once_per_hold() -> None:
     flow.unheld(call, 14.0)
     flow.unheld(call, 15.0)
     assert call.hold_total == 4.0 and call.hold_started is None
+
+
+def test_a_seat_hanging_up_before_the_citizen_answers_the_call_back_stops_the_call_back_ringing() -> None:
+    call, leg = talking()
+    call.callback_number = "13800000001"
+    flow.citizen_dialled(call, "cb-c1-2", "13800000001", 35.0)
+    out = flow.seat_leg_left(call, leg, 40.0, 16, in_line=False, survey=True)
+    assert flow.Hangup("cb-c1-2") in out and flow.DropLeg("cb-c1-2") in out
+    assert not any(isinstance(c, flow.StartSurvey) for c in out) and call.state == ENDED

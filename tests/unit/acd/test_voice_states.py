@@ -62,7 +62,15 @@ def test_every_state_is_reached_from_arrival_and_every_live_state_can_end() -> N
                 seen.add(target)
                 frontier.append(target)
     assert seen == set(CALL_STATES)
-    assert all(CALL_TABLE[s].get("citizen_left") == ENDED for s in CALL_STATES if s != ENDED)
+
+    def ends(state: str, path: frozenset[str] = frozenset()) -> bool:
+        return state == ENDED or any(ends(t, path | {state}) for t in CALL_TABLE[state].values() if t not in path)
+
+    assert all(ends(s) for s in CALL_STATES)
+    # The citizen leaving ends the call wherever the citizen is on the line; a call-back waits
+    # for its seat whatever becomes of the channel the citizen called from.
+    assert all(CALL_TABLE[s].get("citizen_left") == ENDED for s in CALL_STATES if s not in (ENDED, CALLBACK))
+    assert "citizen_left" not in CALL_TABLE[CALLBACK]
 
 
 def test_a_cancel_racing_a_seats_answer_leaves_the_call_waiting_not_talking() -> None:
