@@ -811,7 +811,7 @@ class VoiceService:
         alive = {c["id"]: c for c in channels if isinstance(c, dict) and "id" in c}
         # Calls we knew that Asterisk no longer has ended while we were away.
         for call in list(self.calls.values()):
-            if call.channel_id not in alive:
+            if call.channel_id not in alive and call.channel_id in self.by_channel:
                 await self._citizen_gone(call, None)
             elif call.leg is not None and call.leg.channel_id not in alive:
                 await self._seat_leg_gone(call, call.leg, None)

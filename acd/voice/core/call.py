@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from acd.voice.core.states import ARRIVED, next_call_state
+from acd.voice.core.states import ARRIVED, CALLBACK, OFFERED, QUEUED, TALKING, next_call_state
 
 # Q.850 causes of a seat leg that never answered -> the core's offer failure causes.
 FAILURE_CAUSES = {
@@ -75,7 +75,6 @@ class Call:
     recording: str | None = None
     ivr_path: list[str] = field(default_factory=list)
     offers: list[dict[str, Any]] = field(default_factory=list)
-    in_core: bool = False
     overflowed: str | None = None
     callback_number: str | None = None
     parties: dict[str, Party] = field(default_factory=dict)  # channel id -> the other parties
@@ -92,6 +91,15 @@ class Call:
         raises IllegalCallTransition and changes nothing."""
         self.state = next_call_state(self.contact_id, self.state, action)
         return self.state
+
+    @property
+    def in_acd(self) -> bool:
+        """The ACD holds the call as a contact (waiting, offered, a call-back, or talking to its
+        seat) and must hear of its end. Derived from the call's own state: the voice side keeps
+        the legs, the ACD the place in line, and neither mirrors the other."""
+        if self.state in (QUEUED, OFFERED, CALLBACK):
+            return self.overflowed in (None, "callback")
+        return self.state == TALKING and self.seat_id is not None
 
     def party(self, role: str) -> Party | None:
         return next((p for p in self.parties.values() if p.role == role), None)

@@ -12,7 +12,7 @@ knows the rest from the call. Nothing here waits or reads a clock: ``now`` comes
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from acd.core.config import Skills
 from acd.voice.api import VoiceError
@@ -202,11 +202,20 @@ def _offer_ended(in_line: bool) -> str:
     return "offer_ended" if in_line else "offer_ended_away"
 
 
-def _end_in_core(call: Call) -> list[VoiceCommand]:
-    if not call.in_core:
-        return []
-    call.in_core = False
-    return [ToAcd("ended")]
+def _last_offer(call: Call) -> dict[str, Any] | None:
+    """The latest offer in the call's timeline (notes of announcements and parties come between)."""
+    return next((entry for entry in reversed(call.offers) if "seat" in entry and "outcome" in entry), None)
+
+
+def _outcome(call: Call, outcome: str) -> None:
+    offer = _last_offer(call)
+    if offer is not None:
+        offer["outcome"] = outcome
+
+
+def _end_in_acd(call: Call) -> list[VoiceCommand]:
+    """Tell the ACD the contact ended, if it holds it; before the change that ends it here."""
+    return [ToAcd("ended")] if call.in_acd else []
 
 
 def _drop_talk_bridge(call: Call) -> list[VoiceCommand]:
@@ -232,17 +241,17 @@ def citizen_left(call: Call, now: float, cause: int | None) -> list[VoiceCommand
     call.ended = now
     call.hangup_side = call.hangup_side or "citizen"
     call.hangup_cause = call.hangup_cause or (str(cause) if cause is not None else "hangup")
-    previous = call.state
+    previous, in_acd = call.state, call.in_acd
     call.move("citizen_left")
     out: list[VoiceCommand] = [WakeIvr(), *_drop_parties(call)]
     if previous == TALKING:
         if call.leg is not None:
             out.append(Hangup(call.leg.channel_id))
-        out += _end_in_core(call)
-    elif call.in_core and not call.overflowed:
-        if call.leg is not None and call.leg.answered is None and call.offers:
-            call.offers[-1]["outcome"] = "abandoned_ringing"
-        call.in_core = False
+        if in_acd:
+            out.append(ToAcd("ended"))
+    elif in_acd:
+        if call.leg is not None and call.leg.answered is None:
+            _outcome(call, "abandoned_ringing")
         out.append(ToAcd("abandoned"))
         if call.answered is None and call.caller:
             out.append(MissedCall("abandoned"))
@@ -259,8 +268,7 @@ def seat_leg_left(
             return []
         outcome = failure_cause(cause)
         leg.outcome = outcome
-        if call.offers:
-            call.offers[-1]["outcome"] = outcome
+        _outcome(call, outcome)
         call.leg = None
         call.move(_offer_ended(in_line))
         return [ToAcd("offer_failed", seat_id=leg.seat_id, cause=outcome)]
@@ -273,7 +281,7 @@ def seat_leg_left(
     # A call-back the citizen has not answered yet: nobody is left to rate the call.
     if survey and call.party("citizen") is None:
         call.leg = None
-        out = _end_in_core(call)
+        out = _end_in_acd(call)
         # Out of the bridge before the first prompt: a prompt queued while the channel is still in
         # a bridge being torn down is dropped by Asterisk without any event, and the survey would
         # wait for it for ever. Removing a channel returns once it has left.
@@ -283,8 +291,8 @@ def seat_leg_left(
         call.move("survey")
         return [*out, StartSurvey()]
     call.ended = now
+    out = [*_end_in_acd(call), *_drop_parties(call), Hangup(call.channel_id)]
     call.move("seat_left")
-    out = [*_end_in_core(call), *_drop_parties(call), Hangup(call.channel_id)]
     return [*out, *_drop_talk_bridge(call), Forget(), Save(final=True)]
 
 
@@ -295,8 +303,9 @@ def offer_cancelled(call: Call, seat_id: str, reason: str, *, in_line: bool) -> 
         return []
     leg.cancelled = True
     leg.outcome = "cancelled"
-    if call.offers:
-        call.offers[-1]["outcome"] = call.offers[-1]["outcome"] or f"cancelled: {reason}"
+    offer = _last_offer(call)
+    if offer is not None and not offer["outcome"]:
+        offer["outcome"] = f"cancelled: {reason}"
     if call.state == OFFERED:
         call.move(_offer_ended(in_line))
         call.leg = None
@@ -312,9 +321,10 @@ def callback_failed(call: Call, leg_id: str, now: float, cause: int | None) -> l
     call.hangup_side = "citizen"
     call.hangup_cause = f"callback_{failure_cause(cause)}"
     call.ended = now
-    call.move("callback_failed")
     out: list[VoiceCommand] = [Hangup(call.leg.channel_id)] if call.leg is not None else []
-    return [*out, *_end_in_core(call), *_drop_talk_bridge(call), Forget(), Save(final=True)]
+    out += _end_in_acd(call)
+    call.move("callback_failed")
+    return [*out, *_drop_talk_bridge(call), Forget(), Save(final=True)]
 
 
 def offer_made(call: Call, seat_id: str, reason: str, leg_id: str, now: float) -> SeatLeg:
@@ -331,8 +341,7 @@ def offer_refused(call: Call, leg: SeatLeg, *, in_line: bool) -> list[VoiceComma
     if call.leg is leg:
         call.leg = None
         call.move(_offer_ended(in_line))
-    if call.offers:
-        call.offers[-1]["outcome"] = "unreachable"
+    _outcome(call, "unreachable")
     return [DropLeg(leg.channel_id), ToAcd("offer_failed", seat_id=leg.seat_id, cause="unreachable")]
 
 
@@ -341,9 +350,9 @@ def seat_connected(call: Call, leg: SeatLeg, callback_to: str | None) -> list[Vo
     call.move("answered")
     call.seat_id = leg.seat_id
     call.answered = leg.answered
-    if call.offers:
-        call.offers[-1]["outcome"] = "answered"
-        call.offers[-1]["answered"] = call.answered
+    offer = _last_offer(call)
+    if offer is not None:
+        offer["outcome"], offer["answered"] = "answered", call.answered
     out: list[VoiceCommand] = [ToAcd("accepted", seat_id=leg.seat_id)]
     if call.callback_number is None and call.caller:
         out.append(MissedCall("answered"))
@@ -364,8 +373,7 @@ def not_connected(call: Call, leg: SeatLeg, bridge: str, *, in_line: bool) -> li
     the seat's leg), hold the citizen again and give the contact back to the ACD at its place.
     The seat is not to blame, so it counts no miss."""
     leg.outcome = "not_connected"
-    if call.offers:
-        call.offers[-1]["outcome"] = "not_connected"
+    _outcome(call, "not_connected")
     if call.leg is leg:
         call.leg = None
     call.talk_bridge = None
@@ -408,8 +416,7 @@ def overflowed(
             return []
         call.offers.append({"event": "overflow", "action": "callback", "at": now})
         return callback_from_queue(call, callable_number, holding_bridge, now)
-    call.overflowed = action
-    call.in_core = False
+    call.overflowed = action  # out of the ACD (its contact is gone with the closing message)
     call.hangup_side = "system"
     call.hangup_cause = f"overflow:{action}"
     return [Hangup(call.channel_id)]
@@ -438,7 +445,6 @@ def callback_promised(call: Call, number: str, queue: str, now: float) -> list[V
     call.enqueued = now
     call.callback_number = number
     call.overflowed = "callback"
-    call.in_core = True
     call.offers.append({"event": "callback_requested", "at": now, "number": number})
     return [
         Arrive(queue, "callback", enqueued_at=now),
@@ -536,7 +542,6 @@ def enqueued(
     call.queue = queue
     call.move("enqueue")
     call.enqueued = enqueued_at or now
-    call.in_core = True
     arrive = Arrive(queue, "voice", priority, skills, preferred, language, enqueued_at)
     if record:
         call.recording = f"call-{call.contact_id}"
@@ -546,7 +551,7 @@ def enqueued(
 def adopted(call: Call, queue: str, enqueued_at: float | None) -> None:
     """After a restart: a caller the ACD still holds waits on at its place."""
     call.move("adopt")
-    call.queue, call.in_core = queue, True
+    call.queue = queue
     if enqueued_at is not None:
         call.enqueued = enqueued_at
 
@@ -563,7 +568,6 @@ def callback_created(
     call.enqueued = now
     call.callback_number = number
     call.overflowed = "callback"
-    call.in_core = True
     call.offers.append({"event": "missed_call_callback", "at": now, "task": task, "for": list(for_calls)})
     return call, [
         Arrive(queue, "callback", enqueued_at=now),
@@ -586,9 +590,10 @@ def seat_leaves(call: Call, why: str, now: float) -> list[VoiceCommand]:
     if leg is None:
         return []
     _note(call, "seat_left", now, reason=why, seat=call.seat_id)
+    out = [DropLeg(leg.channel_id), *_end_in_acd(call), Hangup(leg.channel_id)]
     call.leg = None
     call.seat_id = None
-    return [DropLeg(leg.channel_id), *_end_in_core(call), Hangup(leg.channel_id)]
+    return out
 
 
 def party_dialled(call: Call, leg_id: str, role: str, number: str, now: float) -> Party:
@@ -661,7 +666,7 @@ def requeued(call: Call, queue: str, now: float, *, record: bool = False) -> lis
     """A transfer to a queue: the seat's contact ends and the citizen goes back in line at the
     original enqueue time (the place is kept)."""
     _note(call, "requeue", now, to=queue)
-    out = _end_in_core(call)
+    out = [*_end_in_acd(call), *_drop_parties(call)]
     leg, call.leg = call.leg, None
     call.seat_id = None
     if leg is not None:

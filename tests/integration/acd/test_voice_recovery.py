@@ -83,7 +83,7 @@ async def test_asterisk_restart_ends_calls_once_and_the_engine_takes_calls_again
     async with voice_stack(settings, sessions) as s:
         caller = await s.call("13800000032", hold_ms=20000)
         for _ in range(50):
-            if s.voice.calls and next(iter(s.voice.calls.values())).in_core:
+            if s.voice.calls and next(iter(s.voice.calls.values())).in_acd:
                 break
             await asyncio.sleep(0.1)
         assert s.acd.core.queue_snapshot("general")["waiting"] == 1

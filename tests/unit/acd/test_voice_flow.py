@@ -13,7 +13,6 @@ from acd.voice.core.states import CALLBACK, ENDED, QUEUED, SURVEY, TALKING
 def waiting_call() -> Call:
     call = Call(contact_id="c1", channel_id="c1", caller="13800000001", arrived=0.0, queue="general")
     call.move("enqueue")
-    call.in_core = True
     return call
 
 
@@ -50,17 +49,17 @@ def test_a_caller_hanging_up_during_the_talk_releases_the_seat_once() -> None:
     out = flow.citizen_left(call, 20.0, None)
     assert flow.Hangup(leg.channel_id) in out and out.count(flow.ToAcd("ended")) == 1
     assert flow.DestroyBridge("talk-seat-c1-1") in out and call.talk_bridge is None
-    assert call.hangup_cause == "hangup" and not call.in_core
+    assert call.hangup_cause == "hangup" and not call.in_acd
 
 
 def test_a_caller_who_asked_for_a_call_back_keeps_the_place_when_hanging_up() -> None:
     call = waiting_call()
     call.overflowed, call.callback_number = "callback", "13800000001"
     assert flow.citizen_left(call, 5.0, 16) == [flow.WakeIvr(), flow.ReleaseChannel(), flow.Save(final=False)]
-    assert call.state == CALLBACK and call.ended is None and call.in_core
+    assert call.state == CALLBACK and call.ended is None and call.in_acd
     # Found gone again (after a reconnect): still waiting for its call-back.
     assert flow.citizen_left(call, 6.0, None) == [flow.WakeIvr(), flow.ReleaseChannel(), flow.Save(final=False)]
-    assert call.state == CALLBACK and call.in_core
+    assert call.state == CALLBACK and call.in_acd
 
 
 def test_a_seat_leg_failing_before_an_answer_fails_the_offer_with_its_cause() -> None:
@@ -202,14 +201,14 @@ def test_whatever_happens_the_core_hears_of_the_end_once_and_the_talk_bridge_goe
     assert len([c for c in seen if isinstance(c, flow.DestroyBridge)]) <= 1
     assert len([c for c in seen if isinstance(c, flow.Forget)]) <= 1
     if call.state == ENDED and ends:
-        assert not call.in_core
+        assert not call.in_acd
     if call.state == ENDED and leg is not None and leg.answered is not None and call.hangup_side == "citizen":
         assert flow.Hangup(leg.channel_id) in seen  # an answered seat is never left on the line
 
 
 def test_an_overflow_to_another_queue_keeps_the_caller_waiting() -> None:
     call = waiting_call()
-    assert flow.overflowed(call, "queue:business", 60.0) == [] and call.queue == "business" and call.in_core
+    assert flow.overflowed(call, "queue:business", 60.0) == [] and call.queue == "business" and call.in_acd
     assert call.overflowed is None
 
 
@@ -225,7 +224,7 @@ def test_an_overflow_to_a_call_back_keeps_the_place_with_the_acd_and_releases_th
         flow.Confirm("callback_offer_done", 15.0),
         flow.Hangup("c1"),
     ]
-    assert call.in_core and call.callback_number == "13800000001" and call.overflowed == "callback"
+    assert call.in_acd and call.callback_number == "13800000001" and call.overflowed == "callback"
     flow.citizen_left(call, 190.0, 16)
     assert call.state == CALLBACK
     leg = flow.offer_made(call, "1001", "call-back", "seat-c1-1", 300.0)
@@ -240,12 +239,12 @@ def test_an_overflow_to_a_call_back_without_a_number_to_call_keeps_the_citizen_w
     call = waiting_call()
     call.caller = ""
     assert flow.overflowed(call, "callback", 180.0, callable_number=None) == []
-    assert call.state == QUEUED and call.in_core and call.overflowed is None
+    assert call.state == QUEUED and call.in_acd and call.overflowed is None
 
 
 def test_a_closing_message_takes_the_call_out_of_the_line() -> None:
     call = waiting_call()
-    assert flow.overflowed(call, "message", 60.0) == [flow.Hangup("c1")] and not call.in_core
+    assert flow.overflowed(call, "message", 60.0) == [flow.Hangup("c1")] and not call.in_acd
     assert (call.overflowed, call.hangup_side, call.hangup_cause) == ("message", "system", "overflow:message")
 
 
@@ -257,7 +256,7 @@ def test_a_call_back_promised_by_the_ivr_becomes_a_call_back_contact_that_outliv
         flow.ToAcd("callback_requested", number="13800000001"),
         flow.Save(final=False),
     ]
-    assert call.state == CALLBACK and call.in_core and call.enqueued == 8.0
+    assert call.state == CALLBACK and call.in_acd and call.enqueued == 8.0
     assert flow.citizen_left(call, 15.0, 16) == [flow.WakeIvr(), flow.ReleaseChannel(), flow.Save(final=False)]
     assert call.state == CALLBACK and call.ended is None
     waiting = waiting_call()  # already in a queue: it keeps the place instead
