@@ -12,7 +12,6 @@ import contextlib
 import itertools
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Protocol
 
 from acd.ari.client import AriClient, AriError
@@ -45,16 +44,6 @@ class VoiceHost(Protocol):
     def call_of(self, seat_id: str) -> dict[str, object] | None: ...
 
 
-@dataclass
-class Snoop:
-    snoop_id: str
-    snoop_channel: str
-    supervisor_channel: str
-    bridge_id: str
-    seat_id: str
-    mode: str
-
-
 class CallControl:
     """The seat's and supervisors' actions on a live call. What each does to the call is the
     voice core's (acd/voice/core/flow.py); this places the calls to other parties and the snoops
@@ -62,7 +51,9 @@ class CallControl:
 
     def __init__(self, voice: VoiceHost) -> None:
         self.v = voice
-        self.snoops: dict[str, Snoop] = {}
+        # snoop id -> (the call's contact id, the barging supervisor's channel or ""); the snoops
+        # themselves are the call's (Call.snoops), a barging supervisor one of its parties.
+        self.snoops: dict[str, tuple[str, str]] = {}
         self._started: set[str] = set()
         self._seq = itertools.count(1)
 
@@ -175,27 +166,40 @@ class CallControl:
             await self._originate(
                 call, sup_id, "barge", supervisor_endpoint, supervisor_endpoint, '"12345 强插" <12345>'
             )
-            self.snoops[snoop_id] = Snoop(snoop_id, "", sup_id, call.talk_bridge or "", seat_id, mode)
+            self.snoops[snoop_id] = (call.contact_id, sup_id)
             return snoop_id
         whisper = "out" if mode == "whisper" else "none"
-        await self.v.ari.create_bridge("mixing", bridge_id=bridge_id, name=f"snoop {seat_id}")
-        self.snoops[snoop_id] = Snoop(snoop_id, snoop_id, sup_id, bridge_id, seat_id, mode)
-        await self.v.ari.snoop(call.leg.channel_id, spy="both", whisper=whisper, snoop_id=snoop_id, app_args="snoop")
-        # The snoop channel may be bridged only once it is in our application (its StasisStart).
-        if snoop_id in self._started:
-            await self.snoop_started(snoop_id)
-        await self.v.ari.originate(
-            supervisor_endpoint,
-            channel_id=sup_id,
-            app_args=f"supervisor,{snoop_id}",
-            caller_id='"12345 监听" <12345>',
-            timeout=30,
-        )
-        call.offers.append({"event": "snoop", "at": self.v.clock(), "mode": mode, "supervisor": supervisor_endpoint})
+        now = self.v.clock()
+        flow.snoop_started(call, snoop_id, mode, supervisor_endpoint, now, channel=sup_id, bridge=bridge_id)
+        self.snoops[snoop_id] = (call.contact_id, "")
+        try:
+            await self.v.ari.create_bridge("mixing", bridge_id=bridge_id, name=f"snoop {seat_id}")
+            await self.v.ari.snoop(
+                call.leg.channel_id, spy="both", whisper=whisper, snoop_id=snoop_id, app_args="snoop"
+            )
+            # The snoop channel may be bridged only once it is in our application (its StasisStart).
+            if snoop_id in self._started:
+                await self.snoop_started(snoop_id)
+            await self.v.ari.originate(
+                supervisor_endpoint,
+                channel_id=sup_id,
+                app_args=f"supervisor,{snoop_id}",
+                caller_id='"12345 监听" <12345>',
+                timeout=30,
+            )
+        except AriError as exc:
+            self.snoops.pop(snoop_id, None)
+            await self.v.carry_out(call, flow.snoop_stopped(call, snoop_id))
+            raise VoiceError("监听失败") from exc
         return snoop_id
 
+    def _snoop(self, snoop_id: str) -> tuple[Call | None, str]:
+        contact, barge = self.snoops.get(snoop_id, ("", ""))
+        return self.v.calls.get(contact), barge
+
     async def snoop_started(self, channel_id: str) -> None:
-        snoop = self.snoops.get(channel_id)
+        call, _ = self._snoop(channel_id)
+        snoop = call.snoops.get(channel_id) if call is not None else None
         if snoop is None:
             self._started.add(channel_id)  # the event came before snoop() had its answer
             return
@@ -204,7 +208,8 @@ class CallControl:
             await self.v.ari.add_to_bridge(snoop.bridge_id, channel_id)
 
     async def supervisor_answered(self, channel_id: str, snoop_id: str) -> None:
-        snoop = self.snoops.get(snoop_id)
+        call, _ = self._snoop(snoop_id)
+        snoop = call.snoops.get(snoop_id) if call is not None else None
         if snoop is None:
             await self.v.drop_channel(channel_id)
             return
@@ -212,15 +217,15 @@ class CallControl:
             await self.v.ari.add_to_bridge(snoop.bridge_id, channel_id)
 
     async def stop_snoop(self, snoop_id: str) -> None:
-        snoop = self.snoops.pop(snoop_id, None)
-        if snoop is None:
+        """End a snoop; one that ended with its call (or its seat leaving it) is already over."""
+        if snoop_id not in self.snoops:
             raise VoiceError("没有这个监听")
-        for ch in (snoop.snoop_channel, snoop.supervisor_channel):
-            if ch:
-                await self.v.drop_channel(ch)
-        if snoop.mode != "barge":
-            with contextlib.suppress(AriError):
-                await self.v.ari.destroy_bridge(snoop.bridge_id)
+        call, barge = self._snoop(snoop_id)
+        del self.snoops[snoop_id]
+        if barge:
+            await self.v.drop_channel(barge)  # its end is a party leaving the call
+        elif call is not None:
+            await self.v.carry_out(call, flow.snoop_stopped(call, snoop_id))
 
     # -- legs to other parties -------------------------------------------------------------------
     async def _dial_out(self, call: Call, target: str, role: str, raw: bool = False) -> None:

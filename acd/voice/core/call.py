@@ -54,6 +54,18 @@ class Party:
 
 
 @dataclass
+class Snoop:
+    """A supervisor listening to (``listen``), whispering to (``whisper``) the seat's leg through a
+    snoop channel and a bridge of their own; a barging supervisor is a party of the call instead."""
+
+    snoop_id: str  # also the snoop channel's id
+    supervisor_channel: str
+    bridge_id: str
+    seat_id: str
+    mode: str
+
+
+@dataclass
 class Call:
     contact_id: str
     channel_id: str
@@ -78,6 +90,7 @@ class Call:
     overflowed: str | None = None
     callback_number: str | None = None
     parties: dict[str, Party] = field(default_factory=dict)  # channel id -> the other parties
+    snoops: dict[str, Snoop] = field(default_factory=dict)  # snoop id -> supervisors listening in
     survey: dict[str, Any] | None = None
     recorded: bool = False
     ivr_record: dict[str, Any] | None = None  # flow, path and outcome from the IVR
@@ -142,17 +155,21 @@ def snapshot(call: Call) -> dict[str, Any]:
 _CALL_FIELDS = frozenset(f.name for f in fields(Call))
 _LEG_FIELDS = frozenset(f.name for f in fields(SeatLeg))
 _PARTY_FIELDS = frozenset(f.name for f in fields(Party))
+_SNOOP_FIELDS = frozenset(f.name for f in fields(Snoop))
 
 
 def restore(data: dict[str, Any]) -> Call:
     """A call from :func:`snapshot`; unknown keys (a newer engine's) are ignored."""
     leg = data.get("leg")
-    parties = data.get("parties")
-    values = {k: v for k, v in data.items() if k in _CALL_FIELDS and k not in ("leg", "parties")}
+    parties, snoops = data.get("parties"), data.get("snoops")
+    values = {k: v for k, v in data.items() if k in _CALL_FIELDS and k not in ("leg", "parties", "snoops")}
     call = Call(**values)
     if isinstance(leg, dict):
         call.leg = SeatLeg(**{k: v for k, v in leg.items() if k in _LEG_FIELDS})
     if isinstance(parties, dict):
         for cid, party in parties.items():
             call.parties[cid] = Party(**{k: v for k, v in party.items() if k in _PARTY_FIELDS})
+    if isinstance(snoops, dict):
+        for sid, snoop in snoops.items():
+            call.snoops[sid] = Snoop(**{k: v for k, v in snoop.items() if k in _SNOOP_FIELDS})
     return call

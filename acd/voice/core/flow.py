@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from acd.core.config import Skills
 from acd.voice.api import VoiceError
-from acd.voice.core.call import Call, Party, SeatLeg, failure_cause
+from acd.voice.core.call import Call, Party, SeatLeg, Snoop, failure_cause
 from acd.voice.core.states import ARRIVED, CALLBACK, ENDED, OFFERED, QUEUED, TALKING
 
 # The roles of a party that takes the citizen away from the seat, or joins them: one at a time.
@@ -228,7 +228,20 @@ def _drop_parties(call: Call) -> list[VoiceCommand]:
     for cid in call.parties:
         out += [DropLeg(cid), Hangup(cid)]
     call.parties.clear()
+    return [*out, *_drop_snoops(call)]
+
+
+def _drop_snoops(call: Call) -> list[VoiceCommand]:
+    """The seat's leg they listen to is gone: the supervisors are not left in silence."""
+    out: list[VoiceCommand] = []
+    for snoop in call.snoops.values():
+        out += _snoop_down(snoop)
+    call.snoops.clear()
     return out
+
+
+def _snoop_down(snoop: Snoop) -> list[VoiceCommand]:
+    return [Hangup(snoop.snoop_id), Hangup(snoop.supervisor_channel), DestroyBridge(snoop.bridge_id)]
 
 
 def citizen_left(call: Call, now: float, cause: int | None) -> list[VoiceCommand]:
@@ -287,7 +300,7 @@ def seat_leg_left(
         # wait for it for ever. Removing a channel returns once it has left.
         if call.talk_bridge:
             out.append(LeaveBridge(call.talk_bridge, call.channel_id))
-        out += _drop_talk_bridge(call)
+        out += [*_drop_talk_bridge(call), *_drop_snoops(call)]
         call.move("survey")
         return [*out, StartSurvey()]
     call.ended = now
@@ -322,7 +335,7 @@ def callback_failed(call: Call, leg_id: str, now: float, cause: int | None) -> l
     call.hangup_cause = f"callback_{failure_cause(cause)}"
     call.ended = now
     out: list[VoiceCommand] = [Hangup(call.leg.channel_id)] if call.leg is not None else []
-    out += _end_in_acd(call)
+    out += [*_end_in_acd(call), *_drop_parties(call)]
     call.move("callback_failed")
     return [*out, *_drop_talk_bridge(call), Forget(), Save(final=True)]
 
@@ -590,7 +603,7 @@ def seat_leaves(call: Call, why: str, now: float) -> list[VoiceCommand]:
     if leg is None:
         return []
     _note(call, "seat_left", now, reason=why, seat=call.seat_id)
-    out = [DropLeg(leg.channel_id), *_end_in_acd(call), Hangup(leg.channel_id)]
+    out = [DropLeg(leg.channel_id), *_end_in_acd(call), Hangup(leg.channel_id), *_drop_snoops(call)]
     call.leg = None
     call.seat_id = None
     return out
@@ -676,3 +689,24 @@ def requeued(call: Call, queue: str, now: float, *, record: bool = False) -> lis
     out += _drop_talk_bridge(call)
     call.answered = None
     return [*out, *enqueued(call, queue, now, enqueued_at=call.enqueued, record=record)]
+
+
+# -- supervisors ------------------------------------------------------------------------------
+
+
+def snoop_started(
+    call: Call, snoop_id: str, mode: str, endpoint: str, now: float, *, channel: str, bridge: str
+) -> Snoop:
+    """A supervisor (at ``endpoint``, on ``channel``) listens or whispers to the seat's leg: the
+    snoop channel and the supervisor's leg meet in a bridge of their own."""
+    if call.state != TALKING or call.seat_id is None:
+        raise VoiceError("该座席当前没有通话")
+    snoop = Snoop(snoop_id, channel, bridge, call.seat_id, mode)
+    call.snoops[snoop_id] = snoop
+    _note(call, "snoop", now, mode=mode, supervisor=endpoint)
+    return snoop
+
+
+def snoop_stopped(call: Call, snoop_id: str) -> list[VoiceCommand]:
+    snoop = call.snoops.pop(snoop_id, None)
+    return _snoop_down(snoop) if snoop is not None else []

@@ -112,6 +112,27 @@ async def test_supervisor_listens_through_a_snoop_channel(settings, sessions):
             await s.voice.control.snoop("PJSIP/seat9901", "7003", "peek")  # type: ignore[arg-type]
 
 
+async def test_a_supervisor_listening_in_is_hung_up_when_the_call_ends(settings, sessions):
+    """Not left alone in a silent bridge once the citizen hangs up; stopping afterwards is fine."""
+    async with voice_stack(settings, sessions) as s:
+        await s.seats(("7005", "seat_answer.xml", {"general": 3}))
+        supervisor = await s.supervisor_phone("9902")
+        caller = await s.call("13800000016", hold_ms=5000)
+        await s.talking("7005")
+        snoop_id = await s.voice.control.snoop("PJSIP/seat9902", "7005", "listen")
+        assert await caller.wait(20) == 0  # the citizen hangs up
+        assert await supervisor.wait(10) == 0  # and the engine hangs up the supervisor's phone
+        for _ in range(50):
+            if not any(b["id"].startswith("snoopbr-") for b in await s.ari.bridges()):
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("the snoop bridge outlived the call")
+        await s.voice.control.stop_snoop(snoop_id)  # the console's stop after the end: no error
+        with pytest.raises(VoiceError):
+            await s.voice.control.stop_snoop(snoop_id)
+
+
 async def test_actions_on_a_seat_without_a_call_are_refused(settings, sessions):
     async with voice_stack(settings, sessions) as s:
         with pytest.raises(VoiceError, match="没有通话"):

@@ -304,3 +304,36 @@ def test_an_offers_outcome_lands_on_the_offer_even_after_a_note() -> None:
     flow.offer_cancelled(call, "1002", "no answer within 15 s", in_line=True)
     offer = next(o for o in reversed(call.offers) if o.get("seat") == "1002")
     assert offer["outcome"] == "cancelled: no answer within 15 s" and leg.cancelled
+
+
+def test_supervisors_listening_in_are_hung_up_when_the_call_ends_not_left_in_silence() -> None:
+    call = talking()
+    flow.snoop_started(call, "snoop-c1-1", "listen", "PJSIP/9001", 10.0, channel="sup-c1-1", bridge="snoopbr-c1-1")
+    assert call.offers[-1] == {"event": "snoop", "at": 10.0, "mode": "listen", "supervisor": "PJSIP/9001"}
+    out = flow.citizen_left(call, 20.0, 16)
+    for command in (flow.Hangup("snoop-c1-1"), flow.Hangup("sup-c1-1"), flow.DestroyBridge("snoopbr-c1-1")):
+        assert command in out
+    assert not call.snoops
+
+
+def test_a_snoop_on_a_seat_that_hands_the_call_over_ends_with_the_seats_part() -> None:
+    call = talking()
+    flow.snoop_started(call, "snoop-c1-1", "whisper", "PJSIP/9001", 10.0, channel="sup-c1-1", bridge="snoopbr-c1-1")
+    flow.party_dialled(call, "x-c1-2", "transfer", "110", 11.0)
+    out = flow.party_answered(call, "x-c1-2", 12.0)
+    assert flow.Hangup("sup-c1-1") in out and not call.snoops and call.seat_id is None
+    assert flow.snoop_stopped(call, "snoop-c1-1") == []  # stopped afterwards: nothing more to do
+    with pytest.raises(VoiceError):
+        flow.snoop_started(call, "snoop-c1-3", "listen", "PJSIP/9001", 13.0, channel="sup-c1-3", bridge="b")
+
+
+def test_a_snoop_survives_a_snapshot_and_a_stopped_one_is_taken_down() -> None:
+    call = talking()
+    flow.snoop_started(call, "snoop-c1-1", "listen", "PJSIP/9001", 10.0, channel="sup-c1-1", bridge="snoopbr-c1-1")
+    assert restore(snapshot(call)) == call
+    assert flow.snoop_stopped(call, "snoop-c1-1") == [
+        flow.Hangup("snoop-c1-1"),
+        flow.Hangup("sup-c1-1"),
+        flow.DestroyBridge("snoopbr-c1-1"),
+    ]
+    assert not call.snoops
