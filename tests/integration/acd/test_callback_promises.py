@@ -10,19 +10,16 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import datetime as dt
 from pathlib import Path
 
 import pytest
 
 from acd.core import QueueConfigured, SeatLoggedIn
-from acd.voice.ivr import IvrRunner
 from acd.voice.provision import provision
 from acd.voice.seats import SeatDevice
-from ivr.service import IvrService
-from ivr.settings import IvrSettings
 from tests.integration.acd import sipp_trace
 from tests.integration.acd.test_callback_and_survey import press_then_wait_for_bye
+from tests.integration.acd.test_ivr_calls import CITY_FLOW, NATIONAL_DAY, runner
 from tests.integration.acd.voice_harness import VoiceStack, harness_queues, next_port, start_sipp, voice_stack
 from tests.integration.asterisk import SIPP_DIR
 
@@ -75,14 +72,7 @@ async def test_a_caller_past_the_longest_wait_is_called_back_and_the_seat_is_fre
 
 
 async def test_a_call_back_chosen_in_the_after_hours_menu_is_made_when_a_seat_is_free(settings, sessions, tmp_path):
-    city = Path(__file__).resolve().parents[3] / "ivr" / "flows" / "city.toml"
-    holiday = dt.datetime(2026, 10, 1, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8))).timestamp()
-    service = IvrService(
-        IvrSettings(
-            flow=city, prompts_dir=settings.data_dir / "prompts", override_dir=settings.data_dir / "prompts-override"
-        )
-    )
-    ivr = IvrRunner(service, sounds_dir=settings.asterisk.sounds_dir, clock=lambda: holiday)
+    ivr = runner(settings, CITY_FLOW, NATIONAL_DAY)
     async with voice_stack(settings, sessions, ivr=ivr.run) as s:
         # The welcome (8.2 s), the after-hours notice (3.9 s) and the menu (11.9 s) play first: the
         # key is pressed in the menu's answer window, then the confirmation and number are said.

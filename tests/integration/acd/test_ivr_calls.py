@@ -4,6 +4,7 @@ audio reaches the caller, and the path lands on the interaction record."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -20,11 +21,20 @@ FLOW = Path(__file__).with_name("flows") / "menu.toml"
 DTMF_PCAP = "/usr/share/sip-tester/dtmf_2833_{digit}.pcap"
 
 
-def runner(settings) -> IvrRunner:
+def runner(settings, flow: Path = FLOW, at: float | None = None) -> IvrRunner:
+    """The IVR on ``flow``; ``at``: its clock stands still at that moment (for time-of-day branches)."""
     ivr_settings = IvrSettings(
-        flow=FLOW, prompts_dir=settings.data_dir / "prompts", override_dir=settings.data_dir / "prompts-override"
+        flow=flow, prompts_dir=settings.data_dir / "prompts", override_dir=settings.data_dir / "prompts-override"
     )
-    return IvrRunner(IvrService(ivr_settings), sounds_dir=settings.asterisk.sounds_dir)
+    service = IvrService(ivr_settings)
+    if at is None:
+        return IvrRunner(service, sounds_dir=settings.asterisk.sounds_dir)
+    return IvrRunner(service, sounds_dir=settings.asterisk.sounds_dir, clock=lambda: at)
+
+
+CITY_FLOW = Path(__file__).resolve().parents[3] / "ivr" / "flows" / "city.toml"
+# 国庆节 10:00 China time, a Thursday: the city flow's after-hours branch.
+NATIONAL_DAY = dt.datetime(2026, 10, 1, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8))).timestamp()
 
 
 def dtmf_caller(tmp_path: Path, digit: str, after_ms: int) -> Path:
@@ -146,16 +156,7 @@ async def test_hot_reload_during_a_live_call_keeps_that_call_on_its_flow(setting
 
 
 async def test_a_call_on_national_day_takes_the_city_flows_after_hours_branch(settings, sessions):
-    import datetime as dt
-
-    city = Path(__file__).resolve().parents[3] / "ivr" / "flows" / "city.toml"
-    holiday = dt.datetime(2026, 10, 1, 10, 0, tzinfo=dt.timezone(dt.timedelta(hours=8))).timestamp()
-    service = IvrService(
-        IvrSettings(
-            flow=city, prompts_dir=settings.data_dir / "prompts", override_dir=settings.data_dir / "prompts-override"
-        )
-    )
-    ivr = IvrRunner(service, sounds_dir=settings.asterisk.sounds_dir, clock=lambda: holiday)
+    ivr = runner(settings, CITY_FLOW, NATIONAL_DAY)
     async with voice_stack(settings, sessions, ivr=ivr.run) as s:
         caller = await s.call("13800000093", hold_ms=4000)
         assert await caller.wait(30) == 0, caller.out
