@@ -85,6 +85,15 @@ class MissedCalls:
         await voice.carry_out(call, commands)
         self.created.append(contact_id)
 
+    def closed(self, call: Call) -> None:
+        """A call is over for the voice side: if it was a missed-call call-back (reached or given
+        up), the number may get a new one; a later abandon no longer joins the finished task."""
+        from ivr.core.callbacks import CallbackClosed
+
+        head = call.offers[0] if call.offers else {}
+        if head.get("event") == "missed_call_callback":
+            self.planner.on_event(CallbackClosed(str(head.get("task", ""))))
+
     def _link(self, task_id: str, call_id: str) -> None:
         """A later missed call from the same number: the open call-back answers for it too."""
         assert self.voice is not None

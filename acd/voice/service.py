@@ -610,6 +610,8 @@ class VoiceService:
             del self.tasks[contact_id]
 
     def _forget(self, call: Call) -> None:
+        if self.missed is not None:
+            self.missed.closed(call)
         self.plays.pop(call.contact_id, None)
         self.by_channel.pop(call.channel_id, None)
         self.calls.pop(call.contact_id, None)
