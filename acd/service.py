@@ -128,7 +128,7 @@ class AcdService:
             contact = self.core.contact(command.contact_id)
             if contact is not None:
                 return str(contact.media)
-            return "voice" if isinstance(command, Announce) else None
+            return None
         return None
 
     # -- timers -----------------------------------------------------------------------------
