@@ -17,8 +17,10 @@ from typing import Protocol
 from acd.ari.client import AriClient, AriError
 from acd.service import AcdService
 from acd.voice.api import EmergencyService, SeatDevice, SnoopMode, VoiceError
-from acd.voice.core import flow
+from acd.voice.core import events as ev
 from acd.voice.core.call import Call
+from acd.voice.core.commands import VoiceCommand
+from acd.voice.core.machine import step
 from acd.voice.core.states import TALKING
 
 logger = logging.getLogger(__name__)
@@ -40,13 +42,13 @@ class VoiceHost(Protocol):
 
     def trunk_endpoint(self, number: str) -> str: ...
     async def drop_channel(self, channel_id: str, reason: str = "normal") -> None: ...
-    async def carry_out(self, call: Call, commands: list[flow.VoiceCommand]) -> None: ...
+    async def carry_out(self, call: Call, commands: list[VoiceCommand]) -> None: ...
     def call_of(self, seat_id: str) -> dict[str, object] | None: ...
 
 
 class CallControl:
     """The seat's and supervisors' actions on a live call. What each does to the call is the
-    voice core's (acd/voice/core/flow.py); this places the calls to other parties and the snoops
+    voice core's (acd/voice/core/machine.py); this places the calls to other parties and the snoops
     on Asterisk and carries out the core's commands through the adapter."""
 
     def __init__(self, voice: VoiceHost) -> None:
@@ -82,7 +84,7 @@ class CallControl:
         if call.hold_started is not None:
             raise VoiceError("通话已在保持中")
         await self.v.ari.start_moh(call.channel_id, self.v.moh_class)
-        flow.held(call, self.v.clock())
+        step(call, ev.Held(self.v.clock()))
 
     async def unhold(self, seat_id: str) -> None:
         call = self._talking(seat_id)
@@ -90,7 +92,7 @@ class CallControl:
             raise VoiceError("通话未处于保持")
         with contextlib.suppress(AriError):
             await self.v.ari.stop_moh(call.channel_id)
-        flow.unheld(call, self.v.clock())
+        step(call, ev.Unheld(self.v.clock()))
 
     async def mute(self, seat_id: str, on: bool) -> None:
         call = self._talking(seat_id)
@@ -119,8 +121,8 @@ class CallControl:
         elif kind == "queue":
             if self.v.acd.core.queue_config(value) is None:
                 raise VoiceError("没有这个队列")
-            now = self.v.clock()
-            await self.v.carry_out(call, flow.requeued(call, value, now, record=value in self.v.recording_queues))
+            requeued = ev.Requeued(self.v.clock(), value, record=value in self.v.recording_queues)
+            await self.v.carry_out(call, step(call, requeued))
         elif kind == "seat":
             device = self.v.devices.get(value)
             if device is None:
@@ -131,7 +133,7 @@ class CallControl:
 
     async def complete_transfer(self, seat_id: str) -> None:
         call = self._talking(seat_id)
-        await self.v.carry_out(call, flow.transfer_completed(call, self.v.clock()))
+        await self.v.carry_out(call, step(call, ev.TransferCompleted(self.v.clock())))
 
     async def emergency_transfer(self, seat_id: str, service: EmergencyService) -> None:
         number = self.v.trunk_numbers.get(service)
@@ -146,7 +148,7 @@ class CallControl:
 
     async def leave_three_party(self, seat_id: str) -> None:
         call = self._talking(seat_id)
-        await self.v.carry_out(call, flow.three_party_left(call, self.v.clock()))
+        await self.v.carry_out(call, step(call, ev.ThreePartyLeft(self.v.clock())))
 
     def call_of(self, seat_id: str) -> dict[str, object] | None:
         return self.v.call_of(seat_id)
@@ -169,8 +171,7 @@ class CallControl:
             self.snoops[snoop_id] = (call.contact_id, sup_id)
             return snoop_id
         whisper = "out" if mode == "whisper" else "none"
-        now = self.v.clock()
-        flow.snoop_started(call, snoop_id, mode, supervisor_endpoint, now, channel=sup_id, bridge=bridge_id)
+        step(call, ev.SnoopStarted(self.v.clock(), snoop_id, mode, supervisor_endpoint, sup_id, bridge_id))
         self.snoops[snoop_id] = (call.contact_id, "")
         try:
             await self.v.ari.create_bridge("mixing", bridge_id=bridge_id, name=f"snoop {seat_id}")
@@ -189,7 +190,7 @@ class CallControl:
             )
         except AriError as exc:
             self.snoops.pop(snoop_id, None)
-            await self.v.carry_out(call, flow.snoop_stopped(call, snoop_id))
+            await self.v.carry_out(call, step(call, ev.SnoopStopped(self.v.clock(), snoop_id)))
             raise VoiceError("监听失败") from exc
         return snoop_id
 
@@ -225,7 +226,7 @@ class CallControl:
         if barge:
             await self.v.drop_channel(barge)  # its end is a party leaving the call
         elif call is not None:
-            await self.v.carry_out(call, flow.snoop_stopped(call, snoop_id))
+            await self.v.carry_out(call, step(call, ev.SnoopStopped(self.v.clock(), snoop_id)))
 
     # -- legs to other parties -------------------------------------------------------------------
     async def _dial_out(self, call: Call, target: str, role: str, raw: bool = False) -> None:
@@ -236,7 +237,7 @@ class CallControl:
 
     async def _originate(self, call: Call, leg_id: str, role: str, number: str, endpoint: str, caller_id: str) -> None:
         """Call a party into the talk; the core refuses a second transfer or three-party call."""
-        flow.party_dialled(call, leg_id, role, number, self.v.clock())
+        step(call, ev.PartyDialled(self.v.clock(), leg_id, role, number))
         self.v.legs[leg_id] = call
         try:
             await self.v.ari.originate(
@@ -247,5 +248,5 @@ class CallControl:
                 timeout=30 if role == "barge" else 40,
             )
         except AriError as exc:
-            await self.v.carry_out(call, flow.party_refused(call, leg_id))
+            await self.v.carry_out(call, step(call, ev.PartyRefused(self.v.clock(), leg_id)))
             raise VoiceError(f"呼叫 {number} 失败") from exc

@@ -15,7 +15,8 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from acd.ari.client import AriError
-from acd.voice.core import flow
+from acd.voice.core import events as ev
+from acd.voice.core.machine import step
 from ivr.core.errors import IllegalEvent
 from ivr.core.flow import QueueLoad
 from ivr.core.messages import (
@@ -87,11 +88,7 @@ class IvrRunner:
         try:
             return await run.go()
         finally:
-            call.ivr_record = session.record()
-            call.ivr_path = [
-                f"{step['node']}" + (f":{step['digits']}" if step.get("digits") else "")
-                for step in call.ivr_record["path"]
-            ]
+            step(call, ev.IvrFinished(self.clock(), session.record()))
 
     async def survey(self, voice: VoiceService, call: Call) -> None:
         """After the seat hangs up: 满意 1 / 基本满意 2 / 不满意 3, stored on the call's record."""
@@ -101,7 +98,7 @@ class IvrRunner:
             await run.go()
         finally:
             if session.result is not None:
-                call.survey = session.result.as_dict()
+                step(call, ev.SurveyRated(self.clock(), session.result.as_dict()))
 
 
 class _Run:
@@ -158,8 +155,7 @@ class _Run:
             prio = PRIORITY_CLASSES.get(max(0, min(3, command.priority)), "normal")
             return {"queue": command.queue, "skills": skills, "priority": prio}
         elif isinstance(command, Transfer):
-            self.call.hangup_side = "ivr"
-            self.call.hangup_cause = f"transfer:{command.number}"
+            step(self.call, ev.IvrHungUp(self.v.clock(), transfer_to=command.number))
             with contextlib.suppress(AriError):
                 await ari.continue_in_dialplan(cid, "from-seats", command.number)
             return True
@@ -179,8 +175,7 @@ class _Run:
                     logger.exception("work-order lookup failed", extra={"number": command.number})
             self._post({"type": "_Lookup", "found": found, "status": status})
         elif isinstance(command, Hangup):
-            self.call.hangup_side = self.call.hangup_side or "ivr"
-            self.call.hangup_cause = self.call.hangup_cause or f"ivr:{self.session.outcome}"
+            step(self.call, ev.IvrHungUp(self.v.clock(), outcome=str(self.session.outcome)))
             with contextlib.suppress(AriError):
                 await ari.hangup(cid)
             return True
@@ -196,7 +191,7 @@ class _Run:
             return
         core = self.v.acd.core
         queue = command.queue if core.queue_config(command.queue) is not None else self.v.default_queue
-        await self.v.carry_out(self.call, flow.callback_promised(self.call, number, queue, self.v.clock()))
+        await self.v.carry_out(self.call, step(self.call, ev.CallbackPromised(self.v.clock(), number, queue)))
 
     def _post(self, event: dict[str, Any]) -> None:
         inbox = self.v.inboxes.get(self.call.contact_id)
@@ -254,7 +249,7 @@ class _Run:
             rec = raw.get("recording") or {}
             seconds = float(rec.get("duration") or 0.0)
             name = str(rec.get("name") or self.recording or "")
-            self.call.recording = name
+            step(self.call, ev.MessageRecorded(self.v.clock(), name))
             if self.r.on_voice_message is not None and kind == "RecordingFinished":
                 with contextlib.suppress(Exception):
                     await self.r.on_voice_message(self.call, name)

@@ -11,8 +11,10 @@ import logging
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from acd.voice.core import flow
+from acd.voice.core import events as ev
 from acd.voice.core.call import Call
+from acd.voice.core.commands import VoiceCommand
+from acd.voice.core.machine import step
 
 logger = logging.getLogger(__name__)
 
@@ -24,7 +26,7 @@ class CallHost(Protocol):
     clock: Callable[[], float]
 
     def save(self, call: Call, final: bool = False) -> None: ...
-    async def carry_out(self, call: Call, commands: list[flow.VoiceCommand]) -> None: ...
+    async def carry_out(self, call: Call, commands: list[VoiceCommand]) -> None: ...
 
 
 class MissedCalls:
@@ -72,15 +74,9 @@ class MissedCalls:
         contact_id = f"cb-{task.first_call_id}"
         if contact_id in voice.calls:
             return
-        call, commands = flow.callback_created(
-            contact_id,
-            f"missed-{task.first_call_id}",
-            task.number,
-            task.queue,
-            voice.clock(),
-            task=task.task_id,
-            for_calls=list(task.call_ids),
-        )
+        now = voice.clock()
+        call = Call(contact_id=contact_id, channel_id=f"missed-{task.first_call_id}", caller=task.number, arrived=now)
+        commands = step(call, ev.CallbackCreated(now, task.queue, task.task_id, tuple(task.call_ids)))
         voice.calls[contact_id] = call
         await voice.carry_out(call, commands)
         self.created.append(contact_id)

@@ -35,8 +35,10 @@ from acd.core import (
 from acd.service import AcdService
 from acd.voice.api import VoiceError
 from acd.voice.control import CallControl
-from acd.voice.core import flow
-from acd.voice.core.call import Call, SeatLeg
+from acd.voice.core import commands as vc
+from acd.voice.core import events as ev
+from acd.voice.core.call import Call
+from acd.voice.core.machine import step
 from acd.voice.core.states import ENDED, QUEUED, TALKING
 from acd.voice.missed import MissedCalls
 from acd.voice.records import RecordStore
@@ -240,10 +242,12 @@ class VoiceService:
             call = self.by_channel.get(_target_channel(event))
             if call is None:
                 return
+            pid = str((event.get("playback") or {}).get("id", ""))
+            if pid and pid == call.announcing:
+                await self.carry_out(call, step(call, ev.AnnouncementEnded(self.clock(), pid)))
+                return
             inbox = self.inboxes.get(call.contact_id)
-            if flow.announcement_ended(call, str((event.get("playback") or {}).get("id", ""))):
-                self.plays.pop(call.contact_id, None)
-            elif inbox is not None:
+            if inbox is not None:
                 inbox.put_nowait(event)
             return
         channel = event.get("channel")
@@ -289,11 +293,11 @@ class VoiceService:
         elif kind == "ChannelHold":
             call = self.by_channel.get(cid)
             if call is not None:
-                flow.held(call, self.clock())
+                step(call, ev.Held(self.clock()))
         elif kind == "ChannelUnhold":
             call = self.by_channel.get(cid)
             if call is not None:
-                flow.unheld(call, self.clock())
+                step(call, ev.Unheld(self.clock()))
 
     async def _inbound(self, channel: dict[str, Any], server: str) -> None:
         cid = channel["id"]
@@ -328,15 +332,15 @@ class VoiceService:
         except AriError as exc:
             logger.warning("announcement not played", extra={"contact": call.contact_id, "cause": str(exc)})
             return
-        call.offers.append({"event": "announcement", "prompt": name, "at": self.clock()})
+        step(call, ev.NoticePlayed(self.clock(), name))
         inbox = self.inboxes.get(call.contact_id)
         assert inbox is not None
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(60):
                 while True:
-                    ev = await inbox.get()
-                    if ev.get("type") == "Hangup" or (
-                        ev.get("type") == "PlaybackFinished" and (ev.get("playback") or {}).get("id") == pid
+                    got = await inbox.get()
+                    if got.get("type") == "Hangup" or (
+                        got.get("type") == "PlaybackFinished" and (got.get("playback") or {}).get("id") == pid
                     ):
                         return
 
@@ -374,10 +378,9 @@ class VoiceService:
         an abandon, like any hang-up while queued.
         """
         queue = str(routing.get("queue") or self.default_queue)
-        decided = flow.enqueued(
-            call,
-            queue,
+        event = ev.Enqueued(
             self.clock(),
+            queue,
             priority=str(routing.get("priority", "normal")),
             skills=tuple(routing.get("skills", ())),
             preferred=tuple(routing.get("preferred", ())),
@@ -386,7 +389,7 @@ class VoiceService:
             answer=answer,
             record=queue in self.recording_queues,
         )
-        await self.carry_out(call, decided)
+        await self.carry_out(call, step(call, event))
 
     async def _hold(self, call: Call, answer: bool) -> bool:
         """Answer (when asked) and put the caller in the holding bridge; False when the caller is gone."""
@@ -422,42 +425,30 @@ class VoiceService:
 
     async def _seat_answered(self, leg_id: str, contact_id: str, seat_id: str) -> None:
         call = self.legs.get(leg_id)
-        if call is None or call.leg is None or call.leg.channel_id != leg_id or call.leg.cancelled:
+        if call is None:
             await self.drop_channel(leg_id)
             return
-        leg = call.leg
-        leg.answered = self.clock()
-        # One bridge per attempt: what Asterisk still does for a failed one never meets the next.
-        bridge = f"talk-{leg_id}"
+        await self.carry_out(call, step(call, ev.SeatAnswered(self.clock(), leg_id, f"talk-{leg_id}")))
+
+    async def _connect_seat(self, call: Call, command: vc.ConnectSeat) -> None:
+        """Make the talk bridge and put the channels in it; tell the core how it went."""
+        bridge, leg_id = command.bridge_id, command.channel_ids[-1]
+        seat_id = call.leg.seat_id if call.leg is not None else ""
         try:
-            if call.callback_number is None:
-                await self.carry_out(call, flow.stop_announcement(call))
-            await self.ari.create_bridge("mixing", bridge_id=bridge, name=f"talk {contact_id}")
-            call.talk_bridge = bridge
-            if call.callback_number is None:
-                await self.ari.add_to_bridge(bridge, [call.channel_id, leg_id])
-            else:
-                await self.ari.add_to_bridge(bridge, leg_id)
+            await self.ari.create_bridge("mixing", bridge_id=bridge, name=f"talk {call.contact_id}")
+            channels = list(command.channel_ids)
+            await self.ari.add_to_bridge(bridge, channels if len(channels) > 1 else channels[0])
         except AriError as exc:
-            logger.warning("could not connect seat", extra={"contact": contact_id, "seat": seat_id, "cause": str(exc)})
-            await self._not_connected(call, leg, bridge)
+            logger.warning(
+                "could not connect seat", extra={"contact": call.contact_id, "seat": seat_id, "cause": str(exc)}
+            )
+            in_line = call.channel_id in self.by_channel
+            await self.carry_out(call, step(call, ev.NotConnected(self.clock(), leg_id, seat_id, bridge, in_line)))
             return
-        if leg.cancelled or call.state == ENDED:
-            await self._answered_too_late(call, leg, bridge)
-            return
-        await self.carry_out(call, flow.seat_connected(call, leg, self._callback_to(contact_id)))
-
-    def _callback_to(self, contact_id: str) -> str | None:
-        cb = self.pending_callbacks.pop(contact_id, None)
-        return cb.number if cb is not None else None
-
-    async def _answered_too_late(self, call: Call, leg: SeatLeg, bridge: str) -> None:
-        logger.info("seat answered as its offer ended", extra={"contact": call.contact_id, "seat": leg.seat_id})
-        await self.carry_out(call, flow.answered_too_late(call, leg, bridge))
-
-    async def _not_connected(self, call: Call, leg: SeatLeg, bridge: str) -> None:
-        in_line = call.channel_id in self.by_channel
-        await self.carry_out(call, flow.not_connected(call, leg, bridge, in_line=in_line))
+        # The ACD's call-back for this contact, if any: taken once it is dialled.
+        pending = self.pending_callbacks.get(call.contact_id)
+        callback_to = pending.number if pending is not None else None
+        await self.carry_out(call, step(call, ev.SeatBridged(self.clock(), leg_id, bridge, callback_to)))
 
     async def _gone(self, channel_id: str, cause: int | None, why: str) -> None:
         """A channel left: the citizen, a seat leg, or another party's leg."""
@@ -470,89 +461,93 @@ class VoiceService:
             return
         party = call.parties.get(channel_id)
         if party is not None and party.role == "citizen":
-            await self.carry_out(call, flow.callback_failed(call, channel_id, self.clock(), cause))
+            await self.carry_out(call, step(call, ev.CallbackFailed(self.clock(), channel_id, cause)))
         elif party is not None:
-            await self.carry_out(call, flow.party_left(call, channel_id, self.clock()))
+            await self.carry_out(call, step(call, ev.PartyLeft(self.clock(), channel_id)))
         elif call.leg is not None and call.leg.channel_id == channel_id:
-            await self._seat_leg_gone(call, call.leg, cause)
+            await self._seat_leg_gone(call, channel_id, cause)
 
     async def _citizen_gone(self, call: Call, cause: int | None) -> None:
-        await self.carry_out(call, flow.citizen_left(call, self.clock(), cause))
+        await self.carry_out(call, step(call, ev.CitizenLeft(self.clock(), cause)))
 
-    async def _seat_leg_gone(self, call: Call, leg: SeatLeg, cause: int | None) -> None:
+    async def _seat_leg_gone(self, call: Call, leg_id: str, cause: int | None) -> None:
         in_line = call.channel_id in self.by_channel
-        decided = flow.seat_leg_left(call, leg, self.clock(), cause, in_line=in_line, survey=self.survey is not None)
-        await self.carry_out(call, decided)
+        event = ev.SeatLegLeft(self.clock(), leg_id, cause, in_line=in_line, survey=self.survey is not None)
+        await self.carry_out(call, step(call, event))
 
     async def _party_answered(self, channel_id: str) -> None:
         call = self.legs.get(channel_id)
         if call is None:
             await self.drop_channel(channel_id)
             return
-        await self.carry_out(call, flow.party_answered(call, channel_id, self.clock()))
+        await self.carry_out(call, step(call, ev.PartyAnswered(self.clock(), channel_id)))
 
-    async def carry_out(self, call: Call, commands: list[flow.VoiceCommand]) -> None:
-        """Carry out the voice core's commands for a call, in order (acd/voice/core/flow.py)."""
+    async def carry_out(self, call: Call, commands: list[vc.VoiceCommand]) -> None:
+        """Carry out the voice core's commands for a call, in order (acd/voice/core/commands.py)."""
         for command in commands:
-            if isinstance(command, flow.Hold):
+            if isinstance(command, vc.Hold):
                 if not await self._hold(call, command.answer):
                     return  # the citizen left meanwhile: ended as an abandon
-            elif isinstance(command, flow.Arrive):
+            elif isinstance(command, vc.Arrive):
                 await self._arrive(call, command)
-            elif isinstance(command, flow.MarkPlace):
+            elif isinstance(command, vc.MarkPlace):
                 with contextlib.suppress(AriError):
                     await self.ari.set_var(call.channel_id, "HOTLINE_ENQUEUED", f"{call.enqueued:.3f};{call.queue}")
-            elif isinstance(command, flow.Hangup):
+            elif isinstance(command, vc.Hangup):
                 await self.drop_channel(command.channel_id)
-            elif isinstance(command, flow.ToAcd):
+            elif isinstance(command, vc.ToAcd):
                 await self._to_acd(call, command)
-            elif isinstance(command, flow.DestroyBridge):
+            elif isinstance(command, vc.DestroyBridge):
                 with contextlib.suppress(AriError):
                     await self.ari.destroy_bridge(command.bridge_id)
-            elif isinstance(command, flow.LeaveBridge):
+            elif isinstance(command, vc.LeaveBridge):
                 with contextlib.suppress(AriError):
                     await self.ari.remove_from_bridge(command.bridge_id, command.channel_id)
-            elif isinstance(command, flow.Save):
+            elif isinstance(command, vc.Save):
                 self.save(call, final=command.final)
-            elif isinstance(command, flow.Forget):
+            elif isinstance(command, vc.Forget):
                 self._forget(call)
-            elif isinstance(command, flow.DropLeg):
+            elif isinstance(command, vc.DropLeg):
                 self.legs.pop(command.channel_id, None)
-            elif isinstance(command, flow.ReleaseChannel):
+            elif isinstance(command, vc.ReleaseChannel):
                 self.by_channel.pop(call.channel_id, None)
-            elif isinstance(command, flow.WakeIvr):
+            elif isinstance(command, vc.WakeIvr):
                 inbox = self.inboxes.get(call.contact_id)
                 if inbox is not None:
                     inbox.put_nowait({"type": "Hangup"})
-            elif isinstance(command, flow.MissedCall):
+            elif isinstance(command, vc.MissedCall):
                 if self.missed is not None:
                     await (self.missed.abandoned(call) if command.kind == "abandoned" else self.missed.answered(call))
-            elif isinstance(command, flow.Announce):
+            elif isinstance(command, vc.Announce):
                 await self._play_announcement(call, command)
-            elif isinstance(command, flow.StopAnnouncement):
+            elif isinstance(command, vc.StopAnnouncement):
                 request = self.plays.pop(call.contact_id, None)
                 # A stop that overtook its play would find nothing and the play would still start.
                 with contextlib.suppress(AriError):
                     if request is not None:
                         await request
                     await self.ari.stop_playback(command.playback_id)
-            elif isinstance(command, flow.Confirm):
+            elif isinstance(command, vc.Confirm):
                 await self._confirm(call, command)
-            elif isinstance(command, flow.RecordBridge):
+            elif isinstance(command, vc.RecordBridge):
                 with contextlib.suppress(AriError):
                     await self.ari.record_bridge(command.bridge_id, command.name)
-            elif isinstance(command, flow.DialCitizen):
+            elif isinstance(command, vc.DialCitizen):
                 await self._dial_citizen(call, command.number)
-            elif isinstance(command, flow.AddToBridge):
+            elif isinstance(command, vc.AddToBridge):
                 with contextlib.suppress(AriError):
                     await self.ari.add_to_bridge(command.bridge_id, command.channel_id)
-            elif isinstance(command, flow.ClaimChannel):
+            elif isinstance(command, vc.ClaimChannel):
                 self.by_channel[call.channel_id] = call
-            elif isinstance(command, flow.StartSurvey):
+            elif isinstance(command, vc.StartSurvey):
                 self.inboxes[call.contact_id] = asyncio.Queue()
                 self._spawn(call, self._run_survey(call), f"survey-{call.contact_id}")
+            elif isinstance(command, vc.ConnectSeat):
+                await self._connect_seat(call, command)
+            elif isinstance(command, vc.PlayOver):
+                self.plays.pop(call.contact_id, None)
 
-    async def _arrive(self, call: Call, arrive: flow.Arrive) -> None:
+    async def _arrive(self, call: Call, arrive: vc.Arrive) -> None:
         await self.acd.feed(
             ContactArrived(
                 now=self.acd.now(),
@@ -568,7 +563,7 @@ class VoiceService:
             )
         )
 
-    async def _to_acd(self, call: Call, command: flow.ToAcd) -> None:
+    async def _to_acd(self, call: Call, command: vc.ToAcd) -> None:
         now = self.acd.now()
         # A refusal of these is a bug to see, not a race to absorb.
         if command.event == "accepted":
@@ -613,6 +608,7 @@ class VoiceService:
         if self.missed is not None:
             self.missed.closed(call)
         self.plays.pop(call.contact_id, None)
+        self.pending_callbacks.pop(call.contact_id, None)
         self.by_channel.pop(call.channel_id, None)
         self.calls.pop(call.contact_id, None)
         if call.leg is not None:
@@ -656,7 +652,7 @@ class VoiceService:
         except VoiceError:
             dial = ""  # a cloud seat at a number nobody may call: unreachable, below
         leg_id = f"seat-{call.contact_id}-{next(self._seq)}"
-        leg = flow.offer_made(call, offer.seat_id, offer.reason, leg_id, self.clock())
+        step(call, ev.OfferMade(self.clock(), offer.seat_id, offer.reason, leg_id))
         self.legs[leg_id] = call
         shown = call.caller or "anonymous"
         try:
@@ -681,14 +677,14 @@ class VoiceService:
         except AriError as exc:
             logger.warning("originate to seat failed", extra={"seat": offer.seat_id, "cause": str(exc)})
             in_line = call.channel_id in self.by_channel
-            await self.carry_out(call, flow.offer_refused(call, leg, in_line=in_line))
+            await self.carry_out(call, step(call, ev.OfferRefused(self.clock(), leg_id, offer.seat_id, in_line)))
 
     async def _cancel(self, cancel: CancelOffer) -> None:
         call = self.calls.get(cancel.contact_id)
         if call is None:
             return
         in_line = call.channel_id in self.by_channel
-        await self.carry_out(call, flow.offer_cancelled(call, cancel.seat_id, cancel.reason, in_line=in_line))
+        await self.carry_out(call, step(call, ev.OfferCancelled(self.clock(), cancel.seat_id, cancel.reason, in_line)))
 
     async def _announce(self, announce: Announce) -> None:
         call = self.calls.get(announce.contact_id)
@@ -696,9 +692,9 @@ class VoiceService:
             return
         media = tuple(self.announcement(announce.position, announce.expected_wait_s))
         pid = f"ann-{call.contact_id}-{next(self._seq)}"
-        await self.carry_out(call, flow.announce(call, pid, media, announce.position))
+        await self.carry_out(call, step(call, ev.AnnouncementDue(self.clock(), pid, media, announce.position)))
 
-    async def _play_announcement(self, call: Call, command: flow.Announce) -> None:
+    async def _play_announcement(self, call: Call, command: vc.Announce) -> None:
         pid = command.playback_id
         request = asyncio.ensure_future(self.ari.play(call.channel_id, list(command.media), playback_id=pid, lang="zh"))
         self.plays[call.contact_id] = request
@@ -706,10 +702,9 @@ class VoiceService:
             await request
         except AriError as exc:
             logger.info("announcement not played", extra={"contact": call.contact_id, "cause": str(exc)})
-            if flow.announcement_ended(call, pid):
-                self.plays.pop(call.contact_id, None)
+            await self.carry_out(call, step(call, ev.AnnouncementEnded(self.clock(), pid)))
             return
-        flow.announcement_played(call, command.position, self.clock())
+        step(call, ev.AnnouncementPlayed(self.clock(), pid, command.position))
 
     def announcement(self, position: int, expected_wait_s: float) -> list[str]:
         """您前面还有N位，预计等待约M分钟, as the IVR's Chinese prompt pieces."""
@@ -725,14 +720,14 @@ class VoiceService:
         call = self.calls.get(overflow.contact_id)
         if call is None:
             return
-        decided = flow.overflowed(
-            call,
-            overflow.action,
+        event = ev.Overflowed(
             self.clock(),
+            overflow.action,
             callable_number=self.callable(call.caller),
             holding_bridge=self.holding.get(call.queue or "", ""),
         )
-        if any(isinstance(c, flow.Confirm) for c in decided):
+        decided = step(call, event)
+        if any(isinstance(c, vc.Confirm) for c in decided):
             # The confirmation waits for its prompt: beside the ACD's commands, never inside one.
             self._spawn(call, self.carry_out(call, decided), f"cb-{call.contact_id}")
         else:
@@ -744,14 +739,15 @@ class VoiceService:
 
     # -- call-backs -------------------------------------------------------------------------
     async def _dial_citizen(self, call: Call, number: str) -> None:
+        self.pending_callbacks.pop(call.contact_id, None)
         leg = f"cb-{call.contact_id}-{next(self._seq)}"
-        flow.citizen_dialled(call, leg, number, self.clock())
+        step(call, ev.CitizenDialled(self.clock(), leg, number))
         self.legs[leg] = call
         try:
             endpoint = self.trunk_endpoint(number)
         except VoiceError:
             self.legs.pop(leg, None)
-            await self.carry_out(call, flow.callback_failed(call, leg, self.clock(), None))
+            await self.carry_out(call, step(call, ev.CallbackFailed(self.clock(), leg, None)))
             return
         try:
             await self.ari.originate(
@@ -769,7 +765,7 @@ class VoiceService:
         if call is None:
             await self.drop_channel(channel_id)
             return
-        await self.carry_out(call, flow.callback_answered(call, channel_id, self.clock()))
+        await self.carry_out(call, step(call, ev.CallbackAnswered(self.clock(), channel_id)))
 
     async def _callback_from_queue(self, call: Call) -> None:
         """'Press 1 to be called back': keep the place, confirm, release the line."""
@@ -777,9 +773,9 @@ class VoiceService:
         if number is None:
             return  # no number to call back (withheld, international): the caller keeps waiting
         holding = self.holding.get(call.queue or "", "")
-        await self.carry_out(call, flow.callback_from_queue(call, number, holding, self.clock()))
+        await self.carry_out(call, step(call, ev.CallbackFromQueue(self.clock(), number, holding)))
 
-    async def _confirm(self, call: Call, confirm: flow.Confirm) -> None:
+    async def _confirm(self, call: Call, confirm: vc.Confirm) -> None:
         """Play a prompt and wait for its end (or the citizen's hang-up), at most its timeout."""
         inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.inboxes[call.contact_id] = inbox
@@ -789,8 +785,8 @@ class VoiceService:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(confirm.timeout_s):
                     while True:
-                        ev = await inbox.get()
-                        if ev.get("type") in ("PlaybackFinished", "Hangup"):
+                        got = await inbox.get()
+                        if got.get("type") in ("PlaybackFinished", "Hangup"):
                             break
         except AriError:
             pass  # gone, or the prompt could not play: the line is released all the same
@@ -816,7 +812,7 @@ class VoiceService:
             if call.channel_id not in alive and call.channel_id in self.by_channel:
                 await self._citizen_gone(call, None)
             elif call.leg is not None and call.leg.channel_id not in alive:
-                await self._seat_leg_gone(call, call.leg, None)
+                await self._seat_leg_gone(call, call.leg.channel_id, None)
         self.holding.clear()
         for cid, channel in alive.items():
             if cid in self.by_channel or cid in self.legs:
@@ -841,7 +837,7 @@ class VoiceService:
         self.calls[cid] = call
         self.by_channel[cid] = call
         if self.acd.core.has_contact(cid):
-            flow.adopted(call, queue or self.default_queue, float(enq) if enq else None)
+            step(call, ev.Adopted(self.clock(), queue or self.default_queue, float(enq) if enq else None))
             return
         if enq and queue:
             await self.enqueue(call, {"queue": queue}, enqueued_at=float(enq))

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
+from acd.voice.core import events as ev
 from acd.voice.core.call import Call
+from acd.voice.core.machine import step
 from hotline.context import AppContext
 
 logger = logging.getLogger(__name__)
@@ -36,5 +39,5 @@ async def voice_message_to_work_order(ctx: AppContext, call: Call, name: str) ->
         created_by="system",
         attachments=[(f"{name}.wav", "audio/wav", data)],
     )
-    call.offers.append({"event": "voice_message", "work_order": order, "recording": name})
+    step(call, ev.VoiceMessageFiled(time.time(), order, name))
     return order

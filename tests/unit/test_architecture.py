@@ -210,3 +210,32 @@ def test_no_module_imports_itself_round_a_circle() -> None:
         if module not in state:
             walk(module, [module])
     assert not circles, "import circles (a package importing its own modules is fine):\n" + "\n".join(circles)
+
+
+CALL_WRITE = re.compile(r"\b(call|leg)\.[a-z_.]+\s*(=(?!=)|\+=|-=)|\b(call|leg)\.[a-z_]+\.(append|pop|clear|update)\(")
+
+
+def test_the_voice_adapters_change_a_call_only_through_the_cores_step() -> None:
+    """The voice side's adapters give the core events (``acd.voice.core.machine.step``) and carry
+    out its commands; they neither call its transitions one by one nor write on a call."""
+    bad = []
+    for path in sources(*FEATURES, "hotline", "bench"):
+        if path.is_relative_to(ROOT / "acd" / "voice" / "core"):
+            continue
+        bad += [
+            f"{i.module}:{i.line} imports {i.target}"
+            for i in imports(path)
+            if i.target.startswith("acd.voice.core.flow")
+        ]
+        if path.is_relative_to(ROOT / "acd" / "voice"):
+            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+                if CALL_WRITE.search(line):
+                    bad.append(f"{path.relative_to(ROOT)}:{n}: {line.strip()}")
+    assert not bad, "feed the voice core an event instead:\n" + "\n".join(bad)
+
+
+def test_the_call_writing_rule_sees_what_it_forbids() -> None:
+    for line in ("call.state = 'x'", "self.call.hangup_side = 'ivr'", "call.offers.append({})", "leg.answered = 1"):
+        assert CALL_WRITE.search(line), line
+    for line in ("if call.state == ENDED:", "call = self.calls.get(cid)", "calls.pop(x)"):
+        assert not CALL_WRITE.search(line), line

@@ -11,191 +11,41 @@ knows the rest from the call. Nothing here waits or reads a clock: ``now`` comes
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from acd.core.config import Skills
 from acd.voice.api import VoiceError
 from acd.voice.core.call import Call, Party, SeatLeg, Snoop, failure_cause
+from acd.voice.core.commands import (
+    AddToBridge,
+    Announce,
+    Arrive,
+    ClaimChannel,
+    Confirm,
+    ConnectSeat,
+    DestroyBridge,
+    DialCitizen,
+    DropLeg,
+    Forget,
+    Hangup,
+    Hold,
+    LeaveBridge,
+    MarkPlace,
+    MissedCall,
+    PlayOver,
+    RecordBridge,
+    ReleaseChannel,
+    Save,
+    StartSurvey,
+    StopAnnouncement,
+    ToAcd,
+    VoiceCommand,
+    WakeIvr,
+)
 from acd.voice.core.states import ARRIVED, CALLBACK, ENDED, OFFERED, QUEUED, TALKING
 
 # The roles of a party that takes the citizen away from the seat, or joins them: one at a time.
 DIALLED_ROLES = ("transfer", "attended", "three_party")
-
-
-@dataclass(frozen=True)
-class Hangup:
-    channel_id: str
-
-
-@dataclass(frozen=True)
-class DestroyBridge:
-    bridge_id: str
-
-
-@dataclass(frozen=True)
-class LeaveBridge:
-    """Take a channel out of a bridge (returns once it has left)."""
-
-    bridge_id: str
-    channel_id: str
-
-
-@dataclass(frozen=True)
-class ToAcd:
-    """Tell the ACD core: the contact was abandoned or ended, its offer to ``seat_id`` failed or
-    was accepted, or the citizen asked to be called back at ``number``."""
-
-    event: Literal["abandoned", "ended", "offer_failed", "accepted", "callback_requested"]
-    seat_id: str = ""
-    cause: str = ""
-    number: str = ""
-
-
-@dataclass(frozen=True)
-class Arrive:
-    """Give the contact to the ACD core (it queues it and may offer it at once)."""
-
-    queue: str
-    channel: Literal["voice", "callback"] = "voice"
-    priority: str = "normal"
-    skills: Skills = ()  # needed, with a minimum proficiency
-    preferred: Skills = ()  # wanted first, dropped when widening
-    language: str | None = None
-    enqueued_at: float | None = None  # a re-queue's, an adopted or a call-back's first enqueue time
-
-
-@dataclass(frozen=True)
-class MissedCall:
-    """Tell the missed-call planner (an abandoned caller may be called back; an answered one
-    no longer needs it)."""
-
-    kind: Literal["abandoned", "answered"]
-
-
-@dataclass(frozen=True)
-class Hold:
-    """Answer the citizen (when asked) and put them in the queue's holding bridge; if the citizen
-    has gone meanwhile, the commands after this one are dropped (the hang-up's own handling ends
-    the call)."""
-
-    answer: bool = False
-
-
-@dataclass(frozen=True)
-class MarkPlace:
-    """Keep the call's place (its first enqueue time and queue) on the citizen's channel, so that
-    a restarted engine restores it."""
-
-
-@dataclass(frozen=True)
-class Announce:
-    """Play the queue announcement (position, expected wait) to the waiting citizen as
-    ``playback_id``; the adapter reports back :func:`announcement_played` or
-    :func:`announcement_failed`."""
-
-    playback_id: str
-    media: tuple[str, ...]
-    position: int
-
-
-@dataclass(frozen=True)
-class StopAnnouncement:
-    """Stop the announcement (or cancel it, if not started yet). Asterisk runs every later command
-    for the channel (a move into the seat's bridge above all) only once a playback ends."""
-
-    playback_id: str
-
-
-@dataclass(frozen=True)
-class Confirm:
-    """Play a prompt to the citizen and wait (at most ``timeout_s``) for its end or a hang-up."""
-
-    prompt: str
-    timeout_s: float
-
-
-@dataclass(frozen=True)
-class RecordBridge:
-    bridge_id: str
-    name: str
-
-
-@dataclass(frozen=True)
-class AddToBridge:
-    bridge_id: str
-    channel_id: str
-
-
-@dataclass(frozen=True)
-class ClaimChannel:
-    """The call's citizen is now on ``call.channel_id`` (a call-back the citizen answered)."""
-
-
-@dataclass(frozen=True)
-class DialCitizen:
-    """Call the citizen back from the seat's talk bridge."""
-
-    number: str
-
-
-@dataclass(frozen=True)
-class WakeIvr:
-    """Tell the IVR running for the call that the citizen has gone."""
-
-
-@dataclass(frozen=True)
-class StartSurvey:
-    """The citizen rates the call (the satisfaction survey runs beside the event loop)."""
-
-
-@dataclass(frozen=True)
-class ReleaseChannel:
-    """The citizen's channel is no longer the call's (off the line for a call-back)."""
-
-
-@dataclass(frozen=True)
-class DropLeg:
-    """A seat leg (or call-back leg) is no longer the call's."""
-
-    channel_id: str
-
-
-@dataclass(frozen=True)
-class Forget:
-    """The call is over for the voice side."""
-
-
-@dataclass(frozen=True)
-class Save:
-    """Write the call's interaction record (``final``: with its end)."""
-
-    final: bool
-
-
-VoiceCommand = (
-    Hangup
-    | DestroyBridge
-    | LeaveBridge
-    | ToAcd
-    | Arrive
-    | MissedCall
-    | Hold
-    | MarkPlace
-    | Announce
-    | StopAnnouncement
-    | Confirm
-    | RecordBridge
-    | DialCitizen
-    | AddToBridge
-    | ClaimChannel
-    | WakeIvr
-    | StartSurvey
-    | ReleaseChannel
-    | DropLeg
-    | Forget
-    | Save
-)
 
 
 def _offer_ended(in_line: bool) -> str:
@@ -271,11 +121,20 @@ def citizen_left(call: Call, now: float, cause: int | None) -> list[VoiceCommand
     return [*out, *_drop_talk_bridge(call), Forget(), Save(final=True)]
 
 
+def _leg(call: Call, leg_id: str) -> SeatLeg | None:
+    """The call's seat leg if it is ``leg_id``."""
+    leg = call.leg
+    return leg if leg is not None and leg.channel_id == leg_id else None
+
+
 def seat_leg_left(
-    call: Call, leg: SeatLeg, now: float, cause: int | None, *, in_line: bool, survey: bool
+    call: Call, leg_id: str, now: float, cause: int | None, *, in_line: bool, survey: bool
 ) -> list[VoiceCommand]:
     """The seat's leg is gone: before an answer the offer failed; during the talk the seat hung
     up (the call goes on with the other parties, or the citizen rates it, or it ends)."""
+    leg = _leg(call, leg_id)
+    if leg is None:
+        return []
     if leg.answered is None:
         if leg.cancelled or call.state == ENDED:
             return []
@@ -349,13 +208,36 @@ def offer_made(call: Call, seat_id: str, reason: str, leg_id: str, now: float) -
     return leg
 
 
-def offer_refused(call: Call, leg: SeatLeg, *, in_line: bool) -> list[VoiceCommand]:
+def offer_refused(call: Call, leg_id: str, seat_id: str, *, in_line: bool) -> list[VoiceCommand]:
     """Asterisk refused to create the seat's leg (no such endpoint, a number nobody may call)."""
-    if call.leg is leg:
+    if _leg(call, leg_id) is not None:
         call.leg = None
         call.move(_offer_ended(in_line))
     _outcome(call, "unreachable")
-    return [DropLeg(leg.channel_id), ToAcd("offer_failed", seat_id=leg.seat_id, cause="unreachable")]
+    return [DropLeg(leg_id), ToAcd("offer_failed", seat_id=seat_id, cause="unreachable")]
+
+
+def seat_answered(call: Call, leg_id: str, bridge: str, now: float) -> list[VoiceCommand]:
+    """The seat's leg answered: stop the announcement (Asterisk would run the move into the
+    bridge only once it ended), then bridge the leg with the citizen (or, for a call-back, alone:
+    the citizen is dialled from the bridge). One bridge per attempt: what Asterisk still does for
+    a failed one never meets the next. A leg that is no longer the call's offer is hung up."""
+    leg = _leg(call, leg_id)
+    if leg is None or leg.cancelled:
+        return [Hangup(leg_id)]
+    leg.answered = now
+    call.talk_bridge = bridge
+    if call.callback_number is not None:
+        return [ConnectSeat(bridge, (leg_id,))]
+    return [*stop_announcement(call), ConnectSeat(bridge, (call.channel_id, leg_id))]
+
+
+def seat_bridged(call: Call, leg_id: str, bridge: str, callback_to: str | None) -> list[VoiceCommand]:
+    """The talk bridge holds the seat's leg: the talk begins, unless the offer ended meanwhile."""
+    leg = _leg(call, leg_id)
+    if leg is None or leg.cancelled or call.state == ENDED:
+        return answered_too_late(call, leg_id, bridge)
+    return seat_connected(call, leg, callback_to)
 
 
 def seat_connected(call: Call, leg: SeatLeg, callback_to: str | None) -> list[VoiceCommand]:
@@ -381,31 +263,32 @@ def citizen_dialled(call: Call, leg_id: str, number: str, now: float) -> None:
     call.parties[leg_id] = Party(leg_id, "citizen", number, now)
 
 
-def not_connected(call: Call, leg: SeatLeg, bridge: str, *, in_line: bool) -> list[VoiceCommand]:
+def not_connected(call: Call, leg_id: str, seat_id: str, bridge: str, *, in_line: bool) -> list[VoiceCommand]:
     """The seat answered but could not be bridged to the citizen: undo the attempt (its bridge,
     the seat's leg), hold the citizen again and give the contact back to the ACD at its place.
     The seat is not to blame, so it counts no miss."""
-    leg.outcome = "not_connected"
-    _outcome(call, "not_connected")
-    if call.leg is leg:
+    leg = _leg(call, leg_id)
+    if leg is not None:
+        leg.outcome = "not_connected"
         call.leg = None
+    _outcome(call, "not_connected")
     call.talk_bridge = None
-    out: list[VoiceCommand] = [DropLeg(leg.channel_id), DestroyBridge(bridge), Hangup(leg.channel_id)]
+    out: list[VoiceCommand] = [DropLeg(leg_id), DestroyBridge(bridge), Hangup(leg_id)]
     if call.state == ENDED:
         return out
     call.move(_offer_ended(in_line))
     if call.state == QUEUED:
         out.append(Hold())
-    return [*out, ToAcd("offer_failed", seat_id=leg.seat_id, cause="not_connected")]
+    return [*out, ToAcd("offer_failed", seat_id=seat_id, cause="not_connected")]
 
 
-def answered_too_late(call: Call, leg: SeatLeg, bridge: str) -> list[VoiceCommand]:
+def answered_too_late(call: Call, leg_id: str, bridge: str) -> list[VoiceCommand]:
     """The core ended the offer (its ring timer, the seat signing out) while the seat's answer was
     being bridged: that seat no longer has the call, and the core has already put it back in line
     (or offered it elsewhere). Undo the bridge and the leg; hold the citizen."""
     if call.talk_bridge == bridge:
         call.talk_bridge = None
-    out: list[VoiceCommand] = [DestroyBridge(bridge), Hangup(leg.channel_id)]
+    out: list[VoiceCommand] = [DestroyBridge(bridge), Hangup(leg_id)]
     if call.state in (QUEUED, OFFERED) and call.callback_number is None:
         out.append(Hold())
     return out
@@ -491,12 +374,13 @@ def announcement_played(call: Call, position: int, now: float) -> None:
     call.offers.append({"event": "announcement", "position": position, "at": now})
 
 
-def announcement_ended(call: Call, playback_id: str) -> bool:
-    """The announcement finished, failed or was stopped: True if it was the call's current one."""
+def announcement_ended(call: Call, playback_id: str) -> list[VoiceCommand]:
+    """The announcement finished, failed or was stopped: if it was the call's current one, the
+    next may play."""
     if call.announcing != playback_id:
-        return False
+        return []
     call.announcing = None
-    return True
+    return [PlayOver(playback_id)]
 
 
 def stop_announcement(call: Call) -> list[VoiceCommand]:
@@ -570,19 +454,19 @@ def adopted(call: Call, queue: str, enqueued_at: float | None) -> None:
 
 
 def callback_created(
-    contact_id: str, channel_id: str, number: str, queue: str, now: float, *, task: str, for_calls: list[str]
-) -> tuple[Call, list[VoiceCommand]]:
-    """A missed-call call-back (漏接回拨): a contact of its own, with no citizen on the line, that
-    the ACD queues as a call-back to ``number``. Counted once: the missed calls it answers for
-    were offered already."""
-    call = Call(contact_id=contact_id, channel_id=channel_id, caller=number, arrived=now)
+    call: Call, queue: str, now: float, *, task: str, for_calls: tuple[str, ...]
+) -> list[VoiceCommand]:
+    """A missed-call call-back (漏接回拨): a new call of its own, with no citizen on the line, that
+    the ACD queues as a call-back to the caller's number. Counted once: the missed calls it
+    answers for were offered already."""
+    number = call.caller
     call.move("callback_created")
     call.queue = queue
     call.enqueued = now
     call.callback_number = number
     call.overflowed = "callback"
     call.offers.append({"event": "missed_call_callback", "at": now, "task": task, "for": list(for_calls)})
-    return call, [
+    return [
         Arrive(queue, "callback", enqueued_at=now),
         ToAcd("callback_requested", number=number),
         Save(final=False),
@@ -710,3 +594,48 @@ def snoop_started(
 def snoop_stopped(call: Call, snoop_id: str) -> list[VoiceCommand]:
     snoop = call.snoops.pop(snoop_id, None)
     return _snoop_down(snoop) if snoop is not None else []
+
+
+# -- the IVR, the survey, the notes -----------------------------------------------------------------
+
+
+def ivr_finished(call: Call, record: dict[str, Any]) -> list[VoiceCommand]:
+    """The IVR's session is over: its record, and its path as the nodes and the keys pressed."""
+    call.ivr_record = record
+    path = record.get("path") or []
+    call.ivr_path = [
+        f"{step.get('node', '')}" + (f":{step['digits']}" if step.get("digits") else "")
+        for step in path
+        if isinstance(step, dict)
+    ]
+    return []
+
+
+def ivr_hung_up(call: Call, outcome: str, transfer_to: str) -> list[VoiceCommand]:
+    """The IVR let the citizen go: a transfer says where to; a hang-up keeps an earlier cause."""
+    if transfer_to:
+        call.hangup_side, call.hangup_cause = "ivr", f"transfer:{transfer_to}"
+    else:
+        call.hangup_side = call.hangup_side or "ivr"
+        call.hangup_cause = call.hangup_cause or f"ivr:{outcome}"
+    return []
+
+
+def message_recorded(call: Call, name: str) -> list[VoiceCommand]:
+    call.recording = name
+    return []
+
+
+def voice_message_filed(call: Call, work_order: int, recording: str, now: float) -> list[VoiceCommand]:
+    call.offers.append({"event": "voice_message", "work_order": work_order, "recording": recording, "at": now})
+    return []
+
+
+def notice_played(call: Call, prompt: str, now: float) -> list[VoiceCommand]:
+    call.offers.append({"event": "announcement", "prompt": prompt, "at": now})
+    return []
+
+
+def survey_rated(call: Call, result: dict[str, Any]) -> list[VoiceCommand]:
+    call.survey = dict(result)
+    return []

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from acd.voice.core import flow
+from acd.voice.core.call import Call
+from acd.voice.core.events import CallbackCreated
+from acd.voice.core.machine import step
 from acd.voice.missed import MissedCalls
 from ivr.core.callbacks import AddCallToCallback, CallAbandoned, CreateCallback, MissedCallPlanner, Tick
 
@@ -20,9 +22,8 @@ def test_a_finished_call_back_lets_the_next_abandon_from_that_number_start_a_new
     (create,) = planner.on_event(Tick(T0 + dt.timedelta(minutes=3)))
     assert isinstance(create, CreateCallback)
     task = create.task
-    call, _ = flow.callback_created(
-        f"cb-{task.first_call_id}", "missed-m1", task.number, task.queue, 0.0, task=task.task_id, for_calls=["m1"]
-    )
+    call = Call(contact_id=f"cb-{task.first_call_id}", channel_id="missed-m1", caller=task.number, arrived=0.0)
+    step(call, CallbackCreated(0.0, task.queue, task.task_id, ("m1",)))
     later = T0 + dt.timedelta(hours=1)
     missed.closed(call)  # the seat reached the citizen; the call-back is over
     assert planner.on_event(CallAbandoned("m2", "13800000071", later, waited=30)) == []
@@ -35,7 +36,8 @@ def test_a_call_that_is_no_call_back_closes_nothing() -> None:
     missed = MissedCalls(planner)
     planner.on_event(CallAbandoned("m1", "13800000072", T0, waited=30))
     planner.on_event(Tick(T0 + dt.timedelta(minutes=3)))
-    other, _ = flow.callback_created("cb-x", "missed-x", "13800000099", "general", 0.0, task="cb-x", for_calls=[])
+    other = Call(contact_id="cb-x", channel_id="missed-x", caller="13800000099", arrived=0.0)
+    step(other, CallbackCreated(0.0, "general", "cb-x"))
     missed.closed(other)  # another task's call-back
     out = planner.on_event(CallAbandoned("m2", "13800000072", T0 + dt.timedelta(hours=1), waited=30))
     assert out == [AddCallToCallback("cb-m1", "m2")]  # the open task still answers for the number

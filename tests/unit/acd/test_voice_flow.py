@@ -65,7 +65,7 @@ def test_a_caller_who_asked_for_a_call_back_keeps_the_place_when_hanging_up() ->
 def test_a_seat_leg_failing_before_an_answer_fails_the_offer_with_its_cause() -> None:
     call = waiting_call()
     leg = offered(call)
-    out = flow.seat_leg_left(call, leg, 4.0, 17, in_line=True, survey=True)
+    out = flow.seat_leg_left(call, leg.channel_id, 4.0, 17, in_line=True, survey=True)
     assert out == [flow.ToAcd("offer_failed", seat_id="1001", cause="busy")]
     assert call.state == QUEUED and call.leg is None and call.offers[-1]["outcome"] == "busy"
 
@@ -78,13 +78,13 @@ def test_a_cancelled_leg_that_ends_counts_nothing_more() -> None:
         flow.Hangup(leg.channel_id),
     ]
     assert call.state == CALLBACK and call.offers[-1]["outcome"] == "cancelled: no answer within 15 s"
-    assert flow.seat_leg_left(call, leg, 5.0, 16, in_line=False, survey=False) == []
+    assert flow.seat_leg_left(call, leg.channel_id, 5.0, 16, in_line=False, survey=False) == []
     assert flow.offer_cancelled(call, "1002", "other seat", in_line=True) == []
 
 
 def test_a_seat_hanging_up_leaves_the_citizen_out_of_the_bridge_before_the_survey() -> None:
     call, leg = talking()
-    out = flow.seat_leg_left(call, leg, 30.0, 16, in_line=True, survey=True)
+    out = flow.seat_leg_left(call, leg.channel_id, 30.0, 16, in_line=True, survey=True)
     assert out == [
         flow.ToAcd("ended"),
         flow.LeaveBridge("talk-seat-c1-1", "c1"),
@@ -98,7 +98,7 @@ def test_a_seat_hanging_up_in_a_three_party_call_leaves_the_others_talking() -> 
     call, leg = talking()
     flow.party_dialled(call, "x-c1-1", "three_party", "13900000002", 10.0)
     flow.party_answered(call, "x-c1-1", 12.0)
-    out = flow.seat_leg_left(call, leg, 30.0, 16, in_line=True, survey=True)
+    out = flow.seat_leg_left(call, leg.channel_id, 30.0, 16, in_line=True, survey=True)
     assert out == [flow.DropLeg(leg.channel_id), flow.ToAcd("ended"), flow.Hangup(leg.channel_id)]
     assert call.state == TALKING and call.seat_id is None and call.leg is None
     assert call.offers[-1] == {
@@ -124,7 +124,7 @@ def test_an_offer_rings_one_leg_and_a_refused_one_puts_the_call_back_in_line() -
     call = waiting_call()
     leg = flow.offer_made(call, "1002", "best", "seat-c1-7", 2.0)
     assert call.state == "offered" and call.leg is leg and call.offers[-1]["seat"] == "1002"
-    out = flow.offer_refused(call, leg, in_line=True)
+    out = flow.offer_refused(call, leg.channel_id, leg.seat_id, in_line=True)
     assert out == [flow.DropLeg("seat-c1-7"), flow.ToAcd("offer_failed", seat_id="1002", cause="unreachable")]
     assert call.state == QUEUED and call.leg is None and call.offers[-1]["outcome"] == "unreachable"
 
@@ -149,7 +149,7 @@ def test_a_connected_seat_is_accepted_recorded_and_calls_the_citizen_back_when_a
 def test_a_seat_that_cannot_be_bridged_is_undone_and_the_caller_held_again() -> None:
     call = waiting_call()
     leg = offered(call)
-    out = flow.not_connected(call, leg, "talk-seat-c1-1", in_line=True)
+    out = flow.not_connected(call, leg.channel_id, leg.seat_id, "talk-seat-c1-1", in_line=True)
     assert out == [
         flow.DropLeg(leg.channel_id),
         flow.DestroyBridge("talk-seat-c1-1"),
@@ -165,7 +165,7 @@ def test_an_answer_that_comes_as_the_offer_is_cancelled_is_undone_without_tellin
     leg = offered(call)
     flow.offer_cancelled(call, "1001", "no answer within 15 s", in_line=True)
     call.talk_bridge = "talk-seat-c1-1"
-    out = flow.answered_too_late(call, leg, "talk-seat-c1-1")
+    out = flow.seat_bridged(call, leg.channel_id, "talk-seat-c1-1", None)
     assert out == [flow.DestroyBridge("talk-seat-c1-1"), flow.Hangup(leg.channel_id), flow.Hold()]
     assert call.state == QUEUED and call.talk_bridge is None
     assert not any(isinstance(c, flow.ToAcd) for c in out)
@@ -187,13 +187,13 @@ def test_whatever_happens_the_core_hears_of_the_end_once_and_the_talk_bridge_goe
         elif event == "cancel" and leg is not None:
             seen += flow.offer_cancelled(call, leg.seat_id, "test", in_line=call.state != CALLBACK)
         elif event == "leg_failed" and leg is not None and leg is call.leg:
-            seen += flow.seat_leg_left(call, leg, 5.0, 18, in_line=True, survey=False)
+            seen += flow.seat_leg_left(call, leg.channel_id, 5.0, 18, in_line=True, survey=False)
         elif event == "answer" and leg is not None and leg is call.leg and call.state == "offered":
             leg.answered = 6.0
             call.talk_bridge = f"talk-{leg.channel_id}"
             seen += flow.seat_connected(call, leg, None)
         elif event == "seat_left" and leg is not None and leg.answered is not None:
-            seen += flow.seat_leg_left(call, leg, 7.0, 16, in_line=True, survey=False)
+            seen += flow.seat_leg_left(call, leg.channel_id, 7.0, 16, in_line=True, survey=False)
         elif event == "citizen_left" and call.state != ENDED:
             seen += flow.citizen_left(call, 8.0, 16)
     ends = [c for c in seen if isinstance(c, flow.ToAcd) and c.event in ("ended", "abandoned")]
@@ -231,7 +231,7 @@ def test_an_overflow_to_a_call_back_keeps_the_place_with_the_acd_and_releases_th
     leg.answered = 302.0
     call.talk_bridge = "talk-seat-c1-1"
     flow.seat_connected(call, leg, "13800000001")
-    out = flow.seat_leg_left(call, leg, 400.0, 16, in_line=False, survey=False)
+    out = flow.seat_leg_left(call, leg.channel_id, 400.0, 16, in_line=False, survey=False)
     assert flow.ToAcd("ended") in out  # the seat is released in the ACD
 
 
@@ -296,6 +296,6 @@ def test_a_seat_hanging_up_before_the_citizen_answers_the_call_back_stops_the_ca
     call, leg = talking()
     call.callback_number = "13800000001"
     flow.citizen_dialled(call, "cb-c1-2", "13800000001", 35.0)
-    out = flow.seat_leg_left(call, leg, 40.0, 16, in_line=False, survey=True)
+    out = flow.seat_leg_left(call, leg.channel_id, 40.0, 16, in_line=False, survey=True)
     assert flow.Hangup("cb-c1-2") in out and flow.DropLeg("cb-c1-2") in out
     assert not any(isinstance(c, flow.StartSurvey) for c in out) and call.state == ENDED
