@@ -43,7 +43,7 @@ class Interaction(Base):
     contact_id: Mapped[str] = mapped_column(String(64), unique=True)
     channel: Mapped[str] = mapped_column(String(16))
     caller: Mapped[str] = mapped_column(String(64), default="")
-    arrived_at: Mapped[dt.datetime]
+    arrived_at: Mapped[dt.datetime] = mapped_column(index=True)
     ended_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
 

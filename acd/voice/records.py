@@ -127,6 +127,24 @@ class RecordStore:
                 await self._task
             self._task = None
 
+    async def open_calls(self, since: float, limit: int = 10_000) -> list[tuple[str, str, float, dict[str, Any]]]:
+        """The calls that arrived after ``since`` and have no end in their record (contact id,
+        caller, arrival, data), oldest first; at most ``limit`` of them."""
+        query = (
+            select(Interaction.contact_id, Interaction.caller, Interaction.arrived_at, Interaction.data)
+            .where(Interaction.channel == "voice", Interaction.ended_at.is_(None), Interaction.arrived_at >= _ts(since))
+            .order_by(Interaction.arrived_at)
+            .limit(limit)
+        )
+        async with self.sessions() as s:
+            rows = (await s.execute(query)).all()
+        out = []
+        for contact_id, caller, arrived_at, data in rows:
+            if arrived_at.tzinfo is None:  # SQLite keeps no zone: the engine writes UTC
+                arrived_at = arrived_at.replace(tzinfo=dt.UTC)
+            out.append((contact_id, caller or "", arrived_at.timestamp(), data if isinstance(data, dict) else {}))
+        return out
+
     async def get(self, contact_id: str) -> Interaction | None:
         async with self.sessions() as s:
             return (

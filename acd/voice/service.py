@@ -37,7 +37,7 @@ from acd.voice.api import VoiceError
 from acd.voice.control import CallControl
 from acd.voice.core import commands as vc
 from acd.voice.core import events as ev
-from acd.voice.core.call import Call
+from acd.voice.core.call import Call, from_record
 from acd.voice.core.machine import step
 from acd.voice.core.states import ENDED, QUEUED, TALKING
 from acd.voice.missed import MissedCalls
@@ -130,6 +130,10 @@ class VoiceService:
         self._gate: asyncio.Task[None] | None = None  # the latest (re)connection's handling
         self.connected = asyncio.Event()
         self.reconciled = 0
+        # Call-backs promised before the last stop are looked for once, on the first connection,
+        # among the records of calls that arrived within this window and never ended.
+        self.resume_window_s = 72 * 3600.0
+        self.resumed: list[str] | None = None
         self.control = CallControl(self)
         acd.register("voice", self)
 
@@ -796,6 +800,8 @@ class VoiceService:
     # -- reconciliation ---------------------------------------------------------------------------
     async def reconcile(self) -> None:
         """After a (re)connect: rebuild from Asterisk's channels; keep original places; count nothing twice."""
+        if self.resumed is None:
+            await self._resume_callbacks()
         channels: list[dict[str, Any]] | None = None
         for attempt in range(3):
             try:
@@ -824,6 +830,35 @@ class VoiceService:
                 continue
             await self._adopt(channel)
         self.reconciled += 1
+
+    async def _resume_callbacks(self) -> None:
+        """After a start: the call-backs promised before the engine stopped (their citizens off the
+        line, so Asterisk holds nothing of them) wait again at their first enqueue time, rebuilt
+        from their interaction records. A call-back a seat was making at the stop is not among
+        them (its record says it was talking)."""
+        self.resumed = []
+        if self.records is None:
+            return
+        try:
+            rows = await self.records.open_calls(self.clock() - self.resume_window_s)
+        except Exception as exc:
+            logger.error(
+                "call-backs promised before the stop not resumed: records unreadable", extra={"cause": str(exc)}
+            )
+            return
+        for contact_id, caller, arrived, data in rows:
+            call = from_record(contact_id, caller, arrived, data)
+            if call is None or contact_id in self.calls:
+                continue
+            self.calls[contact_id] = call
+            if self.acd.core.has_contact(contact_id):
+                continue  # the ACD kept its place: the voice side knows the call again
+            await self.carry_out(call, step(call, ev.CallbackResumed(self.clock())))
+            self.resumed.append(contact_id)
+        if self.resumed:
+            logger.warning(
+                "call-backs promised before the stop wait again at their place", extra={"calls": len(self.resumed)}
+            )
 
     async def _adopt(self, channel: dict[str, Any]) -> None:
         cid = channel["id"]

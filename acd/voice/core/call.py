@@ -144,6 +144,7 @@ class Call:
             "survey": self.survey,
             "ivr": self.ivr_record,
             "server": self.server,
+            "state": self.state,
         }
 
 
@@ -173,3 +174,34 @@ def restore(data: dict[str, Any]) -> Call:
         for sid, snoop in snoops.items():
             call.snoops[sid] = Snoop(**{k: v for k, v in snoop.items() if k in _SNOOP_FIELDS})
     return call
+
+
+def from_record(contact_id: str, caller: str, arrived: float, data: dict[str, Any]) -> Call | None:
+    """A call-back promised before the engine stopped, from its stored interaction record
+    (:meth:`Call.record`): the citizen off the line, the place in ``queue`` since ``enqueued``.
+    None if the record is no such call-back, or is damaged."""
+    if not isinstance(data, dict) or data.get("state") != CALLBACK:
+        return None
+    number, queue, enqueued = data.get("callback_number"), data.get("queue"), data.get("enqueued")
+    if not (isinstance(number, str) and number and isinstance(queue, str) and queue):
+        return None
+    if isinstance(enqueued, bool) or not isinstance(enqueued, (int, float)):
+        return None
+    offers = data.get("offers")
+    ivr = data.get("ivr")
+    return Call(
+        contact_id=contact_id,
+        channel_id=f"resumed-{contact_id}",  # the citizen's channel is long gone
+        caller=caller,
+        arrived=arrived,
+        server=str(data.get("server") or "default"),
+        state=CALLBACK,
+        queue=queue,
+        enqueued=float(enqueued),
+        overflowed="callback",
+        callback_number=number,
+        ivr_path=[str(p) for p in data.get("ivr_path") or []],
+        offers=[o for o in offers if isinstance(o, dict)] if isinstance(offers, list) else [],
+        ivr_record=ivr if isinstance(ivr, dict) else None,
+        recording=data.get("recording") if isinstance(data.get("recording"), str) else None,
+    )

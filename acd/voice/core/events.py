@@ -217,6 +217,13 @@ class CallbackCreated:
 
 
 @dataclass(frozen=True)
+class CallbackResumed:
+    """After a restart: a call-back promised before it, rebuilt from its record, waits again."""
+
+    now: float
+
+
+@dataclass(frozen=True)
 class CitizenDialled:
     """The seat calls the citizen back at ``number`` on ``leg_id``."""
 
@@ -373,6 +380,7 @@ VoiceEvent = (
     | CallbackFromQueue
     | CallbackPromised
     | CallbackCreated
+    | CallbackResumed
     | CitizenDialled
     | CallbackAnswered
     | CallbackFailed
@@ -415,6 +423,7 @@ EVENT_TYPES: Final[dict[str, type[Any]]] = {
         CallbackFromQueue,
         CallbackPromised,
         CallbackCreated,
+        CallbackResumed,
         CitizenDialled,
         CallbackAnswered,
         CallbackFailed,

@@ -390,6 +390,19 @@ def stop_announcement(call: Call) -> list[VoiceCommand]:
     return [StopAnnouncement(playback_id)]
 
 
+def callback_resumed(call: Call, now: float) -> list[VoiceCommand]:
+    """A call-back promised before the engine stopped (rebuilt from its record): the ACD holds it
+    again, at its first enqueue time, so the citizen keeps the place they were promised."""
+    if call.state != CALLBACK or not call.callback_number or not call.queue:
+        return []
+    call.offers.append({"event": "callback_resumed", "at": now})
+    return [
+        Arrive(call.queue, "callback", enqueued_at=call.enqueued),
+        ToAcd("callback_requested", number=call.callback_number),
+        Save(final=False),
+    ]
+
+
 def callback_answered(call: Call, leg_id: str, now: float) -> list[VoiceCommand]:
     """The citizen answered the call-back the seat asked for: that leg is the citizen's side of
     the call from now on, and joins the seat in the talk bridge."""

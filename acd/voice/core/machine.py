@@ -96,6 +96,7 @@ _HANDLERS: Final[dict[type[Any], Callable[[Call, Any], list[VoiceCommand]]]] = {
     ev.CallbackFromQueue: lambda c, e: flow.callback_from_queue(c, e.number, e.holding_bridge, e.now),
     ev.CallbackPromised: lambda c, e: flow.callback_promised(c, e.number, e.queue, e.now),
     ev.CallbackCreated: lambda c, e: flow.callback_created(c, e.queue, e.now, task=e.task, for_calls=e.for_calls),
+    ev.CallbackResumed: lambda c, e: flow.callback_resumed(c, e.now),
     ev.CitizenDialled: _dialled,
     ev.CallbackAnswered: lambda c, e: flow.callback_answered(c, e.leg_id, e.now),
     ev.CallbackFailed: lambda c, e: flow.callback_failed(c, e.leg_id, e.now, e.cause),

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from acd.voice.api import VoiceError
 from acd.voice.core import commands as vc
 from acd.voice.core import events as ev
-from acd.voice.core.call import Call, restore, snapshot
+from acd.voice.core.call import Call, from_record, restore, snapshot
 from acd.voice.core.machine import replay, step
 from acd.voice.core.states import CALLBACK, ENDED, OFFERED, QUEUED, TALKING
 
@@ -243,3 +243,49 @@ def test_step_refuses_what_is_not_a_voice_event_before_changing_anything() -> No
     with pytest.raises(ValueError, match="finite number"):
         step(call, ev.Enqueued(float("inf"), "general"))
     assert snapshot(call) == before
+
+
+def test_a_promised_call_back_is_rebuilt_from_its_record_and_waits_again_at_its_place() -> None:
+    call = arrived()
+    step(call, ev.Enqueued(1.0, "general"))
+    step(call, ev.CallbackFromQueue(40.0, "13800000001", "hold-general"))
+    step(call, ev.CitizenLeft(45.0, 16))
+    assert call.state == CALLBACK
+    record = json.loads(json.dumps(call.record()))  # as the database gives it back
+    again = from_record("c1", "13800000001", 0.0, record)
+    assert again is not None
+    assert (again.state, again.queue, again.enqueued, again.callback_number) == (
+        CALLBACK,
+        "general",
+        1.0,
+        "13800000001",
+    )
+    assert step(again, ev.CallbackResumed(900.0)) == [
+        vc.Arrive("general", "callback", enqueued_at=1.0),
+        vc.ToAcd("callback_requested", number="13800000001"),
+        vc.Save(final=False),
+    ]
+    assert again.offers[-1] == {"event": "callback_resumed", "at": 900.0}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"state": "talking"},  # a seat was making it: not promised any more
+        {"state": None},  # written before records said the state
+        {"callback_number": None},
+        {"queue": ""},
+        {"enqueued": "soon"},
+    ],
+)
+def test_a_record_that_is_no_promised_call_back_is_not_resumed(change: dict[str, Any]) -> None:
+    record = {"state": "callback", "callback_number": "13800000001", "queue": "general", "enqueued": 1.0}
+    assert from_record("c1", "13800000001", 0.0, record) is not None
+    assert from_record("c1", "13800000001", 0.0, {**record, **change}) is None
+
+
+def test_only_a_call_waiting_for_its_call_back_resumes() -> None:
+    call = arrived()
+    step(call, ev.Enqueued(1.0, "general"))
+    before = snapshot(call)
+    assert step(call, ev.CallbackResumed(2.0)) == [] and snapshot(call) == before
