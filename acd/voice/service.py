@@ -266,7 +266,7 @@ class VoiceService:
             if role == "inbound":
                 await self._inbound(channel, event.get("server", "default"))
             elif role == "seat" and len(args) >= 3:
-                await self._seat_answered(cid, str(args[1]), str(args[2]))
+                await self._seat_answered(cid)
             elif role == "callback" and len(args) >= 2:
                 await self._citizen_answered_callback(cid, str(args[1]))
             elif role == "extra" and len(args) >= 3:
@@ -427,7 +427,7 @@ class VoiceService:
             self.holding[queue] = bridge
         return bridge
 
-    async def _seat_answered(self, leg_id: str, contact_id: str, seat_id: str) -> None:
+    async def _seat_answered(self, leg_id: str) -> None:
         call = self.legs.get(leg_id)
         if call is None:
             await self.drop_channel(leg_id)
@@ -436,8 +436,7 @@ class VoiceService:
 
     async def _connect_seat(self, call: Call, command: vc.ConnectSeat) -> None:
         """Make the talk bridge and put the channels in it; tell the core how it went."""
-        bridge, leg_id = command.bridge_id, command.channel_ids[-1]
-        seat_id = call.leg.seat_id if call.leg is not None else ""
+        bridge, leg_id, seat_id = command.bridge_id, command.channel_ids[-1], command.seat_id
         try:
             await self.ari.create_bridge("mixing", bridge_id=bridge, name=f"talk {call.contact_id}")
             channels = list(command.channel_ids)

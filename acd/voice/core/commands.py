@@ -167,7 +167,8 @@ class ConnectSeat:
     :class:`~acd.voice.core.events.SeatBridged` or :class:`~acd.voice.core.events.NotConnected`."""
 
     bridge_id: str
-    channel_ids: tuple[str, ...]
+    channel_ids: tuple[str, ...]  # the seat's leg last
+    seat_id: str
 
 
 @dataclass(frozen=True)

@@ -228,8 +228,8 @@ def seat_answered(call: Call, leg_id: str, bridge: str, now: float) -> list[Voic
     leg.answered = now
     call.talk_bridge = bridge
     if call.callback_number is not None:
-        return [ConnectSeat(bridge, (leg_id,))]
-    return [*stop_announcement(call), ConnectSeat(bridge, (call.channel_id, leg_id))]
+        return [ConnectSeat(bridge, (leg_id,), leg.seat_id)]
+    return [*stop_announcement(call), ConnectSeat(bridge, (call.channel_id, leg_id), leg.seat_id)]
 
 
 def seat_bridged(call: Call, leg_id: str, bridge: str, callback_to: str | None) -> list[VoiceCommand]:

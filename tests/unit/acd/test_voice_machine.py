@@ -177,7 +177,7 @@ def test_a_seats_answer_stops_the_announcement_then_bridges_the_seat_with_the_ci
     step(call, ev.AnnouncementDue(2.0, "ann-1", ("sound:hotline/ahead_3",), 3))
     step(call, ev.OfferMade(3.0, "1001", "best", "seat-c1-1"))
     out = step(call, ev.SeatAnswered(4.0, "seat-c1-1", "talk-seat-c1-1"))
-    assert out == [vc.StopAnnouncement("ann-1"), vc.ConnectSeat("talk-seat-c1-1", ("c1", "seat-c1-1"))]
+    assert out == [vc.StopAnnouncement("ann-1"), vc.ConnectSeat("talk-seat-c1-1", ("c1", "seat-c1-1"), "1001")]
     assert call.state == OFFERED and call.leg is not None and call.leg.answered == 4.0
     out = step(call, ev.SeatBridged(4.1, "seat-c1-1", "talk-seat-c1-1"))
     assert out[0] == vc.ToAcd("accepted", seat_id="1001") and call.state == TALKING and call.answered == 4.0
@@ -199,7 +199,7 @@ def test_the_seat_of_a_call_back_is_bridged_alone_and_dials_the_citizen() -> Non
     step(call, ev.CallbackCreated(0.0, "general", "t1", ("m1",)))
     step(call, ev.OfferMade(5.0, "1001", "best", "seat-cb-m1-1"))
     assert step(call, ev.SeatAnswered(6.0, "seat-cb-m1-1", "talk-seat-cb-m1-1")) == [
-        vc.ConnectSeat("talk-seat-cb-m1-1", ("seat-cb-m1-1",))
+        vc.ConnectSeat("talk-seat-cb-m1-1", ("seat-cb-m1-1",), "1001")
     ]
     out = step(call, ev.SeatBridged(6.1, "seat-cb-m1-1", "talk-seat-cb-m1-1", "13800000005"))
     assert vc.DialCitizen("13800000005") in out and call.state == TALKING

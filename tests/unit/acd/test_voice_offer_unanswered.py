@@ -106,7 +106,7 @@ async def test_a_seat_answering_as_the_core_cancels_its_offer_is_not_put_through
     await v._offer(Offer("c1", "s1", "voice", 15.0, "test"))
     assert call.leg is not None
     leg = call.leg.channel_id
-    answering = asyncio.create_task(v._seat_answered(leg, "c1", "s1"))
+    answering = asyncio.create_task(v._seat_answered(leg))
     await ari.bridging.wait()
     await v._cancel(CancelOffer("c1", "s1", "no answer within 15 s"))
     ari.go_on.set()
