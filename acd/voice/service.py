@@ -133,6 +133,7 @@ class VoiceService:
         # Call-backs promised before the last stop are looked for once, on the first connection,
         # among the records of calls that arrived within this window and never ended.
         self.resume_window_s = 72 * 3600.0
+        self.resume_timeout_s = 5.0  # a database that does not answer must not hold the calls up
         self.resumed: list[str] | None = None
         self.control = CallControl(self)
         acd.register("voice", self)
@@ -839,10 +840,12 @@ class VoiceService:
         if self.records is None:
             return
         try:
-            rows = await self.records.open_calls(self.clock() - self.resume_window_s)
+            async with asyncio.timeout(self.resume_timeout_s):
+                rows = await self.records.open_calls(self.clock() - self.resume_window_s)
         except Exception as exc:
             logger.error(
-                "call-backs promised before the stop not resumed: records unreadable", extra={"cause": str(exc)}
+                "call-backs promised before the stop not resumed: records unreadable",
+                extra={"cause": str(exc) or type(exc).__name__},
             )
             return
         for contact_id, caller, arrived, data in rows:

@@ -106,3 +106,26 @@ async def test_stop_cancels_handlers_still_waiting_and_the_reconciliation() -> N
     assert len(tasks) == 3
     await v.stop()
     assert all(t.cancelled() for t in tasks)
+
+
+class _SlowRecords:
+    """A records store whose database does not answer."""
+
+    async def open_calls(self, since: float, limit: int = 10_000) -> list[Any]:
+        await asyncio.sleep(3600)
+        return []
+
+
+def test_a_database_that_does_not_answer_delays_the_start_by_the_timeout_only(caplog: Any) -> None:
+    v = _service()
+    v.records = _SlowRecords()  # type: ignore[assignment]
+    v.resume_timeout_s = 0.05
+
+    async def go() -> None:
+        async with asyncio.timeout(2):
+            await v._resume_callbacks()
+
+    asyncio.run(go())
+    assert v.resumed == []
+    (logged,) = [r for r in caplog.records if "not resumed: records unreadable" in r.getMessage()]
+    assert logged.cause == "TimeoutError"
