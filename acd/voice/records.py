@@ -127,12 +127,18 @@ class RecordStore:
                 await self._task
             self._task = None
 
-    async def open_calls(self, since: float, limit: int = 10_000) -> list[tuple[str, str, float, dict[str, Any]]]:
-        """The calls that arrived after ``since`` and have no end in their record (contact id,
-        caller, arrival, data), oldest first; at most ``limit`` of them."""
+    async def open_callbacks(self, since: float, limit: int = 10_000) -> list[tuple[str, str, float, dict[str, Any]]]:
+        """The calls that arrived after ``since``, have no end in their record and wait for a
+        call-back (contact id, caller, arrival, data), oldest first; at most ``limit`` of them.
+        Filtered in the database, so calls a crash left unended never crowd the promises out."""
         query = (
             select(Interaction.contact_id, Interaction.caller, Interaction.arrived_at, Interaction.data)
-            .where(Interaction.channel == "voice", Interaction.ended_at.is_(None), Interaction.arrived_at >= _ts(since))
+            .where(
+                Interaction.channel == "voice",
+                Interaction.ended_at.is_(None),
+                Interaction.arrived_at >= _ts(since),
+                Interaction.data["state"].as_string() == "callback",
+            )
             .order_by(Interaction.arrived_at)
             .limit(limit)
         )

@@ -841,7 +841,7 @@ class VoiceService:
             return
         try:
             async with asyncio.timeout(self.resume_timeout_s):
-                rows = await self.records.open_calls(self.clock() - self.resume_window_s)
+                rows = await self.records.open_callbacks(self.clock() - self.resume_window_s)
         except Exception as exc:
             logger.error(
                 "call-backs promised before the stop not resumed: records unreadable",

@@ -35,17 +35,19 @@ async def test_many_updates_of_many_calls_end_as_one_row_each_with_the_newest_st
         await store.stop()
 
 
-async def test_the_open_calls_are_the_recent_ones_without_an_end_oldest_first(migrated_engine):
+async def test_the_open_call_backs_are_the_recent_promises_without_an_end_oldest_first(migrated_engine):
     store = RecordStore(make_sessionmaker(migrated_engine))
     store.put("old", "13800000001", 1000.0, None, {"state": "callback"})  # before the window
     store.put("b", "13800000002", 5002.5, None, {"state": "callback", "queue": "general"})
-    store.put("a", "13800000003", 5001.25, None, {"state": "queued"})
-    store.put("done", "13800000004", 5003.0, 5010.0, {"state": "ended"})
+    store.put("a", "13800000003", 5001.25, None, {"state": "callback"})
+    store.put("done", "13800000004", 5003.0, 5010.0, {"state": "callback"})  # made: it ended
+    for n in range(5):  # calls a crash left unended: not promises, and they crowd nothing out
+        store.put(f"cut{n}", "13800000005", 5000.5, None, {"state": "talking"})
     await store.flush()
-    found = await store.open_calls(since=5000.0)
+    found = await store.open_callbacks(since=5000.0, limit=2)
     assert [(c, caller, arrived) for c, caller, arrived, _ in found] == [
         ("a", "13800000003", 5001.25),
         ("b", "13800000002", 5002.5),
     ]
     assert found[1][3] == {"state": "callback", "queue": "general"}
-    assert [c for c, *_ in await store.open_calls(since=0.0, limit=1)] == ["old"]
+    assert [c for c, *_ in await store.open_callbacks(since=0.0, limit=1)] == ["old"]

@@ -111,7 +111,7 @@ async def test_stop_cancels_handlers_still_waiting_and_the_reconciliation() -> N
 class _SlowRecords:
     """A records store whose database does not answer."""
 
-    async def open_calls(self, since: float, limit: int = 10_000) -> list[Any]:
+    async def open_callbacks(self, since: float, limit: int = 10_000) -> list[Any]:
         await asyncio.sleep(3600)
         return []
 
