@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from hotline.context import Deps
 
+import asyncio
 import dataclasses
 import logging
 import re
@@ -47,7 +48,8 @@ class ChatBridge:
         self.acd = acd
         self.channels = channels
         self.queue = queue
-        self.moving: set[str] = set()
+        self.moving: dict[str, str] = {}  # contact -> the queue it is being moved to
+        self.restored: list[str] | None = None  # chats queued again at the start (None: not yet)
         acd.register("chat", ChatExecutor())
         bus.subscribe("contact", self._accepted)
         if deps is not None:
@@ -73,12 +75,12 @@ class ChatBridge:
             enqueued_at=contact.enq,
             avoid_seat=avoid_seat,
         )
-        self.moving.add(contact_id)
+        self.moving[contact_id] = target
         try:
             await self.acd.feed(ContactEnded(now=self.acd.now(), contact_id=contact_id))
             await self.acd.feed(dataclasses.replace(again, now=self.acd.now()))
         finally:
-            self.moving.discard(contact_id)
+            self.moving.pop(contact_id, None)
         logger.info("chat moved", extra={"contact": contact_id, "queue": target, "avoid": avoid_seat})
         return target
 
@@ -95,7 +97,6 @@ class ChatBridge:
         contact_id = f"{conversation.channel}-{conversation.id}"
         if self.acd.core.has_contact(contact_id):
             return
-        skills = tuple((str(s), 1) for s in getattr(conversation, "skills", ()) if s)
         try:
             await self.acd.feed(
                 ContactArrived(
@@ -103,12 +104,62 @@ class ChatBridge:
                     contact_id=contact_id,
                     channel=conversation.channel,
                     queue=self.queue,
-                    skills=skills or (("general", 1),),
+                    skills=_skills(getattr(conversation, "skills", ())),
                     caller=conversation.citizen or None,
                 )
             )
         except ValueError as exc:
             logger.warning("chat not queued", extra={"contact": contact_id, "cause": str(exc)})
+
+    async def restore(self, timeout_s: float = 5.0) -> list[str]:
+        """After a start: every conversation storage holds as waiting or with a seat joins the ACD
+        again, oldest first, at its original enqueue time (its first message) and in the queue it
+        was last moved to. A chat a seat held goes back to waiting: that seat's console lost it
+        with the engine, and the first seat free takes it. Returns the contacts queued again."""
+        self.restored = []
+        if self.channels is None:
+            return self.restored
+        try:
+            async with asyncio.timeout(timeout_s):
+                chats = await self.channels.open_chats()
+        except Exception as exc:
+            logger.error(
+                "chats open before the stop not queued again: conversations unreadable",
+                extra={"cause": str(exc) or type(exc).__name__},
+            )
+            return self.restored
+        held = 0
+        for chat in chats:
+            contact_id = f"{chat.channel}-{chat.id}"
+            if CHAT_CONTACT.match(contact_id) is None or self.acd.core.has_contact(contact_id):
+                continue
+            queue = chat.queue if chat.queue and self.acd.core.queue_config(chat.queue) is not None else self.queue
+            try:
+                if chat.state == "assigned":
+                    await self.channels.requeue(chat.id)
+                    held += 1
+                now = self.acd.now()
+                await self.acd.feed(
+                    ContactArrived(
+                        now=now,
+                        contact_id=contact_id,
+                        channel=chat.channel,
+                        queue=queue,
+                        skills=_skills(chat.skills),
+                        caller=chat.citizen or None,
+                        enqueued_at=min(chat.created_at, now),
+                    )
+                )
+            except Exception as exc:  # one damaged conversation must not keep the others out
+                logger.error("chat not queued again", extra={"contact": contact_id, "cause": str(exc)})
+                continue
+            self.restored.append(contact_id)
+        if self.restored:
+            logger.warning(
+                "chats open before the stop wait again at their place",
+                extra={"chats": len(self.restored), "taken_from_seats": held},
+            )
+        return self.restored
 
     async def _offer_elsewhere(self, change: Any) -> None:
         """The citizen waited past the second threshold at a seat: another seat gets the chat."""
@@ -131,8 +182,14 @@ class ChatBridge:
             if event == "accepted":
                 await self.channels.assign(int(match.group(2)), str(payload["seat"]))
             elif event == "ended" and payload["contact_id"] in self.moving:
-                await self.channels.requeue(int(match.group(2)))
+                await self.channels.requeue(int(match.group(2)), self.moving[payload["contact_id"]])
             elif event in ("ended", "abandoned"):
                 await self.channels.close(int(match.group(2)), "citizen_left" if event == "abandoned" else "")
         except Exception:
             logger.exception("conversation not updated", extra={"contact": payload.get("contact_id"), "event": event})
+
+
+def _skills(names: Any) -> tuple[tuple[str, int], ...]:
+    """A conversation's skills (a WeChat menu's) as the ACD's needs; ``general`` when it has none."""
+    skills = tuple((str(s), 1) for s in names if s)
+    return skills or (("general", 1),)

@@ -164,6 +164,7 @@ def install(app: web.Application, ctx: AppContext) -> None:
 
             bridge = ChatBridge(service, bus, ctx.deps.channels, deps=ctx.deps)
             sink.subscribe(bridge.on_notification)
+            await bridge.restore()  # chats open at the last stop (or crash) wait again at their place
         service.start()
         records.start()
         ami_task = None

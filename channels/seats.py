@@ -20,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from channels.core.conversation import next_state
 from channels.core.response import ConversationClosed, ResponseTracker, SeatAssigned, SeatReplied
 from channels.models import ChannelConversation, ChannelMessage
-from channels.sink import ContactSink, ConversationChange
-from channels.store import utc
+from channels.sink import ContactSink, ConversationChange, OpenChat
+from channels.store import timestamp, utc
 from channels.webstore import Refused, SeatMessage
 from channels.wechat_api import NotConfigured, OutsideWindow, TooManyMessages, WeChatApi, WeChatApiError
 from channels.writer import MessageWriter
@@ -75,17 +75,49 @@ class SeatActions:
         self.tracker.handle(SeatAssigned(str(conversation_id), seat, self.clock()))
         await self._tell_visitor(channel, citizen, "assigned", {"conversation": conversation_id, "seat": seat[:64]})
 
-    async def requeue(self, conversation_id: int) -> None:
-        """The chat was moved to wait for another seat (transfer, or its citizen waited too long)."""
+    async def requeue(self, conversation_id: int, queue: str = "") -> None:
+        """The chat was moved to wait for another seat (transfer, or its citizen waited too long),
+        in ``queue`` when given: kept with the conversation, so a start queues it there again."""
         async with self._wlock, self.sessions() as s, s.begin():
             conv = await self._get(s, conversation_id)
-            if conv.state != "assigned":
+            if conv.state not in ("assigned", "queued"):
                 return
-            conv.state = self._step(conv.state, "transfer")
-            conv.seat = ""
+            if conv.state == "assigned":
+                conv.state = self._step(conv.state, "transfer")
+                conv.seat = ""
+            if queue and conv.flags.get("queue") != queue[:64]:
+                conv.flags = {**conv.flags, "queue": queue[:64]}
             conv.updated_at = utc(self.clock())
             channel, citizen = conv.channel, conv.citizen
         await self._tell_visitor(channel, citizen, "requeued", {"conversation": conversation_id})
+
+    async def open_chats(self, limit: int = 10_000) -> list[OpenChat]:
+        """Conversations waiting for a seat or held by one, oldest first (at most ``limit``)."""
+        async with self.sessions() as s:
+            rows = (
+                await s.execute(
+                    select(ChannelConversation)
+                    .where(ChannelConversation.state.in_(("queued", "assigned")))
+                    .order_by(ChannelConversation.id)
+                    .limit(limit)
+                )
+            ).scalars()
+            chats = []
+            for conv in rows:
+                menu = conv.flags.get("menu")
+                chats.append(
+                    OpenChat(
+                        id=conv.id,
+                        channel=conv.channel,
+                        citizen=conv.citizen,
+                        state=conv.state,
+                        seat=conv.seat,
+                        created_at=timestamp(conv.created_at),
+                        queue=str(conv.flags.get("queue") or ""),
+                        skills=(f"menu:{menu}",) if menu else (),
+                    )
+                )
+        return chats
 
     async def close(self, conversation_id: int, disposition: str = "") -> None:
         async with self._wlock, self.sessions() as s, s.begin():

@@ -32,6 +32,21 @@ class ConversationRef:
 
 
 @dataclass(frozen=True)
+class OpenChat:
+    """A conversation a citizen is still in (waiting, or with a seat) as storage holds it: what the
+    ACD needs to queue it again after a start."""
+
+    id: int
+    channel: str
+    citizen: str
+    state: str  # "queued" or "assigned"
+    seat: str
+    created_at: float  # the citizen's first message: the contact's original enqueue time
+    queue: str  # where it was last queued ("" for the internet queue)
+    skills: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class MessageRef:
     id: int
     direction: str  # "in" from the citizen, "out" from a seat

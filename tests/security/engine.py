@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
@@ -38,6 +38,21 @@ class RunningEngine:
     base: str
     proc: subprocess.Popen[bytes]
     data_dir: Path
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: Path = Path(".")
+    starts: int = 1
+
+    def kill9(self) -> None:
+        """SIGKILL: no shutdown code runs, as when the machine's OOM killer or a fault ends it."""
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(10)
+
+    async def restart(self) -> None:
+        """Start the engine again on the same data folder, database and port (after a kill)."""
+        assert self.proc.poll() is not None, "stop or kill the engine first"
+        self.starts += 1
+        self.proc = _spawn(self.env, self.cwd, self.cwd / f"engine-{self.starts}.log")
+        await _healthy(self, self.cwd / f"engine-{self.starts}.log")
 
     def rss_mib(self) -> float:
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
@@ -77,17 +92,21 @@ async def _accounts(url: str, accounts: list[tuple[str, str, str | None]]) -> No
 
 @contextlib.asynccontextmanager
 async def running_engine(
-    tmp_path: Path, env: dict[str, str] | None = None, accounts: list[tuple[str, str, str | None]] | None = None
+    tmp_path: Path,
+    env: dict[str, str] | None = None,
+    accounts: list[tuple[str, str, str | None]] | None = None,
+    database_url: str = "",
 ):  # type: ignore[no-untyped-def]
+    """The engine on its own SQLite file in its data folder, or on ``database_url`` when given."""
     data = tmp_path / "engine-data"
     data.mkdir()
-    await _accounts(f"sqlite+aiosqlite:///{data / 'hotline.db'}", accounts or [])
+    await _accounts(database_url or f"sqlite+aiosqlite:///{data / 'hotline.db'}", accounts or [])
     port = free_port()
     full = {
         **os.environ,
         "HOTLINE_DATA_DIR": str(data),
         "HOTLINE_HTTP__PORT": str(port),
-        "DATABASE_URL": "",
+        "DATABASE_URL": database_url,
         "REDIS_URL": "",
         "HOTLINE_EVENT_LOOP": "asyncio",
         "PYTHONPATH": str(ROOT),
@@ -95,31 +114,38 @@ async def running_engine(
         "HOTLINE_ASTERISK__VOICE": "false",
         **(env or {}),
     }
-    log = (tmp_path / "engine.log").open("wb")
-    proc = subprocess.Popen(
-        [*HOTLINE, "run", "--no-asterisk"], env=full, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT
-    )
-    engine = RunningEngine(f"http://127.0.0.1:{port}", proc, data)
+    proc = _spawn(full, tmp_path, tmp_path / "engine.log")
+    engine = RunningEngine(f"http://127.0.0.1:{port}", proc, data, full, tmp_path)
     try:
-        deadline = time.monotonic() + 60
-        async with aiohttp.ClientSession() as http:
-            while True:
-                if proc.poll() is not None:
-                    raise AssertionError("the engine stopped: " + (tmp_path / "engine.log").read_text()[-2000:])
-                with contextlib.suppress(aiohttp.ClientError, OSError):
-                    async with http.get(f"{engine.base}/healthz", timeout=aiohttp.ClientTimeout(total=1)) as r:
-                        if r.status == 200:
-                            break
-                if time.monotonic() > deadline:
-                    raise AssertionError("the engine did not answer /healthz within 60 s")
-                await asyncio.sleep(0.2)
+        await _healthy(engine, tmp_path / "engine.log")
         yield engine
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGINT)
+        if engine.proc.poll() is None:
+            engine.proc.send_signal(signal.SIGINT)
             try:
-                await asyncio.to_thread(proc.wait, 20)
+                await asyncio.to_thread(engine.proc.wait, 20)
             except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        log.close()
+                engine.proc.kill()
+                engine.proc.wait()
+
+
+def _spawn(env: dict[str, str], cwd: Path, log_path: Path) -> subprocess.Popen[bytes]:
+    with log_path.open("wb") as log:  # the child keeps its own copy of the descriptor
+        return subprocess.Popen(
+            [*HOTLINE, "run", "--no-asterisk"], env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT
+        )
+
+
+async def _healthy(engine: RunningEngine, log_path: Path) -> None:
+    deadline = time.monotonic() + 60
+    async with aiohttp.ClientSession() as http:
+        while True:
+            if engine.proc.poll() is not None:
+                raise AssertionError("the engine stopped: " + log_path.read_text()[-2000:])
+            with contextlib.suppress(aiohttp.ClientError, OSError):
+                async with http.get(f"{engine.base}/healthz", timeout=aiohttp.ClientTimeout(total=1)) as r:
+                    if r.status == 200:
+                        return
+            if time.monotonic() > deadline:
+                raise AssertionError("the engine did not answer /healthz within 60 s")
+            await asyncio.sleep(0.2)

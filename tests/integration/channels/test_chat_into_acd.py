@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from acd.chat import ChatBridge
 from acd.core import ContactArrived, OfferAccepted, QueueConfig, QueueConfigured, SeatLoggedIn
 from acd.service import AcdService
@@ -56,3 +58,66 @@ async def test_wechat_message_is_offered_to_the_free_seat_and_assigned_on_accept
             break
         await asyncio.sleep(0.05)
     assert row is not None and row.seat == "B"  # the channels feature knows who answers the citizen
+
+
+async def fresh_acd(channels) -> tuple[AcdService, ChatBridge]:  # type: ignore[no-untyped-def]
+    """What a start builds: an empty ACD with the city's internet queue and the business queue."""
+    bus = Bus()
+    acd = AcdService(bus)
+    for q in (
+        QueueConfig(name="internet", skills=(("general", 1),)),
+        QueueConfig(name="business", skills=(("business", 1),)),
+    ):
+        await acd.feed(QueueConfigured(now=acd.now(), queue=q))
+    return acd, ChatBridge(acd, bus, channels)
+
+
+async def test_a_start_queues_open_chats_again_in_the_queue_they_were_moved_to_at_their_first_time(
+    make_engine_app, caplog
+):
+    eng = await make_engine_app()
+    channels = eng.ctx.deps.channels
+    acd, bridge = await fresh_acd(channels)
+    eng.sink.subscribe(bridge.on_notification)
+    for n, msg_id in enumerate((9101, 9102, 9103)):
+        resp = await eng.client.post("/wechat/webhook", params=query(), data=text(f"o-citizen-{n}", "咨询", msg_id))
+        assert resp.status == 200
+    for _ in range(100):
+        if acd.core.waiting_in("internet") == 3:
+            break
+        await asyncio.sleep(0.05)
+    moved, held, closed = [c.id for c in await channels.open_chats()]
+    first = {c.id: c.created_at for c in await channels.open_chats()}
+    await acd.feed(SeatLoggedIn(now=acd.now(), seat_id="A", skills=(("general", 5), ("business", 5)), ready=True))
+    # The seat takes the first, moves it to the business queue; takes the second; the third ends.
+    await acd.feed(OfferAccepted(now=acd.now(), contact_id=f"wechat-{moved}", seat_id="A"))
+    await bridge.move(f"wechat-{moved}", "business")
+    await acd.feed(OfferAccepted(now=acd.now(), contact_id=f"wechat-{held}", seat_id="A"))
+    await channels.close(closed)
+    assert [(c.id, c.state, c.queue) for c in await channels.open_chats()] == [
+        (moved, "queued", "business"),
+        (held, "assigned", ""),
+    ]
+
+    # The engine stops; a new one starts on the same storage.
+    acd2, bridge2 = await fresh_acd(channels)
+    assert await bridge2.restore() == [f"wechat-{moved}", f"wechat-{held}"]
+    a, b = acd2.core.contact(f"wechat-{moved}"), acd2.core.contact(f"wechat-{held}")
+    assert a is not None and a.queue == "business" and a.enq == pytest.approx(first[moved], abs=0.01)
+    assert b is not None and b.queue == "internet" and b.enq == pytest.approx(first[held], abs=0.01)
+    assert not acd2.core.has_contact(f"wechat-{closed}")
+    assert [(c.id, c.state, c.seat) for c in await channels.open_chats()] == [
+        (moved, "queued", ""),
+        (held, "queued", ""),
+    ]
+    assert await bridge2.restore() == []  # a second look finds them in the ACD already
+
+    class Unreadable:
+        async def open_chats(self) -> list[object]:
+            raise OSError("database is gone")
+
+    _, bridge3 = await fresh_acd(Unreadable())
+    with caplog.at_level("ERROR", logger="acd.chat"):
+        assert await bridge3.restore() == []
+    [line] = [r for r in caplog.records if r.name == "acd.chat" and r.levelname == "ERROR"]
+    assert "chats open before the stop not queued again" in line.getMessage() and line.cause == "database is gone"

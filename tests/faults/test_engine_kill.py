@@ -1,0 +1,165 @@
+"""The faults tier: a real ``hotline run`` killed with SIGKILL (no shutdown code runs) and started
+again on the same database. Every web chat a citizen started, waiting or already with a seat,
+must reach a seat exactly once afterwards, oldest first, at its original place in time.
+
+Voice calls across an engine kill are covered on the sandbox Asterisk by
+``tests/integration/acd/test_callback_promises.py`` (promised call-backs) and the adoption
+tests (callers still on the line); this tier needs no Asterisk."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import json
+import time
+from typing import Any
+
+import aiohttp
+import pytest
+import socketio
+
+from tests.security.engine import RunningEngine, running_engine
+
+pytestmark = pytest.mark.integration
+ENV = {"HOTLINE_SECURITY__TRUSTED_PROXIES": json.dumps(["127.0.0.1"])}
+ACCOUNTS: list[tuple[str, str, str | None]] = [
+    ("seat1", "seat", None),
+    ("seat2", "seat", None),
+    ("sup1", "supervisor", None),
+]
+
+
+class Peer:
+    """One Socket.IO client (a seat's console, a supervisor's board or a citizen's chat page)
+    that keeps every event it is sent, in order."""
+
+    def __init__(self, ns: str) -> None:
+        self.ns = ns
+        self.sio = socketio.AsyncClient(reconnection=False)
+        self.events: dict[str, asyncio.Queue[Any]] = collections.defaultdict(asyncio.Queue)
+
+        async def catch_all(event: str, data: Any = None) -> None:
+            self.events[event].put_nowait(data)
+
+        self.sio.on("*", catch_all, namespace=ns)
+
+    @classmethod
+    async def open(cls, engine: RunningEngine, ns: str, address: str, auth: dict[str, str] | None = None) -> Peer:
+        peer = cls(ns)
+        await peer.sio.connect(
+            engine.base,
+            namespaces=[ns],
+            auth=auth,
+            transports=["websocket"],
+            headers={"X-Forwarded-For": address},
+            wait_timeout=5,
+        )
+        return peer
+
+    async def call(self, event: str, data: Any = None) -> Any:
+        return await self.sio.call(event, data if data is not None else {}, namespace=self.ns, timeout=10)
+
+    async def next(self, event: str, timeout: float = 10, where: Any = None) -> Any:
+        deadline = time.monotonic() + timeout
+        while True:
+            data = await asyncio.wait_for(self.events[event].get(), max(0.01, deadline - time.monotonic()))
+            if where is None or where(data):
+                return data
+
+    def pending(self, event: str) -> list[Any]:
+        out = []
+        while not self.events[event].empty():
+            out.append(self.events[event].get_nowait())
+        return out
+
+
+async def seat(engine: RunningEngine, http: aiohttp.ClientSession, name: str, ready: bool = True) -> Peer:
+    token = await engine.login(http, name)
+    peer = await Peer.open(engine, "/agent", "127.0.0.1", {"token": token})
+    ack = await peer.call("login", {"phone": "external", "ready": ready})
+    assert ack["ok"], ack
+    return peer
+
+
+async def take_offers(console: Peer, count: int) -> list[str]:
+    """Accept the next ``count`` chat offers in the order they come; return their contacts."""
+    taken = []
+    for _ in range(count):
+        offer = await console.next("offer")
+        ack = await console.call("accept", {"contact_id": offer["contact_id"]})
+        assert ack["ok"], ack
+        taken.append(offer["contact_id"])
+    return taken
+
+
+@pytest.fixture
+async def engine(db_url, tmp_path):  # type: ignore[no-untyped-def]
+    """On its own SQLite file and on a fresh PostgreSQL database."""
+    url = "" if db_url.startswith("sqlite") else db_url
+    async with running_engine(tmp_path, ENV, ACCOUNTS, database_url=url) as e:
+        yield e
+
+
+async def test_chats_waiting_and_with_a_seat_survive_a_kill_9_and_reach_seats_once_oldest_first(engine):
+    async with aiohttp.ClientSession() as http:
+        console = await seat(engine, http, "seat1")
+        citizens: list[Peer] = []
+        tokens: list[str] = []
+        contacts: list[str] = []
+        first_at = 0.0
+        for n in range(6):
+            citizen = await Peer.open(engine, "/visitor", f"198.51.100.{n + 10}")
+            hello = await citizen.call("hello")
+            assert hello["ok"], hello
+            ack = await citizen.call("message", {"text": f"第{n}位市民：小区路灯不亮"})
+            assert ack["ok"], ack
+            first_at = first_at or time.time()
+            citizens.append(citizen)
+            tokens.append(hello["token"])
+            contacts.append(f"webchat-{ack['conversation']}")
+            if n < 2:  # the first two are answered before the kill ...
+                assert await take_offers(console, 1) == [contacts[n]]
+                await citizen.next("assigned")
+            if n == 1:  # ... then the only seat pauses: the other four wait
+                assert (await console.call("not_ready", {"reason": "培训"}))["ok"]
+        waiting = [(await c.call("hello"))["queue"]["position"] for c in citizens[2:]]
+        assert waiting == [1, 2, 3, 4]
+        await asyncio.sleep(1.0)
+        for peer in [console, *citizens]:
+            await peer.sio.disconnect()
+
+        engine.kill9()
+        await engine.restart()
+
+        # The citizens' pages reconnect: all six wait again, oldest first (the two a seat held
+        # ahead of the four that were waiting), with their conversation and messages kept.
+        back = [
+            await Peer.open(engine, "/visitor", f"198.51.100.{n + 10}", {"visitor": t}) for n, t in enumerate(tokens)
+        ]
+        hellos = [await c.call("hello") for c in back]
+        assert [h["queue"]["position"] for h in hellos] == [1, 2, 3, 4, 5, 6]
+        assert [f"webchat-{h['conversation']['id']}" for h in hellos] == contacts
+        assert all(h["conversation"]["state"] == "queued" for h in hellos)
+        assert [m["text"] for m in hellos[3]["conversation"]["messages"]] == ["第3位市民：小区路灯不亮"]
+        # The board counts their wait from the first message, not from the restart.
+        sup = await Peer.open(engine, "/supervisor", "127.0.0.1", {"token": await engine.login(http, "sup1")})
+        board = await sup.call("board")
+        internet = next(q for q in board["queues"] if q["queue"] == "internet")
+        assert internet["waiting"] == 6
+        assert internet["longest_wait_s"] >= time.time() - first_at - 1.0
+
+        # Seats sign in again: every chat is offered once, oldest first, and the talk goes on.
+        first = await seat(engine, http, "seat1")
+        assert await take_offers(first, 3) == contacts[:3]
+        second = await seat(engine, http, "seat2")
+        assert await take_offers(second, 3) == contacts[3:]
+        ack = await first.call("chat_send", {"contact_id": contacts[0], "text": "您好，路灯已报修"})
+        assert ack["ok"], ack
+        reply = await back[0].next("message", where=lambda d: d.get("text") == "您好，路灯已报修")
+        assert f"webchat-{reply['conversation']}" == contacts[0]
+        await asyncio.sleep(1.0)
+        assert first.pending("offer") == [] and second.pending("offer") == []  # none offered twice
+        board = await sup.call("board")
+        assert next(q for q in board["queues"] if q["queue"] == "internet")["waiting"] == 0
+        for peer in [first, second, sup, *back]:
+            await peer.sio.disconnect()
