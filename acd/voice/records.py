@@ -131,13 +131,22 @@ class RecordStore:
         """The calls that arrived after ``since``, have no end in their record and wait for a
         call-back (contact id, caller, arrival, data), oldest first; at most ``limit`` of them.
         Filtered in the database, so calls a crash left unended never crowd the promises out."""
+        return await self._open(since, limit, Interaction.data["state"].as_string() == "callback")
+
+    async def unended(self, since: float, limit: int = 10_000) -> list[tuple[str, str, float, dict[str, Any]]]:
+        """The calls after ``since`` whose record has no end and that wait for no call-back: those
+        an engine was handling when it stopped (or died), oldest first; at most ``limit``."""
+        state = Interaction.data["state"].as_string()
+        return await self._open(since, limit, (state != "callback") | state.is_(None))
+
+    async def _open(self, since: float, limit: int, which: Any) -> list[tuple[str, str, float, dict[str, Any]]]:
         query = (
             select(Interaction.contact_id, Interaction.caller, Interaction.arrived_at, Interaction.data)
             .where(
                 Interaction.channel == "voice",
                 Interaction.ended_at.is_(None),
                 Interaction.arrived_at >= _ts(since),
-                Interaction.data["state"].as_string() == "callback",
+                which,
             )
             .order_by(Interaction.arrived_at)
             .limit(limit)

@@ -37,7 +37,7 @@ from acd.voice.api import VoiceError
 from acd.voice.control import CallControl
 from acd.voice.core import commands as vc
 from acd.voice.core import events as ev
-from acd.voice.core.call import Call, from_record
+from acd.voice.core.call import Call, ended_unseen, from_record
 from acd.voice.core.machine import step
 from acd.voice.core.states import ENDED, QUEUED, TALKING
 from acd.voice.missed import MissedCalls
@@ -829,7 +829,34 @@ class VoiceService:
                     await self.drop_channel(cid)  # a seat leg of a call we no longer hold
                 continue
             await self._adopt(channel)
+        if self.reconciled == 0:
+            await self._close_unseen()
         self.reconciled += 1
+
+    async def _close_unseen(self) -> None:
+        """After a start: calls the records show unended that Asterisk no longer holds (and that
+        were not adopted or resumed above) ended while no engine watched; their records are
+        closed once, so a crash leaves no call open for ever nor makes one up as answered."""
+        if self.records is None:
+            return
+        try:
+            async with asyncio.timeout(self.resume_timeout_s):
+                rows = await self.records.unended(self.clock() - self.resume_window_s)
+        except Exception as exc:
+            logger.error(
+                "calls unended at the last stop not closed: records unreadable",
+                extra={"cause": str(exc) or type(exc).__name__},
+            )
+            return
+        now = self.clock()
+        closed = 0
+        for contact_id, caller, arrived, data in rows:
+            if contact_id in self.calls:
+                continue  # adopted from Asterisk, or a call-back waiting again
+            self.records.put(contact_id, caller, arrived, now, ended_unseen(data, now))
+            closed += 1
+        if closed:
+            logger.warning("calls that ended while the engine was down closed", extra={"calls": closed})
 
     async def _resume_callbacks(self) -> None:
         """After a start: the call-backs promised before the engine stopped (their citizens off the

@@ -205,3 +205,11 @@ def from_record(contact_id: str, caller: str, arrived: float, data: dict[str, An
         ivr_record=ivr if isinstance(ivr, dict) else None,
         recording=data.get("recording") if isinstance(data.get("recording"), str) else None,
     )
+
+
+def ended_unseen(data: dict[str, Any], now: float) -> dict[str, Any]:
+    """The record of a call that ended while no engine watched it (the engine was down, and at
+    its start Asterisk no longer had the citizen's channel): ended when the engine learned it,
+    marked ``ended_unseen``. A call never answered stays unanswered (an abandon in the figures),
+    one answered keeps its talk open-ended (no talk time is made up)."""
+    return {**data, "state": "ended", "ended": now, "ended_unseen": True, "hangup_side": data.get("hangup_side") or ""}

@@ -51,3 +51,22 @@ async def test_the_open_call_backs_are_the_recent_promises_without_an_end_oldest
     ]
     assert found[1][3] == {"state": "callback", "queue": "general"}
     assert [c for c, *_ in await store.open_callbacks(since=0.0, limit=1)] == ["old"]
+
+
+async def test_the_unended_calls_are_the_recent_ones_without_an_end_and_no_promise(migrated_engine):
+    store = RecordStore(make_sessionmaker(migrated_engine))
+    store.put("promise", "13800000001", 5001.0, None, {"state": "callback"})  # waits to be called back
+    store.put("talking", "13800000002", 5003.0, None, {"state": "talking", "answered": 5004.0})
+    store.put("waiting", "13800000003", 5002.0, None, {"state": "queued"})
+    store.put("bare", "13800000004", 5004.0, None, {})  # a record without a state is not a promise either
+    store.put("done", "13800000005", 5000.5, 5010.0, {"state": "ended"})
+    store.put("old", "13800000006", 1000.0, None, {"state": "queued"})  # before the window
+    await store.flush()
+    found = await store.unended(since=5000.0)
+    assert [(c, caller, arrived) for c, caller, arrived, _ in found] == [
+        ("waiting", "13800000003", 5002.0),
+        ("talking", "13800000002", 5003.0),
+        ("bare", "13800000004", 5004.0),
+    ]
+    assert found[1][3] == {"state": "talking", "answered": 5004.0}
+    assert [c for c, *_ in await store.unended(since=5000.0, limit=1)] == ["waiting"]
