@@ -74,6 +74,9 @@ class ChatBridge:
             caller=contact.caller,
             enqueued_at=contact.enq,
             avoid_seat=avoid_seat,
+            home=contact.home,  # counted once, where it first arrived
+            answered=contact.answered_at is not None or contact.answered_before,
+            replied=contact.replied,
         )
         self.moving[contact_id] = target
         try:
@@ -148,6 +151,10 @@ class ChatBridge:
                         skills=_skills(chat.skills),
                         caller=chat.citizen or None,
                         enqueued_at=min(chat.created_at, now),
+                        # counted before the stop: offered, and answered or replied if a seat did
+                        home=self.queue,
+                        answered=chat.answered,
+                        replied=chat.replied,
                     )
                 )
             except Exception as exc:  # one damaged conversation must not keep the others out

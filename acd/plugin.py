@@ -155,7 +155,16 @@ def install(app: web.Application, ctx: AppContext) -> None:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10)
 
+    from acd.figures import FiguresStore
+
+    figures = FiguresStore(ctx.sessions)
+
     async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
+        # The day's figures as kept before the last stop (or crash), before anything is counted.
+        kept = await figures.restore(service.core.stats, service.now() - 2 * 86400)
+        if kept:
+            logger.info("figures of the day restored", extra={"rows": kept})
+        figures.start(service.core.stats)
         for queue in load_queues():
             await service.feed(QueueConfigured(now=service.now(), queue=queue))
         sink = ctx.deps.channels_sink
@@ -189,6 +198,7 @@ def install(app: web.Application, ctx: AppContext) -> None:
         await phones.stop()
         await voice.stop()
         await service.stop()
+        await figures.stop(service.core.stats)
         await records.stop()
         await ami.close()
         await ari.close()

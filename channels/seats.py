@@ -85,6 +85,8 @@ class SeatActions:
             if conv.state == "assigned":
                 conv.state = self._step(conv.state, "transfer")
                 conv.seat = ""
+                if not conv.flags.get("answered"):
+                    conv.flags = {**conv.flags, "answered": True}  # counted as answered once
             if queue and conv.flags.get("queue") != queue[:64]:
                 conv.flags = {**conv.flags, "queue": queue[:64]}
             conv.updated_at = utc(self.clock())
@@ -93,17 +95,22 @@ class SeatActions:
 
     async def open_chats(self, limit: int = 10_000) -> list[OpenChat]:
         """Conversations waiting for a seat or held by one, oldest first (at most ``limit``)."""
+        replied = (
+            select(ChannelMessage.id)
+            .where(ChannelMessage.conversation_id == ChannelConversation.id, ChannelMessage.direction == "out")
+            .exists()
+        )
         async with self.sessions() as s:
             rows = (
                 await s.execute(
-                    select(ChannelConversation)
+                    select(ChannelConversation, replied)
                     .where(ChannelConversation.state.in_(("queued", "assigned")))
                     .order_by(ChannelConversation.id)
                     .limit(limit)
                 )
-            ).scalars()
+            ).all()
             chats = []
-            for conv in rows:
+            for conv, wrote in rows:
                 menu = conv.flags.get("menu")
                 chats.append(
                     OpenChat(
@@ -115,6 +122,8 @@ class SeatActions:
                         created_at=timestamp(conv.created_at),
                         queue=str(conv.flags.get("queue") or ""),
                         skills=(f"menu:{menu}",) if menu else (),
+                        answered=conv.state == "assigned" or bool(conv.flags.get("answered")),
+                        replied=bool(wrote),
                     )
                 )
         return chats

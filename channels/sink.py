@@ -44,6 +44,8 @@ class OpenChat:
     created_at: float  # the citizen's first message: the contact's original enqueue time
     queue: str  # where it was last queued ("" for the internet queue)
     skills: tuple[str, ...] = ()
+    answered: bool = False  # a seat took it (and may have moved it on since)
+    replied: bool = False  # a seat wrote to the citizen
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import JSON, Connection, DateTime, Engine, Integer, MetaData, String, create_engine, event
+from sqlalchemy import JSON, BigInteger, Connection, DateTime, Engine, Integer, MetaData, String, create_engine, event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -46,6 +46,21 @@ class Interaction(Base):
     arrived_at: Mapped[dt.datetime] = mapped_column(index=True)
     ended_at: Mapped[dt.datetime | None] = mapped_column(default=None)
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class IntervalFigures(Base):
+    """The ACD's figures per interval as it counts them (``acd/core/stats.py``), kept every second
+    so that a restart changes no reported figure: ``kind`` "contacts" (per queue and channel:
+    offered, answered within 15 s, abandoned ...) or "seats" (seconds in a seat state, queue "")."""
+
+    __tablename__ = "acd_interval_figures"
+
+    interval_start: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(8), primary_key=True)
+    queue: Mapped[str] = mapped_column(String(64), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    figures: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    updated_at: Mapped[dt.datetime]
 
 
 class EventLogEntry(Base):

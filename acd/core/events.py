@@ -41,6 +41,12 @@ class ContactArrived:
     # Re-queued away from this seat (a chat whose citizen waited too long there): it is offered
     # to any other seat that can take it first, and to this one only when no other is available.
     avoid_seat: str | None = None
+    # What a re-queued contact already counted (with ``enqueued_at``): the queue its figures stay
+    # with, and whether a seat answered it (and, a chat, replied) before it was moved or the
+    # engine restarted; such a contact is not counted as answered, replied or abandoned again.
+    home: str | None = None
+    answered: bool = False
+    replied: bool = False
 
 
 @dataclass(frozen=True, slots=True)

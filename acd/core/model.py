@@ -148,6 +148,7 @@ class Seat:
 class Contact:
     __slots__ = (
         "answered_at",
+        "answered_before",
         "arrived_at",
         "avoid",
         "caller",
@@ -207,6 +208,7 @@ class Contact:
         self.seat: str | None = None
         self.number: str | None = None
         self.answered_at: float | None = None
+        self.answered_before = False  # a seat answered it before it was re-queued: counted once
         self.replied = False
         self.arrived_at = now
         self.timer = 0

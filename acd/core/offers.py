@@ -51,9 +51,10 @@ class OffersMixin(RoutingMixin):
         self._seat_action(seat, "accept", f"connected {contact.id}", refresh=False)
         if contact.answered_at is None:
             contact.answered_at = self.now
-            wait = self.now - contact.enq
-            target = self.queue(contact.home).target_for(contact.channel)
-            self.stats.answered(contact.enq, contact.home, contact.channel, wait, target)
+            if not contact.answered_before:
+                wait = self.now - contact.enq
+                target = self.queue(contact.home).target_for(contact.channel)
+                self.stats.answered(contact.enq, contact.home, contact.channel, wait, target)
         if contact.caller is not None:
             self.last_seat[contact.caller] = seat.id
         self._serve(seat)

@@ -273,6 +273,11 @@ class RoutingMixin(CoreState):
         contact = Contact(e.contact_id, e.channel, media, q, prio, enq, self._seq, e.caller, levels, self.now, klass)
         contact.needs = needs
         contact.avoid = e.avoid_seat
+        if counted:
+            if e.home is not None and e.home in self.index.queues:
+                contact.home = e.home
+            contact.answered_before = e.answered
+            contact.replied = e.replied
         self.contacts[contact.id] = contact
         if not counted:
             self.stats.add(enq, contact.home, contact.channel, "offered")
@@ -294,7 +299,7 @@ class RoutingMixin(CoreState):
         seat = self.index.seats.get(contact.seat or "") if contact.state == OFFERED else None
         self.index.pull(contact)
         self._contact_action(contact, "abandon")
-        if contact.answered_at is None:
+        if contact.answered_at is None and not contact.answered_before:
             self.stats.abandoned(contact.enq, contact.home, contact.channel, self.now - contact.enq)
         del self.contacts[contact.id]
         if seat is not None:

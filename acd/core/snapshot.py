@@ -54,6 +54,7 @@ def take(acd: CoreState) -> dict[str, Any]:
         skills, preferred, language = contact.needs
         item["needs"] = [[list(s) for s in skills], [list(s) for s in preferred], language]
         item["avoid"] = contact.avoid
+        item["answered_before"] = contact.answered_before
         item["queued"] = contact.entry is not None
         contacts.append(item)
     return {
@@ -123,6 +124,7 @@ def _restore(acd: CoreState, data: dict[str, Any]) -> None:
         for name in _CONTACT_FIELDS:
             setattr(contact, name, item[name])
         contact.avoid = item.get("avoid")  # absent in snapshots taken before seats could be avoided
+        contact.answered_before = bool(item.get("answered_before", False))  # absent in older snapshots
         skills, preferred, language = item["needs"]
         needs = (
             tuple((str(k), int(v)) for k, v in skills),

@@ -49,6 +49,9 @@ class Stats:
         self.internet_response_s = internet_response_s
         self.rows: dict[Key, dict[str, float]] = {}
         self.seat_time: dict[tuple[int, str], float] = {}
+        # What changed since the adapter last kept the figures (``take_changes``).
+        self.changed: set[Key] = set()
+        self.seat_changed: set[tuple[int, str]] = set()
 
     def _start(self, t: float) -> int:
         return int(t // self.interval_s) * self.interval_s
@@ -58,6 +61,7 @@ class Stats:
         found = self.rows.get(key)
         if found is None:
             found = self.rows[key] = dict.fromkeys(FIELDS, 0.0)
+        self.changed.add(key)  # every caller changes the row it asked for
         return found
 
     def add(self, enq: float, queue: str, channel: str, name: str, value: float = 1.0) -> None:
@@ -90,6 +94,7 @@ class Stats:
             stop = min(bound, end)
             key = (self._start(t), state)
             self.seat_time[key] = self.seat_time.get(key, 0.0) + (stop - t)
+            self.seat_changed.add(key)
             t = stop
 
     # -- reports ---------------------------------------------------------------------------
@@ -150,6 +155,40 @@ class Stats:
     def load(self, data: dict[str, Any]) -> None:
         self.rows = {(int(k[0]), str(k[1]), str(k[2])): dict(v) for k, v in data["rows"]}
         self.seat_time = {(int(k[0]), str(k[1])): float(v) for k, v in data["seat_time"]}
+
+    def take_changes(self) -> dict[str, Any]:
+        """The rows and seat times changed since the last call, whole (as :meth:`to_dict`), so that
+        writing them is idempotent; the changes are forgotten."""
+        out = {
+            "rows": [[list(k), dict(self.rows[k])] for k in sorted(self.changed)],
+            "seat_time": [[list(k), self.seat_time[k]] for k in sorted(self.seat_changed)],
+        }
+        self.changed = set()
+        self.seat_changed = set()
+        return out
+
+    def give_back(self, changes: dict[str, Any]) -> None:
+        """Changes taken but not kept (the database refused them): taken again next time."""
+        self.changed.update((int(k[0]), str(k[1]), str(k[2])) for k, _ in changes["rows"])
+        self.seat_changed.update((int(k[0]), str(k[1])) for k, _ in changes["seat_time"])
+
+    def merge(self, data: dict[str, Any]) -> None:
+        """Add figures kept before a restart (as :meth:`to_dict`) to what was counted since the
+        start (nothing, when they are read before the first contact); a row that had both is
+        written again."""
+        for k, v in data["rows"]:
+            key = (int(k[0]), str(k[1]), str(k[2]))
+            kept = {name: float(v.get(name, 0.0)) for name in FIELDS}
+            if key in self.rows:
+                self.rows[key] = {name: kept[name] + self.rows[key][name] for name in FIELDS}
+                self.changed.add(key)
+            else:
+                self.rows[key] = kept
+        for k, v in data["seat_time"]:
+            seat_key = (int(k[0]), str(k[1]))
+            if seat_key in self.seat_time:
+                self.seat_changed.add(seat_key)
+            self.seat_time[seat_key] = self.seat_time.get(seat_key, 0.0) + float(v)
 
 
 def _ratio(num: float, den: float) -> float | None:

@@ -73,6 +73,14 @@ class Peer:
         return out
 
 
+FIGURES = ("offered", "answered", "abandoned", "internet_rate_today")
+
+
+def internet_figures(board: dict[str, Any]) -> dict[str, Any]:
+    assert board["ok"], board
+    return next(q for q in board["queues"] if q["queue"] == "internet")
+
+
 async def seat(engine: RunningEngine, http: aiohttp.ClientSession, name: str, ready: bool = True) -> Peer:
     token = await engine.login(http, name)
     peer = await Peer.open(engine, "/agent", "127.0.0.1", {"token": token})
@@ -124,7 +132,13 @@ async def test_chats_waiting_and_with_a_seat_survive_a_kill_9_and_reach_seats_on
                 assert (await console.call("not_ready", {"reason": "培训"}))["ok"]
         waiting = [(await c.call("hello"))["queue"]["position"] for c in citizens[2:]]
         assert waiting == [1, 2, 3, 4]
-        await asyncio.sleep(1.0)
+        ack = await console.call("chat_send", {"contact_id": contacts[0], "text": "您好，请讲"})
+        assert ack["ok"], ack
+        await asyncio.sleep(1.5)  # the figures are kept once a second
+        sup = await Peer.open(engine, "/supervisor", "127.0.0.1", {"token": await engine.login(http, "sup1")})
+        before = internet_figures(await sup.call("board"))
+        assert (before["offered"], before["answered"], before["abandoned"]) == (6, 2, 0)
+        await sup.sio.disconnect()
         for peer in [console, *citizens]:
             await peer.sio.disconnect()
 
@@ -144,9 +158,11 @@ async def test_chats_waiting_and_with_a_seat_survive_a_kill_9_and_reach_seats_on
         # The board counts their wait from the first message, not from the restart.
         sup = await Peer.open(engine, "/supervisor", "127.0.0.1", {"token": await engine.login(http, "sup1")})
         board = await sup.call("board")
-        internet = next(q for q in board["queues"] if q["queue"] == "internet")
+        internet = internet_figures(board)
         assert internet["waiting"] == 6
         assert internet["longest_wait_s"] >= time.time() - first_at - 1.0
+        # The day's figures are those before the kill: nobody is counted twice or lost.
+        assert {k: internet[k] for k in FIGURES} == {k: before[k] for k in FIGURES}
 
         # Seats sign in again: every chat is offered once, oldest first, and the talk goes on.
         first = await seat(engine, http, "seat1")
@@ -159,7 +175,9 @@ async def test_chats_waiting_and_with_a_seat_survive_a_kill_9_and_reach_seats_on
         assert f"webchat-{reply['conversation']}" == contacts[0]
         await asyncio.sleep(1.0)
         assert first.pending("offer") == [] and second.pending("offer") == []  # none offered twice
-        board = await sup.call("board")
-        assert next(q for q in board["queues"] if q["queue"] == "internet")["waiting"] == 0
+        after = internet_figures(await sup.call("board"))
+        # Six citizens, each counted once as offered and once as answered, however often a seat took them.
+        assert (after["waiting"], after["offered"], after["answered"], after["abandoned"]) == (0, 6, 6, 0)
+        assert after["internet_rate_today"] == before["internet_rate_today"]  # the one reply before the kill
         for peer in [first, second, sup, *back]:
             await peer.sio.disconnect()
