@@ -13,6 +13,7 @@ import contextlib
 import functools
 import itertools
 import logging
+import secrets
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
@@ -124,6 +125,10 @@ class VoiceService:
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.plays: dict[str, asyncio.Future[Any]] = {}
         self._seq = itertools.count(1)
+        # Channel, bridge and playback ids this engine makes carry its run's tag: a restarted
+        # engine adopts callers whose old seat legs and talk bridges Asterisk may still hold, and
+        # ids counted from 1 again once collided with them (409: the bridge already exists).
+        self._tag = secrets.token_hex(3)
         self._task: asyncio.Task[None] | None = None
         # call (contact id, else channel id) -> the task handling its latest event
         self._chains: dict[str, asyncio.Task[None]] = {}
@@ -371,7 +376,13 @@ class VoiceService:
             logger.exception("enqueue after IVR failed", extra={"contact": call.contact_id})
 
     async def enqueue(
-        self, call: Call, routing: Routing, enqueued_at: float | None = None, *, answer: bool = False
+        self,
+        call: Call,
+        routing: Routing,
+        enqueued_at: float | None = None,
+        *,
+        answer: bool = False,
+        answered: bool = False,
     ) -> None:
         """Let the ACD offer the call, then answer (when asked) and hold the caller.
 
@@ -393,6 +404,7 @@ class VoiceService:
             enqueued_at=enqueued_at,
             answer=answer,
             record=queue in self.recording_queues,
+            answered=answered,
         )
         await self.carry_out(call, step(call, event))
 
@@ -564,6 +576,7 @@ class VoiceService:
                 language=arrive.language,
                 caller=call.caller or None,
                 enqueued_at=arrive.enqueued_at,
+                answered=arrive.answered,
             )
         )
 
@@ -655,7 +668,7 @@ class VoiceService:
             )
         except VoiceError:
             dial = ""  # a cloud seat at a number nobody may call: unreachable, below
-        leg_id = f"seat-{call.contact_id}-{next(self._seq)}"
+        leg_id = f"seat-{call.contact_id}-{self._tag}-{next(self._seq)}"
         step(call, ev.OfferMade(self.clock(), offer.seat_id, offer.reason, leg_id))
         self.legs[leg_id] = call
         shown = call.caller or "anonymous"
@@ -695,7 +708,7 @@ class VoiceService:
         if call is None:
             return
         media = tuple(self.announcement(announce.position, announce.expected_wait_s))
-        pid = f"ann-{call.contact_id}-{next(self._seq)}"
+        pid = f"ann-{call.contact_id}-{self._tag}-{next(self._seq)}"
         await self.carry_out(call, step(call, ev.AnnouncementDue(self.clock(), pid, media, announce.position)))
 
     async def _play_announcement(self, call: Call, command: vc.Announce) -> None:
@@ -744,7 +757,7 @@ class VoiceService:
     # -- call-backs -------------------------------------------------------------------------
     async def _dial_citizen(self, call: Call, number: str) -> None:
         self.pending_callbacks.pop(call.contact_id, None)
-        leg = f"cb-{call.contact_id}-{next(self._seq)}"
+        leg = f"cb-{call.contact_id}-{self._tag}-{next(self._seq)}"
         step(call, ev.CitizenDialled(self.clock(), leg, number))
         self.legs[leg] = call
         try:
@@ -812,6 +825,8 @@ class VoiceService:
                 await asyncio.sleep(0.5 * (attempt + 1))
         if channels is None:
             return
+        # The first time: what the records say of the calls a stopped (or dead) engine held.
+        kept = await self._unended() if self.reconciled == 0 else None
         alive = {c["id"]: c for c in channels if isinstance(c, dict) and "id" in c}
         # Calls we knew that Asterisk no longer has ended while we were away.
         for call in list(self.calls.values()):
@@ -820,6 +835,8 @@ class VoiceService:
             elif call.leg is not None and call.leg.channel_id not in alive:
                 await self._seat_leg_gone(call, call.leg.channel_id, None)
         self.holding.clear()
+        if kept is not None:
+            await self._drop_stale_bridges()
         for cid, channel in alive.items():
             if cid in self.by_channel or cid in self.legs:
                 continue
@@ -828,29 +845,51 @@ class VoiceService:
                 if data.startswith(f"{self.ari.app},seat"):
                     await self.drop_channel(cid)  # a seat leg of a call we no longer hold
                 continue
-            await self._adopt(channel)
-        if self.reconciled == 0:
-            await self._close_unseen()
+            record = kept.get(cid) if kept is not None else None
+            await self._adopt(channel, answered=bool(record is not None and record[2].get("answered")))
+        if kept is not None:
+            await self._close_unseen(kept)
         self.reconciled += 1
 
-    async def _close_unseen(self) -> None:
-        """After a start: calls the records show unended that Asterisk no longer holds (and that
-        were not adopted or resumed above) ended while no engine watched; their records are
-        closed once, so a crash leaves no call open for ever nor makes one up as answered."""
-        if self.records is None:
+    async def _drop_stale_bridges(self) -> None:
+        """After a start: talk bridges of the engine before (their seat legs hung up above) would
+        keep an adopted caller away from the holding bridge; none of them is ours."""
+        try:
+            bridges = await self.ari.bridges()
+        except AriError as exc:
+            logger.warning("reconcile: cannot list bridges", extra={"cause": str(exc)})
             return
+        ours = {call.talk_bridge for call in self.calls.values() if call.talk_bridge}
+        for bridge in bridges:
+            bid = str(bridge.get("id", "")) if isinstance(bridge, dict) else ""
+            if bid.startswith("talk-") and bid not in ours:
+                with contextlib.suppress(AriError):
+                    await self.ari.destroy_bridge(bid)
+
+    async def _unended(self) -> dict[str, tuple[str, float, dict[str, Any]]]:
+        """Records without an end (no promised call-backs): contact -> (caller, arrival, data)."""
+        if self.records is None:
+            return {}
         try:
             async with asyncio.timeout(self.resume_timeout_s):
                 rows = await self.records.unended(self.clock() - self.resume_window_s)
         except Exception as exc:
             logger.error(
-                "calls unended at the last stop not closed: records unreadable",
+                "calls unended at the last stop not looked up: records unreadable",
                 extra={"cause": str(exc) or type(exc).__name__},
             )
+            return {}
+        return {contact_id: (caller, arrived, data) for contact_id, caller, arrived, data in rows}
+
+    async def _close_unseen(self, kept: dict[str, tuple[str, float, dict[str, Any]]]) -> None:
+        """After a start: calls the records show unended that Asterisk no longer holds (and that
+        were not adopted or resumed above) ended while no engine watched; their records are
+        closed once, so a crash leaves no call open for ever nor makes one up as answered."""
+        if self.records is None:
             return
         now = self.clock()
         closed = 0
-        for contact_id, caller, arrived, data in rows:
+        for contact_id, (caller, arrived, data) in kept.items():
             if contact_id in self.calls:
                 continue  # adopted from Asterisk, or a call-back waiting again
             self.records.put(contact_id, caller, arrived, now, ended_unseen(data, now))
@@ -889,7 +928,9 @@ class VoiceService:
                 "call-backs promised before the stop wait again at their place", extra={"calls": len(self.resumed)}
             )
 
-    async def _adopt(self, channel: dict[str, Any]) -> None:
+    async def _adopt(self, channel: dict[str, Any], *, answered: bool = False) -> None:
+        """A caller in Asterisk that no engine holds (after a start) waits on at its first place;
+        ``answered``: a seat had answered it before the stop (it is not counted as answered again)."""
         cid = channel["id"]
         try:
             enq, _, queue = (await self.ari.get_var(cid, "HOTLINE_ENQUEUED")).partition(";")
@@ -904,7 +945,7 @@ class VoiceService:
             step(call, ev.Adopted(self.clock(), queue or self.default_queue, float(enq) if enq else None))
             return
         if enq and queue:
-            await self.enqueue(call, {"queue": queue}, enqueued_at=float(enq))
+            await self.enqueue(call, {"queue": queue}, enqueued_at=float(enq), answered=answered)
         else:
             await self.enqueue(call, {"queue": self.default_queue})
 

@@ -50,6 +50,7 @@ class Arrive:
     preferred: Skills = ()  # wanted first, dropped when widening
     language: str | None = None
     enqueued_at: float | None = None  # a re-queue's, an adopted or a call-back's first enqueue time
+    answered: bool = False  # a seat answered it before (a transfer to a queue, adopted): counted once
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ class Enqueued:
     enqueued_at: float | None = None
     answer: bool = False  # answer the citizen first (no IVR answered them)
     record: bool = False  # the queue's talks are recorded
+    answered: bool = False  # adopted after a restart: a seat had answered it (counted once)
 
 
 @dataclass(frozen=True)

@@ -441,6 +441,7 @@ def enqueued(
     enqueued_at: float | None = None,
     answer: bool = False,
     record: bool = False,
+    answered: bool = False,
 ) -> list[VoiceCommand]:
     """The call joins ``queue`` (after the IVR, straight from Stasis, re-queued by a transfer or
     adopted after a restart at ``enqueued_at``, its first enqueue time, counted once).
@@ -452,7 +453,7 @@ def enqueued(
     call.queue = queue
     call.move("enqueue")
     call.enqueued = enqueued_at or now
-    arrive = Arrive(queue, "voice", priority, skills, preferred, language, enqueued_at)
+    arrive = Arrive(queue, "voice", priority, skills, preferred, language, enqueued_at, answered and bool(enqueued_at))
     if record:
         call.recording = f"call-{call.contact_id}"
     return [arrive, Hold(answer=answer), MarkPlace(), Save(final=False)]
@@ -584,8 +585,8 @@ def requeued(call: Call, queue: str, now: float, *, record: bool = False) -> lis
     if call.talk_bridge:
         out.append(LeaveBridge(call.talk_bridge, call.channel_id))
     out += _drop_talk_bridge(call)
-    call.answered = None
-    return [*out, *enqueued(call, queue, now, enqueued_at=call.enqueued, record=record)]
+    answered, call.answered = call.answered is not None, None
+    return [*out, *enqueued(call, queue, now, enqueued_at=call.enqueued, record=record, answered=answered)]
 
 
 # -- supervisors ------------------------------------------------------------------------------

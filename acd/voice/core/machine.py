@@ -75,6 +75,7 @@ _HANDLERS: Final[dict[type[Any], Callable[[Call, Any], list[VoiceCommand]]]] = {
         enqueued_at=e.enqueued_at,
         answer=e.answer,
         record=e.record,
+        answered=e.answered,
     ),
     ev.Adopted: _adopted,
     ev.Requeued: lambda c, e: flow.requeued(c, e.queue, e.now, record=e.record),

@@ -123,6 +123,49 @@ async def test_a_caller_who_hung_up_while_the_engine_was_down_is_closed_once_as_
                 await ari2.close()
 
 
+async def test_a_call_talking_at_the_engines_death_is_served_again_and_counted_answered_once(settings, sessions):
+    async with voice_stack(settings, sessions) as s:
+        await s.seats(("1501", "seat_answer.xml", {"general": 2}))
+        caller = await s.call("13800000035", hold_ms=12000)
+        await s.talking("1501")
+        first = next(iter(s.voice.calls.values()))
+        answered = sum(r["answered"] for r in s.acd.core.interval_stats() if r["channel"] == "voice")
+        assert answered == 1
+        await s.records.flush()
+        await s.voice.stop()
+        await s.ari.close()
+
+        a = settings.asterisk
+        ari2 = AriClient(a.ari_url, a.ari_user, a.ari_password, a.app_name)
+        acd2 = AcdService(Bus(), Acd(AcdSettings(wrap_up_s={"voice": 0.5, "chat": 0.0})))
+        for q in harness_queues():
+            await acd2.feed(QueueConfigured(now=acd2.now(), queue=q))
+        voice2 = VoiceService(ari2, acd2, records=s.records)
+        acd2.start()
+        voice2.start()
+        try:
+            await asyncio.wait_for(voice2.connected.wait(), 10)
+            for _ in range(50):
+                if first.contact_id in voice2.calls:
+                    break
+                await asyncio.sleep(0.1)
+            assert first.contact_id in voice2.calls, "the caller cut from the seat was not adopted"
+            s.voice, s.acd = voice2, acd2
+            await s.seats(("1502", "seat_answer.xml", {"general": 2}))
+            await s.talking("1502")
+            # Counted before the death as offered and answered: the new engine counts neither again.
+            rows = [r for r in acd2.core.interval_stats() if r["channel"] == "voice"]
+            assert sum(r["answered"] for r in rows) == 0 and sum(r["offered"] for r in rows) == 0
+            assert await caller.wait(30) == 0, caller.out
+            rec = await s.record()
+            assert rec["seat"] == "1502" and rec["enqueued"] == pytest.approx(first.enqueued, abs=0.01)
+        finally:
+            await voice2.stop()
+            await acd2.stop()
+            with contextlib.suppress(Exception):
+                await ari2.close()
+
+
 async def test_asterisk_restart_ends_calls_once_and_the_engine_takes_calls_again(settings, sessions):
     async with voice_stack(settings, sessions) as s:
         caller = await s.call("13800000032", hold_ms=20000)

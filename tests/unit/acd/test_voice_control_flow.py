@@ -53,7 +53,7 @@ def test_a_transfer_to_a_queue_ends_the_seats_contact_and_requeues_at_the_first_
         flow.Hangup("seat-c1-1"),
         flow.LeaveBridge("talk-seat-c1-1", "c1"),
         flow.DestroyBridge("talk-seat-c1-1"),
-        flow.Arrive("business", enqueued_at=1.0),
+        flow.Arrive("business", enqueued_at=1.0, answered=True),  # answered once: not counted again
         flow.Hold(answer=False),
         flow.MarkPlace(),
         flow.Save(final=False),
