@@ -39,6 +39,7 @@ from acd.core.events import (
     SeatReady,
     SeatReplied,
     SeatSkillsChanged,
+    TalkResumed,
     Tick,
     WrapUpDone,
 )
@@ -76,6 +77,7 @@ class Acd(OffersMixin):
             OfferRejected: self._on_rejected,
             OfferFailed: self._on_failed,
             WrapUpDone: self._on_wrap_done,
+            TalkResumed: self._on_talk_resumed,
         }
 
     # -- the entry point ------------------------------------------------------------------
@@ -166,6 +168,10 @@ class Acd(OffersMixin):
         max_chats = self.settings.max_chats if e.max_chats is None else e.max_chats
         seat = Seat(e.seat_id, self._seat_seq, skills, frozenset(e.groups), e.kind, e.ring_delay_s, max_chats, e.now)
         self.index.attach(seat)
+        talk = self.detached.pop(e.seat_id, None)
+        if talk is not None:  # its call went on through an engine restart: busy on it from the start
+            self._attach_talk(self.contacts[talk], seat, "login_talking", None if e.ready else "login")
+            return
         self._seat_action(seat, "login_ready" if e.ready else "login", "" if e.ready else "login", refresh=False)
         self._serve(seat)
 

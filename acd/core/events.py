@@ -160,6 +160,22 @@ class WrapUpDone:
     seat_id: str
 
 
+@dataclass(frozen=True, slots=True)
+class TalkResumed:
+    """After a start: a call whose citizen and seat were still talking when the engine stopped
+    (Asterisk kept their bridge). It is connected to ``seat_id`` at once if that seat is signed
+    in and free for a call, else when the seat signs in (busy from its first moment); it counts
+    nothing again (it was offered and answered before the stop)."""
+
+    now: float
+    contact_id: str
+    queue: str
+    seat_id: str
+    enqueued_at: float
+    answered_at: float
+    caller: str | None = None
+
+
 Event = (
     Tick
     | QueueConfigured
@@ -178,6 +194,7 @@ Event = (
     | OfferRejected
     | OfferFailed
     | WrapUpDone
+    | TalkResumed
 )
 
 EVENT_TYPES: Final[dict[str, type[Any]]] = {
@@ -200,6 +217,7 @@ EVENT_TYPES: Final[dict[str, type[Any]]] = {
         OfferRejected,
         OfferFailed,
         WrapUpDone,
+        TalkResumed,
     )
 }
 

@@ -14,9 +14,10 @@ from acd.core.events import (
     ContactArrived,
     ContactEnded,
     SeatReplied,
+    TalkResumed,
 )
 from acd.core.model import Bucket, Contact, Level, Seat, needs_class
-from acd.core.states import CALLBACK, CONNECTED, OFFERED, RESERVED, next_contact_state
+from acd.core.states import CALLBACK, CONNECTED, NOT_READY, OFFERED, READY, RESERVED, next_contact_state
 
 
 class RoutingMixin(CoreState):
@@ -331,6 +332,12 @@ class RoutingMixin(CoreState):
             next_contact_state(contact.id, contact.state, "abandon")
             self._abandon(contact)
             return
+        if self.detached.get(contact.seat or "") == contact.id:  # its seat has not signed in again
+            self._contact_action(contact, "end")
+            del self.detached[contact.seat or ""]
+            self._count_handled(contact)
+            del self.contacts[contact.id]
+            return
         seat = self._seat(contact.seat or "")
         self._end_contact(contact, seat)
         self._after_end(seat, contact.media)
@@ -341,12 +348,54 @@ class RoutingMixin(CoreState):
             seat.voice = None
         else:
             seat.chats.remove(contact.id)
+        self._count_handled(contact)
+        del self.contacts[contact.id]
+
+    def _count_handled(self, contact: Contact) -> None:
         handled = self.now - (contact.answered_at or self.now)
         self.stats.add(contact.enq, contact.home, contact.channel, "handled")
         self.stats.add(contact.enq, contact.home, contact.channel, "handle_sum", handled)
         alpha = self.settings.aht_alpha
         self.aht[contact.media] = (1 - alpha) * self.aht[contact.media] + alpha * handled
-        del self.contacts[contact.id]
+
+    def _on_talk_resumed(self, e: TalkResumed) -> None:
+        if e.contact_id in self.contacts:
+            raise ValueError(f"contact {e.contact_id!r} is already in the engine")
+        q = self.queue(e.queue)
+        if e.seat_id in self.detached:
+            raise ValueError(f"seat {e.seat_id!r} already has a call waiting for its return")
+        seat = self.index.seats.get(e.seat_id)
+        free = seat is not None and seat.voice is None and seat.offer is None and seat.state in (READY, NOT_READY)
+        if seat is not None and seat.voice is not None:
+            raise ValueError(f"seat {e.seat_id!r} is on another call")
+        enq = min(float(e.enqueued_at), self.now)
+        levels, klass, needs = self._route(q, "voice", ((), (), None), e.contact_id)
+        self._seq += 1
+        prio = self.settings.priorities["normal"]
+        contact = Contact(e.contact_id, "voice", "voice", q, prio, enq, self._seq, e.caller, levels, self.now, klass)
+        contact.needs = needs
+        contact.state = CONNECTED  # connected before the restart: offered and answered then
+        contact.seat = e.seat_id
+        contact.answered_at = min(max(float(e.answered_at), enq), self.now)
+        contact.answered_before = True
+        self.contacts[contact.id] = contact
+        if seat is not None and free:
+            self._attach_talk(contact, seat, "talk_resumed")
+        else:  # the seat signs in later (or is busy on chats' offers now): it gets the call then
+            self.detached[e.seat_id] = contact.id
+
+    def _attach_talk(self, contact: Contact, seat: Seat, action: str, pause: str | None = None) -> None:
+        """A resumed talk becomes the seat's call: busy now; a seat that was not ready (or signs
+        in not ready) is not ready again once the call is over."""
+        if pause is None and seat.state == NOT_READY:
+            pause = seat.reason or "break"
+        self._seat_action(seat, action, f"connected {contact.id}", refresh=False)
+        seat.voice = contact.id
+        if pause:
+            was = self.index.counts_staffed(seat)
+            seat.pending = pause
+            self.index.staffing_changed(seat, was)
+        self._serve(seat)
 
     def _after_end(self, seat: Seat, media: str) -> None:
         if seat.state == RESERVED:

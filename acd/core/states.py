@@ -22,14 +22,18 @@ SEAT_STATES: Final = (LOGGED_OUT, NOT_READY, READY, RESERVED, BUSY, WRAP_UP)
 # "pause" in a working state only records a pending not_ready that takes effect when the
 # seat has finished its contacts; "resume" cancels it.
 SEAT_TABLE: Final[dict[str, dict[str, str]]] = {
-    LOGGED_OUT: {"login": NOT_READY, "login_ready": READY},
+    # "login_talking": the seat signs in while a call it was talking on before an engine restart
+    # goes on; "talk_resumed": such a call is given back to a seat signed in and free.
+    LOGGED_OUT: {"login": NOT_READY, "login_ready": READY, "login_talking": BUSY},
     NOT_READY: {
+        "talk_resumed": BUSY,
         "ready": READY,
         "pause": NOT_READY,
         "logout": LOGGED_OUT,
         "gone": LOGGED_OUT,
     },
     READY: {
+        "talk_resumed": BUSY,
         "offer": RESERVED,
         "pause": NOT_READY,
         "ready": READY,

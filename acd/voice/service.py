@@ -32,13 +32,14 @@ from acd.core import (
     OfferFailed,
     Overflow,
     StartCallback,
+    TalkResumed,
 )
 from acd.service import AcdService
 from acd.voice.api import VoiceError
 from acd.voice.control import CallControl
 from acd.voice.core import commands as vc
 from acd.voice.core import events as ev
-from acd.voice.core.call import Call, ended_unseen, from_record
+from acd.voice.core.call import Call, ended_unseen, from_record, talk_from_record
 from acd.voice.core.machine import step
 from acd.voice.core.states import ENDED, QUEUED, TALKING
 from acd.voice.missed import MissedCalls
@@ -589,6 +590,22 @@ class VoiceService:
         if command.event == "callback_requested":
             await self.acd.feed(CallbackRequested(now=now, contact_id=call.contact_id, number=command.number))
             return
+        if command.event == "resumed":
+            try:
+                await self.acd.feed(
+                    TalkResumed(
+                        now=now,
+                        contact_id=call.contact_id,
+                        queue=call.queue or self.default_queue,
+                        seat_id=command.seat_id,
+                        enqueued_at=call.enqueued or call.arrived,
+                        answered_at=call.answered or now,
+                        caller=call.caller or None,
+                    )
+                )
+            except ValueError as exc:  # the seat signed in and took another call first: the talk goes on
+                logger.warning("talk goes on outside routing", extra={"contact": call.contact_id, "cause": str(exc)})
+            return
         event: ContactAbandoned | ContactEnded | OfferFailed
         if command.event == "abandoned":
             event = ContactAbandoned(now=now, contact_id=call.contact_id)
@@ -836,7 +853,9 @@ class VoiceService:
                 await self._seat_leg_gone(call, call.leg.channel_id, None)
         self.holding.clear()
         if kept is not None:
-            await self._drop_stale_bridges()
+            bridges = await self._bridges()
+            await self._resume_talks(alive, bridges, kept)
+            await self._drop_stale_bridges(bridges)
         for cid, channel in alive.items():
             if cid in self.by_channel or cid in self.legs:
                 continue
@@ -851,14 +870,61 @@ class VoiceService:
             await self._close_unseen(kept)
         self.reconciled += 1
 
-    async def _drop_stale_bridges(self) -> None:
-        """After a start: talk bridges of the engine before (their seat legs hung up above) would
-        keep an adopted caller away from the holding bridge; none of them is ours."""
+    async def _bridges(self) -> list[dict[str, Any]]:
         try:
             bridges = await self.ari.bridges()
         except AriError as exc:
             logger.warning("reconcile: cannot list bridges", extra={"cause": str(exc)})
-            return
+            return []
+        return [b for b in bridges if isinstance(b, dict)]
+
+    async def _resume_talks(
+        self,
+        alive: dict[str, dict[str, Any]],
+        bridges: list[dict[str, Any]],
+        kept: dict[str, tuple[str, float, dict[str, Any]]],
+    ) -> None:
+        """After a start: a citizen and a seat still talking in a bridge Asterisk kept go on
+        talking; the call is the seat's again (the seat is busy on it once it signs in), rebuilt
+        from the stored record. A talk whose record says no seat answered is not resumed."""
+        resumed = 0
+        for bridge in bridges:
+            bid, members = str(bridge.get("id", "")), bridge.get("channels")
+            if not bid.startswith("talk-") or not isinstance(members, list) or len(members) != 2:
+                continue
+            apps = {str(m): str(((alive.get(str(m)) or {}).get("dialplan") or {}).get("app_data", "")) for m in members}
+            citizen = next((m for m, a in apps.items() if a.startswith(f"{self.ari.app},inbound")), None)
+            leg = next((m for m, a in apps.items() if a.startswith(f"{self.ari.app},seat,")), None)
+            if citizen is None or leg is None or citizen in self.calls or citizen not in kept:
+                continue
+            parts = apps[leg].split(",")  # "<app>,seat,<contact>,<seat>", as the offer originated it
+            contact, seat_id = (parts[2], parts[3]) if len(parts) == 4 else ("", "")
+            caller, arrived, data = kept[citizen]
+            call = talk_from_record(citizen, caller, arrived, data)
+            if contact != citizen or not seat_id or call is None:
+                continue
+            self.calls[citizen] = call
+            self.by_channel[citizen] = call
+            self.legs[leg] = call
+            recording = data.get("recording") if isinstance(data.get("recording"), str) else None
+            event = ev.TalkResumed(
+                self.clock(),
+                leg,
+                seat_id,
+                bid,
+                str(data["queue"]),
+                float(data["enqueued"]),
+                float(data["answered"]),
+                recording,
+            )
+            await self.carry_out(call, step(call, event))
+            resumed += 1
+        if resumed:
+            logger.warning("calls talking at the last stop go on with their seats", extra={"calls": resumed})
+
+    async def _drop_stale_bridges(self, bridges: list[dict[str, Any]]) -> None:
+        """After a start: talk bridges of the engine before (their seat legs hung up above) would
+        keep an adopted caller away from the holding bridge; none of them is ours."""
         ours = {call.talk_bridge for call in self.calls.values() if call.talk_bridge}
         for bridge in bridges:
             bid = str(bridge.get("id", "")) if isinstance(bridge, dict) else ""

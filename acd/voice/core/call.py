@@ -207,6 +207,29 @@ def from_record(contact_id: str, caller: str, arrived: float, data: dict[str, An
     )
 
 
+def talk_from_record(contact_id: str, caller: str, arrived: float, data: dict[str, Any]) -> Call | None:
+    """The call of a talk that went on through an engine restart, from its stored record: its
+    history kept (offers, IVR path), ready for :class:`~acd.voice.core.events.TalkResumed`. None
+    if the record says no seat answered it, or is damaged."""
+    answered, enqueued, queue = data.get("answered"), data.get("enqueued"), data.get("queue")
+    for value in (answered, enqueued):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return None
+    if not isinstance(queue, str) or not queue:
+        return None
+    offers, ivr = data.get("offers"), data.get("ivr")
+    return Call(
+        contact_id=contact_id,
+        channel_id=contact_id,
+        caller=caller,
+        arrived=arrived,
+        server=str(data.get("server") or "default"),
+        ivr_path=[str(p) for p in data.get("ivr_path") or []],
+        offers=[o for o in offers if isinstance(o, dict)] if isinstance(offers, list) else [],
+        ivr_record=ivr if isinstance(ivr, dict) else None,
+    )
+
+
 def ended_unseen(data: dict[str, Any], now: float) -> dict[str, Any]:
     """The record of a call that ended while no engine watched it (the engine was down, and at
     its start Asterisk no longer had the citizen's channel): ended when the engine learned it,

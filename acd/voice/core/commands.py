@@ -33,7 +33,7 @@ class ToAcd:
     """Tell the ACD core: the contact was abandoned or ended, its offer to ``seat_id`` failed or
     was accepted, or the citizen asked to be called back at ``number``."""
 
-    event: Literal["abandoned", "ended", "offer_failed", "accepted", "callback_requested"]
+    event: Literal["abandoned", "ended", "offer_failed", "accepted", "callback_requested", "resumed"]
     seat_id: str = ""
     cause: str = ""
     number: str = ""

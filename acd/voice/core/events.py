@@ -46,6 +46,21 @@ class Adopted:
 
 
 @dataclass(frozen=True)
+class TalkResumed:
+    """After a restart: the citizen and the seat's leg ``leg_id`` still talk in ``bridge`` (Asterisk
+    kept them); the call goes on as the seat's, with its times from the stored record."""
+
+    now: float
+    leg_id: str
+    seat_id: str
+    bridge: str
+    queue: str
+    enqueued_at: float
+    answered_at: float
+    recording: str | None = None
+
+
+@dataclass(frozen=True)
 class Requeued:
     """The seat transferred the citizen to ``queue``: back in line at the first enqueue time."""
 
@@ -364,6 +379,7 @@ class SurveyRated:
 VoiceEvent = (
     Enqueued
     | Adopted
+    | TalkResumed
     | Requeued
     | OfferMade
     | OfferRefused
@@ -407,6 +423,7 @@ EVENT_TYPES: Final[dict[str, type[Any]]] = {
     for cls in (
         Enqueued,
         Adopted,
+        TalkResumed,
         Requeued,
         OfferMade,
         OfferRefused,

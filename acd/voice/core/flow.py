@@ -459,6 +459,29 @@ def enqueued(
     return [arrive, Hold(answer=answer), MarkPlace(), Save(final=False)]
 
 
+def talk_resumed(
+    call: Call,
+    leg_id: str,
+    seat_id: str,
+    bridge: str,
+    queue: str,
+    enqueued_at: float,
+    answered_at: float,
+    recording: str | None = None,
+) -> list[VoiceCommand]:
+    """After a restart: the citizen still talks to the seat in the bridge Asterisk kept. The call
+    is the seat's again as it was (its first enqueue and answer times); the ACD gives the seat
+    back its call, now or when it signs in again, and counts nothing twice."""
+    call.move("resume")
+    call.queue, call.enqueued, call.answered = queue, enqueued_at, answered_at
+    call.seat_id = seat_id
+    call.leg = SeatLeg(leg_id, seat_id, answered_at, answered_at)
+    call.talk_bridge = bridge
+    call.recording = recording
+    _note(call, "resumed", answered_at, seat=seat_id)
+    return [ToAcd("resumed", seat_id), Save(final=False)]
+
+
 def adopted(call: Call, queue: str, enqueued_at: float | None) -> None:
     """After a restart: a caller the ACD still holds waits on at its place."""
     call.move("adopt")

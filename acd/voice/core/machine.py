@@ -78,6 +78,9 @@ _HANDLERS: Final[dict[type[Any], Callable[[Call, Any], list[VoiceCommand]]]] = {
         answered=e.answered,
     ),
     ev.Adopted: _adopted,
+    ev.TalkResumed: lambda c, e: flow.talk_resumed(
+        c, e.leg_id, e.seat_id, e.bridge, e.queue, e.enqueued_at, e.answered_at, e.recording
+    ),
     ev.Requeued: lambda c, e: flow.requeued(c, e.queue, e.now, record=e.record),
     ev.OfferMade: _offer_made,
     ev.OfferRefused: lambda c, e: flow.offer_refused(c, e.leg_id, e.seat_id, in_line=e.in_line),

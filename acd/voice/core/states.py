@@ -32,6 +32,7 @@ CALL_TABLE: Final[dict[str, dict[str, str]]] = {
     ARRIVED: {
         "enqueue": QUEUED,  # after the IVR, or straight from Stasis
         "adopt": QUEUED,  # after a restart: a caller the ACD still holds
+        "resume": TALKING,  # after a restart: still talking to its seat in the bridge Asterisk kept
         "callback_created": CALLBACK,  # a call-back promised by the IVR, or a missed call's
         "citizen_left": ENDED,
     },

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from acd.ari.client import AriClient
-from acd.core import QueueConfigured
+from acd.core import QueueConfigured, SeatLoggedIn
 from acd.core.config import AcdSettings
 from acd.core.engine import Acd
 from acd.service import AcdService
@@ -123,47 +123,92 @@ async def test_a_caller_who_hung_up_while_the_engine_was_down_is_closed_once_as_
                 await ari2.close()
 
 
-async def test_a_call_talking_at_the_engines_death_is_served_again_and_counted_answered_once(settings, sessions):
+@contextlib.asynccontextmanager
+async def second_engine(settings, s):  # type: ignore[no-untyped-def]
+    """A new ACD and voice side on the same records and Asterisk: the engine after a restart."""
+    a = settings.asterisk
+    ari2 = AriClient(a.ari_url, a.ari_user, a.ari_password, a.app_name)
+    acd2 = AcdService(Bus(), Acd(AcdSettings(wrap_up_s={"voice": 0.5, "chat": 0.0})))
+    for q in harness_queues():
+        await acd2.feed(QueueConfigured(now=acd2.now(), queue=q))
+    voice2 = VoiceService(ari2, acd2, records=s.records)
+    acd2.start()
+    voice2.start()
+    try:
+        await asyncio.wait_for(voice2.connected.wait(), 10)
+        for _ in range(100):
+            if voice2.reconciled:
+                break
+            await asyncio.sleep(0.05)
+        s.voice, s.acd = voice2, acd2
+        yield voice2, acd2
+    finally:
+        await voice2.stop()
+        await acd2.stop()
+        with contextlib.suppress(Exception):
+            await ari2.close()
+
+
+async def die(s) -> None:  # type: ignore[no-untyped-def]
+    """The engine dies: what it wrote stays, its ARI connection goes; Asterisk keeps the calls."""
+    await s.records.flush()
+    await s.voice.stop()
+    await s.ari.close()
+
+
+def voice_rows(acd: AcdService) -> dict[str, float]:
+    rows = [r for r in acd.core.interval_stats() if r["channel"] == "voice"]
+    return {k: sum(r[k] for r in rows) for k in ("offered", "answered", "handled")}
+
+
+async def test_a_citizen_talking_when_the_engine_died_goes_on_talking_to_the_same_seat(settings, sessions):
     async with voice_stack(settings, sessions) as s:
-        await s.seats(("1501", "seat_answer.xml", {"general": 2}))
-        caller = await s.call("13800000035", hold_ms=12000)
+        phones = await s.seats(("1501", "seat_answer.xml", {"general": 2}))
+        caller = await s.call("13800000035", hold_ms=8000)
         await s.talking("1501")
         first = next(iter(s.voice.calls.values()))
-        answered = sum(r["answered"] for r in s.acd.core.interval_stats() if r["channel"] == "voice")
-        assert answered == 1
-        await s.records.flush()
-        await s.voice.stop()
-        await s.ari.close()
-
-        a = settings.asterisk
-        ari2 = AriClient(a.ari_url, a.ari_user, a.ari_password, a.app_name)
-        acd2 = AcdService(Bus(), Acd(AcdSettings(wrap_up_s={"voice": 0.5, "chat": 0.0})))
-        for q in harness_queues():
-            await acd2.feed(QueueConfigured(now=acd2.now(), queue=q))
-        voice2 = VoiceService(ari2, acd2, records=s.records)
-        acd2.start()
-        voice2.start()
-        try:
-            await asyncio.wait_for(voice2.connected.wait(), 10)
+        await die(s)
+        async with second_engine(settings, s) as (voice2, acd2):
+            call = voice2.calls.get(first.contact_id)
+            assert call is not None and call.state == "talking" and call.seat_id == "1501"
+            assert call.enqueued == pytest.approx(first.enqueued) and call.answered == pytest.approx(first.answered)
+            assert acd2.core.detached == {"1501": first.contact_id}
+            # The seat signs in again: busy on its call from the first moment, offered nothing else.
+            await acd2.feed(SeatLoggedIn(now=acd2.now(), seat_id="1501", skills=(("general", 2),), ready=True))
+            assert acd2.core.seat_state("1501")["voice"] == first.contact_id
+            assert acd2.core.seat_state("1501")["state"] == "busy"
+            assert await caller.wait(30) == 0, caller.out  # the citizen talked on and hung up
+            assert await phones["1501"].wait(10) == 0, phones["1501"].out  # never cut from the seat
+            rec = await s.record()
+            assert rec["seat"] == "1501" and rec["answered"] == pytest.approx(first.answered)
+            assert [o.get("event") for o in rec["offers"] if "event" in o][-1] == "resumed"
+            # Offered and answered before the death: counted then, not again; handled once now.
+            assert voice_rows(acd2) == {"offered": 0, "answered": 0, "handled": 1}
             for _ in range(50):
-                if first.contact_id in voice2.calls:
+                if acd2.core.seat_state("1501")["state"] in ("wrap_up", "ready"):
                     break
                 await asyncio.sleep(0.1)
-            assert first.contact_id in voice2.calls, "the caller cut from the seat was not adopted"
-            s.voice, s.acd = voice2, acd2
-            await s.seats(("1502", "seat_answer.xml", {"general": 2}))
-            await s.talking("1502")
-            # Counted before the death as offered and answered: the new engine counts neither again.
-            rows = [r for r in acd2.core.interval_stats() if r["channel"] == "voice"]
-            assert sum(r["answered"] for r in rows) == 0 and sum(r["offered"] for r in rows) == 0
+            assert acd2.core.seat_state("1501")["state"] in ("wrap_up", "ready")
+
+
+async def test_a_citizen_whose_seat_hung_up_while_the_engine_was_down_is_served_again_counted_once(settings, sessions):
+    async with voice_stack(settings, sessions) as s:
+        await s.seats(("1503", "seat_hangup.xml", {"general": 2}))  # hangs up 2 s after answering
+        caller = await s.call("13800000036", hold_ms=15000)
+        await s.talking("1503")
+        first = next(iter(s.voice.calls.values()))
+        assert voice_rows(s.acd)["answered"] == 1
+        await die(s)
+        await asyncio.sleep(2.5)  # the seat hangs up while no engine watches: the citizen is alone
+        async with second_engine(settings, s) as (voice2, acd2):
+            assert first.contact_id in voice2.calls, "the citizen left alone in the talk was not adopted"
+            await s.seats(("1504", "seat_answer.xml", {"general": 2}))
+            await s.talking("1504")
+            # Offered and answered before the death: the second answer counts neither again.
+            assert voice_rows(acd2) == {"offered": 0, "answered": 0, "handled": 0}
             assert await caller.wait(30) == 0, caller.out
             rec = await s.record()
-            assert rec["seat"] == "1502" and rec["enqueued"] == pytest.approx(first.enqueued, abs=0.01)
-        finally:
-            await voice2.stop()
-            await acd2.stop()
-            with contextlib.suppress(Exception):
-                await ari2.close()
+            assert rec["seat"] == "1504" and rec["enqueued"] == pytest.approx(first.enqueued, abs=0.01)
 
 
 async def test_asterisk_restart_ends_calls_once_and_the_engine_takes_calls_again(settings, sessions):

@@ -22,6 +22,7 @@ from acd.core import (
     SeatLoggedOut,
     SeatNotReady,
     SeatReady,
+    TalkResumed,
     Tick,
     WrapUpDone,
 )
@@ -189,8 +190,21 @@ def _callbacks_and_overflow() -> None:
     assert r2.state("s") == "ready"
 
 
+def _talks_resumed_after_a_restart() -> None:
+    r = Rig(NO_WRAP)
+    r.feed(TalkResumed(10, "c", "q", "s", enqueued_at=1, answered_at=3))  # its seat signs in later
+    r.seat("s", now=11)
+    assert r.state("s") == "busy"
+    r.feed(ContactEnded(12, "c"))
+    r.seat("t", now=13)
+    r.feed(TalkResumed(14, "d", "q", "t", enqueued_at=2, answered_at=4))  # signed in and ready
+    r.seat("u", now=15, ready=False)
+    r.feed(TalkResumed(16, "e", "q", "u", enqueued_at=2, answered_at=4))  # signed in, not ready
+    assert (r.state("t"), r.state("u")) == ("busy", "busy")
+
+
 SCENARIOS = [_seat_lifecycle, _voice_call_with_wrap_up, _offers_not_taken, _chats, _voice_end_and_gone,
-             _callbacks_and_overflow]  # fmt: skip
+             _callbacks_and_overflow, _talks_resumed_after_a_restart]  # fmt: skip
 
 
 def test_scenarios_walk_every_entry_of_both_tables(monkeypatch: pytest.MonkeyPatch) -> None:
