@@ -19,7 +19,7 @@ import logging
 import re
 from typing import Any
 
-from acd.core import Command, ContactArrived, ContactEnded
+from acd.core import Command, ContactArrived, ContactEnded, TalkResumed
 from acd.service import AcdService
 from hotline.bus import Bus
 
@@ -116,9 +116,11 @@ class ChatBridge:
 
     async def restore(self, timeout_s: float = 5.0) -> list[str]:
         """After a start: every conversation storage holds as waiting or with a seat joins the ACD
-        again, oldest first, at its original enqueue time (its first message) and in the queue it
-        was last moved to. A chat a seat held goes back to waiting: that seat's console lost it
-        with the engine, and the first seat free takes it. Returns the contacts queued again."""
+        again, oldest first. A waiting one is queued at its original enqueue time (its first
+        message), in the queue it was last moved to; one a seat held is given back to that seat
+        (at once if signed in, else when it signs in again; if its citizen then waits too long
+        for a reply, the response tracker offers it elsewhere as for any seat). Returns the
+        contacts restored."""
         self.restored = []
         if self.channels is None:
             return self.restored
@@ -138,10 +140,26 @@ class ChatBridge:
                 continue
             queue = chat.queue if chat.queue and self.acd.core.queue_config(chat.queue) is not None else self.queue
             try:
-                if chat.state == "assigned":
-                    await self.channels.requeue(chat.id)
-                    held += 1
                 now = self.acd.now()
+                if chat.state == "assigned" and chat.seat:
+                    await self.acd.feed(
+                        TalkResumed(
+                            now=now,
+                            contact_id=contact_id,
+                            queue=self.queue,
+                            seat_id=chat.seat,
+                            enqueued_at=min(chat.created_at, now),
+                            answered_at=min(chat.since, now),
+                            caller=chat.citizen or None,
+                            channel=chat.channel,
+                            replied=chat.replied,
+                        )
+                    )
+                    held += 1
+                    self.restored.append(contact_id)
+                    continue
+                if chat.state == "assigned":  # held by no seat that can be named: waits again
+                    await self.channels.requeue(chat.id)
                 await self.acd.feed(
                     ContactArrived(
                         now=now,
@@ -163,8 +181,8 @@ class ChatBridge:
             self.restored.append(contact_id)
         if self.restored:
             logger.warning(
-                "chats open before the stop wait again at their place",
-                extra={"chats": len(self.restored), "taken_from_seats": held},
+                "chats open before the stop are back: waiting at their place or with their seat",
+                extra={"chats": len(self.restored), "given_back_to_seats": held},
             )
         return self.restored
 

@@ -124,6 +124,7 @@ class SeatActions:
                         skills=(f"menu:{menu}",) if menu else (),
                         answered=conv.state == "assigned" or bool(conv.flags.get("answered")),
                         replied=bool(wrote),
+                        since=timestamp(conv.updated_at),
                     )
                 )
         return chats

@@ -46,6 +46,7 @@ class OpenChat:
     skills: tuple[str, ...] = ()
     answered: bool = False  # a seat took it (and may have moved it on since)
     replied: bool = False  # a seat wrote to the citizen
+    since: float = 0.0  # its last change (for a held one: when its seat has had it at the latest)
 
 
 @dataclass(frozen=True)

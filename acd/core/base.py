@@ -44,8 +44,9 @@ class CoreState(ABC):
         self.index = Index(s.max_chats, s.chats_during_call)
         self.stats = Stats(s.interval_s, s.short_abandon_s, s.internet_response_s)
         self.contacts: dict[str, Contact] = {}  # waiting, call-back, offered or connected
-        # Calls talking through an engine restart whose seat has not signed in again: seat -> contact.
-        self.detached: dict[str, str] = {}
+        # Calls and chats held through an engine restart whose seat has not signed in again:
+        # seat -> contacts.
+        self.detached: dict[str, list[str]] = {}
         self.aht: dict[str, float] = dict(s.aht_s)
         self.last_seat: dict[str, str] = {}  # caller -> seat that served them last
         self.now = -math.inf

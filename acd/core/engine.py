@@ -168,9 +168,9 @@ class Acd(OffersMixin):
         max_chats = self.settings.max_chats if e.max_chats is None else e.max_chats
         seat = Seat(e.seat_id, self._seat_seq, skills, frozenset(e.groups), e.kind, e.ring_delay_s, max_chats, e.now)
         self.index.attach(seat)
-        talk = self.detached.pop(e.seat_id, None)
-        if talk is not None:  # its call went on through an engine restart: busy on it from the start
-            self._attach_talk(self.contacts[talk], seat, "login_talking", None if e.ready else "login")
+        held = self.detached.pop(e.seat_id, None)
+        if held:  # its call or chats went on through an engine restart: busy on them from the start
+            self._give_back(seat, held, e.ready)
             return
         self._seat_action(seat, "login_ready" if e.ready else "login", "" if e.ready else "login", refresh=False)
         self._serve(seat)

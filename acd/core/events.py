@@ -163,9 +163,9 @@ class WrapUpDone:
 @dataclass(frozen=True, slots=True)
 class TalkResumed:
     """After a start: a call whose citizen and seat were still talking when the engine stopped
-    (Asterisk kept their bridge). It is connected to ``seat_id`` at once if that seat is signed
-    in and free for a call, else when the seat signs in (busy from its first moment); it counts
-    nothing again (it was offered and answered before the stop)."""
+    (Asterisk kept their bridge), or a chat a seat held. It is given back to ``seat_id`` at once
+    if that seat is signed in and free, else when the seat signs in (busy from its first moment);
+    it counts nothing again (it was offered and answered before the stop)."""
 
     now: float
     contact_id: str
@@ -174,6 +174,8 @@ class TalkResumed:
     enqueued_at: float
     answered_at: float
     caller: str | None = None
+    channel: str = "voice"  # or a chat's (webchat, wechat): the seat holds it among its chats
+    replied: bool = False  # a chat a seat had written to (its first reply is not counted again)
 
 
 Event = (

@@ -17,7 +17,7 @@ from acd.core.events import (
     TalkResumed,
 )
 from acd.core.model import Bucket, Contact, Level, Seat, needs_class
-from acd.core.states import CALLBACK, CONNECTED, NOT_READY, OFFERED, READY, RESERVED, next_contact_state
+from acd.core.states import BUSY, CALLBACK, CONNECTED, NOT_READY, OFFERED, READY, RESERVED, next_contact_state
 
 
 class RoutingMixin(CoreState):
@@ -332,9 +332,12 @@ class RoutingMixin(CoreState):
             next_contact_state(contact.id, contact.state, "abandon")
             self._abandon(contact)
             return
-        if self.detached.get(contact.seat or "") == contact.id:  # its seat has not signed in again
+        held = self.detached.get(contact.seat or "")
+        if held is not None and contact.id in held:  # its seat has not signed in again
             self._contact_action(contact, "end")
-            del self.detached[contact.seat or ""]
+            held.remove(contact.id)
+            if not held:
+                del self.detached[contact.seat or ""]
             self._count_handled(contact)
             del self.contacts[contact.id]
             return
@@ -361,40 +364,63 @@ class RoutingMixin(CoreState):
     def _on_talk_resumed(self, e: TalkResumed) -> None:
         if e.contact_id in self.contacts:
             raise ValueError(f"contact {e.contact_id!r} is already in the engine")
+        if e.channel not in CHANNELS:
+            raise ValueError(f"contact {e.contact_id!r}: channel must be one of {', '.join(CHANNELS)}")
         q = self.queue(e.queue)
-        if e.seat_id in self.detached:
-            raise ValueError(f"seat {e.seat_id!r} already has a call waiting for its return")
+        media = media_of(e.channel)
         seat = self.index.seats.get(e.seat_id)
-        free = seat is not None and seat.voice is None and seat.offer is None and seat.state in (READY, NOT_READY)
-        if seat is not None and seat.voice is not None:
+        waiting = [self.contacts[c] for c in self.detached.get(e.seat_id, ())]
+        if media == "voice" and (
+            (seat is not None and seat.voice is not None) or any(c.media == "voice" for c in waiting)
+        ):
             raise ValueError(f"seat {e.seat_id!r} is on another call")
         enq = min(float(e.enqueued_at), self.now)
-        levels, klass, needs = self._route(q, "voice", ((), (), None), e.contact_id)
+        levels, klass, needs = self._route(q, media, ((), (), None), e.contact_id)
         self._seq += 1
         prio = self.settings.priorities["normal"]
-        contact = Contact(e.contact_id, "voice", "voice", q, prio, enq, self._seq, e.caller, levels, self.now, klass)
+        contact = Contact(e.contact_id, e.channel, media, q, prio, enq, self._seq, e.caller, levels, self.now, klass)
         contact.needs = needs
         contact.state = CONNECTED  # connected before the restart: offered and answered then
         contact.seat = e.seat_id
         contact.answered_at = min(max(float(e.answered_at), enq), self.now)
         contact.answered_before = True
+        contact.replied = e.replied
         self.contacts[contact.id] = contact
-        if seat is not None and free:
+        if seat is not None and seat.offer is None and seat.state in (READY, NOT_READY):
             self._attach_talk(contact, seat, "talk_resumed")
-        else:  # the seat signs in later (or is busy on chats' offers now): it gets the call then
-            self.detached[e.seat_id] = contact.id
+        elif seat is not None and seat.state == BUSY and media != "voice":
+            seat.chats.append(contact.id)  # a seat busy on chats takes its own back at once
+            self.index.refresh_avail(seat)
+        else:  # the seat signs in later (or has an offer ringing now): it gets the contact then
+            self.detached.setdefault(e.seat_id, []).append(contact.id)
 
     def _attach_talk(self, contact: Contact, seat: Seat, action: str, pause: str | None = None) -> None:
-        """A resumed talk becomes the seat's call: busy now; a seat that was not ready (or signs
-        in not ready) is not ready again once the call is over."""
+        """A resumed call or chat becomes the seat's: busy now; a seat that was not ready (or signs
+        in not ready) is not ready again once it is over."""
         if pause is None and seat.state == NOT_READY:
             pause = seat.reason or "break"
         self._seat_action(seat, action, f"connected {contact.id}", refresh=False)
-        seat.voice = contact.id
+        if contact.media == "voice":
+            seat.voice = contact.id
+        else:
+            seat.chats.append(contact.id)
         if pause:
             was = self.index.counts_staffed(seat)
             seat.pending = pause
             self.index.staffing_changed(seat, was)
+        self._serve(seat)
+
+    def _give_back(self, seat: Seat, contacts: list[str], ready: bool) -> None:
+        """A seat signs in to the calls and chats it held before an engine restart."""
+        first, *rest = contacts
+        self._attach_talk(self.contacts[first], seat, "login_talking", None if ready else "login")
+        for cid in rest:
+            contact = self.contacts[cid]
+            if contact.media == "voice":
+                seat.voice = cid
+            else:
+                seat.chats.append(cid)
+        self.index.refresh_avail(seat)
         self._serve(seat)
 
     def _after_end(self, seat: Seat, media: str) -> None:

@@ -137,12 +137,12 @@ def _restore(acd: CoreState, data: dict[str, Any]) -> None:
             index.push(contact)
     for seat in sorted(index.seats.values(), key=lambda s: s.seq):
         index.refresh_avail(seat)
-    # A call talking through a restart whose seat is not back: connected, held by no seat.
-    for contact in acd.contacts.values():
-        if contact.state == "connected" and contact.media == "voice" and contact.seat is not None:
+    # A call or chat held through a restart whose seat is not back: connected, held by no seat.
+    for contact in sorted(acd.contacts.values(), key=lambda c: c.seq):
+        if contact.state == "connected" and contact.seat is not None:
             holder = index.seats.get(contact.seat)
-            if holder is None or holder.voice != contact.id:
-                acd.detached[contact.seat] = contact.id
+            if holder is None or (holder.voice != contact.id and contact.id not in holder.chats):
+                acd.detached.setdefault(contact.seat, []).append(contact.id)
     acd._timers = [(float(t), int(s), int(k), str(i), int(tok)) for t, s, k, i, tok in data["timers"]]
     heapq.heapify(acd._timers)
     acd._carried = [command_from_dict(c) for c in data.get("carried", [])]

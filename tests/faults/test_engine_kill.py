@@ -145,28 +145,32 @@ async def test_chats_waiting_and_with_a_seat_survive_a_kill_9_and_reach_seats_on
         engine.kill9()
         await engine.restart()
 
-        # The citizens' pages reconnect: all six wait again, oldest first (the two a seat held
-        # ahead of the four that were waiting), with their conversation and messages kept.
+        # The citizens' pages reconnect: the four waited for on at their places, oldest first; the
+        # two a seat held are still that seat's; every conversation and message is kept.
         back = [
             await Peer.open(engine, "/visitor", f"198.51.100.{n + 10}", {"visitor": t}) for n, t in enumerate(tokens)
         ]
         hellos = [await c.call("hello") for c in back]
-        assert [h["queue"]["position"] for h in hellos] == [1, 2, 3, 4, 5, 6]
         assert [f"webchat-{h['conversation']['id']}" for h in hellos] == contacts
-        assert all(h["conversation"]["state"] == "queued" for h in hellos)
+        assert [h["conversation"]["state"] for h in hellos] == ["assigned"] * 2 + ["queued"] * 4
+        assert [h["conversation"]["seat"] for h in hellos[:2]] == ["seat1", "seat1"]
+        assert [h["queue"] and h["queue"]["position"] for h in hellos] == [None, None, 1, 2, 3, 4]
         assert [m["text"] for m in hellos[3]["conversation"]["messages"]] == ["第3位市民：小区路灯不亮"]
         # The board counts their wait from the first message, not from the restart.
         sup = await Peer.open(engine, "/supervisor", "127.0.0.1", {"token": await engine.login(http, "sup1")})
         board = await sup.call("board")
         internet = internet_figures(board)
-        assert internet["waiting"] == 6
+        assert internet["waiting"] == 4
         assert internet["longest_wait_s"] >= time.time() - first_at - 1.0
         # The day's figures are those before the kill: nobody is counted twice or lost.
         assert {k: internet[k] for k in FIGURES} == {k: before[k] for k in FIGURES}
 
-        # Seats sign in again: every chat is offered once, oldest first, and the talk goes on.
+        # Seats sign in again: seat1 has its two chats back at once (not offered again) and room for
+        # one more; the four waiting are offered once each, oldest first.
         first = await seat(engine, http, "seat1")
-        assert await take_offers(first, 3) == contacts[:3]
+        state = await first.call("state")
+        assert state["chats"] == contacts[:2], state
+        assert await take_offers(first, 1) == contacts[2:3]
         second = await seat(engine, http, "seat2")
         assert await take_offers(second, 3) == contacts[3:]
         ack = await first.call("chat_send", {"contact_id": contacts[0], "text": "您好，路灯已报修"})
@@ -176,7 +180,7 @@ async def test_chats_waiting_and_with_a_seat_survive_a_kill_9_and_reach_seats_on
         await asyncio.sleep(1.0)
         assert first.pending("offer") == [] and second.pending("offer") == []  # none offered twice
         after = internet_figures(await sup.call("board"))
-        # Six citizens, each counted once as offered and once as answered, however often a seat took them.
+        # Six citizens, each counted once as offered and once as answered, across the kill.
         assert (after["waiting"], after["offered"], after["answered"], after["abandoned"]) == (0, 6, 6, 0)
         assert after["internet_rate_today"] == before["internet_rate_today"]  # the one reply before the kill
         for peer in [first, second, sup, *back]:

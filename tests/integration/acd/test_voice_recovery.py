@@ -172,7 +172,7 @@ async def test_a_citizen_talking_when_the_engine_died_goes_on_talking_to_the_sam
             call = voice2.calls.get(first.contact_id)
             assert call is not None and call.state == "talking" and call.seat_id == "1501"
             assert call.enqueued == pytest.approx(first.enqueued) and call.answered == pytest.approx(first.answered)
-            assert acd2.core.detached == {"1501": first.contact_id}
+            assert acd2.core.detached == {"1501": [first.contact_id]}
             # The seat signs in again: busy on its call from the first moment, offered nothing else.
             await acd2.feed(SeatLoggedIn(now=acd2.now(), seat_id="1501", skills=(("general", 2),), ready=True))
             assert acd2.core.seat_state("1501")["voice"] == first.contact_id

@@ -104,13 +104,18 @@ async def test_a_start_queues_open_chats_again_in_the_queue_they_were_moved_to_a
     assert await bridge2.restore() == [f"wechat-{moved}", f"wechat-{held}"]
     a, b = acd2.core.contact(f"wechat-{moved}"), acd2.core.contact(f"wechat-{held}")
     assert a is not None and a.queue == "business" and a.enq == pytest.approx(first[moved], abs=0.01)
-    assert b is not None and b.queue == "internet" and b.enq == pytest.approx(first[held], abs=0.01)
+    assert a.state == "waiting" and a.home == "internet"  # counted where it first arrived
+    # The held one waits for its seat: given back when A signs in, not offered to anyone else.
+    assert b is not None and b.state == "connected" and b.seat == "A"
+    assert b.enq == pytest.approx(first[held], abs=0.01) and acd2.core.detached == {"A": [f"wechat-{held}"]}
     assert not acd2.core.has_contact(f"wechat-{closed}")
     assert [(c.id, c.state, c.seat) for c in await channels.open_chats()] == [
         (moved, "queued", ""),
-        (held, "queued", ""),
+        (held, "assigned", "A"),
     ]
     assert await bridge2.restore() == []  # a second look finds them in the ACD already
+    await acd2.feed(SeatLoggedIn(now=acd2.now(), seat_id="A", skills=(("general", 5),), ready=True))
+    assert acd2.core.seat_state("A")["chats"] == [f"wechat-{held}"]
 
     class Unreadable:
         async def open_chats(self) -> list[object]:

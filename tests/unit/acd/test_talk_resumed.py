@@ -13,6 +13,7 @@ from acd.core import (
     ContactEnded,
     OfferAccepted,
     SeatLoggedIn,
+    SeatReplied,
     TalkResumed,
     WrapUpDone,
     event_from_dict,
@@ -66,7 +67,7 @@ def test_a_seat_already_signed_in_gets_its_call_back_at_once_and_keeps_its_pause
 def test_a_call_that_ends_before_its_seat_returns_is_closed_without_a_seat() -> None:
     r = Rig(NO_WRAP)
     r.feed(resumed())
-    assert r.acd.detached == {"s": "c1"}
+    assert r.acd.detached == {"s": ["c1"]}
     r.feed(ContactEnded(120.0, "c1"))
     assert "c1" not in r.acd.contacts and r.acd.detached == {}
     r.seat("s", now=121.0)
@@ -97,7 +98,7 @@ def test_a_waiting_talk_survives_the_cores_snapshot_and_the_event_log() -> None:
     r = Rig(NO_WRAP)
     r.feed(resumed())
     copy = Acd.restore(r.acd.snapshot())
-    assert copy.detached == {"s": "c1"}
+    assert copy.detached == {"s": ["c1"]}
     copy.handle(SeatLoggedIn(102.0, "s", (("general", 3),), ready=True))
     assert copy.seat_state("s")["voice"] == "c1"
     assert event_from_dict(event_to_dict(resumed())) == resumed()
@@ -110,3 +111,36 @@ def test_a_resumed_call_is_not_taken_by_routing() -> None:
     assert r.offers() == [] and r.state("other") == "ready"
     r.feed(ContactArrived(102.0, "c3", "voice", "q"))
     assert r.offers() == [("c3", "other")]
+
+
+def chat(contact: str, seat: str = "s", now: float = 100.0, replied: bool = False) -> TalkResumed:
+    return TalkResumed(now, contact, "q", seat, enqueued_at=30.0, answered_at=31.0, channel="webchat", replied=replied)
+
+
+def test_a_seats_chats_come_back_to_it_when_it_signs_in_and_count_nothing_again() -> None:
+    r = Rig(AcdSettings(max_chats=3, wrap_up_s={"voice": 0.0, "chat": 0.0}))
+    r.feed(chat("w1", replied=True))
+    r.feed(chat("w2"))
+    r.call("w3", 101.0, channel="webchat")
+    assert r.acd.detached == {"s": ["w1", "w2"]}
+    r.seat("s", now=102.0, max_chats=3)
+    assert r.acd.seat_state("s")["chats"] == ["w1", "w2"]
+    assert r.offers() == [("w3", "s")] and r.state("s") == "reserved"  # room for a third: offered
+    r.feed(SeatReplied(103.0, "w1"))  # replied before the restart: not counted again
+    r.feed(SeatReplied(104.0, "w2"))  # its first reply: counted
+    r.feed(ContactEnded(110.0, "w1"))
+    r.feed(ContactEnded(111.0, "w2"))
+    row = next(x for x in r.acd.interval_stats() if x["interval"] == 0)
+    # Only w3 (new) is counted as offered; w1 and w2 counted their offer and answer before.
+    assert (row["offered"], row["answered"], row["replied"], row["handled"]) == (1, 0, 1, 2)
+
+
+def test_a_chat_given_back_to_a_seat_busy_on_other_chats_joins_them() -> None:
+    r = Rig(AcdSettings(max_chats=3, wrap_up_s={"voice": 0.0, "chat": 0.0}))
+    r.seat("s", now=1.0, max_chats=3)
+    r.call("w0", 2.0, channel="webchat")
+    r.feed(OfferAccepted(3.0, "w0", "s"))
+    r.feed(chat("w1"))
+    assert r.acd.seat_state("s")["chats"] == ["w0", "w1"] and r.acd.detached == {}
+    copy = Acd.restore(r.acd.snapshot())
+    assert copy.detached == {} and copy.seat_state("s")["chats"] == ["w0", "w1"]
