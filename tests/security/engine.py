@@ -15,6 +15,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -96,11 +97,16 @@ async def running_engine(
     env: dict[str, str] | None = None,
     accounts: list[tuple[str, str, str | None]] | None = None,
     database_url: str = "",
+    prepare: Callable[[str], Awaitable[None]] | None = None,
 ):  # type: ignore[no-untyped-def]
-    """The engine on its own SQLite file in its data folder, or on ``database_url`` when given."""
+    """The engine on its own SQLite file in its data folder, or on ``database_url`` when given;
+    ``prepare(url)`` fills the migrated database before the engine starts (profiles, say)."""
     data = tmp_path / "engine-data"
     data.mkdir()
-    await _accounts(database_url or f"sqlite+aiosqlite:///{data / 'hotline.db'}", accounts or [])
+    url = database_url or f"sqlite+aiosqlite:///{data / 'hotline.db'}"
+    await _accounts(url, accounts or [])
+    if prepare is not None:
+        await prepare(url)
     port = free_port()
     full = {
         **os.environ,
