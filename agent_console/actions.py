@@ -314,7 +314,7 @@ class SeatActions:
             sent = await channels.send_text(conversation, seat, e.text)
         except Exception as exc:  # the channels' refusals (window closed, quota...) are for the seat
             raise ConsoleError(str(exc) or "发送失败") from None
-        if sent.status in ("sent", "held_window", "held_quota"):
+        if sent.status in ("sent", "held_window", "held_quota", "retry"):  # answered; delivery may follow
             # The first reply counts for the internet real-time response rate.
             try:
                 await self.c.acd.feed(SeatReplied(now=self.c.now(), contact_id=e.contact_id))

@@ -179,6 +179,7 @@ FLAG_LABELS = {
     "held_quota": "微信客服消息条数已达上限，待市民再次发消息",
     "snap_draft": "随手拍：已生成工单草稿",
     "workorder_created": "随手拍：已自动创建工单",
+    "delivery_failed": "回复未能送达微信（微信拒收或已超出48小时回复时限），请改用电话联系市民",
 }
 SUPERVISOR_FLAGS = frozenset({"late", "offer_elsewhere"})
 

@@ -18,7 +18,13 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from channels.core.conversation import next_state
-from channels.core.response import ConversationClosed, ResponseTracker, SeatAssigned, SeatReplied
+from channels.core.response import (
+    ConversationClosed,
+    ResponseTracker,
+    SeatAssigned,
+    SeatReplied,
+    UnknownConversation,
+)
 from channels.models import ChannelConversation, ChannelMessage
 from channels.sink import ContactSink, ConversationChange, OpenChat
 from channels.store import timestamp, utc
@@ -30,6 +36,19 @@ logger = logging.getLogger(__name__)
 
 MAX_TEXT = 2000
 HELD = ("held_window", "held_quota")
+WINDOW_S = 48 * 3600.0  # WeChat's customer-service window after the citizen's last message
+SENDING_STALE_S = 30.0  # a reply still "sending" this long after it was stored was cut off by a stop
+RETRY_BATCH = 50
+# WeChat answers that say "not now" rather than "never": HTTP errors and network faults (-1,
+# -3), system busy (-1), the API's rate limit (45009).
+TRANSIENT = frozenset({-1, -3, 45009})
+
+
+def retry_delay(attempts: int) -> float:
+    """Seconds before the next try of a reply WeChat could not take: 5, 10, 20 ... at most 5 minutes."""
+    return float(min(300.0, 5.0 * 2 ** max(0, attempts - 1)))
+
+
 # Delivery to a web-chat visitor: (visitor id, Socket.IO event, data), set by the /visitor namespace.
 WebOut = Callable[[str, str, dict[str, Any]], Awaitable[None]]
 
@@ -188,6 +207,8 @@ class SeatActions:
         await self._record_delivery(conversation_id, message_id, status, detail)
         if status == "sent":
             self.tracker.handle(SeatReplied(str(conversation_id), seat, self.clock()))
+        elif status == "retry":
+            detail = "微信暂时无法送达，已保存，将自动重发"
         return Sent(message_id, status, detail)
 
     async def _deliver(self, openid: str, kind: str, body: dict[str, Any]) -> tuple[str, str]:
@@ -203,9 +224,14 @@ class SeatActions:
             return "held_window", "超出48小时回复时限，市民再次发消息后自动补发"
         except TooManyMessages:
             return "held_quota", "客服消息条数已达上限，市民再次发消息后自动补发"
-        except (WeChatApiError, NotConfigured, aiohttp.ClientError, TimeoutError) as exc:
+        except WeChatApiError as exc:
             logger.warning("wechat delivery failed: %s", exc)
-            return "failed", str(exc) or type(exc).__name__
+            return ("retry" if exc.code in TRANSIENT else "failed"), str(exc)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            logger.warning("wechat delivery failed: %s", exc)
+            return "retry", str(exc) or type(exc).__name__
+        except NotConfigured as exc:
+            return "failed", str(exc)
 
     async def _record_delivery(self, conversation_id: int, message_id: int, status: str, detail: str) -> None:
         if status == "sent":
@@ -227,6 +253,11 @@ class SeatActions:
                 return
             row.status = status
             row.body = {**row.body, "detail": detail} if detail else row.body
+            if status == "retry":
+                attempts = int(row.body.get("attempts", 0)) + 1
+                row.body = {**row.body, "attempts": attempts, "retry_at": self.clock() + retry_delay(attempts)}
+            elif status == "failed":
+                change = ConversationChange(conversation_id, "delivery_failed", {"message_id": message_id})
             if status == "held_window" and conv.state in ("queued", "assigned"):
                 conv.state = next_state(conv.state, "window_expired")
                 conv.flags = {**conv.flags, "window_closed": True}
@@ -237,6 +268,47 @@ class SeatActions:
             conv.updated_at = utc(self.clock())
         if change is not None:
             await self.sink.conversation_changed(change)
+
+    async def retry_replies(self, now: float | None = None, limit: int = RETRY_BATCH) -> int:
+        """Replies to WeChat citizens that are kept but not delivered, oldest first: those WeChat
+        could not take (``retry``, due again) and those a stop cut off while ``sending`` (kept,
+        never answered). Each is tried again until WeChat takes it or the citizen's 48-hour window
+        has closed; then it fails and the seat is told. At least once: a reply WeChat took just
+        before a kill, not yet marked, goes a second time. Returns how many went."""
+        now = self.clock() if now is None else now
+        due = (ChannelMessage.status == "retry") & (ChannelMessage.body["retry_at"].as_float() <= now)
+        cut = (ChannelMessage.status == "sending") & (ChannelMessage.stored_at < utc(now - SENDING_STALE_S))
+        async with self.sessions() as s:
+            rows = (
+                await s.execute(
+                    select(
+                        ChannelMessage.id,
+                        ChannelMessage.conversation_id,
+                        ChannelMessage.citizen,
+                        ChannelMessage.kind,
+                        ChannelMessage.body,
+                        ChannelConversation.last_citizen_at,
+                    )
+                    .join(ChannelConversation, ChannelConversation.id == ChannelMessage.conversation_id)
+                    .where(ChannelMessage.direction == "out", ChannelMessage.channel == "wechat", due | cut)
+                    .order_by(ChannelMessage.id)
+                    .limit(limit)
+                )
+            ).all()
+        sent = 0
+        for message_id, conversation_id, citizen, kind, body, last_citizen_at in rows:
+            if last_citizen_at is None or now - timestamp(last_citizen_at) > WINDOW_S:
+                await self._record_delivery(conversation_id, message_id, "failed", "微信48小时回复时限已过，未能送达")
+                continue
+            status, detail = await self._deliver(citizen, kind, body)
+            await self._record_delivery(conversation_id, message_id, status, detail)
+            if status == "sent":
+                sent += 1
+                with contextlib.suppress(UnknownConversation):  # closed and forgotten meanwhile
+                    self.tracker.handle(SeatReplied(str(conversation_id), str(body.get("seat", "")), self.clock()))
+        if rows:
+            logger.info("wechat replies tried again", extra={"tried": len(rows), "sent": sent})
+        return sent
 
     async def resend_held(self, conversation_id: int) -> int:
         """Deliver replies held by the 48-hour window or the quota, oldest first; return how many went."""

@@ -50,6 +50,7 @@ logger = logging.getLogger(__name__)
 
 Job = Callable[[], Awaitable[None]]
 MAX_BATCH = 200
+RETRY_EVERY_S = 5.0  # how often replies WeChat could not take are looked for
 Pending = tuple[InboundMessage, str, "asyncio.Future[Received]"]
 
 
@@ -102,6 +103,8 @@ class ChannelService(SeatActions, WebChatInbound):
         )
         self.web_out: WebOut | None = None
         self._forgot_at = clock()
+        self._retry_next = clock() + RETRY_EVERY_S  # the first look also finds replies a stop cut off
+        self._retrying: asyncio.Task[None] | None = None
 
     # ---- inbound -------------------------------------------------------------------------
 
@@ -163,6 +166,9 @@ class ChannelService(SeatActions, WebChatInbound):
                     fut.set_result(Received("stored", msg_ref.id, conv_ref.id if conv_ref else None))
 
     async def aclose(self) -> None:
+        if self._retrying is not None:  # a retry cut off here is found again at the next start
+            self._retrying.cancel()
+            await asyncio.gather(self._retrying, return_exceptions=True)
         if self._writer is not None:
             self._writer.cancel()
             await asyncio.gather(self._writer, return_exceptions=True)
@@ -349,6 +355,10 @@ class ChannelService(SeatActions, WebChatInbound):
 
     async def tick(self) -> None:
         now = self.clock()
+        if now >= self._retry_next and (self._retrying is None or self._retrying.done()):
+            # Beside the tick, never in it: a slow WeChat must not hold up the response tracker.
+            self._retry_next = now + RETRY_EVERY_S
+            self._retrying = asyncio.create_task(self._retry_quietly(), name="wechat-retry")
         if now - self._forgot_at >= 3600:
             # Closed conversations are in storage; the tracker keeps two days for its statistics.
             self._forgot_at = now
@@ -357,6 +367,12 @@ class ChannelService(SeatActions, WebChatInbound):
             kind = "late" if isinstance(cmd, FlagLate) else "offer_elsewhere"
             detail = {"seat": cmd.seat, "waited_s": round(cmd.waited, 1)}
             await self.sink.conversation_changed(ConversationChange(int(cmd.conversation), kind, detail))
+
+    async def _retry_quietly(self) -> None:
+        try:
+            await self.retry_replies()
+        except Exception:
+            logger.exception("wechat replies not tried again")
 
     async def run_ticker(self, interval: float = 1.0) -> None:
         while True:

@@ -51,6 +51,7 @@ class StandInState:
     sent: list[dict[str, Any]] = field(default_factory=list)
     token_requests: int = 0
     calls: list[tuple[str, int]] = field(default_factory=list)  # (path, errcode) of every API call
+    down_until: float = 0.0  # until then (stand-in clock) every API call answers HTTP 503: an outage
 
     @property
     def now(self) -> float:
@@ -103,6 +104,9 @@ def build_standin(state: StandInState) -> web.Application:
         return web.json_response({"access_token": new, "expires_in": state.token_life})
 
     async def custom_send(request: web.Request) -> web.Response:
+        if state.now < state.down_until:
+            state.calls.append((request.path, -503))
+            return web.Response(status=503, text="service unavailable")
         resp = check_token(request) or await _send(request)
         state.calls.append((request.path, json.loads(resp.text or "{}").get("errcode", 0)))
         return resp

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from pathlib import Path
 
@@ -312,3 +313,87 @@ async def test_the_tracker_forgets_conversations_closed_two_days_ago(make_engine
     await eng.service.tick()
     with pytest.raises(UnknownConversation):
         eng.service.tracker.times(str(conv_id))
+
+
+async def stored_reply(eng, message_id: int) -> ChannelMessage:
+    async with eng.ctx.sessions() as s:
+        return await s.get(ChannelMessage, message_id)
+
+
+async def test_a_reply_wechat_cannot_take_during_an_outage_is_kept_and_sent_once_it_is_back(make_engine_app, standin):
+    state, url = standin
+    eng = await make_engine_app(api_base_url=url)
+    conv_id = await citizen_writes(eng, state, "o_out1", "路灯不亮", 71)
+    await eng.service.assign(conv_id, "seat-7")
+    state.down_until = state.now + 3600  # WeChat answers 503 to everything
+    sent = await eng.service.send_text(conv_id, "seat-7", "您好，已记录，将派单处理。")
+    assert (sent.status, sent.detail) == ("retry", "微信暂时无法送达，已保存，将自动重发")
+    row = await stored_reply(eng, sent.message_id)
+    assert row.status == "retry" and row.body["attempts"] == 1 and "503" in row.body["detail"]
+    assert row.body["retry_at"] == pytest.approx(time.time() + 5, abs=2)
+    assert await eng.service.retry_replies(now=time.time()) == 0  # not due yet: WeChat not asked
+    assert await eng.service.retry_replies(now=time.time() + 6) == 0  # due, still down: later again
+    row = await stored_reply(eng, sent.message_id)
+    assert row.status == "retry" and row.body["attempts"] == 2 and state.sent == []
+    state.down_until = 0.0  # WeChat is back
+    assert await eng.service.retry_replies(now=time.time() + 60) == 1
+    assert state.sent == [{"touser": "o_out1", "msgtype": "text", "text": {"content": "您好，已记录，将派单处理。"}}]
+    assert (await stored_reply(eng, sent.message_id)).status == "sent"
+    assert await eng.service.retry_replies(now=time.time() + 600) == 0  # sent once, never again
+    assert eng.service.tracker.times(str(conv_id)).first_response_s is not None
+
+
+async def test_a_reply_a_stop_cut_off_while_sending_is_sent_after_the_start(make_engine_app, standin):
+    state, url = standin
+    eng = await make_engine_app(api_base_url=url)
+    conv_id = await citizen_writes(eng, state, "o_out2", "咨询公积金", 72)
+    await eng.service.assign(conv_id, "seat-8")
+    # What a kill between the commit and WeChat's answer leaves: a reply stored as "sending".
+    async with eng.ctx.sessions() as s, s.begin():
+        row = ChannelMessage(
+            conversation_id=conv_id,
+            channel="wechat",
+            citizen="o_out2",
+            direction="out",
+            kind="text",
+            supported=True,
+            status="sending",
+            body={"text": "请带身份证办理", "seat": "seat-8"},
+            raw="",
+            at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=2),
+            stored_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=2),
+        )
+        s.add(row)
+        await s.flush()
+        cut_id = row.id
+    assert await eng.service.retry_replies() == 1
+    assert [m["text"]["content"] for m in state.sent] == ["请带身份证办理"]
+    assert (await stored_reply(eng, cut_id)).status == "sent"
+
+
+async def test_a_reply_still_undelivered_when_the_window_closes_fails_and_the_seat_is_told(make_engine_app, standin):
+    state, url = standin
+    eng = await make_engine_app(api_base_url=url)
+    conv_id = await citizen_writes(eng, state, "o_out3", "投诉噪音", 73)
+    await eng.service.assign(conv_id, "seat-9")
+    state.down_until = state.now + 3600
+    sent = await eng.service.send_text(conv_id, "seat-9", "收到")
+    changes(eng)
+    state.down_until = 0.0
+    assert await eng.service.retry_replies(now=time.time() + 49 * 3600) == 0  # 48 hours later
+    assert state.sent == []  # never sent outside the window
+    row = await stored_reply(eng, sent.message_id)
+    assert row.status == "failed" and row.body["detail"] == "微信48小时回复时限已过，未能送达"
+    assert [(c.change, c.detail) for c in changes(eng)] == [("delivery_failed", {"message_id": sent.message_id})]
+
+
+async def test_a_reply_wechat_refuses_for_good_fails_at_once(make_engine_app, standin):
+    state, url = standin
+    eng = await make_engine_app(api_base_url=url)
+    conv_id = await citizen_writes(eng, state, "o_out4", "你好", 74)
+    await eng.service.assign(conv_id, "seat-9")
+    state.followers.pop("o_out4")  # unfollowed: 40003, no retry will help
+    sent = await eng.service.send_text(conv_id, "seat-9", "您好")
+    assert sent.status == "failed" and "40003" in sent.detail
+    assert await eng.service.retry_replies(now=time.time() + 600) == 0
+    assert [c.change for c in changes(eng)] == ["delivery_failed"]
