@@ -141,6 +141,8 @@ def install(app: web.Application, ctx: AppContext, settings: ChannelSettings | N
         restored = await service.restore()
         if restored:
             logger.info("response tracking restored for %d open conversations", restored)
+        # Downloads a stop cut off (the job that follows a push's commit lives in memory): after the start.
+        service.spawn_catch_up()
         # Plain tasks, not a TaskGroup: aiohttp runs this generator's halves in different tasks.
         tasks = [asyncio.create_task(service.run_worker()), asyncio.create_task(service.run_ticker())]
         try:

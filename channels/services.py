@@ -51,6 +51,8 @@ logger = logging.getLogger(__name__)
 Job = Callable[[], Awaitable[None]]
 MAX_BATCH = 200
 RETRY_EVERY_S = 5.0  # how often replies WeChat could not take are looked for
+MEDIA_KEPT_S = 3 * 86400.0  # WeChat keeps a citizen's temporary media three days
+MEDIA_STALE_S = 60.0  # a download not recorded a minute after its message was stored was cut off
 Pending = tuple[InboundMessage, str, "asyncio.Future[Received]"]
 
 
@@ -311,6 +313,38 @@ class ChannelService(SeatActions, WebChatInbound):
             s.add(row)
         return status
 
+    async def fetch_missing_media(self, now: float | None = None, limit: int = 200) -> int:
+        """Pictures and voice a citizen sent whose download a stop cut off (the message is stored,
+        no ``channel_media`` row says how its fetch went): fetched now, oldest first, while WeChat
+        still keeps them (3 days). Returns how many were tried."""
+        now = self.clock() if now is None else now
+        fetched = select(ChannelMedia.id).where(ChannelMedia.message_id == ChannelMessage.id).exists()
+        async with self.sessions() as s:
+            rows = (
+                await s.execute(
+                    select(ChannelMessage.id, ChannelMessage.body)
+                    .where(
+                        ChannelMessage.channel == "wechat",
+                        ChannelMessage.direction == "in",
+                        ChannelMessage.kind.in_(("image", "voice")),
+                        ChannelMessage.stored_at >= utc(now - MEDIA_KEPT_S),
+                        ChannelMessage.stored_at < utc(now - MEDIA_STALE_S),
+                        ~fetched,
+                    )
+                    .order_by(ChannelMessage.id)
+                    .limit(limit)
+                )
+            ).all()
+        tried = 0
+        for message_id, body in rows:
+            media_id = str((body or {}).get("media_id") or "")
+            if media_id:
+                await self.fetch_media(message_id, media_id)
+                tried += 1
+        if tried:
+            logger.warning("media a stop cut off fetched after the start", extra={"media": tried})
+        return tried
+
     async def restore(self) -> int:
         """Rebuild response tracking of open conversations from storage after a restart."""
         async with self.sessions() as s:
@@ -367,6 +401,15 @@ class ChannelService(SeatActions, WebChatInbound):
             kind = "late" if isinstance(cmd, FlagLate) else "offer_elsewhere"
             detail = {"seat": cmd.seat, "waited_s": round(cmd.waited, 1)}
             await self.sink.conversation_changed(ConversationChange(int(cmd.conversation), kind, detail))
+
+    def spawn_catch_up(self) -> None:
+        async def catch_up() -> None:
+            try:
+                await self.fetch_missing_media()
+            except Exception:
+                logger.exception("media a stop cut off not fetched")
+
+        self._jobs.put_nowait(catch_up)
 
     async def _retry_quietly(self) -> None:
         try:

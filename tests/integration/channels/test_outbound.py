@@ -397,3 +397,26 @@ async def test_a_reply_wechat_refuses_for_good_fails_at_once(make_engine_app, st
     assert sent.status == "failed" and "40003" in sent.detail
     assert await eng.service.retry_replies(now=time.time() + 600) == 0
     assert [c.change for c in changes(eng)] == ["delivery_failed"]
+
+
+async def test_a_picture_whose_download_a_stop_cut_off_is_fetched_after_the_start(make_engine_app, standin):
+    state, url = standin
+    state.media["m_late"] = ("image/jpeg", JPEG)
+    eng = await make_engine_app(api_base_url=url)
+    body = kit.xml("o_late", "image", msg_id=90, PicUrl="http://p.example/l", MediaId="m_late")
+    assert (await eng.client.post(HOOK, params=kit.query(), data=body)).status == 200
+    await eng.service.drain()
+    # What a kill right after the commit leaves: the message stored, its download never done.
+    async with eng.ctx.sessions() as s, s.begin():
+        for media in (await s.execute(select(ChannelMedia))).scalars():
+            await s.delete(media)
+    assert await eng.service.fetch_missing_media(now=time.time()) == 0  # too recent: maybe still running
+    assert await eng.service.fetch_missing_media(now=time.time() + 120) == 1
+    async with eng.ctx.sessions() as s:
+        [media] = (await s.execute(select(ChannelMedia))).scalars().all()
+    assert media.media_id == "m_late" and media.status == "stored" and Path(media.path).read_bytes() == JPEG
+    assert await eng.service.fetch_missing_media(now=time.time() + 120) == 0  # once
+    async with eng.ctx.sessions() as s, s.begin():
+        await s.delete(media)
+    assert await eng.service.fetch_missing_media(now=time.time() + 4 * 86400) == 0  # WeChat's 3 days over
+    assert await eng.service.fetch_missing_media(now=time.time() + 2 * 86400) == 1  # within them: again
