@@ -936,16 +936,20 @@ class VoiceService:
         """Records without an end (no promised call-backs): contact -> (caller, arrival, data)."""
         if self.records is None:
             return {}
+        rows = await self._recent(self.records.unended, "calls unended at the last stop not looked up")
+        return {contact_id: (caller, arrived, data) for contact_id, caller, arrived, data in rows or ()}
+
+    async def _recent(
+        self, read: Callable[[float], Awaitable[list[tuple[str, str, float, dict[str, Any]]]]], failed: str
+    ) -> list[tuple[str, str, float, dict[str, Any]]] | None:
+        """A start's read of the recent records, bounded in time: a database that does not answer
+        must not hold the calls up (``failed`` is logged with the cause, and None returned)."""
         try:
             async with asyncio.timeout(self.resume_timeout_s):
-                rows = await self.records.unended(self.clock() - self.resume_window_s)
+                return await read(self.clock() - self.resume_window_s)
         except Exception as exc:
-            logger.error(
-                "calls unended at the last stop not looked up: records unreadable",
-                extra={"cause": str(exc) or type(exc).__name__},
-            )
-            return {}
-        return {contact_id: (caller, arrived, data) for contact_id, caller, arrived, data in rows}
+            logger.error(f"{failed}: records unreadable", extra={"cause": str(exc) or type(exc).__name__})
+            return None
 
     async def _close_unseen(self, kept: dict[str, tuple[str, float, dict[str, Any]]]) -> None:
         """After a start: calls the records show unended that Asterisk no longer holds (and that
@@ -971,14 +975,8 @@ class VoiceService:
         self.resumed = []
         if self.records is None:
             return
-        try:
-            async with asyncio.timeout(self.resume_timeout_s):
-                rows = await self.records.open_callbacks(self.clock() - self.resume_window_s)
-        except Exception as exc:
-            logger.error(
-                "call-backs promised before the stop not resumed: records unreadable",
-                extra={"cause": str(exc) or type(exc).__name__},
-            )
+        rows = await self._recent(self.records.open_callbacks, "call-backs promised before the stop not resumed")
+        if rows is None:
             return
         for contact_id, caller, arrived, data in rows:
             call = from_record(contact_id, caller, arrived, data)

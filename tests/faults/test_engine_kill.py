@@ -9,15 +9,14 @@ tests (callers still on the line); this tier needs no Asterisk."""
 from __future__ import annotations
 
 import asyncio
-import collections
 import json
 import time
 from typing import Any
 
 import aiohttp
 import pytest
-import socketio
 
+from tests.integration.agent_console.harness import Client
 from tests.security.engine import RunningEngine, running_engine
 
 pytestmark = pytest.mark.integration
@@ -29,19 +28,9 @@ ACCOUNTS: list[tuple[str, str, str | None]] = [
 ]
 
 
-class Peer:
+class Peer(Client):
     """One Socket.IO client (a seat's console, a supervisor's board or a citizen's chat page)
-    that keeps every event it is sent, in order."""
-
-    def __init__(self, ns: str) -> None:
-        self.ns = ns
-        self.sio = socketio.AsyncClient(reconnection=False)
-        self.events: dict[str, asyncio.Queue[Any]] = collections.defaultdict(asyncio.Queue)
-
-        async def catch_all(event: str, data: Any = None) -> None:
-            self.events[event].put_nowait(data)
-
-        self.sio.on("*", catch_all, namespace=ns)
+    that keeps every event it is sent, in order, reaching the engine from its own address."""
 
     @classmethod
     async def open(cls, engine: RunningEngine, ns: str, address: str, auth: dict[str, str] | None = None) -> Peer:
@@ -55,16 +44,6 @@ class Peer:
             wait_timeout=5,
         )
         return peer
-
-    async def call(self, event: str, data: Any = None) -> Any:
-        return await self.sio.call(event, data if data is not None else {}, namespace=self.ns, timeout=10)
-
-    async def next(self, event: str, timeout: float = 10, where: Any = None) -> Any:
-        deadline = time.monotonic() + timeout
-        while True:
-            data = await asyncio.wait_for(self.events[event].get(), max(0.01, deadline - time.monotonic()))
-            if where is None or where(data):
-                return data
 
     def pending(self, event: str) -> list[Any]:
         out = []

@@ -87,27 +87,11 @@ async def test_a_caller_who_hung_up_while_the_engine_was_down_is_closed_once_as_
                 break
             await asyncio.sleep(0.1)
         first = next(iter(s.voice.calls.values()))
-        await s.records.flush()  # what the dead engine had written: a caller waiting
-        await s.voice.stop()
-        await s.ari.close()
+        await die(s)  # what the dead engine had written: a caller waiting
         await caller.wait(15)  # the citizen gives up while no engine watches
         stored = await s.records.get(first.contact_id)
         assert stored is not None and stored.ended_at is None
-
-        a = settings.asterisk
-        ari2 = AriClient(a.ari_url, a.ari_user, a.ari_password, a.app_name)
-        acd2 = AcdService(Bus(), Acd(AcdSettings()))
-        for q in harness_queues():
-            await acd2.feed(QueueConfigured(now=acd2.now(), queue=q))
-        voice2 = VoiceService(ari2, acd2, records=s.records)
-        acd2.start()
-        voice2.start()
-        try:
-            await asyncio.wait_for(voice2.connected.wait(), 10)
-            for _ in range(50):
-                if voice2.reconciled:
-                    break
-                await asyncio.sleep(0.1)
+        async with second_engine(settings, s) as (voice2, acd2):
             await s.records.flush()
             closed = await s.records.get(first.contact_id)
             assert closed is not None and closed.ended_at is not None
@@ -116,11 +100,6 @@ async def test_a_caller_who_hung_up_while_the_engine_was_down_is_closed_once_as_
             assert data["answered"] is None and data["enqueued"] == pytest.approx(first.enqueued, abs=0.01)
             assert first.contact_id not in voice2.calls and acd2.core.queue_snapshot("general")["waiting"] == 0
             assert len(await rows(sessions)) == 1
-        finally:
-            await voice2.stop()
-            await acd2.stop()
-            with contextlib.suppress(Exception):
-                await ari2.close()
 
 
 @contextlib.asynccontextmanager
