@@ -37,33 +37,15 @@ async def test_restarted_engine_adopts_a_waiting_caller_at_its_original_place(se
             await asyncio.sleep(0.1)
         first = next(iter(s.voice.calls.values()))
         original_enqueue = first.enqueued
-        # The engine dies: its ARI connection goes, Asterisk keeps the caller in the holding bridge.
-        await s.voice.stop()
-        await s.ari.close()
+        await die(s)  # Asterisk keeps the caller in the holding bridge
         await asyncio.sleep(1.0)
-
-        a = settings.asterisk
-        ari2 = AriClient(a.ari_url, a.ari_user, a.ari_password, a.app_name)
-        acd2 = AcdService(Bus(), Acd(AcdSettings(wrap_up_s={"voice": 0.5, "chat": 0.0})))
-        for q in harness_queues():
-            await acd2.feed(QueueConfigured(now=acd2.now(), queue=q))
-        voice2 = VoiceService(ari2, acd2, records=s.records)
-        acd2.start()
-        voice2.start()
-        try:
-            await asyncio.wait_for(voice2.connected.wait(), 10)
-            for _ in range(50):
-                if first.contact_id in voice2.calls:
-                    break
-                await asyncio.sleep(0.1)
+        async with second_engine(settings, s) as (voice2, acd2):
             adopted = voice2.calls.get(first.contact_id)
             assert adopted is not None, "the waiting caller was not rebuilt"
             assert adopted.enqueued == pytest.approx(original_enqueue, abs=0.01)
             pos = acd2.core.contact_position(first.contact_id)
             assert pos["position"] == 1
             # A seat comes: the adopted caller is served, and the wait counts from the first enqueue.
-            s.voice = voice2
-            s.acd = acd2
             phones = await s.seats(("1301", "seat_answer.xml", {"general": 2}))
             assert await caller.wait(30) == 0, caller.out
             assert await phones["1301"].wait(10) == 0
@@ -72,11 +54,6 @@ async def test_restarted_engine_adopts_a_waiting_caller_at_its_original_place(se
             assert rec["enqueued"] == pytest.approx(original_enqueue, abs=0.01)
             assert rec["wait_s"] >= 1.0
             assert len(await rows(sessions)) == 1  # one record per call, however many engines saw it
-        finally:
-            await voice2.stop()
-            await acd2.stop()
-            with contextlib.suppress(Exception):
-                await ari2.close()
 
 
 async def test_a_caller_who_hung_up_while_the_engine_was_down_is_closed_once_as_unanswered(settings, sessions):
