@@ -9,25 +9,25 @@ number on the call's record (no call-back was ever made)."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 from pathlib import Path
 
 import pytest
 
-from acd.ari.client import AriClient
 from acd.core import QueueConfigured, SeatLoggedIn
-from acd.core.config import AcdSettings
-from acd.core.engine import Acd
-from acd.service import AcdService
 from acd.voice.provision import provision
 from acd.voice.seats import SeatDevice
-from acd.voice.service import VoiceService
-from hotline.bus import Bus
 from tests.integration.acd import sipp_trace
 from tests.integration.acd.test_callback_and_survey import press_then_wait_for_bye
 from tests.integration.acd.test_ivr_calls import CITY_FLOW, NATIONAL_DAY, runner
-from tests.integration.acd.voice_harness import VoiceStack, harness_queues, next_port, start_sipp, voice_stack
+from tests.integration.acd.voice_harness import (
+    VoiceStack,
+    harness_queues,
+    next_port,
+    restarted,
+    start_sipp,
+    voice_stack,
+)
 from tests.integration.asterisk import SIPP_DIR
 
 pytestmark = pytest.mark.integration
@@ -129,29 +129,13 @@ async def test_a_call_back_promised_before_the_engine_stopped_is_made_after_the_
         else:
             pytest.fail("the promised call-back was never stored")
         # The engine is gone; a new one starts on the same database and Asterisk.
-        await s.voice.stop()
-        await s.ari.close()
-        a = settings.asterisk
-        ari2 = AriClient(a.ari_url, a.ari_user, a.ari_password, a.app_name)
-        acd2 = AcdService(Bus(), Acd(AcdSettings(wrap_up_s={"voice": 0.5, "chat": 0.0})))
-        for q in (general, *harness_queues()[1:]):
-            await acd2.feed(QueueConfigured(now=acd2.now(), queue=q))
-        voice2 = VoiceService(ari2, acd2, records=s.records)
-        acd2.start()
-        voice2.start()
-        try:
-            await asyncio.wait_for(voice2.connected.wait(), 10)
+        await s.die()
+        async with restarted(settings, s, [general, *harness_queues()[1:]]) as (voice2, acd2):
             assert voice2.resumed == [contact]
             assert acd2.core.contact_position(contact)["state"] == "callback"
             assert acd2.core.contact(contact).enq == pytest.approx(enqueued, abs=0.01)
-            s.voice, s.acd, s.ari = voice2, acd2, ari2
             await _seat_calls_back(s, tmp_path, "1803", "13800000063")
             rec = await s.record(lambda r: r.caller == "13800000063")
-        finally:
-            await voice2.stop()
-            await acd2.stop()
-            with contextlib.suppress(Exception):
-                await ari2.close()
     events = [o.get("event") for o in rec["offers"] if "event" in o]
     assert events == ["overflow", "callback_requested", "callback_resumed", "callback_answered"]
     assert rec["seat"] == "1803" and rec["enqueued"] == pytest.approx(enqueued, abs=0.01)

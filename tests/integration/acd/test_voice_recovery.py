@@ -9,18 +9,23 @@ import contextlib
 import pytest
 from sqlalchemy import func, select
 
-from acd.ari.client import AriClient
-from acd.core import QueueConfigured, SeatLoggedIn
-from acd.core.config import AcdSettings
-from acd.core.engine import Acd
+from acd.core import SeatLoggedIn
 from acd.service import AcdService
-from acd.voice.service import VoiceService
+from acd.voice.core.call import Call
 from hotline import sandbox
-from hotline.bus import Bus
 from hotline.storage import Interaction
-from tests.integration.acd.voice_harness import harness_queues, voice_stack
+from tests.integration.acd.voice_harness import restarted, voice_stack
 
 pytestmark = pytest.mark.integration
+
+
+async def queued(s) -> Call:  # type: ignore[no-untyped-def]
+    """The first call once it waits in a queue (its enqueue time set)."""
+    for _ in range(50):
+        if s.voice.calls and next(iter(s.voice.calls.values())).enqueued:
+            break
+        await asyncio.sleep(0.1)
+    return next(iter(s.voice.calls.values()))
 
 
 async def rows(sessions) -> list[Interaction]:
@@ -31,15 +36,11 @@ async def rows(sessions) -> list[Interaction]:
 async def test_restarted_engine_adopts_a_waiting_caller_at_its_original_place(settings, sessions):
     async with voice_stack(settings, sessions) as s:
         caller = await s.call("13800000031", hold_ms=12000)
-        for _ in range(50):
-            if s.voice.calls and next(iter(s.voice.calls.values())).enqueued:
-                break
-            await asyncio.sleep(0.1)
-        first = next(iter(s.voice.calls.values()))
+        first = await queued(s)
         original_enqueue = first.enqueued
-        await die(s)  # Asterisk keeps the caller in the holding bridge
+        await s.die()  # Asterisk keeps the caller in the holding bridge
         await asyncio.sleep(1.0)
-        async with second_engine(settings, s) as (voice2, acd2):
+        async with restarted(settings, s) as (voice2, acd2):
             adopted = voice2.calls.get(first.contact_id)
             assert adopted is not None, "the waiting caller was not rebuilt"
             assert adopted.enqueued == pytest.approx(original_enqueue, abs=0.01)
@@ -59,16 +60,12 @@ async def test_restarted_engine_adopts_a_waiting_caller_at_its_original_place(se
 async def test_a_caller_who_hung_up_while_the_engine_was_down_is_closed_once_as_unanswered(settings, sessions):
     async with voice_stack(settings, sessions) as s:
         caller = await s.call("13800000034", hold_ms=2500)
-        for _ in range(50):
-            if s.voice.calls and next(iter(s.voice.calls.values())).enqueued:
-                break
-            await asyncio.sleep(0.1)
-        first = next(iter(s.voice.calls.values()))
-        await die(s)  # what the dead engine had written: a caller waiting
+        first = await queued(s)
+        await s.die()  # what the dead engine had written: a caller waiting
         await caller.wait(15)  # the citizen gives up while no engine watches
         stored = await s.records.get(first.contact_id)
         assert stored is not None and stored.ended_at is None
-        async with second_engine(settings, s) as (voice2, acd2):
+        async with restarted(settings, s) as (voice2, acd2):
             await s.records.flush()
             closed = await s.records.get(first.contact_id)
             assert closed is not None and closed.ended_at is not None
@@ -77,39 +74,6 @@ async def test_a_caller_who_hung_up_while_the_engine_was_down_is_closed_once_as_
             assert data["answered"] is None and data["enqueued"] == pytest.approx(first.enqueued, abs=0.01)
             assert first.contact_id not in voice2.calls and acd2.core.queue_snapshot("general")["waiting"] == 0
             assert len(await rows(sessions)) == 1
-
-
-@contextlib.asynccontextmanager
-async def second_engine(settings, s):  # type: ignore[no-untyped-def]
-    """A new ACD and voice side on the same records and Asterisk: the engine after a restart."""
-    a = settings.asterisk
-    ari2 = AriClient(a.ari_url, a.ari_user, a.ari_password, a.app_name)
-    acd2 = AcdService(Bus(), Acd(AcdSettings(wrap_up_s={"voice": 0.5, "chat": 0.0})))
-    for q in harness_queues():
-        await acd2.feed(QueueConfigured(now=acd2.now(), queue=q))
-    voice2 = VoiceService(ari2, acd2, records=s.records)
-    acd2.start()
-    voice2.start()
-    try:
-        await asyncio.wait_for(voice2.connected.wait(), 10)
-        for _ in range(100):
-            if voice2.reconciled:
-                break
-            await asyncio.sleep(0.05)
-        s.voice, s.acd = voice2, acd2
-        yield voice2, acd2
-    finally:
-        await voice2.stop()
-        await acd2.stop()
-        with contextlib.suppress(Exception):
-            await ari2.close()
-
-
-async def die(s) -> None:  # type: ignore[no-untyped-def]
-    """The engine dies: what it wrote stays, its ARI connection goes; Asterisk keeps the calls."""
-    await s.records.flush()
-    await s.voice.stop()
-    await s.ari.close()
 
 
 def voice_rows(acd: AcdService) -> dict[str, float]:
@@ -123,8 +87,8 @@ async def test_a_citizen_talking_when_the_engine_died_goes_on_talking_to_the_sam
         caller = await s.call("13800000035", hold_ms=8000)
         await s.talking("1501")
         first = next(iter(s.voice.calls.values()))
-        await die(s)
-        async with second_engine(settings, s) as (voice2, acd2):
+        await s.die()
+        async with restarted(settings, s) as (voice2, acd2):
             call = voice2.calls.get(first.contact_id)
             assert call is not None and call.state == "talking" and call.seat_id == "1501"
             assert call.enqueued == pytest.approx(first.enqueued) and call.answered == pytest.approx(first.answered)
@@ -154,9 +118,9 @@ async def test_a_citizen_whose_seat_hung_up_while_the_engine_was_down_is_served_
         await s.talking("1503")
         first = next(iter(s.voice.calls.values()))
         assert voice_rows(s.acd)["answered"] == 1
-        await die(s)
+        await s.die()
         await asyncio.sleep(2.5)  # the seat hangs up while no engine watches: the citizen is alone
-        async with second_engine(settings, s) as (voice2, acd2):
+        async with restarted(settings, s) as (voice2, acd2):
             assert first.contact_id in voice2.calls, "the citizen left alone in the talk was not adopted"
             await s.seats(("1504", "seat_answer.xml", {"general": 2}))
             await s.talking("1504")

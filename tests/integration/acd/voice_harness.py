@@ -8,6 +8,7 @@ import contextlib
 import itertools
 import os
 import socket
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,6 +104,12 @@ class VoiceStack:
     records: RecordStore
     sipps: list[Sipp] = field(default_factory=list)
 
+    async def die(self) -> None:
+        """The engine dies: what it wrote stays, its ARI connection goes; Asterisk keeps the calls."""
+        await self.records.flush()
+        await self.voice.stop()
+        await self.ari.close()
+
     @property
     def sip_target(self) -> str:
         return f"127.0.0.1:{self.settings.asterisk.sip_port}"
@@ -196,6 +203,35 @@ def harness_queues(ring_timeout_s: float = 4.0) -> list[QueueConfig]:
             widen_after_s=(None, None, None, None),
         ),
     ]
+
+
+@contextlib.asynccontextmanager
+async def restarted(
+    settings: Settings, s: VoiceStack, queues: list[QueueConfig] | None = None
+) -> AsyncIterator[tuple[VoiceService, AcdService]]:
+    """A new ACD and voice side on the same records and Asterisk: the engine after a restart
+    (after :meth:`VoiceStack.die`), reconciled; the stack's voice, ACD and ARI are the new ones."""
+    a = settings.asterisk
+    ari2 = AriClient(a.ari_url, a.ari_user, a.ari_password, a.app_name)
+    acd2 = AcdService(Bus(), Acd(AcdSettings(wrap_up_s={"voice": 0.5, "chat": 0.0})))
+    for q in queues or harness_queues():
+        await acd2.feed(QueueConfigured(now=acd2.now(), queue=q))
+    voice2 = VoiceService(ari2, acd2, records=s.records)
+    acd2.start()
+    voice2.start()
+    try:
+        await asyncio.wait_for(voice2.connected.wait(), 10)
+        for _ in range(100):
+            if voice2.reconciled:
+                break
+            await asyncio.sleep(0.05)
+        s.voice, s.acd, s.ari = voice2, acd2, ari2
+        yield voice2, acd2
+    finally:
+        await voice2.stop()
+        await acd2.stop()
+        with contextlib.suppress(Exception):
+            await ari2.close()
 
 
 @contextlib.asynccontextmanager
