@@ -24,6 +24,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from acd.core.stats import Stats
+from hotline.dbhealth import DATABASE, unavailable
 from hotline.storage import IntervalFigures
 
 logger = logging.getLogger(__name__)
@@ -129,8 +130,12 @@ class FiguresStore:
             await asyncio.sleep(self.every_s)
             try:
                 await self.keep(stats)
+                DATABASE.answered("acd figures")
             except Exception as exc:
-                logger.warning("figures not kept; tried again", extra={"cause": str(exc) or type(exc).__name__})
+                if unavailable(exc):  # one line per outage (dbhealth), not one a second
+                    DATABASE.failed("acd figures", exc)
+                else:
+                    logger.warning("figures not kept; tried again", extra={"cause": str(exc) or type(exc).__name__})
 
     def start(self, stats: Stats) -> None:
         if self._task is None:

@@ -29,6 +29,7 @@ from channels.core.inbound import BadMessage, NonceBook, StaleTimestamp, check_t
 from channels.core.xmlguard import XmlRejected, screen_xml
 from channels.services import ChannelService
 from channels.settings import WeChatSettings
+from hotline.dbhealth import DATABASE, unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +107,16 @@ class WeChatWebhook:
             REJECTED.labels("bad_message").inc()
             logger.warning("wechat push refused (bad_message): %s", exc)
             return web.Response(status=400, text=str(exc))
-        result = await self.service.receive_wechat(msg, raw)
+        try:
+            result = await self.service.receive_wechat(msg, raw)
+        except Exception as exc:
+            if not unavailable(exc):
+                raise
+            # WeChat pushes it again (three times within about 15 s); nothing was stored, so a later
+            # try is stored once. One log line per outage, a count per push.
+            DATABASE.failed("wechat pushes", exc)
+            REJECTED.labels("database_unavailable").inc()
+            return web.Response(status=503, text="database unavailable")
         took = time.perf_counter() - started
         ACK_SECONDS.observe(took)
         self.recent_acks.append(took)

@@ -44,6 +44,7 @@ from channels.webchat import WebChatInbound
 from channels.wechat_api import MediaRejected, NotConfigured, WeChatApi, WeChatApiError
 from channels.writer import CommitWindow, MessageWriter
 from hotline.context import Deps
+from hotline.dbhealth import DATABASE
 from hotline.storage import Transactions
 
 logger = logging.getLogger(__name__)
@@ -101,7 +102,13 @@ class ChannelService(SeatActions, WebChatInbound):
         self._jobs: asyncio.Queue[Job] = asyncio.Queue()
         # Web visitors' messages and seats' replies: one group-commit writer for both ways.
         self.messages = MessageWriter(
-            Transactions(bind), self._wlock, lambda: utc(self.clock()), chat.commit_window, self._citizen_stored
+            Transactions(bind),
+            self._wlock,
+            lambda: utc(self.clock()),
+            chat.commit_window,
+            self._citizen_stored,
+            hold=chat.storage_hold,
+            backlog=chat.storage_backlog,
         )
         self.web_out: WebOut | None = None
         self._forgot_at = clock()
@@ -152,6 +159,7 @@ class ChannelService(SeatActions, WebChatInbound):
                     if not fut.done():
                         fut.set_exception(exc)
                 continue
+            DATABASE.answered("wechat pushes")
             for (msg, _, fut), outcome in zip(batch, outcomes, strict=True):
                 if outcome is None:
                     if not fut.done():

@@ -98,6 +98,16 @@ class ChatSettings(BaseModel):
         le=0.1,
         description="s a web visitor's message or a seat's reply waits for others to share its transaction",
     )
+    storage_hold: float = Field(
+        6.0,
+        gt=0,
+        le=9.0,
+        description="s a chat message waits for a database that does not answer before its sender is told to "
+        "send it again (under the widget's 10 s)",
+    )
+    storage_backlog: int = Field(
+        2000, ge=10, le=100_000, description="chat messages held at most while the database does not answer"
+    )
 
     @model_validator(mode="after")
     def _order(self) -> ChatSettings:

@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from hotline import __version__, auth, features
 from hotline.context import AppContext
+from hotline.dbhealth import DATABASE, unavailable
 from hotline.guard import client_address, networks, refuse, within
 from hotline.sockets import GuardedServer, limits_from, make_server
 
@@ -72,7 +73,14 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
         if exc.status >= 400 and exc.content_type != "application/json" and request.path.startswith("/api"):
             return web.json_response({"error": exc.reason, "detail": exc.text or exc.reason}, status=exc.status)
         raise
-    except Exception:
+    except Exception as exc:
+        if unavailable(exc):  # one line per outage (dbhealth), not a traceback per request
+            DATABASE.failed(f"http {request.method}", exc)
+            return web.json_response(
+                {"error": "database unavailable", "detail": "系统繁忙，请稍后重试"},
+                status=503,
+                headers={"Retry-After": "5"},
+            )
         logger.exception("unhandled error", extra={"path": request.path, "method": request.method})
         return web.json_response({"error": "internal error", "detail": "内部错误，已记录"}, status=500)
 

@@ -99,9 +99,20 @@ def _private_sqlite_file(url: str) -> None:
         os.close(os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
 
 
+# PostgreSQL: a connection found dead after a restart of the server is replaced before use
+# (pre-ping), and neither a connect nor a statement waits for ever on a cut network.
+PG_CONNECT_TIMEOUT_S = 5.0
+PG_COMMAND_TIMEOUT_S = 30.0
+
+
 def make_engine(url: str, **kwargs: Any) -> AsyncEngine:
     if url.startswith("sqlite"):
         _private_sqlite_file(url)
+    elif url.startswith("postgresql+asyncpg"):
+        kwargs.setdefault("pool_pre_ping", True)
+        kwargs.setdefault("pool_timeout", 10)
+        connect = {"timeout": PG_CONNECT_TIMEOUT_S, "command_timeout": PG_COMMAND_TIMEOUT_S}
+        kwargs["connect_args"] = {**connect, **kwargs.get("connect_args", {})}
     engine = create_async_engine(url, **kwargs)
     if url.startswith("sqlite"):
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
@@ -133,11 +144,17 @@ class Transactions:
             event.listen(self._sync, "begin", _sqlite_begin_immediate)
             self._thread = ThreadPoolExecutor(1, thread_name_prefix="db-batch")
 
-    async def run(self, fn: Callable[[Connection], T]) -> T:
+    async def run(self, fn: Callable[[Connection], T], timeout: float | None = None) -> T:
+        """``timeout`` bounds a transaction on the event loop (a database that stopped answering
+        mid-statement: it is rolled back); SQLite's thread is not interrupted (its lock waits are
+        bounded by ``busy_timeout``)."""
         if self._sync is None:
-            async with self.engine.begin() as conn:
-                return await conn.run_sync(fn)
+            return await asyncio.wait_for(self._on_loop(fn), timeout)
         return await asyncio.get_running_loop().run_in_executor(self._thread, self._in_thread, fn)
+
+    async def _on_loop(self, fn: Callable[[Connection], T]) -> T:
+        async with self.engine.begin() as conn:
+            return await conn.run_sync(fn)
 
     def _in_thread(self, fn: Callable[[Connection], T]) -> T:
         assert self._sync is not None

@@ -22,6 +22,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hotline.dbhealth import DATABASE, unavailable
 from hotline.storage import Interaction
 
 logger = logging.getLogger(__name__)
@@ -97,10 +98,14 @@ class RecordStore:
                 try:
                     await self.write_many(batch)
                     self.batches += 1
-                except Exception:
-                    logger.exception(
-                        "interaction records not written; kept for the next batch", extra={"calls": len(batch)}
-                    )
+                    DATABASE.answered("voice records")
+                except Exception as exc:
+                    if unavailable(exc):  # one line per outage (dbhealth); the calls go on meanwhile
+                        DATABASE.failed("voice records", exc)
+                    else:
+                        logger.exception(
+                            "interaction records not written; kept for the next batch", extra={"calls": len(batch)}
+                        )
                     for key, value in batch.items():
                         self._pending.setdefault(key, value)  # a newer state that arrived meanwhile wins
                     await asyncio.sleep(1.0)

@@ -1,5 +1,6 @@
 """MessageWriter: chat messages handed in together share a transaction; each sender gets its own
-answer; a failed transaction fails only its own messages (SQLite and PostgreSQL)."""
+answer; a failed transaction fails only its own messages; a database that does not answer holds
+the messages (bounded in time and number) until it does (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -13,28 +14,47 @@ import pytest
 from channels.sink import ConversationRef, MessageRef
 from channels.webstore import CitizenMessage, Refused, SeatMessage, StoredReply
 from channels.writer import MessageWriter
+from hotline.dbhealth import DATABASE, StorageUnavailable
 from hotline.storage import Transactions
 
 NOW = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
 
 
 class Failing(Transactions):
-    """Real transactions, except the next ``fail`` ones raise before touching the database."""
+    """Real transactions, except the next ``fail`` ones raise ``error`` before touching the database
+    (the way a refused connection does); ``tried`` counts the attempts."""
 
     fail = 0
+    error: Exception = RuntimeError("a bug in the statement")
+    tried = 0
 
-    async def run(self, fn: Any) -> Any:
+    async def run(self, fn: Any, timeout: float | None = None) -> Any:
+        self.tried += 1
         if self.fail:
             self.fail -= 1
-            raise OSError("disk gone")
-        return await super().run(fn)
+            raise self.error
+        return await super().run(fn, timeout)
 
 
-def writer(engine: Any, heard: list[tuple[str, int]], window: float = 0.0) -> MessageWriter:
+def writer(
+    engine: Any, heard: list[tuple[str, int]], window: float = 0.0, hold: float = 6.0, backlog: int = 2000
+) -> MessageWriter:
     def on_citizen(message: CitizenMessage, conv: ConversationRef, msg: MessageRef) -> None:
         heard.append((message.body["text"], msg.id))
 
-    return MessageWriter(Failing(engine), contextlib.nullcontext(), lambda: NOW, window, on_citizen)
+    return MessageWriter(
+        Failing(engine), contextlib.nullcontext(), lambda: NOW, window, on_citizen, hold=hold, backlog=backlog
+    )
+
+
+async def stored_texts(engine: Any) -> list[str]:
+    from sqlalchemy import select
+
+    from channels.models import ChannelMessage
+
+    async with engine.connect() as conn:
+        rows = await conn.execute(select(ChannelMessage.body).order_by(ChannelMessage.id))
+        return [body["text"] for (body,) in rows]
 
 
 async def test_messages_handed_in_together_share_a_transaction_and_each_hears_its_own_answer(migrated_engine) -> None:
@@ -72,9 +92,9 @@ async def test_a_failed_transaction_fails_its_own_messages_and_the_next_one_is_s
     assert isinstance(w.transactions, Failing)
     w.transactions.fail = 1
     try:
-        with pytest.raises(OSError, match="disk gone"):
+        with pytest.raises(RuntimeError, match="a bug"):
             await w.citizen(CitizenMessage("v3", "", "text", {"text": "lost?"}))
-        assert heard == []  # nobody was told of a message that is not stored
+        assert heard == [] and w.transactions.tried == 1  # not tried again, nobody told of it as stored
         conv, msg = await w.citizen(CitizenMessage("v3", "", "text", {"text": "again"}))
         assert conv.new and heard == [("again", msg.id)]
     finally:
@@ -98,6 +118,60 @@ async def test_while_messages_come_faster_than_the_window_they_wait_for_company(
         second = asyncio.ensure_future(w.citizen(CitizenMessage("v5", "", "text", {"text": "2"})))
         await asyncio.gather(first, second)
         assert w.transactions_run == 2 and [t for t, _ in heard] == ["first", "1", "2"]
+    finally:
+        await w.aclose()
+        w.transactions.close()
+
+
+async def test_a_database_that_does_not_answer_for_a_moment_holds_the_messages_and_stores_each_once(
+    migrated_engine,
+) -> None:
+    heard: list[tuple[str, int]] = []
+    w = writer(migrated_engine, heard)
+    assert isinstance(w.transactions, Failing)
+    w.transactions.error = ConnectionRefusedError(111, "Connect call failed")
+    w.transactions.fail = 3  # a PostgreSQL restart: three attempts refused, then it answers
+    try:
+        first = asyncio.ensure_future(w.citizen(CitizenMessage("v6", "", "text", {"text": "路灯不亮"})))
+        while w.transactions.tried < 2:  # the database is down now ...
+            await asyncio.sleep(0.01)
+        assert DATABASE.down and not first.done()
+        # ... and a message sent meanwhile is held with the first, not refused
+        second = asyncio.ensure_future(w.citizen(CitizenMessage("v6", "", "text", {"text": "在人民路"})))
+        (conv, m1), (conv2, m2) = await asyncio.gather(first, second)
+        assert conv2.id == conv.id and m2.id > m1.id
+        assert not DATABASE.down
+        assert await stored_texts(migrated_engine) == ["路灯不亮", "在人民路"]  # each once, in order
+        assert [t for t, _ in heard] == ["路灯不亮", "在人民路"]
+    finally:
+        await w.aclose()
+        w.transactions.close()
+
+
+async def test_past_its_hold_a_message_is_refused_not_stored_and_the_next_ones_are_stored_when_it_answers(
+    migrated_engine,
+) -> None:
+    heard: list[tuple[str, int]] = []
+    w = writer(migrated_engine, heard, hold=0.3, backlog=3)
+    assert isinstance(w.transactions, Failing)
+    w.transactions.error = ConnectionResetError(104, "Connection reset by peer")
+    w.transactions.fail = 10**6  # down until the test says otherwise
+    try:
+        held = [
+            asyncio.ensure_future(w.citizen(CitizenMessage(f"v{n}", "", "text", {"text": f"m{n}"}))) for n in range(3)
+        ]
+        await asyncio.sleep(0)
+        # the backlog is full: one more is refused at once, not queued
+        with pytest.raises(StorageUnavailable, match="请稍后重试"):
+            await w.citizen(CitizenMessage("v9", "", "text", {"text": "m9"}))
+        for fut in held:  # each told to send again once its hold is over
+            with pytest.raises(StorageUnavailable):
+                await fut
+        assert DATABASE.down and heard == []
+        w.transactions.fail = 0
+        conv, msg = await w.citizen(CitizenMessage("v1", "", "text", {"text": "again"}))
+        assert not DATABASE.down and heard == [("again", msg.id)]
+        assert await stored_texts(migrated_engine) == ["again"]  # none of the refused ones
     finally:
         await w.aclose()
         w.transactions.close()
