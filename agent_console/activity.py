@@ -16,10 +16,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from agent_console.models import ConsoleActivity
+from hotline.dbhealth import DATABASE, unavailable
 
 logger = logging.getLogger(__name__)
 
 BATCH = 500
+MAX_HELD = 50_000  # rows waiting behind a batch the database does not take: past this, they fail
 
 
 class ActivityLog:
@@ -60,13 +62,25 @@ class ActivityLog:
                 batch.append(self._queue.get_nowait())
             rows = [row for row, _ in batch if row]
             error: Exception | None = None
+            pause = 0.25
             try:
-                if rows:
-                    async with self.sessions() as s, s.begin():
-                        s.add_all([ConsoleActivity(**row) for row in rows])
-            except Exception as exc:
-                logger.exception("console activity rows not written", extra={"rows": len(rows)})
-                error = exc
+                while True:
+                    try:
+                        if rows:
+                            async with self.sessions() as s, s.begin():
+                                s.add_all([ConsoleActivity(**row) for row in rows])
+                        DATABASE.answered("console activity")
+                        break
+                    except Exception as exc:
+                        if not unavailable(exc) or self._queue.qsize() >= MAX_HELD:
+                            logger.error("console activity rows not written", exc_info=exc, extra={"rows": len(rows)})
+                            error = exc
+                            break
+                        # The database is away a moment: the rows (who took which contact) are kept
+                        # and written when it answers; offers and answers go on meanwhile.
+                        DATABASE.failed("console activity", exc)
+                        await asyncio.sleep(pause)
+                        pause = min(2.0, pause * 2)
             finally:
                 self._busy = False
             for _, fut in batch:

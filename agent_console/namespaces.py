@@ -20,6 +20,7 @@ from agent_console.access import AGENT_ROLES, SUPERVISOR_ROLES, SocketAuth
 from agent_console.actions import SeatActions
 from agent_console.services import AGENT_NS, SUPERVISOR_NS, SUPERVISORS, ConsoleError, ConsoleService
 from agent_console.supervision import SupervisorActions
+from hotline.dbhealth import DATABASE, unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +58,10 @@ class _Base(socketio.AsyncNamespace):  # type: ignore[misc]  # python-socketio s
             result = await action(sid if by_sid else session["user"], event)
         except (ValueError, ConsoleError) as exc:
             return {"ok": False, "error": str(exc)}
-        except Exception:
+        except Exception as exc:
+            if unavailable(exc):  # one line per outage (dbhealth), not a traceback per event
+                DATABASE.failed(f"console {model.__name__}", exc)
+                return {"ok": False, "error": "系统繁忙，请稍后重试"}
             logger.exception("console event failed", extra={"user": session.get("user"), "namespace": self.namespace})
             return {"ok": False, "error": "内部错误，已记录"}
         return {"ok": True, **result}

@@ -26,6 +26,7 @@ from agent_console.supervision import SupervisorActions
 from hotline import auth
 from hotline.bus import TO_SEAT, TO_SUPERVISORS, Bus
 from hotline.context import AppContext
+from hotline.dbhealth import log_failure
 
 logger = logging.getLogger(__name__)
 
@@ -125,8 +126,8 @@ def install(app: web.Application, ctx: AppContext, settings: ConsoleSettings | N
             await asyncio.sleep(1.0)
             try:
                 ended = await socket_auth.ended()
-            except Exception:  # the database may be away a moment: try again next second
-                logger.warning("console sessions not checked", exc_info=True)
+            except Exception as exc:  # the database may be away a moment: try again next second
+                log_failure(logger, "console sessions not checked", exc, "console sessions")
                 continue
             for namespace, sid in ended:
                 socket_auth.ending.add((namespace, sid))

@@ -36,6 +36,7 @@ from agent_console.activity import ActivityLog
 from agent_console.core import board, context, presence
 from agent_console.models import ConsoleActivity, SeatProfile
 from agent_console.settings import ConsoleSettings
+from hotline.dbhealth import log_failure
 from hotline.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -111,7 +112,7 @@ class ConsoleService:
     def _done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            logger.error("console background task failed", exc_info=task.exception())
+            log_failure(logger, "console background task failed", task.exception(), "console")
 
     async def feed(self, event: Event) -> None:
         try:

@@ -44,7 +44,7 @@ from channels.webchat import WebChatInbound
 from channels.wechat_api import MediaRejected, NotConfigured, WeChatApi, WeChatApiError
 from channels.writer import CommitWindow, MessageWriter
 from hotline.context import Deps
-from hotline.dbhealth import DATABASE
+from hotline.dbhealth import DATABASE, log_failure
 from hotline.storage import Transactions
 
 logger = logging.getLogger(__name__)
@@ -386,8 +386,8 @@ class ChannelService(SeatActions, WebChatInbound):
             job = await self._jobs.get()
             try:
                 await job()
-            except Exception:
-                logger.exception("channel job failed")
+            except Exception as exc:
+                log_failure(logger, "channel job failed", exc, "channel jobs")
             finally:
                 self._jobs.task_done()
 
@@ -422,13 +422,13 @@ class ChannelService(SeatActions, WebChatInbound):
     async def _retry_quietly(self) -> None:
         try:
             await self.retry_replies()
-        except Exception:
-            logger.exception("wechat replies not tried again")
+        except Exception as exc:
+            log_failure(logger, "wechat replies not tried again", exc, "wechat replies")
 
     async def run_ticker(self, interval: float = 1.0) -> None:
         while True:
             await asyncio.sleep(interval)
             try:
                 await self.tick()
-            except Exception:
-                logger.exception("response tracker tick failed")
+            except Exception as exc:
+                log_failure(logger, "response tracker tick failed", exc, "response tracker")

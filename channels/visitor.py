@@ -37,6 +37,7 @@ from channels.core.visitor import (
 from channels.services import ChannelService
 from channels.settings import WebChatSettings
 from channels.webchat import NoConversation
+from hotline.dbhealth import DATABASE, log_failure, unavailable
 from hotline.guard import RateLimiter, refuse
 from hotline.settings import SecuritySettings
 
@@ -157,7 +158,10 @@ class VisitorNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # python
             return {"ok": False, "error": "没有找到这次会话"}
         except ValueError as exc:
             return {"ok": False, "error": str(exc)}
-        except Exception:
+        except Exception as exc:
+            if unavailable(exc):  # one line per outage (dbhealth), not a traceback per event
+                DATABASE.failed(f"web chat {event}", exc)
+                return {"ok": False, "error": "系统繁忙，请稍后重试"}
             logger.exception("web-chat event failed", extra={"visitor": session.get("visitor"), "event": event})
             return {"ok": False, "error": "服务暂时出错，请稍后再试"}
 
@@ -355,5 +359,5 @@ class VisitorNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # python
             await asyncio.sleep(self.settings.position_every)
             try:
                 await self.push_positions()
-            except Exception:
-                logger.exception("queue positions not pushed")
+            except Exception as exc:
+                log_failure(logger, "queue positions not pushed", exc, "queue positions")

@@ -96,3 +96,12 @@ class _Watch:
 
 
 DATABASE = _Watch()
+
+
+def log_failure(log: logging.Logger, message: str, exc: BaseException, where: str, **extra: object) -> None:
+    """A background task's failure: an outage of the database is said once (above); anything else
+    is logged with its traceback, as before."""
+    if unavailable(exc):
+        DATABASE.failed(where, exc)
+    else:
+        log.error(message, exc_info=exc, extra=extra or None)

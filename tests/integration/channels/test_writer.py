@@ -169,7 +169,7 @@ async def test_past_its_hold_a_message_is_refused_not_stored_and_the_next_ones_a
                 await fut
         assert DATABASE.down and heard == []
         w.transactions.fail = 0
-        conv, msg = await w.citizen(CitizenMessage("v1", "", "text", {"text": "again"}))
+        _, msg = await w.citizen(CitizenMessage("v1", "", "text", {"text": "again"}))
         assert not DATABASE.down and heard == [("again", msg.id)]
         assert await stored_texts(migrated_engine) == ["again"]  # none of the refused ones
     finally:
