@@ -93,10 +93,12 @@ class ChatSettings(BaseModel):
     flag_after: float = Field(60.0, gt=0, description="flag a conversation whose citizen waited this long, s")
     reassign_after: float = Field(120.0, gt=0, description="offer it to another seat after this long, s")
     commit_window: float = Field(
-        0.005,
+        0.010,
         ge=0,
         le=0.1,
-        description="s a web visitor's message or a seat's reply waits for others to share its transaction",
+        description="s a web visitor's message or a seat's reply waits for others to share its transaction "
+        "(10 ms: about 5 messages per transaction at 400/s, 0.78 ms of engine CPU per message against 0.92 at "
+        "5 ms, delivery p99 26 ms against 20)",
     )
     storage_hold: float = Field(
         6.0,
