@@ -14,7 +14,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -24,6 +23,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from acd.core.stats import Stats
+from hotline.clock import engine_time
 from hotline.dbhealth import DATABASE, unavailable
 from hotline.storage import IntervalFigures
 
@@ -36,7 +36,7 @@ class FiguresStore:
         sessions: async_sessionmaker[AsyncSession],
         *,
         every_s: float = 1.0,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = engine_time,
     ) -> None:
         self.sessions = sessions
         self.every_s = every_s

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -37,6 +36,7 @@ from acd.core import (
 from acd.core.commands import command_to_dict
 from acd.core.config import media_of
 from hotline.bus import Bus
+from hotline.clock import engine_time
 
 logger = logging.getLogger(__name__)
 
@@ -50,7 +50,7 @@ class AcdService:
         bus: Bus,
         core: Acd | None = None,
         *,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = engine_time,
         event_sink: EventSink | None = None,
     ) -> None:
         self.core = core or Acd(AcdSettings())

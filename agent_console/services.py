@@ -15,7 +15,6 @@ if TYPE_CHECKING:
 import asyncio
 import datetime as dt
 import logging
-import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -36,6 +35,7 @@ from agent_console.activity import ActivityLog
 from agent_console.core import board, context, presence
 from agent_console.models import ConsoleActivity, SeatProfile
 from agent_console.settings import ConsoleSettings
+from hotline.clock import engine_time
 from hotline.dbhealth import log_failure
 from hotline.settings import Settings
 
@@ -85,7 +85,7 @@ class ConsoleService:
         settings: Settings,
         console: ConsoleSettings,
         deps: Deps,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = engine_time,
     ) -> None:
         self.sio = sio
         self.acd = acd

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
@@ -43,6 +42,7 @@ from channels.store import Stored, store_batch, timestamp, utc
 from channels.webchat import WebChatInbound
 from channels.wechat_api import MediaRejected, NotConfigured, WeChatApi, WeChatApiError
 from channels.writer import CommitWindow, MessageWriter
+from hotline.clock import engine_time
 from hotline.context import Deps
 from hotline.dbhealth import DATABASE, log_failure
 from hotline.storage import Transactions
@@ -74,7 +74,7 @@ class ChannelService(SeatActions, WebChatInbound):
         dedup: Deduplicator,
         api: WeChatApi | None = None,
         deps: Deps | None = None,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = engine_time,
     ) -> None:
         self.sessions = sessions
         self.settings = settings

@@ -15,7 +15,6 @@ if TYPE_CHECKING:
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -37,6 +36,7 @@ from channels.core.visitor import (
 from channels.services import ChannelService
 from channels.settings import WebChatSettings
 from channels.webchat import NoConversation
+from hotline.clock import engine_time
 from hotline.dbhealth import DATABASE, log_failure, unavailable
 from hotline.guard import RateLimiter, refuse
 from hotline.settings import SecuritySettings
@@ -104,7 +104,7 @@ class VisitorNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # python
         settings: WebChatSettings,
         secret: str,
         deps: Deps,
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = engine_time,
         security: SecuritySettings | None = None,
     ) -> None:
         super().__init__(VISITOR_NS)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from acd.ari.client import AriError
 from acd.voice.core import events as ev
 from acd.voice.core.machine import step
+from hotline.clock import engine_time
 from ivr.core.errors import IllegalEvent
 from ivr.core.flow import QueueLoad
 from ivr.core.messages import (
@@ -59,7 +60,7 @@ class IvrRunner:
         sounds_dir: str,
         lookup: Lookup | None = None,
         tz: dt.tzinfo = dt.timezone(dt.timedelta(hours=8)),
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = engine_time,
         on_voice_message: Callable[[Call, str], Awaitable[None]] | None = None,
     ) -> None:
         self.service = service

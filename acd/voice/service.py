@@ -14,7 +14,6 @@ import functools
 import itertools
 import logging
 import secrets
-import time
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
@@ -46,6 +45,7 @@ from acd.voice.missed import MissedCalls
 from acd.voice.records import RecordStore
 from acd.voice.seats import SeatDevice
 from hotline.aio import start_eagerly
+from hotline.clock import engine_time
 from hotline.dialing import DialPolicy, policy
 from hotline.guard import refuse
 
@@ -92,7 +92,7 @@ class VoiceService:
         recording_queues: frozenset[str] = frozenset(),
         moh_class: str = "default",
         sounds_prefix: str = "hotline",
-        clock: Callable[[], float] = time.time,
+        clock: Callable[[], float] = engine_time,
         dial_policy: DialPolicy | None = None,
     ) -> None:
         self.ari = ari

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 
 from acd.voice.core import events as ev
 from acd.voice.core.call import Call
 from acd.voice.core.machine import step
+from hotline.clock import engine_time
 from hotline.context import AppContext
 
 logger = logging.getLogger(__name__)
@@ -39,5 +39,5 @@ async def voice_message_to_work_order(ctx: AppContext, call: Call, name: str) ->
         created_by="system",
         attachments=[(f"{name}.wav", "audio/wav", data)],
     )
-    step(call, ev.VoiceMessageFiled(time.time(), order, name))
+    step(call, ev.VoiceMessageFiled(engine_time(), order, name))
     return order
