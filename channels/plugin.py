@@ -124,7 +124,7 @@ def build_service(
         else MemoryDedup(settings.wechat.dedup_ttl)
     )
     api = WeChatApi(session, settings.wechat, ctx.redis) if session is not None else None
-    return ChannelService(ctx.sessions, settings, ctx.settings.data_dir, sink, dedup, api, ctx.deps)
+    return ChannelService(ctx.sessions, settings, ctx.settings.data_dir, sink, dedup, api, ctx.deps, outbox=ctx.outbox)
 
 
 def install(app: web.Application, ctx: AppContext, settings: ChannelSettings | None = None) -> None:

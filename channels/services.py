@@ -38,13 +38,14 @@ from channels.models import ChannelConversation, ChannelMedia, ChannelMessage
 from channels.seats import SeatActions, WebOut
 from channels.settings import ChannelSettings
 from channels.sink import ContactSink, ConversationChange, ConversationRef, MessageRef
-from channels.store import Stored, store_batch, timestamp, utc
+from channels.store import SNAP_ORDER, Stored, store_batch, timestamp, utc
 from channels.webchat import WebChatInbound
 from channels.wechat_api import MediaRejected, NotConfigured, WeChatApi, WeChatApiError
 from channels.writer import CommitWindow, MessageWriter
 from hotline.clock import engine_time
 from hotline.context import Deps
-from hotline.dbhealth import DATABASE, log_failure
+from hotline.dbhealth import DATABASE, log_failure, unavailable
+from hotline.outbox import Outbox
 from hotline.storage import Transactions
 
 logger = logging.getLogger(__name__)
@@ -75,6 +76,7 @@ class ChannelService(SeatActions, WebChatInbound):
         api: WeChatApi | None = None,
         deps: Deps | None = None,
         clock: Callable[[], float] = engine_time,
+        outbox: Outbox | None = None,
     ) -> None:
         self.sessions = sessions
         self.settings = settings
@@ -84,6 +86,10 @@ class ChannelService(SeatActions, WebChatInbound):
         self.api = api
         self.deps = deps if deps is not None else Deps()
         self.clock = clock
+        # The composition root's (its worker carries out what a stop left waiting); a service of
+        # its own in tests. The snap's work order is carried out right after its commit too.
+        self.outbox = outbox if outbox is not None else Outbox(sessions)
+        self.outbox.register(SNAP_ORDER, self._snap_order)
         chat = settings.chat
         self.tracker = ResponseTracker(chat.realtime_threshold, chat.flag_after, chat.reassign_after)
         # SQLite fails a deferred transaction that reads, then writes after another writer
@@ -215,17 +221,33 @@ class ChannelService(SeatActions, WebChatInbound):
             await self.fetch_media(msg_ref.id, msg.fields["MediaId"])
         if draft is not None and conv is not None:
             await self.sink.conversation_changed(ConversationChange(conv.id, "snap_draft", draft))
-            await self._workorder_from_snap(conv, draft)
+            await self.outbox.carry_out()  # its work order (an outbox row of the same commit)
         if reopened and conv is not None:
             await self.resend_held(conv.id)
 
-    async def _workorder_from_snap(self, conv: ConversationRef, draft: dict[str, Any]) -> None:
-        """Open a work order in 受理 for a 随手拍 case when the work-order service is running.
+    async def _snap_order(self, contact_id: str, payload: dict[str, Any]) -> None:
+        """The outbox's 随手拍 row: open a work order in 受理 for the case, once. Without the
+        work-order service the draft stays on the conversation and the seat's console pre-fills
+        from it. An order already opened for the contact (its row could not be marked done before
+        a stop) is taken, not opened again; a database or work-order failure is tried again."""
+        orders = self.deps.workorders
+        if orders is None:
+            return
+        async with self.sessions() as s:
+            row = await s.get(ChannelConversation, int(payload["conversation"]))
+            if row is None or row.workorder_id:
+                return
+            draft = dict(row.draft or {})
+        conv = ConversationRef(row.id, row.channel, row.citizen, row.state, row.seat, False)
+        found = await orders.order_for_contact(contact_id)
+        if found is not None:
+            await self._snap_order_made(conv, found)
+            return
+        await self._workorder_from_snap(conv, draft)
 
-        Without it the draft stays on the conversation and the seat's console pre-fills from it.
-        """
+    async def _workorder_from_snap(self, conv: ConversationRef, draft: dict[str, Any]) -> None:
         create = getattr(self.deps.workorders, "create_from_contact", None)
-        if create is None:
+        if create is None or not draft.get("title"):
             return
         content = draft.get("description") or draft["title"]
         if draft.get("latitude") is not None and draft.get("longitude") is not None:
@@ -243,9 +265,14 @@ class ChannelService(SeatActions, WebChatInbound):
                 attachments=photos,
             )
         except Exception as exc:
+            if unavailable(exc):
+                raise  # the outbox tries again
             # Refused input or a lifecycle rule: the seat still has the draft to finish by hand.
             logger.warning("随手拍 work order not created for conversation %s: %s", conv.id, exc)
             return
+        await self._snap_order_made(conv, order_id)
+
+    async def _snap_order_made(self, conv: ConversationRef, order_id: int) -> None:
         async with self._wlock, self.sessions() as s, s.begin():
             row = await s.get(ChannelConversation, conv.id)
             if row is not None:

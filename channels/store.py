@@ -20,8 +20,10 @@ from channels.core.inbound import InboundMessage
 from channels.core.snap import SnapItem, find_bundle
 from channels.models import ChannelConversation, ChannelMessage
 from channels.sink import ConversationRef, MessageRef
+from hotline import outbox
 
 Stored = tuple[ConversationRef | None, MessageRef, dict[str, Any] | None, bool]
+SNAP_ORDER = "snap_workorder"  # outbox kind: the 随手拍 work order of a conversation (key: its contact id)
 CONV = cast(Table, ChannelConversation.__table__)
 MSG = cast(Table, ChannelMessage.__table__)
 _TAKEN = select(MSG.c.dedup_key).where(MSG.c.dedup_key.in_(bindparam("keys", expanding=True)))
@@ -195,6 +197,9 @@ def store_batch(
         draft = None
         if conv is not None and msg.kind in ("image", "location") and not conv.flags.get("snap"):
             draft = _snap(conn, conv, bundle_window)
+            if draft is not None:
+                # Its work order follows this commit, whatever happens to the process meanwhile.
+                outbox.add(conn, SNAP_ORDER, f"wechat-{conv.id}", {"conversation": conv.id}, now)
         out.append((conversation_ref(conv, new) if conv else None, ref, draft, reopened))
     return out
 

@@ -8,6 +8,7 @@ optionally ``components``/``schemas``) that is merged into ``/openapi.json``.
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -193,4 +194,15 @@ def build_app(ctx: AppContext) -> web.Application:
     socket_server(app, ctx)
     for plugin in plugins:
         plugin.install(app, ctx)
+    app.cleanup_ctx.append(_outbox_worker)
     return app
+
+
+async def _outbox_worker(app: web.Application) -> AsyncIterator[None]:
+    """After the features' start-up (their handlers registered): carries out what an earlier run
+    left waiting, then every row a commit writes."""
+    outbox = app[CTX].outbox
+    outbox.start()
+    outbox.wake()
+    yield
+    await outbox.stop()

@@ -23,6 +23,7 @@ CORE_COMMANDS = (
     "hotline.commands.run",
     "hotline.commands.sandbox",
     "hotline.commands.db",
+    "hotline.commands.outbox",
     "hotline.commands.bench",
 )
 

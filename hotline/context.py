@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from hotline.bus import Bus
 from hotline.offload import Lane
+from hotline.outbox import Outbox
 from hotline.settings import Settings
 from hotline.sockets import GuardedServer
 
@@ -73,6 +74,15 @@ class AppContext:
     redis: Redis | None = None
     deps: Deps = field(default_factory=Deps)
     _compute: Lane | None = field(default=None, repr=False)
+    _outbox: Outbox | None = field(default=None, repr=False)
+
+    @property
+    def outbox(self) -> Outbox:
+        """What must follow a commit, written in it (``hotline.outbox``): features register the
+        kinds they carry out; the composition root runs its worker."""
+        if self._outbox is None:
+            self._outbox = Outbox(self.sessions)
+        return self._outbox
 
     @property
     def compute(self) -> Lane:

@@ -168,6 +168,15 @@ class WorkOrderService(CalendarAndDirectory):
             await self.add_attachment(order_id, kind, name, ctype, data, actor)
         return order_id
 
+    async def order_for_contact(self, contact_id: str) -> int | None:
+        """The first order opened for a contact (a call, a chat), if any: what keeps an order that a
+        stop interrupted after its commit from being opened twice."""
+        async with self.sessions() as s:
+            found = await s.scalar(
+                select(WoOrder.id).where(WoOrder.contact_id == contact_id[:64]).order_by(WoOrder.id).limit(1)
+            )
+        return int(found) if found is not None else None
+
     async def act(
         self, order_id: int, action: str, data: Mapping[str, Any], actor: Actor, expected_version: int | None = None
     ) -> int:

@@ -300,6 +300,59 @@ async def test_photo_and_location_open_a_work_order_with_the_photo_when_the_serv
     assert [c.change for c in changes(eng)] == ["snap_draft", "workorder_created"]
 
 
+async def _snap_pushes(eng, openid: str, first_id: int) -> None:
+    now = int(time.time())
+    for body in [
+        kit.text(openid, "井盖丢失", first_id, now),
+        kit.xml(openid, "image", now + 1, first_id + 1, PicUrl="http://p.example/w", MediaId="m_well"),
+        kit.xml(
+            openid, "location", now + 2, first_id + 2, Location_X="32.4", Location_Y="120.6", Scale="16", Label="人民路"
+        ),
+    ]:
+        assert (await eng.client.post(HOOK, params=kit.query(), data=body)).status == 200
+    await eng.service.drain()
+
+
+async def _orders_for(eng, contact: str) -> list[int]:
+    from workorders.models import WoOrder
+
+    async with eng.ctx.sessions() as s:
+        return list((await s.execute(select(WoOrder.id).where(WoOrder.contact_id == contact))).scalars())
+
+
+async def test_a_snap_order_a_stop_cut_off_is_opened_after_the_start_once(make_engine_app, standin):
+    """The order is an outbox row of the commit that completed the 随手拍: an engine that stopped
+    before carrying it out (here: its carrying-out never ran) leaves it waiting, and the next
+    start opens it, once, even if the order was opened but the row not marked done."""
+    state, url = standin
+    state.media["m_well"] = ("image/jpeg", JPEG)
+    eng = await make_engine_app(api_base_url=url, workorders=True)
+    box = eng.service.outbox
+    real = box.carry_out
+
+    async def stopped() -> int:
+        return 0
+
+    box.carry_out = stopped  # type: ignore[method-assign]
+    await _snap_pushes(eng, "o_cut", 80)
+    await _snap_pushes(eng, "o_half", 90)
+    async with eng.ctx.sessions() as s:
+        cut, half = (await s.execute(select(ChannelConversation).order_by(ChannelConversation.id))).scalars()
+    assert cut.draft and not cut.workorder_id and await _orders_for(eng, f"wechat-{cut.id}") == []
+    # The second one's order was opened before the stop, but its row not marked done.
+    opened = await eng.ctx.deps.workorders.create_from_contact(
+        channel="wechat", content="井盖丢失", contact_id=f"wechat-{half.id}", title="井盖丢失"
+    )
+    box.carry_out = real  # type: ignore[method-assign]
+    assert await box.carry_out() == 2  # the start's look at what waits
+    assert len(await _orders_for(eng, f"wechat-{cut.id}")) == 1
+    assert await _orders_for(eng, f"wechat-{half.id}") == [opened]  # not opened twice
+    async with eng.ctx.sessions() as s:
+        rows = (await s.execute(select(ChannelConversation).order_by(ChannelConversation.id))).scalars().all()
+    assert [r.workorder_id for r in rows] == [str((await _orders_for(eng, f"wechat-{cut.id}"))[0]), str(opened)]
+    assert await box.carry_out() == 0
+
+
 async def test_the_tracker_forgets_conversations_closed_two_days_ago(make_engine_app):
     eng = await make_engine_app()
     conv_id = await citizen_writes(eng, _NoStandIn(), "o_old", "还在吗", 60)
