@@ -40,9 +40,10 @@ def _status(args: argparse.Namespace) -> int:
         found = asyncio.run(read())
     except (OSError, TimeoutError) as exc:
         raise CommandError(f"database unreachable ({exc}); check DATABASE_URL") from None
+    failed = any(row["failed"] for row in found["kinds"].values())
     if args.json:
         print(json.dumps(found, ensure_ascii=False))
-        return 0
+        return 1 if failed else 0
     if not found["kinds"]:
         print("outbox empty: nothing has waited to follow a commit")
         return 0
@@ -54,4 +55,4 @@ def _status(args: argparse.Namespace) -> int:
         print("\nnewest errors:")
         for e in found["errors"]:
             print(f"  {e['kind']} {e['key']} ({e['state']}, {e['tries']} tries, next {e['next_at']}): {e['error']}")
-    return 1 if any(row["failed"] for row in found["kinds"].values()) else 0
+    return 1 if failed else 0
