@@ -311,7 +311,7 @@ class SeatActions:
     async def chat_send(self, seat: str, e: schemas.ChatSend) -> dict[str, Any]:
         channels, conversation = self._chat(seat, e.contact_id)
         try:
-            sent = await channels.send_text(conversation, seat, e.text)
+            sent = await channels.send_text(conversation, seat, e.text, e.cid)
         except Exception as exc:  # the channels' refusals (window closed, quota...) are for the seat
             raise ConsoleError(str(exc) or "发送失败") from None
         if sent.status in ("sent", "held_window", "held_quota", "retry"):  # answered; delivery may follow

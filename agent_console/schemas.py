@@ -53,6 +53,8 @@ class ThreeParty(OnContact):
 
 class ChatSend(OnContact):
     text: str = Field(min_length=1, max_length=2000)
+    # the console's own id for this reply: sent again under it, the reply is not sent twice
+    cid: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{8,40}$")
 
 
 class ChatImage(OnContact):

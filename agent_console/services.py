@@ -111,8 +111,9 @@ class ConsoleService:
 
     def _done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log_failure(logger, "console background task failed", task.exception(), "console")
+        exc = None if task.cancelled() else task.exception()
+        if exc is not None:
+            log_failure(logger, "console background task failed", exc, "console")
 
     async def feed(self, event: Event) -> None:
         try:

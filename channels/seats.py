@@ -160,13 +160,15 @@ class SeatActions:
         self.tracker.handle(ConversationClosed(str(conversation_id), self.clock()))
         await self._tell_visitor(channel, citizen, "closed", {"conversation": conversation_id, "rate": True})
 
-    async def send_text(self, conversation_id: int, seat: str, text: str) -> Sent:
+    async def send_text(self, conversation_id: int, seat: str, text: str, sent_as: str | None = None) -> Sent:
+        """``sent_as``: the console's id for this reply; sent again under it (an acknowledgement lost
+        to a restart), the first one is answered and nothing is sent twice."""
         text = text.strip()
         if not text:
             raise ConversationError("回复内容不能为空")
         if len(text) > MAX_TEXT:
             raise ConversationError(f"回复内容过长（最多{MAX_TEXT}字）")
-        return await self._send(conversation_id, seat, "text", {"text": text})
+        return await self._send(conversation_id, seat, "text", {"text": text}, sent_as)
 
     async def send_image(self, conversation_id: int, seat: str, media_id: str) -> Sent:
         if not media_id or len(media_id) > 128:
@@ -186,11 +188,17 @@ class SeatActions:
             raise ConversationError(f"会话 {conversation_id} 不存在")
         return conv
 
-    async def _send(self, conversation_id: int, seat: str, kind: str, body: dict[str, Any]) -> Sent:
-        stored = await self.messages.seat(SeatMessage(conversation_id, seat, kind, body))
+    async def _send(
+        self, conversation_id: int, seat: str, kind: str, body: dict[str, Any], sent_as: str | None = None
+    ) -> Sent:
+        stored = await self.messages.seat(SeatMessage(conversation_id, seat, kind, body, sent_as))
         if isinstance(stored, Refused):
             raise ConversationError(stored.reason)
         message_id = stored.message_id
+        if stored.repeat:
+            # Stored (and pushed, or kept for WeChat's retries) the first time: the page that missed
+            # the push reads it with the conversation when it reconnects.
+            return Sent(message_id, stored.status)
         if stored.channel == "webchat":
             self.tracker.handle(SeatReplied(str(conversation_id), seat, self.clock()))
             payload = {

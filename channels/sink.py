@@ -58,6 +58,9 @@ class MessageRef:
     asks_seat: bool
     body: dict[str, Any]
     at: dt.datetime
+    # Sent again under the same sender's id (its first acknowledgement was lost): the message as
+    # stored the first time, nobody told of it again.
+    repeat: bool = False
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ from channels.core.visitor import (
     clean_image,
     clean_phone,
     clean_rating,
+    clean_sent_as,
     clean_text,
     new_visitor_id,
     read_visitor,
@@ -265,8 +266,11 @@ class VisitorNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # python
 
     async def message(self, sid: str, session: dict[str, Any], data: Any) -> dict[str, Any]:
         text = clean_text(data.get("text") if isinstance(data, dict) else None, self.settings.max_text)
+        sent_as = clean_sent_as(data.get("cid") if isinstance(data, dict) else None)
         self._allowed(session["visitor"])
-        conv, msg = await self.service.receive_web(session["visitor"], session["phone"], "text", {"text": text})
+        conv, msg = await self.service.receive_web(
+            session["visitor"], session["phone"], "text", {"text": text}, sent_as
+        )
         return await self._after_store(session, conv, msg)
 
     async def image(self, sid: str, session: dict[str, Any], data: Any) -> dict[str, Any]:

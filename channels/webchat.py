@@ -53,10 +53,11 @@ class WebChatInbound:
     transcript: Callable[[int], Awaitable[list[dict[str, Any]]]]
 
     async def receive_web(
-        self, visitor: str, phone: str, kind: str, body: dict[str, Any]
+        self, visitor: str, phone: str, kind: str, body: dict[str, Any], sent_as: str | None = None
     ) -> tuple[ConversationRef, MessageRef]:
-        """Store a visitor's message in their open conversation (opened if none); return once committed."""
-        return await self.messages.citizen(CitizenMessage(visitor, phone, kind, body))
+        """Store a visitor's message in their open conversation (opened if none); return once committed.
+        ``sent_as``: the page's id for it; sent again under it, the first one is returned (``repeat``)."""
+        return await self.messages.citizen(CitizenMessage(visitor, phone, kind, body, sent_as))
 
     def _citizen_stored(self, message: CitizenMessage, conv: ConversationRef, msg: MessageRef) -> None:
         """Right after the commit, in commit order: the wait starts, the ACD and the seat hear of it."""

@@ -60,22 +60,33 @@ _NEW_MSG = insert(MSG).returning(MSG.c.id, sort_by_parameter_order=True)
 
 @dataclass(frozen=True)
 class CitizenMessage:
-    """A web visitor's message (text, image, leave_message) to their open conversation."""
+    """A web visitor's message (text, image, leave_message) to their open conversation.
+    ``sent_as``: the page's own id for it, the same when the page sends it again."""
 
     visitor: str
     phone: str
     kind: str
     body: dict[str, Any]
+    sent_as: str | None = None
+
+    @property
+    def key(self) -> str | None:
+        return f"web:{self.visitor[:48]}:{self.sent_as}" if self.sent_as else None
 
 
 @dataclass(frozen=True)
 class SeatMessage:
-    """A seat's message to a conversation of any channel."""
+    """A seat's message to a conversation of any channel (``sent_as``: the console's id for it)."""
 
     conversation_id: int
     seat: str
     kind: str
     body: dict[str, Any]
+    sent_as: str | None = None
+
+    @property
+    def key(self) -> str | None:
+        return f"seat:{self.seat[:48]}:{self.sent_as}" if self.sent_as else None
 
 
 @dataclass(frozen=True)
@@ -88,6 +99,7 @@ class StoredReply:
     citizen: str
     status: str
     at: dt.datetime
+    repeat: bool = False  # sent again under the same id: stored the first time, not pushed again
 
 
 @dataclass(frozen=True)
@@ -112,10 +124,82 @@ class _Conv:
     refs: int = field(default=0)  # messages of this batch that named it as new already
 
 
+_BY_KEY = select(
+    MSG.c.id, MSG.c.conversation_id, MSG.c.dedup_key, MSG.c.kind, MSG.c.body, MSG.c.at, MSG.c.status
+).where(MSG.c.dedup_key.in_(bindparam("keys", expanding=True)))
+_CONV_BY_ID = _COLUMNS.where(_BY_ID)
+
+StoredIn = tuple[ConversationRef, MessageRef]
+
+
 def store(
     conn: Connection, citizens: list[CitizenMessage], seats: list[SeatMessage], now: dt.datetime
-) -> tuple[list[tuple[ConversationRef, MessageRef]], list[StoredReply | Refused]]:
-    """Store both kinds in one transaction; results in the order of the given lists."""
+) -> tuple[list[StoredIn], list[StoredReply | Refused]]:
+    """Store both kinds in one transaction; results in the order of the given lists.
+
+    A message sent again under the same sender's id (a page or console whose acknowledgement was
+    lost to a restart or a cut network sends it again) is not stored twice: its sender hears of
+    the first one, marked ``repeat``, and nobody is told of it again."""
+    keys = [k for k in (*(m.key for m in citizens), *(m.key for m in seats)) if k]
+    if not keys:
+        return _store(conn, citizens, seats, now)
+    found = {row.dedup_key: row for row in conn.execute(_BY_KEY, {"keys": keys})}
+    first: dict[str, int] = {}  # key -> index of its first message in this batch
+    new_in = [i for i, m in enumerate(citizens) if _is_new(m.key, i, found, first)]
+    first_out: dict[str, int] = {}
+    new_out = [i for i, m in enumerate(seats) if _is_new(m.key, i, found, first_out)]
+    stored_in, stored_out = _store(conn, [citizens[i] for i in new_in], [seats[i] for i in new_out], now)
+    done_in = dict(zip(new_in, stored_in, strict=True))
+    done_out = dict(zip(new_out, stored_out, strict=True))
+    convs = {r.conversation_id for r in found.values() if r.conversation_id is not None}
+    current = {row.id: row for row in conn.execute(_CONV_BY_ID, {"ids": sorted(convs)})} if convs else {}
+    out_in: list[StoredIn] = []
+    for i, m in enumerate(citizens):
+        if i in done_in:
+            out_in.append(done_in[i])
+        elif m.key in found:
+            row = found[m.key]
+            c = current[row.conversation_id]
+            conv = _conversation_ref(_Conv(c.id, c.channel, c.citizen, c.state, c.seat, dict(c.flags or {})), False)
+            msg = MessageRef(row.id, "in", row.kind, True, row.kind != "leave_message", dict(row.body), row.at, True)
+            out_in.append((conv, msg))
+        else:  # twice in this very batch
+            conv, msg = done_in[first[str(m.key)]]
+            out_in.append((conv, _repeat(msg)))
+    out_out: list[StoredReply | Refused] = []
+    for i, s in enumerate(seats):
+        if i in done_out:
+            out_out.append(done_out[i])
+        elif s.key in found:
+            row = found[s.key]
+            c = current[row.conversation_id]
+            out_out.append(StoredReply(row.id, c.channel, c.citizen, row.status, row.at, repeat=True))
+        else:
+            again = done_out[first_out[str(s.key)]]
+            out_out.append(again if isinstance(again, Refused) else _repeat_reply(again))
+    return out_in, out_out
+
+
+def _is_new(key: str | None, index: int, found: dict[str, Any], first: dict[str, int]) -> bool:
+    if key is None:
+        return True
+    if key in found or key in first:
+        return False
+    first[key] = index
+    return True
+
+
+def _repeat(msg: MessageRef) -> MessageRef:
+    return MessageRef(msg.id, msg.direction, msg.kind, msg.supported, msg.asks_seat, msg.body, msg.at, True)
+
+
+def _repeat_reply(reply: StoredReply) -> StoredReply:
+    return StoredReply(reply.message_id, reply.channel, reply.citizen, reply.status, reply.at, repeat=True)
+
+
+def _store(
+    conn: Connection, citizens: list[CitizenMessage], seats: list[SeatMessage], now: dt.datetime
+) -> tuple[list[StoredIn], list[StoredReply | Refused]]:
     visitors = sorted({m.visitor for m in citizens})
     ids = sorted({m.conversation_id for m in seats})
     by_id: dict[int, _Conv] = {}
@@ -239,7 +323,7 @@ def _citizen_row(m: CitizenMessage, conv: _Conv, now: dt.datetime) -> dict[str, 
         "channel": "webchat",
         "citizen": m.visitor,
         "direction": "in",
-        "dedup_key": None,
+        "dedup_key": m.key,
         "kind": m.kind,
         "supported": True,
         "status": "received",
@@ -256,7 +340,7 @@ def _seat_row(s: SeatMessage, conv: _Conv, now: dt.datetime) -> dict[str, Any]:
         "channel": conv.channel,
         "citizen": conv.citizen,
         "direction": "out",
-        "dedup_key": None,
+        "dedup_key": s.key,
         "kind": s.kind,
         "supported": True,
         "status": _reply_status(conv),

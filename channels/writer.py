@@ -155,7 +155,8 @@ class MessageWriter:
         self.transactions_run += 1
         self.messages_stored += len(batch)
         for (message, fut), (conv, msg) in zip(citizens, stored_in, strict=True):
-            self.on_citizen(message, conv, msg)
+            if not msg.repeat:  # a repeat was handed on when it was first stored
+                self.on_citizen(message, conv, msg)
             if not fut.done():
                 fut.set_result((conv, msg))
         for (_, fut), reply in zip(seats, stored_out, strict=True):

@@ -85,6 +85,19 @@ def clean_text(value: object, max_chars: int) -> str:
     return text
 
 
+SENT_AS = re.compile(r"[A-Za-z0-9_-]{8,40}")
+
+
+def clean_sent_as(value: object) -> str | None:
+    """The page's own id for a message (it sends it again under the same id when an acknowledgement
+    was lost): None when absent; 8 to 40 letters, digits, _ or -, else refused."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not SENT_AS.fullmatch(value):
+        raise VisitorInputError("消息编号格式不正确")
+    return value
+
+
 @dataclass(frozen=True)
 class Image:
     content_type: str

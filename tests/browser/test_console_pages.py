@@ -35,7 +35,7 @@ class FakeChannels:
         ]
         return msgs
 
-    async def send_text(self, conversation_id: int, seat: str, text: str) -> object:
+    async def send_text(self, conversation_id: int, seat: str, text: str, sent_as: str | None = None) -> object:
         from channels.seats import Sent
 
         self.sent.append((conversation_id, seat, text))

@@ -256,7 +256,7 @@ class FakeChannels:
     async def transcript(self, conversation_id: int) -> list[dict[str, object]]:
         return [{"id": 1, "direction": "in", "kind": "text", "body": {"text": "<b>你好</b>"}, "at": "2026-11-26T08:00"}]
 
-    async def send_text(self, conversation_id: int, seat: str, text: str) -> object:
+    async def send_text(self, conversation_id: int, seat: str, text: str, sent_as: str | None = None) -> object:
         from channels.seats import ConversationError, Sent
 
         if text == "late":

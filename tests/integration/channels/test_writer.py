@@ -175,3 +175,32 @@ async def test_past_its_hold_a_message_is_refused_not_stored_and_the_next_ones_a
     finally:
         await w.aclose()
         w.transactions.close()
+
+
+async def test_a_message_sent_again_under_its_id_is_stored_once_and_answered_as_the_first(migrated_engine) -> None:
+    heard: list[tuple[str, int]] = []
+    w = writer(migrated_engine, heard)
+    try:
+        conv, first = await w.citizen(CitizenMessage("v7", "", "text", {"text": "路灯不亮"}, "page-msg-0001"))
+        # The page's acknowledgement was lost (a restart, a cut): it sends the same message again.
+        conv2, again = await w.citizen(CitizenMessage("v7", "", "text", {"text": "路灯不亮"}, "page-msg-0001"))
+        assert (conv2.id, again.id, again.repeat, first.repeat) == (conv.id, first.id, True, False)
+        assert not conv2.new
+        # Twice in one transaction, as a page that sent it twice in a row: one row, both answered.
+        a, b = await asyncio.gather(
+            w.citizen(CitizenMessage("v7", "", "text", {"text": "在人民路"}, "page-msg-0002")),
+            w.citizen(CitizenMessage("v7", "", "text", {"text": "在人民路"}, "page-msg-0002")),
+        )
+        assert a[1].id == b[1].id and [a[1].repeat, b[1].repeat] == [False, True]
+        # A seat's reply the same way, and the same id from another sender is another message.
+        r1 = await w.seat(SeatMessage(conv.id, "1001", "text", {"text": "收到"}, "console-0001"))
+        r2 = await w.seat(SeatMessage(conv.id, "1001", "text", {"text": "收到"}, "console-0001"))
+        other = await w.seat(SeatMessage(conv.id, "1002", "text", {"text": "收到"}, "console-0001"))
+        assert isinstance(r1, StoredReply) and isinstance(r2, StoredReply) and isinstance(other, StoredReply)
+        assert (r2.message_id, r2.repeat, r1.repeat) == (r1.message_id, True, False)
+        assert other.message_id != r1.message_id and not other.repeat
+        assert await stored_texts(migrated_engine) == ["路灯不亮", "在人民路", "收到", "收到"]
+        assert [t for t, _ in heard] == ["路灯不亮", "在人民路"]  # each handed on once
+    finally:
+        await w.aclose()
+        w.transactions.close()
