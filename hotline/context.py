@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from hotline.bus import Bus
 from hotline.offload import Lane
+from hotline.redislink import RedisHealth
 from hotline.settings import Settings
 from hotline.sockets import GuardedServer
 
@@ -71,6 +72,7 @@ class AppContext:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     redis: Redis | None = None
+    redis_health: RedisHealth = field(default_factory=RedisHealth)  # what Redis's users saw of it
     deps: Deps = field(default_factory=Deps)
     _compute: Lane | None = field(default=None, repr=False)
 
