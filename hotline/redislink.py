@@ -69,6 +69,7 @@ class RedisHealth:
         self.down_since: float | None = None
         self._last_try = 0.0
         self.unshared = 0
+        self.when_back: list[Callable[[], None]] = []
 
     def worth_trying(self) -> bool:
         """True while Redis is up; while it is down, True for one caller every ``retry_after_s``."""
@@ -106,6 +107,8 @@ class RedisHealth:
         self.down_since = None
         self.unshared = 0
         DOWN.set(0)
+        for hook in self.when_back:
+            hook()
 
     def not_shared(self) -> None:
         self.unshared += 1
@@ -120,11 +123,30 @@ class SharedEmits(socketio.AsyncRedisManager):  # type: ignore[misc]  # python-s
     Redis is down, and waits on redis-py's defaults (5 s, three retries) when Redis hangs; its
     listener logs every retry. Here a publish is tried once within ``TIMEOUT_S``, skipped while
     Redis is known to be down, and the listener resubscribes every 0.5 s at first, at most every 5 s.
+
+    Nothing is kept to be published later: what an emit carries is in storage. After a gap (Redis
+    back, or this process subscribed again after losing its subscription, during which other
+    processes' emits passed it by) every socket of every process is sent ``resync``, once, and
+    the pages read again what they show (the visitor's page its ``hello``, the seat's console its
+    state and chat history, the supervisor's board its board).
     """
+
+    RESYNC = "resync"
 
     def __init__(self, url: str, health: RedisHealth) -> None:
         super().__init__(url)
         self.health = health
+        self._resync: asyncio.Task[None] | None = None
+        health.when_back.append(self.resync_soon)
+
+    def resync_soon(self) -> None:
+        """Tell every socket to read its page again, unless that is already under way."""
+        if self._resync is None or self._resync.done():
+            self._resync = asyncio.get_running_loop().create_task(self._send_resync())
+
+    async def _send_resync(self) -> None:
+        for namespace in list(self.rooms):
+            await self.emit(self.RESYNC, {}, namespace=namespace)
 
     def _redis_connect(self) -> None:
         self.redis = client(self.redis_url)
@@ -146,6 +168,7 @@ class SharedEmits(socketio.AsyncRedisManager):  # type: ignore[misc]  # python-s
 
     async def _redis_listen_with_retries(self) -> AsyncIterator[Any]:
         pause = 0.5
+        lost = False
         while True:
             # No read time limit here: a quiet channel is not a fault. A Redis that dies closes it.
             listener = client(self.redis_url, socket_timeout=None)
@@ -153,10 +176,14 @@ class SharedEmits(socketio.AsyncRedisManager):  # type: ignore[misc]  # python-s
             try:
                 await pubsub.subscribe(self.channel)
                 self.health.ok("subscribe")
+                if lost:  # others' emits meanwhile passed this process's sockets by
+                    self.resync_soon()
+                lost = False
                 pause = 0.5
                 async for message in pubsub.listen():
                     yield message
             except FAILURES as exc:
+                lost = True
                 self.health.failed("subscribe", exc)
             finally:
                 with contextlib.suppress(*FAILURES):

@@ -92,18 +92,23 @@ def redis_server(tmp_path: Path):  # type: ignore[no-untyped-def]
         server.stop()
 
 
-@pytest.fixture
-async def engine(pg_url: str, tmp_path: Path, redis_server: PrivateRedis) -> AsyncIterator[RunningEngine]:
-    """On a fresh PostgreSQL database (several engine processes share one) and the private Redis."""
-    env = {
+def engine_env(redis_server: PrivateRedis) -> dict[str, str]:
+    return {
         "REDIS_URL": redis_server.url,
+        # Several engine processes sign and read the same tokens (a citizen's page may reconnect to another).
+        "HOTLINE_SECRET_KEY": "redis-restart-test-secret-0123456789",
         "HOTLINE_SECURITY__TRUSTED_PROXIES": json.dumps(["127.0.0.1"]),
         # The test's citizens write faster than a person; the flood limit is not what is tested.
         "HOTLINE_WEBCHAT__FLOOD_RATE": "50",
         "HOTLINE_WEBCHAT__FLOOD_BURST": "50",
         "HOTLINE_WECHAT__TOKEN": kit.TOKEN,
     }
-    async with running_engine(tmp_path, env, ACCOUNTS, database_url=pg_url) as e:
+
+
+@pytest.fixture
+async def engine(pg_url: str, tmp_path: Path, redis_server: PrivateRedis) -> AsyncIterator[RunningEngine]:
+    """On a fresh PostgreSQL database (several engine processes share one) and the private Redis."""
+    async with running_engine(tmp_path, engine_env(redis_server), ACCOUNTS, database_url=pg_url) as e:
         yield e
 
 
@@ -143,13 +148,18 @@ async def offered_to(consoles: list[Peer], timeout: float = 10.0) -> Peer:
     raise AssertionError("no seat was offered the chat")
 
 
-async def received(peer: Peer, event: str, want: int, timeout: float = 20.0) -> list[Any]:
-    """Every ``event`` the peer was sent, once ``want`` of them have come (or the wait is over),
-    and whatever else came within half a second more: a double has its chance to show."""
+async def waiting(peer: Peer, event: str, want: int, timeout: float = 20.0) -> None:
+    """Until ``want`` of ``event`` wait to be taken (or the wait is over), and half a second more:
+    a double has its chance to show."""
     deadline = time.monotonic() + timeout
     while peer.events[event].qsize() < want and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     await asyncio.sleep(0.5)
+
+
+async def received(peer: Peer, event: str, want: int, timeout: float = 20.0) -> list[Any]:
+    """Every ``event`` the peer was sent, once ``want`` of them have come (or the wait is over)."""
+    await waiting(peer, event, want, timeout)
     return peer.pending(event)
 
 
@@ -254,4 +264,92 @@ async def test_a_redis_killed_mid_chat_and_started_again_loses_and_doubles_no_me
         assert await engine.metric(http, "hotline_redis_errors_total", use="subscribe") >= 1
         assert await engine.metric(http, "hotline_redis_unshared_emits_total") >= 1
         for peer in [*consoles, *(c for c, _, _ in chats)]:
+            await peer.sio.disconnect()
+
+
+async def test_a_chat_whose_seat_and_citizen_are_on_two_engines_catches_up_after_redis_comes_back(
+    engine: RunningEngine, redis_server: PrivateRedis, pg_url: str, tmp_path: Path
+) -> None:
+    """The seat on one engine, the citizen's page reconnected to another: what each writes reaches
+    the other only through Redis. Emits published while Redis is away are gone (nothing keeps them);
+    when it is back every page is told ``resync`` and reads again what it shows, as the widget
+    (``hello``) and the console (``chat_history``) do. Nothing lost, nothing shown twice."""
+    (tmp_path / "b").mkdir()
+    second = running_engine(tmp_path / "b", engine_env(redis_server), [], database_url=pg_url)
+    async with second as other, aiohttp.ClientSession() as http:
+        console = await seat(engine, http, "seat1")
+        citizen = await Peer.open(engine, "/visitor", "198.51.100.7")
+        token = (await citizen.call("hello"))["token"]
+        ack = await citizen.call("message", {"text": "你好，我家门口的井盖丢了"})
+        conversation, contact = int(ack["conversation"]), f"webchat-{ack['conversation']}"
+        assert await take_offers(console, 1) == [contact]
+        await citizen.sio.disconnect()
+        citizen = await Peer.open(other, "/visitor", "198.51.100.7", {"visitor": token})
+        assert (await citizen.call("hello"))["conversation"]["state"] == "assigned"
+
+        shown_to_citizen: dict[int, str] = {}  # what the page shows: message id -> text
+        shown_to_seat: dict[int, str] = {}
+        live_to_citizen: list[int] = []
+        live_to_seat: list[int] = []
+        sent: dict[str, list[str]] = {"in": [], "out": []}
+
+        async def exchange(label: str) -> None:
+            ack = await console.call("chat_send", {"contact_id": contact, "text": f"{label}：座席"})
+            assert ack["ok"], ack
+            sent["out"].append(f"{label}：座席")
+            ack = await citizen.call("message", {"text": f"{label}：市民"})
+            assert ack.get("conversation") == conversation, ack
+            sent["in"].append(f"{label}：市民")
+
+        def take_live() -> None:
+            for m in citizen.pending("message"):
+                live_to_citizen.append(int(m["id"]))
+                shown_to_citizen[int(m["id"])] = m["text"]
+            for m in console.pending("chat_message"):
+                live_to_seat.append(int(m["message"]["id"]))
+                shown_to_seat[int(m["message"]["id"])] = m["message"]["body"]["text"]
+
+        async def catch_up() -> None:
+            """What the widget and the console do on ``resync``."""
+            hello = await citizen.call("hello")
+            for m in hello["conversation"]["messages"]:
+                if m["direction"] == "out":
+                    shown_to_citizen[int(m["id"])] = m["text"]
+            history = await console.call("chat_history", {"contact_id": contact})
+            for m in history["messages"]:
+                if m["direction"] == "in":
+                    shown_to_seat[int(m["id"])] = m["body"]["text"]
+
+        await exchange("之前")
+        await waiting(citizen, "message", 1)
+        redis_server.kill9()
+        for n in range(2):
+            await exchange(f"断开{n}")
+            await asyncio.sleep(0.5)
+        take_live()
+        redis_server.start()
+        # Both pages are told to read again (each engine subscribes again and says so).
+        for peer in (citizen, console):
+            try:
+                await peer.next("resync", timeout=20)
+            except TimeoutError:
+                pytest.fail(f"{peer.ns} was never told to read again: what Redis dropped stays unseen")
+        take_live()
+        await catch_up()
+        await exchange("之后")
+        await waiting(citizen, "message", 1)
+        await waiting(console, "chat_message", 1)
+        take_live()
+
+        # Every message shown once at its other end: live, or read again after the gap.
+        assert sorted(shown_to_citizen.values()) == sorted(sent["out"])
+        assert sorted(shown_to_seat.values()) == sorted(["你好，我家门口的井盖丢了", *sent["in"]])
+        # No live message came twice, and the outage's were not all live (the gap was real).
+        assert len(live_to_citizen) == len(set(live_to_citizen))
+        assert len(live_to_seat) == len(set(live_to_seat))
+        assert len(live_to_citizen) < len(sent["out"]), "every reply went live: Redis was not away"
+        stored_texts = await stored(pg_url)
+        assert stored_texts[(conversation, "out")] == sent["out"]
+        assert stored_texts[(conversation, "in")] == ["你好，我家门口的井盖丢了", *sent["in"]]
+        for peer in (console, citizen):
             await peer.sio.disconnect()
