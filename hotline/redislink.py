@@ -133,18 +133,25 @@ class SharedEmits(socketio.AsyncRedisManager):  # type: ignore[misc]  # python-s
 
     RESYNC = "resync"
 
-    def __init__(self, url: str, health: RedisHealth) -> None:
+    def __init__(self, url: str, health: RedisHealth, resync_every_s: float = 5.0) -> None:
         super().__init__(url)
         self.health = health
+        # A Redis that comes and goes makes every page read again at most once per this many seconds.
+        self.resync_every_s = resync_every_s
         self._resync: asyncio.Task[None] | None = None
+        self._resynced_at = -float("inf")
         health.when_back.append(self.resync_soon)
 
     def resync_soon(self) -> None:
-        """Tell every socket to read its page again, unless that is already under way."""
+        """Tell every socket to read its page again: now, or at the end of the interval if one
+        was sent within it; several asks meanwhile make one."""
         if self._resync is None or self._resync.done():
             self._resync = asyncio.get_running_loop().create_task(self._send_resync())
 
     async def _send_resync(self) -> None:
+        loop = asyncio.get_running_loop()
+        await asyncio.sleep(max(0.0, self._resynced_at + self.resync_every_s - loop.time()))
+        self._resynced_at = loop.time()
         for namespace in list(self.rooms):
             await self.emit(self.RESYNC, {}, namespace=namespace)
 

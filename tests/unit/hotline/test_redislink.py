@@ -3,11 +3,13 @@ while it is away one caller a second tries it again, the others skip it."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from typing import Any
 
 import pytest
 
-from hotline.redislink import RedisHealth
+from hotline.redislink import RedisHealth, SharedEmits
 
 
 class Clock:
@@ -54,3 +56,30 @@ def test_an_outage_is_one_line_when_it_starts_and_one_when_it_ends(caplog: pytes
         "redis back (subscribe) after 4.0 s; 4 emits were not shared with other engine processes meanwhile"
     )
     assert health.down_since is None and health.unshared == 0
+
+
+async def test_pages_are_told_to_read_again_when_redis_is_back_and_a_flapping_redis_tells_them_once_per_interval() -> (
+    None
+):
+    health = RedisHealth()
+    manager = SharedEmits("redis://127.0.0.1:1/0", health, resync_every_s=0.3)  # never connected here
+    manager.rooms = {"/visitor": {}, "/agent": {}}
+    sent: list[tuple[str, str]] = []
+
+    async def emit(event: str, data: Any, namespace: str = "/", **_kw: Any) -> None:
+        sent.append((event, namespace))
+
+    manager.emit = emit
+    health.failed("subscribe", ConnectionError("refused"))
+    health.ok("subscribe")
+    for _ in range(3):  # the subscriber's own "I lost emits" on top: still one
+        manager.resync_soon()
+    await asyncio.sleep(0.05)
+    assert sent == [("resync", "/visitor"), ("resync", "/agent")]
+    for _ in range(5):  # Redis goes and comes back five times at once
+        health.failed("emits", TimeoutError())
+        health.ok("emits")
+    await asyncio.sleep(0.05)
+    assert len(sent) == 2  # not yet: one was sent less than 0.3 s ago
+    await asyncio.sleep(0.5)
+    assert sent[2:] == [("resync", "/visitor"), ("resync", "/agent")]
