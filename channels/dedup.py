@@ -11,9 +11,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
-from redis.exceptions import RedisError
-
 from channels.core.dedup import SeenKeys
+from hotline.redislink import FAILURES, RedisHealth
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -40,21 +39,35 @@ class MemoryDedup:
 
 
 class RedisDedup:
-    def __init__(self, redis: Redis, ttl: int, prefix: str = "hotline:wechat:seen:") -> None:
+    """Keys in Redis, shared by the engine processes. Redis down or hanging must not refuse
+    messages: the check answers "not seen" (the database's unique key still catches the retry),
+    said once for the process by ``RedisHealth``, not once a push."""
+
+    def __init__(
+        self, redis: Redis, ttl: int, prefix: str = "hotline:wechat:seen:", health: RedisHealth | None = None
+    ) -> None:
         self._redis = redis
         self._ttl = ttl
         self._prefix = prefix
+        self._health = health or RedisHealth()
 
     async def seen(self, key: str) -> bool:
-        try:
-            return bool(await self._redis.exists(self._prefix + key))
-        except RedisError as exc:
-            # Redis down must not refuse messages: the database's unique key still catches retries.
-            logger.warning("redis dedup unavailable (%s); relying on the database", exc)
+        if not self._health.worth_trying():
             return False
+        try:
+            found = bool(await self._redis.exists(self._prefix + key))
+        except FAILURES as exc:
+            self._health.failed("wechat_dedup", exc)
+            return False
+        self._health.ok("wechat_dedup")
+        return found
 
     async def remember(self, key: str) -> None:
+        if not self._health.worth_trying():
+            return
         try:
             await self._redis.set(self._prefix + key, b"1", ex=self._ttl)
-        except RedisError as exc:
-            logger.warning("redis dedup unavailable (%s); relying on the database", exc)
+        except FAILURES as exc:
+            self._health.failed("wechat_dedup", exc)
+            return
+        self._health.ok("wechat_dedup")

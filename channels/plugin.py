@@ -119,11 +119,11 @@ def build_service(
     sink: ContactSink,
 ) -> ChannelService:
     dedup: Deduplicator = (
-        RedisDedup(ctx.redis, settings.wechat.dedup_ttl)
+        RedisDedup(ctx.redis, settings.wechat.dedup_ttl, health=ctx.redis_health)
         if ctx.redis is not None
         else MemoryDedup(settings.wechat.dedup_ttl)
     )
-    api = WeChatApi(session, settings.wechat, ctx.redis) if session is not None else None
+    api = WeChatApi(session, settings.wechat, ctx.redis, health=ctx.redis_health) if session is not None else None
     return ChannelService(ctx.sessions, settings, ctx.settings.data_dir, sink, dedup, api, ctx.deps, outbox=ctx.outbox)
 
 
@@ -137,7 +137,7 @@ def install(app: web.Application, ctx: AppContext, settings: ChannelSettings | N
         session = aiohttp.ClientSession() if settings.wechat.api_enabled else None
         service = holder["service"]
         if session is not None:
-            service.api = WeChatApi(session, settings.wechat, ctx.redis)
+            service.api = WeChatApi(session, settings.wechat, ctx.redis, health=ctx.redis_health)
         restored = await service.restore()
         if restored:
             logger.info("response tracking restored for %d open conversations", restored)

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
-from redis.exceptions import RedisError
 
 from channels.settings import WeChatSettings
+from hotline.redislink import FAILURES, RedisHealth
 
 if TYPE_CHECKING:
     from redis.asyncio import Redis
@@ -82,10 +82,12 @@ class WeChatApi:
         settings: WeChatSettings,
         redis: Redis | None = None,
         clock: Callable[[], float] = time.time,
+        health: RedisHealth | None = None,
     ) -> None:
         self._session = session
         self._settings = settings
         self._redis = redis
+        self._health = health or RedisHealth()
         self._clock = clock
         self._token: str = ""
         self._expires: float = 0.0
@@ -120,14 +122,15 @@ class WeChatApi:
 
     async def _shared_token(self) -> tuple[str, int] | None:
         """The token other processes fetched (from Redis), with its remaining life; None if none or no Redis."""
-        if self._redis is None:
+        if self._redis is None or not self._health.worth_trying():
             return None
         try:
             cached = await self._redis.get(self._redis_key)
             ttl = await self._redis.ttl(self._redis_key)
-        except RedisError as exc:
-            logger.warning("redis unavailable for the token cache: %s", exc)
+        except FAILURES as exc:  # the token is then fetched and kept in this process
+            self._health.failed("wechat_token", exc)
             return None
+        self._health.ok("wechat_token")
         if not cached or ttl <= 0:
             return None
         return (cached.decode() if isinstance(cached, bytes) else str(cached)), int(ttl)
@@ -149,11 +152,13 @@ class WeChatApi:
         life = max(expires_in - REFRESH_MARGIN, expires_in // 2)
         self._token = token
         self._expires = self._clock() + life
-        if self._redis is not None:
+        if self._redis is not None and self._health.worth_trying():
             try:
                 await self._redis.set(self._redis_key, token, ex=life)
-            except RedisError as exc:
-                logger.warning("redis unavailable, token kept in this process only: %s", exc)
+            except FAILURES as exc:  # kept in this process only
+                self._health.failed("wechat_token", exc)
+            else:
+                self._health.ok("wechat_token")
         logger.info("wechat access token fetched", extra={"expires_in": expires_in})
 
     async def _invalidate(self, token: str) -> None:
@@ -164,7 +169,7 @@ class WeChatApi:
                 self._expires = 0.0
             shared = await self._shared_token()
             if shared is not None and shared[0] == token and self._redis is not None:
-                with contextlib.suppress(RedisError):
+                with contextlib.suppress(*FAILURES):
                     await self._redis.delete(self._redis_key)
 
     @staticmethod

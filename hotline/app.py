@@ -175,7 +175,7 @@ def socket_server(app: web.Application, ctx: AppContext) -> GuardedServer:
     """The one Socket.IO server of the process, on ``app``, shared by the features in
     ``ctx.deps.sio`` (the seats' and supervisors' consoles, the visitors' web chat)."""
     if ctx.deps.sio is None:
-        sio = make_server(limits_from(ctx.settings), ctx.settings.redis_url)
+        sio = make_server(limits_from(ctx.settings), ctx.settings.redis_url, ctx.redis_health)
         sio.attach(app)
         ctx.deps.sio = sio
     return ctx.deps.sio

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from hotline.bus import Bus
 from hotline.offload import Lane
 from hotline.outbox import Outbox
+from hotline.redislink import RedisHealth
 from hotline.settings import Settings
 from hotline.sockets import GuardedServer
 
@@ -72,6 +73,7 @@ class AppContext:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     redis: Redis | None = None
+    redis_health: RedisHealth = field(default_factory=RedisHealth)  # what Redis's users saw of it
     deps: Deps = field(default_factory=Deps)
     _compute: Lane | None = field(default=None, repr=False)
     _outbox: Outbox | None = field(default=None, repr=False)

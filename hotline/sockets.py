@@ -9,7 +9,8 @@ Costs (measured with py-spy and cProfile on ``hotline bench chat``, 400 messages
   standard module.
 - ``LocalManager``: an emit without a callback goes to each recipient's Engine.IO socket in turn;
   the library makes one task per recipient and waits for all, even when the room holds one
-  socket, which is every emit of a chat. With Redis (several processes) the library's manager.
+  socket, which is every emit of a chat. With Redis (several processes) the library's manager,
+  publishing on ``hotline.redislink``'s rules.
 
 Limits:
 
@@ -42,6 +43,7 @@ from engineio import packet as eio_packet
 from socketio import packet as sio_packet
 
 from hotline.guard import Network, client_address, refuse
+from hotline.redislink import RedisHealth, SharedEmits
 
 logger = logging.getLogger(__name__)
 
@@ -269,9 +271,12 @@ def limits_from(settings: Any) -> SocketLimits:
     )
 
 
-def make_server(limits: SocketLimits | None = None, redis_url: str = "") -> GuardedServer:
+def make_server(
+    limits: SocketLimits | None = None, redis_url: str = "", redis_health: RedisHealth | None = None
+) -> GuardedServer:
     """The engine's Socket.IO server (aiohttp), with the edge's limits; emits shared through
-    Redis when a URL is given (several engine processes), else the local manager above."""
-    manager = socketio.AsyncRedisManager(redis_url) if redis_url else LocalManager()
+    Redis when a URL is given (several engine processes; ``hotline.redislink``), else the local
+    manager above."""
+    manager = SharedEmits(redis_url, redis_health or RedisHealth()) if redis_url else LocalManager()
     # Default CORS rule: only pages of this same origin may open a socket.
     return GuardedServer(limits or SocketLimits(), async_mode="aiohttp", client_manager=manager)

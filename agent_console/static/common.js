@@ -102,6 +102,9 @@ H.connect = function (ns, handlers) {
   for (const [ev, fn] of Object.entries(handlers.events || {})) socket.on(ev, fn);
   socket.on("connect", handlers.connected);
   socket.on("disconnect", handlers.disconnected);
+  // After a gap in the engine's shared emits (its Redis was away) the page reads again what it
+  // shows, as after a reconnect; each page within 3 s, so that a thousand do not ask at once.
+  socket.on("resync", () => setTimeout(handlers.resync || handlers.connected, Math.random() * 3000));
   return socket;
 };
 

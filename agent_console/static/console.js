@@ -321,6 +321,7 @@ function start() {
   wire();
   S.socket = H.connect("/agent", {
     refused, connected,
+    resync: async () => { await connected(); refreshChat(); },
     disconnected: () => { H.$("conn").textContent = "连接中断，正在恢复…"; H.$("conn").className = "conn bad"; },
     events: {
       state: showSeat,

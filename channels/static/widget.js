@@ -143,6 +143,9 @@ function connect() {
   W.socket = window.io("/visitor");
   W.socket.on("connect", () => { $("conn").textContent = "已连接"; hello(); });
   W.socket.on("disconnect", () => { $("conn").textContent = "连接断开，正在重连…"; });
+  // The engine's shared emits had a gap (its Redis was away): read the conversation again, as after
+  // a reconnect; within 3 s, so that a thousand pages do not ask at once.
+  W.socket.on("resync", () => setTimeout(hello, Math.random() * 3000));
   W.socket.on("message", (m) => {
     if (m.conversation !== W.conversation) return;
     $("typing").hidden = true;

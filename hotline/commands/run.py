@@ -66,9 +66,9 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, stop: as
         raise CommandError(f"database unreachable ({exc}); check DATABASE_URL") from None
     redis = None
     if settings.redis_url:
-        from redis.asyncio import Redis
+        from hotline.redislink import client
 
-        redis = Redis.from_url(settings.redis_url)
+        redis = client(settings.redis_url)
         try:
             await asyncio.wait_for(redis.ping(), 3)
         except Exception as exc:

@@ -4,6 +4,7 @@ then, with no seat on duty, a left message becomes a work order."""
 
 from __future__ import annotations
 
+import datetime as dt
 import struct
 import zlib
 from collections.abc import AsyncIterator
@@ -14,7 +15,7 @@ import pytest
 from playwright.async_api import expect
 from sqlalchemy import select
 
-from channels.models import ChannelConversation
+from channels.models import ChannelConversation, ChannelMessage
 from channels.settings import ChannelSettings, WebChatSettings
 from tests.browser.test_console_pages import SHOTS, XSS, login
 from tests.integration.agent_console.harness import Engine, start_engine, stop_engine
@@ -130,4 +131,54 @@ async def test_visitor_and_seat_chat_in_the_browser(chat_engine: Engine, browser
 
     for page in (seat, citizen, late):
         assert await page.evaluate("window.__xss") is None
+    assert errors == []
+
+
+async def test_after_a_gap_in_shared_emits_both_pages_read_the_chat_again_and_show_each_message_once(
+    chat_engine: Engine, browser: Any
+) -> None:
+    """With several engine processes an emit for a page on another process is lost while Redis is
+    away (nothing keeps it; the message is stored). When Redis is back the engine sends every page
+    ``resync``: the widget reads its conversation again (``hello``), the console its state and the
+    open chat (``chat_history``). Here the lost emits are messages stored without one."""
+    engine = chat_engine
+    await engine.account("1001")
+    errors: list[str] = []
+    seat = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
+    seat.on("pageerror", lambda exc: errors.append(str(exc)))
+    await login(seat, engine, "/console/", "1001")
+    await seat.select_option("#phone-kind", "desk")
+    await seat.click("#btn-login")
+    await seat.click("#btn-ready")
+    citizen = await (await browser.new_context(viewport={"width": 480, "height": 800})).new_page()
+    citizen.on("pageerror", lambda exc: errors.append(str(exc)))
+    await citizen.goto(engine.base + "/chat/")
+    await expect(citizen.locator("#conn")).to_have_text("已连接")
+    await citizen.fill("#text", "小区路灯不亮")
+    await citizen.click("#btn-send")
+    await seat.click("#btn-accept")
+    await expect(seat.locator("#chat-log")).to_contain_text("市民：小区路灯不亮")
+
+    async with engine.ctx.sessions() as s:
+        conv = (await s.execute(select(ChannelConversation))).scalars().one()
+        now = dt.datetime.now(dt.UTC)
+        for direction, text in (("out", "已派单，请稍候"), ("in", "好的，谢谢")):
+            status = "sent" if direction == "out" else "received"
+            s.add(
+                ChannelMessage(
+                    conversation_id=conv.id, channel="webchat", citizen=conv.citizen, direction=direction,
+                    kind="text", status=status, body={"text": text}, raw="", at=now, stored_at=now,
+                )
+            )  # fmt: skip
+        await s.commit()
+    sio = engine.ctx.deps.sio
+    assert sio is not None
+    for namespace in ("/visitor", "/agent"):
+        await sio.emit("resync", {}, namespace=namespace)
+
+    await expect(citizen.locator("#log .msg.in")).to_contain_text("已派单，请稍候")
+    await expect(citizen.locator("#log .msg.in")).to_have_count(1)
+    await expect(seat.locator("#chat-log")).to_contain_text("市民：好的，谢谢")
+    await expect(seat.locator("#chat-log .in")).to_have_count(2)  # read again, not added twice
+    await expect(citizen.locator("#log .msg.out")).to_have_count(2)  # its first message and the lost one
     assert errors == []

@@ -19,7 +19,7 @@ import aiohttp
 import asyncpg
 import pytest
 
-from tests.faults.test_engine_kill import Peer, seat, take_offers
+from tests.faults.peers import Peer, seat, take_offers
 from tests.security.engine import free_port, running_engine
 
 pytestmark = pytest.mark.integration

@@ -16,8 +16,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.integration.agent_console.harness import Client
-from tests.security.engine import RunningEngine, running_engine
+from tests.faults.peers import Peer, seat, take_offers
+from tests.security.engine import running_engine
 
 pytestmark = pytest.mark.integration
 ENV = {"HOTLINE_SECURITY__TRUSTED_PROXIES": json.dumps(["127.0.0.1"])}
@@ -28,55 +28,12 @@ ACCOUNTS: list[tuple[str, str, str | None]] = [
 ]
 
 
-class Peer(Client):
-    """One Socket.IO client (a seat's console, a supervisor's board or a citizen's chat page)
-    that keeps every event it is sent, in order, reaching the engine from its own address."""
-
-    @classmethod
-    async def open(cls, engine: RunningEngine, ns: str, address: str, auth: dict[str, str] | None = None) -> Peer:
-        peer = cls(ns)
-        await peer.sio.connect(
-            engine.base,
-            namespaces=[ns],
-            auth=auth,
-            transports=["websocket"],
-            headers={"X-Forwarded-For": address},
-            wait_timeout=5,
-        )
-        return peer
-
-    def pending(self, event: str) -> list[Any]:
-        out = []
-        while not self.events[event].empty():
-            out.append(self.events[event].get_nowait())
-        return out
-
-
 FIGURES = ("offered", "answered", "abandoned", "internet_rate_today")
 
 
 def internet_figures(board: dict[str, Any]) -> dict[str, Any]:
     assert board["ok"], board
     return next(q for q in board["queues"] if q["queue"] == "internet")
-
-
-async def seat(engine: RunningEngine, http: aiohttp.ClientSession, name: str, ready: bool = True) -> Peer:
-    token = await engine.login(http, name)
-    peer = await Peer.open(engine, "/agent", "127.0.0.1", {"token": token})
-    ack = await peer.call("login", {"phone": "external", "ready": ready})
-    assert ack["ok"], ack
-    return peer
-
-
-async def take_offers(console: Peer, count: int) -> list[str]:
-    """Accept the next ``count`` chat offers in the order they come; return their contacts."""
-    taken = []
-    for _ in range(count):
-        offer = await console.next("offer")
-        ack = await console.call("accept", {"contact_id": offer["contact_id"]})
-        assert ack["ok"], ack
-        taken.append(offer["contact_id"])
-    return taken
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ import pytest
 
 from agent_console.models import SeatProfile
 from hotline.storage import make_engine, make_sessionmaker
-from tests.faults.test_engine_kill import Peer
+from tests.faults.peers import Peer
 from tests.integration.acd.voice_harness import next_port, start_sipp
 from tests.security.engine import RunningEngine, running_engine
 
