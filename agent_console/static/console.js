@@ -3,7 +3,7 @@
 
 const S = {
   socket: null, snap: null, offer: null, offerAt: 0, current: null, since: 0,
-  handled: new Set(), toWrap: [], contexts: new Map(), queues: new Map(), muted: false,
+  handled: new Set(), toWrap: [], contexts: new Map(), queues: new Map(), muted: false, unsent: null,
 };
 
 function refused(message) {
@@ -253,8 +253,15 @@ function wire() {
   H.$("btn-chat-send").addEventListener("click", async () => {
     const text = H.$("chat-text").value.trim();
     if (!text) return;
-    const ack = await onContact("chat_send", { text });
-    if (ack && ack.ok) { H.$("chat-text").value = ""; if (ack.detail) H.toast(ack.detail); refreshChat(); }
+    // The same id while the same reply to the same contact is sent again after a failed or lost
+    // acknowledgement: the engine may have stored it, and then answers without sending it twice.
+    if (!S.unsent || S.unsent.text !== text || S.unsent.contact !== S.current) {
+      const bytes = new Uint8Array(12);
+      window.crypto.getRandomValues(bytes);
+      S.unsent = { text, contact: S.current, cid: Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("") };
+    }
+    const ack = await onContact("chat_send", { text, cid: S.unsent.cid });
+    if (ack && ack.ok) { S.unsent = null; H.$("chat-text").value = ""; if (ack.detail) H.toast(ack.detail); refreshChat(); }
   });
   H.$("quick-reply").addEventListener("change", (e) => {
     if (e.target.value) H.$("chat-text").value = e.target.value;

@@ -3,7 +3,7 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const W = { socket: null, conversation: null, open: false, closed: null, lastIn: 0, own: new Map(), typingTimer: null, sentTyping: 0 };
+const W = { socket: null, conversation: null, open: false, closed: null, lastIn: 0, own: new Map(), typingTimer: null, sentTyping: 0, unsent: null };
 
 function el(tag, cls, text) {
   const node = document.createElement(tag);
@@ -102,14 +102,24 @@ async function hello() {
   }
 }
 
+// The page's own id for a message: the same while the same text is sent again after a failed or
+// unanswered acknowledgement (the engine may have stored it), so it is stored and shown once.
+function messageId() {
+  const bytes = new Uint8Array(12);
+  window.crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 async function send() {
   const text = $("text").value.trim();
   if (!text) return;
   await identify();
+  if (!W.unsent || W.unsent.text !== text) W.unsent = { text, cid: messageId() };
   $("btn-send").disabled = true;
-  const ack = await ask("message", { text });
+  const ack = await ask("message", { text, cid: W.unsent.cid });
   $("btn-send").disabled = false;
   if (!ack.ok) { toast(ack.error); return; }
+  W.unsent = null;
   $("text").value = "";
   if (W.conversation !== ack.conversation) {
     W.conversation = ack.conversation;

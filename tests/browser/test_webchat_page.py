@@ -182,3 +182,56 @@ async def test_after_a_gap_in_shared_emits_both_pages_read_the_chat_again_and_sh
     await expect(seat.locator("#chat-log .in")).to_have_count(2)  # read again, not added twice
     await expect(citizen.locator("#log .msg.out")).to_have_count(2)  # its first message and the lost one
     assert errors == []
+
+
+# In the page: the next acknowledgement of "message" is lost on its way back (a restart, a cut
+# network), after the engine stored the message.
+LOSE_NEXT_ACK = """() => {
+  const real = W.socket.timeout.bind(W.socket);
+  let lose = 1;
+  W.socket.timeout = (ms) => ({
+    emit: (event, data, cb) => real(ms).emit(event, data, (err, ack) => {
+      if (event === "message" && lose > 0) { lose -= 1; cb(new Error("lost"), undefined); return; }
+      cb(err, ack);
+    }),
+  });
+}"""
+
+
+async def test_a_message_whose_acknowledgement_was_lost_is_sent_again_and_shown_and_stored_once(
+    chat_engine: Engine, browser: Any
+) -> None:
+    engine = chat_engine
+    await engine.account("1002")
+    errors: list[str] = []
+    seat = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
+    await login(seat, engine, "/console/", "1002")
+    await seat.select_option("#phone-kind", "desk")
+    await seat.click("#btn-login")
+    await seat.click("#btn-ready")
+    await expect(seat.locator("#state-badge")).to_have_text("空闲")
+    citizen = await (await browser.new_context(viewport={"width": 480, "height": 800})).new_page()
+    citizen.on("pageerror", lambda exc: errors.append(str(exc)))
+    await citizen.goto(engine.base + "/chat/")
+    await expect(citizen.locator("#conn")).to_have_text("已连接")
+    await expect(citizen.locator("#status")).to_contain_text("请输入您的问题")
+    await citizen.evaluate(LOSE_NEXT_ACK)
+    await citizen.fill("#text", "垃圾三天没人收")
+    await citizen.click("#btn-send")
+    await expect(citizen.locator("#toast")).to_have_text("服务器无响应")
+    await expect(citizen.locator("#text")).to_have_value("垃圾三天没人收")  # kept for sending again
+    await citizen.click("#btn-send")  # the citizen sends it again
+    await expect(citizen.locator("#text")).to_have_value("")
+    await expect(citizen.locator("#log .msg.out")).to_have_count(1)
+    async with engine.ctx.sessions() as s:
+        rows = (await s.execute(select(ChannelMessage.body))).scalars().all()
+    assert [r["text"] for r in rows] == ["垃圾三天没人收"]  # stored once, under the page's id
+    # A new text is a new message.
+    await citizen.fill("#text", "在幸福小区")
+    await citizen.click("#btn-send")
+    await expect(citizen.locator("#log .msg.out")).to_have_count(2)
+    # The seat is offered the chat once and sees each message once.
+    await seat.click("#btn-accept")
+    await expect(seat.locator("#chat-log")).to_contain_text("市民：在幸福小区")
+    assert (await seat.locator("#chat-log").inner_text()).count("垃圾三天没人收") == 1
+    assert errors == []
