@@ -9,7 +9,7 @@ import contextlib
 import pytest
 from sqlalchemy import func, select
 
-from acd.core import SeatLoggedIn
+from acd.core import SeatLoggedIn, SeatLoggedOut
 from acd.service import AcdService
 from acd.voice.core.call import Call
 from hotline import sandbox
@@ -163,3 +163,53 @@ async def test_asterisk_restart_ends_calls_once_and_the_engine_takes_calls_again
         assert await phones["1401"].wait(10) == 0
         async with sessions() as db:
             assert (await db.execute(select(func.count()).select_from(Interaction))).scalar_one() == 2
+
+
+async def test_an_asterisk_crash_ends_a_talk_and_a_wait_once_and_frees_the_seat(settings, sessions):
+    """kill -9 of Asterisk (no hang-up events, the ARI connection just drops) while one citizen
+    talks to a seat and another waits: after Asterisk is back, each call is closed once with its
+    outcome (the talk answered, the wait abandoned), the seat is free again, and calls go on."""
+    import os
+    import signal
+
+    async with voice_stack(settings, sessions) as s:
+        await s.seats(("1601", "seat_answer.xml", {"general": 2}))
+        talker = await s.call("13800000041", hold_ms=30000)
+        await s.talking("1601")
+        waiter = await s.call("13800000042", hold_ms=30000)
+        for _ in range(100):
+            if s.acd.core.queue_snapshot("general")["waiting"] == 1:
+                break
+            await asyncio.sleep(0.1)
+        assert s.acd.core.queue_snapshot("general")["waiting"] == 1
+        pid = sandbox.pid_alive(sandbox.paths(settings))
+        assert pid
+        os.kill(pid, signal.SIGKILL)  # a crash: nothing is hung up, nothing is said
+        for _ in range(100):
+            if not s.voice.connected.is_set():
+                break
+            await asyncio.sleep(0.05)
+        await asyncio.to_thread(sandbox.stop, settings)  # what the crash left mounted
+        await asyncio.to_thread(sandbox.up, settings)
+        await asyncio.wait_for(s.voice.connected.wait(), 30)
+        await s.records.flush()
+        for proc in (talker, waiter):
+            with contextlib.suppress(Exception):
+                await proc.wait(5)
+        assert s.voice.calls == {}
+        assert s.acd.core.queue_snapshot("general")["waiting"] == 0
+        seat = s.acd.core.seat("1601")
+        assert seat is not None and seat.voice is None, "the seat still holds the call Asterisk lost"
+        recs = sorted(await rows(sessions), key=lambda r: r.arrived_at)
+        assert len(recs) == 2 and all(r.ended_at is not None for r in recs)
+        assert recs[0].data.get("seat") == "1601" and recs[0].data.get("answered")
+        assert not recs[1].data.get("answered")
+        totals = [r for r in s.acd.core.live_stats()["totals"] if r.get("channel") == "voice"]
+        assert (sum(r["answered"] for r in totals), sum(r["abandoned"] for r in totals)) == (1, 1)
+        # The engine takes calls again on the restarted Asterisk (1601's test phone was left
+        # inside its finished scenario: a fresh phone, 1602, answers).
+        await s.acd.feed(SeatLoggedOut(now=s.acd.now(), seat_id="1601"))
+        phones = await s.seats(("1602", "seat_answer.xml", {"general": 2}))
+        again = await s.call("13800000043", hold_ms=2000)
+        assert await again.wait(20) == 0, again.out
+        assert await phones["1602"].wait(10) == 0
