@@ -34,6 +34,7 @@ from channels.core.visitor import (
     sign_visitor,
     visitor_from_cookie,
 )
+from channels.media import DiskFull
 from channels.services import ChannelService
 from channels.settings import WebChatSettings
 from channels.webchat import NoConversation
@@ -281,6 +282,8 @@ class VisitorNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # python
         except ValueError as exc:  # the bytes are not the declared picture type
             logger.info("web-chat image refused", extra={"visitor": session["visitor"], "why": str(exc)})
             raise VisitorInputError("图片文件已损坏或格式与声明不符") from None
+        except DiskFull:  # said once a minute in the log (channels/media.py)
+            raise VisitorInputError("存储空间不足，图片暂时无法发送，请先用文字描述") from None
         return await self._after_store(session, conv, msg)
 
     async def typing(self, sid: str, session: dict[str, Any], data: Any) -> dict[str, Any]:

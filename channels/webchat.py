@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from channels.core.response import CitizenWrote, ResponseTracker, SeatReplied
 from channels.core.visitor import IMAGE_TYPES, Image, Rating, clean_image
-from channels.media import store_media
+from channels.media import DiskFull, store_media
 from channels.models import ChannelConversation, ChannelMedia, ChannelMessage
 from channels.sink import ContactSink, ConversationRef, MessageRef
 from channels.store import utc
@@ -162,6 +162,8 @@ class WebChatInbound:
             )
         except ValueError as exc:
             raise ConversationError(f"图片无效：{exc}") from None
+        except DiskFull:
+            raise ConversationError("存储空间不足，图片未发送") from None
         now = utc(self.clock())
         async with self._wlock, self.sessions() as s, s.begin():
             conv = await s.get(ChannelConversation, conversation_id)

@@ -42,6 +42,7 @@ class RunningEngine:
     env: dict[str, str] = field(default_factory=dict)
     cwd: Path = Path(".")
     starts: int = 1
+    wrap: list[str] = field(default_factory=list)  # a command the engine runs under (unshare ...)
 
     def kill9(self) -> None:
         """SIGKILL: no shutdown code runs, as when the machine's OOM killer or a fault ends it."""
@@ -52,7 +53,7 @@ class RunningEngine:
         """Start the engine again on the same data folder, database and port (after a kill)."""
         assert self.proc.poll() is not None, "stop or kill the engine first"
         self.starts += 1
-        self.proc = _spawn(self.env, self.cwd, self.cwd / f"engine-{self.starts}.log")
+        self.proc = _spawn(self.env, self.cwd, self.cwd / f"engine-{self.starts}.log", self.wrap)
         await _healthy(self, self.cwd / f"engine-{self.starts}.log")
 
     def rss_mib(self) -> float:
@@ -98,9 +99,11 @@ async def running_engine(
     accounts: list[tuple[str, str, str | None]] | None = None,
     database_url: str = "",
     prepare: Callable[[str], Awaitable[None]] | None = None,
+    wrap: list[str] | None = None,
 ):  # type: ignore[no-untyped-def]
     """The engine on its own SQLite file in its data folder, or on ``database_url`` when given;
-    ``prepare(url)`` fills the migrated database before the engine starts (profiles, say)."""
+    ``prepare(url)`` fills the migrated database before the engine starts (profiles, say);
+    ``wrap``: a command the engine runs under (a mount namespace with a small disk, say)."""
     data = tmp_path / "engine-data"
     data.mkdir()
     url = database_url or f"sqlite+aiosqlite:///{data / 'hotline.db'}"
@@ -120,8 +123,8 @@ async def running_engine(
         "HOTLINE_ASTERISK__VOICE": "false",
         **(env or {}),
     }
-    proc = _spawn(full, tmp_path, tmp_path / "engine.log")
-    engine = RunningEngine(f"http://127.0.0.1:{port}", proc, data, full, tmp_path)
+    proc = _spawn(full, tmp_path, tmp_path / "engine.log", wrap or [])
+    engine = RunningEngine(f"http://127.0.0.1:{port}", proc, data, full, tmp_path, wrap=wrap or [])
     try:
         await _healthy(engine, tmp_path / "engine.log")
         yield engine
@@ -135,10 +138,10 @@ async def running_engine(
                 engine.proc.wait()
 
 
-def _spawn(env: dict[str, str], cwd: Path, log_path: Path) -> subprocess.Popen[bytes]:
+def _spawn(env: dict[str, str], cwd: Path, log_path: Path, wrap: list[str] | None = None) -> subprocess.Popen[bytes]:
     with log_path.open("wb") as log:  # the child keeps its own copy of the descriptor
         return subprocess.Popen(
-            [*HOTLINE, "run", "--no-asterisk"], env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT
+            [*(wrap or []), *HOTLINE, "run", "--no-asterisk"], env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT
         )
 
 
