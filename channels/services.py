@@ -40,6 +40,7 @@ from channels.settings import ChannelSettings
 from channels.sink import ContactSink, ConversationChange, ConversationRef, MessageRef
 from channels.store import SNAP_ORDER, Stored, store_batch, timestamp, utc
 from channels.webchat import WebChatInbound
+from channels.webstore import LEFT_MESSAGE_ORDER
 from channels.wechat_api import MediaRejected, NotConfigured, WeChatApi, WeChatApiError
 from channels.writer import CommitWindow, MessageWriter
 from hotline.clock import engine_time
@@ -90,6 +91,7 @@ class ChannelService(SeatActions, WebChatInbound):
         # its own in tests. The snap's work order is carried out right after its commit too.
         self.outbox = outbox if outbox is not None else Outbox(sessions)
         self.outbox.register(SNAP_ORDER, self._snap_order)
+        self.outbox.register(LEFT_MESSAGE_ORDER, self._left_message_order)
         chat = settings.chat
         self.tracker = ResponseTracker(chat.realtime_threshold, chat.flag_after, chat.reassign_after)
         # SQLite fails a deferred transaction that reads, then writes after another writer
@@ -279,31 +281,49 @@ class ChannelService(SeatActions, WebChatInbound):
                 row.workorder_id = str(order_id)[:64]
         await self.sink.conversation_changed(ConversationChange(conv.id, "workorder_created", {"order_id": order_id}))
 
-    async def workorder_from_message(self, conversation_id: int, text: str, phone: str, name: str) -> int | None:
-        """A message left on the website while no seat was on duty becomes a work order in 受理.
+    async def workorder_from_message(self, conversation_id: int) -> int | None:
+        """The work order (受理) of a message left on the website while no seat was on duty: carried
+        out from the outbox row its commit wrote, now; None without the work-order service (the
+        message stays stored and listed) or while it cannot be opened yet (the outbox tries again)."""
+        await self.outbox.carry_out()
+        async with self.sessions() as s:
+            row = await s.get(ChannelConversation, conversation_id)
+        return int(row.workorder_id) if row is not None and row.workorder_id.isdigit() else None
 
-        Without the work-order service the message stays stored and listed; None is returned.
-        """
-        create = getattr(self.deps.workorders, "create_from_contact", None)
-        if create is None:
-            return None
-        try:
-            order_id = await create(
-                channel="web",
-                content=text,
-                caller=phone,
-                contact_id=f"webchat-{conversation_id}",
-                citizen_name=name,
-                title=("网页留言：" + text.replace("\n", " "))[:60],
-            )
-        except Exception as exc:
-            logger.warning("web message %s: work order not created: %s", conversation_id, exc)
-            return None
+    async def _left_message_order(self, contact_id: str, payload: dict[str, Any]) -> None:
+        """The outbox's row for a left message: its order, once (one opened before a stop whose row
+        was not marked done is found, not opened again)."""
+        orders = self.deps.workorders
+        if orders is None:
+            return
+        conversation_id = int(payload["conversation"])
+        async with self.sessions() as s:
+            conv = await s.get(ChannelConversation, conversation_id)
+            msg = await s.get(ChannelMessage, int(payload["message"]))
+            if conv is None or msg is None or conv.workorder_id:
+                return
+            body = dict(msg.body or {})
+        order_id = await orders.order_for_contact(contact_id)
+        if order_id is None:
+            text = str(body.get("text", ""))
+            try:
+                order_id = await orders.create_from_contact(
+                    channel="web",
+                    content=text,
+                    caller=str(body.get("phone", "")),
+                    contact_id=contact_id,
+                    citizen_name=str(body.get("name", "")),
+                    title=("网页留言：" + text.replace("\n", " "))[:60],
+                )
+            except Exception as exc:
+                if unavailable(exc):
+                    raise  # the outbox tries again
+                logger.warning("web message %s: work order not created: %s", conversation_id, exc)
+                return
         async with self._wlock, self.sessions() as s, s.begin():
             row = await s.get(ChannelConversation, conversation_id)
             if row is not None:
                 row.workorder_id = str(order_id)[:64]
-        return int(order_id)
 
     async def _stored_media(self, message_ids: list[int]) -> list[tuple[str, str, bytes]]:
         if not message_ids:

@@ -335,7 +335,7 @@ class VisitorNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # python
             self.limits.left_message(session.get("remote", ""), phone)
         body = {"text": text, "phone": phone, "name": name.strip()}
         conv, msg = await self.service.receive_web(session["visitor"], phone, "leave_message", body)
-        order_id = await self.service.workorder_from_message(conv.id, text, phone, name.strip())
+        order_id = await self.service.workorder_from_message(conv.id)
         return {"conversation": conv.id, "id": msg.id, "order_id": order_id}
 
     async def rate(self, sid: str, session: dict[str, Any], data: Any) -> dict[str, Any]:

@@ -19,7 +19,9 @@ from sqlalchemy import Connection, Table, and_, bindparam, insert, or_, select, 
 from channels.core.conversation import next_state
 from channels.models import ChannelConversation, ChannelMessage
 from channels.sink import ConversationRef, MessageRef
+from hotline import outbox
 
+LEFT_MESSAGE_ORDER = "web_message_order"  # outbox kind: the work order of a message left on the website
 CONV = cast(Table, ChannelConversation.__table__)
 MSG = cast(Table, ChannelMessage.__table__)
 # Built once: a statement built per batch costs more in SQLAlchemy than running it.
@@ -300,6 +302,11 @@ def _store(
         conv.refs += 1
         ref = MessageRef(message_id, "in", m.kind, True, m.kind != "leave_message", dict(m.body), now)
         stored_in.append((_conversation_ref(conv, first), ref))
+        if m.kind == "leave_message":
+            # Its work order follows this commit, whatever happens to the process meanwhile.
+            outbox.add(
+                conn, LEFT_MESSAGE_ORDER, f"webchat-{conv.id}", {"conversation": conv.id, "message": message_id}, now
+            )
     out_ids = iter(new_ids[len(citizens) :])
     stored_out: list[StoredReply | Refused] = []
     for r in replies:

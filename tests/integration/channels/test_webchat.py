@@ -209,6 +209,31 @@ async def test_no_seat_on_duty_a_left_message_becomes_a_work_order(eng: Engine) 
     assert not list(eng.acd.core.all_contacts())  # a left message does not wait for a seat
 
 
+async def test_a_left_message_whose_order_a_stop_cut_off_gets_it_after_the_start_once(eng: Engine) -> None:
+    """The order is an outbox row of the message's commit: not opened when the message was stored
+    (the engine stopped first, or the work-order service refused for a moment), it is opened by the
+    next carrying-out, once."""
+    box = eng.ctx.deps.channels.outbox
+    real = box.carry_out
+
+    async def stopped() -> int:
+        return 0
+
+    box.carry_out = stopped  # type: ignore[method-assign]
+    v = await visitor(eng)
+    ack = await v.call("leave_message", {"text": "路口红绿灯坏了", "phone": "13900001234", "name": "李先生"})
+    assert ack["ok"] and ack["order_id"] is None, ack  # stored; its order not opened yet
+    [conv] = await rows(eng, ChannelConversation)
+    assert not conv.workorder_id
+    box.carry_out = real  # type: ignore[method-assign]
+    assert await box.carry_out() == 1  # the next start's look at what waits
+    [conv] = await rows(eng, ChannelConversation)
+    order = await eng.ctx.deps.workorders.get(int(conv.workorder_id))
+    assert order.citizen_phone == "13900001234" and "红绿灯" in order.content
+    assert await eng.ctx.deps.workorders.order_for_contact(f"webchat-{conv.id}") == order.id
+    assert await box.carry_out() == 0  # done once
+
+
 async def test_pictures_bad_input_floods_and_identity(eng: Engine) -> None:
     await ready_seat(eng)
     v = await visitor(eng, "v" + "0" * 20 + ".forged")  # a forged token gets a fresh id instead
