@@ -42,23 +42,34 @@ async def chat_engine(tmp_path: Path) -> AsyncIterator[Engine]:
         await stop_engine(e)
 
 
-async def test_visitor_and_seat_chat_in_the_browser(chat_engine: Engine, browser: Any, tmp_path: Path) -> None:
-    engine = chat_engine
-    await engine.account("1001")
-    errors: list[str] = []
+async def ready_seat(browser: Any, engine: Engine, name: str, errors: list[str]) -> Any:
+    """A seat's console in its own browser context, signed in on a desk phone and ready."""
+    await engine.account(name)
     seat = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
     seat.on("pageerror", lambda exc: errors.append(str(exc)))
-    await login(seat, engine, "/console/", "1001")
+    await login(seat, engine, "/console/", name)
     await seat.select_option("#phone-kind", "desk")
     await seat.click("#btn-login")
     await seat.click("#btn-ready")
     await expect(seat.locator("#state-badge")).to_have_text("空闲")
+    return seat
 
+
+async def citizen_page(browser: Any, engine: Engine, errors: list[str]) -> Any:
+    """The web-chat widget in a phone-sized context, connected and open for questions."""
     citizen = await (await browser.new_context(viewport={"width": 480, "height": 800})).new_page()
     citizen.on("pageerror", lambda exc: errors.append(str(exc)))
     await citizen.goto(engine.base + "/chat/")
     await expect(citizen.locator("#conn")).to_have_text("已连接")
     await expect(citizen.locator("#status")).to_contain_text("请输入您的问题")
+    return citizen
+
+
+async def test_visitor_and_seat_chat_in_the_browser(chat_engine: Engine, browser: Any, tmp_path: Path) -> None:
+    engine = chat_engine
+    errors: list[str] = []
+    seat = await ready_seat(browser, engine, "1001", errors)
+    citizen = await citizen_page(browser, engine, errors)
     await citizen.fill("#phone", "13900002222")
     await citizen.fill("#text", XSS + " 小区路灯不亮")
     await citizen.click("#btn-send")
@@ -202,19 +213,9 @@ async def test_a_message_whose_acknowledgement_was_lost_is_sent_again_and_shown_
     chat_engine: Engine, browser: Any
 ) -> None:
     engine = chat_engine
-    await engine.account("1002")
     errors: list[str] = []
-    seat = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
-    await login(seat, engine, "/console/", "1002")
-    await seat.select_option("#phone-kind", "desk")
-    await seat.click("#btn-login")
-    await seat.click("#btn-ready")
-    await expect(seat.locator("#state-badge")).to_have_text("空闲")
-    citizen = await (await browser.new_context(viewport={"width": 480, "height": 800})).new_page()
-    citizen.on("pageerror", lambda exc: errors.append(str(exc)))
-    await citizen.goto(engine.base + "/chat/")
-    await expect(citizen.locator("#conn")).to_have_text("已连接")
-    await expect(citizen.locator("#status")).to_contain_text("请输入您的问题")
+    seat = await ready_seat(browser, engine, "1002", errors)
+    citizen = await citizen_page(browser, engine, errors)
     await citizen.evaluate(LOSE_NEXT_ACK)
     await citizen.fill("#text", "垃圾三天没人收")
     await citizen.click("#btn-send")
