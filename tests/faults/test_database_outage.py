@@ -18,63 +18,15 @@ from typing import Any
 import aiohttp
 import asyncpg
 import pytest
+from bench._faults import Relay
 
 from tests.faults.peers import Peer, seat, take_offers
-from tests.security.engine import free_port, running_engine
+from tests.security.engine import running_engine
 
 pytestmark = pytest.mark.integration
 ENV = {"HOTLINE_SECURITY__TRUSTED_PROXIES": json.dumps(["127.0.0.1"])}
 ACCOUNTS: list[tuple[str, str, str | None]] = [("seat1", "seat", None)]
 BUSY = "系统繁忙，消息暂未发送，请稍后重试"
-
-
-class Relay:
-    """127.0.0.1:``port`` → the database's address, byte for byte, until ``cut()``: then every
-    connection through it is dropped and new ones are refused (nothing listens) until ``mend()``."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.target = (host, port)
-        self.port = free_port()
-        self.server: asyncio.Server | None = None
-        self.pipes: set[asyncio.Task[None]] = set()
-
-    async def mend(self) -> None:
-        self.server = await asyncio.start_server(self._serve, "127.0.0.1", self.port, reuse_address=True)
-
-    async def cut(self) -> None:
-        assert self.server is not None
-        self.server.close()
-        for task in list(self.pipes):
-            task.cancel()
-        await asyncio.gather(*self.pipes, return_exceptions=True)
-        await self.server.wait_closed()
-        self.server = None
-
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self.pipes.add(task)
-        try:
-            up_reader, up_writer = await asyncio.open_connection(*self.target)
-        except OSError:
-            writer.transport.abort()
-            self.pipes.discard(task)
-            return
-        try:
-            await asyncio.gather(_pump(reader, up_writer), _pump(up_reader, writer))
-        except asyncio.CancelledError:
-            pass
-        finally:
-            writer.transport.abort()  # a reset, as when the server's process is gone
-            up_writer.transport.abort()
-            self.pipes.discard(task)
-
-
-async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    while data := await reader.read(65536):
-        writer.write(data)
-        await writer.drain()
-    writer.close()
 
 
 @pytest.fixture

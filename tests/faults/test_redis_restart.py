@@ -9,9 +9,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import json
-import signal
-import socket
-import subprocess
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -21,63 +18,14 @@ import aiohttp
 import asyncpg
 import pytest
 
+from bench._faults import PrivateRedis
 from tests.faults.peers import Peer, seat, take_offers
 from tests.integration.channels import wechat_kit as kit
-from tests.security.engine import RunningEngine, free_port, running_engine
+from tests.security.engine import RunningEngine, running_engine
 
 pytestmark = pytest.mark.integration
-REDIS_SERVER = "/usr/bin/redis-server"
 ACCOUNTS: list[tuple[str, str, str | None]] = [("seat1", "seat", None), ("seat2", "seat", None)]
 CITIZENS = 4
-
-
-class PrivateRedis:
-    """A ``redis-server`` of the test's own on a free port, in the test's folder, keeping nothing
-    on disk: what a restart of the real one loses (every key, every subscription)."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = folder
-        self.port = free_port()
-        self.proc: subprocess.Popen[bytes] | None = None
-        self.starts = 0
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.starts += 1
-        args = [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.folder)]
-        args += ["--save", "", "--appendonly", "no", "--logfile", str(self.folder / f"redis-{self.starts}.log")]
-        self.proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 10
-        while not self._pong():
-            assert self.proc.poll() is None, (self.folder / f"redis-{self.starts}.log").read_text()[-2000:]
-            assert time.monotonic() < deadline, "redis-server did not answer PING within 10 s"
-            time.sleep(0.05)
-
-    def _pong(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as s:
-                s.sendall(b"PING\r\n")
-                return s.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
-
-    def freeze(self) -> None:
-        """SIGSTOP: connections are still accepted by the kernel, nothing is answered, as when the
-        host stalls or the network drops packets instead of refusing them."""
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGSTOP)
-
-    def kill9(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.kill9()
 
 
 @pytest.fixture
