@@ -1,0 +1,617 @@
+"""Chats under faults: a real ``hotline run`` with web-chat citizens and seats on it for minutes,
+and a fault every 30-60 s chosen by a seed: the engine killed with SIGKILL and started again,
+PostgreSQL cut away (every connection dropped, new ones refused) for 5-20 s, the private Redis
+killed and started again after 2-8 s. The same load runs first without faults (the baseline).
+
+Citizens arrive at random; each opens a chat, writes ``--messages`` messages a few seconds apart
+(each sent again under the same id until the engine acknowledges it, as the widget does) and waits
+for the seat's answer to each. Seats accept what they are offered and answer every message (sent
+again under the same id until acknowledged); after a reconnection they sign in again and read the
+history of the chats they hold. At the end every message acknowledged must be stored once and have
+reached the other side (live or in the history read after a reconnection), and every chat must
+have reached a seat, one seat: anything else is listed under ``losses`` and the command exits 1.
+
+Voice (Asterisk killed mid-call) and a WeChat outage are not in this bench yet: the faults tier
+covers them one at a time (``tests/faults/``, ``tests/integration/acd/test_voice_recovery.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import hashlib
+import json
+import os
+import random
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import socketio
+
+from bench._faults import PrivateRedis, Relay, free_port
+
+CHECKOUT = Path(__file__).resolve().parents[1]
+HOTLINE = [sys.executable, "-P", "-c", "import sys; from hotline.cli import main; sys.exit(main())"]
+PASSWORD = "chaos-password-1234"
+FAULTS = ("engine", "postgres", "redis")
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--minutes", type=float, default=10.0, help="minutes of load with faults (and as many without)")
+    p.add_argument("--seed", type=int, default=1, help="chooses the faults, their times and the citizens")
+    p.add_argument("--arrivals-per-min", type=float, default=30.0, help="citizens opening a chat per minute")
+    p.add_argument("--messages", type=int, default=4, help="messages each citizen writes")
+    p.add_argument("--seats", type=int, default=8, help="seats answering")
+    p.add_argument("--fault-every", default="30:60", help="seconds between faults, FROM:TO (uniform)")
+    p.add_argument("--faults", default=",".join(FAULTS), help="kinds to choose from: " + ", ".join(FAULTS))
+    p.add_argument(
+        "--db-url", default="", help="a PostgreSQL server to create the run's database on (default: DATABASE_URL)"
+    )
+    p.add_argument("--no-baseline", action="store_true", help="skip the run without faults")
+    p.add_argument("--drain", type=float, default=60.0, help="seconds to wait for answers after the load")
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    from hotline.errors import CommandError
+
+    kinds = [k.strip() for k in args.faults.split(",") if k.strip()]
+    if not set(kinds) <= set(FAULTS) or not kinds:
+        raise CommandError(f"--faults: choose among {', '.join(FAULTS)}")
+    lo, _, hi = args.fault_every.partition(":")
+    try:
+        every = (float(lo), float(hi or lo))
+    except ValueError:
+        raise CommandError("--fault-every: FROM:TO in seconds") from None
+    if not 1 <= every[0] <= every[1] or args.minutes <= 0 or args.seats < 1 or args.messages < 1:
+        raise CommandError("--minutes, --seats and --messages must be positive, --fault-every FROM <= TO")
+    return asyncio.run(_main(args, kinds, every))
+
+
+async def _main(args: argparse.Namespace, kinds: list[str], every: tuple[float, float]) -> dict[str, Any]:
+    from rich.console import Console
+
+    from hotline.commands.bench import machine
+
+    console = Console(stderr=True)
+    out: dict[str, Any] = {"minutes": args.minutes, "seed": args.seed, "seats": args.seats}
+    skipped: dict[str, str] = {}
+    baseline: dict[str, Any] | None = None
+    if not args.no_baseline:
+        console.print(f"chaos: {args.minutes:g} min without faults (the baseline)")
+        baseline = await _one_run(args, [], every, skipped, console)
+    console.print(f"chaos: {args.minutes:g} min with a fault every {every[0]:g}-{every[1]:g} s ({', '.join(kinds)})")
+    faulted = await _one_run(args, kinds, every, skipped, console)
+    out.update({k: v for k, v in faulted.items() if k != "losses"})
+    out["faults_skipped"] = skipped
+    out["first_reply_60s_no_faults"] = baseline["first_reply_60s"] if baseline else None
+    out["losses"] = faulted["losses"] + (baseline["losses"] if baseline else [])
+    out["load_average"] = round(os.getloadavg()[0], 2)
+    out["machine"] = machine()
+    return out
+
+
+@dataclass
+class Ledger:
+    """What was sent, acknowledged and seen, by message text (each text is unique)."""
+
+    acked_in: dict[str, float] = field(default_factory=dict)  # citizen's text -> acknowledged at
+    acked_out: dict[str, float] = field(default_factory=dict)  # seat's text -> acknowledged at
+    seen_by_seat: set[str] = field(default_factory=set)
+    seen_by_citizen: set[str] = field(default_factory=set)
+    accepted: Counter[str] = field(default_factory=Counter)  # contact -> offers accepted
+    first_ack: dict[str, float] = field(default_factory=dict)  # contact -> its first message's ack
+    first_reply: dict[str, float] = field(default_factory=dict)  # contact -> first answer seen
+    contact_of: dict[str, str] = field(default_factory=dict)  # citizen's text -> contact
+    gave_up: list[str] = field(default_factory=list)  # never acknowledged in 2 minutes (told to the sender)
+    acks_after: list[float] = field(default_factory=list)  # every acknowledgement's time
+
+
+def _cid(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+async def _call(sio: socketio.AsyncClient, ns: str, event: str, data: dict[str, Any]) -> dict[str, Any] | None:
+    if not sio.connected:
+        return None
+    try:
+        ack = await sio.call(event, data, namespace=ns, timeout=10)
+    except Exception:  # timed out, disconnected meanwhile: the caller tries again
+        return None
+    return ack if isinstance(ack, dict) else None
+
+
+class Seat:
+    def __init__(self, base: str, name: str, token: str, ledger: Ledger) -> None:
+        self.base, self.name, self.ledger = base, name, ledger
+        self.sio = socketio.AsyncClient(reconnection=True, reconnection_delay=0.5, reconnection_delay_max=2)
+        self.token = token
+        self.answering: set[str] = set()
+        self.tasks: set[asyncio.Task[Any]] = set()
+        self.sio.on("connect", self._connected, namespace="/agent")
+        self.sio.on("offer", self._offer, namespace="/agent")
+        self.sio.on("chat_message", self._message, namespace="/agent")
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def open(self) -> None:
+        await self.sio.connect(
+            self.base, namespaces=["/agent"], auth={"token": self.token}, transports=["websocket"], wait_timeout=10
+        )
+
+    async def _connected(self) -> None:
+        self._spawn(self._sign_in())
+
+    async def _sign_in(self) -> None:
+        for _ in range(60):
+            ack = await _call(self.sio, "/agent", "login", {"phone": "external", "ready": True})
+            if ack is not None and (ack.get("ok") or "已签入" in str(ack.get("error", ""))):
+                break
+            await asyncio.sleep(1.0)
+        state = await _call(self.sio, "/agent", "state", {})
+        for contact in (state or {}).get("chats", []) or []:
+            await self.catch_up(contact)
+
+    async def catch_up(self, contact: str) -> None:
+        """Read the chat's history (what a push missed during a reconnection) and answer it."""
+        ack = await _call(self.sio, "/agent", "chat_history", {"contact_id": contact})
+        for m in (ack or {}).get("messages", []) or []:
+            text = str((m.get("body") or {}).get("text", ""))
+            if m.get("direction") == "in" and text.startswith("v"):
+                self._seen(contact, text)
+
+    def _offer(self, data: dict[str, Any]) -> None:
+        self._spawn(self._accept(str(data.get("contact_id", ""))))
+
+    async def _accept(self, contact: str) -> None:
+        ack = await _call(self.sio, "/agent", "accept", {"contact_id": contact})
+        if ack is not None and ack.get("ok"):
+            self.ledger.accepted[contact] += 1
+            await self.catch_up(contact)
+
+    def _message(self, data: dict[str, Any]) -> None:
+        text = str(((data.get("message") or {}).get("body") or {}).get("text", ""))
+        if text.startswith("v"):
+            self._seen(str(data.get("contact_id", "")), text)
+
+    def _seen(self, contact: str, text: str) -> None:
+        self.ledger.seen_by_seat.add(text)
+        if text not in self.answering:
+            self.answering.add(text)
+            self._spawn(self._answer(contact, text))
+
+    async def _answer(self, contact: str, text: str) -> None:
+        reply = "re:" + text
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            ack = await _call(
+                self.sio, "/agent", "chat_send", {"contact_id": contact, "text": reply, "cid": _cid(reply)}
+            )
+            if ack is not None and ack.get("ok"):
+                self.ledger.acked_out[reply] = time.monotonic()
+                return
+            if ack is not None and "结束" in str(ack.get("error", "")):
+                return  # the citizen left meanwhile
+            await asyncio.sleep(1.0)
+
+    async def close(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await self.sio.disconnect()
+
+
+class Citizen:
+    def __init__(self, base: str, n: int, ledger: Ledger, rng: random.Random, messages: int) -> None:
+        self.base, self.n, self.ledger, self.rng, self.messages = base, n, ledger, rng, messages
+        self.sio = socketio.AsyncClient(reconnection=True, reconnection_delay=0.5, reconnection_delay_max=2)
+        self.contact = ""
+        self.replies: dict[str, asyncio.Event] = {}
+        self.sio.on("message", self._message, namespace="/visitor")
+        self.sio.on("connect", self._connected, namespace="/visitor")
+        self.address = f"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"
+        self.hello_task: asyncio.Task[Any] | None = None
+
+    def _message(self, data: dict[str, Any]) -> None:
+        text = str(data.get("text", ""))
+        if text.startswith("re:"):
+            self._answered(text)
+
+    def _answered(self, reply: str) -> None:
+        self.ledger.seen_by_citizen.add(reply)
+        if self.contact and self.contact not in self.ledger.first_reply:
+            self.ledger.first_reply[self.contact] = time.monotonic()
+        event = self.replies.get(reply[3:])
+        if event is not None:
+            event.set()
+
+    async def _connected(self) -> None:
+        if self.sio.connection_auth:  # a reconnection: read the chat again (what a push missed)
+            self.hello_task = asyncio.create_task(self._hello())
+
+    async def _hello(self) -> bool:
+        ack = await _call(self.sio, "/visitor", "hello", {})
+        if ack is None or not ack.get("ok"):
+            return False
+        self.sio.connection_auth = {"visitor": ack["token"]}
+        for m in (ack.get("conversation") or {}).get("messages") or []:
+            text = str(m.get("text", ""))
+            if text.startswith("re:"):
+                self._answered(text)
+        return True
+
+    async def run(self) -> None:
+        await self.sio.connect(
+            self.base,
+            namespaces=["/visitor"],
+            transports=["websocket"],
+            headers={"X-Forwarded-For": self.address},
+            wait_timeout=10,
+        )
+        for _ in range(120):
+            if await self._hello():
+                break
+            await asyncio.sleep(1.0)
+        for k in range(self.messages):
+            text = f"v{self.n}m{k} 小区路灯不亮"
+            self.replies[text] = asyncio.Event()
+            if not await self._send(text):
+                return
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.replies[text].wait(), 45)
+            await asyncio.sleep(self.rng.uniform(1.0, 4.0))
+        for _ in range(120):  # the citizen ends the chat: the seat's place is free for the next
+            ack = await _call(self.sio, "/visitor", "end", {})
+            if ack is not None and (ack.get("ok") or "没有找到" in str(ack.get("error", ""))):
+                return
+            await asyncio.sleep(1.0)
+
+    async def _send(self, text: str) -> bool:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            ack = await _call(self.sio, "/visitor", "message", {"text": text, "cid": _cid(text)})
+            if ack is not None and ack.get("ok"):
+                now = time.monotonic()
+                self.contact = f"webchat-{ack['conversation']}"
+                self.ledger.acked_in[text] = now
+                self.ledger.acks_after.append(now)
+                self.ledger.contact_of[text] = self.contact
+                self.ledger.first_ack.setdefault(self.contact, now)
+                return True
+            await asyncio.sleep(1.0)
+        self.ledger.gave_up.append(text)
+        return False
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.sio.disconnect()
+
+
+class Engine:
+    """``hotline run --no-asterisk`` on its own data folder and port; killed and started again."""
+
+    def __init__(self, folder: Path, env: dict[str, str]) -> None:
+        self.folder, self.port = folder, free_port()
+        self.env = {**env, "HOTLINE_HTTP__PORT": str(self.port)}
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.starts = 0
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> float:
+        self.starts += 1
+        log = self.folder / f"engine-{self.starts}.log"
+        started = time.monotonic()
+        with log.open("wb") as fh:
+            self.proc = subprocess.Popen(
+                [*HOTLINE, "run", "--no-asterisk"], env=self.env, cwd=self.folder, stdout=fh, stderr=subprocess.STDOUT
+            )
+        async with aiohttp.ClientSession() as http:
+            while True:
+                if self.proc.poll() is not None:
+                    raise RuntimeError("the engine stopped: " + log.read_text()[-1500:])
+                with contextlib.suppress(aiohttp.ClientError, OSError):
+                    async with http.get(f"{self.base}/healthz", timeout=aiohttp.ClientTimeout(total=1)) as r:
+                        if r.status == 200:
+                            return time.monotonic() - started
+                if time.monotonic() - started > 90:
+                    raise RuntimeError("the engine did not answer /healthz within 90 s")
+                await asyncio.sleep(0.1)
+
+    def kill9(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.wait(10)
+
+    async def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                await asyncio.to_thread(self.proc.wait, 20)
+            except subprocess.TimeoutExpired:
+                self.kill9()
+
+
+async def _database(server: str, folder: Path) -> tuple[str, str, Any]:
+    """(the engine's URL, the direct URL, a drop function): a fresh PostgreSQL database on
+    ``server`` when it names one, else a SQLite file."""
+    if not server.startswith("postgresql"):
+        url = f"sqlite+aiosqlite:///{folder / 'hotline.db'}"
+
+        async def nothing() -> None:
+            return None
+
+        return url, url, nothing
+    import asyncpg
+
+    dsn = server.replace("postgresql+asyncpg://", "postgresql://")
+    name = f"hotline_chaos_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(dsn, timeout=10)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    base = dsn.rsplit("/", 1)[0]
+    direct = f"postgresql+asyncpg://{base.split('://', 1)[1]}/{name}"
+
+    async def drop() -> None:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+    return direct, direct, drop
+
+
+async def _accounts(url: str, seats: list[str]) -> None:
+    from hotline.auth import create_account
+    from hotline.migrate import upgrade
+    from hotline.storage import make_engine, make_sessionmaker
+
+    await upgrade(url)
+    engine = make_engine(url)
+    try:
+        for name in seats:
+            await create_account(make_sessionmaker(engine), name, "seat", PASSWORD)
+    finally:
+        await engine.dispose()
+
+
+async def _stored(url: str) -> Counter[str]:
+    from sqlalchemy import select
+
+    from channels.models import ChannelMessage
+    from hotline.storage import make_engine
+
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(select(ChannelMessage.body))
+            return Counter(str((body or {}).get("text", "")) for (body,) in rows)
+    finally:
+        await engine.dispose()
+
+
+async def _one_run(
+    args: argparse.Namespace, kinds: list[str], every: tuple[float, float], skipped: dict[str, str], console: Any
+) -> dict[str, Any]:
+    from rich.progress import Progress
+
+    rng = random.Random(args.seed)
+    folder = Path(tempfile.mkdtemp(prefix="hotline-bench-chaos-"))
+    server = args.db_url or os.environ.get("DATABASE_URL", "")
+    url, direct, drop = await _database(server, folder)
+    relay: Relay | None = None
+    if url.startswith("postgresql"):
+        host, port = url.split("@", 1)[1].split("/", 1)[0].rsplit(":", 1)
+        relay = Relay(host, int(port))
+        await relay.mend()
+        url = url.replace(f"@{host}:{port}/", f"@127.0.0.1:{relay.port}/")
+    elif "postgres" in kinds:
+        skipped["postgres"] = "the database is SQLite (give --db-url or DATABASE_URL a PostgreSQL server)"
+    redis: PrivateRedis | None = None
+    if shutil.which("redis-server"):
+        (folder / "redis").mkdir()
+        redis = PrivateRedis(folder / "redis")
+        redis.start()
+    elif "redis" in kinds:
+        skipped["redis"] = "no redis-server on this machine"
+    usable = [k for k in kinds if k not in skipped]
+    seats = [f"c{n:03d}" for n in range(args.seats)]
+    await _accounts(direct, seats)
+    (folder / "data").mkdir()
+    env = {
+        **os.environ,
+        "HOTLINE_DATA_DIR": str(folder / "data"),
+        "DATABASE_URL": url,
+        "REDIS_URL": redis.url if redis else "",
+        "HOTLINE_ASTERISK__VOICE": "false",
+        "HOTLINE_SECURITY__TRUSTED_PROXIES": json.dumps(["127.0.0.1"]),
+        "PYTHONPATH": str(CHECKOUT),
+    }
+    engine = Engine(folder, env)
+    ledger = Ledger()
+    faults: list[dict[str, Any]] = []
+    citizens: list[Citizen] = []
+    seat_clients: list[Seat] = []
+    try:
+        await engine.start()
+        async with aiohttp.ClientSession() as http:
+            for name in seats:
+                async with http.post(f"{engine.base}/api/login", json={"username": name, "password": PASSWORD}) as r:
+                    token = str((await r.json())["token"])
+                seat = Seat(engine.base, name, token, ledger)
+                await seat.open()
+                seat_clients.append(seat)
+        length = args.minutes * 60
+        started = time.monotonic()
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("citizens chatting" + (" under faults" if usable else ""), total=length)
+            # The faults' own generator: the same seed gives the same faults whatever the load's timing.
+            fault_rng = random.Random(f"faults-{args.seed}")
+            fault_task = asyncio.create_task(
+                _faults(usable, every, fault_rng, engine, relay, redis, ledger, faults, length)
+            )
+            running: list[asyncio.Task[None]] = []
+            n = 0
+            while (now := time.monotonic() - started) < length:
+                progress.update(task, completed=now)
+                citizen = Citizen(engine.base, n, ledger, random.Random(rng.random()), args.messages)
+                citizens.append(citizen)
+                running.append(asyncio.create_task(citizen.run()))
+                n += 1
+                await asyncio.sleep(rng.expovariate(args.arrivals_per_min / 60))
+            await fault_task
+            progress.update(task, description="the last citizens finishing", completed=length)
+            await asyncio.wait(running, timeout=args.drain + 240)
+            for leftover in running:
+                leftover.cancel()
+        # Pages and consoles read what they hold once more, as after any reconnection.
+        for citizen in citizens:
+            await citizen._hello()
+        for seat in seat_clients:
+            state = await _call(seat.sio, "/agent", "state", {})
+            for contact in (state or {}).get("chats", []) or []:
+                await seat.catch_up(contact)
+        settle = time.monotonic() + args.drain
+        while time.monotonic() < settle and not _complete(ledger):
+            await asyncio.sleep(1.0)
+        stored = await _stored(direct)
+        return _account(ledger, stored, faults, len(citizens), kinds)
+    finally:
+        for client in [*citizens, *seat_clients]:
+            await client.close()
+        await engine.stop()
+        if relay is not None and relay.server is not None:
+            await relay.cut()
+        if redis is not None:
+            redis.stop()
+        await drop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _complete(ledger: Ledger) -> bool:
+    return set(ledger.acked_in) <= ledger.seen_by_seat and set(ledger.acked_out) <= ledger.seen_by_citizen
+
+
+async def _faults(
+    kinds: list[str],
+    every: tuple[float, float],
+    rng: random.Random,
+    engine: Engine,
+    relay: Relay | None,
+    redis: PrivateRedis | None,
+    ledger: Ledger,
+    faults: list[dict[str, Any]],
+    length: float,
+) -> None:
+    """One fault at a time, each over before the next is chosen."""
+    if not kinds:
+        return
+    started = time.monotonic()
+    while True:
+        await asyncio.sleep(rng.uniform(*every))
+        at = time.monotonic() - started
+        if at >= length - 10:
+            return
+        kind = rng.choice(kinds)
+        entry: dict[str, Any] = {"at_s": round(at, 1), "kind": kind}
+        t0 = time.monotonic()
+        if kind == "engine":
+            engine.kill9()
+            entry["restart_s"] = round(await engine.start(), 2)
+            entry["recovery_s"] = await _first_ack_after(ledger, t0)
+        elif kind == "postgres":
+            assert relay is not None
+            await relay.cut()
+            entry["down_s"] = round(rng.uniform(5, 20), 1)
+            await asyncio.sleep(entry["down_s"])
+            await relay.mend()
+        else:
+            assert redis is not None
+            redis.kill9()
+            entry["down_s"] = round(rng.uniform(2, 8), 1)
+            await asyncio.sleep(entry["down_s"])
+            redis.start()
+        faults.append(entry)
+
+
+async def _first_ack_after(ledger: Ledger, t0: float, wait_s: float = 60.0) -> float | None:
+    """Seconds from the kill to the first citizen's message acknowledged by the new engine."""
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        later = [t for t in ledger.acks_after[-200:] if t > t0]
+        if later:
+            return round(min(later) - t0, 2)
+        await asyncio.sleep(0.05)
+    return None
+
+
+def _account(
+    ledger: Ledger, stored: Counter[str], faults: list[dict[str, Any]], citizens: int, kinds: list[str]
+) -> dict[str, Any]:
+    losses: list[str] = []
+    lost = doubled = 0
+    for text in sorted(ledger.acked_in):
+        contact = ledger.contact_of.get(text, "?")
+        if stored[text] == 0:
+            losses.append(f"{contact}: citizen's message {text!r} acknowledged but not stored")
+            lost += 1
+        elif text not in ledger.seen_by_seat:
+            losses.append(f"{contact}: citizen's message {text!r} stored but never reached a seat")
+            lost += 1
+    for text in sorted(ledger.acked_out):
+        if stored[text] == 0:
+            losses.append(f"seat's message {text!r} acknowledged but not stored")
+            lost += 1
+        elif text not in ledger.seen_by_citizen:
+            losses.append(f"seat's message {text!r} stored but never reached the citizen")
+            lost += 1
+    for text in sorted(ledger.gave_up):
+        losses.append(f"citizen's message {text!r} not acknowledged in 120 s of trying")
+        lost += 1
+    for text, count in sorted(stored.items()):
+        if count > 1 and (text.startswith("v") or text.startswith("re:v")):
+            losses.append(f"message {text!r} stored {count} times")
+            doubled += 1
+    contacts = set(ledger.first_ack)
+    for contact, times in sorted(ledger.accepted.items()):
+        if times > 1:
+            losses.append(f"{contact}: accepted by a seat {times} times")
+            doubled += 1
+    reached = {ledger.contact_of.get(t) for t in ledger.seen_by_seat}
+    for contact in sorted(contacts - reached):
+        losses.append(f"{contact}: never reached a seat")
+        lost += 1
+    waits = [ledger.first_reply[c] - ledger.first_ack[c] for c in contacts if c in ledger.first_reply]
+    within = sum(1 for w in waits if w <= 60.0)
+    recoveries = [f["recovery_s"] for f in faults if f.get("recovery_s") is not None]
+    return {
+        "faults": len(faults),
+        "fault_kinds": dict(Counter(f["kind"] for f in faults)),
+        "fault_log": faults,
+        "citizens": citizens,
+        "contacts": len(contacts),
+        "messages": len(ledger.acked_in) + len(ledger.acked_out),
+        "lost": lost,
+        "doubled": doubled,
+        "first_reply_60s": round(within / len(contacts), 4) if contacts else None,
+        "first_reply_p50_s": round(statistics.median(waits), 2) if waits else None,
+        "recovery_p50_s": round(statistics.median(recoveries), 2) if recoveries else None,
+        "recovery_max_s": max(recoveries) if recoveries else None,
+        "engine_faults_unrecovered": sum(1 for f in faults if f["kind"] == "engine" and f.get("recovery_s") is None),
+        "losses": losses,
+        "kinds_asked": kinds,
+    }
