@@ -14,8 +14,8 @@ per message; then that message's sender is told to send it again (``StorageUnava
 widget keeps the text). At most ``backlog`` messages wait: more are refused at once. A sender
 hears "stored" only after the commit, and "not stored" only for a message that no transaction
 holds any more, so nothing is lost or doubled. (A commit whose acknowledgement the network lost
-is the one case the engine cannot tell apart; PostgreSQL then has the message, the sender was
-told to send again.)
+is the one case the engine cannot tell apart: the sender is told to send again, and its second
+try, under the same id as the widget and the console send it, is answered with the first.)
 """
 
 from __future__ import annotations
