@@ -39,6 +39,12 @@ from bench.chat_engine import EngineProcess
 ACK_TIMEOUT = 30.0
 
 
+def sent_as(text: str) -> str:
+    """The message's own id, as the widget and the console send one (the engine looks each up to
+    answer a message sent twice with the first): "m:12:3" -> "m_12_3__"."""
+    return f"{text.replace(':', '_'):_<8}"
+
+
 async def run_deliver(args: Any, run_dir: Path, db_url: str, console: Any) -> tuple[dict[str, Any], list[str]]:
     from rich.progress import Progress
 
@@ -302,7 +308,8 @@ async def _load_async(conn: Any, plan: dict[str, Any]) -> None:
                     reply = "r:" + text[2:]
                     visitor = text.split(":")[1]
                     tally.send(reply, f"seat {name} -> visitor {visitor}, {data['contact_id']}", f"visitor:{visitor}")
-                    spawn(ask(sock, reply, "chat_send", {"contact_id": data["contact_id"], "text": reply}))
+                    send = {"contact_id": data["contact_id"], "text": reply, "cid": sent_as(reply)}
+                    spawn(ask(sock, reply, "chat_send", send))
 
             sock.handlers.update(offer=on_offer, chat_message=on_message)
 
@@ -346,7 +353,7 @@ async def _load_async(conn: Any, plan: dict[str, Any]) -> None:
                 text = f"m:{k}:{n}"
                 seat = holder.get(f"webchat-{conversation}", "?")
                 tally.send(text, f"visitor {k} -> seat {seat}, webchat-{conversation}", f"seat:{seat}")
-                spawn(ask(sock, text, "message", {"text": text}))
+                spawn(ask(sock, text, "message", {"text": text, "cid": sent_as(text)}))
                 n += 1
                 await asyncio.sleep(interval)
 
