@@ -256,13 +256,22 @@ class Citizen:
         return True
 
     async def run(self) -> None:
-        await self.sio.connect(
-            self.base,
-            namespaces=["/visitor"],
-            transports=["websocket"],
-            headers={"X-Forwarded-For": self.address},
-            wait_timeout=10,
-        )
+        deadline = time.monotonic() + 120
+        while True:  # the page keeps trying to connect while the engine is down (a restart)
+            try:
+                await self.sio.connect(
+                    self.base,
+                    namespaces=["/visitor"],
+                    transports=["websocket"],
+                    headers={"X-Forwarded-For": self.address},
+                    wait_timeout=10,
+                )
+                break
+            except socketio.exceptions.ConnectionError:
+                if time.monotonic() > deadline:
+                    self.ledger.gave_up.append(f"v{self.n}: could not connect")
+                    return
+                await asyncio.sleep(1.0)
         for _ in range(120):
             if await self._hello():
                 break
@@ -470,7 +479,7 @@ async def _one_run(
                 progress.update(task, completed=now)
                 citizen = Citizen(engine.base, n, ledger, random.Random(rng.random()), args.messages)
                 citizens.append(citizen)
-                running.append(asyncio.create_task(citizen.run()))
+                running.append(asyncio.create_task(_guarded(citizen)))
                 n += 1
                 await asyncio.sleep(rng.expovariate(args.arrivals_per_min / 60))
             await fault_task
@@ -500,6 +509,16 @@ async def _one_run(
             redis.stop()
         await drop()
         shutil.rmtree(folder, ignore_errors=True)
+
+
+async def _guarded(citizen: Citizen) -> None:
+    """A citizen whose run failed is a loss line, never a silent end."""
+    try:
+        await citizen.run()
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:
+        citizen.ledger.gave_up.append(f"v{citizen.n}: {type(exc).__name__}: {exc}"[:200])
 
 
 def _complete(ledger: Ledger) -> bool:
