@@ -21,15 +21,16 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _status(args: argparse.Namespace) -> int:
+    from sqlalchemy.exc import DBAPIError
+
     from hotline.clock import engine_time
-    from hotline.migrate import upgrade
     from hotline.outbox import status
     from hotline.storage import make_engine, make_sessionmaker
 
     url = load_settings().effective_database_url
 
     async def read() -> dict[str, Any]:
-        await upgrade(url)
+        # Only reads: a status command never migrates the database behind the engine's back.
         engine = make_engine(url)
         try:
             return await asyncio.wait_for(status(make_sessionmaker(engine), engine_time()), 10)
@@ -40,6 +41,8 @@ def _status(args: argparse.Namespace) -> int:
         found = asyncio.run(read())
     except (OSError, TimeoutError) as exc:
         raise CommandError(f"database unreachable ({exc}); check DATABASE_URL") from None
+    except DBAPIError as exc:
+        raise CommandError(f"no outbox to read ({type(exc.orig).__name__}); run hotline db upgrade first") from None
     failed = any(row["failed"] for row in found["kinds"].values())
     if args.json:
         print(json.dumps(found, ensure_ascii=False))
