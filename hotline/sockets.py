@@ -11,6 +11,14 @@ Costs (measured with py-spy and cProfile on ``hotline bench chat``, 400 messages
   the library makes one task per recipient and waits for all, even when the room holds one
   socket, which is every emit of a chat. With Redis (several processes) the library's manager,
   publishing on ``hotline.redislink``'s rules.
+- ``LeanSocket``: python-engineio reads each WebSocket frame through a new task under
+  ``asyncio.wait_for``, hands each message to another new task, and its writer waits for each
+  packet under ``wait_for`` too: three tasks and two timeout scopes per packet, about a tenth of the
+  engine's CPU per chat message. Here the reader awaits the frame itself and hands the message on
+  in place (Socket.IO still runs each event's handler in a task of its own), and the writer awaits
+  its queue. The timeouts they replaced watched for dead peers; the heartbeat does that: a peer that
+  misses its pong is closed by the Engine.IO service task, and the close now ends the writer and the
+  WebSocket (before, the reader's timeout did, 45 s after the peer's last frame).
 
 Limits:
 
@@ -30,7 +38,9 @@ A client past a limit is disconnected (only that client), with a log line and
 
 from __future__ import annotations
 
+import asyncio
 import collections
+import contextlib
 import logging
 import time
 from collections.abc import Callable
@@ -39,7 +49,9 @@ from typing import Any
 
 import orjson
 import socketio
+from engineio import exceptions as eio_exceptions
 from engineio import packet as eio_packet
+from engineio.async_socket import AsyncSocket
 from socketio import packet as sio_packet
 
 from hotline.guard import Network, client_address, refuse
@@ -166,6 +178,104 @@ class LocalManager(socketio.AsyncManager):  # type: ignore[misc]
                     await eio.send_packet(eio_sid, pkt)
 
 
+class LeanSocket(AsyncSocket):  # type: ignore[misc]  # python-engineio ships no types
+    """An Engine.IO socket whose WebSocket transport costs no task or timeout per packet (see the
+    module's notes). Long-polling, and its upgrade handshake, are the library's own."""
+
+    _writer_done = False
+
+    async def send(self, pkt: Any) -> None:
+        if self._writer_done:
+            return  # the WebSocket is gone: nothing would ever take it off the queue
+        await super().send(pkt)
+
+    async def close(self, wait: bool = True, abort: bool = False, reason: Any = None) -> None:
+        await super().close(wait=wait, abort=abort, reason=reason)
+        if self.closed and self.upgraded and not self._writer_done:
+            # The library's heartbeat close queues no CLOSE packet (its send refuses once the
+            # pong is late): the writer must hear of it, end, and close the WebSocket.
+            self.queue.put_nowait(None)
+
+    async def receive(self, pkt: Any) -> None:
+        if pkt.packet_type == eio_packet.MESSAGE:
+            # In place: Socket.IO starts a task per event handler itself; a connect, an
+            # acknowledgement or a refusal is short and keeps the socket's order.
+            await self.server._trigger_event("message", self.sid, pkt.data, run_async=False)
+        else:
+            await super().receive(pkt)
+
+    async def _websocket_handler(self, ws: Any) -> Any:
+        if self.connected:
+            if not await self._upgrade_handshake(ws):
+                return None
+            self.upgraded, self.upgrading = True, False
+        else:
+            self.connected = self.upgraded = True
+        writer = asyncio.ensure_future(self._write(ws))
+        limit = self.server.max_http_buffer_size
+        try:
+            while True:
+                try:
+                    data = await ws.wait()
+                except Exception:  # a close frame, a reset, an error frame: the peer is gone
+                    break
+                if data is None or len(data) > limit:
+                    break
+                try:
+                    await self.receive(eio_packet.Packet(encoded_packet=data))
+                except eio_exceptions.UnknownPacketError:
+                    pass
+                except eio_exceptions.SocketIsClosedError:
+                    break
+                except Exception:
+                    logger.exception("engine.io receive failed", extra={"sid": self.sid})
+        finally:
+            await self.queue.put(None)  # the writer ends after what is already queued
+            await writer
+        await self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)
+        return None
+
+    async def _upgrade_handshake(self, ws: Any) -> bool:
+        """A long-polling client moving to WebSocket: its probe ping, then its upgrade packet."""
+        self.upgrading = True  # the library holds polling answers meanwhile
+        try:
+            probe = eio_packet.Packet(encoded_packet=await ws.wait())
+            if probe.packet_type != eio_packet.PING or probe.data != "probe":
+                self.upgrading = False
+                return False
+            await ws.send(eio_packet.Packet(eio_packet.PONG, data="probe").encode())
+            await self.queue.put(eio_packet.Packet(eio_packet.NOOP))  # ends the pending poll
+            upgrade = eio_packet.Packet(encoded_packet=await ws.wait())
+        except Exception:
+            self.upgrading = False
+            return False
+        if upgrade.packet_type != eio_packet.UPGRADE:
+            self.upgrading = False
+            return False
+        return True
+
+    async def _write(self, ws: Any) -> None:
+        queue = self.queue
+        try:
+            while True:
+                pkt = await queue.get()  # returns at once while packets are waiting
+                queue.task_done()
+                if pkt is None:
+                    break
+                await ws.send(pkt.encode())
+                if pkt.packet_type == eio_packet.CLOSE:
+                    break  # the server closed it (a missed heartbeat, a disconnect)
+        except Exception:
+            pass  # the peer went away mid-write; the reader sees it too
+        finally:
+            self._writer_done = True
+            while not queue.empty():  # whoever waits on queue.join() must not wait for ever
+                queue.get_nowait()
+                queue.task_done()
+            with contextlib.suppress(Exception):
+                await ws.close()  # wakes the reader with the close
+
+
 class _Packet(JsonPacket):
     """A packet that refuses to wait for more than one attachment."""
 
@@ -196,6 +306,9 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]  # python-socke
         self._per_address[where] += 1
         self._address_of[eio_sid] = where
         environ["hotline.remote"] = where
+        sock = self.eio.sockets.get(eio_sid)
+        if type(sock) is AsyncSocket:
+            sock.__class__ = LeanSocket  # the library makes its own; this one changes only its transport
         return await super()._handle_eio_connect(eio_sid, environ)
 
     async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:

@@ -1,0 +1,187 @@
+"""The engine's Engine.IO transport (``hotline.sockets.LeanSocket``) against real clients.
+
+The server runs on an event loop of its own (a thread), so that what it costs per packet can be
+counted apart from the clients': python-engineio made three tasks per packet received and waited
+for each packet sent under ``wait_for``; the lean socket makes none of its own (Socket.IO's one
+task per event handler stays). The rest is what must not change: long-polling clients upgrading
+to WebSocket (the citizen's widget), dead peers closed by the heartbeat, server-side disconnects.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import pytest
+import socketio
+from aiohttp import web
+
+from bench._faults import free_port
+from hotline.sockets import GuardedServer, LeanSocket, LocalManager, SocketLimits
+
+pytestmark = pytest.mark.integration
+
+
+@dataclass
+class Served:
+    url: str
+    sio: GuardedServer
+    loop: asyncio.AbstractEventLoop
+    tasks_made: list[str] = field(default_factory=list)
+    connected: list[str] = field(default_factory=list)
+    gone: list[str] = field(default_factory=list)
+
+    def call(self, coro: Any, timeout: float = 5.0) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+
+@contextlib.contextmanager
+def serve(**eio: Any) -> Iterator[Served]:
+    port = free_port()
+    sio = GuardedServer(SocketLimits(), async_mode="aiohttp", client_manager=LocalManager(), **eio)
+    loop = asyncio.new_event_loop()
+    served = Served(f"http://127.0.0.1:{port}", sio, loop)
+
+    def count(lp: asyncio.AbstractEventLoop, coro: Any, **kw: Any) -> asyncio.Task[Any]:
+        served.tasks_made.append(getattr(coro, "__qualname__", "?"))
+        return asyncio.Task(coro, loop=lp, **kw)
+
+    @sio.on("connect", namespace="/t")
+    async def connect(sid: str, environ: dict[str, Any], auth: Any) -> None:
+        served.connected.append(sid)
+
+    @sio.on("disconnect", namespace="/t")
+    async def disconnect(sid: str, reason: Any) -> None:
+        served.gone.append(sid)
+
+    @sio.on("echo", namespace="/t")
+    async def echo(sid: str, data: Any) -> Any:
+        return {"back": data}
+
+    @sio.on("kick", namespace="/t")
+    async def kick(sid: str, data: Any) -> None:
+        await sio.disconnect(sid, namespace="/t")
+
+    app = web.Application()
+    sio.attach(app)
+    runner = web.AppRunner(app)
+    ready = threading.Event()
+
+    def run() -> None:
+        asyncio.set_event_loop(loop)
+        loop.set_task_factory(count)
+        loop.run_until_complete(runner.setup())
+        loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", port).start())
+        ready.set()
+        loop.run_forever()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    assert ready.wait(10)
+    try:
+        yield served
+    finally:
+        served.call(sio.shutdown(), timeout=15)
+        served.call(runner.cleanup(), timeout=15)
+        served.call(_cancel_the_rest(), timeout=15)
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join(10)
+        loop.close()
+
+
+async def _cancel_the_rest() -> None:
+    rest = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in rest:
+        task.cancel()
+    await asyncio.gather(*rest, return_exceptions=True)
+
+
+async def client(url: str, transports: list[str] | None = None) -> socketio.AsyncClient:
+    sio = socketio.AsyncClient(reconnection=False)
+    pushed: list[Any] = []
+    sio.on("push", lambda data: pushed.append(data), namespace="/t")
+    sio.pushed = pushed  # type: ignore[attr-defined]
+    await sio.connect(url, namespaces=["/t"], transports=transports or ["websocket"], wait_timeout=5)
+    return sio
+
+
+async def wait_until(check: Any, seconds: float = 5.0) -> None:
+    for _ in range(int(seconds / 0.02)):
+        if check():
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError("not within time")
+
+
+async def test_a_round_trip_costs_the_server_one_task_and_arrives_in_order() -> None:
+    with serve() as srv:
+        c = await client(srv.url)
+        try:
+            (sid,) = srv.connected
+            eio_sid = srv.sio.manager.eio_sid_from_sid(sid, "/t")
+            assert type(srv.sio.eio.sockets[eio_sid]) is LeanSocket
+            before = len(srv.tasks_made)
+            answers = [await c.call("echo", n, namespace="/t", timeout=5) for n in range(100)]
+            made = srv.tasks_made[before:]
+            assert answers == [{"back": n} for n in range(100)]
+            # One task per event handler (Socket.IO's); before: four per round trip.
+            assert len(made) <= 105, sorted(set(made))
+
+            for n in range(200):
+                srv.call(srv.sio.emit("push", n, to=sid, namespace="/t"))
+            await wait_until(lambda: len(c.pushed) == 200)
+            assert c.pushed == list(range(200))
+        finally:
+            await c.disconnect()
+        await wait_until(lambda: srv.gone == [sid] and not srv.sio.eio.sockets)
+
+
+async def test_a_long_polling_client_moves_to_websocket_and_keeps_talking() -> None:
+    with serve() as srv:
+        c = await client(srv.url, transports=["polling", "websocket"])
+        try:
+            await wait_until(lambda: c.transport() == "websocket")
+            assert await c.call("echo", "您好", namespace="/t", timeout=5) == {"back": "您好"}
+            (sid,) = srv.connected
+            srv.call(srv.sio.emit("push", "已受理", to=sid, namespace="/t"))
+            await wait_until(lambda: c.pushed == ["已受理"])
+        finally:
+            await c.disconnect()
+        await wait_until(lambda: len(srv.gone) == 1)
+
+
+async def test_a_peer_that_stops_answering_pings_is_closed_by_the_heartbeat() -> None:
+    with serve(ping_interval=1, ping_timeout=1) as srv:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.ws_connect(srv.url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket") as ws,
+        ):
+            assert (await ws.receive_str(timeout=5)).startswith("0{")
+            await ws.send_str("40/t,")
+            assert (await ws.receive_str(timeout=5)).startswith("40/t,")
+            seen: list[str] = []
+            async with asyncio.timeout(8):  # ping after 1 s, pong due 1 s later, the sweep within 1 s
+                async for msg in ws:  # never answers the pings ("2")
+                    if msg.type != aiohttp.WSMsgType.TEXT:
+                        break
+                    seen.append(msg.data)
+            assert ws.closed and "2" in seen
+        await wait_until(lambda: len(srv.gone) == 1 and not srv.sio.eio.sockets)
+
+
+async def test_a_server_side_disconnect_ends_the_client_and_forgets_the_socket() -> None:
+    with serve() as srv:
+        c = await client(srv.url)
+        ended = asyncio.Event()
+        c.on("disconnect", lambda *a: ended.set(), namespace="/t")
+        await c.emit("kick", {}, namespace="/t")
+        await asyncio.wait_for(ended.wait(), 5)
+        await wait_until(lambda: len(srv.gone) == 1)
+        # the engine.io socket follows once the client closes its side
+        await c.disconnect()
+        await wait_until(lambda: not srv.sio.eio.sockets)
