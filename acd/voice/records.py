@@ -6,7 +6,9 @@ changes gather for ``linger_s`` (a quarter second), then writes every call pendi
 transaction, one upsert statement for all of them. Under load the database sees a few writes
 per second instead of four per call, and the event loop that also carries the next caller's
 StasisStart spends next to nothing on them. The unique contact id makes a later write an
-update, never a duplicate.
+update, never a duplicate. The batch is plain Core through ``hotline.storage.Transactions`` (on
+SQLite a thread and a connection of its own: one hand-over per batch where an ORM session through
+aiosqlite cost a tenth of the engine's CPU per call).
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hotline.dbhealth import DATABASE, unavailable
-from hotline.storage import Interaction
+from hotline.storage import Interaction, Transactions
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +41,7 @@ class RecordStore:
         self, sessions: async_sessionmaker[AsyncSession], *, max_batch: int = 500, linger_s: float = 0.25
     ) -> None:
         self.sessions = sessions
+        self._db: Transactions | None = None  # made on the first write, closed by stop()
         self.max_batch = max_batch
         self.linger_s = linger_s
         self._statements: dict[str, Any] = {}
@@ -66,8 +69,10 @@ class RecordStore:
             }
             for contact_id, (caller, arrived, ended, data) in items.items()
         ]
-        async with self.sessions() as s, s.begin():
-            await s.execute(self._upsert(s.get_bind().dialect.name), rows)
+        if self._db is None:
+            self._db = Transactions(self.sessions.kw["bind"])
+        stmt = self._upsert(self._db.engine.dialect.name)
+        await self._db.run(lambda conn: conn.execute(stmt, rows), timeout=30.0)
 
     def _upsert(self, dialect: str) -> Any:
         """The statement, built once per dialect (building it took more than running it)."""
@@ -131,6 +136,9 @@ class RecordStore:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        db, self._db = self._db, None
+        if db is not None:
+            await asyncio.to_thread(db.close)  # waits for its thread's batch, if one is running
 
     async def open_callbacks(self, since: float, limit: int = 10_000) -> list[tuple[str, str, float, dict[str, Any]]]:
         """The calls that arrived after ``since``, have no end in their record and wait for a
