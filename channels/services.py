@@ -243,6 +243,15 @@ class ChannelService(SeatActions, WebChatInbound):
         conv = ConversationRef(row.id, row.channel, row.citizen, row.state, row.seat, False)
         found = await orders.order_for_contact(contact_id)
         if found is not None:
+            # Opened before a stop or an outage cut it off: its photos may be missing (each is a
+            # commit after the order's); the ones it lacks are attached now, none twice.
+            try:
+                photos = await self._stored_media(list(draft.get("photo_message_ids", [])))
+                await orders.attach_missing(found, photos)
+            except Exception as exc:
+                if unavailable(exc):
+                    raise  # the outbox tries again
+                logger.warning("随手拍 photos not attached to work order %s: %s", found, exc)
             await self._snap_order_made(conv, found)
             return
         await self._workorder_from_snap(conv, draft)

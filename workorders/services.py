@@ -163,10 +163,28 @@ class WorkOrderService(CalendarAndDirectory):
         }
         actor = Actor(created_by, role)
         order_id = await self.create(fields, actor)
+        await self.attach_missing(order_id, attachments, actor)
+        return order_id
+
+    async def attach_missing(
+        self, order_id: int, attachments: Sequence[tuple[str, str, bytes]], actor: Actor | None = None
+    ) -> int:
+        """Attach the files the order does not hold yet (the same content, by SHA-256, is there
+        already); returns how many were added. Each file is a commit of its own after the order's,
+        so a stop or an outage can come between: the step that tries again (the outbox's) calls
+        this on the order it finds, and the citizen's photos arrive once, never twice."""
+        actor = actor or Actor("system", Role.DISPATCHER)
+        have = {a.sha256 for a in await self.attachments(order_id)}
+        added = 0
         for name, ctype, data in attachments:
+            digest = hashlib.sha256(data).hexdigest()
+            if digest in have:
+                continue
             kind = "photo" if ctype.startswith("image/") else "recording" if ctype.startswith("audio/") else "other"
             await self.add_attachment(order_id, kind, name, ctype, data, actor)
-        return order_id
+            have.add(digest)
+            added += 1
+        return added
 
     async def order_for_contact(self, contact_id: str) -> int | None:
         """The first order opened for a contact (a call, a chat), if any: what keeps an order that a

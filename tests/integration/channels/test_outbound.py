@@ -351,6 +351,14 @@ async def test_a_snap_order_a_stop_cut_off_is_opened_after_the_start_once(make_e
         rows = (await s.execute(select(ChannelConversation).order_by(ChannelConversation.id))).scalars().all()
     assert [r.workorder_id for r in rows] == [str((await _orders_for(eng, f"wechat-{cut.id}"))[0]), str(opened)]
     assert await box.carry_out() == 0
+    # The photo of each, once: the order opened before the stop had none yet (each file is a
+    # commit after the order's), and gets it from the row that tried again.
+    orders = eng.ctx.deps.workorders
+    for order_id in (*await _orders_for(eng, f"wechat-{cut.id}"), opened):
+        atts = await orders.attachments(order_id)
+        assert [(a.kind, a.content_type) for a in atts] == [("photo", "image/jpeg")]
+        assert orders.attachment_path(atts[0]).read_bytes() == JPEG
+    assert await orders.attach_missing(opened, [("w.jpg", "image/jpeg", JPEG)]) == 0
 
 
 async def test_the_tracker_forgets_conversations_closed_two_days_ago(make_engine_app):
