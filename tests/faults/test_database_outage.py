@@ -18,8 +18,8 @@ from typing import Any
 import aiohttp
 import asyncpg
 import pytest
-from bench._faults import Relay
 
+from bench._faults import Relay
 from tests.faults.peers import Peer, seat, take_offers
 from tests.security.engine import running_engine
 
