@@ -16,6 +16,7 @@ from acd.ari.client import AriClient
 from acd.core import QueueConfigured
 from acd.queues import load_queues
 from acd.service import AcdService
+from acd.voice import voicemail
 from acd.voice.records import RecordStore
 from acd.voice.service import VoiceService
 from acd.voice.voicemail import voice_message_to_work_order
@@ -47,6 +48,7 @@ def install(app: web.Application, ctx: AppContext) -> None:
     a = ctx.settings.asterisk
     ari = AriClient.from_settings(a)
     records = RecordStore(ctx.sessions)
+    voicemail.install(ctx)  # voice messages' orders an earlier run left in the outbox
 
     runners: dict[str, Any] = {}
 
