@@ -3,11 +3,13 @@
 Order of checks on a push, each before anything is stored: body size, signed timestamp
 window (403), signature (403), XML screening (400), decryption (400), parsing (400), and the
 signed query accepted before with another body (403, a replay). Only then is the message
-stored, and only after it is committed does WeChat hear "success".
+stored, and only after it is committed does WeChat hear "success" — or, while the database
+cannot take it within ``store_wait``, after it is written to the disk (``channels.spool``).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import logging
@@ -29,7 +31,8 @@ from channels.core.inbound import BadMessage, NonceBook, StaleTimestamp, check_t
 from channels.core.xmlguard import XmlRejected, screen_xml
 from channels.services import ChannelService
 from channels.settings import WeChatSettings
-from hotline.dbhealth import DATABASE, unavailable
+from channels.spool import PushSpool
+from hotline.dbhealth import DATABASE, log_failure, unavailable
 
 logger = logging.getLogger(__name__)
 
@@ -57,10 +60,17 @@ def _plain_signature(token: str, timestamp: str, nonce: str) -> str:
 
 
 class WeChatWebhook:
-    def __init__(self, settings: WeChatSettings, service: ChannelService, clock: Callable[[], float] = time.time):
+    def __init__(
+        self,
+        settings: WeChatSettings,
+        service: ChannelService,
+        clock: Callable[[], float] = time.time,
+        spool: PushSpool | None = None,
+    ):
         self.settings = settings
         self.service = service
         self.clock = clock
+        self.spool = spool
         self.recent_acks: deque[float] = deque(maxlen=100_000)  # seconds, for the benchmark and /metrics
         self.nonces = NonceBook(settings.timestamp_window)
         self.crypto = (
@@ -107,21 +117,67 @@ class WeChatWebhook:
             REJECTED.labels("bad_message").inc()
             logger.warning("wechat push refused (bad_message): %s", exc)
             return web.Response(status=400, text=str(exc))
+        if self.spool is not None and self.spool.pending:
+            # Pushes wait on the disk for the database: this one joins them, behind, in order.
+            return await self._keep(fields, raw, started)
         try:
-            result = await self.service.receive_wechat(msg, raw)
+            async with asyncio.timeout(self.settings.store_wait if self.spool is not None else None):
+                result = await self.service.receive_wechat(msg, raw)
         except Exception as exc:
-            if not unavailable(exc):
+            timed_out = isinstance(exc, TimeoutError)
+            if not (timed_out or unavailable(exc)):
                 raise
-            # WeChat pushes it again (three times within about 15 s); nothing was stored, so a later
-            # try is stored once. One log line per outage, a count per push.
-            DATABASE.failed("wechat pushes", exc)
-            REJECTED.labels("database_unavailable").inc()
-            return web.Response(status=503, text="database unavailable")
+            if not timed_out:  # one log line per outage, a count per push
+                DATABASE.failed("wechat pushes", exc)
+            return await self._keep(fields, raw, started)
+        self._acked(started)
+        logger.debug("wechat push %s %s", msg.dedup_key, result.status)
+        return web.Response(text="success")
+
+    def _acked(self, started: float) -> None:
         took = time.perf_counter() - started
         ACK_SECONDS.observe(took)
         self.recent_acks.append(took)
-        logger.debug("wechat push %s %s", msg.dedup_key, result.status)
-        return web.Response(text="success")
+
+    async def _keep(self, fields: dict[str, Any], raw: str, started: float) -> web.Response:
+        """On the disk until the database takes it; else 503: WeChat pushes it again (three
+        times within about 15 s), and nothing was stored, so a later try is stored once."""
+        if self.spool is not None:
+            try:
+                kept = await self.spool.keep(fields, raw)
+            except OSError as exc:  # a full or failing disk: as if there were no spool
+                logger.error("wechat spool: push not kept on disk", extra={"error": str(exc)[:200]})
+                kept = False
+            if kept:
+                self._acked(started)
+                return web.Response(text="success")
+        REJECTED.labels("database_unavailable").inc()
+        return web.Response(status=503, text="database unavailable")
+
+    async def replay_kept(self, every_s: float = 1.0) -> None:
+        """The spool's pushes to the store, oldest first: at the start (what a kill left on the
+        disk) and every ``every_s`` while any wait; the database still away is tried again."""
+        if self.spool is None:
+            return
+        while True:
+            if self.spool.pending:
+                try:
+                    if await self.spool.replay(self._store_kept):
+                        DATABASE.answered("wechat spool")
+                except Exception as exc:
+                    if unavailable(exc):
+                        DATABASE.failed("wechat spool", exc)
+                    else:
+                        log_failure(logger, "wechat spool not handed on", exc, "wechat spool")
+            await asyncio.sleep(every_s)
+
+    async def _store_kept(self, fields: dict[str, Any], raw: str) -> None:
+        try:
+            msg = normalise(fields)
+        except BadMessage as exc:  # read and checked before it was kept: never expected
+            logger.warning("wechat spool: a kept push no longer reads (%s); skipped", exc)
+            return
+        await self.service.receive_wechat(msg, raw)
 
     async def _read(self, request: web.Request) -> tuple[dict[str, Any], str]:
         limit = self.settings.max_body_bytes

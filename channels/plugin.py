@@ -24,6 +24,7 @@ from channels.models import ChannelConversation
 from channels.services import ChannelService
 from channels.settings import ChannelSettings, load_channel_settings
 from channels.sink import ContactSink, ConversationChange, Notification, QueueContactSink
+from channels.spool import PushSpool, SpoolTaken
 from channels.visitor import COOKIE, VisitorNamespace
 from channels.wechat_api import WeChatApi
 from hotline import auth
@@ -145,6 +146,9 @@ def install(app: web.Application, ctx: AppContext, settings: ChannelSettings | N
         service.spawn_catch_up()
         # Plain tasks, not a TaskGroup: aiohttp runs this generator's halves in different tasks.
         tasks = [asyncio.create_task(service.run_worker()), asyncio.create_task(service.run_ticker())]
+        hook = _app.get(WEBHOOK)
+        if hook is not None and hook.spool is not None:
+            tasks.append(asyncio.create_task(hook.replay_kept(), name="wechat-spool"))
         try:
             yield
         finally:
@@ -154,6 +158,8 @@ def install(app: web.Application, ctx: AppContext, settings: ChannelSettings | N
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+            if hook is not None and hook.spool is not None:
+                hook.spool.close()
             if session is not None:
                 await session.close()
 
@@ -165,12 +171,25 @@ def install(app: web.Application, ctx: AppContext, settings: ChannelSettings | N
     if settings.webchat.enabled:
         _install_webchat(app, ctx, settings, service, sink)
     if settings.wechat.webhook_enabled:
-        hook = WeChatWebhook(settings.wechat, service)
+        hook = WeChatWebhook(settings.wechat, service, spool=_spool(ctx, settings))
         app[WEBHOOK] = hook
         app.router.add_get(WEBHOOK_PATH, hook.handshake)
         app.router.add_post(WEBHOOK_PATH, hook.push)
     else:
         logger.info("WeChat webhook off: HOTLINE_WECHAT__TOKEN is not set")
+
+
+def _spool(ctx: AppContext, settings: ChannelSettings) -> PushSpool | None:
+    """The data folder's WeChat spool (``channels.spool``), unless it is off or another engine on
+    the same folder holds it."""
+    if not settings.wechat.outage_spool_bytes:
+        return None
+    path = ctx.settings.data_dir / "spool" / "wechat-pushes.jsonl"
+    try:
+        return PushSpool(path, settings.wechat.outage_spool_bytes)
+    except SpoolTaken:
+        logger.warning("WeChat spool held by another engine on this data folder; pushes get 503 in an outage")
+        return None
 
 
 # What a seat's console and the supervisors' board say for each conversation flag.

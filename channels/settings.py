@@ -40,6 +40,18 @@ class WeChatSettings(BaseModel):
         description="content types accepted from media/get",
     )
     request_timeout: float = Field(5.0, gt=0, le=60)
+    store_wait: float = Field(
+        4.0,
+        gt=0,
+        le=4.8,
+        description="s a push waits for its commit before it is kept on disk instead (WeChat waits 5 s per try)",
+    )
+    outage_spool_bytes: int = Field(
+        64 * 1024 * 1024,
+        ge=0,
+        description="pushes kept on disk while the database is away, at most this many bytes (0: none: "
+        "answered 503, and WeChat tries again for about 15 s)",
+    )
     commit_window: float = Field(
         0.02,
         ge=0,
