@@ -114,23 +114,27 @@ class FiguresStore:
             )
         return stmt
 
-    async def keep(self, stats: Stats) -> None:
-        """Write what changed since the last time; what the database refuses is taken again next time."""
+    async def keep(self, stats: Stats) -> bool:
+        """Write what changed since the last time; what the database refuses is taken again next
+        time. Whether anything was written (a second with nothing new asks nothing of the database)."""
         changes = stats.take_changes()
         if not changes["rows"] and not changes["seat_time"]:
-            return
+            return False
         try:
             await self.write(changes)
         except Exception:
             stats.give_back(changes)
             raise
+        return True
 
     async def _run(self, stats: Stats) -> None:
         while True:
             await asyncio.sleep(self.every_s)
             try:
-                await self.keep(stats)
-                DATABASE.answered("acd figures")
+                if await self.keep(stats):
+                    # Only a write that went through says the database is back: a quiet second said
+                    # it during every outage, and the log had an outage line and a back line a second.
+                    DATABASE.answered("acd figures")
             except Exception as exc:
                 if unavailable(exc):  # one line per outage (dbhealth), not one a second
                     DATABASE.failed("acd figures", exc)

@@ -69,7 +69,7 @@ class ActivityLog:
                         if rows:
                             async with self.sessions() as s, s.begin():
                                 s.add_all([ConsoleActivity(**row) for row in rows])
-                        DATABASE.answered("console activity")
+                            DATABASE.answered("console activity")  # only a write says it is back
                         break
                     except Exception as exc:
                         if not unavailable(exc) or self._queue.qsize() >= MAX_HELD:

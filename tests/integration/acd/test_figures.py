@@ -64,3 +64,31 @@ async def test_a_database_that_fails_keeps_the_changes_for_the_next_write(migrat
         assert await lost.restore(Stats(900, 0.0, 60.0), since=0.0) == 0
     [line] = [r for r in caplog.records if r.name == "acd.figures"]
     assert "counts from zero" in line.getMessage() and line.cause == "database is gone"
+
+
+async def test_a_quiet_second_during_an_outage_does_not_say_the_database_is_back(migrated_engine, caplog):
+    """Only a write that went through ends an outage: the figures' second with nothing to write
+    said "database back" during every outage, and the log had two lines a second."""
+    import asyncio
+
+    from hotline.dbhealth import DATABASE
+
+    store = FiguresStore(make_sessionmaker(migrated_engine), every_s=0.01)
+    stats = Stats(900, 0.0, 60.0)
+    DATABASE.failed("a test's writer", ConnectionRefusedError("database away"))
+    try:
+        with caplog.at_level(logging.WARNING, logger="hotline.dbhealth"):
+            store.start(stats)
+            await asyncio.sleep(0.1)  # several quiet seconds of the store
+            assert DATABASE.down
+            stats.add(100.0, "general", "voice", "offered")  # now a write goes through
+            for _ in range(100):
+                if not DATABASE.down:
+                    break
+                await asyncio.sleep(0.01)
+            assert not DATABASE.down and store.writes == 1
+        backs = [r for r in caplog.records if r.name == "hotline.dbhealth" and r.getMessage() == "database back"]
+        assert len(backs) == 1
+    finally:
+        await store.stop(stats)
+        DATABASE.answered("a test's writer")
