@@ -1,7 +1,14 @@
-"""Chats under faults: a real ``hotline run`` with web-chat citizens and seats on it for minutes,
-and a fault every 30-60 s chosen by a seed: the engine killed with SIGKILL and started again,
-PostgreSQL cut away (every connection dropped, new ones refused) for 5-20 s, the private Redis
-killed and started again after 2-8 s. The same load runs first without faults (the baseline).
+"""Chats under faults: a real ``hotline run`` with web-chat and WeChat citizens and seats on it
+for minutes, and a fault every 30-60 s chosen by a seed: the engine killed with SIGKILL and
+started again, PostgreSQL cut away (every connection dropped, new ones refused) for 5-20 s, the
+private Redis killed and started again after 2-8 s, WeChat's API (the bench's strict stand-in,
+``channels.wechat_standin``) answering 503 for 20-40 s. The same load runs first without faults
+(the baseline).
+
+WeChat citizens push signed XML to the engine's webhook as WeChat's servers do: a try waits 5 s
+for ``success``, and after three tries WeChat drops the message (a loss, counted as any other).
+The seats' answers reach them through the stand-in's customer-service API (the engine tries again
+what WeChat refused).
 
 Citizens arrive at random; each opens a chat, writes ``--messages`` messages a few seconds apart
 (each sent again under the same id until the engine acknowledges it, as the widget does) and waits
@@ -11,8 +18,8 @@ history of the chats they hold. At the end every message acknowledged must be st
 reached the other side (live or in the history read after a reconnection), and every chat must
 have reached a seat, one seat: anything else is listed under ``losses`` and the command exits 1.
 
-Voice (Asterisk killed mid-call) and a WeChat outage are not in this bench yet: the faults tier
-covers them one at a time (``tests/faults/``, ``tests/integration/acd/test_voice_recovery.py``).
+Voice (Asterisk killed mid-call) is not in this bench yet: the faults tier covers it
+(``tests/integration/acd/test_engine_kill9.py``, ``tests/integration/acd/test_voice_recovery.py``).
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ import argparse
 import asyncio
 import contextlib
 import hashlib
+import itertools
 import json
 import os
 import random
@@ -45,7 +53,10 @@ from bench._faults import PrivateRedis, Relay, free_port
 CHECKOUT = Path(__file__).resolve().parents[1]
 HOTLINE = [sys.executable, "-P", "-c", "import sys; from hotline.cli import main; sys.exit(main())"]
 PASSWORD = "chaos-password-1234"
-FAULTS = ("engine", "postgres", "redis")
+FAULTS = ("engine", "postgres", "redis", "wechat")
+WECHAT = {"token": "chaos-token", "app_id": "wxchaos0000000001", "app_secret": "chaos-app-secret"}
+HOOK = "/wechat/webhook"
+TEXTS = ("v", "w")  # web citizens' messages start with v, WeChat citizens' with w
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -54,6 +65,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--arrivals-per-min", type=float, default=30.0, help="citizens opening a chat per minute")
     p.add_argument("--messages", type=int, default=4, help="messages each citizen writes")
     p.add_argument("--seats", type=int, default=8, help="seats answering")
+    p.add_argument("--wechat-share", type=float, default=0.5, help="share of citizens writing through WeChat")
     p.add_argument("--fault-every", default="30:60", help="seconds between faults, FROM:TO (uniform)")
     p.add_argument("--faults", default=",".join(FAULTS), help="kinds to choose from: " + ", ".join(FAULTS))
     p.add_argument(
@@ -76,6 +88,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         raise CommandError("--fault-every: FROM:TO in seconds") from None
     if not 1 <= every[0] <= every[1] or args.minutes <= 0 or args.seats < 1 or args.messages < 1:
         raise CommandError("--minutes, --seats and --messages must be positive, --fault-every FROM <= TO")
+    if not 0 <= args.wechat_share <= 1:
+        raise CommandError("--wechat-share: between 0 and 1")
     return asyncio.run(_main(args, kinds, every))
 
 
@@ -116,6 +130,8 @@ class Ledger:
     contact_of: dict[str, str] = field(default_factory=dict)  # citizen's text -> contact
     gave_up: list[str] = field(default_factory=list)  # never acknowledged in 2 minutes (told to the sender)
     acks_after: list[float] = field(default_factory=list)  # every acknowledgement's time
+    wechat_read: int = 0  # how much of the WeChat stand-in's sent list the ledger has read
+    wechat_received: Counter[str] = field(default_factory=Counter)  # reply -> times WeChat took it
 
 
 def _cid(text: str) -> str:
@@ -133,8 +149,8 @@ async def _call(sio: socketio.AsyncClient, ns: str, event: str, data: dict[str, 
 
 
 class Seat:
-    def __init__(self, base: str, name: str, token: str, ledger: Ledger) -> None:
-        self.base, self.name, self.ledger = base, name, ledger
+    def __init__(self, base: str, name: str, token: str, ledger: Ledger, messages: int) -> None:
+        self.base, self.name, self.ledger, self.messages = base, name, ledger, messages
         self.sio = socketio.AsyncClient(reconnection=True, reconnection_delay=0.5, reconnection_delay_max=2)
         self.token = token
         self.answering: set[str] = set()
@@ -171,7 +187,7 @@ class Seat:
         ack = await _call(self.sio, "/agent", "chat_history", {"contact_id": contact})
         for m in (ack or {}).get("messages", []) or []:
             text = str((m.get("body") or {}).get("text", ""))
-            if m.get("direction") == "in" and text.startswith("v"):
+            if m.get("direction") == "in" and text.startswith(TEXTS):
                 self._seen(contact, text)
 
     def _offer(self, data: dict[str, Any]) -> None:
@@ -185,7 +201,7 @@ class Seat:
 
     def _message(self, data: dict[str, Any]) -> None:
         text = str(((data.get("message") or {}).get("body") or {}).get("text", ""))
-        if text.startswith("v"):
+        if text.startswith(TEXTS):
             self._seen(str(data.get("contact_id", "")), text)
 
     def _seen(self, contact: str, text: str) -> None:
@@ -203,9 +219,18 @@ class Seat:
             )
             if ack is not None and ack.get("ok"):
                 self.ledger.acked_out[reply] = time.monotonic()
+                if text.startswith("w") and text.split(" ", 1)[0].endswith(f"m{self.messages - 1}"):
+                    await self._end(contact)  # a WeChat citizen does not end the chat: its seat does
                 return
             if ack is not None and "结束" in str(ack.get("error", "")):
                 return  # the citizen left meanwhile
+            await asyncio.sleep(1.0)
+
+    async def _end(self, contact: str) -> None:
+        for _ in range(30):
+            ack = await _call(self.sio, "/agent", "hangup", {"contact_id": contact})
+            if ack is not None:  # ended, or no longer this seat's (ended by a restart's reconciliation)
+                return
             await asyncio.sleep(1.0)
 
     async def close(self) -> None:
@@ -242,7 +267,17 @@ class Citizen:
 
     async def _connected(self) -> None:
         if self.sio.connection_auth:  # a reconnection: read the chat again (what a push missed)
-            self.hello_task = asyncio.create_task(self._hello())
+            self.hello_task = asyncio.create_task(self._hello_again())
+
+    async def _hello_again(self) -> None:
+        """As the widget does after a reconnection: ask until the engine answers (the client says
+        it is connected only after this handler, and an engine just started or a database away
+        answers no for a while). Once, it was asked before the client counted itself connected,
+        never again, and an answer sent while the page was away never reached it."""
+        for _ in range(60):
+            if await self._hello():
+                return
+            await asyncio.sleep(1.0)
 
     async def _hello(self) -> bool:
         ack = await _call(self.sio, "/visitor", "hello", {})
@@ -309,6 +344,80 @@ class Citizen:
     async def close(self) -> None:
         with contextlib.suppress(Exception):
             await self.sio.disconnect()
+
+
+class WeChatCitizen:
+    """A citizen writing to the city's official account: WeChat's servers push each message to the
+    engine (three tries of 5 s, then dropped); the answers come back through the API stand-in."""
+
+    def __init__(
+        self, base: str, n: int, ledger: Ledger, rng: random.Random, messages: int, standin: Any, ids: Any
+    ) -> None:
+        self.base, self.n, self.ledger, self.rng, self.messages = base, n, ledger, rng, messages
+        self.standin, self.ids = standin, ids
+        self.openid = f"o_chaos_{n}"
+
+    async def run(self) -> None:
+        async with aiohttp.ClientSession() as http:
+            for k in range(self.messages):
+                text = f"w{self.n}m{k} 井盖丢失"
+                self.standin.user_wrote(self.openid)  # what WeChat learns: its reply window opens
+                if not await self._push(http, text, next(self.ids)):
+                    return
+                deadline = time.monotonic() + 45
+                while time.monotonic() < deadline and not _answered_on_wechat(self.ledger, self.standin, "re:" + text):
+                    await asyncio.sleep(0.2)
+                await asyncio.sleep(self.rng.uniform(1.0, 4.0))
+
+    async def _push(self, http: aiohttp.ClientSession, text: str, msg_id: int) -> bool:
+        body = (
+            f"<xml><ToUserName><![CDATA[gh_chaos]]></ToUserName><FromUserName><![CDATA[{self.openid}]]>"
+            f"</FromUserName><CreateTime>{int(time.time())}</CreateTime><MsgType><![CDATA[text]]></MsgType>"
+            f"<Content><![CDATA[{text}]]></Content><MsgId>{msg_id}</MsgId></xml>"
+        ).encode()
+        for _ in range(3):  # WeChat's tries: each waits 5 s for an answer
+            started = time.monotonic()
+            try:
+                async with http.post(
+                    self.base + HOOK, params=_signed(), data=body, timeout=aiohttp.ClientTimeout(total=5)
+                ) as r:
+                    ok = r.status == 200 and (await r.text()) in ("success", "")
+            except (aiohttp.ClientError, TimeoutError, OSError):
+                ok = False
+            if ok:
+                now = time.monotonic()
+                self.ledger.acked_in[text] = now
+                self.ledger.acks_after.append(now)
+                self.ledger.contact_of[text] = self.openid
+                self.ledger.first_ack.setdefault(self.openid, now)
+                return True
+            await asyncio.sleep(max(0.0, 5.0 - (time.monotonic() - started)))
+        self.ledger.gave_up.append(f"{text} (WeChat dropped it after three tries)")
+        return False
+
+
+def _signed() -> dict[str, str]:
+    from wechatpy.utils import WeChatSigner
+
+    timestamp, nonce = str(int(time.time())), uuid.uuid4().hex[:16]
+    signer = WeChatSigner()
+    signer.add_data(WECHAT["token"], timestamp, nonce)
+    return {"signature": str(signer.signature), "timestamp": timestamp, "nonce": nonce}
+
+
+def _answered_on_wechat(ledger: Ledger, standin: Any, reply: str) -> bool:
+    """Reads what the stand-in's API took since the last look into the ledger; ``reply`` among it?"""
+    sent = standin.sent
+    while ledger.wechat_read < len(sent):
+        body = sent[ledger.wechat_read]
+        ledger.wechat_read += 1
+        content = str((body.get("text") or {}).get("content", ""))
+        if content.startswith("re:w"):
+            ledger.seen_by_citizen.add(content)
+            ledger.wechat_received[content] += 1
+            openid = str(body.get("touser", ""))
+            ledger.first_reply.setdefault(openid, time.monotonic())
+    return reply in ledger.seen_by_citizen
 
 
 class Engine:
@@ -441,6 +550,7 @@ async def _one_run(
     seats = [f"c{n:03d}" for n in range(args.seats)]
     await _accounts(direct, seats)
     (folder / "data").mkdir()
+    standin, standin_runner, standin_url = await _wechat_standin()
     env = {
         **os.environ,
         "HOTLINE_DATA_DIR": str(folder / "data"),
@@ -448,20 +558,25 @@ async def _one_run(
         "REDIS_URL": redis.url if redis else "",
         "HOTLINE_ASTERISK__VOICE": "false",
         "HOTLINE_SECURITY__TRUSTED_PROXIES": json.dumps(["127.0.0.1"]),
+        "HOTLINE_WECHAT__TOKEN": WECHAT["token"],
+        "HOTLINE_WECHAT__APP_ID": WECHAT["app_id"],
+        "HOTLINE_WECHAT__APP_SECRET": WECHAT["app_secret"],
+        "HOTLINE_WECHAT__API_BASE_URL": standin_url,
         "PYTHONPATH": str(CHECKOUT),
     }
     engine = Engine(folder, env)
     ledger = Ledger()
     faults: list[dict[str, Any]] = []
-    citizens: list[Citizen] = []
+    citizens: list[Citizen | WeChatCitizen] = []
     seat_clients: list[Seat] = []
+    msg_ids = itertools.count(int(time.time()) * 1000)
     try:
         await engine.start()
         async with aiohttp.ClientSession() as http:
             for name in seats:
                 async with http.post(f"{engine.base}/api/login", json={"username": name, "password": PASSWORD}) as r:
                     token = str((await r.json())["token"])
-                seat = Seat(engine.base, name, token, ledger)
+                seat = Seat(engine.base, name, token, ledger, args.messages)
                 await seat.open()
                 seat_clients.append(seat)
         length = args.minutes * 60
@@ -471,13 +586,18 @@ async def _one_run(
             # The faults' own generator: the same seed gives the same faults whatever the load's timing.
             fault_rng = random.Random(f"faults-{args.seed}")
             fault_task = asyncio.create_task(
-                _faults(usable, every, fault_rng, engine, relay, redis, ledger, faults, length)
+                _faults(usable, every, fault_rng, engine, relay, redis, standin, ledger, faults, length)
             )
             running: list[asyncio.Task[None]] = []
             n = 0
             while (now := time.monotonic() - started) < length:
                 progress.update(task, completed=now)
-                citizen = Citizen(engine.base, n, ledger, random.Random(rng.random()), args.messages)
+                own = random.Random(rng.random())
+                citizen: Citizen | WeChatCitizen
+                if rng.random() < args.wechat_share:
+                    citizen = WeChatCitizen(engine.base, n, ledger, own, args.messages, standin, msg_ids)
+                else:
+                    citizen = Citizen(engine.base, n, ledger, own, args.messages)
                 citizens.append(citizen)
                 running.append(asyncio.create_task(_guarded(citizen)))
                 n += 1
@@ -489,20 +609,23 @@ async def _one_run(
                 leftover.cancel()
         # Pages and consoles read what they hold once more, as after any reconnection.
         for citizen in citizens:
-            await citizen._hello()
+            if isinstance(citizen, Citizen):
+                await citizen._hello()
         for seat in seat_clients:
             state = await _call(seat.sio, "/agent", "state", {})
             for contact in (state or {}).get("chats", []) or []:
                 await seat.catch_up(contact)
         settle = time.monotonic() + args.drain
-        while time.monotonic() < settle and not _complete(ledger):
+        while time.monotonic() < settle and not _complete(ledger, standin):
             await asyncio.sleep(1.0)
         stored = await _stored(direct)
         return _account(ledger, stored, faults, len(citizens), kinds)
     finally:
         for client in [*citizens, *seat_clients]:
-            await client.close()
+            if not isinstance(client, WeChatCitizen):
+                await client.close()
         await engine.stop()
+        await standin_runner.cleanup()
         if relay is not None and relay.server is not None:
             await relay.cut()
         if redis is not None:
@@ -521,8 +644,25 @@ async def _guarded(citizen: Citizen) -> None:
         citizen.ledger.gave_up.append(f"v{citizen.n}: {type(exc).__name__}: {exc}"[:200])
 
 
-def _complete(ledger: Ledger) -> bool:
+def _complete(ledger: Ledger, standin: Any) -> bool:
+    _answered_on_wechat(ledger, standin, "")
     return set(ledger.acked_in) <= ledger.seen_by_seat and set(ledger.acked_out) <= ledger.seen_by_citizen
+
+
+async def _wechat_standin() -> tuple[Any, Any, str]:
+    """WeChat's API as the engine sees it (tokens, the customer-service send): it outlives the
+    engine's kills, as WeChat's servers do."""
+    from aiohttp import web
+
+    from channels.wechat_standin import StandInState, build_standin
+
+    state = StandInState(WECHAT["app_id"], WECHAT["app_secret"])
+    state.quota = 1000  # the bench's citizens get one answer a message; WeChat's own limit is not under test
+    runner = web.AppRunner(build_standin(state))
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return state, runner, f"http://127.0.0.1:{port}"
 
 
 async def _faults(
@@ -532,6 +672,7 @@ async def _faults(
     engine: Engine,
     relay: Relay | None,
     redis: PrivateRedis | None,
+    standin: Any,
     ledger: Ledger,
     faults: list[dict[str, Any]],
     length: float,
@@ -558,12 +699,16 @@ async def _faults(
             entry["down_s"] = round(rng.uniform(5, 20), 1)
             await asyncio.sleep(entry["down_s"])
             await relay.mend()
-        else:
+        elif kind == "redis":
             assert redis is not None
             redis.kill9()
             entry["down_s"] = round(rng.uniform(2, 8), 1)
             await asyncio.sleep(entry["down_s"])
             redis.start()
+        else:  # WeChat's API answers 503 to everything for a while
+            entry["down_s"] = round(rng.uniform(20, 40), 1)
+            standin.down_until = standin.now + entry["down_s"]
+            await asyncio.sleep(entry["down_s"])
         faults.append(entry)
 
 
@@ -602,8 +747,12 @@ def _account(
         losses.append(f"citizen's message {text!r} not acknowledged in 120 s of trying")
         lost += 1
     for text, count in sorted(stored.items()):
-        if count > 1 and (text.startswith("v") or text.startswith("re:v")):
+        if count > 1 and text.startswith((*TEXTS, "re:v", "re:w")):
             losses.append(f"message {text!r} stored {count} times")
+            doubled += 1
+    for text, count in sorted(ledger.wechat_received.items()):
+        if count > 1:
+            losses.append(f"seat's message {text!r} reached the WeChat citizen {count} times")
             doubled += 1
     contacts = set(ledger.first_ack)
     for contact, times in sorted(ledger.accepted.items()):
@@ -624,6 +773,7 @@ def _account(
         "citizens": citizens,
         "contacts": len(contacts),
         "messages": len(ledger.acked_in) + len(ledger.acked_out),
+        "messages_wechat": sum(1 for t in (*ledger.acked_in, *ledger.acked_out) if t.startswith(("w", "re:w"))),
         "lost": lost,
         "doubled": doubled,
         "first_reply_60s": round(within / len(contacts), 4) if contacts else None,
