@@ -77,9 +77,15 @@ async function markRead() {
   }
 }
 
-async function hello() {
+async function hello(tries = 0) {
   const ack = await ask("hello");
-  if (!ack.ok) { status(ack.error); return; }
+  if (!ack.ok) {
+    status(ack.error);
+    // An engine just started again or a database away says no for a while: ask again, or the
+    // answers sent while the page was away would show only when the citizen writes next.
+    if (tries < 30) setTimeout(() => hello(tries + 1), 2000);
+    return;
+  }
   W.open = ack.open;
   $("log").textContent = "";
   W.own.clear();
