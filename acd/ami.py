@@ -166,7 +166,8 @@ class Ami:
         manager = self._manager
         if manager is not None and not self._logged_in.is_set():
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._logged_in.wait(), timeout or self.timeout)
+                async with asyncio.timeout(timeout or self.timeout):  # not wait_for: see acd.service
+                    await self._logged_in.wait()
             manager = self._manager
         if manager is None or manager.protocol is None or not manager._connected:
             raise AmiDisconnected("AMI not connected")

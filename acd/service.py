@@ -138,8 +138,11 @@ class AcdService:
             self._armed = deadline
             self._wake.clear()
             delay = 3600.0 if deadline is None else max(0.0, deadline - self.clock())
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for can turn a cancellation that
+            # meets its timeout into TimeoutError, and a stop would wait for this loop for ever.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()
                 continue
             try:
                 await self.feed(Tick(now=self.now()))

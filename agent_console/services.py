@@ -275,7 +275,8 @@ class ConsoleService:
             self._wake.clear()
             delay = 3600.0 if deadline is None else max(0.0, deadline - self.clock())
             try:
-                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+                async with asyncio.timeout(delay):  # not wait_for: it can swallow a stop (see acd.service)
+                    await self._wake.wait()
                 continue
             except TimeoutError:
                 pass

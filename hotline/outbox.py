@@ -135,8 +135,12 @@ class Outbox:
 
     async def run(self, every_s: float = 1.0) -> None:
         while True:
+            # asyncio.timeout, not wait_for: on Python 3.11 a cancellation that met wait_for's
+            # timeout came out as TimeoutError, was suppressed here, and a stop waited for ever
+            # (found as `hotline run` on a port in use hanging instead of exiting, 1 start in 3).
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), every_s)
+                async with asyncio.timeout(every_s):
+                    await self._wake.wait()
             self._wake.clear()
             try:
                 while await self.carry_out() == BATCH:
