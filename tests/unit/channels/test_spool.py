@@ -87,3 +87,29 @@ def test_one_engine_owns_a_data_folder_s_spool(tmp_path: Path) -> None:
         PushSpool(tmp_path / "s.jsonl", 1 << 20)
     spool.close()
     PushSpool(tmp_path / "s.jsonl", 1 << 20).close()  # free again once the first let go
+
+
+async def test_many_citizens_go_to_the_store_together_each_one_s_messages_in_order(tmp_path: Path) -> None:
+    """One at a time, the store's commit window made the replay slower than a busy hour's pushes."""
+    import asyncio
+
+    spool = PushSpool(tmp_path / "s.jsonl", 1 << 20)
+    for n in range(30):
+        await spool.keep({"FromUserName": f"o_{n % 10}", "Content": f"第{n}条"}, "")
+    running = peak = 0
+    got: list[tuple[str, str]] = []
+
+    async def store(f: dict[str, Any], _raw: str) -> None:
+        nonlocal running, peak
+        running += 1
+        peak = max(peak, running)
+        await asyncio.sleep(0.01)  # the commit window
+        got.append((f["FromUserName"], f["Content"]))
+        running -= 1
+
+    assert await spool.replay(store) == 30
+    assert peak == 10  # ten citizens at once, never two of one citizen
+    for who in {w for w, _ in got}:
+        mine = [int(c[1:-1]) for w, c in got if w == who]
+        assert mine == sorted(mine)
+    spool.close()
