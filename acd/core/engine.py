@@ -166,7 +166,10 @@ class Acd(OffersMixin):
         skills = dict(check_skills(e.skills, f"seat {e.seat_id}"))
         self._seat_seq += 1
         max_chats = self.settings.max_chats if e.max_chats is None else e.max_chats
+        if not e.calls and max_chats <= 0:
+            raise ValueError(f"seat {e.seat_id!r}: a seat must take calls or chats")
         seat = Seat(e.seat_id, self._seat_seq, skills, frozenset(e.groups), e.kind, e.ring_delay_s, max_chats, e.now)
+        seat.calls = e.calls
         self.index.attach(seat)
         held = self.detached.pop(e.seat_id, None)
         if held:  # its call or chats went on through an engine restart: busy on them from the start

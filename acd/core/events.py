@@ -86,8 +86,9 @@ class SeatLoggedIn:
     groups: tuple[str, ...] = ()
     kind: str = "onsite"  # onsite | cloud
     ring_delay_s: float = 0.0  # cloud seats: expected extra delay before their phone rings
-    max_chats: int | None = None  # None: the engine setting
+    max_chats: int | None = None  # None: the engine setting; 0: a seat for calls only
     ready: bool = False
+    calls: bool = True  # False: a seat for chats only (网络座席), never offered a call
 
 
 @dataclass(frozen=True, slots=True)

@@ -105,7 +105,7 @@ class Index:
         if seat.offer is not None or seat.pending:
             return False
         if seat.state == READY:
-            return media == "voice" or seat.max_chats > 0
+            return seat.calls if media == "voice" else seat.max_chats > 0
         if seat.state != BUSY or media != "chat":
             return False
         return len(seat.chats) < seat.max_chats and (seat.voice is None or self.chats_during_call)

@@ -55,6 +55,8 @@ class Bucket:
     def accepts(self, seat: Seat) -> bool:
         if self.media == "chat" and seat.max_chats <= 0:
             return False
+        if self.media == "voice" and not seat.calls:
+            return False
         if seat.kind == "cloud" and not self.cloud:
             return False
         if self.groups and seat.groups.isdisjoint(self.groups):
@@ -87,6 +89,7 @@ class Seat:
         "avail",
         "avail_sig",
         "buckets",
+        "calls",
         "chats",
         "groups",
         "id",
@@ -125,6 +128,7 @@ class Seat:
         self.kind = kind
         self.ring_delay_s = ring_delay_s
         self.max_chats = max_chats
+        self.calls = True  # offered calls; False for a seat signed in for chats only
         self.state = "logged_out"
         self.since = now
         self.reason = ""

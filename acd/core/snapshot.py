@@ -46,6 +46,7 @@ def take(acd: CoreState) -> dict[str, Any]:
         item["skills"] = sorted(seat.skills.items())
         item["groups"] = sorted(seat.groups)
         item["chats"] = list(seat.chats)
+        item["calls"] = seat.calls
         seats.append(item)
     contacts = []
     for contact in sorted(acd.contacts.values(), key=lambda c: c.seq):
@@ -107,6 +108,7 @@ def _restore(acd: CoreState, data: dict[str, Any]) -> None:
         for name in _SEAT_FIELDS:
             setattr(seat, name, item[name])
         seat.chats = list(item["chats"])
+        seat.calls = bool(item.get("calls", True))  # snapshots before chat-only seats took calls
         index.attach(seat)
     # one object per distinct widening path and per distinct needs, as the engine keeps them
     levels_cache: dict[tuple[Any, ...], tuple[tuple[Level, ...], tuple[int, ...]]] = {}

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import pytest
+
 from acd.core import (
+    Acd,
     AcdSettings,
     Announce,
     CallbackRequested,
     CancelOffer,
+    ContactArrived,
     ContactEnded,
+    Offer,
     OfferAccepted,
     OfferFailed,
     OfferRejected,
@@ -262,6 +267,30 @@ def test_chats_share_a_seat_up_to_the_limit() -> None:
             r.feed(OfferAccepted(1 + i, f"w{i}", "s"))
     assert r.acd.seat_state("s")["chats"] == ["w0", "w1"]
     assert r.cstate("w2") == "waiting"
+
+
+def test_a_seat_for_chats_only_is_never_offered_a_call_and_one_for_calls_never_a_chat() -> None:
+    """网络座席 and 话务座席: a seat signed in for chats only waits out a call that no one else can
+    take, and a seat for calls only (max_chats 0) leaves every chat to others, also after a restore."""
+    r = Rig(AcdSettings(max_chats=2, wrap_up_s={"voice": 0.0, "chat": 0.0}))
+    r.seat("web", now=0, calls=False)
+    r.call("v1", 1)
+    assert r.offers() == [] and r.cstate("v1") == "waiting"
+    assert r.acd.queue_snapshot("q")["waiting"] == 1
+    r.call("w1", 2, channel="webchat")
+    assert r.offers() == [("w1", "web")]
+    r.feed(OfferAccepted(2, "w1", "web"))
+    r.seat("phone", now=3, max_chats=0)
+    assert r.offers() == [("v1", "phone")]
+    r.feed(OfferAccepted(4, "v1", "phone"))
+    r.feed(ContactEnded(5, "v1"))
+    r.call("w2", 6, channel="webchat")
+    assert r.offers() == [("w2", "web")]  # the idle call seat is not given the chat
+    again = Acd.restore(r.acd.snapshot())
+    out = again.handle(ContactArrived(7, "v2", "voice", "q"))
+    assert [(c.contact_id, c.seat_id) for c in out if isinstance(c, Offer)] == [("v2", "phone")]
+    with pytest.raises(ValueError, match="calls or chats"):
+        r.seat("nothing", now=8, calls=False, max_chats=0)
 
 
 def _chats_then_a_call(**queue: object) -> Rig:
