@@ -53,7 +53,8 @@ class SeatActions:
             # The seat's PJSIP endpoint is "seat<id>": Asterisk's naming rules apply to the account name.
             raise ConsoleError("账号名不能用作话机号：只能含字母、数字、_ 和 -（最多 32 位）")
         prof = await self.c.profile(seat)
-        await self.c.open_phone(seat, e.phone)
+        if e.media != "chat":  # a seat for chats only has no phone to open
+            await self.c.open_phone(seat, e.phone)
         await self.c.feed(
             SeatLoggedIn(
                 now=self.c.now(),
@@ -62,6 +63,8 @@ class SeatActions:
                 groups=tuple(prof["groups"]),
                 kind=prof["kind"],
                 ready=e.ready,
+                max_chats=0 if e.media == "voice" else None,
+                calls=e.media != "chat",
             )
         )
         self.c.phones[seat] = e.phone

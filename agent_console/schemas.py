@@ -20,6 +20,8 @@ class Empty(In):
 class Login(In):
     phone: Literal["webrtc", "desk", "external"] = "webrtc"
     ready: bool = False
+    # what the seat takes: calls and chats, calls only (话务座席), chats only (网络座席, no phone)
+    media: Literal["all", "voice", "chat"] = "all"
 
 
 class NotReady(In):
