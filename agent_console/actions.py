@@ -269,6 +269,7 @@ class SeatActions:
                 category=e.category,
                 created_by=seat,
                 confidential=e.confidential,
+                request_id=e.cid,
             )
         except Exception as exc:  # its refusals (input, lifecycle) name the cause in their message
             logger.info("work order refused", extra={"seat": seat, "contact": e.contact_id, "error": str(exc)})

@@ -82,6 +82,9 @@ class CreateWorkOrder(OnContact):
     address: str = Field("", max_length=200)
     citizen_name: str = Field("", max_length=64)
     confidential: bool = False
+    # the console's own id for this form's submission: sent again under it (an acknowledgement lost
+    # to a reconnection, a restart), the first order's id comes back and no second order is opened
+    cid: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{8,64}$")
 
 
 # ---- supervisor ---------------------------------------------------------------------------------

@@ -52,6 +52,10 @@ class WoOrder(Base):
     address: Mapped[str] = mapped_column(String(200), default="")
     channel: Mapped[str] = mapped_column(String(16), default="api")
     contact_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    # The creator's own id for the request that opened it (a seat's console sends one per form):
+    # the same request again, after a lost answer or a restart, finds this order instead of
+    # opening a second one. Unique per creator and contact; NULL (most orders) never collides.
+    request_id: Mapped[str | None] = mapped_column(String(64), default=None)
     confidential: Mapped[bool] = mapped_column(Boolean, default=False)
     created_by: Mapped[str] = mapped_column(String(64), default="")
     created_at: Mapped[dt.datetime]
@@ -67,6 +71,7 @@ class WoOrder(Base):
         Index("ix_wo_orders_state", "state"),
         Index("ix_wo_orders_lead_unit", "lead_unit"),
         Index("ix_wo_orders_created_at", "created_at"),
+        Index("uq_wo_orders_request", "created_by", "contact_id", "request_id", unique=True),
     )
 
 

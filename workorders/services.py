@@ -17,12 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import or_, select, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from workorders.admin import CalendarAndDirectory, InputError, audit_row, columns
 from workorders.core.calendar import WorkCalendar
-from workorders.core.lifecycle import RuleContext, Unit, allowed, decide, may_attach
+from workorders.core.lifecycle import Forbidden, IllegalAction, RuleContext, Unit, allowed, decide, may_attach
 from workorders.core.model import STATE_LABELS, Actor, Order, Role, State, order_from_dict
 from workorders.models import WoAttachment, WoAudit, WoCategory, WoOrder, WoPrecedent, WoUnit
 from workorders.settings import WorkOrderSettings
@@ -55,7 +55,8 @@ class WorkOrderService(CalendarAndDirectory):
     loaded_years: tuple[int, ...] = ()
 
     # ---- orders --------------------------------------------------------------------------------
-    async def create(self, fields: Mapping[str, Any], actor: Actor) -> int:
+    async def create(self, fields: Mapping[str, Any], actor: Actor, request_id: str | None = None) -> int:
+        """A new order in 受理; ``request_id`` (with a contact id): see :meth:`create_from_contact`."""
         channel = str(fields.get("channel") or "api")
         if channel not in CHANNELS:
             raise InputError(f"channel: one of {', '.join(CHANNELS)}")
@@ -74,6 +75,7 @@ class WorkOrderService(CalendarAndDirectory):
                 content=content[:20000],
                 channel=channel,
                 contact_id=(str(fields["contact_id"])[:64] if fields.get("contact_id") else None),
+                request_id=request_id,
                 confidential=bool(fields.get("confidential")),
                 created_by=actor.username,
                 created_at=now,
@@ -142,13 +144,31 @@ class WorkOrderService(CalendarAndDirectory):
         created_by: str = "system",
         confidential: bool = False,
         attachments: Sequence[tuple[str, str, bytes]] = (),
+        request_id: str | None = None,
     ) -> int:
         """A new order in 受理 from a call, chat, 随手拍, web message or voice message; returns its id.
         ``created_by`` is the seat's username when a seat records it, else the channel's service name.
-        ``attachments`` are (filename, content type, bytes): photos of 随手拍, the voice message."""
+        ``attachments`` are (filename, content type, bytes): photos of 随手拍, the voice message.
+
+        ``request_id``: the creator's own id for this request. Sent again by the same creator for
+        the same contact (its answer was lost, the engine restarted), it opens nothing: the first
+        order's id comes back, and that order gets the files it still lacks (the order and each
+        file are commits of their own, so a failure can come between them). A file whose name the
+        order already holds is not attached again even if its content changed since (a chat's
+        transcript grows)."""
         for _name, ctype, data in attachments:
             self.check_file(ctype, data)
-        role = Role.SEAT if created_by != "system" else Role.DISPATCHER
+        if request_id is not None:
+            if not contact_id:
+                raise InputError("request_id: only with a contact_id")
+            request_id = request_id[:64]
+            found = await self.order_for_request(created_by, contact_id, request_id)
+            if found is not None:
+                try:
+                    await self.attach_missing(found, attachments, self._creator(created_by), by_name=True)
+                except (IllegalAction, Forbidden) as exc:  # the order has moved on since: it stands as it is
+                    logger.info("files not attached to a repeated order", extra={"order": found, "error": str(exc)})
+                return found
         fields = {
             "channel": channel,
             "content": content,
@@ -161,24 +181,56 @@ class WorkOrderService(CalendarAndDirectory):
             "category": category,
             "confidential": confidential,
         }
-        actor = Actor(created_by, role)
-        order_id = await self.create(fields, actor)
+        actor = self._creator(created_by)
+        try:
+            order_id = await self.create(fields, actor, request_id)
+        except IntegrityError:
+            # The same request at the same time (a retry while the first was still on its way):
+            # the unique index let one in. That one attaches its files; this one only answers.
+            found = None if request_id is None else await self.order_for_request(created_by, contact_id, request_id)
+            if found is None:
+                raise
+            return found
         await self.attach_missing(order_id, attachments, actor)
         return order_id
 
+    @staticmethod
+    def _creator(created_by: str) -> Actor:
+        return Actor(created_by, Role.SEAT if created_by != "system" else Role.DISPATCHER)
+
+    async def order_for_request(self, created_by: str, contact_id: str | None, request_id: str) -> int | None:
+        """The order ``created_by`` opened for ``contact_id`` under its own ``request_id``, if any."""
+        async with self.sessions() as s:
+            found = await s.scalar(
+                select(WoOrder.id).where(
+                    WoOrder.created_by == created_by,
+                    WoOrder.contact_id == (contact_id or "")[:64],
+                    WoOrder.request_id == request_id[:64],
+                )
+            )
+        return int(found) if found is not None else None
+
     async def attach_missing(
-        self, order_id: int, attachments: Sequence[tuple[str, str, bytes]], actor: Actor | None = None
+        self,
+        order_id: int,
+        attachments: Sequence[tuple[str, str, bytes]],
+        actor: Actor | None = None,
+        *,
+        by_name: bool = False,
     ) -> int:
         """Attach the files the order does not hold yet (the same content, by SHA-256, is there
         already); returns how many were added. Each file is a commit of its own after the order's,
         so a stop or an outage can come between: the step that tries again (the outbox's) calls
-        this on the order it finds, and the citizen's photos arrive once, never twice."""
+        this on the order it finds, and the citizen's photos arrive once, never twice.
+        ``by_name``: a file named like one the order holds is there already, whatever its content."""
         actor = actor or Actor("system", Role.DISPATCHER)
-        have = {a.sha256 for a in await self.attachments(order_id)}
+        held = await self.attachments(order_id)
+        have = {a.sha256 for a in held}
+        names = {a.filename for a in held} if by_name else set()
         added = 0
         for name, ctype, data in attachments:
             digest = hashlib.sha256(data).hexdigest()
-            if digest in have:
+            if digest in have or Path(name or "file").name[:200] in names:
                 continue
             kind = "photo" if ctype.startswith("image/") else "recording" if ctype.startswith("audio/") else "other"
             await self.add_attachment(order_id, kind, name, ctype, data, actor)

@@ -308,8 +308,20 @@ function wire() {
       citizen_name: H.$("wo-name").value,
     };
     if (H.$("wo-type").value) data.order_type = H.$("wo-type").value;
-    const ack = await onContact("create_workorder", data);
-    if (ack && ack.ok) { H.toast("工单已创建：#" + ack.order_id); H.$("workorder-form").hidden = true; }
+    // One id per order the seat means to open, kept while the same form for the same contact is
+    // submitted again after a failed or lost acknowledgement: the engine may have opened the order
+    // already, and then answers with it instead of opening a second one.
+    const form = JSON.stringify([S.current, data]);
+    if (!S.unsentOrder || S.unsentOrder.form !== form) {
+      const bytes = new Uint8Array(12);
+      window.crypto.getRandomValues(bytes);
+      S.unsentOrder = { form, cid: Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("") };
+    }
+    const ack = await onContact("create_workorder", Object.assign({ cid: S.unsentOrder.cid }, data));
+    if (ack && ack.ok) {
+      S.unsentOrder = null;
+      H.toast("工单已创建：#" + ack.order_id); H.$("workorder-form").hidden = true;
+    }
   });
   H.$("btn-wrapup").addEventListener("click", async () => {
     const cid = S.toWrap[0];

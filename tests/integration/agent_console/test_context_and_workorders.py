@@ -88,3 +88,69 @@ async def test_ivr_path_of_the_contact_reaches_the_seat(engine: Engine) -> None:
     assert ctx["ivr_path"] == ["欢迎", "主菜单（按 1）", "→ queue:general"] and ctx["caller"] == "13800000000"
     again = await seat.call("context", {"contact_id": cid})
     assert again["ok"] and again["ivr_path"] == ctx["ivr_path"]
+
+
+class Transcripts:
+    """Stands in for the channels feature: a web chat's transcript, growing as the test says."""
+
+    def __init__(self) -> None:
+        self.messages: list[dict[str, object]] = [
+            {"direction": "in", "kind": "text", "body": {"text": "路灯不亮"}, "at": "2026-12-07T09:00:00"}
+        ]
+
+    async def transcript(self, conversation: int) -> list[dict[str, object]]:
+        return list(self.messages)
+
+
+async def test_a_work_order_sent_again_under_its_cid_is_opened_once_and_completed(engine: Engine) -> None:
+    """The first attempt commits the order, then fails on the chat transcript (a commit of its own);
+    the page sends the same form again under the same cid: the same order, now with its transcript,
+    and no second one; later repeats (the transcript grew, the engine restarted) change nothing."""
+    seat = await ready_seat(engine, "1001")
+    from acd.core import ContactArrived
+
+    cid = "webchat-7"
+    await engine.acd.feed(
+        ContactArrived(now=engine.acd.now(), contact_id=cid, channel="webchat", queue="internet", caller="visitor-1")
+    )
+    await seat.next("offer", where=lambda d: d["contact_id"] == cid)
+    assert (await seat.call("accept", {"contact_id": cid}))["ok"]
+    chats = Transcripts()
+    engine.ctx.deps.channels = chats  # type: ignore[assignment]
+    orders = WorkOrderService(
+        engine.ctx.sessions, load_workorder_settings(engine.ctx.settings), engine.ctx.settings.data_dir
+    )
+    engine.ctx.deps.workorders = orders
+    attach = orders.add_attachment
+    failures = [OSError("disk full")]
+
+    async def flaky_attachment(*args: object, **kw: object) -> object:
+        if failures:
+            raise failures.pop()
+        return await attach(*args, **kw)  # type: ignore[arg-type]
+
+    orders.add_attachment = flaky_attachment  # type: ignore[method-assign,assignment]
+    form = {"contact_id": cid, "content": "人民路路灯不亮", "cid": "form-7f3a9c01"}
+    first = await seat.call("create_workorder", form)
+    assert first["ok"] is False and "disk full" in first["error"]
+
+    again = await seat.call("create_workorder", form)
+    assert again["ok"], again
+    async with engine.ctx.sessions() as s:
+        rows = (await s.execute(select(WoOrder))).scalars().all()
+    assert [r.id for r in rows] == [again["order_id"]] and rows[0].request_id == "form-7f3a9c01"
+    assert [a.filename for a in await orders.attachments(again["order_id"])] == [f"会话记录-{cid}.txt"]
+
+    chats.messages.append({"direction": "out", "kind": "text", "body": {"text": "已记录", "seat": "1001"}})
+    engine.ctx.deps.workorders = WorkOrderService(  # as after a restart: only the database remembers
+        engine.ctx.sessions, load_workorder_settings(engine.ctx.settings), engine.ctx.settings.data_dir
+    )
+    assert await seat.call("create_workorder", form) == again
+    assert len(await orders.attachments(again["order_id"])) == 1
+
+    other = await seat.call("create_workorder", {**form, "cid": "form-7f3a9c02"})
+    assert other["ok"] and other["order_id"] != again["order_id"]
+    async with engine.ctx.sessions() as s:
+        assert len((await s.execute(select(WoOrder))).scalars().all()) == 2
+    bad = await seat.call("create_workorder", {**form, "cid": "x" * 65})
+    assert bad == {"ok": False, "error": "字段 cid：格式不正确"}

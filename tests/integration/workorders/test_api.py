@@ -342,3 +342,29 @@ async def test_unit_codes_cannot_be_patterns(env):
     for code in ("%", "wat_r", "water%", "a,b", "-x"):
         with pytest.raises(AccountError, match="unit code"):
             await create_account(env.service.sessions, f"u{len(code)}x", "unit", "password-123", unit=code)
+
+
+async def test_the_same_request_of_a_creator_opens_one_order_even_at_the_same_time(env):
+    svc = env.service
+
+    def create(request_id, contact_id="call-req-1", created_by="seat1"):
+        return svc.create_from_contact(
+            channel="phone",
+            content="路灯不亮",
+            contact_id=contact_id,
+            created_by=created_by,
+            request_id=request_id,
+            attachments=[("说明.pdf", "application/pdf", b"%PDF-1.4 note")],
+        )
+
+    a, b = await asyncio.gather(create("req-00000001"), create("req-00000001"))
+    assert a == b == await create("req-00000001") == await svc.order_for_request("seat1", "call-req-1", "req-00000001")
+    assert len(await svc.attachments(a)) == 1
+    # Another request, another creator or another contact under the same id: each its own order.
+    others = {await create("req-00000002"), await create("req-00000001", created_by="seat2")}
+    others.add(await create("req-00000001", contact_id="call-req-2"))
+    assert len(others) == 3 and a not in others
+    from workorders.admin import InputError
+
+    with pytest.raises(InputError):
+        await svc.create_from_contact(channel="web", content="x", request_id="req-00000003")
