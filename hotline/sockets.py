@@ -33,7 +33,13 @@ one address may open or send. Here, before any namespace sees a packet:
 - each remote address at most ``connections_per_address`` connections at once.
 
 A client past a limit is disconnected (only that client), with a log line and
-``hotline_refused_total{edge="socketio", reason=...}``.
+``hotline_refused_total{edge="socketio", reason=...}``. So is a WebSocket frame the Engine.IO layer
+cannot take: longer than ``max_message_bytes`` (``frame_too_large``: aiohttp refuses it from the
+frame's header, before reading it, and closes the WebSocket with 1009 "message too big") or not an
+Engine.IO packet a client sends (``bad_packet``: the server sends Engine.IO's CLOSE packet, then
+closes the WebSocket with 1002 "protocol error" and the reason as its text). The log line names
+the socket, the remote address, the frame's size and the limit; in a flood only the first of each
+kind every ten seconds are written (``hotline.guard.refuse``), all are counted.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,6 +56,7 @@ from typing import Any
 
 import orjson
 import socketio
+from aiohttp import WebSocketError, WSCloseCode, WSMsgType, web
 from engineio import exceptions as eio_exceptions
 from engineio import packet as eio_packet
 from engineio.async_socket import AsyncSocket
@@ -70,6 +78,33 @@ class SocketLimits:
     bytes_per_minute: int = 20 * 1024 * 1024
     connections_per_address: int = 300  # a call centre's seats may share one address
     trusted_proxies: tuple[Network, ...] = ()
+
+
+class FrameTooLarge(Exception):
+    def __init__(self, size: int | None) -> None:
+        super().__init__(f"a frame of {size if size is not None else 'unknown'} bytes")
+        self.size = size
+
+
+_ANNOUNCED = re.compile(r"size (\d+)")  # aiohttp: "Message size N exceeds limit L"
+
+
+async def _frame(ws: Any) -> str | bytes | None:
+    """The next WebSocket frame's data; None once the peer is gone (a close frame, a reset).
+    Raises FrameTooLarge when the frame was refused for its length."""
+    sock = getattr(ws, "_sock", None)
+    if not isinstance(sock, web.WebSocketResponse):
+        data: str | bytes = await ws.wait()  # another server than aiohttp: its driver's own read
+        return data
+    msg = await sock.receive()
+    if msg.type is WSMsgType.TEXT or msg.type is WSMsgType.BINARY:
+        frame: str | bytes = msg.data
+        return frame
+    too_big = isinstance(msg.data, WebSocketError) and msg.data.code == WSCloseCode.MESSAGE_TOO_BIG
+    if msg.type is WSMsgType.ERROR and too_big:  # aiohttp has closed it with 1009 already
+        found = _ANNOUNCED.search(str(msg.data))
+        raise FrameTooLarge(int(found.group(1)) if found else None)
+    return None
 
 
 class Refusal(Exception):
@@ -184,6 +219,8 @@ class LeanSocket(AsyncSocket):  # type: ignore[misc]  # python-engineio ships no
 
     _writer_done = False
     _ping_timer: asyncio.TimerHandle | None = None
+    _close_with: tuple[int, str] | None = None  # the WebSocket close code and text of a refusal
+    remote = ""  # the client's address, as the server's limits count it
 
     async def send(self, pkt: Any) -> None:
         if self._writer_done:
@@ -236,15 +273,30 @@ class LeanSocket(AsyncSocket):  # type: ignore[misc]  # python-engineio ships no
         try:
             while True:
                 try:
-                    data = await ws.wait()
-                except Exception:  # a close frame, a reset, an error frame: the peer is gone
+                    data = await _frame(ws)
+                except FrameTooLarge as exc:
+                    self._refuse("frame_too_large", WSCloseCode.MESSAGE_TOO_BIG, exc.size, limit)
                     break
-                if data is None or len(data) > limit:
+                except Exception:  # a reset, an error frame: the peer is gone
+                    break
+                if data is None:
+                    break
+                if len(data) > limit:  # another server than aiohttp, which lets it through
+                    self._refuse("frame_too_large", WSCloseCode.MESSAGE_TOO_BIG, len(data), limit)
                     break
                 try:
-                    await self.receive(eio_packet.Packet(encoded_packet=data))
-                except eio_exceptions.UnknownPacketError:
-                    pass
+                    pkt = eio_packet.Packet(encoded_packet=data)
+                    if not 0 <= pkt.packet_type < len(eio_packet.packet_names):
+                        raise eio_exceptions.UnknownPacketError
+                except Exception:  # not Engine.IO: an empty frame, "x", "9", bad base64
+                    self._refuse("bad_packet", WSCloseCode.PROTOCOL_ERROR, len(data), limit, repr(data[:40]))
+                    break
+                try:
+                    await self.receive(pkt)
+                except eio_exceptions.UnknownPacketError:  # a packet only a server sends (OPEN, PING)
+                    name = eio_packet.packet_names[pkt.packet_type]
+                    self._refuse("bad_packet", WSCloseCode.PROTOCOL_ERROR, len(data), limit, f"a client's {name}")
+                    break
                 except eio_exceptions.SocketIsClosedError:
                     break
                 except Exception:
@@ -254,6 +306,14 @@ class LeanSocket(AsyncSocket):  # type: ignore[misc]  # python-engineio ships no
             await writer
         await self.close(wait=False, abort=True, reason=self.server.reason.TRANSPORT_CLOSE)
         return None
+
+    def _refuse(self, reason: str, code: int, size: int | None, limit: int, detail: str = "") -> None:
+        """Count and log the refusal; the writer then sends Engine.IO's CLOSE packet and closes the
+        WebSocket with ``code`` and the reason (both only if the WebSocket is still open)."""
+        fields: dict[str, Any] = {"sid": self.sid, "remote": self.remote, "size": size, "limit": limit}
+        refuse("socketio", reason, **fields, **({"detail": detail} if detail else {}))
+        self._close_with = (int(code), reason)
+        self.queue.put_nowait(eio_packet.Packet(eio_packet.CLOSE))
 
     async def _upgrade_handshake(self, ws: Any) -> bool:
         """A long-polling client moving to WebSocket: its probe ping, then its upgrade packet."""
@@ -293,7 +353,12 @@ class LeanSocket(AsyncSocket):  # type: ignore[misc]  # python-engineio ships no
                 queue.get_nowait()
                 queue.task_done()
             with contextlib.suppress(Exception):
-                await ws.close()  # wakes the reader with the close
+                sock = getattr(ws, "_sock", None)
+                if self._close_with is not None and isinstance(sock, web.WebSocketResponse):
+                    code, reason = self._close_with
+                    await sock.close(code=code, message=reason.encode())
+                else:
+                    await ws.close()  # wakes the reader with the close
 
 
 class _Packet(JsonPacket):
@@ -329,6 +394,8 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]  # python-socke
         sock = self.eio.sockets.get(eio_sid)
         if type(sock) is AsyncSocket:
             sock.__class__ = LeanSocket  # the library makes its own; this one changes only its transport
+        if isinstance(sock, LeanSocket):
+            sock.remote = where
         return await super()._handle_eio_connect(eio_sid, environ)
 
     async def _handle_eio_disconnect(self, eio_sid: str, reason: Any) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ import aiohttp
 import pytest
 import socketio
 from aiohttp import web
+from prometheus_client import REGISTRY
 
 from bench._faults import free_port
 from hotline.sockets import GuardedServer, LeanSocket, LocalManager, SocketLimits
@@ -41,9 +43,9 @@ class Served:
 
 
 @contextlib.contextmanager
-def serve(**eio: Any) -> Iterator[Served]:
+def serve(limits: SocketLimits | None = None, **eio: Any) -> Iterator[Served]:
     port = free_port()
-    sio = GuardedServer(SocketLimits(), async_mode="aiohttp", client_manager=LocalManager(), **eio)
+    sio = GuardedServer(limits or SocketLimits(), async_mode="aiohttp", client_manager=LocalManager(), **eio)
     loop = asyncio.new_event_loop()
     served = Served(f"http://127.0.0.1:{port}", sio, loop)
 
@@ -189,3 +191,56 @@ async def test_a_server_side_disconnect_ends_the_client_and_forgets_the_socket()
         # the engine.io socket follows once the client closes its side
         await c.disconnect()
         await wait_until(lambda: not srv.sio.eio.sockets)
+
+
+def refused(reason: str) -> float:
+    return REGISTRY.get_sample_value("hotline_refused_total", {"edge": "socketio", "reason": reason}) or 0.0
+
+
+async def raw_socket(http: aiohttp.ClientSession, url: str) -> aiohttp.ClientWebSocketResponse:
+    """A WebSocket that has opened Engine.IO and joined the namespace, as a client would."""
+    ws = await http.ws_connect(url.replace("http", "ws") + "/socket.io/?EIO=4&transport=websocket")
+    assert (await ws.receive_str(timeout=5)).startswith("0{")
+    await ws.send_str("40/t,")
+    assert (await ws.receive_str(timeout=5)).startswith("40/t,")
+    return ws
+
+
+async def test_an_oversized_or_broken_frame_is_refused_aloud_and_other_clients_go_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    limit = 4096
+    with serve(SocketLimits(max_message_bytes=limit, max_text_bytes=limit)) as srv:
+        ordinary = await client(srv.url)
+        try:
+            caplog.set_level(logging.WARNING, logger="hotline.guard")
+            too_large, bad = refused("frame_too_large"), refused("bad_packet")
+            async with aiohttp.ClientSession() as http:
+                big = await raw_socket(http, srv.url)
+                await big.send_str('42/t,["echo","' + "x" * limit + '"]')
+                msg = await big.receive(timeout=5)
+                assert msg.type is aiohttp.WSMsgType.CLOSE and msg.data == aiohttp.WSCloseCode.MESSAGE_TOO_BIG
+                await wait_until(lambda: refused("frame_too_large") == too_large + 1)
+
+                garbage = await raw_socket(http, srv.url)
+                await garbage.send_str("x not engine.io")
+                assert await garbage.receive_str(timeout=5) == "1"  # Engine.IO's CLOSE
+                msg = await garbage.receive(timeout=5)
+                assert msg.type is aiohttp.WSMsgType.CLOSE and msg.data == aiohttp.WSCloseCode.PROTOCOL_ERROR
+                assert msg.extra == "bad_packet"
+                await wait_until(lambda: refused("bad_packet") == bad + 1)
+                await big.close()
+                await garbage.close()
+
+            lines = {r.reason: r for r in caplog.records if r.getMessage() == "refused"}  # type: ignore[attr-defined]
+            big_line, bad_line = lines["frame_too_large"], lines["bad_packet"]
+            assert (big_line.edge, big_line.remote, big_line.limit) == ("socketio", "127.0.0.1", limit)  # type: ignore[attr-defined]
+            assert big_line.size >= limit and big_line.sid  # type: ignore[attr-defined]
+            assert (bad_line.size, bad_line.limit, bad_line.remote) == (15, limit, "127.0.0.1")  # type: ignore[attr-defined]
+            assert "x not engine.io" in bad_line.detail and bad_line.sid != big_line.sid  # type: ignore[attr-defined]
+
+            # Both refused sockets are gone; the ordinary client on the same server never noticed.
+            await wait_until(lambda: len(srv.gone) == 2 and len(srv.sio.eio.sockets) == 1)
+            assert await ordinary.call("echo", "您好", namespace="/t", timeout=5) == {"back": "您好"}
+        finally:
+            await ordinary.disconnect()
