@@ -19,7 +19,7 @@ import datetime as dt
 import logging
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -30,6 +30,13 @@ from hotline.storage import Interaction, Transactions
 logger = logging.getLogger(__name__)
 
 Pending = tuple[str, float, float | None, dict[str, Any]]  # caller, arrived, ended, data
+
+
+def _later(before: Pending | None, after: Pending) -> Pending:
+    """``after`` replaces ``before``, but keeps its end: a call's end, once known, stays."""
+    if before is None or after[2] is not None or before[2] is None:
+        return after
+    return (after[0], after[1], before[2], after[3])
 
 
 def _ts(epoch: float | None) -> dt.datetime | None:
@@ -53,7 +60,7 @@ class RecordStore:
         self.batches = 0
 
     def put(self, contact_id: str, caller: str, arrived: float, ended: float | None, data: dict[str, Any]) -> None:
-        self._pending[contact_id] = (caller, arrived, ended, data)
+        self._pending[contact_id] = _later(self._pending.get(contact_id), (caller, arrived, ended, data))
         self._idle.clear()
         self._wake.set()
 
@@ -79,10 +86,14 @@ class RecordStore:
         stmt = self._statements.get(dialect)
         if stmt is None:
             insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(Interaction)
-            # a later state of a call already written: its end and its data change, nothing else
+            # a later state of a call already written: its end and its data change, nothing else;
+            # an end once written stays (a late step of the call never makes it unended again)
             stmt = self._statements[dialect] = insert.on_conflict_do_update(
                 index_elements=[Interaction.contact_id],
-                set_={"ended_at": insert.excluded.ended_at, "data": insert.excluded.data},
+                set_={
+                    "ended_at": func.coalesce(insert.excluded.ended_at, Interaction.ended_at),
+                    "data": insert.excluded.data,
+                },
             )
         return stmt
 
@@ -111,8 +122,9 @@ class RecordStore:
                         logger.exception(
                             "interaction records not written; kept for the next batch", extra={"calls": len(batch)}
                         )
-                    for key, value in batch.items():
-                        self._pending.setdefault(key, value)  # a newer state that arrived meanwhile wins
+                    for key, value in batch.items():  # a newer state that arrived meanwhile wins
+                        newer = self._pending.get(key)
+                        self._pending[key] = value if newer is None else _later(value, newer)
                     await asyncio.sleep(1.0)
             self._idle.set()
 

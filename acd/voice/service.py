@@ -417,6 +417,8 @@ class VoiceService:
                 await self.ari.answer(call.channel_id)
             await self.ari.add_to_bridge(bridge, call.channel_id)
         except AriError as exc:
+            if call.state == ENDED:
+                return False  # the citizen hung up meanwhile (Asterisk said 400 or 404): ended already
             if not (answer or isinstance(exc, AriNotFound) or exc.status == 422):
                 # Still there but not moved (the seat's answer bridges it anyway): say so, go on.
                 logger.warning("caller not put on hold", extra={"contact": call.contact_id, "cause": str(exc)})
@@ -651,7 +653,10 @@ class VoiceService:
     def save(self, call: Call, final: bool = False) -> None:
         """Write the call's interaction record (``final``: with its end)."""
         if self.records is not None:
-            self.records.put(call.contact_id, call.caller, call.arrived, call.ended if final else None, call.record())
+            # An ended call is written with its end whatever step wrote it last (a step that was
+            # under way when the citizen hung up once wrote it unended again, for ever).
+            ended = call.ended if final or call.state == ENDED else None
+            self.records.put(call.contact_id, call.caller, call.arrived, ended, call.record())
 
     async def drop_channel(self, channel_id: str, reason: str = "normal") -> None:
         """Hang a channel up; one already gone is not an error."""

@@ -35,6 +35,23 @@ async def test_many_updates_of_many_calls_end_as_one_row_each_with_the_newest_st
         await store.stop()
 
 
+async def test_an_end_once_known_stays_whatever_state_is_written_after_it(migrated_engine):
+    """A step of the call still under way when the citizen hung up wrote it again without its end,
+    once, and the call stayed unended for ever (the chaos bench found it): an end never goes."""
+    store = RecordStore(make_sessionmaker(migrated_engine))
+    store.put("a", "13800000001", 1000.0, 1010.0, {"state": "ended"})
+    store.put("a", "13800000001", 1000.0, None, {"state": "ended", "ivr_path": ["welcome"]})  # the same batch
+    store.put("b", "13800000002", 1000.0, 1020.0, {"state": "ended"})
+    await store.flush()
+    store.put("b", "13800000002", 1000.0, None, {"state": "ended", "queue": "general"})  # a later batch
+    store.put("c", "13800000003", 1000.0, None, {"state": "queued"})
+    await store.flush()
+    a, b, c = [await store.get(k) for k in "abc"]
+    assert a is not None and a.ended_at is not None and a.data["ivr_path"] == ["welcome"]
+    assert b is not None and b.ended_at is not None and b.data["queue"] == "general"
+    assert c is not None and c.ended_at is None  # no end known: none made up
+
+
 async def test_the_open_call_backs_are_the_recent_promises_without_an_end_oldest_first(migrated_engine):
     store = RecordStore(make_sessionmaker(migrated_engine))
     store.put("old", "13800000001", 1000.0, None, {"state": "callback"})  # before the window
