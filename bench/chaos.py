@@ -18,8 +18,11 @@ history of the chats they hold. At the end every message acknowledged must be st
 reached the other side (live or in the history read after a reconnection), and every chat must
 have reached a seat, one seat: anything else is listed under ``losses`` and the command exits 1.
 
-Voice (Asterisk killed mid-call) is not in this bench yet: the faults tier covers it
-(``tests/integration/acd/test_engine_kill9.py``, ``tests/integration/acd/test_voice_recovery.py``).
+Citizens also call 12345 on the sandbox Asterisk (``bench/chaos_voice.py``): sipp callers who
+stay ``--hold`` seconds and hang up, cloud seats signed in for calls only whose phones answer
+behind the trunk; one more fault kills Asterisk with SIGKILL and starts it again. Every call
+Asterisk answered must be stored once and ended; the 15-second rate is reported for both runs.
+Without sipp or a sandbox Asterisk the voice load and its fault are skipped, and said so.
 """
 
 from __future__ import annotations
@@ -53,7 +56,7 @@ from bench._faults import PrivateRedis, Relay, free_port
 CHECKOUT = Path(__file__).resolve().parents[1]
 HOTLINE = [sys.executable, "-P", "-c", "import sys; from hotline.cli import main; sys.exit(main())"]
 PASSWORD = "chaos-password-1234"
-FAULTS = ("engine", "postgres", "redis", "wechat")
+FAULTS = ("engine", "postgres", "redis", "wechat", "asterisk")
 WECHAT = {"token": "chaos-token", "app_id": "wxchaos0000000001", "app_secret": "chaos-app-secret"}
 HOOK = "/wechat/webhook"
 TEXTS = ("v", "w")  # web citizens' messages start with v, WeChat citizens' with w
@@ -64,7 +67,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=1, help="chooses the faults, their times and the citizens")
     p.add_argument("--arrivals-per-min", type=float, default=30.0, help="citizens opening a chat per minute")
     p.add_argument("--messages", type=int, default=4, help="messages each citizen writes")
-    p.add_argument("--seats", type=int, default=8, help="seats answering")
+    p.add_argument("--seats", type=int, default=8, help="seats answering chats (signed in for chats only)")
+    p.add_argument("--calls-per-min", type=float, default=6.0, help="citizens calling 12345 per minute (0: no voice)")
+    p.add_argument("--voice-seats", type=int, default=6, help="seats answering calls (cloud seats, calls only)")
+    p.add_argument("--hold", default="20:40", help="seconds a caller stays on the line in all, FROM:TO (uniform)")
     p.add_argument("--wechat-share", type=float, default=0.5, help="share of citizens writing through WeChat")
     p.add_argument("--fault-every", default="30:60", help="seconds between faults, FROM:TO (uniform)")
     p.add_argument("--faults", default=",".join(FAULTS), help="kinds to choose from: " + ", ".join(FAULTS))
@@ -73,6 +79,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--no-baseline", action="store_true", help="skip the run without faults")
     p.add_argument("--drain", type=float, default=60.0, help="seconds to wait for answers after the load")
+    p.add_argument("--keep", action="store_true", help="keep each run's folder (the engine's logs) and say where")
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
@@ -90,6 +97,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         raise CommandError("--minutes, --seats and --messages must be positive, --fault-every FROM <= TO")
     if not 0 <= args.wechat_share <= 1:
         raise CommandError("--wechat-share: between 0 and 1")
+    lo, _, hi = args.hold.partition(":")
+    try:
+        args.hold_s = (float(lo), float(hi or lo))
+    except ValueError:
+        raise CommandError("--hold: FROM:TO in seconds") from None
+    if not 5 <= args.hold_s[0] <= args.hold_s[1] or args.calls_per_min < 0 or args.voice_seats < 1:
+        raise CommandError("--hold: 5 <= FROM <= TO; --calls-per-min >= 0; --voice-seats >= 1")
     return asyncio.run(_main(args, kinds, every))
 
 
@@ -101,15 +115,30 @@ async def _main(args: argparse.Namespace, kinds: list[str], every: tuple[float, 
     console = Console(stderr=True)
     out: dict[str, Any] = {"minutes": args.minutes, "seed": args.seed, "seats": args.seats}
     skipped: dict[str, str] = {}
+    voice: Any = None
+    if args.calls_per_min > 0:
+        from bench import chaos_voice
+        from hotline.settings import load_settings
+
+        voice = load_settings()
+        why = chaos_voice.unavailable(voice)
+        if why:
+            skipped["voice"] = why
+            voice = None
+        else:
+            out.update(voice_seats=args.voice_seats, calls_per_min=args.calls_per_min)
+    if voice is None and "asterisk" in kinds:
+        skipped["asterisk"] = skipped.get("voice", "no voice load (--calls-per-min 0)")
     baseline: dict[str, Any] | None = None
     if not args.no_baseline:
         console.print(f"chaos: {args.minutes:g} min without faults (the baseline)")
-        baseline = await _one_run(args, [], every, skipped, console)
+        baseline = await _one_run(args, [], every, skipped, console, voice, "1380")
     console.print(f"chaos: {args.minutes:g} min with a fault every {every[0]:g}-{every[1]:g} s ({', '.join(kinds)})")
-    faulted = await _one_run(args, kinds, every, skipped, console)
+    faulted = await _one_run(args, kinds, every, skipped, console, voice, "1381")
     out.update({k: v for k, v in faulted.items() if k != "losses"})
     out["faults_skipped"] = skipped
     out["first_reply_60s_no_faults"] = baseline["first_reply_60s"] if baseline else None
+    out["sl15_no_faults"] = baseline.get("sl15") if baseline else None
     out["losses"] = faulted["losses"] + (baseline["losses"] if baseline else [])
     out["load_average"] = round(os.getloadavg()[0], 2)
     out["machine"] = machine()
@@ -149,8 +178,9 @@ async def _call(sio: socketio.AsyncClient, ns: str, event: str, data: dict[str, 
 
 
 class Seat:
-    def __init__(self, base: str, name: str, token: str, ledger: Ledger, messages: int) -> None:
+    def __init__(self, base: str, name: str, token: str, ledger: Ledger, messages: int, media: str = "chat") -> None:
         self.base, self.name, self.ledger, self.messages = base, name, ledger, messages
+        self.media = media  # chat: a seat for chats only; voice: a cloud seat for calls only
         self.sio = socketio.AsyncClient(reconnection=True, reconnection_delay=0.5, reconnection_delay_max=2)
         self.token = token
         self.answering: set[str] = set()
@@ -174,10 +204,12 @@ class Seat:
 
     async def _sign_in(self) -> None:
         for _ in range(60):
-            ack = await _call(self.sio, "/agent", "login", {"phone": "external", "ready": True})
+            ack = await _call(self.sio, "/agent", "login", {"phone": "external", "ready": True, "media": self.media})
             if ack is not None and (ack.get("ok") or "已签入" in str(ack.get("error", ""))):
                 break
             await asyncio.sleep(1.0)
+        if self.media == "voice":
+            return
         state = await _call(self.sio, "/agent", "state", {})
         for contact in (state or {}).get("chats", []) or []:
             await self.catch_up(contact)
@@ -196,6 +228,8 @@ class Seat:
     async def _accept(self, contact: str) -> None:
         ack = await _call(self.sio, "/agent", "accept", {"contact_id": contact})
         if ack is not None and ack.get("ok"):
+            if self.media == "voice":
+                return  # the phone rings now; the call is counted in the stored interactions
             self.ledger.accepted[contact] += 1
             await self.catch_up(contact)
 
@@ -493,7 +527,11 @@ async def _database(server: str, folder: Path) -> tuple[str, str, Any]:
     return direct, direct, drop
 
 
-async def _accounts(url: str, seats: list[str]) -> None:
+async def _accounts(url: str, seats: list[str], phones: dict[str, str]) -> None:
+    """The seats' accounts; those in ``phones`` (seat -> number) are cloud seats reached there."""
+    import datetime as dt
+
+    from agent_console.models import SeatProfile
     from hotline.auth import create_account
     from hotline.migrate import upgrade
     from hotline.storage import make_engine, make_sessionmaker
@@ -501,8 +539,23 @@ async def _accounts(url: str, seats: list[str]) -> None:
     await upgrade(url)
     engine = make_engine(url)
     try:
-        for name in seats:
-            await create_account(make_sessionmaker(engine), name, "seat", PASSWORD)
+        sessions = make_sessionmaker(engine)
+        for name in [*seats, *phones]:
+            await create_account(sessions, name, "seat", PASSWORD)
+        async with sessions() as s, s.begin():
+            for name, number in phones.items():
+                s.add(
+                    SeatProfile(
+                        seat_id=name,
+                        skills={"general": 2},
+                        groups=[],
+                        kind="onsite",  # routed as a seat on site; its phone is reached through the trunk
+                        phone="external",
+                        number=number,
+                        updated_at=dt.datetime.now(dt.UTC),
+                        updated_by="bench-chaos",
+                    )
+                )
     finally:
         await engine.dispose()
 
@@ -523,9 +576,17 @@ async def _stored(url: str) -> Counter[str]:
 
 
 async def _one_run(
-    args: argparse.Namespace, kinds: list[str], every: tuple[float, float], skipped: dict[str, str], console: Any
+    args: argparse.Namespace,
+    kinds: list[str],
+    every: tuple[float, float],
+    skipped: dict[str, str],
+    console: Any,
+    voice_settings: Any = None,
+    prefix: str = "1380",
 ) -> dict[str, Any]:
     from rich.progress import Progress
+
+    from bench import chaos_voice
 
     rng = random.Random(args.seed)
     folder = Path(tempfile.mkdtemp(prefix="hotline-bench-chaos-"))
@@ -548,7 +609,8 @@ async def _one_run(
         skipped["redis"] = "no redis-server on this machine"
     usable = [k for k in kinds if k not in skipped]
     seats = [f"c{n:03d}" for n in range(args.seats)]
-    await _accounts(direct, seats)
+    phones = {f"t{n:03d}": chaos_voice.seat_number(n) for n in range(args.voice_seats)} if voice_settings else {}
+    await _accounts(direct, seats, phones)
     (folder / "data").mkdir()
     standin, standin_runner, standin_url = await _wechat_standin()
     env = {
@@ -563,8 +625,10 @@ async def _one_run(
         "HOTLINE_WECHAT__APP_SECRET": WECHAT["app_secret"],
         "HOTLINE_WECHAT__API_BASE_URL": standin_url,
         "PYTHONPATH": str(CHECKOUT),
+        **(chaos_voice.engine_env(voice_settings) if voice_settings else {}),
     }
     engine = Engine(folder, env)
+    calls = chaos_voice.VoiceLoad(voice_settings, folder, prefix) if voice_settings else None
     ledger = Ledger()
     faults: list[dict[str, Any]] = []
     citizens: list[Citizen | WeChatCitizen] = []
@@ -572,11 +636,13 @@ async def _one_run(
     msg_ids = itertools.count(int(time.time()) * 1000)
     try:
         await engine.start()
+        if calls is not None:
+            await calls.start_phones()
         async with aiohttp.ClientSession() as http:
-            for name in seats:
+            for name in [*seats, *phones]:
                 async with http.post(f"{engine.base}/api/login", json={"username": name, "password": PASSWORD}) as r:
                     token = str((await r.json())["token"])
-                seat = Seat(engine.base, name, token, ledger, args.messages)
+                seat = Seat(engine.base, name, token, ledger, args.messages, "voice" if name in phones else "chat")
                 await seat.open()
                 seat_clients.append(seat)
         length = args.minutes * 60
@@ -586,9 +652,11 @@ async def _one_run(
             # The faults' own generator: the same seed gives the same faults whatever the load's timing.
             fault_rng = random.Random(f"faults-{args.seed}")
             fault_task = asyncio.create_task(
-                _faults(usable, every, fault_rng, engine, relay, redis, standin, ledger, faults, length)
+                _faults(usable, every, fault_rng, engine, relay, redis, standin, ledger, faults, length, voice_settings)
             )
             running: list[asyncio.Task[None]] = []
+            if calls is not None:  # the callers' own generator: the same seed, the same calls
+                running.append(asyncio.create_task(_callers(calls, args, random.Random(f"calls-{args.seed}"), length)))
             n = 0
             while (now := time.monotonic() - started) < length:
                 progress.update(task, completed=now)
@@ -619,8 +687,19 @@ async def _one_run(
         while time.monotonic() < settle and not _complete(ledger, standin):
             await asyncio.sleep(1.0)
         stored = await _stored(direct)
-        return _account(ledger, stored, faults, len(citizens), kinds)
+        out = _account(ledger, stored, faults, len(citizens), kinds)
+        if calls is not None:
+            await asyncio.sleep(1.0)  # the engine writes call records within a quarter second
+            heard = chaos_voice.account(calls.calls, await chaos_voice.stored_calls(direct), prefix)
+            out["losses"] += heard.pop("voice_losses")
+            out["lost"] += heard["voice_lost"]
+            out["doubled"] += heard["voice_doubled"]
+            out["contacts"] += heard["calls_reached"]
+            out.update(heard)
+        return out
     finally:
+        if calls is not None:
+            await calls.close()
         for client in [*citizens, *seat_clients]:
             if not isinstance(client, WeChatCitizen):
                 await client.close()
@@ -631,7 +710,20 @@ async def _one_run(
         if redis is not None:
             redis.stop()
         await drop()
-        shutil.rmtree(folder, ignore_errors=True)
+        if args.keep:
+            console.print(f"chaos: the run's folder (logs, the SQLite file) kept in {folder}")
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+async def _callers(calls: Any, args: argparse.Namespace, rng: random.Random, length: float) -> None:
+    """Citizens calling at random (Poisson) for the length of the load, each staying ``--hold``."""
+    started = time.monotonic()
+    placed: list[asyncio.Task[None]] = []
+    while time.monotonic() - started < length:
+        placed.append(asyncio.create_task(calls.call(rng.uniform(*args.hold_s))))
+        await asyncio.sleep(rng.expovariate(args.calls_per_min / 60))
+    await asyncio.gather(*placed)
 
 
 async def _guarded(citizen: Citizen) -> None:
@@ -676,6 +768,7 @@ async def _faults(
     ledger: Ledger,
     faults: list[dict[str, Any]],
     length: float,
+    voice_settings: Any = None,
 ) -> None:
     """One fault at a time, each over before the next is chosen."""
     if not kinds:
@@ -699,6 +792,10 @@ async def _faults(
             entry["down_s"] = round(rng.uniform(5, 20), 1)
             await asyncio.sleep(entry["down_s"])
             await relay.mend()
+        elif kind == "asterisk":
+            from bench.chaos_voice import kill_asterisk
+
+            entry["restart_s"] = await kill_asterisk(voice_settings)
         elif kind == "redis":
             assert redis is not None
             redis.kill9()

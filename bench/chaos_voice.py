@@ -1,0 +1,214 @@
+"""The voice side of ``hotline bench chaos``: citizens calling 12345 on the sandbox Asterisk,
+seats' phones behind the trunk, Asterisk killed and started again, and the calls' accounting.
+
+Each citizen is one sipp call (``scenarios/chaos_caller.xml``) from a number of its own: it is
+answered by Asterisk (the IVR's greeting, then the queue), stays on the line ``--hold`` seconds in
+all and hangs up, as a citizen does whether a seat answered or not. The seats are cloud seats on
+the consoles (signed in for calls only), each with a number of its own that the sandbox's outbound
+trunk hands to one sipp phone (``scenarios/chaos_phone.xml``) answering after 300 ms.
+
+What the citizens did is checked against what the engine stored: every call Asterisk answered
+must have exactly one interaction, ended (a call lost in a crash is closed with its outcome); a
+call made while Asterisk itself was down never reached the engine and is counted apart
+(``calls_unreached``), as a citizen hearing nothing would call again. The 15-second rate is
+docs/DOMAIN's: calls answered by a seat with a queue wait of at most 15.0 s over calls that asked
+for a seat (entered the queue), no short abandons excluded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import shutil
+import signal
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench.voice.sipp import SCENARIOS, free_udp_port
+
+FLOW = Path(__file__).resolve().parents[1] / "ivr" / "flows" / "minimal.toml"
+
+
+def unavailable(settings: Any) -> str:
+    """Why the voice load cannot run here, or ``""``."""
+    from hotline import sandbox
+
+    if shutil.which("sipp") is None:
+        return "no sipp on this machine"
+    if settings.asterisk.external:
+        return "the Asterisk is external (the bench kills and starts the sandbox's)"
+    if sandbox.ari_info(settings, timeout=2) is None:
+        return "the sandbox Asterisk does not answer: run 'hotline sandbox up'"
+    return ""
+
+
+def engine_env(settings: Any) -> dict[str, str]:
+    a = settings.asterisk
+    return {
+        "HOTLINE_ASTERISK__VOICE": "true",
+        "HOTLINE_IVR__FLOW": str(FLOW),
+        # The sandbox's credentials (kept in the project's data folder); the engine's folder is apart.
+        "HOTLINE_ASTERISK__ARI_PASSWORD": a.ari_password,
+        "HOTLINE_ASTERISK__AMI_PASSWORD": a.ami_password,
+    }
+
+
+def seat_number(n: int) -> str:
+    return f"139{n:08d}"
+
+
+@dataclass
+class Call:
+    number: str
+    placed: float  # wall clock
+    hold_s: float
+    answered: bool = False  # Asterisk answered the INVITE
+    rc: int | None = None
+
+
+@dataclass
+class VoiceLoad:
+    settings: Any
+    folder: Path
+    prefix: str  # the citizens' numbers: prefix + a counter (a run of its own each)
+    calls: list[Call] = field(default_factory=list)
+    procs: list[asyncio.subprocess.Process] = field(default_factory=list)
+    phone: asyncio.subprocess.Process | None = None
+
+    async def start_phones(self) -> None:
+        """One sipp behind the trunk answers every seat's number; it outlives Asterisk's restarts."""
+        port = int(self.settings.asterisk.trunk_host.rsplit(":", 1)[1])
+        with (self.folder / "phones.log").open("wb") as out:
+            self.phone = await asyncio.create_subprocess_exec(
+                *("sipp", "-sf", str(SCENARIOS / "chaos_phone.xml"), "-i", "127.0.0.1", "-p", str(port)),
+                *("-m", "1000000", "-nostdin", "-aa"),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=out,
+                stderr=asyncio.subprocess.STDOUT,
+            )
+        await asyncio.sleep(0.3)
+        if self.phone.returncode is not None:
+            raise RuntimeError(
+                "the seats' phone (sipp on the trunk port) stopped: " + _tail(self.folder / "phones.log")
+            )
+
+    async def call(self, hold_s: float) -> None:
+        """One citizen: dial, stay ``hold_s`` seconds, hang up; what happened is kept."""
+        a = self.settings.asterisk
+        number = f"{self.prefix}{len(self.calls):07d}"
+        entry = Call(number, time.time(), hold_s)
+        self.calls.append(entry)
+        log = self.folder / f"caller-{number}.log"
+        proc = await asyncio.create_subprocess_exec(
+            *("sipp", f"127.0.0.1:{a.sip_port}", "-sf", str(SCENARIOS / "chaos_caller.xml")),
+            *("-i", "127.0.0.1", "-p", str(free_udp_port()), "-s", "12345", "-key", "caller", number),
+            *("-d", str(int(hold_s * 1000)), "-m", "1", "-nostdin", "-timeout", f"{int(hold_s + 120)}s"),
+            *("-timeout_error", "-trace_logs", "-log_file", str(log)),
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
+        self.procs.append(proc)
+        entry.rc = await proc.wait()
+        with contextlib.suppress(OSError):
+            entry.answered = "answered" in log.read_text(errors="replace")
+
+    async def close(self) -> None:
+        for proc in [*self.procs, *([self.phone] if self.phone else [])]:
+            if proc.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.send_signal(signal.SIGKILL)
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(proc.wait(), 5)
+
+
+async def kill_asterisk(settings: Any) -> float:
+    """kill -9 of the sandbox's Asterisk (no hang-up, no event: its connections just drop), then
+    started again as an operator would; returns the seconds until it answers ARI."""
+    from hotline import sandbox
+    from hotline.errors import CommandError
+
+    started = time.monotonic()
+    pid = sandbox.pid_alive(sandbox.paths(settings))
+    if pid:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    await asyncio.to_thread(sandbox.stop, settings)  # what the crash left mounted
+    for _ in range(40):  # its sockets may outlive the process a moment; `up` refuses busy ports
+        try:
+            sandbox.check_ports(settings)
+            break
+        except CommandError:
+            await asyncio.sleep(0.25)
+    await asyncio.to_thread(sandbox.up, settings)
+    return round(time.monotonic() - started, 2)
+
+
+async def stored_calls(url: str) -> list[tuple[str, Any, dict[str, Any]]]:
+    from sqlalchemy import select
+
+    from hotline.storage import Interaction, make_engine
+
+    engine = make_engine(url)
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                select(Interaction.caller, Interaction.ended_at, Interaction.data).where(Interaction.channel == "voice")
+            )
+            return [(str(c or ""), e, dict(d or {})) for c, e, d in rows]
+    finally:
+        await engine.dispose()
+
+
+def account(calls: list[Call], stored: list[tuple[str, Any, dict[str, Any]]], prefix: str) -> dict[str, Any]:
+    """Every call Asterisk answered: one interaction, ended. Returns the figures and the losses."""
+    losses: list[str] = []
+    by_number: dict[str, list[tuple[Any, dict[str, Any]]]] = {}
+    for caller, ended, data in stored:
+        by_number.setdefault(caller, []).append((ended, data))
+    lost = doubled = 0
+    reached = [c for c in calls if c.answered]
+    for c in reached:
+        rows = by_number.get(c.number, [])
+        if not rows:
+            losses.append(f"call from {c.number}: answered by Asterisk but no interaction stored")
+            lost += 1
+        elif len(rows) > 1:
+            losses.append(f"call from {c.number}: {len(rows)} interactions stored")
+            doubled += 1
+        elif rows[0][0] is None:
+            d = rows[0][1]
+            losses.append(
+                f"call from {c.number}: its interaction never ended (state {d.get('state')}, seat {d.get('seat')},"
+                f" answered {bool(d.get('answered'))}, the caller's sipp ended {c.rc})"
+            )
+            lost += 1
+    known = {c.number for c in calls}
+    for number in sorted(n for n in by_number if n.startswith(prefix) and n not in known):
+        losses.append(f"an interaction from {number}, a number no citizen of this run called from")
+        doubled += 1
+    queued = [d for rows in by_number.values() for _, d in rows if d.get("enqueued") is not None]
+    within = sum(1 for d in queued if d.get("answered") and d.get("wait_s") is not None and d["wait_s"] <= 15.0)
+    waits = sorted(float(d["wait_s"]) for d in queued if d.get("wait_s") is not None)
+    return {
+        "calls": len(calls),
+        "calls_reached": len(reached),
+        "calls_unreached": len(calls) - len(reached),
+        "calls_queued": len(queued),
+        "calls_answered": sum(1 for d in queued if d.get("answered")),
+        "sl15": round(within / len(queued), 4) if queued else None,
+        "voice_wait_p50_s": round(waits[len(waits) // 2], 2) if waits else None,
+        "voice_lost": lost,
+        "voice_doubled": doubled,
+        "voice_losses": losses,
+    }
+
+
+def _tail(path: Path, n: int = 1500) -> str:
+    try:
+        return path.read_text(errors="replace")[-n:]
+    except OSError:
+        return ""
