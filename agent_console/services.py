@@ -382,14 +382,16 @@ class ConsoleService:
     # ---- the session as the page needs it after a refresh ---------------------------------------
     def snapshot(self, seat_id: str) -> dict[str, Any]:
         seat = self.acd.core.seat(seat_id)
+        media = None if seat is None else "chat" if not seat.calls else "voice" if seat.max_chats <= 0 else "all"
         return {
             "seat": self.seat_row(seat_id),
             "logged_in": seat is not None,
+            "media": media,  # what the seat signed in for: all, voice (calls only) or chat (chats only)
             "offer": self.offers.get(seat_id),
             "voice": seat.voice if seat else None,
             "chats": list(seat.chats) if seat else [],
             "phone": self.phones.get(seat_id, "webrtc"),
-            "sip": self.sip(seat_id) if seat is not None else None,
+            "sip": self.sip(seat_id) if seat is not None and media != "chat" else None,  # no phone for chats only
             "queues": self.queues_of(seat_id),
             "queue_figures": [self.acd.core.queue_snapshot(q) for q in self.queues_of(seat_id)],
             "reasons": list(self.console.not_ready_reasons),

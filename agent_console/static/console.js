@@ -37,6 +37,7 @@ function applySnapshot(snap) {
   if (quick.options.length === 1) for (const q of snap.quick_replies || []) quick.appendChild(H.el("option", { value: q }, q));
   if (snap.to_wrap) S.toWrap = snap.to_wrap.slice();
   if (snap.logged_in) H.$("phone-kind").value = snap.phone;  // before login the seat's choice stands
+  if (snap.logged_in && snap.media) H.$("media-kind").value = snap.media;
   S.queues.clear();
   for (const q of snap.queue_figures || []) S.queues.set(q.queue, Object.assign(q, { at: Date.now() / 1000 }));
   showQueues();
@@ -226,7 +227,7 @@ function onContact(event, extra, okText) {
 function wire() {
   H.$("btn-exit").addEventListener("click", H.logout);
   H.$("btn-login").addEventListener("click", async () => {
-    const ack = await act("login", { phone: H.$("phone-kind").value });
+    const ack = await act("login", { phone: H.$("phone-kind").value, media: H.$("media-kind").value });
     if (ack.ok) applySnapshot(ack);
   });
   H.$("btn-logout").addEventListener("click", async () => {

@@ -42,6 +42,27 @@ async def test_login_not_ready_with_reason_ready_and_logout_change_the_acd_seat(
     assert ack["ok"] and not ack["logged_in"] and not engine.acd.core.has_seat("1001")
 
 
+async def test_a_seat_for_chats_only_gets_no_phone_and_no_call_and_one_for_calls_only_no_chat(engine: Engine) -> None:
+    """网络座席 and 话务座席 side by side: the call waits for the calls seat, the chat for the chat
+    seat, whoever was ready first; the chat seat's page is given no phone to register."""
+    web = await engine.client("/agent", await engine.account("1001"))
+    ack = await web.call("login", {"phone": "webrtc", "ready": True, "media": "chat"})
+    assert ack["ok"] and ack["media"] == "chat" and ack["sip"] is None
+    call = await engine.call()
+    await engine.chat(caller="wx-7")
+    offer = await web.next("offer")
+    assert offer["channel"] == "webchat"
+    assert engine.acd.core.contact(call) is not None and engine.acd.core.contact(call).state == "waiting"
+    phone = await engine.client("/agent", await engine.account("1002"))
+    ack = await phone.call("login", {"phone": "webrtc", "ready": True, "media": "voice"})
+    assert ack["ok"] and ack["media"] == "voice" and ack["sip"]["username"] == "seat1002"
+    offer = await phone.next("offer")
+    assert offer["contact_id"] == call and offer["channel"] == "voice"
+    assert (await phone.call("state"))["media"] == "voice"
+    bad = await web.call("login", {"media": "fax"})
+    assert not bad["ok"]
+
+
 async def test_state_changes_are_pushed_to_the_seat_page(engine: Engine) -> None:
     seat = await ready_seat(engine, "1001")
     await seat.call("not_ready", {"reason": "培训"})
