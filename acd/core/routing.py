@@ -394,7 +394,9 @@ class RoutingMixin(CoreState):
         else:  # the seat signs in later (or has an offer ringing now): it gets the contact then
             self.detached.setdefault(e.seat_id, []).append(contact.id)
 
-    def _attach_talk(self, contact: Contact, seat: Seat, action: str, pause: str | None = None) -> None:
+    def _attach_talk(
+        self, contact: Contact, seat: Seat, action: str, pause: str | None = None, serve: bool = True
+    ) -> None:
         """A resumed call or chat becomes the seat's: busy now; a seat that was not ready (or signs
         in not ready) is not ready again once it is over."""
         if pause is None and seat.state == NOT_READY:
@@ -408,12 +410,15 @@ class RoutingMixin(CoreState):
             was = self.index.counts_staffed(seat)
             seat.pending = pause
             self.index.staffing_changed(seat, was)
-        self._serve(seat)
+        if serve:
+            self._serve(seat)
 
     def _give_back(self, seat: Seat, contacts: list[str], ready: bool) -> None:
         """A seat signs in to the calls and chats it held before an engine restart."""
         first, *rest = contacts
-        self._attach_talk(self.contacts[first], seat, "login_talking", None if ready else "login")
+        # Everything it held first, then the room left: served after the first chat alone, a seat
+        # that held three chats was offered a fourth (found by the faults tier's busy-hour kill).
+        self._attach_talk(self.contacts[first], seat, "login_talking", None if ready else "login", serve=False)
         for cid in rest:
             contact = self.contacts[cid]
             if contact.media == "voice":

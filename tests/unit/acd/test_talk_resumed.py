@@ -44,6 +44,17 @@ def test_a_seat_that_signs_in_again_is_busy_on_its_call_and_gets_no_offer_for_an
     assert row["handle_sum"] == pytest.approx(75.0)  # from its first answer at 55 s to 130 s
 
 
+def test_a_seat_given_back_its_full_hand_of_chats_is_offered_no_more_until_one_ends() -> None:
+    r = Rig(AcdSettings(max_chats=3, wrap_up_s={"voice": 0.0, "chat": 0.0}))
+    for n in range(3):
+        r.feed(TalkResumed(100.0, f"w{n}", "q", "s", 40.0 + n, 50.0 + n, caller=f"wx{n}", channel="webchat"))
+    r.call("w3", 101.0, channel="webchat")  # waiting meanwhile
+    r.seat("s", now=102.0)
+    assert r.acd.seat_state("s")["chats"] == ["w0", "w1", "w2"] and r.offers() == []
+    r.feed(ContactEnded(110.0, "w1"))
+    assert r.offers() == [("w3", "s")]
+
+
 def test_a_seat_signing_in_not_ready_is_not_ready_again_after_the_call() -> None:
     r = Rig(NO_WRAP)
     r.feed(resumed())
