@@ -114,6 +114,7 @@ class SeatActions:
             offer = self.c.offers.get(seat)
             if offer is not None:
                 offer["auto_answer"] = auto
+                offer["accepted"] = True  # noted here: not again when the phone answers
         self.c.note(seat, e.contact_id, "accept", channel)
         hint = "" if auto or media_of(channel) == "chat" else "请在话机上接听"
         return {"contact_id": e.contact_id, "channel": channel, "auto_answer": auto, "hint": hint}

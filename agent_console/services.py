@@ -174,6 +174,10 @@ class ConsoleService:
                 del self.offers[seat_id]
                 cid = offer["contact_id"]
                 answered = seat is not None and (seat.voice == cid or cid in seat.chats)
+                if answered and not offer.get("accepted"):
+                    # Answered on a desk or external phone without a click on the page: the seat's
+                    # call all the same, to wrap up (without this note it could never be wrapped up).
+                    self.note(seat_id, cid, "accept", str(offer.get("channel", "")))
                 await self.emit_seat(seat_id, "offer_gone", {"contact_id": cid, "answered": answered})
             await self.emit_seat(seat_id, "state", self.seat_row(seat_id))
 

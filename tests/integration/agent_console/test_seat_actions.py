@@ -175,6 +175,23 @@ async def in_call(engine: Engine) -> tuple[Client, str, FakeVoice]:
     return seat, cid, voice
 
 
+async def test_a_call_answered_on_the_phone_without_a_click_is_the_seats_to_wrap_up(engine: Engine) -> None:
+    """A desk or cloud seat answers the ringing phone by hand, never touching the page: the call is
+    still its own, listed to wrap up and wrapped up (before, it was "not yours" for ever)."""
+    engine.ctx.deps.voice = FakeVoice()
+    seat = await ready_seat(engine, "1001", phone="external")
+    cid = await engine.call(caller="13912345679")
+    await seat.next("offer")
+    await engine.acd.feed(OfferAccepted(now=engine.acd.now(), contact_id=cid, seat_id="1001"))  # the phone answered
+    await seat.next("offer_gone")
+    await engine.acd.feed(ContactEnded(now=engine.acd.now(), contact_id=cid))
+    state = await seat.call("state")
+    assert state["to_wrap"] == [cid], state
+    ack = await seat.call("wrapup", {"contact_id": cid, "disposition": "已解答"})
+    assert ack["ok"], ack
+    assert (await seat.call("state"))["to_wrap"] == []
+
+
 @pytest.mark.parametrize(
     ("event", "extra", "call"),
     [
