@@ -103,6 +103,9 @@ class SeatActions:
 
     async def accept(self, seat: str, e: schemas.OnContact) -> dict[str, Any]:
         channel = self._offered(seat, e.contact_id)
+        taken = self.c.offers.get(seat)
+        if taken is not None:
+            taken["accepted"] = True  # noted below: not again when the offer ends answered
         if media_of(channel) == "chat":
             await self.c.feed(OfferAccepted(now=self.c.now(), contact_id=e.contact_id, seat_id=seat))
             self.c.offers.pop(seat, None)
@@ -114,7 +117,6 @@ class SeatActions:
             offer = self.c.offers.get(seat)
             if offer is not None:
                 offer["auto_answer"] = auto
-                offer["accepted"] = True  # noted here: not again when the phone answers
         self.c.note(seat, e.contact_id, "accept", channel)
         hint = "" if auto or media_of(channel) == "chat" else "请在话机上接听"
         return {"contact_id": e.contact_id, "channel": channel, "auto_answer": auto, "hint": hint}
