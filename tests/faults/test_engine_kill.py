@@ -2,9 +2,8 @@
 again on the same database. Every web chat a citizen started, waiting or already with a seat,
 must reach a seat exactly once afterwards, oldest first, at its original place in time.
 
-Voice calls across an engine kill are covered on the sandbox Asterisk by
-``tests/integration/acd/test_callback_promises.py`` (promised call-backs) and the adoption
-tests (callers still on the line); this tier needs no Asterisk."""
+Calls, call-backs and chats together across one kill, on the sandbox Asterisk and PostgreSQL:
+``test_engine_kill_scene.py``; this test needs no Asterisk."""
 
 from __future__ import annotations
 
