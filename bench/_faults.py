@@ -56,7 +56,7 @@ class Relay:
             return
         try:
             await asyncio.gather(_pump(reader, up_writer), _pump(up_reader, writer))
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, OSError):  # cut, or one side reset (a killed engine): both end
             pass
         finally:
             writer.transport.abort()  # a reset, as when the server's process is gone

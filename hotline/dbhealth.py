@@ -11,6 +11,7 @@ in the log.
 from __future__ import annotations
 
 import logging
+import re
 import time
 
 from prometheus_client import Counter, Gauge
@@ -41,11 +42,16 @@ def unavailable(exc: BaseException) -> bool:
         if isinstance(exc, sa_exc.InterfaceError):
             return True
         if isinstance(exc, sa_exc.OperationalError):
-            # SQLite's "database is locked" after busy_timeout is operational too: also worth a retry.
-            return True
+            # SQLite's "database is locked" after busy_timeout, a disk full, a file it cannot open:
+            # worth a retry. A schema that does not match the code (a migration not run) is not: it
+            # would be retried for ever in silence instead of being logged as the error it is.
+            return not _SCHEMA_ERRORS.search(str(exc.orig or exc))
         orig = exc.orig
         return orig is not None and _asyncpg_unavailable(orig)
     return _asyncpg_unavailable(exc)
+
+
+_SCHEMA_ERRORS = re.compile(r"no such (table|column|index)|has no column named|syntax error", re.IGNORECASE)
 
 
 def _asyncpg_unavailable(exc: BaseException) -> bool:
