@@ -128,7 +128,7 @@ class Legit:
             if not ack.get("ok"):
                 self.refused(name, f"hang up {contact}: {ack}")
         except (Dropped, TimeoutError) as exc:
-            self.refused(name, f"{contact}: no answer ({type(exc).__name__})")
+            self.refused(name, f"{contact}: no answer ({type(exc).__name__}: {exc})")
 
     # ---- citizens on web chat ------------------------------------------------------------------
     async def visitor(self, n: int) -> None:
@@ -187,7 +187,7 @@ class Legit:
         try:
             ack = await client.call(event, data)
         except (Dropped, TimeoutError) as exc:
-            self.refused(who, f"{event}: no answer ({type(exc).__name__})")
+            self.refused(who, f"{event}: no answer ({type(exc).__name__}: {exc})")
             return None
         if not isinstance(ack, dict) or not ack.get("ok"):
             self.refused(who, f"{event}: {ack}")
