@@ -128,6 +128,8 @@ class Legit:
             if not ack.get("ok"):
                 self.refused(name, f"hang up {contact}: {ack}")
         except (Dropped, TimeoutError) as exc:
+            if seat.closing:  # the bench is stopping and signs its seats out: not the engine's doing
+                return
             self.refused(name, f"{contact}: no answer ({type(exc).__name__}: {exc})")
 
     # ---- citizens on web chat ------------------------------------------------------------------
@@ -313,6 +315,10 @@ async def _main(conn: Any, plan: dict[str, Any], capture: Any) -> None:
                 conn.send(("phase", legit.report(name), list(legit.losses)))
                 legit.losses.clear()
             else:
+                # Every seat is marked as leaving before any goes: a chat a leaving seat hands back
+                # is then offered to a seat that is leaving too, which is no loss.
+                for seat in legit.seats:
+                    seat.closing = True
                 for seat in legit.seats:
                     await seat.close()
                 for task in list(legit.tasks):
