@@ -14,7 +14,15 @@ from types import ModuleType
 
 # The order of installation: a feature may look up in ``ctx.deps`` what an earlier one provides
 # at install time, and what a later one provides only when it runs.
-FEATURES: tuple[str, ...] = ("acd", "ivr", "workorders", "agent_console", "channels", "scheduling")
+FEATURES: tuple[str, ...] = (
+    "acd",
+    "ivr",
+    "workorders",
+    "knowledge",
+    "agent_console",
+    "channels",
+    "scheduling",
+)
 
 
 def _parts(part: str) -> list[ModuleType]:

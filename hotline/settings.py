@@ -231,6 +231,7 @@ class Settings(BaseSettings):
     chat: dict[str, Any] = Field(default_factory=dict)
     console: dict[str, Any] = Field(default_factory=dict)
     scheduling: dict[str, Any] = Field(default_factory=dict)
+    knowledge: dict[str, Any] = Field(default_factory=dict)
 
     _toml_path: Path | None = None
 
