@@ -1,0 +1,63 @@
+"""Wires the knowledge base into the engine's app: the service, the API, a daily expiry watch."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from aiohttp import web
+
+from hotline import auth
+from hotline.context import AppContext
+from knowledge.http import SERVICE, add_routes
+from knowledge.openapi import OPENAPI as _DOC
+from knowledge.services import KnowledgeService
+from knowledge.settings import load_knowledge_settings
+from workorders.core.calendar import WorkCalendar
+
+logger = logging.getLogger(__name__)
+
+OPENAPI: dict[str, Any] = _DOC
+EXPIRE_EVERY_S = 3600.0
+
+
+def install(app: web.Application, ctx: AppContext) -> None:
+    deps = ctx.deps
+
+    def calendar() -> WorkCalendar:
+        # The work orders' calendar (package years, loaded notices, overrides) when they run;
+        # otherwise an empty one, on which the one-day rule is answered as provisional.
+        return deps.workorders.cal() if deps.workorders is not None else WorkCalendar()
+
+    service = KnowledgeService(ctx.engine, load_knowledge_settings(ctx.settings), calendar)
+    app[SERVICE] = service
+    auth.install(app, ctx)  # no-op when the app already did it
+    add_routes(app, service.settings.public_searches_per_minute, ctx.settings.security.trusted_proxies)
+    app.cleanup_ctx.append(_lifetime)
+
+
+async def _lifetime(app: web.Application) -> AsyncIterator[None]:
+    service = app[SERVICE]
+    await service.start()
+
+    async def expire() -> None:
+        while True:
+            try:
+                done = await service.expire_due()
+                if done:
+                    logger.info("knowledge entries expired", extra={"count": done})
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("knowledge expiry round failed")  # the next round tries again
+            await asyncio.sleep(EXPIRE_EVERY_S)
+
+    task = asyncio.create_task(expire(), name="knowledge-expire")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await service.close()
