@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import sqlite3
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 
 from knowledge.core.model import Attachment, Content, Entry, State
-from knowledge.core.query import Candidate, Terms, fts5_match, tsquery
+from knowledge.core.query import Candidate, Terms, fts5_match, prune, tsquery
 from knowledge.core.sanitize import plain_text
 from knowledge.segment import Segmenter
 
@@ -96,9 +97,11 @@ def columns(entry: Entry) -> dict[str, Any]:
 
 
 def index_texts(seg: Segmenter, content: Content) -> tuple[str, str]:
-    """(question tokens, answer + keywords + category tokens), space-joined."""
-    body = " ".join((plain_text(content.answer), " ".join(content.keywords), content.category.replace("/", " ")))
-    return seg.index_text(content.question), seg.index_text(body)
+    """(question + keywords tokens, answer + category + scope tokens), space-joined. The keywords are
+    a unit's own summary of the question, so they weigh like it."""
+    title = " ".join((content.question, *content.keywords))
+    body = " ".join((plain_text(content.answer), content.category.replace("/", " "), content.scope))
+    return seg.index_text(title), seg.index_text(body)
 
 
 def write_index(conn: Connection, pk: int, q: str, t: str) -> None:
@@ -169,11 +172,14 @@ class SqliteSearcher:
         self._conns: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self.pool = ThreadPoolExecutor(threads, thread_name_prefix="kb-search")
+        self._total, self._total_at = 0, -1e9
 
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             conn = sqlite3.connect(self.path, check_same_thread=False)
+            # The index's own term statistics: how many entries hold a term (for prune()).
+            conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.kb_vocab USING fts5vocab(main, kb_fts, 'row')")
             conn.execute("PRAGMA query_only = 1")
             conn.execute("PRAGMA busy_timeout = 5000")
             self._local.conn = conn
@@ -181,7 +187,20 @@ class SqliteSearcher:
                 self._conns.append(conn)
         return conn
 
+    def doc_counts(self, terms: Terms) -> tuple[dict[str, int], int]:
+        conn = self._conn()
+        flat = terms.flat
+        marks = ",".join("?" * len(flat))
+        df = dict(conn.execute(f"SELECT term, doc FROM temp.kb_vocab WHERE term IN ({marks})", flat).fetchall())
+        now = time.monotonic()
+        if now - self._total_at > 60:  # the entry count moves slowly; a minute-old one will do
+            self._total = conn.execute("SELECT count(*) FROM kb_entries").fetchone()[0]
+            self._total_at = now
+        return df, self._total
+
     def run(self, terms: Terms, audience: str, today: dt.date, n: int, question_weight: float) -> list[Candidate]:
+        df, total = self.doc_counts(terms)
+        terms = prune(terms, df, total)
         sql = sqlite_search_sql(audience, question_weight)
         args: list[Any] = [fts5_match(terms)]
         if audience == "public":
@@ -200,7 +219,9 @@ class SqliteSearcher:
 def sync_search(
     conn: Connection, terms: Terms, audience: str, today: dt.date, n: int, weight: float
 ) -> list[Candidate]:
-    """The same search on a SQLAlchemy connection (PostgreSQL, or SQLite without a file)."""
+    """The same search on a SQLAlchemy connection (PostgreSQL, or SQLite without a file). Term
+    statistics are not looked up here: single characters are left out of the query."""
+    terms = prune(terms, None, 0)
     if conn.dialect.name == "sqlite":
         sql = sqlite_search_sql(audience, weight)
         args: tuple[Any, ...] = (

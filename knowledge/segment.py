@@ -89,6 +89,8 @@ STOPWORDS = frozenset(
     ]
 )
 MAX_SUBWORD = 8
+# Characters in most questions: as single-character terms they only cost time.
+STOP_CHARS = frozenset("办理如何怎么什么可以的是在有人个一不了吗")
 
 
 class SynonymFileError(ValueError):
@@ -146,6 +148,10 @@ class Segmenter:
                 continue
             yield word
             n = len(word)
+            if n > 1 and not word.isascii():
+                for ch in word:
+                    if ch not in STOPWORDS and ch not in STOP_CHARS:
+                        yield ch
             if n > 2 and not word.isascii():
                 for size in range(2, min(n - 1, MAX_SUBWORD) + 1):
                     for i in range(n - size + 1):

@@ -52,6 +52,24 @@ def expand(
     return Terms(tuple(groups))
 
 
+def prune(
+    terms: Terms, df: Mapping[str, int] | None, total: int, char_share: float = 0.02, word_share: float = 0.05
+) -> Terms:
+    """Drop the terms too common to tell entries apart (they only make the search slow): a single
+    character in more than ``char_share`` of the entries (all of them when ``df`` is unknown), a
+    word in more than ``word_share``, unless nothing else would be left."""
+    char_max = max(50, int(total * char_share))
+    word_max = max(50, int(total * word_share))
+
+    def keep(t: str) -> bool:
+        if len(t) == 1:
+            return df is not None and df.get(t, 0) <= char_max
+        return df is None or df.get(t, 0) <= word_max
+
+    groups = tuple(g2 for g in terms.groups if (g2 := tuple(t for t in g if keep(t))))
+    return Terms(groups) if groups else Terms(tuple(g for g in terms.groups if len(g[0]) > 1)[:1])
+
+
 def fts5_match(terms: Terms) -> str:
     """``"医保" OR "医疗保险" OR "报销"``: any term matches, bm25 rewards documents with more."""
     return " OR ".join(f'"{t}"' for t in terms.flat)

@@ -11,8 +11,9 @@ from typing import Any
 from knowledge.core.model import Attachment, Content
 from knowledge.core.sanitize import safe_url, sanitize_html
 
-# A member unit's code: the same shape as the dispatch directory's (letters, digits, inner hyphens).
-UNIT_CODE = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$")
+# The owning unit: its code in the dispatch directory (what a unit account's ``unit`` holds, so
+# its users may edit it) or, from another system's export, its name (市医疗保障局: only admins edit).
+UNIT = re.compile(r"^[^\s/\\<>\x00-\x1f\x7f]{1,32}$")
 ENTRY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$")
 CITY = "city"
 LIMITS = {"question": 500, "answer": 20000, "category": 120, "scope": 60, "officer": 64, "policy_ref": 300}
@@ -101,8 +102,9 @@ def content_from(data: Mapping[str, Any], base: Content | None = None) -> Conten
     merged: dict[str, Any] = dict(base.as_dict()) if base is not None else {}
     merged.update({k: v for k, v in data.items() if k in Content.__dataclass_fields__})
     unit = merged.get("unit")
-    if not isinstance(unit, str) or not UNIT_CODE.match(unit):
-        raise InvalidEntry("unit", "须为成员单位编码（字母、数字、连字符）")
+    if not isinstance(unit, str) or not UNIT.match(unit.strip()):
+        raise InvalidEntry("unit", "须为成员单位编码或名称（1-32 字，不含空白与 / < >）")
+    unit = unit.strip()
     answer = merged.get("answer")
     if not isinstance(answer, str) or len(answer) > LIMITS["answer"] * 2:
         raise InvalidEntry("answer", f"须为不超过 {LIMITS['answer']} 字的文本")
