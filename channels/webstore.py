@@ -5,7 +5,8 @@ conversations concerned, insert the new ones, update the changed ones, insert th
 plain synchronous Core: ``hotline.storage.Transactions`` runs it in the database's own thread on
 SQLite and through ``run_sync`` elsewhere. Rules come from the conversation table
 (``core/conversation.py``); a seat's message to a conversation that is closed or missing is
-refused alone, never the batch.
+refused alone, never the batch. The statements themselves are ``channels/websql.py``'s: Core on
+PostgreSQL, the driver's own connection on SQLite.
 """
 
 from __future__ import annotations
@@ -14,50 +15,14 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, cast
 
-from sqlalchemy import Connection, Table, and_, bindparam, insert, or_, select, update
+from sqlalchemy import Connection
 
 from channels.core.conversation import next_state
-from channels.models import ChannelConversation, ChannelMessage
 from channels.sink import ConversationRef, MessageRef
+from channels.websql import Statements, statements
 from hotline import outbox
 
 LEFT_MESSAGE_ORDER = "web_message_order"  # outbox kind: the work order of a message left on the website
-CONV = cast(Table, ChannelConversation.__table__)
-MSG = cast(Table, ChannelMessage.__table__)
-# Built once: a statement built per batch costs more in SQLAlchemy than running it.
-_COLUMNS = select(
-    CONV.c.id, CONV.c.channel, CONV.c.citizen, CONV.c.state, CONV.c.seat, CONV.c.flags, CONV.c.last_citizen_at
-)
-_OPEN_WEB = and_(
-    CONV.c.channel == "webchat",
-    CONV.c.citizen.in_(bindparam("visitors", expanding=True)),
-    CONV.c.state != "closed",
-)
-_BY_ID = CONV.c.id.in_(bindparam("ids", expanding=True))
-_READ = {
-    (True, False): _COLUMNS.where(_OPEN_WEB).order_by(CONV.c.id),
-    (False, True): _COLUMNS.where(_BY_ID).order_by(CONV.c.id),
-    (True, True): _COLUMNS.where(or_(_OPEN_WEB, _BY_ID)).order_by(CONV.c.id),
-}
-_NEW_CONV = insert(CONV).returning(CONV.c.id, sort_by_parameter_order=True)
-# A citizen's message to an open conversation usually changes only its times.
-_TOUCH = (
-    update(CONV)
-    .where(CONV.c.id == bindparam("conv_id"))
-    .values(updated_at=bindparam("updated_at"), last_citizen_at=bindparam("last_citizen_at"))
-)
-_CHANGE = (
-    update(CONV)
-    .where(CONV.c.id == bindparam("conv_id"))
-    .values(
-        state=bindparam("state"),
-        seat=bindparam("seat"),
-        updated_at=bindparam("updated_at"),
-        last_citizen_at=bindparam("last_citizen_at"),
-        flags=bindparam("flags"),
-    )
-)
-_NEW_MSG = insert(MSG).returning(MSG.c.id, sort_by_parameter_order=True)
 
 
 @dataclass(frozen=True)
@@ -126,11 +91,6 @@ class _Conv:
     refs: int = field(default=0)  # messages of this batch that named it as new already
 
 
-_BY_KEY = select(
-    MSG.c.id, MSG.c.conversation_id, MSG.c.dedup_key, MSG.c.kind, MSG.c.body, MSG.c.at, MSG.c.status
-).where(MSG.c.dedup_key.in_(bindparam("keys", expanding=True)))
-_CONV_BY_ID = _COLUMNS.where(_BY_ID)
-
 StoredIn = tuple[ConversationRef, MessageRef]
 
 
@@ -142,26 +102,27 @@ def store(
     A message sent again under the same sender's id (a page or console whose acknowledgement was
     lost to a restart or a cut network sends it again) is not stored twice: its sender hears of
     the first one, marked ``repeat``, and nobody is told of it again."""
+    sql = statements(conn)
     keys = [k for k in (*(m.key for m in citizens), *(m.key for m in seats)) if k]
     if not keys:
-        return _store(conn, citizens, seats, now)
-    found = {row.dedup_key: row for row in conn.execute(_BY_KEY, {"keys": keys})}
+        return _store(conn, sql, citizens, seats, now)
+    found = {row.dedup_key: row for row in sql.by_keys(keys)}
     first: dict[str, int] = {}  # key -> index of its first message in this batch
     new_in = [i for i, m in enumerate(citizens) if _is_new(m.key, i, found, first)]
     first_out: dict[str, int] = {}
     new_out = [i for i, m in enumerate(seats) if _is_new(m.key, i, found, first_out)]
-    stored_in, stored_out = _store(conn, [citizens[i] for i in new_in], [seats[i] for i in new_out], now)
+    stored_in, stored_out = _store(conn, sql, [citizens[i] for i in new_in], [seats[i] for i in new_out], now)
     done_in = dict(zip(new_in, stored_in, strict=True))
     done_out = dict(zip(new_out, stored_out, strict=True))
     convs = {r.conversation_id for r in found.values() if r.conversation_id is not None}
-    current = {row.id: row for row in conn.execute(_CONV_BY_ID, {"ids": sorted(convs)})} if convs else {}
+    current = {row.id: row for row in sql.conversations((), sorted(convs))} if convs else {}
     out_in: list[StoredIn] = []
     for i, m in enumerate(citizens):
         if i in done_in:
             out_in.append(done_in[i])
         elif m.key in found:
             row = found[m.key]
-            c = current[row.conversation_id]
+            c = current[cast(int, row.conversation_id)]  # a chat message always has one
             conv = _conversation_ref(_Conv(c.id, c.channel, c.citizen, c.state, c.seat, dict(c.flags or {})), False)
             msg = MessageRef(row.id, "in", row.kind, True, row.kind != "leave_message", dict(row.body), row.at, True)
             out_in.append((conv, msg))
@@ -174,7 +135,7 @@ def store(
             out_out.append(done_out[i])
         elif s.key in found:
             row = found[s.key]
-            c = current[row.conversation_id]
+            c = current[cast(int, row.conversation_id)]  # a chat message always has one
             out_out.append(StoredReply(row.id, c.channel, c.citizen, row.status, row.at, repeat=True))
         else:
             again = done_out[first_out[str(s.key)]]
@@ -200,21 +161,17 @@ def _repeat_reply(reply: StoredReply) -> StoredReply:
 
 
 def _store(
-    conn: Connection, citizens: list[CitizenMessage], seats: list[SeatMessage], now: dt.datetime
+    conn: Connection, sql: Statements, citizens: list[CitizenMessage], seats: list[SeatMessage], now: dt.datetime
 ) -> tuple[list[StoredIn], list[StoredReply | Refused]]:
     visitors = sorted({m.visitor for m in citizens})
     ids = sorted({m.conversation_id for m in seats})
     by_id: dict[int, _Conv] = {}
     open_web: dict[str, _Conv] = {}
-    if visitors or ids:
-        read = _READ[bool(visitors), bool(ids)]
-        for row in conn.execute(read, {"visitors": visitors, "ids": ids}):
-            conv = _Conv(
-                row.id, row.channel, row.citizen, row.state, row.seat, dict(row.flags or {}), row.last_citizen_at
-            )
-            by_id[conv.id] = conv
-            if conv.channel == "webchat" and conv.state != "closed":
-                open_web[conv.citizen] = conv  # the newest open one, as ids grow
+    for row in sql.conversations(visitors, ids):
+        conv = _Conv(row.id, row.channel, row.citizen, row.state, row.seat, dict(row.flags or {}), row.last_citizen_at)
+        by_id[conv.id] = conv
+        if conv.channel == "webchat" and conv.state != "closed":
+            open_web[conv.citizen] = conv  # the newest open one, as ids grow
     # Citizens' messages: into the open conversation, or a new one.
     placed: list[_Conv] = []
     fresh: list[_Conv] = []
@@ -272,12 +229,11 @@ def _store(
             }
             for c in fresh
         ]
-        for conv, new_id in zip(fresh, conn.execute(_NEW_CONV, rows).scalars(), strict=True):
+        for conv, new_id in zip(fresh, sql.insert_conversations(rows), strict=True):
             conv.id = new_id
     changed = [c for c in by_id.values() if c.changed]
     if changed:
-        conn.execute(
-            _CHANGE,
+        sql.change_conversations(
             [
                 {
                     "conv_id": c.id,
@@ -292,10 +248,10 @@ def _store(
         )
     touched = [c for c in by_id.values() if c.wrote and not c.changed]
     if touched:
-        conn.execute(_TOUCH, [{"conv_id": c.id, "updated_at": now, "last_citizen_at": now} for c in touched])
+        sql.touch_conversations([{"conv_id": c.id, "updated_at": now, "last_citizen_at": now} for c in touched])
     messages = [_citizen_row(m, conv, now) for m, conv in zip(citizens, placed, strict=True)]
     messages += [_seat_row(r[0], r[1], now) for r in replies if not isinstance(r, Refused)]
-    new_ids = list(conn.execute(_NEW_MSG, messages).scalars()) if messages else []
+    new_ids = sql.insert_messages(messages)
     stored_in: list[tuple[ConversationRef, MessageRef]] = []
     for m, conv, message_id in zip(citizens, placed, new_ids, strict=False):
         first = conv.new and conv.refs == 0

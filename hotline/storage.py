@@ -198,7 +198,10 @@ def _sqlite_manual_begin(dbapi_conn: Any, _record: Any) -> None:
 
 
 def _sqlite_begin_immediate(conn: Connection) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    # Straight to the driver: through ``exec_driver_sql`` this one statement cost a tenth of a batch.
+    raw = conn.connection.dbapi_connection
+    assert raw is not None
+    raw.execute("BEGIN IMMEDIATE")
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

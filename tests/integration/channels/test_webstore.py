@@ -115,3 +115,35 @@ async def test_a_reply_leaves_the_citizens_last_message_time_as_it_was(migrated_
         assert row.last_citizen_at is not None and row.last_citizen_at.replace(tzinfo=dt.UTC) == T0
     finally:
         db.close()
+
+
+async def test_values_read_back_as_written_and_a_large_batch_keeps_every_message_with_its_visitor(
+    migrated_engine,
+) -> None:
+    """SQLite's batch speaks to the driver itself (channels/websql.py): what it writes must read back
+    through the ORM exactly, and ids must line up with rows across the statements a batch is cut in."""
+    db = Transactions(migrated_engine)
+    at = T0 + dt.timedelta(microseconds=123_456)
+    try:
+        body = {"text": "路灯坏了，已经三天", "nested": {"列表": [1, 2.5, None, True]}}
+        ((first, msg),), _ = await batch(db, [CitizenMessage("v7", "", "text", body, sent_as="p-1")], [], at)
+        ((again_conv, again),), _ = await batch(
+            db, [CitizenMessage("v7", "", "text", {"text": "x"}, sent_as="p-1")], [], T0
+        )
+        assert (again.id, again.repeat, again.body, again.at.replace(tzinfo=dt.UTC)) == (msg.id, True, body, at)
+        assert again_conv.id == first.id and not again_conv.new
+        async with make_sessionmaker(migrated_engine)() as s:
+            row = await s.get(ChannelMessage, msg.id)
+        assert row is not None and row.body == body and row.supported is True
+        assert row.at.replace(tzinfo=dt.UTC) == at and row.dedup_key == "web:v7:p-1"
+        many = [CitizenMessage(f"w{n % 1300}", "", "text", {"text": f"第{n}条"}) for n in range(2600)]
+        stored, _ = await batch(db, many, [], T0)
+        assert len({m.id for _, m in stored}) == 2600 and len({c.id for c, _ in stored}) == 1300
+        async with make_sessionmaker(migrated_engine)() as s:
+            rows = (await s.execute(select(ChannelMessage).where(ChannelMessage.citizen.like("w%")))).scalars().all()
+        by_id = {r.id: r for r in rows}
+        for (c, m), sent in zip(stored, many, strict=True):
+            assert by_id[m.id].citizen == sent.visitor and by_id[m.id].body == sent.body
+            assert by_id[m.id].conversation_id == c.id
+    finally:
+        db.close()
