@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
+import importlib.util
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -20,8 +22,34 @@ from workorders.core.calendar import WorkCalendar
 
 logger = logging.getLogger(__name__)
 
-OPENAPI: dict[str, Any] = _DOC
 EXPIRE_EVERY_S = 3600.0
+# The knowledge base's further parts, each a module with ``install(app, ctx, service)`` and
+# optionally ``OPENAPI`` (its paths): hotline queries and corrections, the public page and WeChat's
+# answers. A part that is missing is skipped.
+PARTS = ("requests", "public", "wechat_answer")
+
+
+def _parts() -> list[Any]:
+    return [
+        importlib.import_module(f"knowledge.{name}")
+        for name in PARTS
+        if importlib.util.find_spec(f"knowledge.{name}") is not None
+    ]
+
+
+def _openapi() -> dict[str, Any]:
+    doc = {**_DOC, "paths": dict(_DOC.get("paths", {}))}
+    components = {key: dict(value) for key, value in _DOC.get("components", {}).items()}
+    for part in _parts():
+        extra = getattr(part, "OPENAPI", {})
+        doc["paths"].update(extra.get("paths", {}))
+        for key, value in extra.get("components", {}).items():
+            components.setdefault(key, {}).update(value)
+    doc["components"] = components
+    return doc
+
+
+OPENAPI: dict[str, Any] = _openapi()
 
 
 def install(app: web.Application, ctx: AppContext) -> None:
@@ -36,6 +64,8 @@ def install(app: web.Application, ctx: AppContext) -> None:
     app[SERVICE] = service
     auth.install(app, ctx)  # no-op when the app already did it
     add_routes(app, service.settings.public_searches_per_minute, ctx.settings.security.trusted_proxies)
+    for part in _parts():
+        part.install(app, ctx, service)
     app.cleanup_ctx.append(_lifetime)
 
 
