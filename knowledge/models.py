@@ -67,4 +67,6 @@ class KbVersion(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     fields: Mapped[dict[str, Any]] = mapped_column(default=dict)
     data: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
 import knowledge.requests_models  # noqa: E402,F401  (the requests' tables, migration 0013)
