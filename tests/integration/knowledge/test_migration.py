@@ -34,7 +34,7 @@ async def test_migration_matches_the_models_has_the_right_index_and_downgrades_c
             assert "kb_search" in names and "kb_fts" not in names
     finally:
         await engine.dispose()
-    await downgrade(db_url, "knowledge@-1")
+    await downgrade(db_url, "knowledge@-2")  # 0013 (requests) sits on 0012
     engine = make_engine(db_url)
     try:
         async with engine.connect() as conn:
