@@ -24,6 +24,8 @@ class KnowledgeSettings(BaseSettings):
     public_searches_per_minute: int = Field(default=30, ge=1, description="anonymous searches per address per minute")
     import_max_bytes: int = Field(default=50 * 1024 * 1024, gt=0, description="largest import over HTTP")
     search_threads: int = Field(default=2, ge=1, le=16, description="SQLite: reader threads for searches")
+    query_working_days: float = Field(default=1.0, gt=0, le=30, description="a unit answers a seat's question within")
+    correction_working_days: float = Field(default=1.0, gt=0, le=30, description="a unit corrects a flagged entry in")
 
 
 def load_knowledge_settings(settings: Settings | None = None, **overrides: Any) -> KnowledgeSettings:
