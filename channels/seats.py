@@ -26,7 +26,7 @@ from channels.core.response import (
     UnknownConversation,
 )
 from channels.models import ChannelConversation, ChannelMessage
-from channels.sink import ContactSink, ConversationChange, OpenChat
+from channels.sink import SELF_SERVED, ContactSink, ConversationChange, OpenChat
 from channels.store import timestamp, utc
 from channels.webstore import Refused, SeatMessage
 from channels.wechat_api import NotConfigured, OutsideWindow, TooManyMessages, WeChatApi, WeChatApiError
@@ -130,6 +130,8 @@ class SeatActions:
             ).all()
             chats = []
             for conv, wrote in rows:
+                if SELF_SERVED in conv.flags:
+                    continue  # answered before the queue: no seat asked for
                 menu = conv.flags.get("menu")
                 chats.append(
                     OpenChat(

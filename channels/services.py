@@ -12,7 +12,7 @@ import contextlib
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -37,7 +37,15 @@ from channels.media import store_media
 from channels.models import ChannelConversation, ChannelMedia, ChannelMessage
 from channels.seats import SeatActions, WebOut
 from channels.settings import ChannelSettings
-from channels.sink import ContactSink, ConversationChange, ConversationRef, MessageRef
+from channels.sink import (
+    SELF_SERVED,
+    SELF_SERVED_TO,
+    BeforeQueue,
+    ContactSink,
+    ConversationChange,
+    ConversationRef,
+    MessageRef,
+)
 from channels.store import SNAP_ORDER, Stored, store_batch, timestamp, utc
 from channels.webchat import WebChatInbound
 from channels.webstore import LEFT_MESSAGE_ORDER
@@ -122,6 +130,8 @@ class ChannelService(SeatActions, WebChatInbound):
         self._forgot_at = clock()
         self._retry_next = clock() + RETRY_EVERY_S  # the first look also finds replies a stop cut off
         self._retrying: asyncio.Task[None] | None = None
+        self.before_queue: BeforeQueue | None = None
+        self._before_queue: set[int] = set()  # conversations answered, or being asked, before the queue
 
     # ---- inbound -------------------------------------------------------------------------
 
@@ -177,9 +187,10 @@ class ChannelService(SeatActions, WebChatInbound):
                 # be a duplicate, so this is the message's only way to the ACD).
                 conv_ref, msg_ref, draft, reopened = outcome
                 await self.dedup.remember(msg.dedup_key)
-                if conv_ref is not None and msg.asks_seat:
+                pre = self._may_pre_route(conv_ref, msg)
+                if conv_ref is not None and msg.asks_seat and not pre:
                     self.tracker.handle(CitizenWrote(str(conv_ref.id), msg.create_time))
-                self._jobs.put_nowait(partial(self._after_inbound, conv_ref, msg_ref, msg, draft, reopened))
+                self._jobs.put_nowait(partial(self._after_inbound, conv_ref, msg_ref, msg, draft, reopened, pre))
                 if not fut.done():
                     fut.set_result(Received("stored", msg_ref.id, conv_ref.id if conv_ref else None))
 
@@ -215,7 +226,15 @@ class ChannelService(SeatActions, WebChatInbound):
         msg: InboundMessage,
         draft: dict[str, Any] | None,
         reopened: bool,
+        pre: bool = False,
     ) -> None:
+        if conv is not None and pre:
+            routed = await self._pre_route(conv, msg_ref)
+            if routed is None:
+                return  # answered: no seat asked for, the real-time clock not started
+            conv = routed
+            # The real-time clock starts here, when a seat is asked for.
+            self.tracker.handle(CitizenWrote(str(conv.id), msg.create_time))
         if conv is not None:
             await self.sink.contact_message(conv, msg_ref)
         # Media first: a 随手拍 order created just below attaches the photo that came with this push.
@@ -226,6 +245,71 @@ class ChannelService(SeatActions, WebChatInbound):
             await self.outbox.carry_out()  # its work order (an outbox row of the same commit)
         if reopened and conv is not None:
             await self.resend_held(conv.id)
+
+    def _may_pre_route(self, conv: ConversationRef | None, msg: InboundMessage) -> bool:
+        """Whether ``before_queue`` is asked about this message: one asking for a seat, in a WeChat
+        conversation not yet queued for one (new, or answered before the queue so far)."""
+        if self.before_queue is None or conv is None or conv.channel != "wechat" or not msg.asks_seat:
+            return False
+        if conv.new or conv.id in self._before_queue or SELF_SERVED in conv.flags:
+            self._before_queue.add(conv.id)  # a later message waits for this one's answer
+            return True
+        return False
+
+    async def _pre_route(self, conv: ConversationRef, msg_ref: MessageRef) -> ConversationRef | None:
+        """None when ``before_queue`` answered the message; otherwise the conversation to queue, as a
+        new contact when earlier messages were answered before the queue (the hand-over)."""
+        if conv.id not in self._before_queue or self.before_queue is None:
+            return conv  # an earlier message of it went to a seat meanwhile
+        reply = None
+        try:
+            reply = await self.before_queue(conv, msg_ref)
+        except Exception:
+            logger.exception("before_queue failed; the message goes to a seat", extra={"conversation": conv.id})
+        if reply and await self._answer_before_queue(conv, reply):
+            return None
+        self._before_queue.discard(conv.id)
+        if conv.new:
+            return conv
+        async with self._wlock, self.sessions() as s, s.begin():
+            row = await s.get(ChannelConversation, conv.id)
+            if row is not None and SELF_SERVED in row.flags:
+                flags = {k: v for k, v in row.flags.items() if k != SELF_SERVED}
+                row.flags = {**flags, SELF_SERVED_TO: row.flags[SELF_SERVED]}
+        return replace(conv, new=True)
+
+    async def _answer_before_queue(self, conv: ConversationRef, text: str) -> bool:
+        """Send ``text`` as the conversation's answer before the queue, through the same delivery as
+        seats' replies, stored as an outgoing message of no seat. Not delivered (WeChat refused or
+        is down): kept as failed, and the message goes to a seat instead."""
+        now = utc(self.clock())
+        body = {"text": text, "seat": "", "auto": True}
+        async with self._wlock, self.sessions() as s, s.begin():
+            row = ChannelMessage(
+                conversation_id=conv.id,
+                channel=conv.channel,
+                citizen=conv.citizen,
+                direction="out",
+                kind="text",
+                status="sending",
+                body=body,
+                at=now,
+                stored_at=now,
+            )
+            s.add(row)
+            await s.flush()
+            message_id = row.id
+        status, detail = await self._deliver(conv.citizen, "text", body)
+        async with self._wlock, self.sessions() as s, s.begin():
+            msg_row = await s.get(ChannelMessage, message_id)
+            conv_row = await s.get(ChannelConversation, conv.id)
+            if msg_row is not None:
+                msg_row.status = "sent" if status == "sent" else "failed"
+                msg_row.body = {**body, "detail": detail} if detail else body
+            if conv_row is not None and status == "sent":
+                conv_row.flags = {**conv_row.flags, SELF_SERVED: message_id}
+                conv_row.updated_at = utc(self.clock())
+        return status == "sent"
 
     async def _snap_order(self, contact_id: str, payload: dict[str, Any]) -> None:
         """The outbox's 随手拍 row: open a work order in 受理 for the case, once. Without the
@@ -423,8 +507,12 @@ class ChannelService(SeatActions, WebChatInbound):
                     .order_by(ChannelMessage.id)
                 )
             ).scalars()
+            # Answered before the queue: no seat asked for (yet), or only from the hand-over on.
+            skip = {c.id: int(c.flags.get(SELF_SERVED) or c.flags.get(SELF_SERVED_TO) or 0) for c in convs}
             for row in rows:
                 key = str(row.conversation_id)
+                if row.id <= skip.get(row.conversation_id or 0, 0):
+                    continue
                 if row.direction == "in" and not row.kind.startswith("event:"):
                     self.tracker.handle(CitizenWrote(key, timestamp(row.at)))
                 elif row.direction == "out" and row.status == "sent":

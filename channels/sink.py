@@ -80,6 +80,18 @@ class ContactSink(Protocol):
         """A state the console shows: 48-hour window closed, flagged late, offered elsewhere..."""
 
 
+SELF_SERVED = "self_service"  # flag: answered before the queue; value: the last answer's message id
+SELF_SERVED_TO = "self_served_to"  # flag after the hand-over: messages up to this id were no seat's
+
+
+class BeforeQueue(Protocol):
+    """Pre-routing: a part that may answer a WeChat citizen's message before any seat is asked for
+    (the knowledge base's automatic answers). Asked only while the conversation has not been queued
+    for a seat; returns the reply's text to answer, None to let the message go to a seat."""
+
+    async def __call__(self, conversation: ConversationRef, message: MessageRef) -> str | None: ...
+
+
 Notification = tuple[ConversationRef, MessageRef] | ConversationChange
 Subscriber = Callable[[Notification], Awaitable[None]]
 
