@@ -357,6 +357,12 @@ class SeatActions:
             await signal(conversation, "read", {"up_to": e.up_to})
         return {"contact_id": e.contact_id, "read": count}
 
+    async def kb_suggest_order(self, seat: str, e: schemas.KbSuggestOrder) -> dict[str, Any]:
+        """Knowledge answers for the work order the seat is writing (rate-limited per seat)."""
+        if self.c.kb is None:
+            raise ConsoleError("知识库未启用")
+        return await self.c.kb.order(seat, e)
+
     async def sip(self, seat: str, _e: schemas.In) -> dict[str, Any]:
         creds = self.c.sip(seat)
         if creds is None:

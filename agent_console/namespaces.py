@@ -102,6 +102,7 @@ class AgentNamespace(_Base):
         "chat_typing": (schemas.OnContact, "chat_typing"),
         "chat_image": (schemas.ChatImage, "chat_image"),
         "chat_read": (schemas.ChatRead, "chat_read"),
+        "kb_suggest_order": (schemas.KbSuggestOrder, "kb_suggest_order"),
     }
 
     def __init__(self, console: ConsoleService, auth: SocketAuth) -> None:

@@ -10,15 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.util
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import socketio
 from aiohttp import web
 
 from agent_console.access import SocketAuth
+from agent_console.kb import EMERGENCY_TOPIC, KbSuggestions, relay_emergency
 from agent_console.namespaces import AgentNamespace, SupervisorNamespace
 from agent_console.services import ConsoleService
 from agent_console.settings import ConsoleSettings, load_console_settings
@@ -27,6 +29,9 @@ from hotline import auth
 from hotline.bus import TO_SEAT, TO_SUPERVISORS, Bus
 from hotline.context import AppContext
 from hotline.dbhealth import log_failure
+
+if TYPE_CHECKING:
+    from knowledge.services import KnowledgeService
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +97,32 @@ async def _vendor(_request: web.Request) -> web.StreamResponse:
     return web.FileResponse(VENDOR, headers={"Cache-Control": "no-cache"})
 
 
+def _knowledge(app: web.Application, ctx: AppContext) -> KnowledgeService | None:
+    """The knowledge base when it runs: from ``ctx.deps``, else (until the knowledge plugin sets
+    ``deps.knowledge``) from its typed app key."""
+    if ctx.deps.knowledge is not None:
+        return ctx.deps.knowledge
+    if importlib.util.find_spec("knowledge") is None:
+        return None
+    from knowledge.http import SERVICE
+
+    return app.get(SERVICE)
+
+
+def _flags(app: web.Application) -> Callable[[list[str]], Awaitable[set[str]]]:
+    """Which entries have an open correction (the knowledge base's requests part, when it runs)."""
+
+    async def flagged(ids: list[str]) -> set[str]:
+        if importlib.util.find_spec("knowledge.requests") is None:
+            return set()
+        from knowledge.requests import REQUESTS
+
+        requests = app.get(REQUESTS)
+        return set(await requests.open_flags(ids)) if requests is not None else set()
+
+    return flagged
+
+
 def install(app: web.Application, ctx: AppContext, settings: ConsoleSettings | None = None) -> None:
     settings = settings or load_console_settings()
     acd = ctx.deps.acd
@@ -112,11 +143,19 @@ def install(app: web.Application, ctx: AppContext, settings: ConsoleSettings | N
     app[SIO] = sio
     app[CONSOLE] = console
     ctx.deps.console = console
+    kb = console.kb = KbSuggestions(console, lambda: _knowledge(app, ctx), settings, _flags(app))
+
+    async def on_emergency(_topic: str, payload: dict[str, Any]) -> None:
+        await relay_emergency(console, payload)
+
     unsubscribe = [
         bus.subscribe("seat", console.on_seat_topic),
         bus.subscribe("supervisor.seat", supervision.on_seat_topic),
         bus.subscribe(TO_SEAT, console.on_to_seat),
+        # after the console's own handler: a chat message is emitted before its suggestions are sought
+        bus.subscribe(TO_SEAT, kb.on_to_seat),
         bus.subscribe(TO_SUPERVISORS, console.on_to_supervisors),
+        bus.subscribe(EMERGENCY_TOPIC, on_emergency),
     ]
 
     async def end_sessions() -> None:
@@ -150,6 +189,7 @@ def install(app: web.Application, ctx: AppContext, settings: ConsoleSettings | N
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+        await kb.stop()
         await console.stop()
 
     app.cleanup_ctx.append(lifecycle)

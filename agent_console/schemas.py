@@ -87,6 +87,13 @@ class CreateWorkOrder(OnContact):
     cid: str | None = Field(None, pattern=r"^[A-Za-z0-9_-]{8,64}$")
 
 
+class KbSuggestOrder(In):
+    """The work order being written, for knowledge suggestions (searched cut to 200 characters)."""
+
+    title: str = Field("", max_length=200)
+    content: str = Field("", max_length=20000)
+
+
 # ---- supervisor ---------------------------------------------------------------------------------
 SeatId = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.@-]+$")
 

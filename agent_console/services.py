@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from agent_console.kb import KbSuggestions
     from hotline.context import Deps
 
 import asyncio
@@ -101,6 +102,7 @@ class ConsoleService:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._wake = asyncio.Event()
         self._timer: asyncio.Task[None] | None = None
+        self.kb: KbSuggestions | None = None  # knowledge suggestions, when the knowledge base runs
 
     # ---- plumbing --------------------------------------------------------------------------
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:

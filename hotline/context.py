@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from channels.sink import QueueContactSink
     from channels.visitor import VisitorNamespace
     from ivr.service import IvrService
+    from knowledge.services import KnowledgeService
     from scheduling.services import SchedulingService
     from workorders.services import WorkOrderService
 
@@ -65,6 +66,7 @@ class Deps:
     console: ConsoleService | None = None
     webchat: VisitorNamespace | None = None
     scheduling: SchedulingService | None = None
+    knowledge: KnowledgeService | None = None  # search and entries, for the consoles and the channels
 
 
 @dataclass

@@ -118,8 +118,10 @@ class Client:
         self.ns = ns
         self.sio = socketio.AsyncClient(reconnection=False)
         self.events: dict[str, asyncio.Queue[Any]] = collections.defaultdict(asyncio.Queue)
+        self.seen: list[str] = []  # every event's name in the order received
 
         async def catch_all(event: str, data: Any = None) -> None:
+            self.seen.append(event)
             self.events[event].put_nowait(data)
 
         self.sio.on("*", catch_all, namespace=ns)
@@ -165,9 +167,11 @@ async def start_engine(
     redis_url: str = "",
     channels: Any = None,
     workorders: bool = False,
+    knowledge: bool = False,
 ) -> Engine:
     """``channels``: ChannelSettings to install the internet channels (web chat, WeChat) with the
-    ACD's real chat bridge; ``workorders``: install the work-order feature too."""
+    ACD's real chat bridge; ``workorders``: install the work-order feature too; ``knowledge``: the
+    knowledge base (installed before the console, as in ``hotline.features``)."""
     url = f"sqlite+aiosqlite:///{tmp_path / 'hotline.db'}"
     await _fresh_db(tmp_path / "hotline.db")
     engine = make_engine(url)
@@ -190,6 +194,10 @@ async def start_engine(
 
     app.cleanup_ctx.append(acd_lifecycle)
     socket_server(app, ctx)  # as the composition root builds it
+    if knowledge:
+        from knowledge import plugin as knowledge_plugin
+
+        knowledge_plugin.install(app, ctx)
     console_plugin.install(app, ctx, console or ConsoleSettings(grace_s=0.6, board_every_s=0.2))
     executor = Executor()
     acd.register("voice", executor)
