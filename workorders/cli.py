@@ -22,6 +22,9 @@ from workorders.core.calendar import CalendarError, YearNotCovered
 
 logger = logging.getLogger(__name__)
 
+# Other features' figures for the same period: ``section(start, end, unit) -> (key, data, lines)``,
+# added to the JSON under ``key`` and printed after the work orders' (knowledge adds its units').
+KPI_SECTIONS: list[Any] = []
 FIELDS = (
     "dispatched_at",
     "sign_by",
@@ -178,6 +181,8 @@ def _kpi(args: argparse.Namespace) -> int:
         repeat_match_address=args.repeat_by_address,
     )
     rep = _db(lambda svc: kpi_report(svc, start, end, args.unit, options))
+    extra = [section(start, end, args.unit) for section in KPI_SECTIONS]
+    rep.update({key: data for key, data, _ in extra})
     if args.json:
         print(json.dumps(rep, ensure_ascii=False))
         return 0
@@ -186,6 +191,8 @@ def _kpi(args: argparse.Namespace) -> int:
         pct = "n/a" if r["percent"] is None else f"{r['percent']:.2f}%"
         print(f"{name:>20}: {pct:>8}  ({r['numerator']}/{r['denominator']})")
     print("options: " + ", ".join(f"{k}={v}" for k, v in rep["options"].items()))
+    for _key, _data, lines in extra:
+        print("\n".join(lines))
     return 0
 
 

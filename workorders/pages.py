@@ -25,6 +25,9 @@ NAMES = {
     "resolution": "实际解决率",
     "repeat_rate": "重复来电率",
 }
+# Other features' figures for the same period and unit, rendered under the chart (HTML, escaped
+# by the section): ``async section(start, end, unit) -> str``; knowledge adds its units' table.
+KPI_SECTIONS = web.AppKey("workorders_kpi_sections", list)
 SECURITY_HEADERS = {
     "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:",
     "X-Content-Type-Options": "nosniff",
@@ -89,6 +92,8 @@ async def kpi_page(request: web.Request) -> web.Response:
         body = bar_chart(rep["kpis"], rep["targets"])
         opts = "；".join(f"{html.escape(k)} = {html.escape(str(v))}" for k, v in rep["options"].items())
         body += f"<p class=opts>口径：{opts}；统计时点 {html.escape(rep['as_of'])}；红线为目标值。</p>"
+        for section in request.app.get(KPI_SECTIONS, []):
+            body += await section(start, end, unit)
     except ValueError as exc:
         error = f"<p class=err>{html.escape(str(exc))}</p>"
     e = html.escape
@@ -108,3 +113,4 @@ def add_pages(app: web.Application) -> None:
     app.router.add_get("/workorders/", index)
     app.router.add_get("/workorders/app.js", script)
     app.router.add_get("/workorders/kpi", kpi_page)
+    app[KPI_SECTIONS] = []
