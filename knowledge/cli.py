@@ -37,6 +37,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     s.add_argument("--limit", type=int, default=5)
     s.add_argument("--json", action="store_true", help='last line: {"results": [...]}')
     s.set_defaults(func=_search)
+    from knowledge.requests_kpi import register_cli
+
+    register_cli()  # the units' knowledge figures in `hotline kpi`
 
 
 def _run(work: Callable[[Any], Awaitable[T]]) -> T:
