@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,8 +28,17 @@ E = KbEntry.__table__
 MAX_IDS = 50
 CITY_SCOPES = ("city", "如皋市")  # the city-wide scope as entries name it (an import uses the city's name)
 SERVICE = web.AppKey("knowledge_public_service", KnowledgeService)
-LIMITER = web.AppKey("knowledge_public_pages_limiter", RateLimiter)
-TRUSTED = web.AppKey("knowledge_public_trusted", tuple)
+
+
+@dataclass(frozen=True)
+class Limit:
+    """The page's routes' rate per address, and the proxies whose forwarded address is believed."""
+
+    limiter: RateLimiter
+    trusted: tuple[Any, ...]
+
+
+LIMIT = web.AppKey("knowledge_public_pages_limit", Limit)
 
 # Only the page's own script and style; answers are rebuilt from an allow-list in the page, never
 # written as HTML, so even an unsanitised row could not run anything.
@@ -83,8 +93,9 @@ OPENAPI: dict[str, Any] = {
 
 
 def _limited(request: web.Request) -> None:
-    where = client_address(request.remote or "", request.headers, request.app[TRUSTED])
-    wait = request.app[LIMITER].take(where)
+    limit = request.app[LIMIT]
+    where = client_address(request.remote or "", request.headers, limit.trusted)
+    wait = limit.limiter.take(where)
     if wait > 0:
         refuse("http", "kb_public_rate", remote=where)
         raise web.HTTPTooManyRequests(
@@ -136,8 +147,8 @@ async def _to_page(_request: web.Request) -> web.StreamResponse:
 def install(app: web.Application, ctx: AppContext, service: KnowledgeService) -> None:
     # A search on the page reads its answers once: twice the search rate leaves room for that and
     # the district list.
-    app[LIMITER] = RateLimiter(2 * service.settings.public_searches_per_minute, 60.0)
-    app[TRUSTED] = tuple(networks(ctx.settings.security.trusted_proxies))
+    limiter = RateLimiter(2 * service.settings.public_searches_per_minute, 60.0)
+    app[LIMIT] = Limit(limiter, networks(ctx.settings.security.trusted_proxies))
     app[SERVICE] = service
     r = app.router
     r.add_get("/kb", _to_page)
