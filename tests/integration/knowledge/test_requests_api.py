@@ -28,7 +28,9 @@ def later(kb, **delta) -> None:
 
 
 async def test_a_seat_asks_a_unit_which_answers_within_one_working_day(kb):
-    status, q = await kb.call("seat1", "POST", "/api/kb/queries", json={"question": "灵活就业社保怎么交", "unit": "hrss"})
+    status, q = await kb.call(
+        "seat1", "POST", "/api/kb/queries", json={"question": "灵活就业社保怎么交", "unit": "hrss"}
+    )
     assert status == 201 and q["state"] == "open"
     assert q["due_at"] == dt.datetime(2026, 3, 11, 10, 0, tzinfo=TZ).isoformat()
     # The unit sees it; another unit neither sees it nor may answer it.
@@ -223,3 +225,17 @@ async def test_entries_expiring_within_30_days_are_counted(kb):
 
 def _entry():
     return {"question": "新政策", "answer": "内容", "category": "社会保障", "unit": "hrss"}
+
+
+async def test_the_kpi_report_reaches_hotline_kpi_and_the_page_as_an_escaped_table(kb):
+    from knowledge.requests_kpi import cli_section, register_cli, rows_text, table_html
+    from workorders.cli import KPI_SECTIONS
+
+    register_cli()
+    register_cli()
+    assert KPI_SECTIONS.count(cli_section) == 1
+    await kb.service.import_lines([line("x-1", "q", unit="A&B")], Actor("admin1", "admin"))
+    _, rep = await kb.call("sup1", "GET", "/api/kb/kpi?from=2026-03-01&to=2026-03-31")
+    page = table_html(rep)
+    assert "<td>A&amp;B</td>" in page and "A&B" not in page and "政务信息响应率" in page
+    assert any(t.strip().startswith("A&B: 上传 1") for t in rows_text(rep))

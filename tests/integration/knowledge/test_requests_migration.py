@@ -31,7 +31,7 @@ async def _names_and_diff(db_url):  # type: ignore[no-untyped-def]
 async def test_migration_0013_matches_the_models_and_downgrades_to_0012(db_url):
     await upgrade(db_url)
     names, ours = await _names_and_diff(db_url)
-    assert TABLES <= names
+    assert names >= TABLES
     assert ours == []
     await downgrade(db_url, "0012")
     names, _ = await _names_and_diff(db_url)
