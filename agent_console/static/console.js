@@ -27,6 +27,7 @@ async function connected() {
   if (!snap.ok) { H.toast(snap.error, true); return; }
   applySnapshot(snap);
   refreshToday();
+  KB.loadEmergency();
 }
 
 function applySnapshot(snap) {
@@ -129,6 +130,7 @@ async function refreshChat() {
   const cid = S.current;
   H.$("chat-box").hidden = !isChat(cid);
   for (const node of document.querySelectorAll(".voice-only")) node.hidden = isChat(cid);
+  KB.showSuggest(isChat(cid) ? cid : null);
   if (!isChat(cid)) return;
   const ack = await H.ask(S.socket, "chat_history", { contact_id: cid });
   if (!ack.ok || S.current !== cid) return;
@@ -356,6 +358,8 @@ function start() {
       },
       context: (c) => { S.contexts.set(c.contact_id, c); renderContext(); },
       chat_message: chatPushed,
+      kb_suggest: KB.suggested,
+      kb_emergency: KB.onEmergency,
       chat_flag: (f) => H.toast("会话 " + f.contact_id + "：" + f.label, f.change === "late" || f.change === "offer_elsewhere"),
       chat_typing: (d) => {
         if (d.contact_id !== S.current) return;
@@ -371,6 +375,7 @@ function start() {
       },
     },
   });
+  KB.wire(S.socket, () => S.current);
   window.__console = S;
   setInterval(() => {
     tickOffer();

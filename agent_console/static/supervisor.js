@@ -29,6 +29,7 @@ async function connected() {
   renderSeats();
   renderQueues(board.queues);
   renderChart(board.series, board.interval_s);
+  KB.loadEmergency();
   H.$("by-state").textContent = Object.entries(board.by_state)
     .filter(([k]) => k !== "logged_out").map(([k, v]) => (H.STATE[k] || k) + " " + v).join(" · ");
 }
@@ -154,6 +155,7 @@ function start() {
       seat: (row) => putSeat(row, true),
       queues: (q) => renderQueues(q.queues),
       chat_flag: (f) => H.toast("会话 " + f.contact_id + (f.seat ? "（座席 " + f.seat + "）" : "") + "：" + f.label, true),
+      kb_emergency: KB.onEmergency,
     },
   });
   window.__board = B;

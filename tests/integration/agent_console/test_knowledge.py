@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from prometheus_client import REGISTRY
 
@@ -211,3 +212,28 @@ async def test_an_emergency_list_reaches_every_seat_and_supervisor_console_until
     await bus.publish("kb.emergency", {"action": "published"})
     await asyncio.sleep(0.3)
     assert all(c.events["kb_emergency"].empty() for c in (seat, idle, boss))
+
+
+async def test_an_entry_under_correction_is_suggested_with_its_warning_and_a_published_list_reaches_seats(
+    kb_engine: Engine,
+) -> None:
+    """With the knowledge base's own requests API: a seat's 纠错 marks the entry ``flagged`` in the
+    suggestions; an emergency list published over HTTP arrives on the seat's console."""
+    e = kb_engine
+    seat = await ready_seat(e, "1001")
+    await e.account("boss", "supervisor")
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {e.token('1001', 'seat')}"}) as http:
+        resp = await http.post(e.base + "/api/kb/entries/kb-0133/flags", json={"reason": "报修电话已变更"})
+        assert resp.status == 201, await resp.text()
+    ack = await seat.call("kb_suggest_order", {"title": "路灯损坏", "content": "小区门口路灯不亮"})
+    assert ack["ok"] and ack["results"][0]["id"] == "kb-0133" and ack["results"][0]["flagged"] is True
+    assert all(r["flagged"] is False for r in ack["results"][1:])
+
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {e.token('boss', 'supervisor')}"}) as http:
+        items = [{"question": "明天停课吗", "answer": "<p>全市中小学停课一天</p>"}]
+        resp = await http.post(e.base + "/api/kb/emergency", json={"title": "台风应急答疑", "items": items})
+        assert resp.status == 201, await resp.text()
+        published = await resp.json()
+    pushed = await seat.next("kb_emergency")
+    assert pushed["action"] == "published" and pushed["list"]["id"] == published["id"]
+    assert pushed["list"]["items"][0]["question"] == "明天停课吗"
