@@ -95,6 +95,18 @@ async def test_a_suggested_answer_clicked_into_the_reply_box_reaches_the_citizen
     body = json.loads((await asked.value).post_data or "{}")
     assert body["question"] == "路灯不亮" and body["unit"] == "citymgmt" and body["contact_id"].startswith("webchat-")
 
+    # While a work order is written: suggestions for its text, one click adds the answer to it.
+    await seat.click("#btn-workorder")
+    await seat.fill("#wo-title", "路灯损坏")
+    await seat.fill("#wo-content", "市民反映小区门口路灯不亮。")
+    tip = seat.locator("#kb-order-list .kb-item").first
+    await expect(tip.locator(".kb-q")).to_contain_text("路灯")
+    async with seat.expect_request(lambda r: r.url.endswith("/used")):
+        await tip.click()
+    content = await seat.input_value("#wo-content")
+    assert content.startswith("市民反映小区门口路灯不亮。\n") and len(content) > 30
+    await expect(seat.locator("#chat-text")).to_have_value("")
+
     shots = SHOTS or tmp_path
     await seat.screenshot(path=str(shots / "console-knowledge.png"), full_page=True)
     assert errors == []
