@@ -16,7 +16,7 @@ from playwright.async_api import expect
 
 from channels.settings import ChannelSettings, WebChatSettings
 from knowledge.core.model import Actor
-from tests.browser.test_console_pages import SHOTS
+from tests.browser.test_console_pages import SHOTS, login
 from tests.browser.test_webchat_page import citizen_page, ready_seat
 from tests.integration.agent_console.harness import Engine, start_engine, stop_engine
 
@@ -128,6 +128,11 @@ async def test_expired_entries_are_marked_and_an_emergency_list_is_pinned_until_
     await expect(seat.locator(f"#kb-results .kb-item[data-id={expired['id']}] .kb-tag")).to_have_text("已过期")
 
     await expect(seat.locator("#kb-emergency")).to_be_hidden()
+    await engine.account("boss", "supervisor")
+    board = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
+    board.on("pageerror", lambda exc: errors.append(str(exc)))
+    await login(board, engine, "/supervisor/", "boss")
+    await expect(board.locator("#conn")).to_have_text("已连接")
     lst = {
         "id": "em-1",
         "title": "台风“海葵”应急答疑",
@@ -141,12 +146,13 @@ async def test_expired_entries_are_marked_and_an_emergency_list_is_pinned_until_
     await expect(panel).to_contain_text("紧急答疑")
     await expect(panel).to_contain_text("台风“海葵”应急答疑")
     await expect(panel.locator(".kb-em-item .kb-a")).to_have_text("答：全市中小学停课一天")
+    await expect(board.locator("#kb-emergency")).to_contain_text("台风“海葵”应急答疑")  # the supervisors' too
     await engine.ctx.deps.bus.publish("kb.emergency", {"action": "withdrawn", "list": {"id": "em-1"}})
     await expect(panel).to_be_hidden()
+    await expect(board.locator("#kb-emergency")).to_be_hidden()
 
     # Through the knowledge base's API: published, pinned live, loaded again by a console opened
     # afterwards (GET /api/kb/emergency), gone when withdrawn.
-    await engine.account("boss", "supervisor")
     auth = {"Authorization": f"Bearer {engine.token('boss', 'supervisor')}"}
     async with aiohttp.ClientSession(headers=auth) as http:
         items = [{"question": "停水到几点", "answer": "预计今晚20时恢复供水"}]
