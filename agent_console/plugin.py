@@ -98,15 +98,8 @@ async def _vendor(_request: web.Request) -> web.StreamResponse:
 
 
 def _knowledge(app: web.Application, ctx: AppContext) -> KnowledgeService | None:
-    """The knowledge base when it runs: from ``ctx.deps``, else (until the knowledge plugin sets
-    ``deps.knowledge``) from its typed app key."""
-    if ctx.deps.knowledge is not None:
-        return ctx.deps.knowledge
-    if importlib.util.find_spec("knowledge") is None:
-        return None
-    from knowledge.http import SERVICE
-
-    return app.get(SERVICE)
+    """The knowledge base when it runs (installed before the consoles, it sets ``deps.knowledge``)."""
+    return ctx.deps.knowledge
 
 
 def _flags(app: web.Application) -> Callable[[list[str]], Awaitable[set[str]]]:

@@ -62,6 +62,7 @@ def install(app: web.Application, ctx: AppContext) -> None:
 
     service = KnowledgeService(ctx.engine, load_knowledge_settings(ctx.settings), calendar)
     app[SERVICE] = service
+    deps.knowledge = service  # the consoles' search and suggestions, the channels' answers
     auth.install(app, ctx)  # no-op when the app already did it
     add_routes(app, service.settings.public_searches_per_minute, ctx.settings.security.trusted_proxies)
     for part in _parts():
