@@ -26,7 +26,7 @@ from hotline.dbhealth import log_failure
 from hotline.guard import RateLimiter
 
 if TYPE_CHECKING:
-    from knowledge.services import KnowledgeService
+    from knowledge.api import KnowledgeApi
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ DROPPED = Counter(
 )
 SUGGESTED = Counter("hotline_console_kb_suggestions_total", "knowledge suggestion searches", ["kind", "outcome"])
 
-Knowledge = Callable[[], "KnowledgeService | None"]
+Knowledge = Callable[[], "KnowledgeApi | None"]
 Flags = Callable[[list[str]], Awaitable[set[str]]]
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.util
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -31,7 +30,7 @@ from hotline.context import AppContext
 from hotline.dbhealth import log_failure
 
 if TYPE_CHECKING:
-    from knowledge.services import KnowledgeService
+    from knowledge.api import KnowledgeApi
 
 logger = logging.getLogger(__name__)
 
@@ -97,21 +96,19 @@ async def _vendor(_request: web.Request) -> web.StreamResponse:
     return web.FileResponse(VENDOR, headers={"Cache-Control": "no-cache"})
 
 
-def _knowledge(app: web.Application, ctx: AppContext) -> KnowledgeService | None:
+def _knowledge(app: web.Application, ctx: AppContext) -> KnowledgeApi | None:
     """The knowledge base when it runs (installed before the consoles, it sets ``deps.knowledge``)."""
     return ctx.deps.knowledge
 
 
-def _flags(app: web.Application) -> Callable[[list[str]], Awaitable[set[str]]]:
+def _flags(ctx: AppContext) -> Callable[[list[str]], Awaitable[set[str]]]:
     """Which entries have an open correction (the knowledge base's requests part, when it runs)."""
 
     async def flagged(ids: list[str]) -> set[str]:
-        if importlib.util.find_spec("knowledge.requests") is None:
+        kb = ctx.deps.knowledge
+        if kb is None or kb.open_flags is None:
             return set()
-        from knowledge.requests import REQUESTS
-
-        requests = app.get(REQUESTS)
-        return set(await requests.open_flags(ids)) if requests is not None else set()
+        return set(await kb.open_flags(ids))
 
     return flagged
 
@@ -136,7 +133,7 @@ def install(app: web.Application, ctx: AppContext, settings: ConsoleSettings | N
     app[SIO] = sio
     app[CONSOLE] = console
     ctx.deps.console = console
-    kb = console.kb = KbSuggestions(console, lambda: _knowledge(app, ctx), settings, _flags(app))
+    kb = console.kb = KbSuggestions(console, lambda: _knowledge(app, ctx), settings, _flags(ctx))
 
     async def on_emergency(_topic: str, payload: dict[str, Any]) -> None:
         await relay_emergency(console, payload)

@@ -10,25 +10,15 @@ acknowledgement.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from channels.core.refs import ConversationRef, MessageRef
+
 logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class ConversationRef:
-    id: int
-    channel: str  # "wechat" or "webchat": the ACD contact's channel
-    citizen: str
-    state: str
-    seat: str
-    new: bool = False
-    skills: tuple[str, ...] = ()
-    flags: dict[str, Any] = field(default_factory=dict)
+__all__ = ["ConversationRef", "MessageRef"]  # also the other features' face: channels.core.refs
 
 
 @dataclass(frozen=True)
@@ -47,20 +37,6 @@ class OpenChat:
     answered: bool = False  # a seat took it (and may have moved it on since)
     replied: bool = False  # a seat wrote to the citizen
     since: float = 0.0  # its last change (for a held one: when its seat has had it at the latest)
-
-
-@dataclass(frozen=True)
-class MessageRef:
-    id: int
-    direction: str  # "in" from the citizen, "out" from a seat
-    kind: str
-    supported: bool
-    asks_seat: bool
-    body: dict[str, Any]
-    at: dt.datetime
-    # Sent again under the same sender's id (its first acknowledgement was lost): the message as
-    # stored the first time, nobody told of it again.
-    repeat: bool = False
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ kernel never imports this module.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +68,9 @@ class Deps:
     webchat: VisitorNamespace | None = None
     scheduling: SchedulingService | None = None
     knowledge: KnowledgeService | None = None  # search and entries, for the consoles and the channels
+    # Other features' sections of the work orders' KPI page: ``async section(start, end, unit) -> str``
+    # (HTML, escaped by the section), rendered under the work orders' figures for the same period.
+    kpi_sections: list[Callable[[dt.datetime, dt.datetime, str | None], Awaitable[str]]] = field(default_factory=list)
 
 
 @dataclass

@@ -316,7 +316,7 @@ async def entry_used(request: web.Request) -> web.Response:
 # ---- KPIs --------------------------------------------------------------------------------------
 @auth.require_roles(*KPI_READERS)
 async def kpi(request: web.Request) -> web.Response:
-    from workorders.reports import parse_period  # the period rules of every KPI report
+    from workorders.api import parse_period  # the period rules of every KPI report
 
     svc = _svc(request)
     tz = svc.kb.calendar().tz
@@ -350,6 +350,7 @@ def install(app: web.Application, ctx: AppContext, service: KnowledgeService) ->
         return (await deps.workorders.directory()).keys() if deps.workorders is not None else ()
 
     svc = RequestService(service, deps.bus, directory)
+    service.open_flags = svc.open_flags  # the consoles' correction warnings (knowledge.api)
     app[REQUESTS] = svc
     app.middlewares.append(flags_in_search)
     r = app.router
@@ -365,9 +366,4 @@ def install(app: web.Application, ctx: AppContext, service: KnowledgeService) ->
     r.add_delete("/api/kb/emergency/{id}", withdraw_emergency)
     r.add_post("/api/kb/entries/{id}/used", entry_used)
     r.add_get("/api/kb/kpi", kpi)
-    try:
-        from workorders.pages import KPI_SECTIONS
-    except ImportError:  # the work orders' page has no sections (or the feature is absent)
-        return
-    if KPI_SECTIONS in app:
-        app[KPI_SECTIONS].append(_page_section(svc))
+    deps.kpi_sections.append(_page_section(svc))  # the units' table on the work orders' KPI page

@@ -133,7 +133,7 @@ def table_html(rep: dict[str, Any]) -> str:
 
 
 def cli_section(start: dt.datetime, end: dt.datetime, unit: str | None) -> tuple[str, dict[str, Any], list[str]]:
-    """``hotline kpi``'s knowledge part (workorders.cli.KPI_SECTIONS): its own engine, one run."""
+    """``hotline kpi``'s knowledge part (workorders.api.KPI_CLI_SECTIONS): its own engine, one run."""
     import asyncio
 
     from sqlalchemy.exc import SQLAlchemyError
@@ -161,8 +161,8 @@ def cli_section(start: dt.datetime, end: dt.datetime, unit: str | None) -> tuple
 def register_cli() -> None:
     """Adds the knowledge figures to ``hotline kpi`` when the work orders' command is there."""
     try:
-        from workorders.cli import KPI_SECTIONS
-    except ImportError:
+        from workorders.api import KPI_CLI_SECTIONS
+    except ImportError:  # no work orders: no `hotline kpi`
         return
-    if cli_section not in KPI_SECTIONS:
-        KPI_SECTIONS.append(cli_section)
+    if cli_section not in KPI_CLI_SECTIONS:
+        KPI_CLI_SECTIONS.append(cli_section)

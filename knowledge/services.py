@@ -15,7 +15,7 @@ import datetime as dt
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -103,6 +103,8 @@ class KnowledgeService:
     settings: KnowledgeSettings
     calendar: Callable[[], WorkCalendar] = WorkCalendar
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
+    # set by the requests part (corrections): {entry id: reason} of open flags, for the consoles
+    open_flags: Callable[[list[str]], Awaitable[dict[str, str]]] | None = None
     _tx: Transactions | None = None
     _searcher: SqliteSearcher | None = None
     _seg: Segmenter | None = None

@@ -18,7 +18,7 @@ from aiohttp import web
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from channels.sink import ConversationRef, MessageRef
+from channels.core.refs import ConversationRef, MessageRef
 from hotline.context import AppContext
 from knowledge.core import autoanswer
 from knowledge.core.model import State

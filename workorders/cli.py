@@ -15,6 +15,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from hotline.errors import CommandError
 from hotline.settings import Settings, load_settings
+from workorders.api import KPI_CLI_SECTIONS
 from workorders.calendar_source import CalendarFileError, package_year_range, parse_calendar_file
 from workorders.core import deadlines as dl
 from workorders.core import kpi
@@ -22,9 +23,6 @@ from workorders.core.calendar import CalendarError, YearNotCovered
 
 logger = logging.getLogger(__name__)
 
-# Other features' figures for the same period: ``section(start, end, unit) -> (key, data, lines)``,
-# added to the JSON under ``key`` and printed after the work orders' (knowledge adds its units').
-KPI_SECTIONS: list[Any] = []
 FIELDS = (
     "dispatched_at",
     "sign_by",
@@ -181,7 +179,7 @@ def _kpi(args: argparse.Namespace) -> int:
         repeat_match_address=args.repeat_by_address,
     )
     rep = _db(lambda svc: kpi_report(svc, start, end, args.unit, options))
-    extra = [section(start, end, args.unit) for section in KPI_SECTIONS]
+    extra = [section(start, end, args.unit) for section in KPI_CLI_SECTIONS]  # other features'
     rep.update({key: data for key, data, _ in extra})
     if args.json:
         print(json.dumps(rep, ensure_ascii=False))

@@ -109,8 +109,8 @@ form input{{margin-right:1em}}</style></head><body>
     return web.Response(text=page, content_type="text/html", headers=SECURITY_HEADERS)
 
 
-def add_pages(app: web.Application) -> None:
+def add_pages(app: web.Application, sections: list[Any] | None = None) -> None:
     app.router.add_get("/workorders/", index)
     app.router.add_get("/workorders/app.js", script)
     app.router.add_get("/workorders/kpi", kpi_page)
-    app[KPI_SECTIONS] = []
+    app[KPI_SECTIONS] = sections if sections is not None else []  # ctx.deps.kpi_sections: features add theirs

@@ -48,7 +48,7 @@ def install(app: web.Application, ctx: AppContext) -> None:
     app[SERVICE] = service
     auth.install(app, ctx)  # no-op when the app already did it
     add_routes(app)
-    add_pages(app)
+    add_pages(app, ctx.deps.kpi_sections)
     app.cleanup_ctx.append(_watch)
 
 

@@ -229,7 +229,7 @@ def _entry():
 
 async def test_the_kpi_report_reaches_hotline_kpi_and_the_page_as_an_escaped_table(kb):
     from knowledge.requests_kpi import cli_section, register_cli, rows_text, table_html
-    from workorders.cli import KPI_SECTIONS
+    from workorders.api import KPI_CLI_SECTIONS as KPI_SECTIONS
 
     register_cli()
     register_cli()
