@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import Connection, text
 
+from knowledge.core import bm25
 from knowledge.core.model import Attachment, Content, Entry, State
 from knowledge.core.query import Candidate, Terms, fts5_match, prune, tsquery
 from knowledge.core.sanitize import plain_text
@@ -151,11 +152,56 @@ def sqlite_search_sql(audience: str, question_weight: float) -> str:
     )
 
 
-PG_SEARCH_SQL = (
-    "SELECT e.pk, e.id, e.question, e.scope, e.state, e.valid_to, ts_rank(s.tsv, tq.query) AS score "
-    "FROM kb_search s JOIN kb_entries e ON e.pk = s.entry_pk, to_tsquery('simple', :q) AS tq(query) "
-    "WHERE s.tsv @@ tq.query AND {where} ORDER BY score DESC LIMIT :n"
+PG_CANDIDATES_SQL = (
+    "SELECT e.pk, e.id, e.question, e.scope, e.state, e.valid_to, s.q, s.t, {prerank} AS pre "
+    "FROM kb_search s JOIN kb_entries e ON e.pk = s.entry_pk "
+    "WHERE s.tsv @@ to_tsquery('simple', :q) AND {where} ORDER BY pre DESC, e.pk LIMIT :n"
 )
+
+
+def pg_prerank(terms: Sequence[str], df: Mapping[str, int], rows: int, weight: float) -> tuple[str, dict[str, Any]]:
+    """The SQL of the pre-rank (each term's BM25 part for one occurrence, by the column it is in:
+    the rare terms count, unlike ts_rank) and its parameters (the scores are written as literals)."""
+    parts: list[str] = []
+    params: dict[str, Any] = {}
+    for i, term in enumerate(terms):
+        only_q, only_t, both = (float(x) for x in bm25.presence_scores(bm25.idf(df.get(term, 0), rows), weight))
+        params |= {f"a{i}": f"'{term}':A", f"b{i}": f"'{term}':B"}
+        parts.append(
+            f"CASE WHEN s.tsv @@ to_tsquery('simple', :a{i}) THEN "
+            f"(CASE WHEN s.tsv @@ to_tsquery('simple', :b{i}) THEN {both!r} ELSE {only_q!r} END) "
+            f"WHEN s.tsv @@ to_tsquery('simple', :b{i}) THEN {only_t!r} ELSE 0.0 END"
+        )
+    return " + ".join(parts) or "0.0", params
+
+
+def pg_statistics(conn: Connection, terms: Terms) -> tuple[dict[str, int], bm25.IndexStats]:
+    """Document frequencies of the terms and the index's size (kept by migration 0014's triggers)."""
+    df = dict(conn.execute(text("SELECT term, doc FROM kb_terms WHERE term = ANY(:t)"), {"t": list(terms.flat)}).all())
+    row = conn.execute(text("SELECT rows, tokens FROM kb_search_totals WHERE id = 1")).first()
+    return df, bm25.IndexStats(int(row[0]), int(row[1])) if row else bm25.IndexStats(0, 0)
+
+
+def pg_search(
+    conn: Connection, terms: Terms, audience: str, today: dt.date, n: int, weight: float, prerank: int
+) -> list[Candidate]:
+    """PostgreSQL: prune with the index's statistics as on SQLite, take the ``prerank`` best rows
+    of the OR query by a cheap IDF-weighted pre-rank, then score them with FTS5's BM25 in Python
+    from the stored token lists (no segmentation at query time)."""
+    df, stats = pg_statistics(conn, terms)
+    terms = prune(terms, df, stats.rows)
+    flat = terms.flat
+    pre, params = pg_prerank(flat, df, stats.rows, weight)
+    where = "e.state IN ('published', 'expired')"
+    params |= {"q": tsquery(terms), "n": max(n, prerank)}
+    if audience == "public":
+        where = "e.state = 'published' AND (e.valid_to IS NULL OR e.valid_to >= :today)"
+        params["today"] = today
+    rows = conn.execute(text(PG_CANDIDATES_SQL.format(prerank=pre, where=where)), params).all()
+    scored = bm25.top(
+        ((bm25.score(flat, r[6].split(), r[7].split(), df, stats, weight), i) for i, r in enumerate(rows)), n
+    )
+    return [Candidate(*rows[i][:5], _date(rows[i][5]), score) for score, i in scored]
 
 
 def _candidates(rows: Sequence[Sequence[Any]]) -> list[Candidate]:
@@ -217,25 +263,15 @@ class SqliteSearcher:
 
 
 def sync_search(
-    conn: Connection, terms: Terms, audience: str, today: dt.date, n: int, weight: float
+    conn: Connection, terms: Terms, audience: str, today: dt.date, n: int, weight: float, prerank: int = 200
 ) -> list[Candidate]:
-    """The same search on a SQLAlchemy connection (PostgreSQL, or SQLite without a file). Term
-    statistics are not looked up here: single characters are left out of the query."""
+    """The search on a SQLAlchemy connection: PostgreSQL (:func:`pg_search`), or SQLite without a
+    file, where term statistics are not looked up and single characters are left out."""
+    if conn.dialect.name != "sqlite":
+        return pg_search(conn, terms, audience, today, n, weight, prerank)
     terms = prune(terms, None, 0)
-    if conn.dialect.name == "sqlite":
-        sql = sqlite_search_sql(audience, weight)
-        args: tuple[Any, ...] = (
-            (fts5_match(terms), today.isoformat(), n)
-            if audience == "public"
-            else (
-                fts5_match(terms),
-                n,
-            )
-        )
-        return _candidates(conn.exec_driver_sql(sql, args).fetchall())
-    where = "e.state IN ('published', 'expired')"
-    params: dict[str, Any] = {"q": tsquery(terms), "n": n}
-    if audience == "public":
-        where = "e.state = 'published' AND (e.valid_to IS NULL OR e.valid_to >= :today)"
-        params["today"] = today
-    return _candidates(conn.execute(text(PG_SEARCH_SQL.format(where=where)), params).fetchall())
+    sql = sqlite_search_sql(audience, weight)
+    args: tuple[Any, ...] = (
+        (fts5_match(terms), today.isoformat(), n) if audience == "public" else (fts5_match(terms), n)
+    )
+    return _candidates(conn.exec_driver_sql(sql, args).fetchall())

@@ -413,7 +413,7 @@ class KnowledgeService:
                 assert self._searcher is not None
                 found = self._searcher.run(terms, audience, today, s.candidates, s.question_weight)
             else:
-                found = sync_search(conn, terms, audience, today, s.candidates, s.question_weight)
+                found = sync_search(conn, terms, audience, today, s.candidates, s.question_weight, s.prerank)
             return rank(found, today, audience, scope, n, ranking), terms.flat
 
         if self._searcher is not None:

@@ -17,6 +17,9 @@ class KnowledgeSettings(BaseSettings):
     results_default: int = Field(default=10, ge=1, le=100)
     results_max: int = Field(default=50, ge=1, le=200)
     candidates: int = Field(default=60, ge=10, le=1000, description="rows taken from the index before re-ranking")
+    prerank: int = Field(
+        default=200, ge=10, le=5000, description="PostgreSQL: rows the SQL pre-rank passes to BM25 (Python)"
+    )
     question_weight: float = Field(default=4.0, gt=0, description="bm25 weight of the question against the answer")
     scope_boost: float = Field(default=1.5, ge=1, description="score factor of an entry of the caller's own scope")
     expired_factor: float = Field(default=0.5, gt=0, le=1, description="score factor of an expired entry (seats only)")
