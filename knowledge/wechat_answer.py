@@ -36,8 +36,8 @@ class WeChatAnswerSettings(BaseSettings):
 
     enabled: bool | None = Field(
         default=None,
-        description="None (default): on while the knowledge base has published entries, on SQLite only "
-        "(PostgreSQL's ranking measured under the precision target; see docs/knowledge.md)",
+        description="None (default): on while the knowledge base has published entries (both databases "
+        "rank with the same BM25; precision measured in docs/knowledge.md)",
     )
     threshold: float = Field(
         default=0.3, ge=0.0, le=1.0, description="the top hit's lead over the second (1 - second/first) to answer"
@@ -56,8 +56,6 @@ class WeChatAnswerer:
     async def enabled(self) -> bool:
         if self.settings.enabled is not None:
             return self.settings.enabled
-        if self.service.engine.dialect.name != "sqlite":
-            return False  # precision 0.915 at the default threshold on PostgreSQL: below the 0.95 aimed for
         checked_at, any_published = self._published
         now = time.monotonic()
         if now - checked_at >= PUBLISHED_CHECK_S:
