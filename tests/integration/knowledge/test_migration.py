@@ -32,9 +32,10 @@ async def test_migration_matches_the_models_has_the_right_index_and_downgrades_c
             assert "kb_fts" in names and "kb_search" not in names
         else:
             assert "kb_search" in names and "kb_fts" not in names
+            assert {"kb_terms", "kb_search_totals"} <= names  # 0014: PostgreSQL's term statistics
     finally:
         await engine.dispose()
-    await downgrade(db_url, "knowledge@-2")  # 0013 (requests) sits on 0012
+    await downgrade(db_url, "knowledge@-3")  # 0014 (term statistics) and 0013 (requests) sit on 0012
     engine = make_engine(db_url)
     try:
         async with engine.connect() as conn:
