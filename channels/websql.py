@@ -22,6 +22,7 @@ import orjson
 from sqlalchemy import Connection, Table, and_, bindparam, insert, or_, select, update
 
 from channels.models import ChannelConversation, ChannelMessage
+from hotline.storage import driver_errors
 
 CONV = cast(Table, ChannelConversation.__table__)
 MSG = cast(Table, ChannelMessage.__table__)
@@ -204,13 +205,21 @@ class SqliteStatements:
     def __init__(self, conn: Connection) -> None:
         raw = conn.connection.dbapi_connection
         assert raw is not None
-        self.db: Any = raw  # sqlite3.Connection, already in the transaction SQLAlchemy began
+        self._raw: Any = raw  # sqlite3.Connection, already in the transaction SQLAlchemy began
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        with driver_errors(sql):
+            return list(self._raw.execute(sql, params))
+
+    def executemany(self, sql: str, params: Sequence[Sequence[Any]]) -> None:
+        with driver_errors(sql):
+            self._raw.executemany(sql, params)
 
     def by_keys(self, keys: Sequence[str]) -> list[KeyRow]:
         found = []
         for part in _chunks(keys):
             sql = f"SELECT {', '.join(KEY_COLUMNS)} FROM channel_messages WHERE dedup_key IN ({_marks(len(part))})"
-            for r in self.db.execute(sql, tuple(part)):
+            for r in self.execute(sql, tuple(part)):
                 found.append(KeyRow(r[0], r[1], r[2], r[3], _json(r[4]), cast(dt.datetime, _time(r[5])), r[6]))
         return found
 
@@ -226,7 +235,7 @@ class SqliteStatements:
             if i:
                 where.append(f"id IN ({_marks(len(i))})")
             sql = f"{self._SELECT_CONV} WHERE {' OR '.join(where)}"
-            for r in self.db.execute(sql, (*v, *i)):
+            for r in self.execute(sql, (*v, *i)):
                 rows[r[0]] = ConvRow(r[0], r[1], r[2], r[3], r[4], _json(r[5]), _time(r[6]))
         return [rows[k] for k in sorted(rows)]
 
@@ -238,7 +247,7 @@ class SqliteStatements:
             sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES {','.join([one] * len(part))} RETURNING id"
             # The rows of one INSERT take ascending ids in the order given (an INTEGER PRIMARY KEY
             # is one more than the largest): sorted, the ids line up with the rows.
-            ids += sorted(r[0] for r in self.db.execute(sql, values))
+            ids += sorted(r[0] for r in self.execute(sql, values))
         return ids
 
     def insert_conversations(self, rows: Sequence[dict[str, Any]]) -> list[int]:
@@ -247,7 +256,7 @@ class SqliteStatements:
     def change_conversations(self, rows: Sequence[dict[str, Any]]) -> None:
         if rows:
             params = [(*(_value(c, r[c]) for c in CHANGE_COLUMNS), r["conv_id"]) for r in rows]
-            self.db.executemany(self._CHANGE, params)
+            self.executemany(self._CHANGE, params)
 
     def touch_conversations(self, rows: Sequence[dict[str, Any]]) -> None:
         if rows:
@@ -255,7 +264,7 @@ class SqliteStatements:
                 (_value("updated_at", r["updated_at"]), _value("last_citizen_at", r["last_citizen_at"]), r["conv_id"])
                 for r in rows
             ]
-            self.db.executemany(self._TOUCH, params)
+            self.executemany(self._TOUCH, params)
 
     def insert_messages(self, rows: Sequence[dict[str, Any]]) -> list[int]:
         return self._insert("channel_messages", MSG_COLUMNS, rows)

@@ -11,13 +11,15 @@ import asyncio
 import contextlib
 import datetime as dt
 import os
-from collections.abc import Callable
+import sqlite3
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
 import orjson
 from sqlalchemy import JSON, BigInteger, Connection, DateTime, Engine, Integer, MetaData, String, create_engine, event
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -197,11 +199,23 @@ def _sqlite_manual_begin(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.isolation_level = None  # the driver's own BEGIN is deferred: SQLAlchemy sends ours
 
 
+@contextlib.contextmanager
+def driver_errors(statement: str) -> Iterator[None]:
+    """Around a statement given straight to ``sqlite3``: its errors raised as SQLAlchemy raises
+    them (``OperationalError`` for a locked or full database...), so that callers tell an outage
+    from a bad statement the same way whichever path the statement took."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise sa_exc.DBAPIError.instance(statement, None, exc, sqlite3.Error) from exc
+
+
 def _sqlite_begin_immediate(conn: Connection) -> None:
     # Straight to the driver: through ``exec_driver_sql`` this one statement cost a tenth of a batch.
     raw = conn.connection.dbapi_connection
     assert raw is not None
-    raw.execute("BEGIN IMMEDIATE")
+    with driver_errors("BEGIN IMMEDIATE"):
+        raw.execute("BEGIN IMMEDIATE")
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

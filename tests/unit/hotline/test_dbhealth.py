@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 
+import pytest
 from sqlalchemy import exc as sa_exc
 
 from hotline.dbhealth import unavailable
@@ -28,3 +29,15 @@ def test_a_schema_that_does_not_match_the_code_is_an_error_not_an_outage() -> No
     assert not unavailable(_operational('near "SELEC": syntax error'))
     assert not unavailable(sa_exc.IntegrityError("INSERT ...", {}, sqlite3.IntegrityError("UNIQUE constraint failed")))
     assert not unavailable(ValueError("a bug"))
+
+
+def test_a_statement_given_straight_to_sqlite3_fails_as_sqlalchemy_would() -> None:
+    """The chat batch speaks to sqlite3 itself (channels/websql.py): a locked or full database must
+    still read as an outage to retry, and a schema error as the error it is."""
+    from hotline.storage import driver_errors
+
+    for text, outage in (("database is locked", True), ("database or disk is full", True), ("no such table: x", False)):
+        with pytest.raises(sa_exc.OperationalError) as caught, driver_errors("INSERT INTO x VALUES (1)"):
+            raise sqlite3.OperationalError(text)
+        assert unavailable(caught.value) is outage, text
+        assert isinstance(caught.value.orig, sqlite3.OperationalError)
