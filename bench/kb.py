@@ -206,6 +206,12 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
         import_s = time.perf_counter() - t0
         if report.created != fillers or report.refused:
             losses.append(f"filler import created {report.created} of {fillers} ({len(report.refused)} refused)")
+        if engine.dialect.name == "postgresql":
+            # What autovacuum does soon after a bulk load in a running engine: planner statistics,
+            # and the GIN index's pending list merged (every search scans it until then).
+            async with engine.connect() as conn:
+                conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+                await conn.exec_driver_sql("VACUUM ANALYZE kb_entries, kb_search, kb_terms")
         total = await svc.count()
         if total != len(eval_ids) + fillers:
             losses.append(f"index holds {total} entries, expected {len(eval_ids) + fillers}")

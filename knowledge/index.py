@@ -3,7 +3,9 @@
 SQLite: the FTS5 table ``kb_fts`` (rowid = ``kb_entries.pk``) holds space-joined jieba tokens;
 searched with ``bm25()`` (question column weighted up). PostgreSQL: ``kb_search`` holds the same
 tokens and a generated ``tsvector`` ('simple' config, question weight A, the rest B) under a GIN
-index; searched with ``ts_rank``. Both are written in the transaction that writes the entry.
+index; migration 0014's triggers keep the term statistics (``kb_terms``, ``kb_search_totals``), and
+the rows an IDF pre-rank picks are scored with FTS5's BM25 in Python (``core/bm25.py``). Both are
+written in the transaction that writes the entry.
 """
 
 from __future__ import annotations
@@ -152,25 +154,30 @@ def sqlite_search_sql(audience: str, question_weight: float) -> str:
     )
 
 
+# The pre-rank sorts narrow rows (pk, score); only the rows kept bring their token lists.
 PG_CANDIDATES_SQL = (
-    "SELECT e.pk, e.id, e.question, e.scope, e.state, e.valid_to, s.q, s.t, {prerank} AS pre "
-    "FROM kb_search s JOIN kb_entries e ON e.pk = s.entry_pk "
-    "WHERE s.tsv @@ to_tsquery('simple', :q) AND {where} ORDER BY pre DESC, e.pk LIMIT :n"
+    "SELECT e.pk, e.id, e.question, e.scope, e.state, e.valid_to, s.q, s.t FROM ("
+    "SELECT s.entry_pk, {prerank} AS pre FROM kb_search s JOIN kb_entries e ON e.pk = s.entry_pk "
+    "WHERE s.tsv @@ to_tsquery('simple', :q) AND {where} ORDER BY pre DESC, s.entry_pk LIMIT :n"
+    ") AS c JOIN kb_search s ON s.entry_pk = c.entry_pk JOIN kb_entries e ON e.pk = c.entry_pk"
 )
 
 
 def pg_prerank(terms: Sequence[str], df: Mapping[str, int], rows: int, weight: float) -> tuple[str, dict[str, Any]]:
     """The SQL of the pre-rank (each term's BM25 part for one occurrence, by the column it is in:
-    the rare terms count, unlike ts_rank) and its parameters (the scores are written as literals)."""
+    the rare terms count, unlike ts_rank) and its parameters (the scores are written as literals).
+    A term no row holds is left out; a row is tested for a term first, then for its column."""
     parts: list[str] = []
     params: dict[str, Any] = {}
     for i, term in enumerate(terms):
-        only_q, only_t, both = (float(x) for x in bm25.presence_scores(bm25.idf(df.get(term, 0), rows), weight))
-        params |= {f"a{i}": f"'{term}':A", f"b{i}": f"'{term}':B"}
+        if df.get(term, 0) <= 0:
+            continue
+        only_q, only_t, both = (float(x) for x in bm25.presence_scores(bm25.idf(df[term], rows), weight))
+        params |= {f"t{i}": f"'{term}'", f"a{i}": f"'{term}':A", f"b{i}": f"'{term}':B"}
         parts.append(
-            f"CASE WHEN s.tsv @@ to_tsquery('simple', :a{i}) THEN "
-            f"(CASE WHEN s.tsv @@ to_tsquery('simple', :b{i}) THEN {both!r} ELSE {only_q!r} END) "
-            f"WHEN s.tsv @@ to_tsquery('simple', :b{i}) THEN {only_t!r} ELSE 0.0 END"
+            f"CASE WHEN NOT s.tsv @@ to_tsquery('simple', :t{i}) THEN 0.0 "
+            f"WHEN NOT s.tsv @@ to_tsquery('simple', :a{i}) THEN {only_t!r} "
+            f"WHEN s.tsv @@ to_tsquery('simple', :b{i}) THEN {both!r} ELSE {only_q!r} END"
         )
     return " + ".join(parts) or "0.0", params
 
