@@ -129,12 +129,15 @@ def write_index_many(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
         conn.execute(text("DELETE FROM kb_fts WHERE rowid = :pk"), [{"pk": r["pk"]} for r in rows])
         conn.execute(text("INSERT INTO kb_fts(rowid, q, t) VALUES (:pk, :q, :t)"), list(rows))
     else:
+        # One statement for the batch (not one per row): migration 0014's statement triggers then
+        # update the term statistics once for all of its rows.
         conn.execute(
             text(
-                "INSERT INTO kb_search (entry_pk, q, t) VALUES (:pk, :q, :t) "
+                "INSERT INTO kb_search (entry_pk, q, t) "
+                "SELECT * FROM unnest(CAST(:pk AS integer[]), CAST(:q AS text[]), CAST(:t AS text[])) "
                 "ON CONFLICT (entry_pk) DO UPDATE SET q = excluded.q, t = excluded.t"
             ),
-            list(rows),
+            {"pk": [r["pk"] for r in rows], "q": [r["q"] for r in rows], "t": [r["t"] for r in rows]},
         )
 
 
