@@ -48,7 +48,19 @@ def unavailable(exc: BaseException) -> bool:
             return not _SCHEMA_ERRORS.search(str(exc.orig or exc))
         orig = exc.orig
         return orig is not None and _asyncpg_unavailable(orig)
-    return _asyncpg_unavailable(exc)
+    return _asyncpg_unavailable(exc) or _network_cause(exc)
+
+
+def _network_cause(exc: BaseException) -> bool:
+    """A failure whose cause is the network (a connection cut during the driver's handshake
+    surfaces as whatever the driver raised *from* the socket's error)."""
+    seen = 0
+    cause = exc.__cause__ or exc.__context__
+    while cause is not None and seen < 5:
+        if isinstance(cause, ConnectionError | TimeoutError) or _asyncpg_unavailable(cause):
+            return True
+        cause, seen = cause.__cause__ or cause.__context__, seen + 1
+    return False
 
 
 _SCHEMA_ERRORS = re.compile(r"no such (table|column|index)|has no column named|syntax error", re.IGNORECASE)

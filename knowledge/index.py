@@ -187,9 +187,11 @@ def pg_prerank(terms: Sequence[str], df: Mapping[str, int], rows: int, weight: f
 
 def pg_statistics(conn: Connection, terms: Terms) -> tuple[dict[str, int], bm25.IndexStats]:
     """Document frequencies of the terms and the index's size (kept by migration 0014's triggers)."""
-    df = dict(conn.execute(text("SELECT term, doc FROM kb_terms WHERE term = ANY(:t)"), {"t": list(terms.flat)}).all())
+    found = conn.execute(text("SELECT term, doc FROM kb_terms WHERE term = ANY(:t)"), {"t": list(terms.flat)})
+    df: dict[str, int] = {str(term): int(doc) for term, doc in found}
     row = conn.execute(text("SELECT rows, tokens FROM kb_search_totals WHERE id = 1")).first()
-    return df, bm25.IndexStats(int(row[0]), int(row[1])) if row else bm25.IndexStats(0, 0)
+    stats = bm25.IndexStats(int(row[0]), int(row[1])) if row else bm25.IndexStats(0, 0)
+    return df, stats
 
 
 def pg_search(
@@ -211,7 +213,7 @@ def pg_search(
     scored = bm25.top(
         ((bm25.score(flat, r[6].split(), r[7].split(), df, stats, weight), i) for i, r in enumerate(rows)), n
     )
-    return [Candidate(*rows[i][:5], _date(rows[i][5]), score) for score, i in scored]
+    return [_candidates([(*rows[i][:6], score)])[0] for score, i in scored]
 
 
 def _candidates(rows: Sequence[Sequence[Any]]) -> list[Candidate]:

@@ -100,7 +100,7 @@ OPENAPI: dict[str, Any] = {
             "post": _op(
                 "create a draft (unit: for its own unit; admin)",
                 {"201": {"description": "created", **_json("KbEntry")}},
-                ("401", "403", "409", "422"),
+                ("400", "401", "403", "409", "422"),
                 requestBody={"required": True, **_json("KbNewEntry")},
             ),
         },

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from hotline import auth
 from hotline.context import AppContext
+from hotline.dbhealth import log_failure
 from knowledge.http import SERVICE, add_routes
 from knowledge.openapi import OPENAPI as _DOC
 from knowledge.services import KnowledgeService
@@ -82,8 +83,8 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
                     logger.info("knowledge entries expired", extra={"count": done})
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                logger.exception("knowledge expiry round failed")  # the next round tries again
+            except Exception as exc:  # the next round tries again; an outage is said once, not traced
+                log_failure(logger, "knowledge expiry round failed", exc, "knowledge expiry")
             await asyncio.sleep(EXPIRE_EVERY_S)
 
     task = asyncio.create_task(expire(), name="knowledge-expire")

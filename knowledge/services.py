@@ -305,10 +305,9 @@ class KnowledgeService:
         for outcome in ("created", "updated", "unchanged"):
             metrics.IMPORTED.labels(outcome).inc(getattr(report, outcome))
         metrics.IMPORTED.labels("refused").inc(len(report.refused))
-        logger.info(
-            "knowledge import",
-            extra={**{k: v for k, v in report.as_dict().items() if k != "refused"}, "refused": len(report.refused)},
-        )
+        # Prefixed: "created" would overwrite the log record's own attribute (a KeyError at INFO).
+        figures = {f"entries_{k}": v for k, v in report.as_dict().items() if k != "refused"}
+        logger.info("knowledge import", extra={**figures, "entries_refused": len(report.refused)})
         return report
 
     async def _import_batch(self, batch: list[Line], actor: Actor, seg: Segmenter, report: ImportReport) -> None:

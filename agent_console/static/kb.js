@@ -171,20 +171,29 @@ KB.askOrder = async function () {
 
 // ---- emergency lists -----------------------------------------------------------------------------
 KB.loadEmergency = async function () {
+  // Lists pushed while the fetch is under way are applied again on top of its answer: that
+  // answer may have been made before them (a list published or withdrawn meanwhile).
+  KB.pushedDuringLoad = [];
   const res = await KB.api("GET", "/api/kb/emergency");
-  if (!res.ok) return;  // not offered yet (404) or not allowed: nothing pinned
+  const pushed = KB.pushedDuringLoad;
+  KB.pushedDuringLoad = null;
+  if (!res.ok) return;  // not offered yet (404) or not allowed: what was pushed stays
   KB.emergency.clear();
   for (const l of res.data.lists || []) KB.emergency.set(l.id, l);
+  for (const d of pushed) KB.applyEmergency(d);
   KB.renderEmergency();
+};
+
+KB.applyEmergency = function (d) {
+  if (d.action === "withdrawn") KB.emergency.delete(d.list.id);
+  else KB.emergency.set(d.list.id, d.list);
 };
 
 KB.onEmergency = function (d) {
   if (!d || !d.list) return;
-  if (d.action === "withdrawn") KB.emergency.delete(d.list.id);
-  else {
-    KB.emergency.set(d.list.id, d.list);
-    H.toast("紧急答疑已发布：" + d.list.title, true);
-  }
+  if (KB.pushedDuringLoad) KB.pushedDuringLoad.push(d);
+  KB.applyEmergency(d);
+  if (d.action !== "withdrawn") H.toast("紧急答疑已发布：" + d.list.title, true);
   KB.renderEmergency();
 };
 

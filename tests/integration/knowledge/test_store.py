@@ -111,3 +111,14 @@ async def test_a_submission_less_than_a_working_day_ahead_is_flagged_late(servic
     assert submitted.state is State.SUBMITTED and submitted.late
     assert submitted.submit_by == dt.datetime(2026, 3, 10, 0, 30, tzinfo=dt.UTC)
     assert (await service.late_counts()) == {"hrss": {"with_effective_date": 1, "late": 1}}
+
+
+async def test_an_import_is_logged_at_info_with_its_figures(service, caplog):
+    """The engine logs at INFO: a field named like the log record's own ("created") broke every
+    import over HTTP with a 500 (found by the OpenAPI fuzzer)."""
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="knowledge.services"):
+        report = await service.import_lines(BASE, ADMIN)
+    (record,) = [r for r in caplog.records if r.getMessage() == "knowledge import"]
+    assert record.entries_created == report.created == len(BASE) and record.entries_refused == 0

@@ -41,3 +41,22 @@ def test_a_statement_given_straight_to_sqlite3_fails_as_sqlalchemy_would() -> No
             raise sqlite3.OperationalError(text)
         assert unavailable(caught.value) is outage, text
         assert isinstance(caught.value.orig, sqlite3.OperationalError)
+
+
+def test_a_driver_error_raised_from_a_cut_connection_is_an_outage() -> None:
+    """asyncpg cut mid-handshake raises its own error from the socket's: still an outage (a seat's
+    knowledge suggestion during a PostgreSQL cut logged a traceback in the faults tier)."""
+
+    class InternalClientError(Exception):  # a driver error of no known name
+        pass
+
+    def cut() -> None:
+        try:
+            raise ConnectionResetError("connection reset by peer")
+        except ConnectionResetError as exc:
+            raise InternalClientError("unexpected connection_lost() call") from exc
+
+    with pytest.raises(InternalClientError) as caught:
+        cut()
+    assert unavailable(caught.value)
+    assert not unavailable(InternalClientError("a bug of ours"))
