@@ -214,10 +214,16 @@ async def import_entries(request: web.Request) -> web.Response:
         raise _err(web.HTTPRequestEntityTooLarge, "too large", f"导入文件不得超过 {max_bytes} 字节")
     text = ""
     if request.content_type == "multipart/form-data":
-        reader = await request.multipart()
-        while (part := await reader.next()) is not None:
-            if isinstance(part, BodyPartReader) and part.name == "file":
-                text = (await part.read(decode=False)).decode("utf-8", errors="replace")
+        try:
+            reader = await request.multipart()
+            while (part := await reader.next()) is not None:
+                if isinstance(part, BodyPartReader) and part.name == "file":
+                    text = (await part.read(decode=False)).decode("utf-8", errors="replace")
+        except web.HTTPException:
+            raise
+        except Exception as exc:  # no boundary, a body that is not multipart at all ...
+            refuse("http", "bad_multipart", path=request.path, detail=f"{type(exc).__name__}: {exc}"[:200])
+            raise _err(web.HTTPBadRequest, "bad request", "multipart 格式不正确：须有字段 file") from None
     else:
         body = await _json(request)
         if not isinstance(body.get("jsonl"), str):
