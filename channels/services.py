@@ -264,8 +264,10 @@ class ChannelService(SeatActions, WebChatInbound):
         reply = None
         try:
             reply = await self.before_queue(conv, msg_ref)
-        except Exception:
-            logger.exception("before_queue failed; the message goes to a seat", extra={"conversation": conv.id})
+        except Exception as exc:  # a database outage is said once (it goes to a seat all the same)
+            log_failure(
+                logger, "before_queue failed; the message goes to a seat", exc, "wechat answers", conversation=conv.id
+            )
         if reply and await self._answer_before_queue(conv, reply):
             return None
         self._before_queue.discard(conv.id)
