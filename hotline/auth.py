@@ -226,6 +226,26 @@ AUTH = web.AppKey("auth", AuthConfig)
 ACCOUNT = web.RequestKey("account", Account)  # request[ACCOUNT] after require_roles
 
 
+def api_error(cls: type[web.HTTPException], error: str, detail: str, **fields: Any) -> web.HTTPException:
+    """An API refusal: ``{"error", "detail", **fields}`` as JSON (the features' routes)."""
+    body = {"error": error, "detail": detail, **fields}
+    return cls(text=json.dumps(body, ensure_ascii=False), content_type="application/json")
+
+
+async def json_object(request: web.Request) -> dict[str, Any]:
+    """The request's JSON object; ``{}`` for no body; 400 for anything else. The size is bounded by
+    the app's ``client_max_size``."""
+    if not request.can_read_body:
+        return {}
+    try:
+        body = await request.json()
+    except ValueError:
+        raise api_error(web.HTTPBadRequest, "bad request", "请求体须为 JSON 对象") from None
+    if not isinstance(body, dict):
+        raise api_error(web.HTTPBadRequest, "bad request", "请求体须为 JSON 对象")
+    return body
+
+
 def error(cls: type[web.HTTPException], error: str, detail: str, **kw: Any) -> web.HTTPException:
     return cls(
         text=json.dumps({"error": error, "detail": detail}, ensure_ascii=False), content_type="application/json", **kw

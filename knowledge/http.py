@@ -8,6 +8,8 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 
 from hotline import auth
+from hotline.auth import api_error as _err
+from hotline.auth import json_object as _json
 from hotline.guard import RateLimiter, client_address, networks, refuse
 from knowledge.core.lifecycle import Forbidden, IllegalEvent, allowed
 from knowledge.core.model import STATE_LABELS, Actor, Entry, State
@@ -21,11 +23,6 @@ STAFF = ("seat", "supervisor", "manager", "dispatcher", "unit", "admin")
 EXPORTERS = ("supervisor", "manager", "admin")
 
 
-def _err(cls: type[web.HTTPException], error: str, detail: str, **extra: Any) -> web.HTTPException:
-    body = {"error": error, "detail": detail, **extra}
-    return cls(text=json.dumps(body, ensure_ascii=False), content_type="application/json")
-
-
 def actor_of(request: web.Request) -> Actor:
     acc = request[auth.ACCOUNT]
     return Actor(acc.username, acc.role, acc.unit_id)
@@ -33,18 +30,6 @@ def actor_of(request: web.Request) -> Actor:
 
 def _svc(request: web.Request) -> KnowledgeService:
     return request.app[SERVICE]
-
-
-async def _json(request: web.Request) -> dict[str, Any]:
-    if not request.can_read_body:
-        return {}
-    try:
-        body = await request.json()
-    except ValueError:
-        raise _err(web.HTTPBadRequest, "bad request", "请求体须为 JSON 对象") from None
-    if not isinstance(body, dict):
-        raise _err(web.HTTPBadRequest, "bad request", "请求体须为 JSON 对象")
-    return body
 
 
 def _version(body: dict[str, Any]) -> int | None:

@@ -10,6 +10,8 @@ from typing import Any
 from aiohttp import BodyPartReader, web
 
 from hotline import auth
+from hotline.auth import api_error as _err
+from hotline.auth import json_object as _json
 from workorders.admin import InputError, utc
 from workorders.core import deadlines as dl
 from workorders.core import kpi
@@ -25,11 +27,6 @@ logger = logging.getLogger(__name__)
 
 SERVICE = web.AppKey("workorders", WorkOrderService)
 ANY = ("seat", "supervisor", "manager", "dispatcher", "unit", "admin")
-
-
-def _err(cls: type[web.HTTPException], error: str, detail: str, **extra: Any) -> web.HTTPException:
-    body = {"error": error, "detail": detail, **extra}
-    return cls(text=json.dumps(body, ensure_ascii=False), content_type="application/json")
 
 
 def _too_large(max_bytes: int, size: int) -> web.HTTPException:
@@ -57,18 +54,6 @@ def _id(request: web.Request, key: str = "id") -> int:
     if not 1 <= value <= MAX_ID:
         raise _err(web.HTTPNotFound, "not found", f"编号 {value} 不存在")
     return value
-
-
-async def _json(request: web.Request) -> dict[str, Any]:
-    if not request.can_read_body:
-        return {}
-    try:
-        body = await request.json()
-    except ValueError:
-        raise _err(web.HTTPBadRequest, "bad request", "请求体须为 JSON 对象") from None
-    if not isinstance(body, dict):
-        raise _err(web.HTTPBadRequest, "bad request", "请求体须为 JSON 对象")
-    return body
 
 
 def _local(svc: WorkOrderService, moment: dt.datetime | None) -> str | None:
