@@ -19,6 +19,8 @@ function refused(message) {
 }
 
 async function connected() {
+  // First, before any await: every list pushed from now on is applied on top of what it loads.
+  KB.loadEmergency();
   H.$("conn").textContent = "已连接";
   H.$("conn").className = "conn ok";
   H.clear(H.$("login-slot"));
@@ -27,7 +29,6 @@ async function connected() {
   if (!snap.ok) { H.toast(snap.error, true); return; }
   applySnapshot(snap);
   refreshToday();
-  KB.loadEmergency();
 }
 
 function applySnapshot(snap) {

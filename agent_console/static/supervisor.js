@@ -16,6 +16,8 @@ function refused(message) {
 }
 
 async function connected() {
+  // First, before any await: every list pushed from now on is applied on top of what it loads.
+  KB.loadEmergency();
   H.$("conn").textContent = "已连接";
   H.$("conn").className = "conn ok";
   H.clear(H.$("login-slot"));
@@ -29,7 +31,6 @@ async function connected() {
   renderSeats();
   renderQueues(board.queues);
   renderChart(board.series, board.interval_s);
-  KB.loadEmergency();
   H.$("by-state").textContent = Object.entries(board.by_state)
     .filter(([k]) => k !== "logged_out").map(([k, v]) => (H.STATE[k] || k) + " " + v).join(" · ");
 }
