@@ -92,6 +92,7 @@ class Ami:
         self._logged_in = asyncio.Event()
         self._handlers: list[tuple[str, Callable[[Message], Any]]] = []
         self.connected_count = 0
+        self.fence: Callable[[], bool] | None = None  # False: the lease is lost, nothing may go out
 
     async def connect(self) -> None:
         loop = asyncio.get_running_loop()
@@ -163,6 +164,8 @@ class Ami:
         While the connection is being re-established (Asterisk restarting), the action waits up to
         its timeout for the new login instead of failing at once.
         """
+        if self.fence is not None and not self.fence():
+            raise AmiDisconnected("fenced: this engine no longer holds the routing lease")
         manager = self._manager
         if manager is not None and not self._logged_in.is_set():
             with contextlib.suppress(TimeoutError):

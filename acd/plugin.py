@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from functools import partial
 from typing import Any
 
 from aiohttp import web
@@ -22,6 +23,7 @@ from acd.voice.service import VoiceService
 from acd.voice.voicemail import voice_message_to_work_order
 from hotline.context import AppContext
 from hotline.dialplans import dial_policy
+from hotline.lease import fence
 
 logger = logging.getLogger(__name__)
 
@@ -48,6 +50,9 @@ def install(app: web.Application, ctx: AppContext) -> None:
     a = ctx.settings.asterisk
     ari = AriClient.from_settings(a)
     records = RecordStore(ctx.sessions)
+    if ctx.settings.cluster.enabled:  # several engines: only the lease's holder commands and writes
+        ari.fence = partial(fence, ctx.lease, "ari")
+        records.fence = partial(fence, ctx.lease, "records")
     voicemail.install(ctx)  # voice messages' orders an earlier run left in the outbox
 
     runners: dict[str, Any] = {}
@@ -107,6 +112,8 @@ def install(app: web.Application, ctx: AppContext) -> None:
     ctx.deps.voice_service = voice
     ctx.deps.voice = voice.control
     ami = Ami(a.host, a.ami_port, a.ami_user, a.ami_password, timeout=a.request_timeout)
+    if ctx.settings.cluster.enabled:
+        ami.fence = partial(fence, ctx.lease, "ami")
     ctx.deps.ami = ami
     from acd.voice.presence import PhonePresence
 

@@ -99,6 +99,15 @@ def build_openapi(plugins: list[Any]) -> dict[str, Any]:
                     "responses": {"200": {"description": "text"}, **ops_only},
                 }
             },
+            "/cluster/active": {
+                "get": {
+                    "summary": "whether this engine is the active one (load balancers' health check)",
+                    "responses": {
+                        "200": {"description": "active: it routes calls and chats"},
+                        "503": {"description": "a standby, or an engine that lost its lease"},
+                    },
+                }
+            },
             "/openapi.json": {
                 "get": {
                     "summary": "this description",
@@ -146,6 +155,15 @@ async def healthz(_request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "version": __version__})
 
 
+async def cluster_active(request: web.Request) -> web.Response:
+    """200 while this engine holds the routing lease (always, without a cluster); 503 otherwise.
+    HAProxy sends the hotline's traffic only where this answers 200 (docs/deployment.md)."""
+    lease = request.app[CTX].lease
+    if lease.holds():
+        return web.json_response({"role": "active", "epoch": lease.epoch})
+    return web.json_response({"role": "fenced", "epoch": lease.epoch}, status=503)
+
+
 def _ops_only(request: web.Request) -> None:
     """/metrics and /openapi.json describe the engine's insides: only for the operators'
     networks (loopback by default)."""
@@ -188,6 +206,7 @@ def build_app(ctx: AppContext) -> web.Application:
     plugins = features.plugins()
     app[OPENAPI_DOC] = build_openapi(plugins)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/cluster/active", cluster_active)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/openapi.json", openapi)
     auth.install(app, ctx)
@@ -195,6 +214,32 @@ def build_app(ctx: AppContext) -> web.Application:
     for plugin in plugins:
         plugin.install(app, ctx)
     app.cleanup_ctx.append(_outbox_worker)
+    return app
+
+
+def build_standby_app(ctx: AppContext) -> web.Application:
+    """What a standby serves on the engine's port until it takes the lease: it is alive
+    (``/healthz``), not active (``/cluster/active`` 503, so the load balancer passes it by), its
+    metrics; anything else is refused with a clear 503 and ``Retry-After`` (a console or a page
+    that reached it tries again and lands on the active engine)."""
+    app = web.Application(client_max_size=64 * 1024)
+    app[CTX] = ctx
+
+    async def standby_health(_request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", "role": "standby", "version": __version__})
+
+    async def not_active(request: web.Request) -> web.Response:
+        return web.json_response({"role": "standby", "epoch": 0}, status=503)
+
+    async def refused(request: web.Request) -> web.Response:
+        return web.json_response(
+            {"error": "standby", "detail": "本机为备用节点，请稍后重试"}, status=503, headers={"Retry-After": "1"}
+        )
+
+    app.router.add_get("/healthz", standby_health)
+    app.router.add_get("/cluster/active", not_active)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_route("*", "/{tail:.*}", refused)
     return app
 
 

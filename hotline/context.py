@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from hotline.bus import Bus
+from hotline.lease import ALWAYS, Lease
 from hotline.offload import Lane
 from hotline.outbox import Outbox
 from hotline.redislink import RedisHealth
@@ -81,6 +82,9 @@ class AppContext:
     redis: Redis | None = None
     redis_health: RedisHealth = field(default_factory=RedisHealth)  # what Redis's users saw of it
     deps: Deps = field(default_factory=Deps)
+    # Whether this process may route (cluster.enabled: a PostgreSQL lease; else always): every
+    # command to Asterisk and every batch of call records checks it (hotline/lease.py).
+    lease: Lease = ALWAYS
     _compute: Lane | None = field(default=None, repr=False)
     _outbox: Outbox | None = field(default=None, repr=False)
 

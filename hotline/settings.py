@@ -110,6 +110,24 @@ class HttpSettings(BaseModel):
     port: int = Field(default=8345, ge=1, le=65535)
 
 
+class ClusterSettings(BaseModel):
+    """Several engine processes on one PostgreSQL: one active, the others hot standbys
+    (hotline/lease.py, docs/deployment.md). Off: one process with every role (the default)."""
+
+    enabled: bool = False
+    node: str = Field(default="", max_length=128, description="this process's name; empty: host:port")
+    lease: str = Field(default="router", pattern=r"^[a-z0-9_-]{1,64}$", description="the lease's name")
+    ttl_s: float = Field(default=1.5, ge=0.5, le=30, description="a silent active is replaced after this")
+    renew_s: float = Field(default=0.25, gt=0, le=10)
+    poll_s: float = Field(default=0.1, gt=0, le=5, description="how often a standby asks for the lease")
+
+    @model_validator(mode="after")
+    def _renew_within_ttl(self) -> ClusterSettings:
+        if self.renew_s * 3 > self.ttl_s:
+            raise ValueError("renew_s must be at most a third of ttl_s (a renewal may be lost)")
+        return self
+
+
 class SecuritySettings(BaseModel):
     """Limits at the engine's edges (docs/security.md explains each)."""
 
@@ -224,6 +242,7 @@ class Settings(BaseSettings):
     security: SecuritySettings = SecuritySettings()
     asterisk: AsteriskSettings = AsteriskSettings()
     emergency: EmergencyNumbers = EmergencyNumbers()
+    cluster: ClusterSettings = ClusterSettings()
     # Feature sections of the settings file, each checked by its feature's own model.
     workorders: dict[str, Any] = Field(default_factory=dict)
     ivr: dict[str, Any] = Field(default_factory=dict)

@@ -73,6 +73,10 @@ class AriUnavailable(AriError):
     """Asterisk unreachable, timed out or not answering properly."""
 
 
+class AriFenced(AriUnavailable):
+    """Not sent: this engine no longer holds the routing lease (hotline/lease.py)."""
+
+
 class AriNoAnswer(AriUnavailable):
     """The request went out and no answer came in time: Asterisk may still carry it out."""
 
@@ -196,6 +200,7 @@ class AriClient:
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
         self.rest_over_ws = rest_over_ws
+        self.fence: Callable[[], bool] | None = None  # False: the lease is lost, nothing may go out
         self._events_lane = _Lane("events")
         # extra websockets for requests only: connected while run() reads the events one
         self.lanes = [self._events_lane] + [_Lane(f"lane{i}") for i in range(1, request_lanes + 1)]
@@ -239,6 +244,8 @@ class AriClient:
         body: Any = None,
         timeout: float | None = None,
     ) -> Any:
+        if self.fence is not None and not self.fence():
+            raise AriFenced(0, "fenced: this engine no longer holds the routing lease", method, path)
         clean = {k: _param(v) for k, v in (params or {}).items() if v is not None}
         if self.rest_over_ws:
             resources = _resources(path, clean)

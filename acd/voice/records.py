@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import func, select
@@ -43,6 +44,10 @@ def _ts(epoch: float | None) -> dt.datetime | None:
     return dt.datetime.fromtimestamp(epoch, tz=dt.UTC) if epoch is not None else None
 
 
+class Fenced(Exception):
+    """A write refused because the routing lease is lost (hotline/lease.py)."""
+
+
 class RecordStore:
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], *, max_batch: int = 500, linger_s: float = 0.25
@@ -58,6 +63,7 @@ class RecordStore:
         self._idle.set()
         self._task: asyncio.Task[None] | None = None
         self.batches = 0
+        self.fence: Callable[[], bool] | None = None  # False: the lease is lost, nothing is written
 
     def put(self, contact_id: str, caller: str, arrived: float, ended: float | None, data: dict[str, Any]) -> None:
         self._pending[contact_id] = _later(self._pending.get(contact_id), (caller, arrived, ended, data))
@@ -65,6 +71,8 @@ class RecordStore:
         self._wake.set()
 
     async def write_many(self, items: dict[str, Pending]) -> None:
+        if self.fence is not None and not self.fence():
+            raise Fenced("call records not written: this engine no longer holds the routing lease")
         rows = [
             {
                 "contact_id": contact_id,
@@ -115,6 +123,10 @@ class RecordStore:
                     await self.write_many(batch)
                     self.batches += 1
                     DATABASE.answered("voice records")
+                except Fenced as exc:  # the active engine now writes them; this one is ending
+                    logger.error(str(exc), extra={"calls": len(batch)})
+                    self._pending.clear()
+                    break
                 except Exception as exc:
                     if unavailable(exc):  # one line per outage (dbhealth); the calls go on meanwhile
                         DATABASE.failed("voice records", exc)

@@ -9,11 +9,16 @@ import contextlib
 import errno
 import logging
 import signal
+import time
+from typing import TYPE_CHECKING
 
 from hotline import aio
 from hotline.errors import CommandError
 from hotline.logs import setup_logging
 from hotline.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from hotline.lease import PgLease
 
 logger = logging.getLogger(__name__)
 
@@ -75,8 +80,23 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, stop: as
             await engine.dispose()
             raise CommandError(f"Redis at {settings.redis_url} does not answer ({exc}); check REDIS_URL") from None
     ctx = AppContext(settings=settings, engine=engine, sessions=make_sessionmaker(engine), redis=redis)
-    first_accounts = await _first_run_accounts(ctx)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    lease = None
+    if settings.cluster.enabled:
+        lease = _lease(settings, ctx, url)
+    # Built before a standby waits (a hot standby): taking over only starts what is built.
     app = build_app(ctx)
+    if lease is not None and not await _standby(settings, ctx, lease, stop):  # stopped while a standby
+        if redis is not None:
+            await redis.aclose()
+        await engine.dispose()
+        return
+    started = time.monotonic()
+    first_accounts = await _first_run_accounts(ctx)
     runner = web.AppRunner(app, access_log=None, handle_signals=False)
     await runner.setup()
     site = web.TCPSite(runner, settings.http.host, settings.http.port)
@@ -84,15 +104,24 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, stop: as
         await site.start()
     except OSError as exc:
         await runner.cleanup()
+        if lease is not None:
+            await lease.release()
         await engine.dispose()
         if exc.errno == errno.EADDRINUSE:
             raise CommandError(
                 f"port {settings.http.port} on {settings.http.host} is in use: stop the other program or set HOTLINE_HTTP__PORT"
             ) from None
         raise CommandError(f"cannot listen on {settings.http.host}:{settings.http.port}: {exc}") from None
+    if lease is not None:
+        lease.info = lambda: _member_info(ctx)
+        lease.hold(lambda why: stop.set())
+        logger.warning(
+            "serving as the active engine",
+            extra={"epoch": lease.epoch, "node": lease.node, "start_s": round(time.monotonic() - started, 3)},
+        )
     base = f"http://{settings.http.host}:{settings.http.port}"
-    loop = "uvloop" if type(asyncio.get_running_loop()).__module__.startswith("uvloop") else "asyncio"
-    print(f"12345 hotline engine running at {base} (event loop: {loop})", flush=True)
+    loop_name = "uvloop" if type(asyncio.get_running_loop()).__module__.startswith("uvloop") else "asyncio"
+    print(f"12345 hotline engine running at {base} (event loop: {loop_name})", flush=True)
     for path, what in (
         ("/console/", "seat console 座席"),
         ("/supervisor/", "supervisor 班长"),
@@ -107,11 +136,6 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, stop: as
     for username, role, password in first_accounts:
         print(f"  first run: account {username} ({role}) password {password}  (shown once; change it)", flush=True)
     print("Ctrl-C stops everything.", flush=True)
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
     # Everything built at start-up lives for the whole run: keep it out of the collector's full
     # passes, which otherwise stall the event loop for tens of milliseconds on a large ACD.
     from hotline import gcpolicy
@@ -124,10 +148,68 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, stop: as
     finally:
         if gc_task is not None:
             gc_task.cancel()
-        await runner.cleanup()
+        await runner.cleanup()  # Asterisk and the consoles let go first ...
+        if lease is not None:
+            await lease.release()  # ... then a standby may take over at once
         if redis is not None:
             await redis.aclose()
         await engine.dispose()
+
+
+def _lease(settings: Settings, ctx: object, url: str) -> PgLease:
+    """With ``cluster.enabled``: the routing lease this process will ask for (hotline/lease.py)."""
+    from hotline.lease import PgLease, default_node
+
+    if not url.startswith("postgresql"):
+        raise CommandError(
+            "cluster.enabled needs PostgreSQL: set DATABASE_URL=postgresql://... (the lease lives there)"
+        )
+    c = settings.cluster
+    lease = PgLease(
+        url,
+        c.lease,
+        node=c.node or default_node(settings.http.port),
+        http=f"http://{settings.http.host}:{settings.http.port}",
+        ttl_s=c.ttl_s,
+        renew_s=c.renew_s,
+        poll_s=c.poll_s,
+    )
+    ctx.lease = lease  # type: ignore[attr-defined]
+    return lease
+
+
+async def _standby(settings: Settings, ctx: object, lease: PgLease, stop: asyncio.Event) -> bool:
+    """Serve the standby's page on the engine's port and wait for the lease: True once taken,
+    False if stopped meanwhile."""
+    from aiohttp import web
+
+    from hotline.app import build_standby_app
+
+    runner = web.AppRunner(build_standby_app(ctx), access_log=None, handle_signals=False)  # type: ignore[arg-type]
+    await runner.setup()
+    site = web.TCPSite(runner, settings.http.host, settings.http.port)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise CommandError(f"cannot listen on {settings.http.host}:{settings.http.port}: {exc}") from None
+    print(f"12345 hotline engine {lease.node}: standby at {lease.http}, waiting for the lease", flush=True)
+    try:
+        got = await lease.acquire(stop)
+    finally:
+        await runner.cleanup()
+    if not got:
+        await lease.release()
+    return got
+
+
+def _member_info(ctx: object) -> dict[str, object]:
+    """What ``hotline cluster status`` shows of the active engine: its Asterisk and its calls."""
+    settings = ctx.settings  # type: ignore[attr-defined]
+    voice = ctx.deps.voice_service  # type: ignore[attr-defined]
+    return {
+        "asterisk": [{"ari": settings.asterisk.ari_url, "calls": len(voice.calls) if voice is not None else 0}],
+    }
 
 
 async def _first_run_accounts(ctx: object) -> list[tuple[str, str, str]]:

@@ -12,6 +12,7 @@ from hotline.storage import Base, make_engine
 
 # Every feature's tables join the metadata here, so autogenerate sees the whole schema.
 features.models()
+import hotline.lease  # noqa: E402  (the cluster's lease and members)
 import hotline.outbox  # noqa: E402, F401  (the kernel's own table)
 
 target_metadata = Base.metadata

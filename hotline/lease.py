@@ -1,0 +1,347 @@
+"""Who may route: one active engine per hotline, elected by a lease in PostgreSQL, with fencing.
+
+With ``cluster.enabled`` several engine processes (on several machines) share one PostgreSQL.
+Each holds a connection of its own for the lease; the one that takes PostgreSQL's advisory lock
+``cluster.lease`` is active: it bumps the lease row's ``epoch`` (its fencing token), serves the
+hotline and renews the row every ``renew_s``. The others are hot standbys: started, connected,
+asking for the lock every ``poll_s``.
+
+- **A killed active** (kill -9, the machine's power): its socket closes, PostgreSQL ends its
+  session and drops its lock at once; the next standby's ask (≤ ``poll_s``) takes it.
+- **A silent active** (its network cut, the process frozen): PostgreSQL may keep its session for
+  minutes. When the row's last renewal is older than ``ttl_s`` *by the database's clock*, a
+  standby ends that session (``pg_terminate_backend``, the stale holder's lock goes with it) and
+  takes the lease with the next epoch.
+- **Fencing.** The active takes as holding the lease only until ``ttl_s`` after it *sent* its
+  last successful renewal (a monotonic deadline: the database stamped that renewal later, so
+  no standby can steal before the deadline passes). Past it, ``holds()`` is false: every command
+  a voice adapter would send (ARI, AMI) and every batch of call records checks it first and is
+  refused; a watchdog thread, independent of the event loop, ends the process (exit 75, for a
+  supervisor such as systemd to start it again as a standby) within ``watch_s``. A renewal that
+  finds another epoch in the row ends it at once.
+
+The embedded default has no lease: ``ALWAYS`` holds for ever (one process, all roles).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import hashlib
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from prometheus_client import Counter, Gauge
+from sqlalchemy import Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from hotline.storage import Base
+
+logger = logging.getLogger(__name__)
+
+FENCED_EXIT = 75  # EX_TEMPFAIL: "try again later" — start again as a standby
+ACTIVE = Gauge("hotline_cluster_active", "1 while this process holds the routing lease")
+EPOCH = Gauge("hotline_cluster_epoch", "the fencing token (lease epoch) this process holds, 0 when none")
+TAKEOVERS = Counter("hotline_cluster_takeovers_total", "leases this process took, by how", ["how"])
+FENCED = Counter("hotline_cluster_fenced_commands_total", "commands refused: the lease was no longer held", ["target"])
+STEALS = Counter("hotline_cluster_stale_sessions_ended_total", "silent holders' sessions this process ended")
+
+
+class ClusterLease(Base):
+    """One row per lease: its epoch (the fencing token) and its holder's last renewal."""
+
+    __tablename__ = "cluster_lease"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    epoch: Mapped[int] = mapped_column(Integer)
+    holder: Mapped[str] = mapped_column(String(128))
+    holder_pid: Mapped[int] = mapped_column(Integer)  # the holder's PostgreSQL backend
+    acquired_at: Mapped[dt.datetime]
+    renewed_at: Mapped[dt.datetime]
+
+
+class ClusterMember(Base):
+    """One row per engine process: what it is and when it was last seen (``hotline cluster status``)."""
+
+    __tablename__ = "cluster_member"
+
+    node: Mapped[str] = mapped_column(String(128), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))  # standby | active | fenced | stopped
+    epoch: Mapped[int] = mapped_column(Integer, default=0)
+    pid: Mapped[int] = mapped_column(Integer)
+    http: Mapped[str] = mapped_column(String(200))
+    started_at: Mapped[dt.datetime]
+    seen_at: Mapped[dt.datetime]
+    info: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Lease(Protocol):
+    epoch: int
+
+    def holds(self) -> bool: ...
+
+
+class _Always:
+    """The embedded default: one process, always active."""
+
+    epoch = 0
+
+    def holds(self) -> bool:
+        return True
+
+
+ALWAYS: Lease = _Always()
+
+
+def fence(lease: Lease, target: str) -> bool:
+    """Whether a command for ``target`` may go out; a refusal is counted (and the caller logs)."""
+    if lease.holds():
+        return True
+    FENCED.labels(target).inc()
+    return False
+
+
+def lock_keys(name: str) -> tuple[int, int]:
+    """The advisory lock's two 32-bit keys for a lease name (as pg_locks shows them: classid, objid)."""
+    digest = hashlib.sha256(f"hotline-lease:{name}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") & 0x7FFFFFFF, int.from_bytes(digest[4:8], "big") & 0x7FFFFFFF
+
+
+def plain_dsn(url: str) -> str:
+    """asyncpg's DSN for a SQLAlchemy URL."""
+    return url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+def default_node(port: int) -> str:
+    return f"{socket.gethostname()}:{port}"
+
+
+@dataclass
+class PgLease:
+    """The lease on one dedicated asyncpg connection (see the module's doc)."""
+
+    url: str
+    name: str = "router"
+    node: str = field(default_factory=lambda: default_node(0))
+    http: str = ""
+    ttl_s: float = 1.5
+    renew_s: float = 0.25
+    poll_s: float = 0.1
+    watch_s: float = 0.05
+    exit: Callable[[int], None] = os._exit  # what the watchdog does when the lease is lost
+    epoch: int = 0
+    state: str = "standby"
+    info: Callable[[], dict[str, Any]] = field(default=lambda: {})
+    _conn: Any = field(default=None, repr=False)
+    _deadline: float = 0.0  # monotonic: the lease is ours until then
+    _lost: bool = False
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list, repr=False)
+    _on_lost: Callable[[str], None] | None = field(default=None, repr=False)
+    _watchdog: threading.Thread | None = field(default=None, repr=False)
+    _stop_watch: threading.Event = field(default_factory=threading.Event, repr=False)
+    started_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+
+    def holds(self) -> bool:
+        return self.epoch > 0 and not self._lost and time.monotonic() < self._deadline
+
+    # -- connection -------------------------------------------------------------------------------
+    async def _connect(self) -> Any:
+        import asyncpg
+
+        # The server side notices a peer gone silent within seconds (keepalives, user timeout):
+        # a cut holder's session, and its lock, do not outlive it by the kernel's two hours.
+        return await asyncpg.connect(
+            plain_dsn(self.url),
+            timeout=max(1.0, self.ttl_s),
+            command_timeout=max(0.5, self.ttl_s / 2),
+            server_settings={
+                "application_name": f"hotline-lease {self.node}"[:63],
+                "tcp_keepalives_idle": "1",
+                "tcp_keepalives_interval": "1",
+                "tcp_keepalives_count": "2",
+                "tcp_user_timeout": str(int(self.ttl_s * 1000)),
+            },
+        )
+
+    async def _drop(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.terminate()
+
+    # -- standby ----------------------------------------------------------------------------------
+    async def acquire(self, stop: asyncio.Event) -> bool:
+        """Wait as a standby until the lease is ours (True) or ``stop`` is set (False)."""
+        k1, k2 = lock_keys(self.name)
+        said_waiting = False
+        while not stop.is_set():
+            try:
+                if self._conn is None:
+                    self._conn = await self._connect()
+                await self._beat("standby")
+                sent = time.monotonic()
+                if await self._conn.fetchval("SELECT pg_try_advisory_lock($1, $2)", k1, k2):
+                    self.epoch = int(
+                        await self._conn.fetchval(
+                            """INSERT INTO cluster_lease (name, epoch, holder, holder_pid, acquired_at, renewed_at)
+                               VALUES ($1, 1, $2, pg_backend_pid(), now(), now())
+                               ON CONFLICT (name) DO UPDATE SET epoch = cluster_lease.epoch + 1,
+                                 holder = $2, holder_pid = pg_backend_pid(), acquired_at = now(), renewed_at = now()
+                               RETURNING epoch""",
+                            self.name,
+                            self.node,
+                        )
+                    )
+                    self._deadline = sent + self.ttl_s
+                    self.state = "active"
+                    ACTIVE.set(1)
+                    EPOCH.set(self.epoch)
+                    logger.warning(
+                        "lease taken: this engine is active", extra={"lease": self.name, "epoch": self.epoch}
+                    )
+                    # Renewed from now on, while the engine starts its routing.
+                    self._tasks.append(asyncio.create_task(self._renew(), name="lease-renew"))
+                    return True
+                if not said_waiting:
+                    logger.info("standby: another engine holds the lease", extra={"lease": self.name})
+                    said_waiting = True
+                await self._fence_silent(k1, k2)
+            except Exception as exc:
+                logger.warning("lease: database unreachable", extra={"cause": str(exc) or type(exc).__name__})
+                await self._drop()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), self.poll_s)
+        return False
+
+    async def _fence_silent(self, k1: int, k2: int) -> None:
+        """End the session of a holder that has not renewed for ``ttl_s`` (the database's clock)."""
+        row = await self._conn.fetchrow(
+            "SELECT holder, extract(epoch FROM now() - renewed_at) AS age FROM cluster_lease WHERE name = $1",
+            self.name,
+        )
+        if row is None or float(row["age"]) <= self.ttl_s:
+            return
+        ended = await self._conn.fetch(
+            """SELECT pg_terminate_backend(pid) AS ended, pid FROM pg_locks
+               WHERE locktype = 'advisory' AND classid::bigint = $1 AND objid::bigint = $2
+                 AND objsubid = 2 AND granted AND pid <> pg_backend_pid()""",
+            k1,
+            k2,
+        )
+        if ended:
+            STEALS.inc()
+            logger.warning(
+                "lease holder silent: its session ended",
+                extra={"lease": self.name, "holder": row["holder"], "silent_s": round(float(row["age"]), 2)},
+            )
+
+    # -- active -----------------------------------------------------------------------------------
+    def hold(self, on_lost: Callable[[str], None]) -> None:
+        """Once the engine serves: ``on_lost(why)`` is told when the lease goes; a thread ends the
+        process once it is lost (whatever the event loop is doing)."""
+        self._on_lost = on_lost
+        if self._lost:
+            on_lost("lost while starting")
+        self._watchdog = threading.Thread(target=self._watch, name="lease-watchdog", daemon=True)
+        self._watchdog.start()
+
+    def _watch(self) -> None:
+        """Not on the event loop: a loop that is frozen or busy cannot keep a fenced engine alive."""
+        while not self._stop_watch.wait(self.watch_s):
+            if not self.holds():
+                # A process that lost its lease must not go on: whatever it would still do is fenced.
+                logging.getLogger(__name__).error(
+                    "lease lost: this engine stops (fenced)", extra={"lease": self.name, "epoch": self.epoch}
+                )
+                for h in logging.getLogger().handlers:
+                    with contextlib.suppress(Exception):
+                        h.flush()
+                self.exit(FENCED_EXIT)
+                return
+
+    async def _renew(self) -> None:
+        while not self._lost:
+            await asyncio.sleep(self.renew_s)
+            sent = time.monotonic()
+            try:
+                if self._conn is None:
+                    raise ConnectionError("lease connection gone")
+                async with asyncio.timeout(max(0.2, self._deadline - sent)):
+                    done = await self._conn.execute(
+                        "UPDATE cluster_lease SET renewed_at = now() WHERE name = $1 AND epoch = $2",
+                        self.name,
+                        self.epoch,
+                    )
+            except Exception as exc:
+                if time.monotonic() >= self._deadline:
+                    self._lost_because(f"no renewal within {self.ttl_s} s ({exc or type(exc).__name__})")
+                    return
+                continue
+            if done != "UPDATE 1":
+                self._lost_because("another engine took the lease")
+                return
+            self._deadline = sent + self.ttl_s
+            # On the same connection, after the renewal and never holding the next one up for long.
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(self.renew_s):
+                    await self._beat(self.state)
+
+    def _lost_because(self, why: str) -> None:
+        self._lost = True
+        self.state = "fenced"
+        ACTIVE.set(0)
+        EPOCH.set(0)
+        logger.error("lease lost", extra={"lease": self.name, "epoch": self.epoch, "cause": why})
+        if self._on_lost is not None:
+            self._on_lost(why)
+
+    async def _beat(self, state: str) -> None:
+        """This process's row in ``cluster_member`` (at most once a second)."""
+        import orjson
+
+        now = time.monotonic()
+        if self._conn is None or now - getattr(self, "_beat_at", 0.0) < 0.9:
+            return
+        self._beat_at = now
+        await self._conn.execute(
+            """INSERT INTO cluster_member (node, state, epoch, pid, http, started_at, seen_at, info)
+               VALUES ($1, $2, $3, $4, $5, $6, now(), $7::json)
+               ON CONFLICT (node) DO UPDATE SET state = $2, epoch = $3, pid = $4, http = $5,
+                 started_at = $6, seen_at = now(), info = $7::json""",
+            self.node,
+            state,
+            self.epoch,
+            os.getpid(),
+            self.http,
+            self.started_at,
+            orjson.dumps(self.info()).decode(),
+        )
+
+    async def release(self) -> None:
+        """A clean stop: give the lease up at once (a standby takes it without waiting for ``ttl_s``)."""
+        self._stop_watch.set()
+        self._lost = True
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(BaseException):
+                await task
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(1.0):
+                    await self._conn.execute(
+                        "UPDATE cluster_member SET state = 'stopped', seen_at = now() WHERE node = $1", self.node
+                    )
+                    if self.epoch:
+                        await self._conn.execute("SELECT pg_advisory_unlock($1, $2)", *lock_keys(self.name))
+            with contextlib.suppress(Exception):
+                await self._conn.close(timeout=1.0)
+        self._conn = None
+        ACTIVE.set(0)
