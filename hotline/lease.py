@@ -9,9 +9,10 @@ asking for the lock every ``poll_s``.
 - **A killed active** (kill -9, the machine's power): its socket closes, PostgreSQL ends its
   session and drops its lock at once; the next standby's ask (≤ ``poll_s``) takes it.
 - **A silent active** (its network cut, the process frozen): PostgreSQL may keep its session for
-  minutes. When the row's last renewal is older than ``ttl_s`` *by the database's clock*, a
-  standby ends that session (``pg_terminate_backend``, the stale holder's lock goes with it) and
-  takes the lease with the next epoch.
+  minutes. When the row's last renewal is older than ``ttl_s`` *by the database's clock* and
+  the session holding the lock (in this database) has been idle as long, a standby ends that
+  session (``pg_terminate_backend``, the stale holder's lock goes with it) and takes the lease
+  with the next epoch.
 - **Fencing.** The active takes as holding the lease only until ``ttl_s`` after it *sent* its
   last successful renewal (a monotonic deadline: the database stamped that renewal later, so
   no standby can steal before the deadline passes). Past it, ``holds()`` is false: every command
@@ -223,17 +224,27 @@ class PgLease:
     async def _fence_silent(self, k1: int, k2: int) -> None:
         """End the session of a holder that has not renewed for ``ttl_s`` (the database's clock)."""
         row = await self._conn.fetchrow(
-            "SELECT holder, extract(epoch FROM now() - renewed_at) AS age FROM cluster_lease WHERE name = $1",
+            "SELECT holder, holder_pid, extract(epoch FROM now() - renewed_at) AS age FROM cluster_lease WHERE name = $1",
             self.name,
         )
         if row is None or float(row["age"]) <= self.ttl_s:
             return
+        # Only this database's lock (another database on the server may have a lease of that name),
+        # and only a session idle for ttl_s: the row read above may predate the stamp of a holder
+        # that has just taken the lock (two standbys starting on an old row would both hold). A
+        # session of another role shows no state_change: then only the row's own holder_pid.
         ended = await self._conn.fetch(
-            """SELECT pg_terminate_backend(pid) AS ended, pid FROM pg_locks
-               WHERE locktype = 'advisory' AND classid::bigint = $1 AND objid::bigint = $2
-                 AND objsubid = 2 AND granted AND pid <> pg_backend_pid()""",
+            """SELECT pg_terminate_backend(l.pid) AS ended, l.pid FROM pg_locks l
+               LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+               WHERE l.locktype = 'advisory' AND l.classid::bigint = $1 AND l.objid::bigint = $2
+                 AND l.objsubid = 2 AND l.granted AND l.pid <> pg_backend_pid()
+                 AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+                 AND (a.state_change < now() - make_interval(secs => $3)
+                      OR (a.state_change IS NULL AND l.pid = $4))""",
             k1,
             k2,
+            self.ttl_s,
+            row["holder_pid"],
         )
         if ended:
             STEALS.inc()
@@ -255,7 +266,9 @@ class PgLease:
     def _watch(self) -> None:
         """Not on the event loop: a loop that is frozen or busy cannot keep a fenced engine alive."""
         while not self._stop_watch.wait(self.watch_s):
-            if not self.holds():
+            # release() sets _stop_watch before _lost: a clean stop (this thread may have waited
+            # for the GIL since its wait ended) is not a lost lease.
+            if not self.holds() and not self._stop_watch.is_set():
                 # A process that lost its lease must not go on: whatever it would still do is fenced.
                 logging.getLogger(__name__).error(
                     "lease lost: this engine stops (fenced)", extra={"lease": self.name, "epoch": self.epoch}
