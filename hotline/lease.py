@@ -246,7 +246,7 @@ class PgLease:
             self.ttl_s,
             row["holder_pid"],
         )
-        if ended:
+        if any(r["ended"] for r in ended):
             STEALS.inc()
             logger.warning(
                 "lease holder silent: its session ended",

@@ -123,7 +123,7 @@ class ClusterSettings(BaseModel):
 
     @model_validator(mode="after")
     def _renew_within_ttl(self) -> ClusterSettings:
-        if self.renew_s * 3 > self.ttl_s:
+        if self.renew_s * 3 > self.ttl_s + 1e-9:
             raise ValueError("renew_s must be at most a third of ttl_s (a renewal may be lost)")
         return self
 

@@ -17,6 +17,7 @@ from hotline.context import AppContext
 from hotline.dbhealth import log_failure
 from knowledge.http import SERVICE, add_routes
 from knowledge.openapi import OPENAPI as _DOC
+from knowledge.segment import segmenter
 from knowledge.services import KnowledgeService
 from knowledge.settings import load_knowledge_settings
 from workorders.core.calendar import WorkCalendar
@@ -69,6 +70,11 @@ def install(app: web.Application, ctx: AppContext) -> None:
     for part in _parts():
         part.install(app, ctx, service)
     app.cleanup_ctx.append(_lifetime)
+
+
+def warm() -> None:
+    """A hot standby loads the segmenter's dictionary (≈ 0.6 s) before it may take over."""
+    segmenter()
 
 
 async def _lifetime(app: web.Application) -> AsyncIterator[None]:

@@ -194,6 +194,7 @@ async def _standby(settings: Settings, ctx: object, lease: PgLease, stop: asynci
         await runner.cleanup()
         raise CommandError(f"cannot listen on {settings.http.host}:{settings.http.port}: {exc}") from None
     print(f"12345 hotline engine {lease.node}: standby at {lease.http}, waiting for the lease", flush=True)
+    await asyncio.to_thread(_warm)
     try:
         got = await lease.acquire(stop)
     finally:
@@ -201,6 +202,17 @@ async def _standby(settings: Settings, ctx: object, lease: PgLease, stop: asynci
     if not got:
         await lease.release()
     return got
+
+
+def _warm() -> None:
+    """What each feature prepares while a standby (``warm()`` in its plugin: loading, never
+    serving), so that taking over only starts what is ready."""
+    from hotline import features
+
+    for plugin in features.plugins():
+        warm = getattr(plugin, "warm", None)
+        if warm is not None:
+            warm()
 
 
 def _member_info(ctx: object) -> dict[str, object]:
