@@ -166,7 +166,10 @@ def client_address(peer: str, headers: Mapping[str, str], trusted: Iterable[Netw
     trusted = tuple(trusted)
     if not trusted or not within(peer, trusted):
         return peer
-    forwarded = headers.get("X-Forwarded-For", "")
+    # Every X-Forwarded-For line, in order: a proxy such as HAProxy adds its own line after the
+    # client's, and reading only the first would believe what the client wrote.
+    getall = getattr(headers, "getall", None)
+    forwarded = ", ".join(getall("X-Forwarded-For", ())) if getall is not None else headers.get("X-Forwarded-For", "")
     for hop in reversed([h.strip() for h in forwarded.split(",")[:32]]):
         if not hop:
             continue

@@ -84,3 +84,15 @@ def test_a_flood_of_refusals_is_logged_a_few_lines_at_a_time_and_then_says_how_m
     assert admitted[:3] == [0, 0, 0] and admitted[3:] == [None] * 997
     assert log.admit(("login", "busy"), 100.5) == 0  # another kind has its own lines
     assert log.admit(kind, 110.0) == 997  # the next window's first line tells what was left out
+
+
+def test_x_forwarded_for_lines_added_by_a_proxy_are_read_after_the_clients() -> None:
+    """HAProxy adds its own X-Forwarded-For line after the one a client sent: the address is the
+    right-most untrusted hop of all lines, never what the client wrote in the first."""
+    from multidict import CIMultiDict
+
+    proxies = networks(["127.0.0.1"])
+    headers = CIMultiDict([("X-Forwarded-For", "198.51.100.99"), ("X-Forwarded-For", "203.0.113.7")])
+    assert client_address("127.0.0.1", headers, proxies) == "203.0.113.7"
+    one = CIMultiDict([("X-Forwarded-For", "203.0.113.7")])
+    assert client_address("127.0.0.1", one, proxies) == "203.0.113.7"
