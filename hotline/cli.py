@@ -24,6 +24,7 @@ CORE_COMMANDS = (
     "hotline.commands.sandbox",
     "hotline.commands.db",
     "hotline.commands.outbox",
+    "hotline.commands.cluster",
     "hotline.commands.bench",
 )
 
