@@ -310,13 +310,13 @@ class VoiceService:
             if call is not None:
                 step(call, ev.Unheld(self.clock()))
 
-    async def _inbound(self, channel: dict[str, Any], server: str) -> None:
+    async def _inbound(self, channel: dict[str, Any], server: str, arrived: float | None = None) -> None:
         cid = channel["id"]
         if cid in self.by_channel:
             return  # StasisStart seen again after a reconnect
         caller = str((channel.get("caller") or {}).get("number") or "")
         now = self.clock()
-        call = Call(contact_id=cid, channel_id=cid, caller=caller, arrived=now, server=server)
+        call = Call(contact_id=cid, channel_id=cid, caller=caller, arrived=arrived or now, server=server)
         self.calls[cid] = call
         self.by_channel[cid] = call
         if self.ivr is None:
@@ -870,7 +870,11 @@ class VoiceService:
                     await self.drop_channel(cid)  # a seat leg of a call we no longer hold
                 continue
             record = kept.get(cid) if kept is not None else None
-            await self._adopt(channel, answered=bool(record is not None and record[2].get("answered")))
+            await self._adopt(
+                channel,
+                answered=bool(record is not None and record[2].get("answered")),
+                arrived=record[1] if record is not None else None,
+            )
         if kept is not None:
             await self._close_unseen(kept)
         self.reconciled += 1
@@ -997,13 +1001,19 @@ class VoiceService:
                 "call-backs promised before the stop wait again at their place", extra={"calls": len(self.resumed)}
             )
 
-    async def _adopt(self, channel: dict[str, Any], *, answered: bool = False) -> None:
+    async def _adopt(self, channel: dict[str, Any], *, answered: bool = False, arrived: float | None = None) -> None:
         """A caller in Asterisk that no engine holds (after a start) waits on at its first place;
         ``answered``: a seat had answered it before the stop (it is not counted as answered again)."""
         cid = channel["id"]
         try:
             enq, _, queue = (await self.ari.get_var(cid, "HOTLINE_ENQUEUED")).partition(";")
         except AriError as exc:
+            if exc.status == 404:
+                # No place in line yet: the caller was in the menu (or its greeting) at the stop.
+                # The menu starts again for them rather than leaving them in silence.
+                logger.warning("reconcile: caller was in the menu at the stop: it starts again", extra={"channel": cid})
+                await self._inbound(channel, "default", arrived)
+                return
             logger.warning("reconcile: caller not adopted", extra={"channel": cid, "cause": str(exc)})
             return
         caller = str((channel.get("caller") or {}).get("number") or "")

@@ -57,6 +57,33 @@ async def test_restarted_engine_adopts_a_waiting_caller_at_its_original_place(se
             assert len(await rows(sessions)) == 1  # one record per call, however many engines saw it
 
 
+async def test_a_caller_in_the_menu_when_the_engine_died_hears_it_again_and_reaches_a_seat(settings, sessions):
+    """A caller still in the menu (no place in line yet) at the stop is not left in silence:
+    the new engine starts the menu again for them, and they reach a seat; one record."""
+    from tests.integration.acd.test_ivr_calls import runner
+
+    async with voice_stack(settings, sessions, ivr=runner(settings).run) as s:
+        caller = await s.call("13800000041", hold_ms=30000)
+        for _ in range(50):
+            if s.voice.calls:
+                break
+            await asyncio.sleep(0.1)
+        await asyncio.sleep(0.5)  # answered, the menu's prompt playing
+        first = next(iter(s.voice.calls.values()))
+        assert first.enqueued is None, "the caller was already in line: not the case under test"
+        await s.die()
+        await asyncio.sleep(0.5)
+        async with restarted(settings, s, ivr=runner(settings).run) as (voice2, _acd2):
+            assert first.contact_id in voice2.calls, "the caller in the menu was not taken up again"
+            phones = await s.seats(("1301", "seat_answer.xml", {"general": 2}))
+            assert await phones["1301"].wait(40) == 0
+            rec = await s.record()
+            assert rec["seat"] == "1301" and rec["queue"] == "general", rec
+            assert [step["node"] for step in rec["ivr"]["path"]][:2] == ["menu", "q_general"], rec
+            assert len(await rows(sessions)) == 1
+            assert caller.proc.returncode in (None, 0), caller.out
+
+
 async def test_a_caller_who_hung_up_while_the_engine_was_down_is_closed_once_as_unanswered(settings, sessions):
     async with voice_stack(settings, sessions) as s:
         caller = await s.call("13800000034", hold_ms=2500)

@@ -207,7 +207,7 @@ def harness_queues(ring_timeout_s: float = 4.0) -> list[QueueConfig]:
 
 @contextlib.asynccontextmanager
 async def restarted(
-    settings: Settings, s: VoiceStack, queues: list[QueueConfig] | None = None
+    settings: Settings, s: VoiceStack, queues: list[QueueConfig] | None = None, ivr: Any = None
 ) -> AsyncIterator[tuple[VoiceService, AcdService]]:
     """A new ACD and voice side on the same records and Asterisk: the engine after a restart
     (after :meth:`VoiceStack.die`), reconciled; the stack's voice, ACD and ARI are the new ones."""
@@ -216,7 +216,7 @@ async def restarted(
     acd2 = AcdService(Bus(), Acd(AcdSettings(wrap_up_s={"voice": 0.5, "chat": 0.0})))
     for q in queues or harness_queues():
         await acd2.feed(QueueConfigured(now=acd2.now(), queue=q))
-    voice2 = VoiceService(ari2, acd2, records=s.records)
+    voice2 = VoiceService(ari2, acd2, records=s.records, ivr=ivr)
     acd2.start()
     voice2.start()
     try:
