@@ -501,6 +501,109 @@ class Engine:
                 self.kill9()
 
 
+class Pair:
+    """Two engines in cluster mode on the run's database, behind a real HAProxy that sends
+    everything to the one whose ``/cluster/active`` answers 200 (``hotline bench failover``).
+    ``base`` is HAProxy's address: citizens and seats never know which engine serves them."""
+
+    def __init__(self, folder: Path, env: dict[str, str]) -> None:
+        self.folder = folder
+        cluster = {
+            "HOTLINE_CLUSTER__ENABLED": "true",
+            # One secret for both: a login or a citizen's token made by one is good on the other.
+            "HOTLINE_SECRET_KEY": env.get("HOTLINE_SECRET_KEY") or uuid.uuid4().hex * 2,
+        }
+        self.engines: list[Engine] = []
+        for name in ("a", "b"):
+            (folder / name / "data").mkdir(parents=True)
+            own = {
+                **env,
+                **cluster,
+                "HOTLINE_CLUSTER__NODE": f"engine-{name}",
+                "HOTLINE_DATA_DIR": str(folder / name / "data"),
+            }
+            self.engines.append(Engine(folder / name, own))
+        self.port = free_port()
+        self.proxy: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self) -> float:
+        started = time.monotonic()
+        first, second = self.engines
+        await first.start()
+        await self._until_active(first.base, 60)
+        await second.start()
+        cfg = self.folder / "haproxy.cfg"
+        out = subprocess.run(
+            [*HOTLINE, "cluster", "haproxy", "--listen", f"127.0.0.1:{self.port}"]
+            + [arg for e in self.engines for arg in ("--engine", f"127.0.0.1:{e.port}")],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=first.env,
+        )
+        if out.returncode != 0:
+            raise RuntimeError(f"hotline cluster haproxy failed: {out.stderr[-500:]}")
+        cfg.write_text(out.stdout)
+        with (self.folder / "haproxy.log").open("wb") as fh:
+            self.proxy = subprocess.Popen(["haproxy", "-db", "-f", str(cfg)], stdout=fh, stderr=subprocess.STDOUT)
+        await self._until_active(self.base, 30)
+        return time.monotonic() - started
+
+    async def _until_active(self, base: str, wait_s: float) -> float:
+        """Seconds until ``base`` answers ``/cluster/active`` with 200 (asked every 20 ms)."""
+        t0 = time.monotonic()
+        async with aiohttp.ClientSession() as http:
+            while time.monotonic() - t0 < wait_s:
+                with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError):
+                    async with http.get(f"{base}/cluster/active", timeout=aiohttp.ClientTimeout(total=0.5)) as r:
+                        if r.status == 200:
+                            return time.monotonic() - t0
+                await asyncio.sleep(0.02)
+        raise RuntimeError(f"{base} was not active within {wait_s:g} s")
+
+    async def active(self) -> Engine:
+        async with aiohttp.ClientSession() as http:
+            for engine in self.engines:
+                with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError):
+                    async with http.get(f"{engine.base}/cluster/active", timeout=aiohttp.ClientTimeout(total=1)) as r:
+                        if r.status == 200:
+                            return engine
+        raise RuntimeError("no engine is active")
+
+    async def fail_over(self) -> dict[str, Any]:
+        """kill -9 of the active engine; the seconds until the other answers as active, directly
+        and through HAProxy; the killed one started again as the new standby."""
+        victim = await self.active()
+        other = next(e for e in self.engines if e is not victim)
+        victim.kill9()
+        t0 = time.monotonic()
+        await self._until_active(other.base, 30)
+        takeover = time.monotonic() - t0
+        await self._until_active(self.base, 30)
+        behind_proxy = time.monotonic() - t0
+        standby_s = await victim.start()
+        return {
+            "killed": victim.folder.name,
+            "takeover_s": round(takeover, 3),
+            "takeover_haproxy_s": round(behind_proxy, 3),
+            "standby_back_s": round(standby_s, 2),
+        }
+
+    def kill9(self) -> None:
+        raise RuntimeError("a pair is failed over (fail_over), not killed whole")
+
+    async def stop(self) -> None:
+        await asyncio.gather(*(e.stop() for e in self.engines))
+        if self.proxy is not None and self.proxy.poll() is None:
+            self.proxy.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                await asyncio.to_thread(self.proxy.wait, 10)
+
+
 async def _database(server: str, folder: Path) -> tuple[str, str, Any]:
     """(the engine's URL, the direct URL, a drop function): a fresh PostgreSQL database on
     ``server`` when it names one, else a SQLite file."""
@@ -583,7 +686,10 @@ async def _one_run(
     console: Any,
     voice_settings: Any = None,
     prefix: str = "1380",
+    kill_times: list[float] | None = None,
 ) -> dict[str, Any]:
+    """One run of the load; ``kill_times`` (seconds into the load): two engines behind HAProxy
+    instead of one, the active one killed at each of those moments (``bench failover``)."""
     from rich.progress import Progress
 
     from bench import chaos_voice
@@ -627,7 +733,7 @@ async def _one_run(
         "PYTHONPATH": str(CHECKOUT),
         **(chaos_voice.engine_env(voice_settings) if voice_settings else {}),
     }
-    engine = Engine(folder, env)
+    engine: Engine | Pair = Engine(folder, env) if kill_times is None else Pair(folder, env)
     calls = chaos_voice.VoiceLoad(voice_settings, folder, prefix) if voice_settings else None
     ledger = Ledger()
     faults: list[dict[str, Any]] = []
@@ -651,9 +757,14 @@ async def _one_run(
             task = progress.add_task("citizens chatting" + (" under faults" if usable else ""), total=length)
             # The faults' own generator: the same seed gives the same faults whatever the load's timing.
             fault_rng = random.Random(f"faults-{args.seed}")
-            fault_task = asyncio.create_task(
-                _faults(usable, every, fault_rng, engine, relay, redis, standin, ledger, faults, length, voice_settings)
-            )
+            if isinstance(engine, Pair):
+                fault_task = asyncio.create_task(_kills(kill_times or [], engine, ledger, faults))
+            else:
+                fault_task = asyncio.create_task(
+                    _faults(
+                        usable, every, fault_rng, engine, relay, redis, standin, ledger, faults, length, voice_settings
+                    )
+                )
             running: list[asyncio.Task[None]] = []
             if calls is not None:  # the callers' own generator: the same seed, the same calls
                 running.append(asyncio.create_task(_callers(calls, args, random.Random(f"calls-{args.seed}"), length)))
@@ -806,6 +917,18 @@ async def _faults(
             entry["down_s"] = round(rng.uniform(20, 40), 1)
             standin.down_until = standin.now + entry["down_s"]
             await asyncio.sleep(entry["down_s"])
+        faults.append(entry)
+
+
+async def _kills(at: list[float], pair: Pair, ledger: Ledger, faults: list[dict[str, Any]]) -> None:
+    """The active engine killed at each moment of ``at`` (seconds from the load's start)."""
+    started = time.monotonic()
+    for moment in sorted(at):
+        await asyncio.sleep(max(0.0, started + moment - time.monotonic()))
+        entry: dict[str, Any] = {"at_s": round(time.monotonic() - started, 1), "kind": "failover"}
+        t0 = time.monotonic()
+        entry.update(await pair.fail_over())
+        entry["recovery_s"] = await _first_ack_after(ledger, t0)
         faults.append(entry)
 
 

@@ -182,6 +182,7 @@ class PgLease:
         """Wait as a standby until the lease is ours (True) or ``stop`` is set (False)."""
         k1, k2 = lock_keys(self.name)
         said_waiting = False
+        stole = False  # this standby ended a silent holder's session
         while not stop.is_set():
             try:
                 if self._conn is None:
@@ -203,6 +204,7 @@ class PgLease:
                     self._deadline = sent + self.ttl_s
                     self.state = "active"
                     ACTIVE.set(1)
+                    TAKEOVERS.labels("from_silent" if stole else ("first" if self.epoch == 1 else "free")).inc()
                     EPOCH.set(self.epoch)
                     logger.warning(
                         "lease taken: this engine is active", extra={"lease": self.name, "epoch": self.epoch}
@@ -213,7 +215,7 @@ class PgLease:
                 if not said_waiting:
                     logger.info("standby: another engine holds the lease", extra={"lease": self.name})
                     said_waiting = True
-                await self._fence_silent(k1, k2)
+                stole = await self._fence_silent(k1, k2) or stole
             except Exception as exc:
                 logger.warning("lease: database unreachable", extra={"cause": str(exc) or type(exc).__name__})
                 await self._drop()
@@ -221,14 +223,14 @@ class PgLease:
                 await asyncio.wait_for(stop.wait(), self.poll_s)
         return False
 
-    async def _fence_silent(self, k1: int, k2: int) -> None:
+    async def _fence_silent(self, k1: int, k2: int) -> bool:
         """End the session of a holder that has not renewed for ``ttl_s`` (the database's clock)."""
         row = await self._conn.fetchrow(
             "SELECT holder, holder_pid, extract(epoch FROM now() - renewed_at) AS age FROM cluster_lease WHERE name = $1",
             self.name,
         )
         if row is None or float(row["age"]) <= self.ttl_s:
-            return
+            return False
         # Only this database's lock (another database on the server may have a lease of that name),
         # and only a session idle for ttl_s: the row read above may predate the stamp of a holder
         # that has just taken the lock (two standbys starting on an old row would both hold). A
@@ -252,6 +254,8 @@ class PgLease:
                 "lease holder silent: its session ended",
                 extra={"lease": self.name, "holder": row["holder"], "silent_s": round(float(row["age"]), 2)},
             )
+            return True
+        return False
 
     # -- active -----------------------------------------------------------------------------------
     def hold(self, on_lost: Callable[[str], None]) -> None:

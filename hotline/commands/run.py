@@ -148,12 +148,14 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, stop: as
     finally:
         if gc_task is not None:
             gc_task.cancel()
-        await runner.cleanup()  # Asterisk and the consoles let go first ...
-        if lease is not None:
-            await lease.release()  # ... then a standby may take over at once
-        if redis is not None:
-            await redis.aclose()
-        await engine.dispose()
+        try:
+            await runner.cleanup()  # Asterisk and the consoles let go first ...
+        finally:
+            if lease is not None:
+                await lease.release()  # ... then a standby may take over at once (whatever failed)
+            if redis is not None:
+                await redis.aclose()
+            await engine.dispose()
 
 
 def _lease(settings: Settings, ctx: object, url: str) -> PgLease:

@@ -1,0 +1,65 @@
+"""``hotline bench failover`` end to end at a small size: two real engines in cluster mode behind
+a real HAProxy, the active one killed twice while web and WeChat citizens chat and citizens call
+12345 on the sandbox Asterisk; the standby takes over each time and the bench finds every
+message, chat and call once."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from tests.conftest import PG_ADMIN_URL
+
+pytestmark = pytest.mark.integration
+
+
+def parsed(*argv: str) -> argparse.Namespace:
+    from bench import failover
+
+    parser = argparse.ArgumentParser()
+    failover.add_arguments(parser)
+    return parser.parse_args(list(argv))
+
+
+def test_the_failover_bench_kills_the_active_engine_and_finds_nothing_lost_or_doubled():
+    from bench import failover
+
+    args = parsed(
+        *("--minutes", "1.2", "--kills", "2", "--seed", "3", "--no-baseline", "--db-url", PG_ADMIN_URL),
+        *("--seats", "3", "--arrivals-per-min", "20", "--messages", "2"),
+        *("--calls-per-min", "12", "--voice-seats", "3", "--hold", "15:25"),
+    )
+    result = failover.run(args)
+    assert result["losses"] == [], result["losses"]
+    assert (result["lost"], result["doubled"]) == (0, 0)
+    assert result["kills"] == 2
+    # Each engine was killed once: the one started again as a standby took over the next time.
+    assert sorted(k["killed"] for k in result["kill_log"]) == ["a", "b"], result["kill_log"]
+    for kill in result["kill_log"]:
+        assert 0 < kill["takeover_s"] <= kill["takeover_haproxy_s"], kill
+        assert kill["recovery_s"] is not None, kill  # a citizen was served by the new active engine
+    assert result["contacts"] >= 8 and result["messages"] >= 2 * 2 * 8
+    assert result["voice_skipped"] is None
+    assert result["calls"] >= 6 and result["calls_answered"] >= 3 and result["sl15"] is not None, result
+
+
+def test_the_failover_bench_needs_postgresql_and_room_for_its_kills():
+    from bench import failover
+    from hotline.errors import CommandError
+
+    with pytest.raises(CommandError, match="PostgreSQL"):
+        failover.run(parsed("--db-url", "sqlite:///x.db"))
+    with pytest.raises(CommandError, match="too short"):
+        failover.run(parsed("--minutes", "0.5", "--kills", "5", "--db-url", PG_ADMIN_URL))
+
+
+def test_kill_moments_fall_one_in_each_slice_of_the_load_and_follow_the_seed():
+    from bench.failover import kill_moments
+
+    moments = kill_moments(7, 5, 240.0)
+    assert len(moments) == 5 and moments == sorted(moments)
+    width = (220.0 - 10.0) / 5
+    for k, at in enumerate(moments):
+        assert 10 + k * width < at < 10 + (k + 1) * width
+    assert kill_moments(7, 5, 240.0) == moments and kill_moments(8, 5, 240.0) != moments
