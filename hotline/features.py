@@ -22,6 +22,8 @@ FEATURES: tuple[str, ...] = (
     "agent_console",
     "channels",
     "scheduling",
+    "supervision",
+    "reports",
 )
 
 
