@@ -4,6 +4,10 @@
 const S = {
   socket: null, snap: null, offer: null, offerAt: 0, current: null, since: 0,
   handled: new Set(), toWrap: [], contexts: new Map(), queues: new Map(), muted: false, unsent: null,
+  // How the seat was signed in ({phone, media, ready, reason}); null once it signed out itself.
+  // An engine started again or taken over by its standby does not know the seat: the page signs
+  // it in again as it was, without a reload.
+  signedIn: null,
 };
 
 function refused(message) {
@@ -27,8 +31,21 @@ async function connected() {
   H.$("desk").hidden = false;
   const snap = await H.ask(S.socket, "state");
   if (!snap.ok) { H.toast(snap.error, true); return; }
+  const was = S.signedIn;
   applySnapshot(snap);
+  if (!snap.logged_in && was) await signInAgain(was);
   refreshToday();
+}
+
+async function signInAgain(was) {
+  const ack = await H.ask(S.socket, "login", { phone: was.phone, media: was.media, ready: was.ready });
+  if (!ack.ok) { H.toast("服务已切换，自动签入失败：" + ack.error + "，请手动签入", true); return; }
+  applySnapshot(ack);
+  if (!was.ready && was.reason && was.reason !== (ack.seat && ack.seat.reason)) {
+    const busy = await H.ask(S.socket, "not_ready", { reason: was.reason });
+    if (busy.ok && busy.seat) showSeat(busy.seat);
+  }
+  H.toast("服务已切换，已自动重新签入");
 }
 
 function applySnapshot(snap) {
@@ -79,6 +96,10 @@ function showSeat(seat) {
   S.handled = new Set(live);
   if (!live.includes(S.current)) S.current = live[0] || null;
   const loggedIn = seat.state !== "logged_out";
+  S.signedIn = loggedIn ? {
+    phone: H.$("phone-kind").value, media: H.$("media-kind").value,
+    ready: seat.state !== "not_ready", reason: seat.reason || "",
+  } : null;
   H.$("btn-login").disabled = loggedIn;
   H.$("btn-logout").disabled = !loggedIn;
   H.$("btn-ready").disabled = !loggedIn;
