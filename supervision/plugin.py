@@ -1,0 +1,26 @@
+"""Wires supervision into the engine's app: the 督办 and letter services, the API and the pages."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from hotline import auth
+from hotline.context import AppContext
+from supervision.http import LETTERS, SERVICE, add_routes
+from supervision.letters import LetterService
+from supervision.openapi import OPENAPI as OPENAPI
+from supervision.orders import WorkOrderPort
+from supervision.pages import add_pages
+from supervision.services import SupervisionService
+from supervision.settings import load_supervision_settings
+
+
+def install(app: web.Application, ctx: AppContext) -> None:
+    settings = load_supervision_settings(ctx.settings)
+    # The work orders may be installed after us or not at all: looked up at each use.
+    orders = WorkOrderPort(lambda: ctx.deps.workorders)
+    app[SERVICE] = SupervisionService(ctx.sessions, settings, orders)
+    app[LETTERS] = LetterService(ctx.sessions, settings, orders, ctx.settings.secret_key)
+    auth.install(app, ctx)  # no-op when the app already did it
+    add_routes(app)
+    add_pages(app)

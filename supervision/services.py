@@ -1,0 +1,267 @@
+"""督办 adapters: open, act (through the pure lifecycle), the ledger and the closure measure.
+The rules are in ``supervision/core``; this module only loads, stores and reads."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from supervision.core import lifecycle
+from supervision.core.lifecycle import Forbidden, InvalidInput
+from supervision.core.measure import Closure, ClosureOptions, closure
+from supervision.core.model import Actor, FollowUp, Level, Result, State, Supervision
+from supervision.core.timing import DaysLeft, days_left, deadline
+from supervision.models import SvFollowUp, SvSupervision
+from supervision.orders import Orders
+from supervision.settings import SupervisionSettings
+from workorders.core.calendar import YearNotCovered
+
+logger = logging.getLogger(__name__)
+MAX_ORDERS = 50  # orders in one matter
+
+
+class NotFound(LookupError):
+    pass
+
+
+class Conflict(Exception):
+    """Someone changed the supervision since it was read (HTTP 409)."""
+
+
+def utc(moment: dt.datetime) -> dt.datetime:
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+
+
+def _opt(moment: dt.datetime | None) -> dt.datetime | None:
+    return None if moment is None else utc(moment)
+
+
+def supervision_of(row: SvSupervision) -> Supervision:
+    return Supervision(
+        id=row.id,
+        unit=row.unit,
+        level=Level(row.level),
+        order_ids=tuple(row.order_ids),
+        matter=row.matter,
+        instructions=row.instructions,
+        opened_by=row.opened_by,
+        opened_at=utc(row.opened_at),
+        deadline=utc(row.deadline),
+        provisional=row.provisional,
+        state=State(row.state),
+        version=row.version,
+        closed_at=_opt(row.closed_at),
+        closed_by=row.closed_by,
+        result=Result(row.result) if row.result else None,
+        reason=row.reason,
+    )
+
+
+@dataclass(frozen=True)
+class LedgerRow:
+    supervision: Supervision
+    orders: list[dict[str, Any]]  # id and title of each order
+    left: DaysLeft
+    last: FollowUp | None
+
+
+class SupervisionService:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        settings: SupervisionSettings,
+        orders: Orders,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        self.sessions = sessions
+        self.settings = settings
+        self.orders = orders
+        self.clock = clock
+
+    # ---- one supervision ----------------------------------------------------------------------
+    async def open(self, actor: Actor, body: Mapping[str, Any]) -> Supervision:
+        if not actor.supervises:
+            raise Forbidden("只有督办人员可以发起督办")
+        ids = body.get("order_ids")
+        if not isinstance(ids, list) or not ids or len(ids) > MAX_ORDERS:
+            raise InvalidInput(f"order_ids 须为 1 到 {MAX_ORDERS} 个工单号")
+        if not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
+            raise InvalidInput("order_ids 须为整数")
+        ids = list(dict.fromkeys(ids))
+        try:
+            level = Level(str(body.get("level", "")))
+        except ValueError:
+            raise InvalidInput("level 须为 general（一般）、key（重点）或 joint（双督办）") from None
+        days = body.get("working_days")
+        if not isinstance(days, int | float) or isinstance(days, bool):
+            raise InvalidInput("working_days 须为数字（工作日）")
+        instructions = lifecycle.text_field(body, "instructions", required=True)
+        matter = lifecycle.text_field(body, "matter", required=len(ids) > 1)[:200]
+        units = set()
+        for order_id in ids:
+            facts = await self.orders.order(order_id)
+            if facts is None:
+                raise InvalidInput(f"工单 {order_id} 不存在")
+            if facts.unit:
+                units.add(facts.unit)
+        unit = body.get("unit") or (units.pop() if len(units) == 1 else None)
+        if not isinstance(unit, str) or not unit:
+            raise InvalidInput("无法从工单确定被督办单位：请给出 unit（工单的承办单位不唯一或尚未派单）")
+        now = utc(self.clock())
+        try:
+            due = deadline(self.orders.calendar(), now, float(days))
+        except YearNotCovered as exc:
+            raise InvalidInput(str(exc)) from None
+        except ValueError as exc:
+            raise InvalidInput(str(exc)) from None
+        row = SvSupervision(
+            version=1,
+            state=State.OPEN.value,
+            level=level.value,
+            unit=unit,
+            order_ids=ids,
+            matter=matter,
+            instructions=instructions,
+            opened_by=actor.username,
+            opened_at=now,
+            deadline=utc(due.at),
+            provisional=due.provisional,
+            closed_by="",
+            reason="",
+        )
+        async with self.sessions() as s, s.begin():
+            s.add(row)
+            await s.flush()
+            s.add(
+                SvFollowUp(
+                    supervision_id=row.id,
+                    at=now,
+                    actor=actor.username,
+                    role=actor.role,
+                    action="open",
+                    text=instructions,
+                )
+            )
+        logger.info("supervision opened", extra={"supervision": row.id, "unit": unit, "level": level.value})
+        return supervision_of(row)
+
+    async def get(self, sup_id: int, actor: Actor) -> tuple[Supervision, list[FollowUp]]:
+        async with self.sessions() as s:
+            row = await s.get(SvSupervision, sup_id)
+            if row is None:
+                raise NotFound(f"督办 {sup_id} 不存在")
+            if not lifecycle.may_see(actor, row.unit):
+                raise Forbidden(f"无权查看督办 {sup_id}")
+            q = select(SvFollowUp).where(SvFollowUp.supervision_id == sup_id).order_by(SvFollowUp.id)
+            notes = [_follow_up(f) for f in (await s.execute(q)).scalars()]
+        return supervision_of(row), notes
+
+    async def act(self, sup_id: int, action: str, actor: Actor, data: Mapping[str, Any]) -> Supervision:
+        now = utc(self.clock())
+        async with self.sessions() as s, s.begin():
+            row = await s.get(SvSupervision, sup_id)
+            if row is None:
+                raise NotFound(f"督办 {sup_id} 不存在")
+            current = supervision_of(row)
+            version = data.get("version")
+            if version is not None and version != current.version:
+                raise Conflict(f"督办 {sup_id} 已被修改（版本 {current.version}），请刷新后重试")
+            decision = lifecycle.decide(current, action, actor, now, data)
+            new = decision.supervision
+            # A compare-and-set on the version: two supervisors closing at once, one wins.
+            done = await s.execute(
+                update(SvSupervision)
+                .where(SvSupervision.id == sup_id, SvSupervision.version == current.version)
+                .values(
+                    version=new.version,
+                    state=new.state.value,
+                    closed_at=new.closed_at,
+                    closed_by=new.closed_by,
+                    result=new.result.value if new.result else None,
+                    reason=new.reason,
+                )
+                .execution_options(synchronize_session=False)
+            )
+            if done.rowcount != 1:  # type: ignore[attr-defined]
+                raise Conflict(f"督办 {sup_id} 已被他人修改，请刷新后重试")
+            text = decision.follow_up or new.reason
+            s.add(
+                SvFollowUp(
+                    supervision_id=sup_id, at=now, actor=actor.username, role=actor.role, action=action, text=text
+                )
+            )
+        logger.info("supervision %s", action, extra={"supervision": sup_id, "actor": actor.username})
+        return new
+
+    # ---- the ledger (台账) ----------------------------------------------------------------------
+    async def ledger(
+        self,
+        actor: Actor,
+        state: State = State.OPEN,
+        unit: str | None = None,
+        level: Level | None = None,
+        overdue_only: bool = False,
+        closed_from: dt.datetime | None = None,
+        closed_to: dt.datetime | None = None,
+        limit: int = 500,
+    ) -> list[LedgerRow]:
+        """Open supervisions by deadline (most urgent first), or those closed in a period; a unit's
+        account sees its own unit's only, whatever it asks."""
+        if not actor.supervises:
+            if actor.role != "unit" or not actor.unit:
+                raise Forbidden("无权查看督办台账")
+            unit = actor.unit
+        q = select(SvSupervision).where(SvSupervision.state == state.value)
+        if unit:
+            q = q.where(SvSupervision.unit == unit)
+        if level is not None:
+            q = q.where(SvSupervision.level == level.value)
+        if state is not State.OPEN:
+            if closed_from is not None:
+                q = q.where(SvSupervision.closed_at >= closed_from)
+            if closed_to is not None:
+                q = q.where(SvSupervision.closed_at < closed_to)
+            q = q.order_by(SvSupervision.closed_at.desc())
+        else:
+            q = q.order_by(SvSupervision.deadline, SvSupervision.id)
+            if overdue_only:
+                q = q.where(SvSupervision.deadline < utc(self.clock()))
+        async with self.sessions() as s:
+            sups = [supervision_of(r) for r in (await s.execute(q.limit(limit))).scalars()]
+            last: dict[int, FollowUp] = {}
+            if sups:
+                fq = (
+                    select(SvFollowUp)
+                    .where(SvFollowUp.supervision_id.in_([x.id for x in sups]), SvFollowUp.action == "follow_up")
+                    .order_by(SvFollowUp.id)
+                )
+                for f in (await s.execute(fq)).scalars():
+                    last[f.supervision_id] = _follow_up(f)
+        now = utc(self.clock())
+        cal = self.orders.calendar()
+        out = []
+        for sup in sups:
+            orders = []
+            for order_id in sup.order_ids[:5]:
+                facts = await self.orders.order(order_id)
+                orders.append({"id": order_id, "title": facts.title if facts else ""})
+            end = sup.closed_at if sup.closed_at is not None else now
+            out.append(LedgerRow(sup, orders, days_left(cal, end, sup.deadline), last.get(sup.id)))
+        return out
+
+    async def closure(self, start: dt.datetime, end: dt.datetime, options: ClosureOptions) -> Closure:
+        start, end = utc(start), utc(end)
+        q = select(SvSupervision).where(SvSupervision.deadline >= start, SvSupervision.deadline < end)
+        async with self.sessions() as s:
+            sups = [supervision_of(r) for r in (await s.execute(q)).scalars()]
+        return closure(sups, start, end, utc(self.clock()), options)
+
+
+def _follow_up(row: SvFollowUp) -> FollowUp:
+    return FollowUp(row.supervision_id, utc(row.at), row.actor, row.role, row.text, row.action)
