@@ -20,12 +20,14 @@ from workorders.core.deadlines import RuleViolation
 from workorders.core.lifecycle import ACTIONS, Forbidden, IllegalAction
 from workorders.core.model import Actor, Role, order_from_dict
 from workorders.models import WoAttachment, WoAudit, WoOrder
+from workorders.notices import Notices
 from workorders.reports import kpi_report, parse_period
 from workorders.services import Conflict, NotFound, WorkOrderService, state_label
 
 logger = logging.getLogger(__name__)
 
 SERVICE = web.AppKey("workorders", WorkOrderService)
+NOTICES = web.AppKey("workorder_notices", Notices)
 ANY = ("seat", "supervisor", "manager", "dispatcher", "unit", "admin")
 
 
@@ -343,6 +345,35 @@ async def kpis(request: web.Request) -> web.Response:
     return web.json_response(await kpi_report(svc, start, end, unit, options))
 
 
+@auth.require_roles(*ANY)
+async def list_notices(request: web.Request) -> web.Response:
+    """The unread count and the newest notices of the caller's unit, or of the supervisors."""
+    notices, actor = request.app[NOTICES], actor_of(request)
+    if not notices.may_read(actor):
+        raise _err(web.HTTPForbidden, "forbidden", "只有承办单位和督办人员可查看预警通知")
+    try:
+        limit = min(max(int(request.query.get("limit", "50")), 1), 200)
+    except ValueError:
+        raise _err(web.HTTPBadRequest, "invalid", "limit 须为 1 到 200 的整数") from None
+    unread, rows = await notices.listing(actor, request.query.get("unread") in ("1", "true"), limit)
+    return web.json_response({"unread": unread, "notices": rows}, dumps=_dumps)
+
+
+@auth.require_roles(*ANY)
+async def read_notice(request: web.Request) -> web.Response:
+    notices, actor = request.app[NOTICES], actor_of(request)
+    done = await notices.mark_read(_id(request), actor)
+    if done is None:
+        raise _err(web.HTTPNotFound, "not found", "通知不存在")
+    if not done:
+        raise _err(web.HTTPForbidden, "forbidden", "不能标记其他单位的通知")
+    return web.json_response({"ok": True})
+
+
+def _dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False)
+
+
 def add_routes(app: web.Application) -> None:
     r = app.router
     r.add_get("/api/workorders", list_orders)
@@ -351,6 +382,8 @@ def add_routes(app: web.Application) -> None:
     r.add_put("/api/workorders/units", put_units)
     r.add_get("/api/workorders/deadlines", deadlines)
     r.add_get("/api/workorders/kpi", kpis)
+    r.add_get("/api/workorders/notices", list_notices)
+    r.add_post(r"/api/workorders/notices/{id:\d+}/read", read_notice)
     r.add_get(r"/api/workorders/{id:\d+}", get_order)
     r.add_post(r"/api/workorders/{id:\d+}/actions/{action}", do_action)
     r.add_post(r"/api/workorders/{id:\d+}/attachments", upload)

@@ -127,3 +127,57 @@ class WoCalendarYear(Base):
     source: Mapped[str] = mapped_column(String(200), default="")
     loaded_at: Mapped[dt.datetime]
     days: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"holidays": {iso: name}, "workdays": {...}}
+
+
+class WoAlert(Base):
+    """One deadline warning or escalation sent (workorders/core/warnings.py): the key makes each
+    (order, deadline, kind, due time) happen once, whatever the rounds, restarts and engines."""
+
+    __tablename__ = "wo_alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key: Mapped[str] = mapped_column(String(128), unique=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("wo_orders.id", ondelete="CASCADE"), index=True)
+    deadline: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(8))
+    due: Mapped[dt.datetime]
+    unit: Mapped[str | None] = mapped_column(String(32), default=None)
+    at: Mapped[dt.datetime]
+
+
+class WoNotice(Base):
+    """An in-app notice (站内通知): to one unit (``audience`` "unit") or to the supervisors."""
+
+    __tablename__ = "wo_notices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey("wo_orders.id", ondelete="CASCADE"), index=True)
+    audience: Mapped[str] = mapped_column(String(12))  # unit | supervisors
+    unit: Mapped[str | None] = mapped_column(String(32), default=None)
+    kind: Mapped[str] = mapped_column(String(8))
+    deadline: Mapped[str] = mapped_column(String(16))
+    due: Mapped[dt.datetime]
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime]
+    read_at: Mapped[dt.datetime | None] = mapped_column(default=None)
+    read_by: Mapped[str] = mapped_column(String(64), default="")
+
+    __table_args__ = (Index("ix_wo_notices_audience_unit", "audience", "unit", "read_at"),)
+
+
+class WoDelivery(Base):
+    """A notice sent outside the engine (SMS, WeChat template message) through the outbox; its
+    state is what the pages show: waiting (being tried), sent, or failed after the last try."""
+
+    __tablename__ = "wo_notice_deliveries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("wo_notices.id", ondelete="CASCADE"), index=True)
+    channel: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(8), default="waiting")  # waiting | sent | failed
+    tries: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str] = mapped_column(String(300), default="")
+    created_at: Mapped[dt.datetime]
+    sent_at: Mapped[dt.datetime | None] = mapped_column(default=None)

@@ -15,8 +15,9 @@ from hotline import auth
 from hotline.context import AppContext
 from workorders.core import deadlines as dl
 from workorders.core.model import order_from_dict
-from workorders.http import SERVICE, add_routes
+from workorders.http import NOTICES, SERVICE, add_routes
 from workorders.models import WoOrder
+from workorders.notices import OUTBOX_KIND, Notices, build_senders
 from workorders.openapi import OPENAPI as _DOC
 from workorders.pages import add_pages
 from workorders.services import WorkOrderService
@@ -46,6 +47,13 @@ def install(app: web.Application, ctx: AppContext) -> None:
     service = WorkOrderService(ctx.sessions, load_workorder_settings(ctx.settings), ctx.settings.data_dir)
     ctx.deps.workorders = service
     app[SERVICE] = service
+    notices = Notices(
+        ctx.sessions, service.settings, ctx.outbox, build_senders(service.settings), ctx.bus, lambda: service.clock()
+    )
+    app[NOTICES] = notices
+    if OUTBOX_KIND not in ctx.outbox.handlers:
+        # Registered at start, so deliveries an earlier run left waiting are carried out too.
+        ctx.outbox.register(OUTBOX_KIND, notices.deliver)
     auth.install(app, ctx)  # no-op when the app already did it
     add_routes(app)
     add_pages(app, ctx.deps.kpi_sections)
@@ -72,16 +80,27 @@ async def scan(service: WorkOrderService) -> dict[str, list[int]]:
     return out
 
 
+async def watch_round(service: WorkOrderService, notices: Notices) -> dict[str, list[int]]:
+    """One round: the calendar refreshed, the deadline warnings and escalations carried out."""
+    await service.refresh_calendar()
+    result = await notices.round(service.cal(), service.clock())
+    found = await scan(service)
+    if found["overdue"] or found["warning"] or result.warned or result.escalated:
+        logger.info(
+            "work orders near or past due",
+            extra={**found, "warned": result.warned, "escalated": result.escalated, "pending": result.pending},
+        )
+    return found
+
+
 async def _watch(app: web.Application) -> AsyncIterator[None]:
     service = app[SERVICE]
+    notices = app[NOTICES]
 
     async def loop() -> None:
         while True:
             try:
-                await service.refresh_calendar()
-                found = await scan(service)
-                if found["overdue"] or found["warning"]:
-                    logger.warning("work orders near or past due", extra=found)
+                found = await watch_round(service, notices)
                 if found["provisional"]:
                     logger.warning(
                         "orders with provisional deadlines: load the missing calendar year (hotline calendar load FILE)",

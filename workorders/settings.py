@@ -8,15 +8,19 @@ Read from environment variables ``HOTLINE_WORKORDERS__<NAME>`` (e.g.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from hotline import outbox
 from hotline.settings import Settings, SettingsError
 from workorders.core.calendar import WorkingHours
 from workorders.core.deadlines import Limits, OrderType, SourceLevel
+
+SENDERS = ("sms",)
 
 
 class WorkOrderSettings(BaseSettings):
@@ -57,6 +61,44 @@ class WorkOrderSettings(BaseSettings):
         "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     ]
     repeat_window_days: int = Field(default=7, ge=1)
+    # Deadline warnings and escalations (workorders/core/warnings.py, workorders/notices.py). The
+    # lead of a warning is warning_share of the limit, at least warning_min_lead_minutes.
+    warning_min_lead_minutes: float = Field(default=30.0, ge=0)
+    respond_clock_hours: float = Field(default=2.0, gt=0, description="tier-1/2 units sign within these clock hours")
+    alerts_per_round: int = Field(default=200, ge=1, description="at most this many alerts per watch round")
+    notice_max_tries: int = Field(default=8, ge=1, le=outbox.MAX_TRIES)
+    sms_url: str = ""
+    sms_app_key: str = ""
+    sms_app_secret: str = ""
+    sms_sign_name: str = "【12345热线】"
+    sms_template_id: str = ""
+    # Phones per unit code, and under "supervisors" the supervisors' phones.
+    sms_phones: dict[str, list[str]] = {}
+    # Which outside senders are on besides the in-app notices: "sms". Checked last (needs the rest).
+    notice_senders: list[str] = []
+
+    @field_validator("notice_senders")
+    @classmethod
+    def _senders(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        for name in value:
+            if name not in SENDERS:
+                raise ValueError(
+                    f"unknown sender {name!r}; senders: {', '.join(SENDERS)} (in-app notices are always on)"
+                )
+        if "sms" in value:
+            d = info.data
+            missing = [k for k in ("sms_url", "sms_app_key", "sms_app_secret", "sms_template_id") if not d.get(k)]
+            if missing:
+                raise ValueError(f"the SMS sender needs {', '.join(missing)}")
+            if not str(d["sms_url"]).startswith(("http://", "https://")):
+                raise ValueError(f"sms_url {d['sms_url']!r} is not an http(s) URL")
+            if not re.fullmatch(r"【[^【】]{2,12}】", str(d.get("sms_sign_name", ""))):
+                raise ValueError("sms_sign_name must be the registered signature in 【】, 2 to 12 characters")
+            for who, phones in (d.get("sms_phones") or {}).items():
+                bad = [p for p in phones if not re.fullmatch(r"1[3-9]\d{9}", p)]
+                if bad:
+                    raise ValueError(f"sms_phones.{who}: {', '.join(bad)} is not a mainland mobile number")
+        return value
 
     @field_validator("working_hours")
     @classmethod

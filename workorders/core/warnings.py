@@ -95,8 +95,11 @@ def _never(_: OrderView) -> bool:
     return False
 
 
-def _respond_by(d: Deadlines, p: Policy) -> dt.datetime:
-    return d.dispatched_at + dt.timedelta(hours=p.respond_clock_hours)
+def _respond_by(d: Deadlines, p: Policy) -> dt.datetime | None:
+    # Only outside working hours does the clock limit come before the sign-off limit; in them one
+    # warning (sign-off) is enough.
+    at = d.dispatched_at + dt.timedelta(hours=p.respond_clock_hours)
+    return at if at < d.sign_by else None
 
 
 @dataclass(frozen=True)

@@ -129,6 +129,9 @@ def test_tier_one_and_two_respond_around_the_clock_tier_three_in_working_hours(c
         assert first_moment(cal, order, DeadlineKind.RESPOND, AlertKind.ESCALATE) == "2026-03-10 22:01"
     tier3 = view(cal, "2026-03-10 20:00", tier=3)
     assert not any(a[0] == "respond" for a in alerts(cal, tier3, "2026-03-11 09:00"))
+    # In working hours the clock limit is no earlier than the sign-off: one warning, not two.
+    daytime = view(cal, "2026-03-10 09:00", tier=1)
+    assert alerts(cal, daytime, "2026-03-10 10:30") == {("sign", "warn", at("2026-03-10 11:00"))}
 
 
 def test_a_signed_order_is_no_longer_warned_for_sign_off(cal):
@@ -188,7 +191,7 @@ def test_the_lead_is_a_share_of_the_limit_at_least_the_minimum_at_most_half():
 
 
 def test_every_rule_of_the_table_has_a_label_and_a_deadline_field(cal):
-    order = view(cal, "2026-03-10 09:00", u=Urgency.SPECIAL, onsite=True)
+    order = view(cal, "2026-03-10 20:00", u=Urgency.SPECIAL, onsite=True)
     for rule in RULES:
         assert DEADLINE_LABELS[rule.kind]
         assert rule.due(order.deadlines, P) is not None, rule.kind
