@@ -13,6 +13,11 @@ asking for the lock every ``poll_s``.
   the session holding the lock (in this database) has been idle as long, a standby ends that
   session (``pg_terminate_backend``, the stale holder's lock goes with it) and takes the lease
   with the next epoch.
+- **A cut connection** (reset by the network or a proxy, PostgreSQL restarted): the server frees
+  the lock with the session and a standby takes it at its next ask; the active, told by its
+  connection's termination, is fenced at once rather than at its deadline. What is left is the
+  moment between the two: an active whose event loop is stalled longer than a standby's
+  ``poll_s`` when its connection is reset could still send what it was sending.
 - **Fencing.** The active takes as holding the lease only until ``ttl_s`` after it *sent* its
   last successful renewal (a monotonic deadline: the database stamped that renewal later, so
   no standby can steal before the deadline passes). Past it, ``holds()`` is false: every command
@@ -209,6 +214,10 @@ class PgLease:
                     logger.warning(
                         "lease taken: this engine is active", extra={"lease": self.name, "epoch": self.epoch}
                     )
+                    # The lock lives in this session: the moment the connection goes (reset, the
+                    # server restarted, a proxy between dropped it), PostgreSQL frees the lock and a
+                    # standby may take it at its next ask. Fenced at once, not at the deadline.
+                    self._conn.add_termination_listener(self._on_terminated)
                     # Renewed from now on, while the engine starts its routing.
                     self._tasks.append(asyncio.create_task(self._renew(), name="lease-renew"))
                     return True
@@ -309,6 +318,10 @@ class PgLease:
             with contextlib.suppress(Exception):
                 async with asyncio.timeout(self.renew_s):
                     await self._beat(self.state)
+
+    def _on_terminated(self, _conn: Any) -> None:
+        if self.epoch and not self._lost and not self._stop_watch.is_set():
+            self._lost_because("the lease's connection to PostgreSQL was lost (its lock goes with it)")
 
     def _lost_because(self, why: str) -> None:
         self._lost = True

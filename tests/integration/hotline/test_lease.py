@@ -261,7 +261,8 @@ async def test_a_frozen_holder_is_fenced_before_the_standby_ends_its_session_and
     assert fence(holder, "ari") is False
     assert metric(FENCED, target="ari") == fenced + 1
     await until(lambda: made.exits["frozen"] == [FENCED_EXIT])
-    assert made.exits["standby"] == [] and lost == []
+    # Its session ended by the standby: the holder hears of it (its loop runs here) and is lost.
+    assert made.exits["standby"] == [] and [w for w in lost if "connection" not in w] == []
 
 
 async def test_a_stopped_holder_process_is_replaced_after_the_ttl_and_exits_75_when_let_go(made: Made):
@@ -299,6 +300,28 @@ async def test_a_holder_that_finds_another_epoch_at_its_renewal_is_lost_at_once(
     assert not holder.holds() and holder.state == "fenced"
     assert fence(holder, "ami") is False
     await until(lambda: made.exits["holder"] == [FENCED_EXIT])
+
+
+async def test_a_holder_whose_connection_is_reset_is_fenced_at_once_not_at_its_deadline(made: Made):
+    """PostgreSQL frees the lock the moment the holder's session ends (a reset, a restart, a proxy
+    in between dropping it) and a standby takes it at its next ask: the holder must not go on
+    until its deadline (ttl_s later), or two engines would command Asterisk meanwhile."""
+    holder = made.lease("holder", ttl_s=10.0, renew_s=RENEW_S)  # a deadline far away
+    standby = made.lease("standby")
+    lost: list[str] = []
+    assert await holder.acquire(asyncio.Event())
+    holder.hold(lost.append)
+    sql = await made.sql()
+    pid = (await lease_row(sql, made.name))["holder_pid"]
+    assert await sql.fetchval("SELECT pg_terminate_backend($1)", pid)
+    await until(lambda: bool(lost), timeout=2.0)
+    assert "connection" in lost[0], lost
+    assert not holder.holds() and fence(holder, "ari") is False
+    await until(lambda: made.exits["holder"] == [FENCED_EXIT], timeout=2.0)
+    # The lock went with the session: the standby takes it at once, with the next epoch.
+    stop = asyncio.Event()
+    assert await asyncio.wait_for(standby.acquire(stop), 5.0)
+    assert standby.epoch == holder.epoch + 1
 
 
 async def test_a_standby_ends_only_the_silent_holder_of_its_own_database(made: Made, other_url: str):
