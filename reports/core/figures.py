@@ -21,9 +21,10 @@ from workorders.core.model import Order
 
 # 特殊 and 特殊紧急 orders, escalated ones and supervised ones are the day's 受理要情.
 MAJOR_URGENCIES = frozenset({Urgency.SPECIAL, Urgency.SPECIAL_URGENT})
-# The street, town or township an address names first (如城街道, 白蒲镇, 丁堰乡); failing that, the district.
-_AREA = re.compile(r"^.*?(?:街道|镇|乡|开发区|园区|社区)")
-_DISTRICT = re.compile(r"^.*?(?:区|县|市)")
+# The street, town or township an address names first (如城街道, 白蒲镇, 丁堰乡), without the province and
+# city before it; failing that, the district or county.
+_AREA = re.compile(r"[^省市区县\d\s,，]{1,6}?(?:街道|镇|乡)")
+_DISTRICT = re.compile(r"[^省市\d\s,，]{1,6}?(?:区|县)")
 UNKNOWN_AREA = "未注明"
 UNKNOWN_CATEGORY = "未分类"
 
@@ -32,9 +33,9 @@ def area_of(address: str) -> str:
     """The area an order counts in: the first street/town/township of its address."""
     text = (address or "").strip()
     for pattern in (_AREA, _DISTRICT):
-        m = pattern.match(text)
+        m = pattern.search(text)
         if m:
-            return m.group(0)[-12:]
+            return m.group(0)
     return UNKNOWN_AREA
 
 
