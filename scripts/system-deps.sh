@@ -12,6 +12,7 @@ have sipp || need+=(sip-tester)
 have espeak-ng || need+=(espeak-ng)
 have sox || need+=(sox)
 have haproxy || need+=(haproxy)
+have ip || need+=(iproute2)  # the cluster tests' hosts: network namespaces
 # Reports and reminder letters as PDF (WeasyPrint: Pango), in Chinese (a CJK font).
 dpkg -s libpangoft2-1.0-0 >/dev/null 2>&1 || need+=(libpangoft2-1.0-0)
 { have fc-list && fc-list :lang=zh | grep -q .; } || need+=(fontconfig fonts-wqy-microhei)

@@ -50,7 +50,7 @@ TTL_S = 1.5
 class Cluster:
     engines: list[RunningEngine]
     front: RunningEngine  # the same engine's helpers, reached through HAProxy
-    haproxy: subprocess.Popen[bytes]
+    haproxy: subprocess.Popen[bytes] | None
     sipps: list[Sipp]
 
     async def caller(self, number: str) -> Sipp:

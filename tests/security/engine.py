@@ -100,10 +100,12 @@ async def running_engine(
     database_url: str = "",
     prepare: Callable[[str], Awaitable[None]] | None = None,
     wrap: list[str] | None = None,
+    host: str = "127.0.0.1",
 ):  # type: ignore[no-untyped-def]
     """The engine on its own SQLite file in its data folder, or on ``database_url`` when given;
     ``prepare(url)`` fills the migrated database before the engine starts (profiles, say);
-    ``wrap``: a command the engine runs under (a mount namespace with a small disk, say)."""
+    ``wrap``: a command the engine runs under (a mount namespace with a small disk, a network
+    namespace, say); ``host``: the address it listens on (a network namespace's own)."""
     data = tmp_path / "engine-data"
     data.mkdir()
     url = database_url or f"sqlite+aiosqlite:///{data / 'hotline.db'}"
@@ -115,6 +117,7 @@ async def running_engine(
         **os.environ,
         "HOTLINE_DATA_DIR": str(data),
         "HOTLINE_HTTP__PORT": str(port),
+        "HOTLINE_HTTP__HOST": host,
         "DATABASE_URL": database_url,
         "REDIS_URL": "",
         "HOTLINE_EVENT_LOOP": "asyncio",
@@ -124,7 +127,7 @@ async def running_engine(
         **(env or {}),
     }
     proc = _spawn(full, tmp_path, tmp_path / "engine.log", wrap or [])
-    engine = RunningEngine(f"http://127.0.0.1:{port}", proc, data, full, tmp_path, wrap=wrap or [])
+    engine = RunningEngine(f"http://{host}:{port}", proc, data, full, tmp_path, wrap=wrap or [])
     try:
         await _healthy(engine, tmp_path / "engine.log")
         yield engine
