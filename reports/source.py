@@ -39,7 +39,7 @@ LOOKBACK = dt.timedelta(days=60)
 
 
 def utc(t: dt.datetime | None) -> dt.datetime | None:
-    """SQLite hands back naive times; they were written in UTC."""
+    """SQLite hands back naive times; every feature writes them in UTC."""
     if t is None:
         return None
     return t if t.tzinfo else t.replace(tzinfo=dt.UTC)
@@ -53,6 +53,7 @@ async def orders_for(
 ) -> list[OrderRow]:
     """Every order that may count in ``[start, end)``: created in it, or created up to LOOKBACK
     before and not closed before it (closing, or falling due, in the period)."""
+    start, end = start.astimezone(dt.UTC), end.astimezone(dt.UTC)  # SQLite compares the text of UTC times
     o = WO_ORDERS.c
     q = (
         select(o.id, o.created_at, o.channel, o.category, o.address, o.title, o.lead_unit, o.core)
@@ -100,7 +101,8 @@ async def recent(s: AsyncSession, windows: Sequence[tuple[dt.datetime, dt.dateti
     if not windows:
         return []
     o = WO_ORDERS.c
-    cond = or_(*[(o.created_at >= a) & (o.created_at < b) for a, b in windows])
+    utc_windows = [(a.astimezone(dt.UTC), b.astimezone(dt.UTC)) for a, b in windows]
+    cond = or_(*[(o.created_at >= a) & (o.created_at < b) for a, b in utc_windows])
     q = select(o.id, o.created_at, o.category, o.address, o.title).where(cond)
     return [
         {
