@@ -3,6 +3,7 @@ service (``ctx.deps.workorders``). Tests pass a fake port in."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -25,6 +26,13 @@ class Orders(Protocol):
     async def unit_names(self) -> dict[str, str]: ...
 
 
+def _utc(moment: dt.datetime | None) -> dt.datetime | None:
+    # SQLite hands back naive times (stored as UTC); the rules compare them with aware ones.
+    if moment is None:
+        return None
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+
+
 def facts_of(row: Any) -> OrderFacts:
     """A work-order row (its columns and its core's JSON) as the facts supervision needs."""
     order = order_from_dict(row.core) if row.core else None
@@ -36,7 +44,7 @@ def facts_of(row: Any) -> OrderFacts:
         title=row.title,
         unit=row.lead_unit,
         state=row.state,
-        reply_by=row.reply_by,
+        reply_by=_utc(row.reply_by),
         replied=bool(current and current.replied_at),
         returns=returns,
         satisfaction=sat.value if sat else None,
