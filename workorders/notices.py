@@ -91,9 +91,18 @@ class SmsSender:
     channel = "sms"
     RETRY = frozenset({"BUSINESS_LIMIT_CONTROL", "SYSTEM_BUSY", "HTTP", "NETWORK"})
 
-    def __init__(self, url: str, app_key: str, secret: str, sign_name: str, template_id: str, timeout_s: float = 5.0):
+    def __init__(
+        self,
+        url: str,
+        app_key: str,
+        secret: str,
+        sign_name: str,
+        template_id: str,
+        timeout_s: float = 5.0,
+        clock: Callable[[], float] = time.time,
+    ):
         self.url, self.app_key, self.secret = url.rstrip("/"), app_key, secret
-        self.sign_name, self.template_id, self.timeout_s = sign_name, template_id, timeout_s
+        self.sign_name, self.template_id, self.timeout_s, self.clock = sign_name, template_id, timeout_s, clock
 
     async def send(self, target: str, message: Message) -> None:
         params = {
@@ -104,7 +113,7 @@ class SmsSender:
         }
         fields = {
             "app_key": self.app_key,
-            "timestamp": str(int(time.time())),
+            "timestamp": str(int(self.clock())),
             "nonce": secrets.token_hex(8),
             "phone": target,
             "sign_name": self.sign_name,
@@ -227,6 +236,8 @@ class Notices:
 
     async def _carry_out(self, cmd: wn.Command, state: str, unit_name: str, now: dt.datetime) -> bool:
         msg = message_of(self.settings, cmd, unit_name)
+        # Columns hold UTC (SQLite drops the offset of an aware value and gives naive ones back).
+        now, due = now.astimezone(dt.UTC), cmd.due.astimezone(dt.UTC)
         audiences: list[tuple[str, str | None]] = [("unit", cmd.unit)] if cmd.unit else []
         if cmd.kind is wn.AlertKind.ESCALATE:
             audiences.append((SUPERVISORS, None))
@@ -239,7 +250,7 @@ class Notices:
                         order_id=cmd.order,
                         deadline=cmd.deadline.value,
                         kind=cmd.kind.value,
-                        due=cmd.due,
+                        due=due,
                         unit=cmd.unit,
                         at=now,
                     )
@@ -251,7 +262,7 @@ class Notices:
                 deliveries: list[WoDelivery] = []
                 for audience, unit in audiences:
                     notice = WoNotice(order_id=cmd.order, audience=audience, unit=unit, kind=cmd.kind.value,
-                                      deadline=cmd.deadline.value, due=cmd.due, title=msg.title, body=msg.body,
+                                      deadline=cmd.deadline.value, due=due, title=msg.title, body=msg.body,
                                       created_at=now, read_by="")  # fmt: skip
                     s.add(notice)
                     await s.flush()
@@ -290,7 +301,7 @@ class Notices:
     # ---- the outbox's handler -------------------------------------------------------------------
     async def deliver(self, key: str, payload: dict[str, Any]) -> None:
         """Send one delivery; raise to be tried again (the outbox's backoff), return when settled."""
-        now = self.clock()
+        now = self.clock().astimezone(dt.UTC)
         async with self.sessions() as s:
             d = await s.get(WoDelivery, int(payload["delivery"]))
             notice = await s.get(WoNotice, d.notice_id) if d else None
@@ -394,7 +405,7 @@ class Notices:
             if not mine:
                 return False
             if row.read_at is None:
-                row.read_at, row.read_by = self.clock(), actor.username
+                row.read_at, row.read_by = self.clock().astimezone(dt.UTC), actor.username
         return True
 
 

@@ -167,9 +167,72 @@ OPENAPI: dict[str, Any] = {
                 ],
             )
         },
+        "/api/workorders/notices": {
+            "get": _op(
+                "deadline warnings (预警) and escalations (超期升级) of the caller's unit, or the supervisors' "
+                "(supervisor, manager, dispatcher, admin), newest first, with the unread count and each "
+                "outside delivery's state",
+                {"200": {"description": "notices", **_json("NoticeList")}},
+                ("400", "401", "403"),
+                parameters=[
+                    {"name": "unread", "in": "query", "schema": {"type": "boolean", "default": False}},
+                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 200}},
+                ],
+            )
+        },
+        "/api/workorders/notices/{id}/read": {
+            "post": _op(
+                "mark a notice read for the whole unit (or for all supervisors); another unit's notice is 403",
+                {"200": {"description": "marked"}},
+                ("401", "403", "404"),
+                parameters=[ID],
+            )
+        },
     },
     "components": {
         "schemas": {
+            "NoticeList": {
+                "type": "object",
+                "required": ["unread", "notices"],
+                "properties": {
+                    "unread": {"type": "integer"},
+                    "notices": {"type": "array", "items": {"$ref": "#/components/schemas/Notice"}},
+                },
+            },
+            "Notice": {
+                "type": "object",
+                "properties": {
+                    "id": {"type": "integer"},
+                    "order_id": {"type": "integer"},
+                    "audience": {"type": "string", "enum": ["unit", "supervisors"]},
+                    "unit": {"type": ["string", "null"]},
+                    "kind": {"type": "string", "enum": ["warn", "escalate"]},
+                    "kind_label": {"type": "string"},
+                    "deadline": {
+                        "type": "string",
+                        "enum": ["sign", "respond", "return", "extension", "reply", "feedback", "progress", "onsite"],
+                    },
+                    "deadline_label": {"type": "string"},
+                    "due": {"type": "string", "description": "local time, YYYY-MM-DD HH:MM"},
+                    "title": {"type": "string"},
+                    "body": {"type": "string"},
+                    "created_at": {"type": "string"},
+                    "read": {"type": "boolean"},
+                    "deliveries": {
+                        "type": "array",
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "channel": {"type": "string"},
+                                "target": {"type": "string", "description": "masked phone number"},
+                                "state": {"type": "string", "enum": ["waiting", "sent", "failed"]},
+                                "tries": {"type": "integer"},
+                                "error": {"type": "string"},
+                            },
+                        },
+                    },
+                },
+            },
             "NewOrder": {
                 "type": "object",
                 "required": ["content"],

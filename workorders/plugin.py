@@ -48,7 +48,12 @@ def install(app: web.Application, ctx: AppContext) -> None:
     ctx.deps.workorders = service
     app[SERVICE] = service
     notices = Notices(
-        ctx.sessions, service.settings, ctx.outbox, build_senders(service.settings), ctx.bus, lambda: service.clock()
+        ctx.sessions,
+        service.settings,
+        ctx.outbox,
+        build_senders(service.settings),
+        ctx.deps.bus,
+        lambda: service.clock(),
     )
     app[NOTICES] = notices
     if OUTBOX_KIND not in ctx.outbox.handlers:

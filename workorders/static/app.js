@@ -24,6 +24,8 @@ const FIELD_LABELS = { type: "类型(consult/help/suggestion/complaint/report)",
   handling: "办理情况", resolution: "解决情况", contact: "联系情况", elements_complete: "要素齐全", evidence_matches: "佐证一致",
   measures_clear: "措施明确", reached: "已联系上", satisfaction: "满意度(satisfied/basically_satisfied/unsatisfied)",
   resolved: "已解决", reasonable: "诉求合理", escalate: "提级" };
+const HISTORY_ACTIONS = { deadline_warning: "期限预警", deadline_escalation: "超期升级" };
+const DELIVERY_STATES = { waiting: "发送中", sent: "已发送", failed: "发送失败" };
 let current = null;
 
 const $ = (id) => document.getElementById(id);
@@ -98,7 +100,7 @@ async function loadDetail(id) {
   const atts = $("d-atts"); atts.replaceChildren();
   for (const a of o.attachments) { const li = el("li"); li.append(el("a", `${a.filename}（${a.kind}，${a.size} 字节）`, { href: a.url })); atts.append(li); }
   const h = $("d-history"); h.replaceChildren();
-  for (const e of o.history) { const tr = el("tr"); for (const v of [e.at, e.actor, e.action, `${STATES[e.from] || e.from} → ${STATES[e.to] || e.to}`, e.reason]) tr.append(el("td", v)); h.append(tr); }
+  for (const e of o.history) { const tr = el("tr"); for (const v of [e.at, e.actor, HISTORY_ACTIONS[e.action] || e.action, `${STATES[e.from] || e.from} → ${STATES[e.to] || e.to}`, e.reason]) tr.append(el("td", v)); h.append(tr); }
 }
 $("login-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
@@ -114,11 +116,31 @@ $("upload").addEventListener("submit", async (ev) => {
   if (r.ok) await loadDetail(current.id);
 });
 $("logout").addEventListener("click", async (ev) => { ev.preventDefault(); await fetch("/api/logout", { method: "POST" }); show(false); });
-$("reload").addEventListener("click", loadList);
+$("reload").addEventListener("click", () => { loadList(); loadNotices(); });
 $("state-filter").addEventListener("change", loadList);
 for (const [k, v] of Object.entries(STATES)) $("state-filter").append(el("option", v, { value: k }));
+async function loadNotices() {
+  let data;
+  try { data = await api("/api/workorders/notices?limit=50"); } catch (e) { $("notices").classList.add("hidden"); return; }
+  $("notices").classList.remove("hidden");
+  $("n-unread").textContent = data.unread;
+  const tbody = $("n-rows"); tbody.replaceChildren();
+  for (const n of data.notices) {
+    const tr = el("tr", null, { class: n.read ? "" : "unread" });
+    const a = el("a", n.order_id, { href: "#" + n.order_id }); a.addEventListener("click", () => loadDetail(n.order_id));
+    const sms = n.deliveries.map((d) => `${d.target} ${DELIVERY_STATES[d.state] || d.state}${d.state === "failed" ? "：" + d.error : ""}`).join("；");
+    const cells = [el("td", n.created_at), el("td", n.kind_label), el("td"), el("td", n.body), el("td", sms), el("td")];
+    cells[2].append(a);
+    if (!n.read) {
+      const b = el("button", "标为已读");
+      b.addEventListener("click", async () => { await api(`/api/workorders/notices/${n.id}/read`, { method: "POST" }); await loadNotices(); });
+      cells[5].append(b);
+    }
+    tr.append(...cells); tbody.append(tr);
+  }
+}
 async function start() {
-  try { const me = await api("/api/me"); $("who").textContent = `${me.display_name}（${me.role}${me.unit ? " · " + me.unit : ""}）`; show(true); await loadList(); }
+  try { const me = await api("/api/me"); $("who").textContent = `${me.display_name}（${me.role}${me.unit ? " · " + me.unit : ""}）`; show(true); await loadList(); await loadNotices(); }
   catch (e) { show(false); }
 }
 start();
