@@ -113,6 +113,9 @@ class SupervisionService:
         unit = body.get("unit") or (units.pop() if len(units) == 1 else None)
         if not isinstance(unit, str) or not unit:
             raise InvalidInput("无法从工单确定被督办单位：请给出 unit（工单的承办单位不唯一或尚未派单）")
+        names = await self.orders.unit_names()
+        if names and unit not in names:
+            raise InvalidInput(f"单位 {unit} 不在派单目录中")
         now = utc(self.clock())
         try:
             due = deadline(self.orders.calendar(), now, float(days))

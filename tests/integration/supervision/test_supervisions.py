@@ -56,6 +56,13 @@ async def test_bad_openings_are_refused_with_the_reason(api):
     assert status == 400 and "unit" in err["detail"]
     api.orders.add(6)
     status, err = await api.call(
+        "sup1",
+        "POST",
+        BASE,
+        json={"order_ids": [6], "level": "key", "working_days": 3, "instructions": "x", "unit": "nobody"},
+    )
+    assert status == 400 and "nobody" in err["detail"]
+    status, err = await api.call(
         "sup1", "POST", BASE, json={"order_ids": [6], "level": "urgent", "working_days": 3, "instructions": "x"}
     )
     assert status == 400 and "level" in err["detail"]
