@@ -45,6 +45,13 @@ def install(app: web.Application, ctx: AppContext) -> None:
     app.cleanup_ctx.append(_lifetime)
 
 
+def warm() -> None:
+    """A hot standby loads the segmenter's dictionary before it may take over."""
+    from reports.phrases import phrases
+
+    phrases("预热")
+
+
 async def _every(name: str, seconds: float, work: Callable[[], Awaitable[Any]]) -> None:
     while True:
         try:

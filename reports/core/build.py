@@ -148,15 +148,21 @@ def monthly(
     codes = sorted(
         set(units) | {r.lead_unit for r in rows if r.lead_unit} | {a.unit for o in orders for a in o.assignments}
     )
-    funcs: dict[str, Callable[[str], Rate]] = {
-        "dispatch_accuracy": lambda u: kpi.dispatch_accuracy(orders, start, end, u),
-        "on_time_sign": lambda u: kpi.on_time_sign(orders, start, end, as_of, u),
-        "on_time_completion": lambda u: kpi.on_time_completion(orders, start, end, as_of, u),
-        "callback_rate": lambda u: kpi.callback_rate(orders, start, end, u),
-        "satisfaction": lambda u: kpi.satisfaction(orders, start, end, options.kpi, u),
-        "resolution": lambda u: kpi.resolution(orders, start, end, u),
+    # Each KPI function keeps only the unit's orders; handing it those alone gives the same rate
+    # without reading every order once per unit (a month of a large city: 40 units × 30,000 orders).
+    mine: dict[str, list[Order]] = {}
+    for o in orders:
+        for u in {a.unit for a in o.assignments} | ({o.lead_unit} if o.lead_unit else set()):
+            mine.setdefault(u, []).append(o)
+    funcs: dict[str, Callable[[list[Order], str], Rate]] = {
+        "dispatch_accuracy": lambda os, u: kpi.dispatch_accuracy(os, start, end, u),
+        "on_time_sign": lambda os, u: kpi.on_time_sign(os, start, end, as_of, u),
+        "on_time_completion": lambda os, u: kpi.on_time_completion(os, start, end, as_of, u),
+        "callback_rate": lambda os, u: kpi.callback_rate(os, start, end, u),
+        "satisfaction": lambda os, u: kpi.satisfaction(os, start, end, options.kpi, u),
+        "resolution": lambda os, u: kpi.resolution(os, start, end, u),
     }
-    per_unit = {u: {k: f(u).as_dict() for k, f in funcs.items()} for u in codes}
+    per_unit = {u: {k: f(mine.get(u, []), u).as_dict() for k, f in funcs.items()} for u in codes}
     by_unit: dict[str, list[OrderRow]] = {}
     for r in new:
         by_unit.setdefault(r.lead_unit or "", []).append(r)
