@@ -13,17 +13,11 @@ an unknown template), the delivery is ``failed`` and listed as such beside its n
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 import logging
-import re
-import secrets
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
-import aiohttp
 from prometheus_client import Counter, Gauge
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -34,6 +28,7 @@ from hotline.bus import Bus
 from workorders.core import warnings as wn
 from workorders.core.model import Actor, Role, order_from_dict
 from workorders.models import WoAlert, WoAudit, WoDelivery, WoNotice, WoOrder, WoUnit
+from workorders.notice_senders import PHONE, Message, Sender, SendError
 from workorders.settings import WorkOrderSettings
 
 logger = logging.getLogger(__name__)
@@ -45,116 +40,6 @@ ALERTS = Counter("hotline_workorder_alerts_total", "deadline warnings and escala
 DELIVERIES = Counter("hotline_workorder_notices_total", "notices by channel and outcome", ["channel", "outcome"])
 PENDING = Gauge("hotline_workorder_alerts_pending", "alerts due but left for the next round by the cap")
 OPEN_STATES = ("dispatched", "return_requested", "handling", "extension_requested")
-
-
-class SendError(Exception):
-    """A sender's refusal; ``retry`` says whether another try may succeed."""
-
-    def __init__(self, code: str, message: str, retry: bool) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.retry = retry
-
-
-@dataclass(frozen=True)
-class Message:
-    order: int
-    kind: str  # warn | escalate
-    deadline: str  # label, e.g. 签收
-    due: str  # local time, "2026-03-10 11:00"
-    title: str
-    body: str
-
-
-class Sender(Protocol):
-    """One way of telling a person outside the engine (SMS, WeChat template message)."""
-
-    channel: str
-
-    async def send(self, target: str, message: Message) -> None:
-        """Deliver or raise :class:`SendError`; ``target`` is a phone number or an openid."""
-
-
-# ---- SMS ----------------------------------------------------------------------------------------
-PHONE = re.compile(r"1[3-9]\d{9}")
-
-
-def sms_signature(secret: str, fields: dict[str, str]) -> str:
-    """HMAC-SHA256 over the sorted ``k=v`` pairs joined by ``&`` (the gateway checks the same)."""
-    text = "&".join(f"{k}={fields[k]}" for k in sorted(fields) if k != "sign")
-    return hmac.new(secret.encode(), text.encode(), hashlib.sha256).hexdigest()
-
-
-class SmsSender:
-    """A signed request to the SMS gateway: app key, registered template and signature 【…】."""
-
-    channel = "sms"
-    RETRY = frozenset({"BUSINESS_LIMIT_CONTROL", "SYSTEM_BUSY", "HTTP", "NETWORK"})
-
-    def __init__(
-        self,
-        url: str,
-        app_key: str,
-        secret: str,
-        sign_name: str,
-        template_id: str,
-        timeout_s: float = 5.0,
-        clock: Callable[[], float] = time.time,
-    ):
-        self.url, self.app_key, self.secret = url.rstrip("/"), app_key, secret
-        self.sign_name, self.template_id, self.timeout_s, self.clock = sign_name, template_id, timeout_s, clock
-
-    async def send(self, target: str, message: Message) -> None:
-        params = {
-            "order": str(message.order),
-            "what": message.deadline,
-            "due": message.due,
-            "status": "已超期" if message.kind == "escalate" else "将至",
-        }
-        fields = {
-            "app_key": self.app_key,
-            "timestamp": str(int(self.clock())),
-            "nonce": secrets.token_hex(8),
-            "phone": target,
-            "sign_name": self.sign_name,
-            "template_id": self.template_id,
-            "params": _json(params),
-        }
-        fields["sign"] = sms_signature(self.secret, fields)
-        try:
-            timeout = aiohttp.ClientTimeout(total=self.timeout_s)
-            async with (
-                aiohttp.ClientSession(timeout=timeout) as http,
-                http.post(f"{self.url}/sms/send", json=fields) as r,
-            ):
-                if r.status >= 500:
-                    raise SendError("HTTP", f"gateway answered {r.status}", True)
-                body = await r.json(content_type=None)
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise SendError("NETWORK", f"{type(exc).__name__}: {exc}", True) from None
-        code = str(body.get("code", "?")) if isinstance(body, dict) else "?"
-        if code != "OK":
-            msg = str(body.get("message", "")) if isinstance(body, dict) else str(body)
-            raise SendError(code, msg, code in self.RETRY)
-
-
-def _json(data: dict[str, str]) -> str:
-    import json
-
-    return json.dumps(data, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
-
-
-def build_senders(settings: WorkOrderSettings) -> dict[str, Sender]:
-    senders: dict[str, Sender] = {}
-    if "sms" in settings.notice_senders:
-        senders["sms"] = SmsSender(
-            settings.sms_url,
-            settings.sms_app_key,
-            settings.sms_app_secret,
-            settings.sms_sign_name,
-            settings.sms_template_id,
-        )
-    return senders
 
 
 # ---- the rounds and the notices -----------------------------------------------------------------
@@ -296,6 +181,8 @@ class Notices:
     def _targets(self, channel: str, who: str) -> list[str]:
         if channel == "sms":
             return list(self.settings.sms_phones.get(who, []))
+        if channel == "wechat":
+            return list(self.settings.wechat_openids.get(who, []))
         return []
 
     # ---- the outbox's handler -------------------------------------------------------------------

@@ -17,7 +17,8 @@ from workorders.core import deadlines as dl
 from workorders.core.model import order_from_dict
 from workorders.http import NOTICES, SERVICE, add_routes
 from workorders.models import WoOrder
-from workorders.notices import OUTBOX_KIND, Notices, build_senders
+from workorders.notice_senders import build_senders
+from workorders.notices import OUTBOX_KIND, Notices
 from workorders.openapi import OPENAPI as _DOC
 from workorders.pages import add_pages
 from workorders.services import WorkOrderService

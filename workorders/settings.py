@@ -20,7 +20,7 @@ from hotline.settings import Settings, SettingsError
 from workorders.core.calendar import WorkingHours
 from workorders.core.deadlines import Limits, OrderType, SourceLevel
 
-SENDERS = ("sms",)
+SENDERS = ("sms", "wechat")
 
 
 class WorkOrderSettings(BaseSettings):
@@ -74,7 +74,13 @@ class WorkOrderSettings(BaseSettings):
     sms_template_id: str = ""
     # Phones per unit code, and under "supervisors" the supervisors' phones.
     sms_phones: dict[str, list[str]] = {}
-    # Which outside senders are on besides the in-app notices: "sms". Checked last (needs the rest).
+    wechat_url: str = "https://api.weixin.qq.com"
+    wechat_appid: str = ""
+    wechat_secret: str = ""
+    wechat_template_id: str = ""
+    # Openids (of the official account's followers) per unit code and under "supervisors".
+    wechat_openids: dict[str, list[str]] = {}
+    # Which outside senders are on besides the in-app notices: "sms", "wechat". Checked last (needs the rest).
     notice_senders: list[str] = []
 
     @field_validator("notice_senders")
@@ -98,6 +104,19 @@ class WorkOrderSettings(BaseSettings):
                 bad = [p for p in phones if not re.fullmatch(r"1[3-9]\d{9}", p)]
                 if bad:
                     raise ValueError(f"sms_phones.{who}: {', '.join(bad)} is not a mainland mobile number")
+        if "wechat" in value:
+            d = info.data
+            missing = [k for k in ("wechat_url", "wechat_appid", "wechat_secret", "wechat_template_id") if not d.get(k)]
+            if missing:
+                raise ValueError(f"the WeChat sender needs {', '.join(missing)}")
+            if not str(d["wechat_url"]).startswith(("http://", "https://")):
+                raise ValueError(f"wechat_url {d['wechat_url']!r} is not an http(s) URL")
+            if not re.fullmatch(r"wx[0-9a-f]{16}", str(d["wechat_appid"])):
+                raise ValueError("wechat_appid must look like wx followed by 16 hex digits")
+            for who, openids in (d.get("wechat_openids") or {}).items():
+                bad = [o for o in openids if not re.fullmatch(r"[A-Za-z0-9_-]{28}", o)]
+                if bad:
+                    raise ValueError(f"wechat_openids.{who}: {', '.join(bad)} is not an openid (28 characters)")
         return value
 
     @field_validator("working_hours")

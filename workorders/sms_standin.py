@@ -25,7 +25,7 @@ from typing import Any
 
 from aiohttp import web
 
-from workorders.notices import sms_signature
+from workorders.notice_senders import sms_signature
 
 PHONE = re.compile(r"1[3-9]\d{9}")
 PLACEHOLDER = re.compile(r"\$\{(\w+)\}")

@@ -12,9 +12,10 @@ from sqlalchemy import select
 from tests.integration.workorders.conftest import CST
 from workorders.http import NOTICES
 from workorders.models import WoAlert
-from workorders.notices import SmsSender
+from workorders.notice_senders import Message, SendError, SmsSender, WechatSender
 from workorders.plugin import watch_round
 from workorders.sms_standin import SmsGateway
+from workorders.wechat_standin import WechatApi
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -215,3 +216,66 @@ async def test_a_backlog_of_overdue_orders_is_sent_a_capped_batch_per_round_each
     # On 03-12 only the sign-off is past (the return window closed unwarned, never escalated; the
     # reply is due 03-17): one escalation per order, whatever the number of rounds.
     assert sorted((r.order_id, r.deadline, r.kind) for r in ours) == [(i, "sign", "escalate") for i in ids]
+
+
+FOLLOWER = "oUnitHousing_0123456789abcde"
+STRANGER = "oNotFollowing_0123456789abcd"
+
+
+@pytest_asyncio.fixture(loop_scope="module")
+async def wechat():
+    api = WechatApi(followers={FOLLOWER})
+    server = TestServer(api.app())
+    await server.start_server()
+    api.url = str(server.make_url("")).rstrip("/")
+    yield api
+    await server.close()
+
+
+async def test_wechat_template_messages_keep_the_token_renew_it_once_and_fail_for_non_followers(
+    env, notices, wechat, later
+):
+    notices.settings = notices.settings.model_copy(
+        update={"wechat_openids": {"housing": [FOLLOWER, STRANGER]}, "sms_phones": {}}
+    )
+    sender = WechatSender(wechat.url, wechat.appid, wechat.secret, "TPL_WO_ALERT")
+    notices.senders = {"wechat": sender}
+    oid = await dispatched(env)
+    await round_at(env, notices, "2026-03-10 10:40")
+    wechat.outage = 1
+    await notices.box.carry_out()
+    later.offset += 10
+    await notices.box.carry_out()
+    (warn,) = await mine(env, "housing1", oid)
+    states = {d["target"][:6]: (d["state"], d["tries"], d["error"][:5]) for d in warn["deliveries"]}
+    # The -1 (system busy) met the first of this round's deliveries (earlier tests' orders are due
+    # too); whichever it was, it is sent on the next carry-out.
+    assert states["oUnitH"][0] == "sent" and wechat.outage == 0
+    assert states["oNotFo"] == ("failed", 1, "43004")  # not following: no try can mend it
+    (msg,) = [m for m in wechat.sent if m["touser"] == FOLLOWER and m["data"]["character_string1"]["value"] == str(oid)]
+    assert msg["data"]["thing2"]["value"] == "签收期限将至" and msg["data"]["time3"]["value"] == "2026-03-10 11:00"
+    assert wechat.tokens_issued == 1  # one token for all of it
+
+    wechat.expire_tokens()  # two hours later for WeChat, still cached here: 42001, a new token, sent
+    await sender.send(FOLLOWER, Message(oid, "escalate", "签收", "2026-03-10 11:00", "t", "b"))
+    assert wechat.tokens_issued == 2 and wechat.sent[-1]["data"]["thing2"]["value"] == "签收已超期"
+
+
+async def test_wechat_refusals_are_final_or_retried_as_the_real_api_means_them(wechat):
+    msg = Message(1, "warn", "签收", "2026-03-10 11:00", "t", "b")
+    with pytest.raises(SendError) as err:
+        await WechatSender(wechat.url, wechat.appid, "wrong", "TPL_WO_ALERT").send(FOLLOWER, msg)
+    assert err.value.code == "token 40125" and not err.value.retry
+    with pytest.raises(SendError) as err:
+        await WechatSender(wechat.url, wechat.appid, wechat.secret, "TPL_OTHER").send(FOLLOWER, msg)
+    assert err.value.code == "40037" and not err.value.retry
+    with pytest.raises(SendError) as err:
+        await WechatSender(wechat.url, wechat.appid, wechat.secret, "TPL_WO_ALERT").send("short", msg)
+    assert err.value.code == "40003"
+    wechat.outage = 1
+    with pytest.raises(SendError) as err:
+        await WechatSender(wechat.url, wechat.appid, wechat.secret, "TPL_WO_ALERT").send(FOLLOWER, msg)
+    assert err.value.code == "-1" and err.value.retry
+    with pytest.raises(SendError) as err:
+        await WechatSender("http://127.0.0.1:9", wechat.appid, wechat.secret, "TPL_WO_ALERT").send(FOLLOWER, msg)
+    assert err.value.code == "NETWORK" and err.value.retry

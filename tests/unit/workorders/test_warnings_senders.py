@@ -5,7 +5,7 @@ import json
 import pytest
 
 from hotline.settings import SettingsError
-from workorders.notices import sms_signature
+from workorders.notice_senders import sms_signature
 from workorders.settings import load_workorder_settings
 from workorders.sms_standin import SmsGateway
 
@@ -15,6 +15,13 @@ SMS = {
     "sms_app_key": "k",
     "sms_app_secret": "s",
     "sms_template_id": "SMS_WO_ALERT",
+}
+
+WX = {
+    "notice_senders": ["wechat"],
+    "wechat_appid": "wx0123456789abcdef",
+    "wechat_secret": "s",
+    "wechat_template_id": "TPL_WO_ALERT",
 }
 
 
@@ -33,6 +40,10 @@ def test_by_default_only_in_app_notices_are_on_and_nothing_outside_is_needed():
         ({**SMS, "sms_phones": {"water": ["1380013800"]}}, "sms_phones.water: 1380013800 is not a mainland mobile"),
         ({**SMS, "sms_phones": {"water": ["12800138000"]}}, "not a mainland mobile"),
         ({"alerts_per_round": 0}, "alerts_per_round"),
+        ({"notice_senders": ["wechat"]}, "needs wechat_appid, wechat_secret, wechat_template_id"),
+        ({**WX, "wechat_appid": "0123456789abcdef"}, "wx followed by 16 hex digits"),
+        ({**WX, "wechat_url": "api.weixin.qq.com"}, "not an http(s) URL"),
+        ({**WX, "wechat_openids": {"supervisors": ["o123"]}}, "wechat_openids.supervisors: o123 is not an openid"),
     ],
 )
 def test_sender_configuration_errors_are_refused_at_start_with_the_setting_named(bad, says):
@@ -41,9 +52,12 @@ def test_sender_configuration_errors_are_refused_at_start_with_the_setting_named
     assert says in str(err.value)
 
 
-def test_a_complete_sms_configuration_is_accepted():
+def test_a_complete_sms_and_wechat_configuration_is_accepted():
     s = load_workorder_settings(**SMS, sms_phones={"water": ["13800138000"], "supervisors": ["19912345678"]})
     assert s.notice_senders == ["sms"]
+    both = {**SMS, **WX, "notice_senders": ["sms", "wechat"]}
+    s = load_workorder_settings(**both, wechat_openids={"water": ["oUnitHousing_0123456789abcde"]})
+    assert s.notice_senders == ["sms", "wechat"]
 
 
 class Clock:
