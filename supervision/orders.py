@@ -83,3 +83,19 @@ class WorkOrderPort:
         if svc is None:
             return {}
         return {code: u.name for code, u in (await svc.directory()).items()}
+
+
+class NoOrders:
+    """No work orders (a command on the database alone): an empty calendar in China's time."""
+
+    def calendar(self) -> WorkCalendar:
+        return WorkCalendar()
+
+    async def order(self, order_id: int) -> OrderFacts | None:
+        return None
+
+    async def recent(self) -> list[OrderFacts]:
+        return []
+
+    async def unit_names(self) -> dict[str, str]:
+        return {}

@@ -14,6 +14,7 @@ from hotline import auth
 from supervision.core.measure import ClosureOptions
 from supervision.core.model import LETTER_STATE_LABELS, LEVEL_LABELS, Actor, LetterState, Level, State
 from supervision.http import LETTERS, SERVICE, ledger_args
+from supervision.kpi import closure_html
 from supervision.services import LedgerRow, utc
 
 STATIC = Path(__file__).parent / "static"
@@ -151,13 +152,7 @@ async def _measure(request: web.Request) -> str:
     except ValueError:
         return "<p class=msg>期间有误</p>"
     rate = await svc.closure(start, end, ClosureOptions(unit=q.get("unit") or None))
-    pct = "无到期督办件" if rate.percent is None else f"{rate.percent:.2f}%"
-    return (
-        f"<h2>督办按期办结率（{e(start_d)} 至 {e(end_d)}）</h2><p><b>{pct}</b> "
-        f"（{rate.numerator}/{rate.denominator}）</p><p class=opts>口径：期限落在期间内且已到期的督办件中，"
-        "在期限前销号的件数 ÷ 到期件数；撤销的不计；未办结销号计为已销号（resolved_only = False）；"
-        f"统计时点 {_local(rate.as_of, tz)}。</p>"
-    )
+    return closure_html(rate, f"督办按期办结率（{start_d} 至 {end_d}）")
 
 
 async def letters_page(request: web.Request) -> web.Response:

@@ -7,6 +7,7 @@ from aiohttp import web
 from hotline import auth
 from hotline.context import AppContext
 from supervision.http import LETTERS, SERVICE, add_routes
+from supervision.kpi import page_section
 from supervision.letters import LetterService
 from supervision.openapi import OPENAPI as OPENAPI
 from supervision.orders import WorkOrderPort
@@ -19,7 +20,8 @@ def install(app: web.Application, ctx: AppContext) -> None:
     settings = load_supervision_settings(ctx.settings)
     # The work orders may be installed after us or not at all: looked up at each use.
     orders = WorkOrderPort(lambda: ctx.deps.workorders)
-    app[SERVICE] = SupervisionService(ctx.sessions, settings, orders)
+    app[SERVICE] = service = SupervisionService(ctx.sessions, settings, orders)
+    ctx.deps.kpi_sections.append(page_section(service))  # the closure measure on the KPI page
     app[LETTERS] = LetterService(ctx.sessions, settings, orders, ctx.settings.secret_key)
     auth.install(app, ctx)  # no-op when the app already did it
     add_routes(app)

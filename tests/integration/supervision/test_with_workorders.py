@@ -90,6 +90,11 @@ async def test_a_supervision_and_an_overdue_letter_on_a_dispatched_order(db_url,
         letter = made["letters"][0]
         assert (letter["unit"], letter["unit_name"], letter["order_ids"]) == ("water", "水务公司", [oid])
         assert f"第{oid}号工单（小区停水）" in letter["facts"]
+        resp = await client.get(
+            "/workorders/kpi?from=2026-03-01&to=2026-03-31", headers={"Authorization": f"Bearer {tokens['sup1']}"}
+        )
+        page = await resp.text()
+        assert resp.status == 200 and "督办按期办结率" in page and "（0/1）" in page, page  # due 12 March, open
     finally:
         await client.close()
         await engine.dispose()
