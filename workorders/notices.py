@@ -83,6 +83,7 @@ class Notices:
             share=s.warning_share,
             min_lead_minutes=s.warning_min_lead_minutes,
             respond_clock_hours=s.respond_clock_hours,
+            kinds=frozenset(s.alert_deadlines),
         )
 
     async def round(self, cal: Any, now: dt.datetime) -> RoundResult:

@@ -19,6 +19,7 @@ from hotline import outbox
 from hotline.settings import Settings, SettingsError
 from workorders.core.calendar import WorkingHours
 from workorders.core.deadlines import Limits, OrderType, SourceLevel
+from workorders.core.warnings import DeadlineKind
 
 SENDERS = ("sms", "wechat")
 
@@ -65,6 +66,9 @@ class WorkOrderSettings(BaseSettings):
     # lead of a warning is warning_share of the limit, at least warning_min_lead_minutes.
     warning_min_lead_minutes: float = Field(default=30.0, ge=0)
     respond_clock_hours: float = Field(default=2.0, gt=0, description="tier-1/2 units sign within these clock hours")
+    alert_deadlines: list[DeadlineKind] = Field(
+        default=list(DeadlineKind), description="deadlines warned and escalated: sign, respond, return, extension, ..."
+    )
     alerts_per_round: int = Field(default=200, ge=1, description="at most this many alerts per watch round")
     notice_max_tries: int = Field(default=8, ge=1, le=outbox.MAX_TRIES)
     sms_url: str = ""

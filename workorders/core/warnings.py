@@ -64,6 +64,8 @@ class Policy:
     respond_clock_hours: float = 2.0
     respond_tiers: frozenset[int] = frozenset({1, 2})
     onsite_tiers: frozenset[int] = frozenset({1})
+    # The deadlines alerted at all (a city may find the return-window warning noise).
+    kinds: frozenset[DeadlineKind] = frozenset(DeadlineKind)
 
     def lead(self, limit: dt.timedelta) -> dt.timedelta:
         wanted = max(limit * self.share, dt.timedelta(minutes=self.min_lead_minutes))
@@ -212,7 +214,9 @@ def decide(
     out: list[Command] = []
     start = order.deadlines.dispatched_at
     for rule in RULES:
-        if order.state not in rule.states or order.tier not in rule.tiers(policy) or rule.done(order):
+        if rule.kind not in policy.kinds or order.state not in rule.states or order.tier not in rule.tiers(policy):
+            continue
+        if rule.done(order):
             continue
         due = rule.due(order.deadlines, policy)
         if due is None:

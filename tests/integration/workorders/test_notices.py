@@ -279,3 +279,18 @@ async def test_wechat_refusals_are_final_or_retried_as_the_real_api_means_them(w
     with pytest.raises(SendError) as err:
         await WechatSender("http://127.0.0.1:9", wechat.appid, wechat.secret, "TPL_WO_ALERT").send(FOLLOWER, msg)
     assert err.value.code == "NETWORK" and err.value.retry
+
+
+async def test_two_engines_running_the_round_at_once_send_each_alert_once(env, notices):
+    import asyncio
+    from dataclasses import replace
+
+    oid = await dispatched(env)
+    other = replace(notices)  # a second engine's Notices on the same database
+    env.clock.at = at("2026-03-10 10:40")
+    cal = env.service.cal()
+    await asyncio.gather(notices.round(cal, env.clock.at), other.round(cal, env.clock.at))
+    async with env.service.sessions() as s:
+        rows = (await s.execute(select(WoAlert.deadline, WoAlert.kind).where(WoAlert.order_id == oid))).all()
+    assert [tuple(r) for r in rows] == [("sign", "warn")]
+    assert len(await mine(env, "housing1", oid)) == 1

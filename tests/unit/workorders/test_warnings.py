@@ -195,3 +195,10 @@ def test_every_rule_of_the_table_has_a_label_and_a_deadline_field(cal):
     for rule in RULES:
         assert DEADLINE_LABELS[rule.kind]
         assert rule.due(order.deadlines, P) is not None, rule.kind
+
+
+def test_deadlines_left_out_of_the_policy_are_neither_warned_nor_escalated(cal):
+    order = view(cal, "2026-03-10 09:00", state="handling", t=OrderType.CONSULT)
+    quiet = Policy(kinds=frozenset(DeadlineKind) - {DeadlineKind.RETURN})
+    cmds = decide(cal, quiet, order, at("2026-03-10 16:10"), frozenset())
+    assert [(c.deadline, c.kind) for c in cmds] == [(DeadlineKind.REPLY, AlertKind.WARN)]

@@ -40,6 +40,7 @@ def test_by_default_only_in_app_notices_are_on_and_nothing_outside_is_needed():
         ({**SMS, "sms_phones": {"water": ["1380013800"]}}, "sms_phones.water: 1380013800 is not a mainland mobile"),
         ({**SMS, "sms_phones": {"water": ["12800138000"]}}, "not a mainland mobile"),
         ({"alerts_per_round": 0}, "alerts_per_round"),
+        ({"alert_deadlines": ["sign", "lunch"]}, "alert_deadlines.1"),
         ({"notice_senders": ["wechat"]}, "needs wechat_appid, wechat_secret, wechat_template_id"),
         ({**WX, "wechat_appid": "0123456789abcdef"}, "wx followed by 16 hex digits"),
         ({**WX, "wechat_url": "api.weixin.qq.com"}, "not an http(s) URL"),
