@@ -14,7 +14,9 @@ class SupervisionSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="HOTLINE_SUPERVISION__", extra="forbid")
 
     hotline_name: str = Field(default="如皋市12345政务服务便民热线", min_length=1, max_length=60)
-    letter_prefix: str = Field(default="如皋12345提", min_length=1, max_length=30, description="before 〔year〕")
+    letter_prefix: str = Field(
+        default="如皋12345提", pattern=r"^[^\s〔〕]{1,30}$", description="before 〔year〕; no spaces or brackets"
+    )
     letter_working_days: float = Field(default=3.0, gt=0, le=60, description="a letter's default deadline")
     letters_cap: int = Field(default=50, ge=1, le=10000, description="a rule run above this needs a confirmation")
     returned_times: int = Field(default=2, ge=1, le=20, description="rule: returned at least this many times")

@@ -10,18 +10,19 @@ from dataclasses import dataclass
 
 # 如皋12345提〔2026〕第7号: the issuer's prefix, the year in 六角括号, a sequence per year from 1.
 NUMBER_FORMAT = "{prefix}〔{year}〕第{seq}号"
-NUMBER_RE = re.compile(r"^(?P<prefix>.+)〔(?P<year>\d{4})〕第(?P<seq>[1-9]\d*)号$")
+NUMBER_RE = re.compile(r"(?P<prefix>[^\s〔〕]+)〔(?P<year>\d{4})〕第(?P<seq>[1-9]\d*)号")
+PREFIX_RE = re.compile(r"[^\s〔〕]{1,30}")  # no spaces or brackets: a number must read back
 FONT = "WenQuanYi Micro Hei"
 
 
 def letter_number(prefix: str, year: int, seq: int) -> str:
-    if not prefix or seq < 1 or not 1900 <= year <= 9999:
+    if not PREFIX_RE.fullmatch(prefix) or seq < 1 or not 1900 <= year <= 9999:
         raise ValueError(f"bad letter number parts: {prefix!r} {year} {seq}")
     return NUMBER_FORMAT.format(prefix=prefix, year=year, seq=seq)
 
 
 def parse_number(number: str) -> tuple[str, int, int]:
-    m = NUMBER_RE.match(number)
+    m = NUMBER_RE.fullmatch(number)
     if m is None:
         raise ValueError(f"not a letter number: {number!r}")
     return m["prefix"], int(m["year"]), int(m["seq"])

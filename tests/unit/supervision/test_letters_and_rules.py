@@ -6,10 +6,12 @@ import datetime as dt
 
 import pytest
 
+from hotline.settings import SettingsError
 from supervision.core.letter import LetterPage, letter_html, letter_number, parse_number
 from supervision.core.measure import ClosureOptions, closure
 from supervision.core.model import Level, OrderFacts, Result, State, Supervision
 from supervision.core.rules import LowSatisfaction, Overdue, Returned
+from supervision.settings import load_supervision_settings
 
 NOW = dt.datetime(2026, 3, 10, 2, 0, tzinfo=dt.UTC)
 
@@ -19,7 +21,9 @@ def test_the_number_follows_the_official_format_and_reads_back() -> None:
     assert parse_number("如皋12345提〔2026〕第12号") == ("如皋12345提", 2026, 12)
 
 
-@pytest.mark.parametrize("parts", [("", 2026, 1), ("如皋12345提", 2026, 0), ("如皋12345提", 26, 1)])
+@pytest.mark.parametrize(
+    "parts", [("", 2026, 1), ("如皋12345提", 2026, 0), ("如皋12345提", 26, 1), ("如皋 提", 2026, 1), ("提〔", 2026, 1)]
+)
 def test_a_number_from_bad_parts_is_refused(parts: tuple[str, int, int]) -> None:
     with pytest.raises(ValueError):
         letter_number(*parts)
@@ -132,3 +136,9 @@ def test_a_deadline_still_ahead_has_not_fallen_due_and_no_data_is_no_rate() -> N
     rate = closure([sv(1, 48)], NOW, NOW + dt.timedelta(days=10), NOW + dt.timedelta(hours=1), ClosureOptions())
     assert (rate.denominator, rate.percent) == (0, None)
     assert rate.as_dict()["options"] == {"resolved_only": False, "unit": None}
+
+
+@pytest.mark.parametrize("prefix", ["如皋 提", "提\n", "提〔"])
+def test_a_prefix_whose_numbers_would_not_read_back_is_refused_at_start(prefix: str) -> None:
+    with pytest.raises(SettingsError, match="letter_prefix"):
+        load_supervision_settings(letter_prefix=prefix)

@@ -5,7 +5,10 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from supervision.core.letter import PREFIX_RE, letter_number, parse_number
 from supervision.core.timing import days_left, deadline
 from workorders.core.calendar import CHINA_TZ, WorkCalendar, YearNotCovered
 
@@ -57,3 +60,26 @@ def test_days_left_count_working_days_and_turn_negative_when_overdue() -> None:
 def test_days_left_over_a_year_not_loaded_are_provisional_not_an_error() -> None:
     left = days_left(CAL, cn(2026, 12, 31, 9, 0), cn(2027, 1, 4, 9, 0))
     assert left.provisional and left.days == 1.0  # 31 Dec 9:00 → 4 Jan 9:00: 1 Jan off, a weekend
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    opened=st.datetimes(dt.datetime(2026, 1, 1), dt.datetime(2026, 11, 30)),
+    tenths=st.integers(1, 200),
+)
+def test_days_left_at_opening_are_the_days_given_and_the_deadline_is_on_working_time(
+    opened: dt.datetime, tenths: int
+) -> None:
+    start = opened.replace(tzinfo=CHINA_TZ)
+    due = deadline(CAL, start, tenths / 10).at
+    assert due > start and CAL.is_workday(due.date())
+    assert days_left(CAL, start, due).days == tenths / 10
+
+
+@given(
+    prefix=st.text(min_size=1, max_size=12).filter(PREFIX_RE.fullmatch),
+    year=st.integers(1900, 9999),
+    seq=st.integers(1, 10**6),
+)
+def test_a_letter_number_reads_back_as_its_parts(prefix: str, year: int, seq: int) -> None:
+    assert parse_number(letter_number(prefix, year, seq)) == (prefix, year, seq)
