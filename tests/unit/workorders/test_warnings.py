@@ -41,11 +41,19 @@ def alerts(cal, order, now, sent=frozenset()):
 
 def first_moment(cal, order, deadline, kind):
     """The first minute from dispatch on at which ``kind`` of ``deadline`` is commanded."""
+
+    def hit(t):
+        return any(c.deadline is deadline and c.kind is kind for c in decide(cal, P, order, t, frozenset()))
+
+    # Five-minute steps (every warning window here is at least 15 minutes), then minute by minute.
     t = order.deadlines.dispatched_at
-    for _ in range(60 * 24 * 20):
-        if any(c.deadline is deadline and c.kind is kind for c in decide(cal, P, order, t, frozenset())):
+    for _ in range(12 * 24 * 20):
+        if hit(t):
+            t -= dt.timedelta(minutes=5)
+            while not hit(t):
+                t += dt.timedelta(minutes=1)
             return t.strftime("%Y-%m-%d %H:%M")
-        t += dt.timedelta(minutes=1)
+        t += dt.timedelta(minutes=5)
     raise AssertionError("never")
 
 
