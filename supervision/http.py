@@ -203,6 +203,8 @@ async def list_letters(request: web.Request) -> web.Response:
     letters = request.app[LETTERS]
     q = request.query
     overdue = q.get("overdue") in ("1", "true")
+    if q.get("state") and q["state"] not in {s.value for s in LetterState}:
+        raise _err(web.HTTPBadRequest, "bad request", "state 须为 sent、read、acknowledged 或 answered")
     rows = await guarded(letters.list_for(actor_of(request), q.get("unit") or None, q.get("state") or None, overdue))
     now = utc(letters.clock())
     return web.json_response({"letters": [letter_json(r, now) for r in rows]})

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 from aiohttp import web
 
 from hotline import auth
@@ -22,7 +24,13 @@ def install(app: web.Application, ctx: AppContext) -> None:
     orders = WorkOrderPort(lambda: ctx.deps.workorders)
     app[SERVICE] = service = SupervisionService(ctx.sessions, settings, orders)
     ctx.deps.kpi_sections.append(page_section(service))  # the closure measure on the KPI page
-    app[LETTERS] = LetterService(ctx.sessions, settings, orders, ctx.settings.secret_key)
+    app[LETTERS] = letters = LetterService(ctx.sessions, settings, orders, ctx.settings.secret_key)
     auth.install(app, ctx)  # no-op when the app already did it
     add_routes(app)
     add_pages(app)
+
+    async def lifetime(_app: web.Application) -> AsyncIterator[None]:
+        yield
+        letters.close()  # the PDF thread
+
+    app.cleanup_ctx.append(lifetime)

@@ -173,6 +173,8 @@ class SupervisionService:
                 raise NotFound(f"督办 {sup_id} 不存在")
             current = supervision_of(row)
             version = data.get("version")
+            if version is not None and (not isinstance(version, int) or isinstance(version, bool)):
+                raise InvalidInput("version 须为整数")
             if version is not None and version != current.version:
                 raise Conflict(f"督办 {sup_id} 已被修改（版本 {current.version}），请刷新后重试")
             decision = lifecycle.decide(current, action, actor, now, data)
@@ -249,11 +251,14 @@ class SupervisionService:
         now = utc(self.clock())
         cal = self.orders.calendar()
         out = []
+        titles: dict[int, str] = {}  # a matter's orders are often on several rows
         for sup in sups:
             orders = []
             for order_id in sup.order_ids[:5]:
-                facts = await self.orders.order(order_id)
-                orders.append({"id": order_id, "title": facts.title if facts else ""})
+                if order_id not in titles:
+                    facts = await self.orders.order(order_id)
+                    titles[order_id] = facts.title if facts else ""
+                orders.append({"id": order_id, "title": titles[order_id]})
             end = sup.closed_at if sup.closed_at is not None else now
             out.append(LedgerRow(sup, orders, days_left(cal, end, sup.deadline), last.get(sup.id)))
         return out

@@ -65,6 +65,11 @@ async def test_the_letter_as_html_and_as_a_one_page_pdf_in_the_cjk_font(api):
     ):
         assert part in text, (part, text)
     assert (await api.call("power1", "GET", letter["pdf"]))[0] == 403
+    # Several PDFs asked at once queue on the one PDF thread and all come out whole.
+    others = [await write(api, facts=f"第{i}件事实。") for i in range(4)]
+    pdfs = await asyncio.gather(*(api.call("sup1", "GET", x["pdf"]) for x in others))
+    for x, (status, pdf) in zip(others, pdfs, strict=True):
+        assert status == 200 and x["number"] in pdf_facts(pdf)["text"]
 
 
 async def test_a_unit_sees_its_own_letters_unread_first_and_acknowledges_only_its_own(api):
@@ -88,6 +93,7 @@ async def test_a_unit_sees_its_own_letters_unread_first_and_acknowledges_only_it
     status, page = await api.call("water1", "GET", "/supervision/letters")
     assert status == 200 and page.index(c["number"]) < page.index(a["number"]) and "供电公司" not in page
     assert 'class="unread"' in page and "签收" in page
+    assert (await api.call("sup1", "GET", f"{BASE}?state=lost"))[0] == 400
 
 
 async def test_overdue_letters_are_flagged_until_answered_and_listed_on_the_ledger(api):

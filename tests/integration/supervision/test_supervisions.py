@@ -120,6 +120,10 @@ async def test_a_stale_version_is_a_conflict(api):
     assert status == 200
     status, err = await api.call("sup1", "POST", f"{BASE}/{sup['id']}/close", json={"result": "resolved", "version": 1})
     assert status == 409 and "版本" in err["detail"]
+    status, err = await api.call(
+        "sup1", "POST", f"{BASE}/{sup['id']}/close", json={"result": "resolved", "version": "2"}
+    )
+    assert status == 400 and "version" in err["detail"]
 
 
 async def test_the_ledger_lists_open_ones_by_deadline_with_days_left_overdue_and_the_last_follow_up(api):
