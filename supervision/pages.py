@@ -27,6 +27,31 @@ STYLE = """body{font-family:'WenQuanYi Micro Hei',sans-serif;margin:1.5em} table
 td,th{border:1px solid #ccc;padding:4px 8px;vertical-align:top} .late{color:#c00;font-weight:bold}
 .unread{font-weight:bold} .opts{color:#555;font-size:13px} .msg{color:#c00} form.inline{display:inline}"""
 e = html.escape
+OPEN_FORM = """<details><summary>发起督办</summary>
+<form data-api="/api/supervision/supervisions" data-ints="order_ids" data-numbers="working_days">
+工单号 <input name="order_ids" placeholder="如 12, 15" required> 事项 <input name="matter" placeholder="多件工单时必填">
+级别 <select name="level"><option value="general">一般</option><option value="key">重点</option>
+<option value="joint">双督办</option></select>
+期限 <input name="working_days" type="number" min="0.5" max="60" step="0.5" value="3" required> 个工作日
+单位 <input name="unit" placeholder="默认为工单承办单位"><br>
+督办要求 <textarea name="instructions" rows="2" cols="60" required></textarea>
+<button>发起</button> <span class="msg"></span></form></details>"""
+LETTER_FORMS = """<details><summary>手工发函</summary>
+<form data-api="/api/supervision/letters" data-ints="order_ids" data-numbers="working_days">
+单位代码 <input name="unit" required> 工单号 <input name="order_ids" placeholder="可空">
+期限 <input name="working_days" type="number" min="0.5" max="60" step="0.5" placeholder="默认"> 个工作日<br>
+事实 <textarea name="facts" rows="2" cols="60" required></textarea><br>
+要求 <textarea name="request" rows="2" cols="60" required></textarea>
+<button>发函</button> <span class="msg"></span></form></details>
+<details><summary>按规则生成</summary><form data-api="/api/supervision/letters/run" data-lists="rules">
+{rules}<button>生成</button> <span class="msg"></span></form></details>"""
+RULE_LABELS = {"overdue": "工单超期", "returned": "多次退回", "low_satisfaction": "不满意集中"}
+
+
+def _rule_boxes(names: list[str]) -> str:
+    return "".join(
+        f'<label><input type="checkbox" name="rules" value="{e(n)}"> {e(RULE_LABELS.get(n, n))}</label> ' for n in names
+    )
 
 
 async def _actor(request: web.Request) -> Actor:
@@ -92,6 +117,8 @@ async def ledger_page(request: web.Request) -> web.Response:
         }">
 <button>筛选</button></form>"""
     ]
+    if actor.supervises:
+        out.append(OPEN_FORM)
     out.append(
         "<table><tr><th>编号</th><th>工单</th><th>单位</th><th>级别</th><th>督办期限</th><th>剩余/超期</th>"
         "<th>最近跟进</th><th>办理</th></tr>"
@@ -161,7 +188,8 @@ async def letters_page(request: web.Request) -> web.Response:
     tz = letters.orders.calendar().tz
     rows = await letters.list_for(actor, request.query.get("unit") or None)
     now = utc(letters.clock())
-    out = ["<table><tr><th>文号</th><th>单位</th><th>事由</th><th>期限</th><th>状态</th><th>办理</th></tr>"]
+    out = [LETTER_FORMS.replace("{rules}", _rule_boxes(list(letters.rules()))) if actor.supervises else ""]
+    out.append("<table><tr><th>文号</th><th>单位</th><th>事由</th><th>期限</th><th>状态</th><th>办理</th></tr>")
     for row in rows:
         state = LetterState(row.state)
         late = state is not LetterState.ANSWERED and now > utc(row.deadline)
