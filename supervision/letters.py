@@ -18,6 +18,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hotline.auth import UNIT_RE
 from supervision.api import EXTRA_RULES
 from supervision.core import lifecycle
 from supervision.core.letter import LetterPage, letter_html, letter_number
@@ -72,8 +73,8 @@ class LetterService:
         if not actor.supervises:
             raise Forbidden("只有督办人员可以发提醒函")
         unit = body.get("unit")
-        if not isinstance(unit, str) or not unit.strip():
-            raise InvalidInput("unit 不能为空")
+        if not isinstance(unit, str) or not UNIT_RE.match(unit.strip()):
+            raise InvalidInput("unit 须为单位代码")
         ids = body.get("order_ids", [])
         if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
             raise InvalidInput("order_ids 须为整数列表")

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hotline.auth import UNIT_RE
 from supervision.core import lifecycle
 from supervision.core.lifecycle import Forbidden, InvalidInput
 from supervision.core.measure import Closure, ClosureOptions, closure
@@ -113,6 +114,8 @@ class SupervisionService:
         unit = body.get("unit") or (units.pop() if len(units) == 1 else None)
         if not isinstance(unit, str) or not unit:
             raise InvalidInput("无法从工单确定被督办单位：请给出 unit（工单的承办单位不唯一或尚未派单）")
+        if not UNIT_RE.match(unit):
+            raise InvalidInput(f"unit {unit[:40]!r} 不是单位代码")
         names = await self.orders.unit_names()
         if names and unit not in names:
             raise InvalidInput(f"单位 {unit} 不在派单目录中")
@@ -139,6 +142,15 @@ class SupervisionService:
             reason="",
         )
         async with self.sessions() as s, s.begin():
+            # One open supervision per order: a second would count the same matter twice in the
+            # measure; a supervisor raising the level (提级) cancels the first and opens anew.
+            q = select(SvSupervision.id, SvSupervision.order_ids).where(
+                SvSupervision.state == State.OPEN.value, SvSupervision.unit == unit
+            )
+            for other, their_ids in (await s.execute(q)).all():
+                both = sorted(set(their_ids) & set(ids))
+                if both:
+                    raise Conflict(f"工单 {both[0]} 已在督办中（督办 {other}）：请先跟进、销号或撤销该督办")
             s.add(row)
             await s.flush()
             s.add(

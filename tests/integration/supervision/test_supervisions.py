@@ -196,3 +196,26 @@ async def test_the_ledger_page_shows_overdue_in_red_and_the_measure_with_its_opt
     assert (await api.call("seat1", "GET", "/supervision/"))[0] == 403
     resp = await api.client.get("/supervision/", allow_redirects=False)
     assert resp.status == 302
+
+
+async def test_an_order_has_one_open_supervision_at_a_time(api):
+    first = await open_one(api, (7,))
+    api.orders.add(8)
+    body = {"order_ids": [8, 7], "matter": "同一事项", "level": "joint", "working_days": 2, "instructions": "提级"}
+    status, err = await api.call("sup1", "POST", BASE, json=body)
+    assert status == 409 and "工单 7" in err["detail"] and str(first["id"]) in err["detail"]
+    await api.call("sup1", "POST", f"{BASE}/{first['id']}/cancel", json={"reason": "提级为双督办"})
+    status, raised = await api.call("sup1", "POST", BASE, json=body)
+    assert status == 201 and raised["level"] == "joint"
+
+
+async def test_a_unit_code_that_is_not_one_is_refused_before_the_database_sees_it(api):
+    api.orders.names.clear()  # no directory loaded: only the code's form is checked
+    api.orders.add(9, unit=None)
+    body = {"order_ids": [9], "level": "key", "working_days": 3, "instructions": "x", "unit": "x" * 40}
+    status, err = await api.call("sup1", "POST", BASE, json=body)
+    assert status == 400 and "unit" in err["detail"]
+    status, _ = await api.call(
+        "sup1", "POST", "/api/supervision/letters", json={"unit": "水务局", "facts": "a", "request": "b"}
+    )
+    assert status == 400
