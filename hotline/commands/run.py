@@ -114,7 +114,9 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, stop: as
         raise CommandError(f"cannot listen on {settings.http.host}:{settings.http.port}: {exc}") from None
     if lease is not None:
         lease.info = lambda: _member_info(ctx)
-        lease.hold(lambda why: stop.set())
+        # A lost lease is not a clean stop (whose shutdown would still talk to Asterisk and the
+        # database): the lease's watchdog ends the process with exit 75 within watch_s.
+        lease.hold(lambda why: None)
         logger.warning(
             "serving as the active engine",
             extra={"epoch": lease.epoch, "node": lease.node, "start_s": round(time.monotonic() - started, 3)},

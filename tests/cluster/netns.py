@@ -23,8 +23,8 @@ class Host:
     link: str  # this machine's end of the veth pair
     address: str  # this machine's address on the pair
     inside: str  # the namespace's address
-    relays: list[asyncio.Server] = field(default_factory=list)
-    pipes: set[asyncio.Task[None]] = field(default_factory=set)
+    relays: dict[int, asyncio.Server] = field(default_factory=dict)
+    pipes: dict[int, set[asyncio.Task[None]]] = field(default_factory=dict)
 
     @property
     def wrap(self) -> list[str]:
@@ -33,18 +33,28 @@ class Host:
     def cut(self) -> None:
         ip("link", "set", self.link, "down")
 
+    async def reset(self, port: int) -> None:
+        """Only ``port``'s relay: every connection through it reset, new ones refused (a firewall
+        or proxy in between dropping the engine's database link while the rest still works)."""
+        self.relays.pop(port).close()
+        tasks = self.pipes.pop(port, set())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
     async def relay(self, port: int) -> None:
         """``address:port`` → ``127.0.0.1:port``, byte for byte."""
 
         async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             task = asyncio.current_task()
             assert task is not None
-            self.pipes.add(task)
+            pipes = self.pipes.setdefault(port, set())
+            pipes.add(task)
             try:
                 up_reader, up_writer = await asyncio.open_connection("127.0.0.1", port)
             except OSError:
                 writer.transport.abort()
-                self.pipes.discard(task)
+                pipes.discard(task)
                 return
             try:
                 await asyncio.gather(_pump(reader, up_writer), _pump(up_reader, writer))
@@ -53,9 +63,9 @@ class Host:
             finally:
                 writer.transport.abort()
                 up_writer.transport.abort()
-                self.pipes.discard(task)
+                pipes.discard(task)
 
-        self.relays.append(await asyncio.start_server(serve, self.address, port, reuse_address=True))
+        self.relays[port] = await asyncio.start_server(serve, self.address, port, reuse_address=True)
 
 
 async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -86,11 +96,12 @@ async def namespace_host(ports: list[int]) -> AsyncIterator[Host]:
             await host.relay(port)
         yield host
     finally:
-        for server in host.relays:
+        for server in host.relays.values():
             server.close()
-        for task in list(host.pipes):
+        tasks = [t for pipes in host.pipes.values() for t in pipes]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*host.pipes, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         with contextlib.suppress(subprocess.CalledProcessError):
             ip("link", "del", host.link)
         with contextlib.suppress(subprocess.CalledProcessError):

@@ -28,7 +28,11 @@ from tests.security.engine import running_engine
 pytestmark = pytest.mark.integration
 
 
-async def test_a_network_cut_of_the_active_engine_fences_it_and_the_standby_serves_its_callers_once(pg_url, tmp_path):
+@pytest.mark.parametrize("fault", ["network cut", "database link reset"])
+async def test_a_cut_active_engine_is_fenced_and_the_standby_serves_its_callers_once(fault, pg_url, tmp_path):
+    """``network cut``: the namespace's link goes down (silent: the standby must wait out the
+    ttl). ``database link reset``: only its PostgreSQL link is reset while Asterisk stays in
+    reach: the lock goes at once and so must the engine, before the standby commands anything."""
     if shutil.which("ip") is None or os.geteuid() != 0:
         pytest.fail("this test makes a network namespace: it needs root and iproute2 (Debian's iproute2)")
     a = asterisk_settings().asterisk
@@ -65,17 +69,26 @@ async def test_a_network_cut_of_the_active_engine_fences_it_and_the_standby_serv
                     assert await role(http, near.base) == 503
                     c = Cluster([cut, near], cut, None, [trunk])
                     order, places = await waiting_callers(c, http, pg_url, 6)
-                    far.cut()
                     at = time.monotonic()
+                    if fault == "network cut":
+                        far.cut()
+                    else:
+                        await far.reset(5432)
                     await until(lambda: _is(http, near.base, 200), 20, "the standby active after the cut")
                     took = time.monotonic() - at
-                    assert took >= TTL_S * 0.9, took  # the cut one's lease had to run out first
                     log = (near.cwd / "engine.log").read_text()
-                    assert '"lease holder silent: its session ended"' in log, log[-2000:]
-                    # The cut engine, alone in its namespace, fenced itself and stopped.
+                    if fault == "network cut":
+                        assert took >= TTL_S * 0.9, took  # the cut one's lease had to run out first
+                        assert '"lease holder silent: its session ended"' in log, log[-2000:]
+                    else:
+                        assert '"lease holder silent' not in log  # the lock went with the session
+                    # The cut engine fenced itself and stopped.
                     code = await asyncio.to_thread(cut.proc.wait, 15)
                     assert code == 75, code
-                    assert '"lease lost: this engine stops (fenced)"' in (cut.cwd / "engine.log").read_text()
+                    far_log = (cut.cwd / "engine.log").read_text()
+                    assert '"lease lost: this engine stops (fenced)"' in far_log
+                    if fault != "network cut":
+                        assert "connection to PostgreSQL was lost" in far_log, far_log[-2000:]
                     c.front = near
                     await served_once_oldest_first(c, http, pg_url, order, places)
         finally:
