@@ -37,7 +37,7 @@ lint:
 	@$(VENV)/bin/ruff format --check .
 
 typecheck:
-	@$(VENV)/bin/mypy acd/core acd/voice/core workorders/core scheduling/core knowledge/core
+	@$(VENV)/bin/mypy acd/core acd/voice/core workorders/core scheduling/core knowledge/core reports/core supervision/core
 
 sandbox-down:
 	@$(HOTLINE) sandbox down

@@ -251,6 +251,8 @@ class Settings(BaseSettings):
     console: dict[str, Any] = Field(default_factory=dict)
     scheduling: dict[str, Any] = Field(default_factory=dict)
     knowledge: dict[str, Any] = Field(default_factory=dict)
+    supervision: dict[str, Any] = Field(default_factory=dict)
+    reports: dict[str, Any] = Field(default_factory=dict)
 
     _toml_path: Path | None = None
 

@@ -157,6 +157,11 @@ function start() {
       queues: (q) => renderQueues(q.queues),
       chat_flag: (f) => H.toast("会话 " + f.contact_id + (f.seat ? "（座席 " + f.seat + "）" : "") + "：" + f.label, true),
       kb_emergency: KB.onEmergency,
+      // Alerts other features raise for the supervisors: kept on the board (newest first, 20).
+      workorder_escalated: (a) => raiseAlert("超期升级", "工单 " + a.order + "（" + (a.unit || "未指定单位") + "）" +
+        (a.title ? "：" + a.title : "") + "，" + deadlineName(a.deadline) + "已过期"),
+      "reports.spike": (a) => raiseAlert("诉求激增", (a.area || "全市") + " · " + a.category + "：15 分钟内 " + a.count +
+        " 件（常态约 " + Number(a.expected).toFixed(1) + " 件）" + (a.orders && a.orders.length ? "，工单 " + a.orders.slice(0, 5).join("、") : "")),
     },
   });
   window.__board = B;
@@ -166,6 +171,21 @@ function start() {
     const board = await H.ask(B.socket, "board");
     if (board.ok) renderChart(board.series, board.interval_s);
   }, 60000);
+}
+
+const DEADLINES = {
+  sign: "签收时限", respond: "24小时响应时限", return: "退回时限", extension: "延期申请时限", reply: "答复时限",
+  feedback: "特殊工单首次反馈时限", progress: "特殊工单进展时限", onsite: "30分钟到场时限",
+};
+
+function deadlineName(kind) { return DEADLINES[kind] || kind || "时限"; }
+
+function raiseAlert(kind, text) {
+  const list = H.$("alerts");
+  H.$("alerts-card").hidden = false;
+  list.prepend(H.el("li", {}, H.el("b", {}, kind + " "), new Date().toLocaleTimeString("zh-CN"), " ", text));
+  while (list.children.length > 20) list.lastChild.remove();
+  H.toast(kind + "：" + text, true);
 }
 
 start();

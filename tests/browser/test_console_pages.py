@@ -184,3 +184,35 @@ async def test_login_refusals_show_their_reason_and_the_soft_phone_side_is_ready
     stats = await page.evaluate("window.__phone.stats")
     assert set(stats) >= {"packetsSent", "packetsReceived", "connectionState"}
     assert await page.evaluate("window.__console.snap.sip.username") == "seat1001"
+
+
+async def test_the_supervisors_board_keeps_the_alerts_other_features_raise(engine: Engine, browser: Any) -> None:
+    """A work order escalated past its deadline and a spike of demands: both stay on the board's
+    alert list (newest first), as text, whatever markup they carry."""
+    await engine.account("boss", "supervisor")
+    page = await (await browser.new_context(viewport={"width": 1280, "height": 900})).new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    await login(page, engine, "/supervisor/", "boss")
+    await expect(page.locator("#board")).to_be_visible()
+    await expect(page.locator("#alerts-card")).to_be_hidden()
+    bus = engine.ctx.deps.bus
+    await bus.to_supervisors(
+        "workorder_escalated",
+        {"order": "RG20261207001", "deadline": "sign", "due": "2026-12-07T10:30:00+08:00", "unit": "市水务局",
+         "title": XSS},
+    )  # fmt: skip
+    await expect(page.locator("#alerts li").first).to_contain_text("超期升级")
+    await expect(page.locator("#alerts li").first).to_contain_text("工单 RG20261207001（市水务局）")
+    await expect(page.locator("#alerts li").first).to_contain_text("签收时限已过期")
+    await bus.to_supervisors(
+        "reports.spike",
+        {"id": 1, "category": "供水", "area": "如城街道", "count": 9, "expected": 0.8, "orders": ["A1", "A2"],
+         "titles": [], "bucket_start": "2026-12-07T10:00:00+08:00", "p_value": 1e-7},
+    )  # fmt: skip
+    newest = page.locator("#alerts li").first
+    await expect(newest).to_contain_text("诉求激增")
+    await expect(newest).to_contain_text("如城街道 · 供水：15 分钟内 9 件（常态约 0.8 件），工单 A1、A2")
+    await expect(page.locator("#alerts li")).to_have_count(2)
+    assert await page.locator("#alerts img, #alerts script").count() == 0
+    assert errors == []
