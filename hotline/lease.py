@@ -188,6 +188,7 @@ class PgLease:
         k1, k2 = lock_keys(self.name)
         said_waiting = False
         stole = False  # this standby ended a silent holder's session
+        unreachable = False
         while not stop.is_set():
             try:
                 if self._conn is None:
@@ -226,8 +227,14 @@ class PgLease:
                     said_waiting = True
                 stole = await self._fence_silent(k1, k2) or stole
             except Exception as exc:
-                logger.warning("lease: database unreachable", extra={"cause": str(exc) or type(exc).__name__})
+                if not unreachable:  # once per outage, not ten lines a second
+                    logger.warning("lease: database unreachable", extra={"cause": str(exc) or type(exc).__name__})
+                    unreachable = True
                 await self._drop()
+            else:
+                if unreachable:
+                    logger.warning("lease: database reachable again", extra={"lease": self.name})
+                    unreachable = False
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), self.poll_s)
         return False

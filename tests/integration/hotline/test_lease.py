@@ -405,3 +405,15 @@ def test_run_with_a_cluster_needs_postgresql(tmp_path: Path):
     assert ctx.lease is lease
     assert (lease.name, lease.node, lease.ttl_s, lease.renew_s) == ("router", "n1", 2, 0.5)
     assert lease.http == f"http://{settings.http.host}:{settings.http.port}"
+
+
+async def test_a_standby_says_once_that_the_database_is_unreachable_not_at_every_ask(made: Made, caplog):
+    import logging
+
+    standby = made.lease("standby", url="postgresql+asyncpg://postgres@127.0.0.1:1/nowhere", poll_s=0.05)
+    stop = asyncio.Event()
+    caplog.set_level(logging.WARNING, logger="hotline.lease")
+    asyncio.get_running_loop().call_later(1.0, stop.set)
+    assert await standby.acquire(stop) is False
+    said = [r for r in caplog.records if r.getMessage() == "lease: database unreachable"]
+    assert len(said) == 1, [r.getMessage() for r in caplog.records]
