@@ -27,7 +27,7 @@ from supervision.core.model import (
 )
 from supervision.letters import ConfirmationNeeded, LetterService
 from supervision.models import SvLetter
-from supervision.services import Conflict, LedgerRow, NotFound, SupervisionService, utc
+from supervision.services import MAX_ID, Conflict, LedgerRow, NotFound, SupervisionService, utc
 from workorders.api import parse_period
 
 SERVICE = web.AppKey("supervision", SupervisionService)
@@ -136,9 +136,12 @@ def letter_json(row: SvLetter, now: dt.datetime) -> dict[str, Any]:
 
 def _id(request: web.Request) -> int:
     try:
-        return int(request.match_info["id"])
+        value = int(request.match_info["id"])
     except ValueError:
         raise _err(web.HTTPNotFound, "not found", "编号须为整数") from None
+    if not 1 <= value <= MAX_ID:  # beyond the column's integer: no such row, not a database error
+        raise _err(web.HTTPNotFound, "not found", f"编号 {value} 不存在")
+    return value
 
 
 def ledger_args(request: web.Request, tz: dt.tzinfo) -> dict[str, Any]:

@@ -28,7 +28,7 @@ from supervision.core.rules import Draft, LowSatisfaction, Overdue, Returned, Ru
 from supervision.core.timing import deadline
 from supervision.models import SvLetter, SvLetterSeq
 from supervision.orders import Orders
-from supervision.services import NotFound, utc
+from supervision.services import NotFound, order_ids, utc
 from supervision.settings import SupervisionSettings
 from workorders.core.calendar import YearNotCovered
 
@@ -75,9 +75,7 @@ class LetterService:
         unit = body.get("unit")
         if not isinstance(unit, str) or not UNIT_RE.match(unit.strip()):
             raise InvalidInput("unit 须为单位代码")
-        ids = body.get("order_ids", [])
-        if not isinstance(ids, list) or not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
-            raise InvalidInput("order_ids 须为整数列表")
+        ids = order_ids(body.get("order_ids", []))
         draft = Draft(
             key="",
             rule="",

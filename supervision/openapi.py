@@ -15,7 +15,7 @@ def _json(ref: str) -> dict[str, Any]:
 
 
 ERR = {"description": "refused, with a message naming the field or rule", **_json("SvError")}
-ID = {"name": "id", "in": "path", "required": True, "schema": _INT}
+ID = {"name": "id", "in": "path", "required": True, "schema": {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}}
 
 
 def _op(summary: str, ok: dict[str, Any], errors: tuple[str, ...] = ("401", "403"), **extra: Any) -> dict[str, Any]:
@@ -140,7 +140,12 @@ OPENAPI: dict[str, Any] = {
             "get": _op(
                 "Letters: a unit's own (unread first), or any unit's for supervisors",
                 {"200": {"description": "letters", **_json("SvLetters")}},
-                parameters=[_q("unit", _STR), _q("state", _STR), _q("overdue", {"enum": ["true", "false"]})],
+                ("400", "401", "403"),
+                parameters=[
+                    _q("unit", _STR),
+                    _q("state", {"enum": ["sent", "read", "acknowledged", "answered"]}),
+                    _q("overdue", {"enum": ["true", "false"]}),
+                ],
             ),
             "post": _op(
                 "Write a letter (提醒函) by hand to a unit (supervisors)",

@@ -25,6 +25,16 @@ from workorders.core.calendar import YearNotCovered
 
 logger = logging.getLogger(__name__)
 MAX_ORDERS = 50  # orders in one matter
+MAX_ID = 2**31 - 1  # the largest id an integer column holds on PostgreSQL
+
+
+def order_ids(value: object) -> list[int]:
+    """A JSON list of order numbers, each an integer a row may have, without repeats."""
+    if not isinstance(value, list) or len(value) > MAX_ORDERS:
+        raise InvalidInput(f"order_ids 须为至多 {MAX_ORDERS} 个工单号的列表")
+    if not all(isinstance(i, int) and not isinstance(i, bool) and 1 <= i <= MAX_ID for i in value):
+        raise InvalidInput(f"order_ids 须为 1 到 {MAX_ID} 的整数")
+    return list(dict.fromkeys(value))
 
 
 class NotFound(LookupError):
@@ -89,12 +99,9 @@ class SupervisionService:
     async def open(self, actor: Actor, body: Mapping[str, Any]) -> Supervision:
         if not actor.supervises:
             raise Forbidden("只有督办人员可以发起督办")
-        ids = body.get("order_ids")
-        if not isinstance(ids, list) or not ids or len(ids) > MAX_ORDERS:
-            raise InvalidInput(f"order_ids 须为 1 到 {MAX_ORDERS} 个工单号")
-        if not all(isinstance(i, int) and not isinstance(i, bool) for i in ids):
-            raise InvalidInput("order_ids 须为整数")
-        ids = list(dict.fromkeys(ids))
+        ids = order_ids(body.get("order_ids"))
+        if not ids:
+            raise InvalidInput("order_ids 不能为空")
         try:
             level = Level(str(body.get("level", "")))
         except ValueError:

@@ -219,3 +219,13 @@ async def test_a_unit_code_that_is_not_one_is_refused_before_the_database_sees_i
         "sup1", "POST", "/api/supervision/letters", json={"unit": "水务局", "facts": "a", "request": "b"}
     )
     assert status == 400
+
+
+async def test_ids_beyond_an_integer_column_are_not_found_not_a_database_error(api):
+    huge = 2**70
+    assert (await api.call("sup1", "GET", f"{BASE}/{huge}"))[0] == 404
+    assert (await api.call("sup1", "GET", f"/api/supervision/letters/{huge}/pdf"))[0] == 404
+    assert (await api.call("sup1", "GET", f"{BASE}/0"))[0] == 404
+    body = {"order_ids": [huge], "level": "key", "working_days": 3, "instructions": "x"}
+    status, err = await api.call("sup1", "POST", BASE, json=body)
+    assert status == 400 and "order_ids" in err["detail"]
