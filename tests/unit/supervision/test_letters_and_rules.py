@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pytest
 
-from hotline.settings import SettingsError
+from hotline.settings import SettingsError, load_settings
 from supervision.core.letter import LetterPage, letter_html, letter_number, parse_number
 from supervision.core.measure import ClosureOptions, closure
 from supervision.core.model import Level, OrderFacts, Result, State, Supervision
@@ -142,3 +143,9 @@ def test_a_deadline_still_ahead_has_not_fallen_due_and_no_data_is_no_rate() -> N
 def test_a_prefix_whose_numbers_would_not_read_back_is_refused_at_start(prefix: str) -> None:
     with pytest.raises(SettingsError, match="letter_prefix"):
         load_supervision_settings(letter_prefix=prefix)
+
+
+def test_the_supervision_section_of_the_settings_is_read(tmp_path: Path) -> None:
+    settings = load_settings(data_dir=tmp_path, supervision={"letters_cap": 10, "hotline_name": "海安市12345热线"})
+    loaded = load_supervision_settings(settings)
+    assert (loaded.letters_cap, loaded.hotline_name) == (10, "海安市12345热线")
