@@ -18,6 +18,7 @@ from workorders.core.rules import RULES, RuleContext, Unit
 
 __all__ = [
     "ACTIONS",
+    "LEADER_ACTIONS",
     "ROLES",
     "TRANSITIONS",
     "Decision",
@@ -59,6 +60,7 @@ TRANSITIONS: dict[State, dict[str, State]] = {
         "co_reply": S.HANDLING,
         "apply_extension": S.EXTENSION_REQUESTED,
         "reply": S.REPLIED,
+        "submit_reply": S.LEADER_REVIEW,
         "mark_unclosed": S.HANDLING,
         "supervise": S.HANDLING,
     },
@@ -68,8 +70,17 @@ TRANSITIONS: dict[State, dict[str, State]] = {
         "feedback": S.EXTENSION_REQUESTED,
         "co_reply": S.EXTENSION_REQUESTED,
         "reply": S.REPLIED,
+        "submit_reply": S.LEADER_REVIEW,
         "mark_unclosed": S.EXTENSION_REQUESTED,
         "supervise": S.EXTENSION_REQUESTED,
+    },
+    # The reply waits inside the unit for its leader; the reply deadline keeps running meanwhile.
+    S.LEADER_REVIEW: {
+        "leader_approve": S.REPLIED,
+        "leader_return": S.HANDLING,
+        "feedback": S.LEADER_REVIEW,
+        "mark_unclosed": S.LEADER_REVIEW,
+        "supervise": S.LEADER_REVIEW,
     },
     S.REPLIED: {"approve_reply": S.CALLBACK, "reject_reply": S.HANDLING, "supervise": S.REPLIED},
     S.CALLBACK: {"record_callback": S.VISITED, "supervise": S.CALLBACK},
@@ -107,6 +118,9 @@ ROLES: dict[str, frozenset[Role]] = {
     "approve_extension": frozenset({R.DISPATCHER}),
     "reject_extension": frozenset({R.DISPATCHER}),
     "reply": frozenset({R.UNIT}),
+    "submit_reply": frozenset({R.UNIT}),
+    "leader_approve": frozenset({R.UNIT}),  # and the leader's capability: LEADER_ACTIONS
+    "leader_return": frozenset({R.UNIT}),
     "approve_reply": frozenset({R.DISPATCHER}),
     "reject_reply": frozenset({R.DISPATCHER}),
     "record_callback": frozenset({R.SEAT, R.DISPATCHER}),
@@ -126,6 +140,7 @@ ATTACHABLE: dict[State, frozenset[Role]] = {
     S.RETURN_REQUESTED: frozenset({R.UNIT, R.DISPATCHER}),
     S.HANDLING: frozenset({R.UNIT, R.DISPATCHER}),
     S.EXTENSION_REQUESTED: frozenset({R.UNIT, R.DISPATCHER}),
+    S.LEADER_REVIEW: frozenset({R.UNIT, R.DISPATCHER}),
     S.REPLIED: frozenset({R.DISPATCHER}),
     S.CALLBACK: frozenset({R.SEAT, R.DISPATCHER}),
     S.VISITED: frozenset({R.SEAT, R.DISPATCHER}),
@@ -137,7 +152,20 @@ ATTACHABLE: dict[State, frozenset[Role]] = {
     S.MERGED: frozenset(),
 }
 # Unit actions are for the lead unit only, except a co-unit's own answer.
-LEAD_UNIT_ACTIONS = frozenset({"sign", "request_return", "feedback", "apply_extension", "reply"})
+LEAD_UNIT_ACTIONS = frozenset(
+    {
+        "sign",
+        "request_return",
+        "feedback",
+        "apply_extension",
+        "reply",
+        "submit_reply",
+        "leader_approve",
+        "leader_return",
+    }
+)
+# Only the lead unit's leader (an account of that unit with the leader capability) signs its replies.
+LEADER_ACTIONS = frozenset({"leader_approve", "leader_return"})
 ACTIONS = frozenset(ROLES)
 
 
@@ -168,10 +196,15 @@ class Decision:
     set_precedent: str | None = None  # unit to record as precedent for the order's category
 
 
-def allowed(order: Order, actor: Actor) -> list[str]:
-    """The actions this user may try now, in table order (the rules may still refuse one)."""
+def allowed(order: Order, actor: Actor, approval_required: bool | None = None) -> list[str]:
+    """The actions this user may try now, in table order (the rules may still refuse one).
+    ``approval_required`` (when known) leaves out the reply path the order does not take:
+    ``reply`` when its leader must sign first, ``submit_reply`` when not."""
+    skip = {True: "reply", False: "submit_reply", None: ""}[approval_required]
     out = []
     for action in TRANSITIONS[order.state]:
+        if action == skip:
+            continue
         try:
             _check_actor(order, action, actor)
         except Forbidden:
@@ -196,6 +229,8 @@ def _check_actor(order: Order, action: str, actor: Actor) -> None:
             raise Forbidden(f"只有主办单位可以执行 {action}")
         if action == "co_reply" and actor.unit not in order.co_units:
             raise Forbidden("只有协办单位可以提交协办意见")
+        if action in LEADER_ACTIONS and not actor.leader:
+            raise Forbidden("只有本单位分管领导可以审核答复")
 
 
 def decide(order: Order, action: str, data: Mapping[str, Any], actor: Actor, ctx: RuleContext) -> Decision:

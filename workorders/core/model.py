@@ -21,6 +21,7 @@ class State(StrEnum):
     RETURN_REQUESTED = "return_requested"
     HANDLING = "handling"
     EXTENSION_REQUESTED = "extension_requested"
+    LEADER_REVIEW = "leader_review"
     REPLIED = "replied"
     CALLBACK = "callback"
     VISITED = "visited"
@@ -39,6 +40,7 @@ STATE_LABELS = {
     State.RETURN_REQUESTED: "退回待审",
     State.HANDLING: "办理中",
     State.EXTENSION_REQUESTED: "延期待审",
+    State.LEADER_REVIEW: "待领导审核",
     State.REPLIED: "答复待审核",
     State.CALLBACK: "待回访",
     State.VISITED: "已回访",
@@ -68,6 +70,7 @@ class Actor:
     username: str
     role: Role
     unit: str | None = None
+    leader: bool = False  # a unit account with its leader's capability (分管领导): signs replies
 
 
 @dataclass(frozen=True)

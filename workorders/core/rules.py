@@ -9,6 +9,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from workorders.core.approval import reason_text
 from workorders.core.calendar import WorkCalendar
 from workorders.core.deadlines import (
     Limits,
@@ -47,6 +48,8 @@ class RuleContext:
     escalate_after_rehandles: int = 2
     # For a merge: the state of the order named as target ("" when no such order exists).
     merge_target_state: str = ""
+    # Why this order's reply needs its unit's leader (core/approval.py); empty: it does not.
+    approval: tuple[str, ...] = ()
 
 
 def _text(data: Mapping[str, Any], key: str, rule: str, message: str) -> str:
@@ -239,6 +242,37 @@ REPLY_ELEMENTS = {"handling": "办理情况", "resolution": "解决情况", "con
 
 
 def _reply(o: Order, d: Mapping[str, Any], a: Actor, ctx: RuleContext) -> Result:
+    if ctx.approval:
+        raise RuleViolation(
+            "reply.approval",
+            f"本工单答复须经分管领导审核（{reason_text(ctx.approval)}）：请提交领导审核 (submit_reply)",
+        )
+    reply = _checked_reply(o, d, a, ctx)
+    return replace(o, reply=reply, assignments=_with_current(o, replied_at=ctx.now)), None
+
+
+def _submit_reply(o: Order, d: Mapping[str, Any], a: Actor, ctx: RuleContext) -> Result:
+    # The reply is written but not yet given: replied_at (what on-time completion counts) is set
+    # when the leader lets it out, so the time it waits for the leader counts in the unit's limit.
+    if not ctx.approval:
+        raise RuleViolation("approval.not_required", "本工单无须领导审核，请直接答复 (reply)")
+    reply = _checked_reply(o, d, a, ctx) | {"approval_reasons": list(ctx.approval)}
+    return replace(o, reply=reply), None
+
+
+def _leader_approve(o: Order, d: Mapping[str, Any], a: Actor, ctx: RuleContext) -> Result:
+    assert o.reply is not None  # submit_reply wrote it
+    opinion = str(d.get("opinion") or "").strip()[:2000]
+    approval = {"by": a.username, "at": ctx.now.isoformat(), "opinion": opinion}
+    return replace(o, reply={**o.reply, "approval": approval}, assignments=_with_current(o, replied_at=ctx.now)), None
+
+
+def _leader_return(o: Order, d: Mapping[str, Any], a: Actor, ctx: RuleContext) -> Result:
+    _text(d, "reason", "approval.reason", "领导退回答复须说明理由 (reason)")
+    return replace(o, reply=None), None
+
+
+def _checked_reply(o: Order, d: Mapping[str, Any], a: Actor, ctx: RuleContext) -> dict[str, Any]:
     missing = [label for key, label in REPLY_ELEMENTS.items() if not str(d.get(key) or "").strip()]
     if missing:
         raise RuleViolation("reply.elements", "答复缺少要素：" + "、".join(missing))
@@ -247,8 +281,7 @@ def _reply(o: Order, d: Mapping[str, Any], a: Actor, ctx: RuleContext) -> Result
     waiting = [c for c in o.co_units if c not in o.co_replies]
     if waiting:
         raise RuleViolation("reply.co_units", "主办单位须汇总协办意见，尚未提交：" + "、".join(waiting))
-    reply = {k: str(d[k]).strip() for k in REPLY_ELEMENTS} | {"at": ctx.now.isoformat(), "by": a.username}
-    return replace(o, reply=reply, assignments=_with_current(o, replied_at=ctx.now)), None
+    return {k: str(d[k]).strip() for k in REPLY_ELEMENTS} | {"at": ctx.now.isoformat(), "by": a.username}
 
 
 def _approve_reply(o: Order, d: Mapping[str, Any], a: Actor, ctx: RuleContext) -> Result:
@@ -348,6 +381,9 @@ RULES: dict[str, Callable[[Order, Mapping[str, Any], Actor, RuleContext], Result
     "approve_extension": _approve_extension,
     "reject_extension": _reject_extension,
     "reply": _reply,
+    "submit_reply": _submit_reply,
+    "leader_approve": _leader_approve,
+    "leader_return": _leader_return,
     "approve_reply": _approve_reply,
     "reject_reply": _reject_reply,
     "record_callback": _record_callback,

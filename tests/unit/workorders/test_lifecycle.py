@@ -9,6 +9,7 @@ from workorders.core.deadlines import OrderType, RuleViolation, SourceLevel, Urg
 from workorders.core.lifecycle import (
     ACTIONS,
     ATTACHABLE,
+    LEADER_ACTIONS,
     ROLES,
     TRANSITIONS,
     Forbidden,
@@ -55,6 +56,9 @@ VALID = {
     "approve_extension": {},
     "reject_extension": {"reason": "理由不充分"},
     "reply": {"handling": "已现场核查", "resolution": "已解决", "contact": "3月10日电话告知张先生，满意"},
+    "submit_reply": {"handling": "已现场核查", "resolution": "已解决", "contact": "3月10日电话告知张先生，满意"},
+    "leader_approve": {"opinion": "同意"},
+    "leader_return": {"reason": "联系情况不具体"},
     "approve_reply": {"elements_complete": True, "evidence_matches": True, "measures_clear": True},
     "reject_reply": {"reason": "缺少联系情况"},
     "record_callback": {"reached": True, "satisfaction": "satisfied", "resolved": True},
@@ -79,12 +83,15 @@ def ctx(now=NOW, **kw):
 
 
 CTX = ctx()
+SUPERVISED = ctx(approval=("supervised",))  # the reply needs the leader
+LEADER = Actor("housing-boss", Role.UNIT, "housing", leader=True)
 
 
 def run(order, action, data=None, actor=None, c=None):
     role = next(iter(sorted(ROLES[action])))
-    actor = actor or ACTORS[role]
-    return decide(order, action, VALID[action] if data is None else data, actor, c or CTX)
+    actor = actor or (LEADER if action in LEADER_ACTIONS else ACTORS[role])
+    c = c or (SUPERVISED if action == "submit_reply" else CTX)
+    return decide(order, action, VALID[action] if data is None else data, actor, c)
 
 
 def fresh() -> Order:
@@ -105,6 +112,7 @@ def order_in(state: State) -> Order:
         State.RETURN_REQUESTED: ["submit", "dispatch", "request_return"],
         State.HANDLING: ["submit", "dispatch", "sign"],
         State.EXTENSION_REQUESTED: ["submit", "dispatch", "sign", "apply_extension"],
+        State.LEADER_REVIEW: ["submit", "dispatch", "sign", "submit_reply"],
         State.REPLIED: ["submit", "dispatch", "sign", "reply"],
         State.CALLBACK: ["submit", "dispatch", "sign", "reply", "approve_reply"],
         State.VISITED: ["submit", "dispatch", "sign", "reply", "approve_reply", "record_callback"],
