@@ -18,7 +18,7 @@ from aiohttp import web
 from hotline import auth
 from hotline.auth import api_error as _err
 from hotline.auth import json_object as _json
-from reports import render
+from reports import quality_page, render
 from reports.services import NotFound, ReportService, day_bounds, month_bounds
 from workorders.api import parse_period
 
@@ -132,6 +132,35 @@ async def get_topic(request: web.Request) -> web.Response:
     return await respond(request, data, "topic")
 
 
+def _quality_day(request: web.Request, text: str | None) -> dt.date:
+    """The date asked for; yesterday (local) when none is given."""
+    if text:
+        return _day(text)
+    return _svc(request).now().date() - dt.timedelta(days=1)
+
+
+@auth.require_roles(*READERS)
+async def get_quality(request: web.Request) -> web.Response:
+    """A day's data quality findings: stored, or checked now once the day is over."""
+    svc = _svc(request)
+    day = _quality_day(request, request.query.get("date"))
+    kept = await svc.quality.stored(day)
+    if kept is None:
+        _, end = day_bounds(day, svc.tz)
+        if svc.now() < end:
+            raise _err(web.HTTPNotFound, "not found", f"{day} 尚未结束，暂无质检结果；可用 POST 立即检查")
+        kept = await svc.quality.run(day, by=_who(request))
+    return web.json_response(kept)
+
+
+@auth.require_roles(*READERS)
+async def make_quality(request: web.Request) -> web.Response:
+    body = await _json(request)
+    day = _quality_day(request, str(body.get("date") or "") or None)
+    data = await _svc(request).quality.run(day, replace=bool(body.get("replace", True)), by=_who(request))
+    return web.json_response(data, status=201)
+
+
 @auth.require_roles(*READERS)
 async def list_reports(request: web.Request) -> web.Response:
     kind = request.query.get("kind")
@@ -157,6 +186,7 @@ async def page(request: web.Request) -> web.Response:
     """The reports page: stored reports (each in every format), spike alerts, and forms to ask."""
     svc = _svc(request)
     reports, alerts = await svc.listing(limit=60), await svc.alerts(limit=30)
+    quality = quality_page.section(await svc.quality.latest())
     base = {"daily": "/api/reports/daily/", "monthly": "/api/reports/monthly/"}
     rows = []
     for r in reports:
@@ -176,6 +206,7 @@ async def page(request: web.Request) -> web.Response:
     html = f"""<!doctype html><html lang=zh-CN><head><meta charset=utf-8><title>报表</title>
 <style>{render.CSS}</style></head><body><h1>报表与热点预警</h1>
 <h2>热点突增预警</h2><table><tr><th>时段</th><th>分类</th><th>区域</th><th>件数</th><th>基线</th><th>工单</th></tr>{arows}</table>
+{quality}
 <h2>已生成报告</h2><table><tr><th>类型</th><th>期间</th><th>生成时间</th><th>下载</th></tr>{"".join(rows)}</table>
 <h2>专题报告</h2><form method=get action="/api/reports/topic"><input type=hidden name=format value=html>
 分类 <input name=category> 区域 <input name=area> 自 <input name=from type=date required> 至 <input name=to type=date required>
@@ -192,5 +223,7 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/api/reports/monthly/{month}", get_monthly)
     r.add_post("/api/reports/monthly", make_monthly)
     r.add_get("/api/reports/topic", get_topic)
+    r.add_get("/api/reports/quality", get_quality)
+    r.add_post("/api/reports/quality", make_quality)
     r.add_get("/api/reports/alerts", list_alerts)
     r.add_post("/api/reports/alerts/{id}/ack", ack_alert)

@@ -48,3 +48,36 @@ class RpSpikeAlert(Base):
         Index("uq_rp_spike_alerts_series", "category", "area", "bucket_start", unique=True),
         Index("ix_rp_spike_alerts_raised_at", "raised_at"),
     )
+
+
+class RpQualityRun(Base):
+    """One day's data quality run (数据质检): its counts by kind and the rules' options. A day with
+    no finding still has its run, so "checked, nothing found" differs from "not checked"."""
+
+    __tablename__ = "rp_quality_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[str] = mapped_column(String(10))
+    generated_at: Mapped[dt.datetime]
+    generated_by: Mapped[str] = mapped_column(String(64), default="")
+    summary: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"counts": {...}, "options": {...}, ...}
+
+    __table_args__ = (Index("uq_rp_quality_runs_day", "day", unique=True),)
+
+
+class RpQualityFinding(Base):
+    """One finding of a run: an order, the kind of problem, a Chinese reason and the evidence."""
+
+    __tablename__ = "rp_quality_findings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    day: Mapped[str] = mapped_column(String(10))
+    order_id: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(24))
+    reason: Mapped[str] = mapped_column(String(400))
+    evidence: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    __table_args__ = (
+        Index("ix_rp_quality_findings_day_kind", "day", "kind"),
+        Index("ix_rp_quality_findings_order_id", "order_id"),
+    )

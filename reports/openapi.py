@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from reports.core.quality import KINDS as QUALITY_KINDS
+
 SEC: list[dict[str, list[str]]] = [{"bearer": []}, {"cookie": []}]
 
 
@@ -55,7 +57,7 @@ OPENAPI: dict[str, Any] = {
     "paths": {
         "/reports": {
             "get": _op(
-                "the reports page: spike alerts, stored reports with their downloads, the topic form",
+                "the reports page: spike alerts, the latest data quality findings, stored reports with their downloads, the topic form",
                 {"200": {"description": "HTML page", "content": {"text/html": {"schema": {"type": "string"}}}}},
             )
         },
@@ -139,6 +141,27 @@ OPENAPI: dict[str, Any] = {
                 ],
             )
         },
+        "/api/reports/quality": {
+            "get": _op(
+                "a day's data quality findings (数据质检) by kind: stored, or checked now once the day is over",
+                {"200": {"description": "the run", "content": {"application/json": {"schema": _ref("RpQuality")}}}},
+                ("400", "401", "403", "404"),
+                parameters=[
+                    {
+                        "name": "date",
+                        "in": "query",
+                        "schema": {"type": "string", "format": "date"},
+                        "description": "the day checked (local); yesterday when absent",
+                    }
+                ],
+            ),
+            "post": _op(
+                "check a day now (again) and store its findings; a day not over gives a preliminary run",
+                {"201": {"description": "the run", "content": {"application/json": {"schema": _ref("RpQuality")}}}},
+                ("400", "401", "403"),
+                requestBody=_body({"date": {"type": "string", "format": "date"}, "replace": _REPLACE}, []),
+            ),
+        },
         "/api/reports/alerts": {
             "get": _op(
                 "spike alerts (热点突增), newest first, with the orders behind each",
@@ -210,6 +233,37 @@ OPENAPI: dict[str, Any] = {
                     "titles": {"type": "array", "items": {"type": "string"}},
                     "acknowledged_by": {"type": ["string", "null"]},
                 },
+            },
+            "RpQualityFinding": {
+                "type": "object",
+                "properties": {
+                    "order_id": {"type": "integer"},
+                    "kind": {"type": "string", "enum": list(QUALITY_KINDS)},
+                    "reason": {"type": "string", "description": "a short reason in Chinese"},
+                    "evidence": {
+                        "type": "object",
+                        "description": "what was matched: fields missing, words, the other order and the similarity",
+                    },
+                },
+                "required": ["order_id", "kind", "reason", "evidence"],
+            },
+            "RpQuality": {
+                "type": "object",
+                "properties": {
+                    "date": {"type": "string", "format": "date"},
+                    "generated_at": {"type": ["string", "null"], "format": "date-time"},
+                    "generated_by": {"type": ["string", "null"]},
+                    "options": {"type": "object", "description": "the thresholds the run used"},
+                    "checked": {"type": "integer", "description": "orders created or changed on the day"},
+                    "counts": {"type": "object", "additionalProperties": {"type": "integer"}},
+                    "labels": {"type": "object", "additionalProperties": {"type": "string"}},
+                    "findings": {
+                        "type": "object",
+                        "description": "by kind",
+                        "additionalProperties": {"type": "array", "items": _ref("RpQualityFinding")},
+                    },
+                },
+                "required": ["date", "counts", "findings"],
             },
             "RpAlerts": {"type": "object", "properties": {"alerts": {"type": "array", "items": _ref("RpAlert")}}},
         }

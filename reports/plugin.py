@@ -1,5 +1,5 @@
-"""Wires the reports into the engine's app: the service, the API and page, and two rounds in the
-background: the schedule (daily and monthly reports) and the spike watch."""
+"""Wires the reports into the engine's app: the service, the API and page, and three rounds in the
+background: the schedule (daily and monthly reports), the daily data quality run and the spike watch."""
 
 from __future__ import annotations
 
@@ -70,6 +70,7 @@ async def _lifetime(app: web.Application) -> AsyncIterator[None]:
     tasks = [asyncio.create_task(_every("reports spike", service.settings.spike_every_s, service.spike_round))]
     if service.settings.schedule:
         tasks.append(asyncio.create_task(_every("reports schedule", SCHEDULE_EVERY_S, service.scheduled)))
+        tasks.append(asyncio.create_task(_every("reports quality", SCHEDULE_EVERY_S, service.quality_round)))
     yield
     for task in tasks:
         task.cancel()

@@ -23,6 +23,7 @@ from reports import source
 from reports.core import build, spikes
 from reports.core.figures import OrderRow, Selection, area_of
 from reports.models import RpReport, RpSpikeAlert
+from reports.quality import QualityChecks
 from reports.settings import ReportSettings
 from workorders.core.calendar import WorkCalendar, YearNotCovered
 
@@ -87,6 +88,8 @@ class ReportService:
         self.calendar = calendar
         self.clock = clock
         self.publish = publish
+        # the clock is read through the service, so a test (or a bench) that sets it sets both
+        self.quality = QualityChecks(sessions, lambda: self.tz, lambda: self.clock())
 
     @property
     def tz(self) -> dt.tzinfo:
@@ -197,6 +200,18 @@ class ReportService:
                 await self.monthly(prev.year, prev.month)
                 made.append(f"monthly {key}")
         return made
+
+    async def quality_round(self) -> list[str]:
+        """Yesterday's data quality run, at the daily report's time, once. A round of its own (the
+        plugin's), so that a failing check never holds back the reports."""
+        now = self.now()
+        if now.time() < self.settings.at:
+            return []
+        yesterday = now.date() - dt.timedelta(days=1)
+        if await self.quality.stored(yesterday) is not None:
+            return []
+        await self.quality.run(yesterday)
+        return [f"quality {yesterday}"]
 
     # -- spikes ------------------------------------------------------------------------------
     async def spike_round(self, now: dt.datetime | None = None) -> list[dict[str, Any]]:
