@@ -1,6 +1,7 @@
 """Commands: ``hotline reports daily --date 2026-03-10 [--out r.pdf]``, ``hotline reports monthly
---month 2026-03``, ``hotline reports alerts``. A report already stored is printed as stored;
-``--replace`` makes it again from the stored data."""
+--month 2026-03``, ``hotline reports alerts``, ``hotline reports quality --date 2026-03-10``. A
+report (or a day's quality run) already stored is printed as stored; ``--replace`` makes it again
+from the stored data."""
 
 from __future__ import annotations
 
@@ -35,6 +36,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     m.set_defaults(func=_monthly)
     a = rsub.add_parser("alerts", help="the latest spike alerts as JSON")
     a.set_defaults(func=_alerts)
+    q = rsub.add_parser(
+        "quality", help="a day's data quality findings (数据质检) as JSON, checked and stored if not yet"
+    )
+    q.add_argument("--date", required=True, help="YYYY-MM-DD")
+    q.add_argument("--replace", action="store_true", help="check the day again")
+    q.set_defaults(func=_quality)
 
 
 def _run(work: Callable[[Any], Awaitable[T]]) -> T:
@@ -94,3 +101,14 @@ def _alerts(args: argparse.Namespace) -> int:
     alerts = _run(lambda svc: svc.alerts())
     sys.stdout.write(json.dumps({"alerts": alerts}, ensure_ascii=False) + "\n")
     return 0
+
+
+def _quality(args: argparse.Namespace) -> int:
+    """Exit 0 with the findings as JSON; 1 when there is any (a script can tell a clean day)."""
+    try:
+        day = dt.date.fromisoformat(args.date)
+    except ValueError:
+        raise CommandError(f"--date: {args.date!r} is not YYYY-MM-DD", 2) from None
+    data = _run(lambda svc: svc.quality.run(day, replace=args.replace, by="cli"))
+    sys.stdout.write(json.dumps(data, ensure_ascii=False) + "\n")
+    return 1 if any(data["counts"].values()) else 0
