@@ -14,6 +14,8 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from workorders.core.model import STATE_LABELS, State
+
 MISSING = "missing_fields"
 MISMATCH = "category_mismatch"
 DUPLICATE = "duplicate"
@@ -120,9 +122,9 @@ def missing_fields(o: QOrder) -> Finding | None:
     if not missing:
         return None
     labels = [FIELD_LABELS[m] for m in missing]
-    return Finding(
-        o.id, MISSING, f"状态“{o.state}”的工单缺少" + "、".join(labels), {"fields": missing, "state": o.state}
-    )
+    label = STATE_LABELS.get(State(o.state), o.state) if o.state in set(State) else o.state
+    reason = f"{label}的工单缺少" + "、".join(labels)
+    return Finding(o.id, MISSING, reason, {"fields": missing, "state": o.state})
 
 
 # -- category against the text -------------------------------------------------------------------
