@@ -133,10 +133,14 @@ async def get_topic(request: web.Request) -> web.Response:
 
 
 def _quality_day(request: web.Request, text: str | None) -> dt.date:
-    """The date asked for; yesterday (local) when none is given."""
-    if text:
-        return _day(text)
-    return _svc(request).now().date() - dt.timedelta(days=1)
+    """The date asked for; yesterday (local) when none is given. Years 2000-2099 only: a day's
+    duplicate window reaches a week back, and 0001-01-01 or 9999-12-31 would overflow it."""
+    if not text:
+        return _svc(request).now().date() - dt.timedelta(days=1)
+    day = _day(text)
+    if not 2000 <= day.year <= 2099:
+        raise _err(web.HTTPBadRequest, "bad request", f"日期 {text!r} 须在 2000 至 2099 年之间")
+    return day
 
 
 @auth.require_roles(*READERS)

@@ -151,7 +151,7 @@ OPENAPI: dict[str, Any] = {
                         "name": "date",
                         "in": "query",
                         "schema": {"type": "string", "format": "date"},
-                        "description": "the day checked (local); yesterday when absent",
+                        "description": "the day checked (local, years 2000-2099); yesterday when absent",
                     }
                 ],
             ),

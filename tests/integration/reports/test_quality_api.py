@@ -141,3 +141,9 @@ async def test_the_schedule_checks_yesterday_once_and_a_day_not_over_has_no_run(
     status, r = await api.call("sup1", "GET", "/api/reports/quality")  # yesterday by default
     assert status == 200 and r["date"] == "2026-03-11" and r["generated_by"] == "schedule"
     svc.clock = Clock(NOW)
+
+
+async def test_dates_outside_the_years_the_window_can_reach_are_refused(api: Api) -> None:
+    for date in ("0001-01-01", "9999-12-31"):
+        assert (await api.call("sup1", "GET", f"/api/reports/quality?date={date}"))[0] == 400
+        assert (await api.call("sup1", "POST", "/api/reports/quality", json={"date": date}))[0] == 400
