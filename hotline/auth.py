@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
-from sqlalchemy import Boolean, DateTime, Integer, String, select
+from sqlalchemy import Boolean, DateTime, Integer, String, false, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -65,12 +65,22 @@ class Account(Base):
     unit_id: Mapped[str | None] = mapped_column(String(32), default=None)
     password_hash: Mapped[str] = mapped_column(String(255))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # A unit account with its leader's capability (分管领导): signs the unit's replies that need it.
+    unit_leader: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     # Tokens issued before this instant are refused (set when the password changes).
     tokens_after: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), default=None)
 
     def public(self) -> dict[str, Any]:
-        return {"username": self.username, "display_name": self.display_name, "role": self.role, "unit": self.unit_id}
+        out: dict[str, Any] = {
+            "username": self.username,
+            "display_name": self.display_name,
+            "role": self.role,
+            "unit": self.unit_id,
+        }
+        if self.role == "unit":  # only a unit account can be its unit's leader
+            out["unit_leader"] = bool(self.unit_leader)
+        return out
 
     def accepts(self, claims: Claims) -> bool:
         """An active account that has not revoked tokens issued when this one was."""
@@ -132,6 +142,7 @@ async def create_account(
     password: str,
     unit: str | None = None,
     display_name: str = "",
+    leader: bool = False,
 ) -> Account:
     if not USERNAME_RE.match(username):
         raise AccountError(f"username {username!r}: use 2-64 letters, digits or . _ @ -")
@@ -143,6 +154,8 @@ async def create_account(
         raise AccountError(f"unit code {unit!r}: 1-32 letters, digits or inner hyphens")
     if role != "unit" and unit:
         raise AccountError("--unit is only for role unit")
+    if leader and role != "unit":
+        raise AccountError("--leader is only for role unit (the unit's leader signs its replies)")
     valid_password(password)
     async with sessions() as s, s.begin():
         if (await s.execute(select(Account.id).where(Account.username == username))).first():
@@ -154,6 +167,7 @@ async def create_account(
             unit_id=unit,
             password_hash=hash_password(password),
             active=True,
+            unit_leader=leader,
             created_at=dt.datetime.now(dt.UTC),
         )
         s.add(acc)
@@ -324,6 +338,10 @@ _ACCOUNT_SCHEMA = {
         "display_name": {"type": "string"},
         "role": {"type": "string", "enum": list(ROLES)},
         "unit": {"type": ["string", "null"]},
+        "unit_leader": {
+            "type": "boolean",
+            "description": "unit accounts only: the unit's leader, who signs its replies (分管领导)",
+        },
     },
 }
 _ERR = {"description": "error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from ivr.service import IvrService
     from knowledge.services import KnowledgeService
     from scheduling.services import SchedulingService
+    from supervision.services import SupervisionService
     from workorders.services import WorkOrderService
 
 
@@ -69,6 +70,7 @@ class Deps:
     webchat: VisitorNamespace | None = None
     scheduling: SchedulingService | None = None
     knowledge: KnowledgeService | None = None  # search and entries, for the consoles and the channels
+    supervision: SupervisionService | None = None  # 督办: open supervisions, for the work orders' reply approval
     # Other features' sections of the work orders' KPI page: ``async section(start, end, unit) -> str``
     # (HTML, escaped by the section), rendered under the work orders' figures for the same period.
     kpi_sections: list[Callable[[dt.datetime, dt.datetime, str | None], Awaitable[str]]] = field(default_factory=list)

@@ -23,6 +23,7 @@ def install(app: web.Application, ctx: AppContext) -> None:
     # The work orders may be installed after us or not at all: looked up at each use.
     orders = WorkOrderPort(lambda: ctx.deps.workorders)
     app[SERVICE] = service = SupervisionService(ctx.sessions, settings, orders)
+    ctx.deps.supervision = service  # the work orders ask it whether a reply needs the unit's leader
     ctx.deps.kpi_sections.append(page_section(service))  # the closure measure on the KPI page
     app[LETTERS] = letters = LetterService(ctx.sessions, settings, orders, ctx.settings.secret_key)
     auth.install(app, ctx)  # no-op when the app already did it

@@ -38,7 +38,7 @@ def _too_large(max_bytes: int, size: int) -> web.HTTPException:
 
 def actor_of(request: web.Request) -> Actor:
     acc = request[auth.ACCOUNT]
-    return Actor(acc.username, Role(acc.role), acc.unit_id)
+    return Actor(acc.username, Role(acc.role), acc.unit_id, leader=bool(acc.unit_leader))
 
 
 def _svc(request: web.Request) -> WorkOrderService:
@@ -74,6 +74,7 @@ def _due(svc: WorkOrderService, row: WoOrder, now: dt.datetime) -> dict[str, Any
         "return_requested": "return_by",
         "handling": "reply_by",
         "extension_requested": "reply_by",
+        "leader_review": "reply_by",  # the leader's approval counts in the unit's reply limit
     }.get(row.state)
     if which is None:
         return None
@@ -139,6 +140,7 @@ async def detail(svc: WorkOrderService, row: WoOrder, actor: Actor) -> dict[str,
     now = svc.clock()
     order = order_from_dict(row.core)
     hide = not svc.may_see_citizen(row, actor)
+    approval = await svc.approval(row, actor)
     out = summary(svc, row, actor, now)
     out.update(
         {
@@ -151,7 +153,9 @@ async def detail(svc: WorkOrderService, row: WoOrder, actor: Actor) -> dict[str,
             "source_level": order.source_level.value,
             "deadlines": order.deadlines.as_dict() if order.deadlines else None,
             "order": row.core,
-            "allowed_actions": svc.allowed_actions(row, actor),
+            "reply": order.reply,
+            "approval": approval,
+            "allowed_actions": svc.allowed_actions(row, actor, approval["required"] if approval else None),
             "history": [_audit(svc, a) for a in await svc.history(row.id)],
             "attachments": [_att(svc, a) for a in await svc.attachments(row.id)],
         }

@@ -39,7 +39,7 @@ SUPERVISOR_ROLES = frozenset({Role.SUPERVISOR, Role.MANAGER, Role.DISPATCHER, Ro
 ALERTS = Counter("hotline_workorder_alerts_total", "deadline warnings and escalations", ["kind", "deadline"])
 DELIVERIES = Counter("hotline_workorder_notices_total", "notices by channel and outcome", ["channel", "outcome"])
 PENDING = Gauge("hotline_workorder_alerts_pending", "alerts due but left for the next round by the cap")
-OPEN_STATES = ("dispatched", "return_requested", "handling", "extension_requested")
+OPEN_STATES = ("dispatched", "return_requested", "handling", "extension_requested", "leader_review")
 
 
 # ---- the rounds and the notices -----------------------------------------------------------------

@@ -289,6 +289,22 @@ OPENAPI: dict[str, Any] = {
                             "history": {"type": "array", "items": {"type": "object"}},
                             "attachments": {"type": "array", "items": {"$ref": "#/components/schemas/Attachment"}},
                             "deadlines": {"$ref": "#/components/schemas/Deadlines"},
+                            "reply": {"type": ["object", "null"], "description": "the unit's reply (三要素, by, at)"},
+                            "approval": {
+                                "type": ["object", "null"],
+                                "description": "答复须经分管领导审核: whether the reply needs the unit's leader and why "
+                                "(shown to the lead unit while it replies, and to all once submitted), and the "
+                                "leader's approval (by, at, opinion) once given",
+                                "properties": {
+                                    "required": {"type": "boolean"},
+                                    "reasons": {
+                                        "type": "array",
+                                        "items": {"type": "string", "enum": ["supervised", "major", "unit"]},
+                                    },
+                                    "label": {"type": "string"},
+                                    "approval": {"type": ["object", "null"]},
+                                },
+                            },
                         },
                     },
                 ]

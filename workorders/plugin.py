@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from hotline import auth
 from hotline.context import AppContext
+from workorders.approval import open_supervision
 from workorders.core import deadlines as dl
 from workorders.core.model import order_from_dict
 from workorders.http import NOTICES, SERVICE, add_routes
@@ -41,12 +42,15 @@ WAITING = {
     "return_requested": "return_by",
     "handling": "reply_by",
     "extension_requested": "reply_by",
+    "leader_review": "reply_by",
 }
 
 
 def install(app: web.Application, ctx: AppContext) -> None:
     service = WorkOrderService(ctx.sessions, load_workorder_settings(ctx.settings), ctx.settings.data_dir)
     ctx.deps.workorders = service
+    # Supervision may be installed after us or not at all: looked up at each reply.
+    service.supervised = lambda order_id, unit: open_supervision(ctx.deps, order_id, unit)
     app[SERVICE] = service
     notices = Notices(
         ctx.sessions,

@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 import logging
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from workorders.admin import CalendarAndDirectory, InputError, audit_row, columns
+from workorders.core.approval import approval_reasons, reason_text
 from workorders.core.calendar import WorkCalendar
 from workorders.core.lifecycle import Forbidden, IllegalAction, RuleContext, Unit, allowed, decide, may_attach
 from workorders.core.model import STATE_LABELS, Actor, Order, Role, State, order_from_dict
@@ -41,6 +42,16 @@ class Conflict(Exception):
     """Someone else changed the order first; reload it and try again."""
 
 
+# The actions whose rule asks whether the reply needs the unit's leader (RuleContext.approval).
+REPLY_ACTIONS = frozenset({"reply", "submit_reply"})
+# States in which the lead unit writes its reply (and so chooses 答复 or 提交领导审核).
+REPLYING_STATES = frozenset({State.HANDLING.value, State.EXTENSION_REQUESTED.value})
+
+
+async def _no_supervision(order_id: int, unit: str | None) -> bool:
+    return False
+
+
 # States after which an order is no longer open for the citizen.
 FINISHED_STATES = frozenset({"answered", "transferred", "not_accepted", "closed", "archived", "merged"})
 
@@ -53,6 +64,42 @@ class WorkOrderService(CalendarAndDirectory):
     clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC)
     calendar: WorkCalendar | None = None
     loaded_years: tuple[int, ...] = ()
+    # Whether a supervision (督办) is open on the order of this lead unit: set by the plugin from
+    # the supervision feature when it is installed (workorders/approval.py).
+    supervised: Callable[[int, str | None], Awaitable[bool]] = _no_supervision
+
+    # ---- the leader's approval of replies (答复须经分管领导审核) ----------------------------------
+    def approval_reasons(self, order: Order, supervised: bool) -> tuple[str, ...]:
+        return approval_reasons(
+            order,
+            supervised=supervised,
+            major_urgencies=frozenset(u.value for u in self.settings.approval_urgencies),
+            units=frozenset(self.settings.approval_units),
+        )
+
+    async def approval(self, row: WoOrder, actor: Actor) -> dict[str, Any] | None:
+        """What the page shows of the leader's approval: while the lead unit writes its reply,
+        whether it must go to the leader and why; once submitted, the reasons and the approval.
+        ``None`` when there is nothing to show this user (it asks no one else's supervision)."""
+        order = order_from_dict(row.core)
+        reply = order.reply or {}
+        if "approval_reasons" in reply:
+            reasons = tuple(reply["approval_reasons"])
+            return {
+                "required": True,
+                "reasons": list(reasons),
+                "label": reason_text(reasons),
+                "approval": reply.get("approval"),
+            }
+        if row.state in REPLYING_STATES and actor.role is Role.UNIT and actor.unit == row.lead_unit:
+            reasons = self.approval_reasons(order, await self.supervised(order.id, order.lead_unit))
+            return {
+                "required": bool(reasons),
+                "reasons": list(reasons),
+                "label": reason_text(reasons),
+                "approval": None,
+            }
+        return None
 
     # ---- orders --------------------------------------------------------------------------------
     async def create(self, fields: Mapping[str, Any], actor: Actor, request_id: str | None = None) -> int:
@@ -252,6 +299,11 @@ class WorkOrderService(CalendarAndDirectory):
     ) -> int:
         """Apply one action; returns the new version. Raises NotFound, Conflict or the core's refusals."""
         now = self.clock()
+        supervised = False
+        if action in REPLY_ACTIONS:
+            # Asked before the transaction: the supervision feature reads with sessions of its own.
+            found = await self.get(order_id)
+            supervised = await self.supervised(order_id, found.lead_unit)
         try:
             async with self.sessions() as s, s.begin():
                 row = await s.get(WoOrder, order_id)
@@ -280,6 +332,7 @@ class WorkOrderService(CalendarAndDirectory):
                     precedent_unit=precedent.lead_unit if precedent else None,
                     attachment_kinds=kinds,
                     merge_target_state=target.state if target is not None and self.may_see(target, actor) else "",
+                    approval=self.approval_reasons(order, supervised) if action in REPLY_ACTIONS else (),
                 )
                 decision = decide(order, action, data, actor, ctx)
                 res = await s.execute(
@@ -392,8 +445,8 @@ class WorkOrderService(CalendarAndDirectory):
             return True
         return actor.role is Role.SEAT and actor.username == row.created_by
 
-    def allowed_actions(self, row: WoOrder, actor: Actor) -> list[str]:
-        return allowed(order_from_dict(row.core), actor)
+    def allowed_actions(self, row: WoOrder, actor: Actor, approval_required: bool | None = None) -> list[str]:
+        return allowed(order_from_dict(row.core), actor, approval_required)
 
     # ---- attachments ----------------------------------------------------------------------------
     async def add_attachment(

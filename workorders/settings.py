@@ -16,9 +16,10 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from hotline import outbox
+from hotline.auth import UNIT_RE
 from hotline.settings import Settings, SettingsError
 from workorders.core.calendar import WorkingHours
-from workorders.core.deadlines import Limits, OrderType, SourceLevel
+from workorders.core.deadlines import Limits, OrderType, SourceLevel, Urgency
 from workorders.core.warnings import DeadlineKind
 
 SENDERS = ("sms", "wechat")
@@ -62,6 +63,10 @@ class WorkOrderSettings(BaseSettings):
         "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     ]
     repeat_window_days: int = Field(default=7, ge=1)
+    # 答复须经分管领导审核: replies of supervised orders always wait for the lead unit's leader;
+    # so do those of these urgencies (major orders) and every reply of these units.
+    approval_urgencies: list[Urgency] = [Urgency.SPECIAL, Urgency.SPECIAL_URGENT]
+    approval_units: list[str] = []
     # Deadline warnings and escalations (workorders/core/warnings.py, workorders/notices.py). The
     # lead of a warning is warning_share of the limit, at least warning_min_lead_minutes.
     warning_min_lead_minutes: float = Field(default=30.0, ge=0)
@@ -121,6 +126,14 @@ class WorkOrderSettings(BaseSettings):
                 bad = [o for o in openids if not re.fullmatch(r"[A-Za-z0-9_-]{28}", o)]
                 if bad:
                     raise ValueError(f"wechat_openids.{who}: {', '.join(bad)} is not an openid (28 characters)")
+        return value
+
+    @field_validator("approval_units")
+    @classmethod
+    def _units(cls, value: list[str]) -> list[str]:
+        bad = [u for u in value if not UNIT_RE.match(u)]
+        if bad:
+            raise ValueError(f"{', '.join(repr(u[:40]) for u in bad)} is not a unit code of the dispatch directory")
         return value
 
     @field_validator("working_hours")

@@ -28,6 +28,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     add.add_argument("username")
     add.add_argument("--role", required=True, choices=ROLES)
     add.add_argument("--unit", help="unit code in the dispatch directory (role unit only)")
+    add.add_argument(
+        "--leader", action="store_true", help="the unit's leader (分管领导): signs its replies that need it (role unit)"
+    )
     add.add_argument("--name", default="", help="display name")
     add.add_argument("--password-stdin", action="store_true", help="read the password from the first line of stdin")
     add.set_defaults(func=_add)
@@ -38,13 +41,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     dis.set_defaults(func=_disable)
 
 
-async def add_user(url: str, username: str, role: str, unit: str | None, name: str, password: str) -> None:
+async def add_user(
+    url: str, username: str, role: str, unit: str | None, name: str, password: str, leader: bool = False
+) -> None:
     from hotline.auth import create_account
     from hotline.storage import make_engine, make_sessionmaker
 
     engine = make_engine(url)
     try:
-        await create_account(make_sessionmaker(engine), username, role, password, unit, name)
+        await create_account(make_sessionmaker(engine), username, role, password, unit, name, leader)
     finally:
         await engine.dispose()
 
@@ -64,8 +69,8 @@ def _add(args: argparse.Namespace) -> int:
     generated = not args.password_stdin
     password = secrets.token_urlsafe(12) if generated else sys.stdin.readline().rstrip("\r\n")
     url = load_settings().effective_database_url
-    _run(lambda: add_user(url, args.username, args.role, args.unit, args.name, password))
-    print(f"account {args.username} ({args.role}) created")
+    _run(lambda: add_user(url, args.username, args.role, args.unit, args.name, password, args.leader))
+    print(f"account {args.username} ({args.role}{', leader' if args.leader else ''}) created")
     if generated:
         print(f"password (shown once): {password}")
     return 0

@@ -87,7 +87,8 @@ class OrderView:
 Due = Callable[[Deadlines, Policy], dt.datetime | None]
 Done = Callable[[OrderView], bool]
 
-_OPEN = frozenset({"dispatched", "return_requested", "handling", "extension_requested"})
+# A reply waiting for the unit's leader (leader_review) is still owed to the platform.
+_OPEN = frozenset({"dispatched", "return_requested", "handling", "extension_requested", "leader_review"})
 _UNSIGNED = frozenset({"dispatched"})
 _ANSWERING = frozenset({"dispatched", "handling"})
 _ALL_TIERS = frozenset({1, 2, 3})

@@ -1,7 +1,7 @@
 // Work-order pages over /api/workorders. Text goes in with textContent only, never innerHTML.
 "use strict";
 const STATES = { intake: "受理中", pending_dispatch: "待派单", dispatched: "待签收", return_requested: "退回待审",
-  handling: "办理中", extension_requested: "延期待审", replied: "答复待审核", callback: "待回访", visited: "已回访",
+  handling: "办理中", extension_requested: "延期待审", leader_review: "待领导审核", replied: "答复待审核", callback: "待回访", visited: "已回访",
   closed: "已办结", archived: "已归档", answered: "即时办结", transferred: "已转紧急热线", not_accepted: "不予受理", merged: "已并单" };
 const ACTIONS = {
   classify: ["分类", ["type", "urgency", "category", "source_level"]], answer_now: ["即时办结", ["note"]],
@@ -11,6 +11,8 @@ const ACTIONS = {
   reject_return: ["驳回退回", ["reason"]], feedback: ["反馈进展", ["kind", "text"]], co_reply: ["提交协办意见", ["text"]],
   apply_extension: ["申请延期", ["days:num", "reason"]], approve_extension: ["同意延期", ["reason"]],
   reject_extension: ["驳回延期", ["reason"]], reply: ["答复", ["handling", "resolution", "contact"]],
+  submit_reply: ["提交领导审核", ["handling", "resolution", "contact"]], leader_approve: ["领导审核通过", ["opinion"]],
+  leader_return: ["退回承办人修改", ["reason"]],
   approve_reply: ["审核通过", ["elements_complete:bool", "evidence_matches:bool", "measures_clear:bool"]],
   reject_reply: ["退回补充", ["reason"]], record_callback: ["记录回访", ["reached:bool", "satisfaction", "resolved:bool", "reasonable:bool", "note"]],
   close: ["办结", []], rehandle: ["重办", ["reason"]], final_answer: ["标记最终答复", ["reason"]],
@@ -23,8 +25,10 @@ const FIELD_LABELS = { type: "类型(consult/help/suggestion/complaint/report)",
   suggested_unit: "建议承办单位", kind: "反馈类型(initial/progress)", text: "内容", days: "延期工作日数",
   handling: "办理情况", resolution: "解决情况", contact: "联系情况", elements_complete: "要素齐全", evidence_matches: "佐证一致",
   measures_clear: "措施明确", reached: "已联系上", satisfaction: "满意度(satisfied/basically_satisfied/unsatisfied)",
-  resolved: "已解决", reasonable: "诉求合理", escalate: "提级" };
-const HISTORY_ACTIONS = { deadline_warning: "期限预警", deadline_escalation: "超期升级" };
+  resolved: "已解决", reasonable: "诉求合理", escalate: "提级", opinion: "审核意见" };
+const HISTORY_ACTIONS = { deadline_warning: "期限预警", deadline_escalation: "超期升级", submit_reply: "提交领导审核",
+  leader_approve: "领导审核通过", leader_return: "领导退回" };
+const REPLY_PARTS = { handling: "办理情况", resolution: "解决情况", contact: "联系情况" };
 const DELIVERY_STATES = { waiting: "发送中", sent: "已发送", failed: "发送失败" };
 let current = null;
 
@@ -95,12 +99,25 @@ async function loadDetail(id) {
   $("d-content").textContent = o.content;
   const dl = $("d-deadlines"); dl.replaceChildren();
   for (const [k, v] of Object.entries(o.deadlines || {})) if (v !== null && v !== false) dl.append(el("li", `${k}: ${v}`));
+  showReply(o);
   const acts = $("d-actions"); acts.replaceChildren();
   for (const a of o.allowed_actions) if (ACTIONS[a]) acts.append(actionForm(a));
   const atts = $("d-atts"); atts.replaceChildren();
   for (const a of o.attachments) { const li = el("li"); li.append(el("a", `${a.filename}（${a.kind}，${a.size} 字节）`, { href: a.url })); atts.append(li); }
   const h = $("d-history"); h.replaceChildren();
-  for (const e of o.history) { const tr = el("tr"); for (const v of [e.at, e.actor, HISTORY_ACTIONS[e.action] || e.action, `${STATES[e.from] || e.from} → ${STATES[e.to] || e.to}`, e.reason]) tr.append(el("td", v)); h.append(tr); }
+  for (const e of o.history) { const tr = el("tr"); for (const v of [e.at, e.actor, HISTORY_ACTIONS[e.action] || e.action, `${STATES[e.from] || e.from} → ${STATES[e.to] || e.to}`, e.reason || (e.data && e.data.opinion) || ""]) tr.append(el("td", v)); h.append(tr); }
+}
+// The reply with the leader's approval (答复须经分管领导审核): why it needs the leader, who approved it, when, with what opinion.
+function showReply(o) {
+  const box = $("d-reply"); box.replaceChildren();
+  const ap = o.approval;
+  if (ap && ap.required) box.append(el("p", `本工单答复须经分管领导审核（${ap.label}）`, { class: o.state === "leader_review" ? "warning" : "muted" }));
+  if (o.reply) for (const [k, label] of Object.entries(REPLY_PARTS)) if (o.reply[k]) box.append(el("p", `${label}：${o.reply[k]}`));
+  if (o.reply && o.reply.by) box.append(el("p", `答复人 ${o.reply.by} · ${o.reply.at || ""}`, { class: "muted" }));
+  const done = ap && ap.approval;
+  if (done) box.append(el("p", `领导审核：${done.by} 于 ${done.at} 审核通过${done.opinion ? "，意见：" + done.opinion : ""}`));
+  else if (o.state === "leader_review") box.append(el("p", "待领导审核：答复尚未报送平台", { class: "warning" }));
+  box.classList.toggle("hidden", !box.childElementCount);
 }
 $("login-form").addEventListener("submit", async (ev) => {
   ev.preventDefault();
@@ -140,7 +157,7 @@ async function loadNotices() {
   }
 }
 async function start() {
-  try { const me = await api("/api/me"); $("who").textContent = `${me.display_name}（${me.role}${me.unit ? " · " + me.unit : ""}）`; show(true); await loadList(); await loadNotices(); }
+  try { const me = await api("/api/me"); $("who").textContent = `${me.display_name}（${me.role}${me.unit ? " · " + me.unit : ""}${me.unit_leader ? " · 分管领导" : ""}）`; show(true); await loadList(); await loadNotices(); }
   catch (e) { show(false); }
 }
 start();

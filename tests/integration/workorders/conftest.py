@@ -27,7 +27,10 @@ USERS = [
     ("housing1", "unit", "housing"),
     ("housing2", "unit", "housing"),
     ("water1", "unit", "water"),
+    ("housing-boss", "unit", "housing"),  # the housing bureau's leader (分管领导)
+    ("water-boss", "unit", "water"),
 ]
+LEADERS = frozenset({"housing-boss", "water-boss"})
 PASSWORD = "correct horse 1"
 _HASH = auth.hash_password(PASSWORD)
 
@@ -72,7 +75,7 @@ START = dt.datetime(2026, 3, 10, 9, 0, tzinfo=CST)  # a plain Tuesday
 
 
 @contextlib.asynccontextmanager
-async def running_env(kind, tmp):
+async def running_env(kind, tmp, plugins=()):
     pg = None
     if kind == "sqlite":
         url = f"sqlite+aiosqlite:///{tmp / 'hotline.db'}"
@@ -86,6 +89,8 @@ async def running_env(kind, tmp):
     ctx = AppContext(settings=settings, engine=engine, sessions=sessions)
     app = web.Application(middlewares=[error_middleware])
     plugin.install(app, ctx)
+    for other in plugins:  # other features installed beside the work orders (supervision)
+        other.install(app, ctx)
     app.cleanup_ctx.clear()  # the watch loop is tested on its own; keep the clock still here
     clock = Clock(START)
     app[SERVICE].clock = clock
@@ -101,6 +106,7 @@ async def running_env(kind, tmp):
                     unit_id=unit,
                     password_hash=_HASH,
                     active=True,
+                    unit_leader=name in LEADERS,
                     created_at=clock.at,
                 )
             )

@@ -36,3 +36,14 @@ def test_the_override_table_wins_over_the_package():
 def test_consult_orders_become_extendable_only_by_setting():
     assert OrderType.CONSULT not in WorkOrderSettings().limits().extendable_types
     assert OrderType.CONSULT in WorkOrderSettings(consult_extendable=True).limits().extendable_types
+
+
+def test_which_replies_need_the_leader_comes_from_the_settings(monkeypatch):
+    assert WorkOrderSettings().approval_urgencies == [Urgency.SPECIAL, Urgency.SPECIAL_URGENT]
+    monkeypatch.setenv("HOTLINE_WORKORDERS__APPROVAL_UNITS", '["housing", "water"]')
+    monkeypatch.setenv("HOTLINE_WORKORDERS__APPROVAL_URGENCIES", '["special_urgent"]')
+    wo = load_workorder_settings()
+    assert wo.approval_units == ["housing", "water"] and wo.approval_urgencies == [Urgency.SPECIAL_URGENT]
+    monkeypatch.setenv("HOTLINE_WORKORDERS__APPROVAL_UNITS", '["water%"]')
+    with pytest.raises(SettingsError, match="approval_units"):
+        load_workorder_settings()
