@@ -56,17 +56,25 @@ async def _offload(fn: Callable[[dict[str, Any]], bytes], data: dict[str, Any]) 
     return await asyncio.to_thread(fn, data)  # WeasyPrint takes a second for a long report
 
 
+# A period's look-back (60 days for the KPIs, a week for duplicates) and its end must stay within
+# what a datetime holds: year 0 or 9999-12-31 was a 500 (the OpenAPI fuzzer found "0000-08").
+YEARS = range(2000, 2100)
+
+
 def _day(text: str) -> dt.date:
     try:
-        return dt.date.fromisoformat(text)
+        day = dt.date.fromisoformat(text)
     except ValueError:
         raise _err(web.HTTPBadRequest, "bad request", f"日期 {text!r} 须为 YYYY-MM-DD") from None
+    if day.year not in YEARS:
+        raise _err(web.HTTPBadRequest, "bad request", f"日期 {text!r} 须在 2000 至 2099 年之间")
+    return day
 
 
 def _month(text: str) -> tuple[int, int]:
     m = _MONTH.match(text)
-    if not m or not 1 <= int(m.group(2)) <= 12:
-        raise _err(web.HTTPBadRequest, "bad request", f"月份 {text!r} 须为 YYYY-MM")
+    if not m or not 1 <= int(m.group(2)) <= 12 or int(m.group(1)) not in YEARS:
+        raise _err(web.HTTPBadRequest, "bad request", f"月份 {text!r} 须为 YYYY-MM（2000 至 2099 年）")
     return int(m.group(1)), int(m.group(2))
 
 
@@ -133,14 +141,10 @@ async def get_topic(request: web.Request) -> web.Response:
 
 
 def _quality_day(request: web.Request, text: str | None) -> dt.date:
-    """The date asked for; yesterday (local) when none is given. Years 2000-2099 only: a day's
-    duplicate window reaches a week back, and 0001-01-01 or 9999-12-31 would overflow it."""
+    """The date asked for (years 2000-2099, as every report's); yesterday (local) when none is given."""
     if not text:
         return _svc(request).now().date() - dt.timedelta(days=1)
-    day = _day(text)
-    if not 2000 <= day.year <= 2099:
-        raise _err(web.HTTPBadRequest, "bad request", f"日期 {text!r} 须在 2000 至 2099 年之间")
-    return day
+    return _day(text)
 
 
 @auth.require_roles(*READERS)

@@ -143,7 +143,12 @@ async def test_the_schedule_checks_yesterday_once_and_a_day_not_over_has_no_run(
     svc.clock = Clock(NOW)
 
 
-async def test_dates_outside_the_years_the_window_can_reach_are_refused(api: Api) -> None:
+async def test_dates_outside_the_years_a_look_back_can_reach_are_refused_not_a_500(api: Api) -> None:
     for date in ("0001-01-01", "9999-12-31"):
         assert (await api.call("sup1", "GET", f"/api/reports/quality?date={date}"))[0] == 400
         assert (await api.call("sup1", "POST", "/api/reports/quality", json={"date": date}))[0] == 400
+        assert (await api.call("sup1", "POST", "/api/reports/daily", json={"date": date}))[0] == 400
+        assert (await api.call("sup1", "GET", f"/api/reports/daily/{date}"))[0] == 400
+    for month in ("0000-08", "9999-12"):  # the OpenAPI fuzzer's 500
+        assert (await api.call("sup1", "POST", "/api/reports/monthly", json={"month": month}))[0] == 400
+        assert (await api.call("sup1", "GET", f"/api/reports/monthly/{month}"))[0] == 400
