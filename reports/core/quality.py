@@ -170,8 +170,14 @@ def jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b)
 
 
+# An address names a place (not only a town or a street) when it has a number or one of these: only
+# then do two orders at it count as one place. "如城街道" alone would pair every demand of a town.
+_PLACE = re.compile(r"\d|[号村组栋幢室巷弄]|小区")
+
+
 def _norm_address(address: str) -> str:
-    return _NOT_TEXT.sub("", address)
+    text = _NOT_TEXT.sub("", address)
+    return text if _PLACE.search(text) else ""
 
 
 def _merged_together(a: QOrder, b: QOrder) -> bool:

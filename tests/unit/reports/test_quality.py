@@ -114,6 +114,26 @@ def test_not_duplicates_other_category_other_text_too_late_or_another_caller_els
     assert kinds([first, other_category, other_text, too_late, elsewhere]) == []
 
 
+def test_an_address_naming_only_a_town_does_not_make_two_callers_one_place() -> None:
+    first = order(1, phone="13800000001", address="如皋市如城街道")
+    again = order(2, hours=3, phone="13900000002", address="如皋市如城街道")
+    assert kinds([first, again]) == []
+
+
+def test_a_week_of_a_busy_city_is_checked_in_well_under_a_few_seconds() -> None:
+    import time
+
+    orders = [
+        order(
+            i, hours=i / 40, phone=f"138{i % 900:08d}", address=f"如皋市如城街道福寿路{i % 300}号", content=f"第{i}件"
+        )
+        for i in range(6000)
+    ]
+    t = time.perf_counter()
+    check(orders, RULES, checked=range(5000, 6000))
+    assert time.perf_counter() - t < 5.0
+
+
 def test_only_checked_orders_are_flagged_the_earlier_days_are_compared_with() -> None:
     first, again = order(1), order(2, hours=30)
     assert kinds([first, again], checked=[1]) == []
