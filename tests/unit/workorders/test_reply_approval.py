@@ -7,10 +7,14 @@ import pytest
 
 from tests.unit.workorders.conftest import at
 from tests.unit.workorders.test_lifecycle import CTX, LEADER, SUPERVISED, VALID, ctx, order_in, run
+from workorders.calendar_source import build_calendar
 from workorders.core.approval import approval_reasons, reason_text
-from workorders.core.deadlines import RuleViolation, Urgency
+from workorders.core.deadlines import Limits, OrderType, RuleViolation, Urgency, compute_deadlines
 from workorders.core.lifecycle import TRANSITIONS, Forbidden, IllegalAction, allowed, decide
 from workorders.core.model import Actor, Role, State, order_from_dict, order_to_dict
+from workorders.core.warnings import AlertKind, DeadlineKind, OrderView, Policy
+from workorders.core.warnings import decide as alerts
+from workorders.settings import WorkOrderSettings
 
 HANDLER = Actor("housing1", Role.UNIT, "housing")
 OTHER_LEADER = Actor("water-boss", Role.UNIT, "water", leader=True)
@@ -148,3 +152,13 @@ def test_which_orders_need_the_leader():
     assert approval_reasons(o, supervised=False, major_urgencies=MAJOR, units=("housing",)) == ("unit",)
     assert approval_reasons(o, supervised=False, major_urgencies=MAJOR, units=("water",)) == ()
     assert reason_text(("supervised", "major")) == "督办件、重大/特殊件"
+
+
+def test_the_reply_deadline_keeps_running_while_the_leader_reads():
+    cal = build_calendar(WorkOrderSettings())
+    d = compute_deadlines(cal, Limits(), OrderType.CONSULT, Urgency.GENERAL, at("2026-03-10 16:30"))
+    order = OrderView(id=1, state="leader_review", unit="housing", tier=3, deadlines=d)
+    got = {(c.deadline, c.kind) for c in alerts(cal, Policy(), order, at("2026-03-11 16:31"), frozenset())}
+    assert got == {(DeadlineKind.REPLY, AlertKind.ESCALATE)}  # past reply_by while waiting: escalated
+    warned = {(c.deadline, c.kind) for c in alerts(cal, Policy(), order, at("2026-03-11 15:00"), frozenset())}
+    assert warned == {(DeadlineKind.REPLY, AlertKind.WARN)}
