@@ -34,12 +34,16 @@ REQUIRED: Mapping[str, tuple[str, ...]] = {
     "return_requested": _DISPATCHED,
     "handling": _DISPATCHED,
     "extension_requested": _DISPATCHED,
+    "leader_review": _DISPATCHED,  # the reply waits for the unit's leader: not yet the platform's
     "replied": _REPLIED,
     "callback": _REPLIED,
     "visited": _REPLIED,
     "closed": _REPLIED,
     "archived": _REPLIED,
 }
+# The states that require nothing, named so that a state added to the lifecycle is a decision here
+# (a test walks every state), not a silent gap.
+REQUIRES_NOTHING = frozenset({"intake", "transferred", "not_accepted", "merged"})
 FIELD_LABELS = {"title": "标题", "category": "分类", "address": "地址", "lead_unit": "主办单位", "reply": "答复"}
 # A consultation (咨询) is often about a policy, not a place: no address asked of it.
 NO_ADDRESS_TYPES = frozenset({"consult"})

@@ -10,6 +10,8 @@ from reports.core.quality import (
     MISMATCH,
     MISSING,
     REPLY,
+    REQUIRED,
+    REQUIRES_NOTHING,
     QOrder,
     bigrams,
     check,
@@ -17,6 +19,7 @@ from reports.core.quality import (
     summary,
 )
 from reports.quality import load_rules
+from workorders.core.model import State
 
 RULES = load_rules()
 T0 = dt.datetime(2026, 3, 10, 1, 0, tzinfo=dt.UTC)
@@ -57,6 +60,11 @@ def test_a_closed_dispatched_order_without_a_reply_is_flagged_but_an_answered_on
     assert kinds([order(2, state="closed", reply=GOOD_REPLY)]) == []
     answered = order(3, state="answered", dispatched=False, lead_unit=None, address="")  # 即时办结: no unit, no reply
     assert kinds([answered]) == []
+
+
+def test_every_state_of_the_lifecycle_is_either_checked_or_named_as_requiring_nothing() -> None:
+    assert {s.value for s in State} == set(REQUIRED) | REQUIRES_NOTHING
+    assert not set(REQUIRED) & REQUIRES_NOTHING
 
 
 def test_a_consultation_needs_no_address_and_an_order_in_intake_needs_nothing() -> None:
