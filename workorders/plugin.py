@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from hotline import auth
 from hotline.context import AppContext
+from hotline.dbhealth import log_failure
 from workorders.approval import open_supervision
 from workorders.core import deadlines as dl
 from workorders.core.model import order_from_dict
@@ -118,9 +119,9 @@ async def _watch(app: web.Application) -> AsyncIterator[None]:
                     )
             except asyncio.CancelledError:
                 raise
-            except Exception:
-                # The database may be briefly away; the next round tries again.
-                logger.exception("work-order watch round failed")
+            except Exception as exc:
+                # The database may be briefly away (said once per outage); the next round tries again.
+                log_failure(logger, "work-order watch round failed", exc, "work-order watch")
             await asyncio.sleep(WATCH_SECONDS)
 
     task = asyncio.create_task(loop(), name="workorders-watch")
