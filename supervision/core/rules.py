@@ -16,7 +16,13 @@ from workorders.core.model import State as OrderState
 
 # The states in which the unit owes the reply (an order replied or closed is not overdue).
 OWING = frozenset(
-    {OrderState.DISPATCHED, OrderState.RETURN_REQUESTED, OrderState.HANDLING, OrderState.EXTENSION_REQUESTED}
+    {
+        OrderState.DISPATCHED,
+        OrderState.RETURN_REQUESTED,
+        OrderState.HANDLING,
+        OrderState.EXTENSION_REQUESTED,
+        OrderState.LEADER_REVIEW,  # the reply waits for the unit's own leader: still owed by the unit
+    }
 )
 
 

@@ -74,9 +74,13 @@ def test_overdue_drafts_only_orders_past_their_reply_time_still_owed_by_the_unit
         order(3, reply_by=past, replied=True),
         order(4, reply_by=past, state="closed"),
         order(5, reply_by=past, unit=None),
+        order(6, reply_by=past, state="leader_review"),  # waiting for the unit's leader: still owed
     ]
     drafts = Overdue().drafts(orders, NOW)
-    assert [(d.key, d.unit, d.order_ids) for d in drafts] == [("overdue:1", "water", (1,))]
+    assert [(d.key, d.unit, d.order_ids) for d in drafts] == [
+        ("overdue:1", "water", (1,)),
+        ("overdue:6", "water", (6,)),
+    ]
     assert "第1号工单" in drafts[0].facts
 
 
