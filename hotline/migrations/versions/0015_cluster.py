@@ -1,7 +1,7 @@
 """The routing lease and the engine processes of a cluster (hotline/lease.py).
 
 Revision ID: 0015
-Revises: 0014
+Revises: 0010
 Create Date: 2026-12-07
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0015"
-down_revision: str | None = "0014"
+down_revision: str | None = "0010"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,7 +1,7 @@
 """Deadline warnings, escalations and notices of work orders (workorders/notices.py).
 
 Revision ID: 0016
-Revises: 0015
+Revises: 0011
 Create Date: 2026-12-07
 """
 
@@ -11,11 +11,10 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0016"
-down_revision: str | None = "0015"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
-# The alerts and notices point at wo_orders, made on the work orders' branch (0002): without this
-# an upgrade of all heads may run 0016 first (seen on PostgreSQL: relation "wo_orders" does not exist).
-depends_on: str | Sequence[str] | None = "0002"
+# On the work orders' branch (after 0011): its tables point at wo_orders.
+depends_on: str | Sequence[str] | None = None
 
 TS = sa.DateTime(timezone=True)
 

@@ -3,7 +3,7 @@
 The unit approvals of replies are not here: they belong to the work orders' reply flow.
 
 Revision ID: 0017
-Revises: 0016
+Revises: 0001
 Create Date: 2026-12-07
 """
 
@@ -13,8 +13,8 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0017"
-down_revision: str | None = "0016"
-branch_labels: str | Sequence[str] | None = None
+down_revision: str | None = "0001"
+branch_labels: str | Sequence[str] | None = ("supervision",)
 depends_on: str | Sequence[str] | None = None
 
 TS = sa.DateTime(timezone=True)

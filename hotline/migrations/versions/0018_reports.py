@@ -1,7 +1,7 @@
 """Reports and hot topics (reports/): stored reports and spike alerts.
 
 Revision ID: 0018
-Revises: 0017
+Revises: 0001
 Create Date: 2026-12-07
 """
 
@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0018"
-down_revision: str | None = "0017"
-branch_labels: str | Sequence[str] | None = None
+down_revision: str | None = "0001"
+branch_labels: str | Sequence[str] | None = ("reports",)
 depends_on: str | Sequence[str] | None = None
 
 TS = sa.DateTime(timezone=True)

@@ -2,7 +2,7 @@
 waiting for the leader is a state of the work order's core (leader_review), which needs no column.
 
 Revision ID: 0020
-Revises: 0019
+Revises: 0016
 Create Date: 2026-12-07
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0020"
-down_revision: str | None = "0019"
+down_revision: str | None = "0016"
 branch_labels: str | Sequence[str] | None = None
 # The column is on accounts, made on the accounts' branch (0003, 0007): an upgrade of all heads
 # must not run this first.

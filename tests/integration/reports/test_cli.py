@@ -12,7 +12,10 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def hotline(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "HOTLINE_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'h.db'}", "HOTLINE_CONFIG": ""}
+    # Its own SQLite file: DATABASE_URL (the test servers') would win over HOTLINE_DATABASE_URL and
+    # migrate the shared database.
+    url = f"sqlite+aiosqlite:///{tmp_path / 'h.db'}"
+    env = {**os.environ, "DATABASE_URL": url, "HOTLINE_DATABASE_URL": url, "HOTLINE_CONFIG": ""}
     env.pop("HOTLINE_CONFIG")
     return subprocess.run(
         [sys.executable, "-m", "hotline.cli", *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120

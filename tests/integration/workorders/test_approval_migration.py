@@ -21,7 +21,7 @@ async def _columns(db_url):
 
 async def test_migration_0020_matches_the_accounts_model_and_downgrades_cleanly(db_url):
     await upgrade(db_url)
-    await downgrade(db_url, "0019")
+    await downgrade(db_url, "0016")
     assert "unit_leader" not in await _columns(db_url)
     engine = make_engine(db_url)
     try:

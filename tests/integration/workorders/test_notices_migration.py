@@ -27,7 +27,7 @@ async def test_migration_0016_matches_the_models_and_downgrades_cleanly(db_url):
         assert [c for c in changes if any(f"'{t}'" in repr(c) for t in TABLES)] == []
     finally:
         await engine.dispose()
-    await downgrade(db_url, "0015")
+    await downgrade(db_url, "0011")  # the work orders' branch before 0016 (0020 goes with it)
     engine = make_engine(db_url)
     try:
         async with engine.connect() as conn:
