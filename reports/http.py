@@ -184,6 +184,8 @@ async def list_alerts(request: web.Request) -> web.Response:
 async def ack_alert(request: web.Request) -> web.Response:
     try:
         alert_id = int(request.match_info["id"])
+        if not 1 <= alert_id <= 2**31 - 1:  # beyond the column's integer: no such alert, not a database error
+            raise NotFound(str(alert_id))
         return web.json_response(await _svc(request).acknowledge(alert_id, _who(request)))
     except (ValueError, NotFound):
         raise _err(web.HTTPNotFound, "not found", "无此预警") from None

@@ -121,3 +121,6 @@ async def test_a_burst_of_water_cuts_in_one_street_raises_one_alert_with_its_ord
     assert status == 200 and [a["id"] for a in body["alerts"]] == [alert["id"]]
     status, acked = await api.call("sup1", "POST", f"/api/reports/alerts/{alert['id']}/ack")
     assert status == 200 and acked["acknowledged_by"] == "sup1"
+    for beyond in ("-347758482040562565251072", "2147483648", "0"):  # no such alert, never a 500
+        status, _ = await api.call("sup1", "POST", f"/api/reports/alerts/{beyond}/ack")
+        assert status == 404, beyond
