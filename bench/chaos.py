@@ -581,7 +581,13 @@ class Pair:
         other = next(e for e in self.engines if e is not victim)
         victim.kill9()
         t0 = time.monotonic()
-        await self._until_active(other.base, 30)
+        try:
+            await self._until_active(other.base, 30)
+        except RuntimeError as exc:  # say what the standby was doing, not only that it did not come
+            log = other.folder / f"engine-{other.starts}.log"
+            tail = log.read_text(errors="replace")[-1500:] if log.exists() else "(no log)"
+            state = "running" if other.proc is not None and other.proc.poll() is None else "stopped"
+            raise RuntimeError(f"{exc}; the standby is {state}; its log ends: {tail}") from None
         takeover = time.monotonic() - t0
         await self._until_active(self.base, 30)
         behind_proxy = time.monotonic() - t0
