@@ -35,7 +35,7 @@ COLLECTING = frozenset({Kind.MENU, Kind.LOOKUP})
 # prompt ``wo_status_<state>`` in the prompt list, and any other answer reads ``wo_status_unknown``.
 WORK_ORDER_STATUSES = (
     "intake", "answered", "transferred", "not_accepted", "pending_dispatch", "dispatched", "return_requested",
-    "handling", "extension_requested", "replied", "callback", "visited", "closed", "archived", "merged",
+    "handling", "extension_requested", "leader_review", "replied", "callback", "visited", "closed", "archived", "merged",
 )  # fmt: skip
 
 
