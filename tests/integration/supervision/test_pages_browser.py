@@ -74,6 +74,12 @@ async def test_a_supervisor_and_a_unit_work_through_the_pages(api, browser):
     await unit.goto(f"{base}/supervision/letters")
     first = unit.locator("table tr", has_text="第1号")
     assert await first.get_attribute("class") == "unread"
+    # The letter's PDF, from its link on the unit's page, with the unit's own login.
+    href = await first.locator("a", has_text="PDF").get_attribute("href")
+    assert href
+    pdf = await unit.request.get(f"{base}{href}")
+    assert pdf.status == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert (await pdf.body()).startswith(b"%PDF-")
     async with unit.expect_navigation():
         await first.locator("text=签收").click()
     first = unit.locator("table tr", has_text="第1号")
