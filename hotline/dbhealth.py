@@ -47,7 +47,8 @@ def unavailable(exc: BaseException) -> bool:
             # would be retried for ever in silence instead of being logged as the error it is.
             return not _SCHEMA_ERRORS.search(str(exc.orig or exc))
         orig = exc.orig
-        return orig is not None and _asyncpg_unavailable(orig)
+        # SQLAlchemy's asyncpg adapter raises its own ``Error`` *from* asyncpg's: look behind it.
+        return orig is not None and (_asyncpg_unavailable(orig) or _network_cause(orig))
     return _asyncpg_unavailable(exc) or _network_cause(exc)
 
 

@@ -97,7 +97,9 @@ async def test_chats_waiting_and_with_a_seat_survive_a_kill_9_and_reach_seats_on
         board = await sup.call("board")
         internet = internet_figures(board)
         assert internet["waiting"] == 4
-        assert internet["longest_wait_s"] >= time.time() - first_at - 1.0
+        # (2 s of slack: the board's figure is a moment old; counted from the restart it would be
+        # shorter by the kill, the restart and the wait for the figures, several seconds.)
+        assert internet["longest_wait_s"] >= time.time() - first_at - 2.0
         # The day's figures are those before the kill: nobody is counted twice or lost.
         assert {k: internet[k] for k in FIGURES} == {k: before[k] for k in FIGURES}
 

@@ -60,3 +60,26 @@ def test_a_driver_error_raised_from_a_cut_connection_is_an_outage() -> None:
         cut()
     assert unavailable(caught.value)
     assert not unavailable(InternalClientError("a bug of ours"))
+
+
+def test_sqlalchemys_wrapped_asyncpg_error_from_a_closed_connection_is_an_outage() -> None:
+    """SQLAlchemy hands asyncpg's error on as its own adapter's ``Error`` (raised *from* asyncpg's):
+    a connection closed while the pool was connecting is an outage, not a traceback (a PostgreSQL cut
+    in the faults tier logged one)."""
+
+    class ConnectionDoesNotExistError(Exception):  # asyncpg's, by name
+        pass
+
+    class Error(Exception):  # sqlalchemy.dialects.postgresql.asyncpg.Error, the adapter's
+        pass
+
+    def wrapped() -> None:
+        try:
+            raise ConnectionDoesNotExistError("connection was closed in the middle of operation")
+        except ConnectionDoesNotExistError as exc:
+            raise Error("connection was closed in the middle of operation") from exc
+
+    with pytest.raises(Error) as caught:
+        wrapped()
+    assert unavailable(sa_exc.DBAPIError("SELECT 1", {}, caught.value))
+    assert not unavailable(sa_exc.DBAPIError("SELECT 1", {}, Error("syntax error at or near")))
