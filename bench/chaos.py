@@ -538,7 +538,10 @@ class Pair:
         await second.start()
         cfg = self.folder / "haproxy.cfg"
         out = subprocess.run(
-            [*HOTLINE, "cluster", "haproxy", "--listen", f"127.0.0.1:{self.port}"]
+            # The citizens play a city gateway in front (each says its own address in
+            # X-Forwarded-For): kept, as from the real one; without it every citizen would be
+            # 127.0.0.1 and the per-address limits would refuse most of them.
+            [*HOTLINE, "cluster", "haproxy", "--listen", f"127.0.0.1:{self.port}", "--front", "127.0.0.1"]
             + [arg for e in self.engines for arg in ("--engine", f"127.0.0.1:{e.port}")],
             capture_output=True,
             text=True,

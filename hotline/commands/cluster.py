@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import ipaddress
 import json
 import re
 from typing import Any, NamedTuple
@@ -60,6 +61,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default=8000,
         metavar="N",
         help="connections at once (default 8000; HAProxy needs about 2 N open files)",
+    )
+    hp.add_argument(
+        "--front",
+        action="append",
+        default=[],
+        type=_network_arg,
+        metavar="ADDR[/BITS]",
+        help="a proxy in front of HAProxy (the city's gateway, a CDN) whose X-Forwarded-For is kept;"
+        " from any other client the header is dropped. Once per address or network",
     )
     hp.set_defaults(func=_haproxy)
 
@@ -321,6 +331,15 @@ def _address_arg(text: str) -> str:
     return f"{m['host'] or '*'}:{int(m['port'])}"
 
 
+def _network_arg(text: str) -> str:
+    try:
+        return str(ipaddress.ip_network(text, strict=False))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not an address or network (10.0.0.5, 10.8.0.0/16, fd00::/8)"
+        ) from None
+
+
 def _maxconn_arg(text: str) -> int:
     if not text.isdigit() or not 100 <= int(text) <= 1_000_000:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number from 100 to 1000000")
@@ -333,17 +352,36 @@ def _haproxy(args: argparse.Namespace) -> int:
         twice = sorted({v for v in values if values.count(v) > 1})
         if twice:
             raise CommandError(f"--engine: the {kind} {', '.join(twice)} is given twice", exit_code=2)
-    print(haproxy_config(engines, args.listen, args.stats, args.maxconn), end="")
+    print(haproxy_config(engines, args.listen, args.stats, args.maxconn, args.front), end="")
     return 0
 
 
-def haproxy_config(engines: list[Engine], listen: str, stats: str | None, maxconn: int = 8000) -> str:
-    """A complete /etc/haproxy/haproxy.cfg for Debian 12's HAProxy 2.6."""
+def haproxy_config(
+    engines: list[Engine], listen: str, stats: str | None, maxconn: int = 8000, front: list[str] | None = None
+) -> str:
+    """A complete /etc/haproxy/haproxy.cfg for Debian 12's HAProxy 2.6. ``front``: the
+    networks of proxies in front of HAProxy whose X-Forwarded-For is kept."""
+    front = front or []
     given = " ".join(f"--engine {e.given}" for e in engines) + f" --listen {listen}"
     if stats:
         given += f" --stats {stats}"
     if maxconn != 8000:
         given += f" --maxconn {maxconn}"
+    given += "".join(f" --front {f}" for f in front)
+    if front:
+        forwarded = f"""\
+    # The engines hold a client to the right-most untrusted address of X-Forwarded-For. The
+    # proxies in front ({", ".join(front)}) say who their clients are: their header is kept and
+    # HAProxy adds theirs after it (option forwardfor), so on every engine
+    # HOTLINE_SECURITY__TRUSTED_PROXIES must list those networks too. From anyone else the
+    # header is a claim anybody can make: dropped.
+    acl from_front src {" ".join(front)}
+    http-request del-header X-Forwarded-For unless from_front"""
+    else:
+        forwarded = """\
+    # The engines hold a client to the right-most untrusted address of X-Forwarded-For: drop
+    # what the client sent, so the header HAProxy adds (option forwardfor) is the only one.
+    http-request del-header X-Forwarded-For"""
     servers = "\n".join(f"    server {e.name} {e.address}" for e in engines)
     out = f"""\
 # /etc/haproxy/haproxy.cfg: HAProxy 2.6 (Debian 12) in front of the 12345 hotline's engines.
@@ -401,9 +439,7 @@ defaults
 
 frontend hotline
     bind {listen}
-    # The engines hold a client to the right-most untrusted address of X-Forwarded-For: drop
-    # what the client sent, so the header HAProxy adds (option forwardfor) is the only one.
-    http-request del-header X-Forwarded-For
+{forwarded}
     option forwardfor
     default_backend engines
 

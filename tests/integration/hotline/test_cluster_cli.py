@@ -354,6 +354,57 @@ async def test_haproxy_sends_traffic_to_the_active_engine_only_and_follows_a_tak
         await b.runner.cleanup()
 
 
+async def test_haproxy_keeps_forwarded_for_only_from_the_proxies_in_front(tmp_path):
+    """--front: a gateway in front of HAProxy says who its clients are; anyone else's claim is dropped."""
+    haproxy = haproxy_binary()
+    engine = FakeEngine("a", active=True)
+    await engine.start()
+    dropped = re.compile(r"^\s+(chroot|user|group|daemon|stats socket|log /dev/log)\b")
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        seen: dict[str, list[str]] = {}
+        for front in ("127.0.0.0/8", "10.9.0.0/16"):
+            port = free_port()
+            out = await hotline(
+                tmp_path,
+                "cluster",
+                "haproxy",
+                "--engine",
+                f"a=127.0.0.1:{engine.port}",
+                "--listen",
+                f"127.0.0.1:{port}",
+                "--front",
+                front,
+            )
+            assert out.returncode == 0, out.stderr
+            assert f"acl from_front src {front}" in out.stdout and f"--front {front}" in out.stdout
+            cfg = tmp_path / f"haproxy-{port}.cfg"
+            cfg.write_text("\n".join(line for line in out.stdout.splitlines() if not dropped.match(line)) + "\n")
+            assert check_config(haproxy, cfg).returncode == 0
+            procs.append(subprocess.Popen([haproxy, "-db", "-f", str(cfg)], stdout=subprocess.DEVNULL))
+            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=3)) as http:
+                for _ in range(250):
+                    with contextlib.suppress(aiohttp.ClientError, OSError):
+                        async with http.get(
+                            f"http://127.0.0.1:{port}/who", headers={"X-Forwarded-For": "6.6.6.6"}
+                        ) as r:
+                            if r.status == 200:
+                                seen[front] = (await r.json())["xff"]
+                                break
+                    await asyncio.sleep(0.02)
+        # From a proxy in front: its client's address, then HAProxy's own line naming the proxy.
+        assert seen["127.0.0.0/8"] == ["6.6.6.6", "127.0.0.1"], seen
+        # From anyone else: the claim is dropped, only the real peer is named.
+        assert seen["10.9.0.0/16"] == ["127.0.0.1"], seen
+        bad = await hotline(tmp_path, "cluster", "haproxy", "--engine", "10.0.0.11:8345", "--front", "not-an-ip")
+        assert bad.returncode == 2 and "not an address or network" in bad.stderr and "Traceback" not in bad.stderr
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(10)
+        await engine.runner.cleanup()
+
+
 def test_system_deps_installs_haproxy():
     script = (Path(__file__).parents[3] / "scripts" / "system-deps.sh").read_text()
     assert "have haproxy || need+=(haproxy)" in script
