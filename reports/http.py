@@ -15,7 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
-from hotline import auth
+from hotline import auth, offload
 from hotline.auth import api_error as _err
 from hotline.auth import json_object as _json
 from reports import quality_page, render
@@ -44,16 +44,14 @@ async def respond(request: web.Request, data: dict[str, Any], name: str) -> web.
         return web.json_response(data)
     if fmt == "html":
         return web.Response(text=render.html(data), content_type="text/html", charset="utf-8")
-    draw: Callable[[dict[str, Any]], bytes] = render.pdf if fmt == "pdf" else render.xlsx
-    body = await _offload(draw, data)
+    if fmt == "pdf":  # on the process's one PDF thread, shared with the 提醒函; 503 when it is full
+        body = await offload.pdf("reports", render.pdf, data)
+    else:
+        body = await asyncio.to_thread(render.xlsx, data)  # openpyxl: no PDF lane needed
     ctype = "application/pdf" if fmt == "pdf" else "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     return web.Response(
         body=body, content_type=ctype, headers={"Content-Disposition": f'attachment; filename="{name}.{fmt}"'}
     )
-
-
-async def _offload(fn: Callable[[dict[str, Any]], bytes], data: dict[str, Any]) -> bytes:
-    return await asyncio.to_thread(fn, data)  # WeasyPrint takes a second for a long report
 
 
 # A period's look-back (60 days for the KPIs, a week for duplicates) and its end must stay within

@@ -3,13 +3,11 @@ confirmation), delivery to the unit's account, acknowledgement and answer, HTML 
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import hashlib
 import hmac
 import logging
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from sqlalchemy import case, select
@@ -18,6 +16,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from hotline import offload
 from hotline.auth import UNIT_RE
 from supervision.api import EXTRA_RULES
 from supervision.core import lifecycle
@@ -60,7 +59,6 @@ class LetterService:
         self.secret = secret.encode()
         self.clock = clock
         self._rules = list(rules)
-        self._pdf_pool: ThreadPoolExecutor | None = None
 
     def rules(self) -> dict[str, Rule]:
         s = self.settings
@@ -243,17 +241,12 @@ class LetterService:
         return letter_html(self.page(row))
 
     async def pdf(self, row: SvLetter) -> bytes:
-        # WeasyPrint lays out for ~0.1 s of CPU: off the event loop, on one thread of its own, so
-        # that Pango and fontconfig are never used from two threads at once and a burst of PDFs
-        # queues instead of taking every core.
-        if self._pdf_pool is None:
-            self._pdf_pool = ThreadPoolExecutor(1, thread_name_prefix="letter-pdf")
-        return await asyncio.get_running_loop().run_in_executor(self._pdf_pool, render_pdf, self.html(row))
+        """The letter as a PDF, for a request: drawn on the process's one PDF thread, the reports'
+        too (Pango and fontconfig never from two threads at once); a full lane is a 503."""
+        return await offload.pdf("supervision", render_pdf, self.html(row))
 
     def close(self) -> None:
-        if self._pdf_pool is not None:
-            self._pdf_pool.shutdown(wait=False, cancel_futures=True)
-            self._pdf_pool = None
+        offload.PDF.close()  # its thread; a later PDF starts a new one
 
 
 def render_pdf(page: str) -> bytes:

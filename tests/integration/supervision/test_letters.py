@@ -3,7 +3,9 @@ the rules' cap and confirmation, overdue letters on the ledger."""
 
 import asyncio
 import dataclasses
+import threading
 
+from hotline import offload
 from hotline.storage import make_engine, make_sessionmaker
 from supervision.core.letter import parse_number
 from supervision.core.model import Actor
@@ -65,11 +67,28 @@ async def test_the_letter_as_html_and_as_a_one_page_pdf_in_the_cjk_font(api):
     ):
         assert part in text, (part, text)
     assert (await api.call("power1", "GET", letter["pdf"]))[0] == 403
-    # Several PDFs asked at once queue on the one PDF thread and all come out whole.
+    # Several PDFs asked at once queue on the process's one PDF thread and all come out whole.
     others = [await write(api, facts=f"第{i}件事实。") for i in range(4)]
     pdfs = await asyncio.gather(*(api.call("sup1", "GET", x["pdf"]) for x in others))
     for x, (status, pdf) in zip(others, pdfs, strict=True):
         assert status == 200 and x["number"] in pdf_facts(pdf)["text"]
+
+
+async def test_a_pdf_asked_while_the_pdf_lane_is_full_is_refused_at_once_with_a_503(api):
+    letter = await write(api)
+    gate = threading.Event()  # a report's PDF holds the one thread, others wait in every place
+    held = [asyncio.create_task(offload.PDF.thread(gate.wait, 10)) for _ in range(1 + offload.PDF.waiting)]
+    await asyncio.sleep(0)
+    try:
+        headers = {"Authorization": f"Bearer {api.tokens['water1']}"}
+        resp = await asyncio.wait_for(api.client.get(letter["pdf"], headers=headers), 5)
+        assert resp.status == 503 and resp.headers["Retry-After"] == str(offload.PDF_RETRY_AFTER_S)
+        assert (await resp.json())["detail"] == "PDF 生成繁忙，请稍后再试"
+    finally:
+        gate.set()
+        await asyncio.gather(*held)
+    status, pdf = await api.call("water1", "GET", letter["pdf"])
+    assert status == 200 and pdf[:5] == b"%PDF-"
 
 
 async def test_a_unit_sees_its_own_letters_unread_first_and_acknowledges_only_its_own(api):

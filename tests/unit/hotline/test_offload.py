@@ -72,3 +72,24 @@ async def test_a_computation_past_its_limit_is_stopped_and_the_lane_works_again(
         assert await lane.process(_square, 3, timeout=30) == 9  # a fresh worker took over
     finally:
         lane.close()
+
+
+def test_a_lane_made_before_any_loop_serves_one_loop_after_another() -> None:
+    """A module's lane (``offload.PDF``) outlives each loop that uses it, as in the tests."""
+    lane = Lane("l", workers=1, waiting=2)
+    gate = threading.Event()
+
+    async def crowd() -> list[bool]:
+        gate.clear()
+        tasks = [asyncio.create_task(lane.thread(gate.wait, 5)) for _ in range(3)]  # 1 runs, 2 wait
+        await asyncio.sleep(0)
+        with pytest.raises(Busy):
+            await lane.thread(gate.wait, 5)
+        gate.set()
+        return await asyncio.gather(*tasks)
+
+    try:
+        for _ in range(2):
+            assert asyncio.run(crowd()) == [True, True, True]
+    finally:
+        lane.close()
