@@ -1,4 +1,9 @@
-"""Supervision's public face for the other features: the reminder-letter rule interface.
+"""Supervision's public face for the other features: what they may ask of it, and the
+reminder-letter rule interface.
+
+The work orders hold the supervision service as ``ctx.deps.supervision`` (``None`` while the
+feature is absent) and ask it only what ``Supervisions`` names: whether a supervision is open on
+an order, answered by one query.
 
 reports/ adds a rule (a category spike) with ``add_rule``: any object with a ``name`` and
 ``drafts(orders, now) -> list[Draft]`` (``supervision.core.rules.Rule``). A rule that does not work
@@ -7,8 +12,18 @@ from the orders ignores them and drafts from what it was given (the spikes it fo
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from supervision.core.model import OrderFacts
 from supervision.core.rules import Draft, Rule
+
+
+class Supervisions(Protocol):
+    async def open_on(self, order_id: int) -> bool:
+        """Whether a supervision that is neither closed nor cancelled names the order (whichever
+        unit it was opened on)."""
+        ...
+
 
 EXTRA_RULES: dict[str, Rule] = {}
 
@@ -18,4 +33,4 @@ def add_rule(rule: Rule) -> None:
     EXTRA_RULES[rule.name] = rule
 
 
-__all__ = ["EXTRA_RULES", "Draft", "OrderFacts", "Rule", "add_rule"]
+__all__ = ["EXTRA_RULES", "Draft", "OrderFacts", "Rule", "Supervisions", "add_rule"]

@@ -9,7 +9,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Select, cast, func, select, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from hotline.auth import UNIT_RE
@@ -26,6 +27,8 @@ from workorders.core.calendar import YearNotCovered
 logger = logging.getLogger(__name__)
 MAX_ORDERS = 50  # orders in one matter
 MAX_ID = 2**31 - 1  # the largest id an integer column holds on PostgreSQL
+# Open until closed (销号) or cancelled (撤销), the lifecycle's two ends (core/lifecycle.TRANSITIONS).
+LIVE_STATES = tuple(s.value for s in State if s not in (State.CLOSED, State.CANCELLED))
 
 
 def order_ids(value: object) -> list[int]:
@@ -35,6 +38,18 @@ def order_ids(value: object) -> list[int]:
     if not all(isinstance(i, int) and not isinstance(i, bool) and 1 <= i <= MAX_ID for i in value):
         raise InvalidInput(f"order_ids 须为 1 到 {MAX_ID} 的整数")
     return list(dict.fromkeys(value))
+
+
+def _open_on_query(dialect: str, order_id: int) -> Select[int]:
+    """The one query behind ``open_on``: the live supervisions, found through the state index,
+    whose order list (a JSON array) holds the order: jsonb containment on PostgreSQL, json_each on
+    SQLite."""
+    if dialect == "postgresql":
+        names = cast(SvSupervision.order_ids, JSONB).contains([order_id])
+    else:
+        ids = func.json_each(SvSupervision.order_ids).table_valued("value")
+        names = select(ids.c.value).where(ids.c.value == order_id).exists()
+    return select(SvSupervision.id).where(SvSupervision.state.in_(LIVE_STATES), names).limit(1)
 
 
 class NotFound(LookupError):
@@ -222,6 +237,14 @@ class SupervisionService:
             )
         logger.info("supervision %s", action, extra={"supervision": sup_id, "actor": actor.username})
         return new
+
+    # ---- for the other features (supervision.api) ---------------------------------------------
+    async def open_on(self, order_id: int) -> bool:
+        """Whether a supervision neither closed nor cancelled names the order, on any unit: the
+        work orders ask it at each reply (a supervised order's reply waits for the leader)."""
+        async with self.sessions() as s:
+            q = _open_on_query(s.get_bind().dialect.name, order_id)
+            return (await s.execute(q)).first() is not None
 
     # ---- the ledger (台账) ----------------------------------------------------------------------
     async def ledger(
