@@ -10,6 +10,7 @@ given are generated on first run and kept in ``<data_dir>/secrets.json`` (mode 0
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import os
 import secrets
@@ -17,12 +18,37 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 
 class SettingsError(Exception):
     """A wrong setting: the message is one line naming the setting and the fix."""
+
+
+class PeerAsterisk(BaseModel):
+    """Another Asterisk of the same deployment, joined to this one by a SIP trunk (docs/voice.md,
+    "Several Asterisk servers"). Known by address and port only: no registration, no password."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,30}$", description="the trunk's name: endpoint peer-<name>")
+    host: str = Field(description="its IP address (calls from it are identified by address, so no host name)")
+    sip_port: int = Field(default=5060, ge=1, le=65535, description="its PJSIP UDP port")
+
+    @field_validator("host")
+    @classmethod
+    def _address(cls, value: str) -> str:
+        try:
+            return str(ipaddress.ip_address(value))
+        except ValueError:
+            raise ValueError("must be an IP address (a name would be resolved once, at load)") from None
+
+    @property
+    def address(self) -> str:
+        """host:port as SIP and PJSIP's identify write it (an IPv6 address in brackets)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.sip_port}"
 
 
 class AsteriskSettings(BaseModel):
@@ -79,6 +105,12 @@ class AsteriskSettings(BaseModel):
         " the emergency numbers, local 8-digit and mobile numbers are always allowed",
     )
 
+    peers: list[PeerAsterisk] = Field(
+        default_factory=list,
+        description="other Asterisk servers of this deployment, each joined by a SIP trunk whose calls may ring"
+        " this server's seats and nothing else",
+    )
+
     @field_validator("dial_allow")
     @classmethod
     def _dial_patterns(cls, value: list[str]) -> list[str]:
@@ -91,6 +123,23 @@ class AsteriskSettings(BaseModel):
     def _ports(self) -> AsteriskSettings:
         if self.rtp_end <= self.rtp_start:
             raise ValueError("rtp_end must be greater than rtp_start")
+        return self
+
+    @model_validator(mode="after")
+    def _distinct_peers(self) -> AsteriskSettings:
+        names: set[str] = set()
+        addresses: set[str] = set()
+        own = {self.bind, self.host}
+        for peer in self.peers:
+            if peer.name in names:
+                raise ValueError(f"peer {peer.name!r} is named twice")
+            if peer.address in addresses:
+                raise ValueError(f"peers share the address {peer.address}: a call from it could not be told apart")
+            names.add(peer.name)
+            addresses.add(peer.address)
+            wildcard = self.bind in ("0.0.0.0", "::") and ipaddress.ip_address(peer.host).is_loopback
+            if peer.sip_port == self.sip_port and (peer.host in own or wildcard):
+                raise ValueError(f"peer {peer.name!r} is this Asterisk itself ({peer.address})")
         return self
 
     @property
