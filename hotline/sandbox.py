@@ -3,6 +3,9 @@
 Layout under ``<data_dir>/sandbox``: ``root/`` (the Debian root), ``debs/`` (downloaded
 packages, so a rebuild does not depend on today's archive), ``state.json`` (what was built),
 ``asterisk.pid`` and ``asterisk.log``. Everything binds to loopback on the configured ports.
+
+More Asterisk servers (``--instance NAME``, e.g. to try a trunk between two) run from the same
+root: see ``Instance``.
 """
 
 from __future__ import annotations
@@ -21,7 +24,9 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -45,8 +50,99 @@ ASTERISK_DIRS = (
     "/var/lib/asterisk/keys",
     "/var/spool/asterisk/recording",
 )
+INSTANCE_NAME = re.compile(r"^[a-z][a-z0-9-]{0,30}$")
 # Lines Asterisk prints that are noise here: there is no DNS in this sandbox.
 _NOISE = re.compile(r"ROOT-SERVERS|dns_|resolv|Unable to lookup|DNS", re.I)
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One Asterisk run from the sandbox's root.
+
+    The default one (no name) uses Debian's own folders and keeps its pid file, log and state
+    beside the root, as it always has. A named one shares the root, so a second server costs no
+    second debootstrap, and has folders of its own inside it: ``/etc/asterisk-b`` holds its
+    configuration with an asterisk.conf (passed with ``-C``) that names ``/var/lib/asterisk-b``
+    (its astdb and keys), ``/var/spool/asterisk-b``, ``/var/run/asterisk-b`` (its control
+    socket), ``/var/log/asterisk-b`` and ``/var/cache/asterisk-b``. Modules, sounds, prompts and
+    hold music are the root's, read only. Its pid file, log and state are in ``instances/b/``.
+    Its ports are the settings' like the default's (HOTLINE_ASTERISK__HTTP_PORT, ... in the
+    environment of ``hotline sandbox up --instance b``); the ones it started with are kept in its
+    state, so ``status`` and ``down`` need no environment.
+    """
+
+    p: Paths
+    name: str = ""
+
+    @property
+    def home(self) -> Path:
+        return self.p.base / "instances" / self.name if self.name else self.p.base
+
+    @property
+    def pid(self) -> Path:
+        return self.home / "asterisk.pid"
+
+    @property
+    def log(self) -> Path:
+        return self.home / "asterisk.log"
+
+    @property
+    def state(self) -> Path:
+        return self.home / "state.json"
+
+    @property
+    def label(self) -> str:
+        return f"sandbox Asterisk {self.name}" if self.name else "sandbox Asterisk"
+
+    def directories(self) -> dict[str, str]:
+        """asterisk.conf's folders, as seen inside the root."""
+        suffix = f"-{self.name}" if self.name else ""
+        return {key: path + suffix for key, path in dialplans.SANDBOX_DIRECTORIES.items()}
+
+    def folders(self) -> tuple[str, ...]:
+        if not self.name:
+            return ASTERISK_DIRS
+        dirs = self.directories()
+        return (*dict.fromkeys(dirs.values()), dirs["astspooldir"] + "/recording")
+
+    @property
+    def etc(self) -> Path:
+        return in_root(self.p.root, self.directories()["astetcdir"])
+
+
+def in_root(root: Path, path: str) -> Path:
+    """Where a path of the chroot is on this machine. Debian's root has absolute links (its
+    /var/run is /run): followed from here they would lead out of the root, into the host's /run."""
+    here = root
+    parts = [part for part in path.split("/") if part]
+    for _ in range(40):  # links followed at most
+        if not parts:
+            return here
+        part = parts.pop(0)
+        if part in (".", ".."):
+            here = here.parent if part == ".." and here != root else here
+            continue
+        nxt = here / part
+        if not nxt.is_symlink():
+            here = nxt
+            continue
+        target = os.readlink(nxt)
+        parts = [part for part in target.split("/") if part] + parts
+        if target.startswith("/"):
+            here = root
+    raise CommandError(f"{path} in {root}: too many symbolic links")
+
+
+def instance(settings: Settings, name: str = "") -> Instance:
+    if name and not INSTANCE_NAME.fullmatch(name):
+        raise CommandError(f"instance name {name!r}: lower-case letters, digits and '-', starting with a letter")
+    return Instance(paths(settings), name)
+
+
+def named_instances(p: Paths) -> list[Instance]:
+    folder = p.base / "instances"
+    found = sorted(d.name for d in folder.iterdir() if d.is_dir()) if folder.is_dir() else []
+    return [Instance(p, name) for name in found if INSTANCE_NAME.fullmatch(name)]
 
 
 def apt_mirror() -> str:
@@ -86,7 +182,7 @@ def _require_root(what: str) -> None:
         )
 
 
-def _read_state(p: Paths) -> dict[str, str] | None:
+def _read_state(p: Paths | Instance) -> dict[str, Any] | None:
     try:
         data = json.loads(p.state.read_text())
     except (OSError, json.JSONDecodeError):
@@ -227,24 +323,26 @@ def _unmount_all(p: Paths) -> None:
             subprocess.run(["umount", "-l", str(target)], check=False, capture_output=True)
 
 
-def install_config(settings: Settings) -> str:
+def install_config(settings: Settings, inst: Instance | None = None) -> str:
     """Write the rendered dialplans into the root, make the folders root's, add hold music; return a fingerprint."""
     p = paths(settings)
-    files = dialplans.render(settings, sandbox=True)
-    etc = p.root / "etc/asterisk"
+    inst = inst or Instance(p)
+    files = dialplans.render(settings, sandbox=True, directories=inst.directories())
+    etc = inst.etc
     dist = p.root / "etc/asterisk.dist"
-    if etc.exists() and not dist.exists():
+    if not inst.name and etc.exists() and not dist.exists():
         etc.rename(dist)  # keep Debian's samples aside; the sandbox runs only the project's files
     etc.mkdir(exist_ok=True)
     seats = etc / "pjsip_seats.conf"
     if seats.exists():
         files.pop("pjsip_seats.conf", None)
     dialplans.write(files, etc)
-    for d in ASTERISK_DIRS:
-        (p.root / d.lstrip("/")).mkdir(parents=True, exist_ok=True)
-    _own_for_asterisk(p)
-    _install_hold_music(settings, p)
-    install_prompts(settings, p.root / settings.asterisk.sounds_dir.lstrip("/"))
+    for d in inst.folders():
+        in_root(p.root, d).mkdir(parents=True, exist_ok=True)
+    _own_for_asterisk(p, inst)
+    if not inst.name:  # a named instance never rewrites the shared sounds another one may be playing
+        _install_hold_music(settings, p)
+        install_prompts(settings, p.root / settings.asterisk.sounds_dir.lstrip("/"))
     return dialplans.fingerprint(files)
 
 
@@ -257,13 +355,13 @@ def asterisk_ids(p: Paths) -> tuple[int, int]:
     raise CommandError(f"the sandbox root has no asterisk user ({p.root / 'etc/passwd'}): rebuild it")
 
 
-def _own_for_asterisk(p: Paths) -> None:
+def _own_for_asterisk(p: Paths, inst: Instance) -> None:
     """Asterisk runs as its own unprivileged user: it owns what it writes (its data, spool, logs,
     run folder); the configuration stays root's, readable by its group only (passwords are in it)."""
     uid, gid = asterisk_ids(p)
-    for d in ASTERISK_DIRS:
-        top = p.root / d.lstrip("/")
-        config = d == "/etc/asterisk"
+    for d in inst.folders():
+        top = in_root(p.root, d)
+        config = top == inst.etc
         for path in [top, *top.rglob("*")]:
             if path.is_symlink():
                 continue
@@ -363,7 +461,7 @@ def _write_tone_wav(target: Path) -> None:
         w.writeframes(bytes(frames))
 
 
-def pid_alive(p: Paths) -> int | None:
+def pid_alive(p: Paths | Instance) -> int | None:
     try:
         pid = int(p.pid.read_text().strip())
     except (OSError, ValueError):
@@ -391,7 +489,7 @@ def _port_free(host: str, port: int, kind: int) -> bool:
     return True
 
 
-def check_ports(settings: Settings) -> None:
+def check_ports(settings: Settings, hint: str = "") -> None:
     a = settings.asterisk
     for setting, address, port, kind in (
         ("HOTLINE_ASTERISK__HTTP_PORT", a.manage_bind, a.http_port, socket.SOCK_STREAM),
@@ -400,7 +498,7 @@ def check_ports(settings: Settings) -> None:
     ):
         if not _port_free(address, port, kind):
             raise CommandError(
-                f"port {port} on {address} is in use by another program: stop it or choose another port with {setting}"
+                f"port {port} on {address} is in use by another program: stop it or choose another port with {setting}{hint}"
             )
 
 
@@ -449,61 +547,68 @@ def ami_answers(settings: Settings, timeout: float = 2.0) -> bool | None:
         return None
 
 
-def up(settings: Settings) -> None:
-    """Build if needed, install the configuration and start Asterisk; idempotent."""
+def up(settings: Settings, name: str = "") -> None:
+    """Build if needed, install the configuration and start Asterisk (the default instance, or
+    the one named); idempotent."""
     if settings.asterisk.external:
         raise CommandError(
             "asterisk.external is true: the sandbox is not used; unset HOTLINE_ASTERISK__EXTERNAL to use it"
         )
     _require_root("the sandbox")
-    p = paths(settings)
+    inst = instance(settings, name)
+    p = inst.p
     p.base.mkdir(parents=True, exist_ok=True)
     build(settings)
-    fp = install_config(settings)
-    state = _read_state(p) or {}
-    running = pid_alive(p)
+    inst.home.mkdir(parents=True, exist_ok=True)
+    fp = install_config(settings, inst)
+    state = _read_state(inst) or {}
+    running = pid_alive(inst)
     if running and state.get("config") == fp and ari_info(settings):
-        console.print(f"sandbox Asterisk already running (pid {running})")
+        console.print(f"{inst.label} already running (pid {running})")
         return
     if running:
-        console.print("configuration changed: restarting the sandbox Asterisk")
-        stop(settings)
-    check_ports(settings)
+        console.print(f"configuration changed: restarting the {inst.label}")
+        stop(settings, name=name)
+    check_ports(settings, f" (instance {name} needs ports of its own)" if name else "")
     _mount(p)
-    run_dir = p.root / "var/run/asterisk"
+    run_dir = in_root(p.root, inst.directories()["astrundir"])
     for stale in run_dir.glob("*"):
         with contextlib.suppress(OSError):
             stale.unlink()
-    log = p.log.open("ab")
+    log = inst.log.open("ab")
     uid, gid = asterisk_ids(p)
+    config = ["-C", inst.directories()["astetcdir"] + "/asterisk.conf"] if name else []
     proc = subprocess.Popen(
         # Not as root: a hole in Asterisk (it faces the phones' network) must not be root's.
-        ["chroot", f"--userspec={uid}:{gid}", str(p.root), "/usr/sbin/asterisk", "-f", "-n", "-vvv"],
+        ["chroot", f"--userspec={uid}:{gid}", str(p.root), "/usr/sbin/asterisk", *config, "-f", "-n", "-vvv"],
         stdin=subprocess.DEVNULL,
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
     log.close()
-    p.pid.write_text(str(proc.pid))
+    inst.pid.write_text(str(proc.pid))
     state["config"] = fp
-    p.state.write_text(json.dumps(state))
+    if name:
+        a = settings.asterisk
+        state["ports"] = {"http": a.http_port, "ami": a.ami_port, "sip_udp": a.sip_port}
+    inst.state.write_text(json.dumps(state))
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            stop(settings)
-            raise CommandError(f"Asterisk exited at start (code {proc.returncode}): {_log_tail(p)}")
+            stop(settings, name=name)
+            raise CommandError(f"Asterisk exited at start (code {proc.returncode}): {_log_tail(inst)}")
         if ari_info(settings, timeout=1) and ami_answers(settings, timeout=1):
             console.print(
-                f"[green]sandbox Asterisk running[/] (pid {proc.pid}) ARI {settings.asterisk.ari_url} AMI {settings.asterisk.host}:{settings.asterisk.ami_port} SIP udp {settings.asterisk.bind}:{settings.asterisk.sip_port}"
+                f"[green]{inst.label} running[/] (pid {proc.pid}) ARI {settings.asterisk.ari_url} AMI {settings.asterisk.host}:{settings.asterisk.ami_port} SIP udp {settings.asterisk.bind}:{settings.asterisk.sip_port}"
             )
             return
         time.sleep(0.25)
-    stop(settings)
-    raise CommandError(f"Asterisk did not answer on ARI and AMI within 60 s: {_log_tail(p)}")
+    stop(settings, name=name)
+    raise CommandError(f"Asterisk did not answer on ARI and AMI within 60 s: {_log_tail(inst)}")
 
 
-def _log_tail(p: Paths, n: int = 8) -> str:
+def _log_tail(p: Paths | Instance, n: int = 8) -> str:
     try:
         lines = p.log.read_text(errors="replace").splitlines()
     except OSError:
@@ -513,39 +618,58 @@ def _log_tail(p: Paths, n: int = 8) -> str:
     return " | ".join(tail) + f" (log: {p.log})"
 
 
-def stop(settings: Settings, timeout: float = 15.0) -> bool:
-    """Stop Asterisk and unmount everything; True if something was running."""
-    p = paths(settings)
-    pid = pid_alive(p)
+def stop(settings: Settings, timeout: float = 15.0, name: str = "") -> bool:
+    """Stop Asterisk (the default instance, or the one named) and, once none runs, unmount
+    everything; True if something was running."""
+    inst = instance(settings, name)
+    p = inst.p
+    pid = pid_alive(inst)
     if pid:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and pid_alive(p):
+        while time.monotonic() < deadline and pid_alive(inst):
             time.sleep(0.1)
-        if pid_alive(p):
+        if pid_alive(inst):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(pid, signal.SIGKILL)
             time.sleep(0.2)
         with contextlib.suppress(ChildProcessError, OSError):
             os.waitpid(pid, os.WNOHANG)
     with contextlib.suppress(OSError):
-        p.pid.unlink()
-    if p.root.exists():
+        inst.pid.unlink()
+    others = [other for other in (Instance(p), *named_instances(p)) if other != inst and pid_alive(other)]
+    if p.root.exists() and not others:  # the others still need the root's /proc
         _unmount_all(p)
     return pid is not None
 
 
-def status(settings: Settings) -> dict[str, object]:
+def stop_all(settings: Settings) -> list[str]:
+    """Stop the default instance and every named one; the names of those that ran ('' the default)."""
     p = paths(settings)
-    state = _read_state(p) or {}
-    info = ari_info(settings) if (settings.asterisk.external or pid_alive(p)) else None
+    stopped = [inst.name for inst in named_instances(p) if stop(settings, name=inst.name)]
+    return ([""] if stop(settings) else []) + stopped
+
+
+def status(settings: Settings, name: str = "") -> dict[str, object]:
+    inst = instance(settings, name)
+    p = inst.p
+    state = _read_state(inst) or {}
+    ports = state.get("ports")
+    if name and isinstance(ports, dict) and pid_alive(inst):  # what it runs on, whatever this environment says
+        a = settings.asterisk.model_copy(
+            update={"http_port": ports["http"], "ami_port": ports["ami"], "sip_port": ports["sip_udp"]}
+        )
+        settings = settings.model_copy(update={"asterisk": a})
+    info = ari_info(settings) if (settings.asterisk.external or pid_alive(inst)) else None
     system = info.get("system", {}) if isinstance(info, dict) else {}
+    built_state = _read_state(p) or {}
     return {
         "mode": "external" if settings.asterisk.external else "sandbox",
+        "instance": name or "default",
         "built": is_built(p),
-        "pid": pid_alive(p),
-        "version": (system.get("version") if isinstance(system, dict) else None) or state.get("version") or None,
+        "pid": pid_alive(inst),
+        "version": (system.get("version") if isinstance(system, dict) else None) or built_state.get("version") or None,
         "ari": bool(info),
         "ami": ami_answers(settings) is True,
         "ports": {
@@ -553,5 +677,5 @@ def status(settings: Settings) -> dict[str, object]:
             "ami": settings.asterisk.ami_port,
             "sip_udp": settings.asterisk.sip_port,
         },
-        "path": str(p.base),
+        "path": str(inst.home),
     }
