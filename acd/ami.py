@@ -91,6 +91,7 @@ class Ami:
         self._watchdog: asyncio.Task[None] | None = None
         self._logged_in = asyncio.Event()
         self._handlers: list[tuple[str, Callable[[Message], Any]]] = []
+        self._watchers: list[Callable[[bool], None]] = []
         self.connected_count = 0
         self.fence: Callable[[], bool] | None = None  # False: the lease is lost, nothing may go out
 
@@ -134,10 +135,29 @@ class Ami:
     def _on_login(self, _manager: Manager) -> None:
         self.connected_count += 1
         self._logged_in.set()
+        self._tell(True)
 
     def _on_disconnect(self, _manager: Manager, exc: Any) -> None:
         self._logged_in.clear()
         logger.warning("AMI connection lost", extra={"ami": self.name, "cause": str(exc)})
+        self._tell(False)
+
+    def on_connection(self, watcher: Callable[[bool], None]) -> None:
+        """Call watcher(True) at each login, watcher(False) at each loss of the connection
+        (panoramisk then reconnects every second; a silent one is closed by the watchdog)."""
+        self._watchers.append(watcher)
+
+    def _tell(self, up: bool) -> None:
+        for watcher in self._watchers:
+            try:
+                watcher(up)
+            except Exception:
+                logger.exception("AMI connection watcher failed", extra={"ami": self.name})
+
+    @property
+    def connected(self) -> bool:
+        """Logged in now."""
+        return self._logged_in.is_set()
 
     def on_event(self, pattern: str, handler: Callable[[Message], Any]) -> None:
         """Call handler(message) for events matching the glob pattern (e.g. 'ContactStatus')."""

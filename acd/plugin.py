@@ -122,10 +122,36 @@ def install(app: web.Application, ctx: AppContext) -> None:
     ctx.deps.phone_presence = presence
 
     from acd.voice.phones import SeatPhones
-    from acd.voice.provision import ProvisionError, provision
+    from acd.voice.provision import ProvisionError, provision, reload_peer
+
+    # Peers whose seats' phones the engine follows (docs/voice.md, "Seats on several servers"):
+    # one AMI each, with this server's manager account, reconnecting like this server's.
+    peer_amis: dict[str, Ami] = {}
+    reloads: set[asyncio.Task[None]] = set()
+
+    def reload_on_login(name: str, peer_ami: Ami, up: bool) -> None:
+        """At each login of a peer's AMI, load the seats' endpoints written while it was away."""
+        if up:
+            task = asyncio.get_running_loop().create_task(reload_peer(name, peer_ami))
+            reloads.add(task)
+            task.add_done_callback(reloads.discard)
+
+    for peer in a.peers:
+        if not peer.watched:
+            continue
+        peer_ami = Ami(
+            peer.host, peer.ami_port, a.ami_user, a.ami_password, timeout=a.request_timeout, name=f"peer-{peer.name}"
+        )
+        if ctx.settings.cluster.enabled:
+            peer_ami.fence = partial(fence, ctx.lease, "ami")
+        peer_ami.on_event("ContactStatus", presence.contact_handler(peer.name))
+        peer_ami.on_connection(partial(presence.peer_connection, peer.name, peer.grace_s))
+        peer_ami.on_connection(partial(reload_on_login, peer.name, peer_ami))
+        peer_amis[peer.name] = peer_ami
+    voice.seat_server = presence.server_of
 
     async def write_endpoints(devices: list[Any], passwords: dict[str, str]) -> None:
-        await provision(ctx.settings, devices, ami, passwords=passwords)
+        await provision(ctx.settings, devices, ami, passwords=passwords, peers=peer_amis)
 
     # Seats' endpoints exist only while they are signed in (the console opens and closes them).
     phones = SeatPhones(ctx.settings.secret_key, write_endpoints)
@@ -186,6 +212,7 @@ def install(app: web.Application, ctx: AppContext) -> None:
         service.start()
         records.start()
         ami_task = None
+        peer_tasks: list[asyncio.Task[None]] = []
         if a.voice:
             if not a.external:  # the manager's surge announcement is made into the sandbox's sounds
                 from acd.voice.announcement import Announcement
@@ -199,11 +226,21 @@ def install(app: web.Application, ctx: AppContext) -> None:
                 voice.missed = MissedCalls(ivr_service.planner)
             voice.start()
             ami_task = asyncio.create_task(connect_ami(), name="ami-connect")
+            peer_tasks = [
+                asyncio.create_task(_connect_peer(name, peer_ami), name=f"ami-connect-{name}")
+                for name, peer_ami in peer_amis.items()
+            ]
         yield
-        if ami_task is not None:
-            ami_task.cancel()
+        for task in [*([ami_task] if ami_task is not None else []), *peer_tasks]:
+            task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await ami_task
+                await task
+        for task in list(reloads):
+            task.cancel()
+        await asyncio.gather(*reloads, return_exceptions=True)
+        for peer_ami in peer_amis.values():
+            await peer_ami.close()
+        await presence.stop()
         await phones.stop()
         await voice.stop()
         await service.stop()
@@ -216,3 +253,16 @@ def install(app: web.Application, ctx: AppContext) -> None:
     from acd.voice import sipws
 
     app.router.add_get("/sip/ws", sipws.handler(f"ws://{a.host}:{a.http_port}/ws"))
+
+
+async def _connect_peer(name: str, ami: Ami) -> None:
+    """Log into a peer's AMI, retrying like this server's; panoramisk reconnects after that."""
+    delay = 0.5
+    while True:
+        try:
+            await ami.connect()
+            return
+        except AmiError as exc:
+            logger.warning("peer AMI not reachable yet", extra={"peer": name, "cause": str(exc), "retry_s": delay})
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 10)

@@ -35,6 +35,26 @@ class PeerAsterisk(BaseModel):
     name: str = Field(pattern=r"^[a-z][a-z0-9-]{0,30}$", description="the trunk's name: endpoint peer-<name>")
     host: str = Field(description="its IP address (calls from it are identified by address, so no host name)")
     sip_port: int = Field(default=5060, ge=1, le=65535, description="its PJSIP UDP port")
+    ami_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="its AMI port on host, logged into with this server's asterisk.ami_user and ami_password"
+        " (one deployment, one manager account); the engine then follows where seats' phones register"
+        " there and notices the peer lost. 0: not watched (no seat phone registers there)",
+    )
+    config_dir: str = Field(
+        default="",
+        description="its /etc/asterisk as a folder on the engine's machine (a mount, or for a sandbox instance"
+        " <data_dir>/sandbox/root/etc/asterisk-<instance>): the engine writes the seats' endpoints there too and"
+        " reloads res_pjsip over AMI, so a seat's phone may register on either server. Needs ami_port",
+    )
+    grace_s: float = Field(
+        default=2.0,
+        gt=0,
+        le=60,
+        description="how long its AMI connection may be lost before its seats are set not ready (unreachable)",
+    )
 
     @field_validator("host")
     @classmethod
@@ -43,6 +63,23 @@ class PeerAsterisk(BaseModel):
             return str(ipaddress.ip_address(value))
         except ValueError:
             raise ValueError("must be an IP address (a name would be resolved once, at load)") from None
+
+    @field_validator("config_dir")
+    @classmethod
+    def _folder(cls, value: str) -> str:
+        if value and (not value.startswith("/") or "\n" in value or "\x00" in value):
+            raise ValueError("must be an absolute folder on the engine's machine")
+        return value
+
+    @model_validator(mode="after")
+    def _watched(self) -> PeerAsterisk:
+        if self.config_dir and not self.ami_port:
+            raise ValueError("config_dir needs ami_port: the endpoints written there are loaded by an AMI reload")
+        return self
+
+    @property
+    def watched(self) -> bool:
+        return self.ami_port > 0
 
     @property
     def address(self) -> str:
@@ -140,6 +177,10 @@ class AsteriskSettings(BaseModel):
             wildcard = self.bind in ("0.0.0.0", "::") and ipaddress.ip_address(peer.host).is_loopback
             if peer.sip_port == self.sip_port and (peer.host in own or wildcard):
                 raise ValueError(f"peer {peer.name!r} is this Asterisk itself ({peer.address})")
+            if peer.ami_port == self.ami_port and peer.host in (self.host, self.manage_bind):
+                raise ValueError(f"peer {peer.name!r}: its AMI is this Asterisk's ({peer.host}:{peer.ami_port})")
+            if peer.config_dir and self.config_dir and Path(peer.config_dir) == Path(self.config_dir):
+                raise ValueError(f"peer {peer.name!r}: its config_dir is this Asterisk's")
         return self
 
     @property

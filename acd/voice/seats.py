@@ -36,3 +36,13 @@ def render_seats(devices: list[SeatDevice], secret_key: str, passwords: Mapping[
             "",
         ]
     return "\n".join(out)
+
+
+def seat_dial_string(device: SeatDevice, server: str | None) -> str:
+    """Where to ring a seat: its phone's endpoint on this Asterisk, or, when the phone is
+    registered on the peer ``server``, that endpoint's name over the trunk to it
+    (``PJSIP/seat<id>@peer-<server>``: the peer rings its own ``seat<id>``). A cloud seat's number
+    goes out of this server's trunk wherever anything is registered. ``server`` None or "": here."""
+    if (device.kind == "cloud" and not device.browser) or not server:
+        return device.dial_string()
+    return f"PJSIP/{device.endpoint_name}@peer-{server}"

@@ -43,7 +43,7 @@ from acd.voice.core.machine import step
 from acd.voice.core.states import ENDED, QUEUED, TALKING
 from acd.voice.missed import MissedCalls
 from acd.voice.records import RecordStore
-from acd.voice.seats import SeatDevice
+from acd.voice.seats import SeatDevice, seat_dial_string
 from hotline.aio import start_eagerly
 from hotline.clock import engine_time
 from hotline.dialing import DialPolicy, policy
@@ -114,6 +114,9 @@ class VoiceService:
         self.sounds_prefix = sounds_prefix
         self.clock = clock
         self.devices: dict[str, SeatDevice] = {}
+        # The peer Asterisk a seat's phone is registered on (None or "": this one); the plugin
+        # hands in the phones' presence when peers are watched.
+        self.seat_server: Callable[[str], str | None] = lambda _seat_id: None
         self.calls: dict[str, Call] = {}
         self.by_channel: dict[str, Call] = {}
         self.legs: dict[str, Call] = {}  # seat-leg channel id -> call
@@ -686,7 +689,9 @@ class VoiceService:
         device = self.devices.get(offer.seat_id) or SeatDevice(offer.seat_id)
         try:
             dial = (
-                self.trunk_endpoint(device.number) if device.kind == "cloud" and device.number else device.dial_string()
+                self.trunk_endpoint(device.number)
+                if device.kind == "cloud" and device.number
+                else seat_dial_string(device, self.seat_server(offer.seat_id))
             )
         except VoiceError:
             dial = ""  # a cloud seat at a number nobody may call: unreachable, below
