@@ -48,36 +48,38 @@ def seat_of(aor: object) -> str | None:
 
 
 class SeatLocations:
-    """Which server each seat's phone is registered on ("" this one, else a peer's name). No I/O:
-    the adapter feeds it what the servers report and acts on what it answers."""
+    """Which server each seat's phone is registered on ("" this one, else a peer's name), and at
+    which contact. No I/O: the adapter feeds it what the servers report and acts on its answers."""
 
     def __init__(self, limit: int = MAX_LOCATED) -> None:
         self.limit = limit
-        self.where: dict[str, str] = {}
+        self.where: dict[str, tuple[str, str]] = {}  # seat -> (server, contact URI)
 
-    def contact(self, server: str, seat_id: str, status: str) -> bool:
-        """A contact status from ``server``; True when the seat's phone is gone by it. A phone gone
-        from a server it had left (it registered elsewhere since, and the old contact expires there)
-        is not gone."""
+    def contact(self, server: str, seat_id: str, status: str, uri: str = "") -> bool:
+        """A contact status from ``server``; True when the seat's phone is gone by it. A contact
+        gone that is not the phone's latest is not the phone gone: the phone registered elsewhere
+        since and its old contact expires there, or it registered again from another address and
+        Asterisk removes the old contact (remove_existing) after adding the new one."""
         if status in GONE:
             at = self.where.get(seat_id)
-            if at is not None and at != server:
+            if at is not None and (at[0] != server or (uri and at[1] and uri != at[1])):
                 return False
             self.where.pop(seat_id, None)
             return True
         if seat_id in self.where or len(self.where) < self.limit:
-            self.where[seat_id] = server
+            self.where[seat_id] = (server, uri)
         return False
 
     def lost(self, server: str) -> list[str]:
         """The server is lost: the seats whose phones were registered there, no longer located."""
-        seats = sorted(seat for seat, at in self.where.items() if at == server)
+        seats = sorted(seat for seat, (at, _uri) in self.where.items() if at == server)
         for seat in seats:
             del self.where[seat]
         return seats
 
     def server_of(self, seat_id: str) -> str | None:
-        return self.where.get(seat_id)
+        at = self.where.get(seat_id)
+        return at[0] if at is not None else None
 
 
 class PhonePresence:
@@ -97,7 +99,7 @@ class PhonePresence:
         if seat_id is None:
             return
         status = str(message.get("ContactStatus", ""))
-        gone = self.locations.contact(server, seat_id, status)
+        gone = self.locations.contact(server, seat_id, status, str(message.get("URI", ""))[:512])
         self.registered[seat_id] = not gone if status in GONE else True
         if gone:
             self._spawn(self._not_ready(seat_id, "unregistered", status))

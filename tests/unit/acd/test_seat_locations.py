@@ -61,12 +61,21 @@ def test_a_phone_gone_that_was_never_seen_registering_is_gone_as_before() -> Non
     assert SeatLocations().contact(HERE, "7", "Removed") is True
 
 
+def test_the_old_contact_removed_after_a_new_registration_is_not_the_phone_gone() -> None:
+    # Asterisk (remove_existing) adds the phone's new contact, then removes its old one.
+    where = SeatLocations()
+    where.contact("b", "7", "Created", "sip:seat7@127.0.0.1:5071")
+    assert where.contact("b", "7", "Removed", "sip:seat7@127.0.0.1:5070") is False
+    assert where.server_of("7") == "b"
+    assert where.contact("b", "7", "Removed", "sip:seat7@127.0.0.1:5071") is True
+
+
 def test_a_lost_server_takes_only_its_own_seats() -> None:
     where = SeatLocations()
     for seat, server in (("1", "b"), ("2", HERE), ("3", "b"), ("4", "c")):
         where.contact(server, seat, "Reachable")
     assert where.lost("b") == ["1", "3"]
-    assert where.where == {"2": HERE, "4": "c"}
+    assert {seat: where.server_of(seat) for seat in "1234"} == {"1": None, "2": HERE, "3": None, "4": "c"}
     assert where.lost("b") == []
 
 
@@ -76,7 +85,7 @@ def test_locations_are_bounded_whatever_a_peer_reports() -> None:
         where.contact("b", str(n), "Created")
     assert sorted(where.where) == ["0", "1"]
     where.contact(HERE, "1", "Reachable")  # one already located may still move
-    assert where.where == {"0": "b", "1": HERE}
+    assert (where.server_of("0"), where.server_of("1")) == ("b", HERE)
     assert MAX_LOCATED >= 10_000
 
 
