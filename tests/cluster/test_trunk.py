@@ -16,10 +16,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import os
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,11 +26,8 @@ import pytest
 
 from acd.voice.api import SeatDevice
 from acd.voice.seats import render_seats
-from hotline import sandbox
-from hotline.settings import Settings, load_settings
+from tests.cluster.conftest import Server, peered_pair
 from tests.integration.acd.voice_harness import Sipp, next_port, start_sipp
-from tests.integration.asterisk import asterisk_settings, sipp_binary
-from tests.security.engine import HOTLINE
 
 pytestmark = pytest.mark.integration
 
@@ -41,92 +36,34 @@ SEAT = SeatDevice("trunk701", kind="desk")
 CALLER = "13800000701"
 
 
-@dataclass
-class Server:
-    name: str
-    settings: Settings
-
-    @property
-    def ari(self) -> str:
-        return self.settings.asterisk.ari_url
-
-    @property
-    def log(self) -> Path:
-        return sandbox.instance(self.settings, self.name).log
-
-
-def _env(offset: int, peer_offset: int, peer: str, trunk_port: int, base: Settings) -> dict[str, str]:
-    """A server's ports: the default instance's moved by ``offset``; its peer's likewise."""
-    a = base.asterisk
-    return {
-        "HOTLINE_ASTERISK__HTTP_PORT": str(a.http_port + offset),
-        "HOTLINE_ASTERISK__AMI_PORT": str(a.ami_port + offset),
-        "HOTLINE_ASTERISK__SIP_PORT": str(a.sip_port + offset),
-        "HOTLINE_ASTERISK__TRUNK_HOST": f"127.0.0.1:{trunk_port}",
-        "HOTLINE_ASTERISK__PEERS": json.dumps(
-            [{"name": peer, "host": "127.0.0.1", "sip_port": a.sip_port + peer_offset}]
-        ),
-    }
-
-
-async def _hotline(*args: str, env: dict[str, str]) -> tuple[int, str]:
-    proc = await asyncio.create_subprocess_exec(
-        *HOTLINE,
-        *args,
-        env={**os.environ, **env},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    out, _ = await asyncio.wait_for(proc.communicate(), 120)
-    return proc.returncode or 0, out.decode(errors="replace")
-
-
 @pytest.fixture
 async def servers() -> AsyncIterator[dict[str, Any]]:
     """Servers a and b peered with each other, a sipp phone for B's seat, a sipp on B's own
     outbound trunk (which must hear nothing), all stopped at the end."""
-    base = asterisk_settings()  # the default instance's root is the one reused
-    sipp_binary()
     seat_port, trunk_port = next_port(), next_port()
-    env = {
-        "a": _env(100, 200, "b", next_port(), base),
-        "b": _env(200, 100, "a", trunk_port, base),
-    }
-    sipps: list[Sipp] = []
-    try:
+    trunk_log = Path(f"/tmp/trunk-{uuid.uuid4().hex[:8]}.log")
+
+    def seat_on_b(servers: dict[str, Server]) -> None:
         # B's seat, a desk phone at a static contact, in place before B starts (up keeps the
         # engine's pjsip_seats.conf; its folder is made root's and Asterisk's group's there).
-        etc_b = sandbox.instance(base, "b").etc
-        etc_b.mkdir(parents=True, exist_ok=True)
+        b = servers["b"]
+        b.etc.mkdir(parents=True, exist_ok=True)
         seat = SeatDevice(SEAT.seat_id, kind="desk", contact=f"sip:{SEAT.endpoint_name}@127.0.0.1:{seat_port}")
-        (etc_b / "pjsip_seats.conf").write_text(render_seats([seat], base.secret_key), encoding="utf-8")
-        for name in ("a", "b"):
-            code, out = await _hotline("sandbox", "up", "--instance", name, env=env[name])
-            assert code == 0, out
-        phone = await start_sipp("seat_answer.xml", None, seat_port, "-trace_msg", "-message_file", "/dev/null")
-        trunk_log = Path(f"/tmp/trunk-{uuid.uuid4().hex[:8]}.log")
-        trunk = await start_sipp("seat_answer.xml", None, trunk_port, "-trace_msg", "-message_file", str(trunk_log))
-        sipps += [phone, trunk]
-        servers = {
-            name: Server(
-                name,
-                load_settings(
-                    asterisk={
-                        "http_port": int(env[name]["HOTLINE_ASTERISK__HTTP_PORT"]),
-                        "ami_port": int(env[name]["HOTLINE_ASTERISK__AMI_PORT"]),
-                        "sip_port": int(env[name]["HOTLINE_ASTERISK__SIP_PORT"]),
-                    }
-                ),
-            )
-            for name in ("a", "b")
-        }
-        yield {**servers, "phone": phone, "trunk_log": trunk_log}
+        (b.etc / "pjsip_seats.conf").write_text(render_seats([seat], b.settings.secret_key), encoding="utf-8")
+
+    sipps: list[Sipp] = []
+    try:
+        async with peered_pair({"b": trunk_port}, seat_on_b) as pair:
+            phone = await start_sipp("seat_answer.xml", None, seat_port, "-trace_msg", "-message_file", "/dev/null")
+            trunk = await start_sipp("seat_answer.xml", None, trunk_port, "-trace_msg", "-message_file", str(trunk_log))
+            sipps += [phone, trunk]
+            try:
+                yield {**pair, "phone": phone, "trunk_log": trunk_log}
+            finally:
+                for sp in sipps:
+                    await sp.kill()
     finally:
-        for sp in sipps:
-            await sp.kill()
-        for name in ("a", "b"):
-            await _hotline("sandbox", "down", "--instance", name, env={})
-        with contextlib.suppress(NameError, OSError):
+        with contextlib.suppress(OSError):
             trunk_log.unlink()
 
 

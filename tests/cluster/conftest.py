@@ -1,0 +1,124 @@
+"""Two named sandbox Asterisk instances, ``a`` and ``b``, peered with each other by the trunk the
+dialplans render (docs/voice.md, "Several Asterisk servers"), for the cluster tier's tests.
+
+They run from the default instance's root with ports of their own (the default's moved by 100 and
+200, RTP ranges of their own); the default instance is never touched, since other tests and
+benches use it. Every instance started here is stopped at the end, whatever happened.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from hotline import sandbox
+from hotline.settings import Settings, load_settings
+from tests.integration.acd.voice_harness import next_port
+from tests.integration.asterisk import asterisk_settings, sipp_binary
+from tests.security.engine import HOTLINE
+
+PEERED = {"a": "b", "b": "a"}
+OFFSET = {"a": 100, "b": 200}
+# Below the default instance's RTP (20000-29999) and the tests' sipp ports (30000-32700).
+RTP = {"a": (16000, 16999), "b": (17000, 17999)}
+
+
+@dataclass
+class Server:
+    name: str
+    settings: Settings  # its ports, with the default instance's passwords and folders
+
+    @property
+    def ari(self) -> str:
+        return self.settings.asterisk.ari_url
+
+    @property
+    def log(self) -> Path:
+        return sandbox.instance(self.settings, self.name).log
+
+    @property
+    def etc(self) -> Path:
+        """Its /etc/asterisk-<name> as a folder of this machine (where seats' endpoints go)."""
+        return sandbox.instance(self.settings, self.name).etc
+
+    @property
+    def sip_target(self) -> str:
+        return f"127.0.0.1:{self.settings.asterisk.sip_port}"
+
+    def pid(self) -> int | None:
+        return sandbox.pid_alive(sandbox.instance(self.settings, self.name))
+
+
+def instance_env(name: str, base: Settings, trunk_port: int) -> dict[str, str]:
+    """What ``hotline sandbox up --instance NAME`` is given: its ports, its peer's, its RTP range."""
+    a = base.asterisk
+    peer = PEERED[name]
+    rtp_start, rtp_end = RTP[name]
+    return {
+        "HOTLINE_ASTERISK__HTTP_PORT": str(a.http_port + OFFSET[name]),
+        "HOTLINE_ASTERISK__AMI_PORT": str(a.ami_port + OFFSET[name]),
+        "HOTLINE_ASTERISK__SIP_PORT": str(a.sip_port + OFFSET[name]),
+        "HOTLINE_ASTERISK__RTP_START": str(rtp_start),
+        "HOTLINE_ASTERISK__RTP_END": str(rtp_end),
+        "HOTLINE_ASTERISK__TRUNK_HOST": f"127.0.0.1:{trunk_port}",
+        "HOTLINE_ASTERISK__PEERS": json.dumps(
+            [{"name": peer, "host": "127.0.0.1", "sip_port": a.sip_port + OFFSET[peer]}]
+        ),
+    }
+
+
+async def hotline(*args: str, env: dict[str, str]) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        *HOTLINE,
+        *args,
+        env={**os.environ, **env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), 120)
+    return proc.returncode or 0, out.decode(errors="replace")
+
+
+@contextlib.asynccontextmanager
+async def peered_pair(
+    trunk_ports: dict[str, int] | None = None, before_up: Callable[[dict[str, Server]], None] | None = None
+) -> AsyncIterator[dict[str, Server]]:
+    """Instances a and b up, peered with each other; ``trunk_ports``: where each one's outbound
+    trunk goes (a free port, nothing listening, unless given); ``before_up`` may write into their
+    folders first. Both are stopped at the end."""
+    base = asterisk_settings()  # the default instance's root is the one reused
+    sipp_binary()
+    ports = {name: (trunk_ports or {}).get(name) or next_port() for name in PEERED}
+    env = {name: instance_env(name, base, ports[name]) for name in PEERED}
+    servers = {
+        name: Server(
+            name,
+            load_settings(
+                asterisk={
+                    "http_port": int(env[name]["HOTLINE_ASTERISK__HTTP_PORT"]),
+                    "ami_port": int(env[name]["HOTLINE_ASTERISK__AMI_PORT"]),
+                    "sip_port": int(env[name]["HOTLINE_ASTERISK__SIP_PORT"]),
+                }
+            ),
+        )
+        for name in PEERED
+    }
+    try:
+        for name in PEERED:  # no phones' contacts remembered from an earlier run (astdb)
+            inst = sandbox.instance(base, name)
+            with contextlib.suppress(FileNotFoundError):
+                (sandbox.in_root(inst.p.root, inst.directories()["astdbdir"]) / "astdb.sqlite3").unlink()
+        if before_up is not None:
+            before_up(servers)
+        for name in PEERED:
+            code, out = await hotline("sandbox", "up", "--instance", name, env=env[name])
+            assert code == 0, out
+        yield servers
+    finally:
+        for name in PEERED:
+            await hotline("sandbox", "down", "--instance", name, env={})
