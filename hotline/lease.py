@@ -25,6 +25,11 @@ asking for the lock every ``poll_s``.
   refused; a watchdog thread, independent of the event loop, ends the process (exit 75, for a
   supervisor such as systemd to start it again as a standby) within ``watch_s``. A renewal that
   finds another epoch in the row ends it at once.
+- **Its own thread.** The lease's connection, its asks and its renewals run on an event loop of
+  their own in a thread of their own: a stall of the engine's event loop (a burst of work, a
+  long collection, a slow disk in the busy hour) does not miss renewals and hand the hotline to
+  a standby for nothing. An engine whose loop stays stalled past ``stall_s`` (hung, not busy)
+  stops renewing and is replaced like a silent one.
 
 The embedded default has no lease: ``ALWAYS`` holds for ever (one process, all roles).
 """
@@ -141,6 +146,7 @@ class PgLease:
     renew_s: float = 0.25
     poll_s: float = 0.1
     watch_s: float = 0.05
+    stall_s: float = 10.0  # the engine's event loop silent this long: give the lease up
     exit: Callable[[int], None] = os._exit  # what the watchdog does when the lease is lost
     epoch: int = 0
     state: str = "standby"
@@ -152,6 +158,11 @@ class PgLease:
     _on_lost: Callable[[str], None] | None = field(default=None, repr=False)
     _watchdog: threading.Thread | None = field(default=None, repr=False)
     _stop_watch: threading.Event = field(default_factory=threading.Event, repr=False)
+    _loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)  # the lease's own
+    _thread: threading.Thread | None = field(default=None, repr=False)
+    _main: asyncio.AbstractEventLoop | None = field(default=None, repr=False)  # the engine's
+    _ticker: asyncio.Task[None] | None = field(default=None, repr=False)
+    _alive: float = 0.0  # monotonic: the engine's loop was last seen running then (0: not watched)
     started_at: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
 
     def holds(self) -> bool:
@@ -183,8 +194,35 @@ class PgLease:
                 conn.terminate()
 
     # -- standby ----------------------------------------------------------------------------------
+    # -- the lease's own loop ---------------------------------------------------------------------
+    def _own_loop(self) -> asyncio.AbstractEventLoop:
+        if self._loop is None or self._loop.is_closed():
+            loop = asyncio.new_event_loop()
+            self._thread = threading.Thread(target=loop.run_forever, name=f"lease-{self.name}", daemon=True)
+            self._thread.start()
+            self._loop = loop
+        return self._loop
+
+    async def _on_own_loop(self, work: Any) -> Any:
+        """Run ``work`` (a coroutine) on the lease's loop; cancelling the caller cancels it."""
+        return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(work, self._own_loop()))
+
+    def _stop_own_loop(self) -> None:
+        loop, thread, self._loop, self._thread = self._loop, self._thread, None, None
+        if loop is None or loop.is_closed():
+            return
+        loop.call_soon_threadsafe(loop.stop)
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(2.0)
+        if not loop.is_running():
+            loop.close()
+
     async def acquire(self, stop: asyncio.Event) -> bool:
-        """Wait as a standby until the lease is ours (True) or ``stop`` is set (False)."""
+        """Wait as a standby until the lease is ours (True) or ``stop`` is set (False). The asks
+        and, once taken, the renewals run on the lease's own loop (see the module's text)."""
+        return bool(await self._on_own_loop(self._acquire(stop)))
+
+    async def _acquire(self, stop: asyncio.Event) -> bool:
         k1, k2 = lock_keys(self.name)
         said_waiting = False
         stole = False  # this standby ended a silent holder's session
@@ -235,8 +273,8 @@ class PgLease:
                 if unreachable:
                     logger.warning("lease: database reachable again", extra={"lease": self.name})
                     unreachable = False
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self.poll_s)
+            # ``stop`` belongs to the engine's loop: read here, never waited on.
+            await asyncio.sleep(self.poll_s)
         return False
 
     async def _fence_silent(self, k1: int, k2: int) -> bool:
@@ -275,9 +313,13 @@ class PgLease:
 
     # -- active -----------------------------------------------------------------------------------
     def hold(self, on_lost: Callable[[str], None]) -> None:
-        """Once the engine serves: ``on_lost(why)`` is told when the lease goes; a thread ends the
-        process once it is lost (whatever the event loop is doing)."""
+        """Once the engine serves (called on its loop): ``on_lost(why)`` is told on that loop when
+        the lease goes; a thread ends the process once it is lost (whatever the loop is doing);
+        from now on the renewals stop if the engine's loop is silent for ``stall_s``."""
+        self._main = asyncio.get_running_loop()
         self._on_lost = on_lost
+        self._alive = time.monotonic()
+        self._ticker = self._main.create_task(self._tick(), name="lease-tick")
         if self._lost:
             on_lost("lost while starting")
         self._watchdog = threading.Thread(target=self._watch, name="lease-watchdog", daemon=True)
@@ -299,10 +341,20 @@ class PgLease:
                 self.exit(FENCED_EXIT)
                 return
 
+    async def _tick(self) -> None:
+        """On the engine's loop: says it still runs."""
+        while True:
+            self._alive = time.monotonic()
+            await asyncio.sleep(self.renew_s)
+
     async def _renew(self) -> None:
         while not self._lost:
             await asyncio.sleep(self.renew_s)
             sent = time.monotonic()
+            silent = sent - self._alive if self._alive else 0.0
+            if silent > self.stall_s:  # hung, not busy: let a standby serve
+                self._lost_because(f"the engine's event loop has not run for {silent:.1f} s")
+                return
             try:
                 if self._conn is None:
                     raise ConnectionError("lease connection gone")
@@ -336,8 +388,9 @@ class PgLease:
         ACTIVE.set(0)
         EPOCH.set(0)
         logger.error("lease lost", extra={"lease": self.name, "epoch": self.epoch, "cause": why})
-        if self._on_lost is not None:
-            self._on_lost(why)
+        if self._on_lost is not None and self._main is not None:
+            with contextlib.suppress(RuntimeError):  # the engine's loop already closed
+                self._main.call_soon_threadsafe(self._on_lost, why)
 
     async def _beat(self, state: str) -> None:
         """This process's row in ``cluster_member`` (at most once a second)."""
@@ -365,6 +418,15 @@ class PgLease:
         """A clean stop: give the lease up at once (a standby takes it without waiting for ``ttl_s``)."""
         self._stop_watch.set()
         self._lost = True
+        if self._ticker is not None:
+            self._ticker.cancel()
+        if self._loop is not None and not self._loop.is_closed():
+            with contextlib.suppress(Exception):
+                await self._on_own_loop(self._release())
+        self._stop_own_loop()
+        ACTIVE.set(0)
+
+    async def _release(self) -> None:
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:

@@ -210,6 +210,13 @@ class ClusterSettings(BaseModel):
     ttl_s: float = Field(default=1.5, ge=0.5, le=30, description="a silent active is replaced after this")
     renew_s: float = Field(default=0.25, gt=0, le=10)
     poll_s: float = Field(default=0.1, gt=0, le=5, description="how often a standby asks for the lease")
+    stall_s: float = Field(
+        default=10.0,
+        ge=1,
+        le=600,
+        description="the active's event loop may stall this long (busy, not hung) before it gives the lease"
+        " up; the renewals run on a thread of their own, so a shorter stall costs nothing",
+    )
 
     @model_validator(mode="after")
     def _renew_within_ttl(self) -> ClusterSettings:

@@ -177,6 +177,7 @@ def _lease(settings: Settings, ctx: object, url: str) -> PgLease:
         ttl_s=c.ttl_s,
         renew_s=c.renew_s,
         poll_s=c.poll_s,
+        stall_s=c.stall_s,
     )
     ctx.lease = lease  # type: ignore[attr-defined]
     return lease

@@ -69,6 +69,13 @@ async def until(check: Callable[[], bool | Awaitable[bool]], timeout: float = 10
         await asyncio.sleep(0.02)
 
 
+def freeze(lease: PgLease) -> None:
+    """What a frozen holder looks like from outside: its renewals stop (on the lease's own loop),
+    its connection, session and lock stay."""
+    assert lease._loop is not None
+    lease._loop.call_soon_threadsafe(lease._tasks[0].cancel)
+
+
 @dataclass
 class Made:
     """What a test built: its leases (released at the end), their recorded exits, its processes."""
@@ -242,7 +249,7 @@ async def test_a_frozen_holder_is_fenced_before_the_standby_ends_its_session_and
     assert fence(holder, "ari") and metric(FENCED, target="ari") == fenced
 
     # Frozen: no more renewals, the connection (and its session, and its lock) stays.
-    holder._tasks[0].cancel()
+    freeze(holder)
     await asyncio.sleep(0.1)  # a renewal already sent lands
     last = (await lease_row(sql, made.name))["renewed_at"]
     task = asyncio.create_task(standby.acquire(asyncio.Event()))
@@ -334,7 +341,7 @@ async def test_a_standby_ends_only_the_silent_holder_of_its_own_database(made: M
     other = await made.sql(other_url)
     elsewhere_pid = (await lease_row(other, made.name))["holder_pid"]
 
-    holder._tasks[0].cancel()
+    freeze(holder)
     assert await asyncio.wait_for(standby.acquire(asyncio.Event()), 10) is True
     await asyncio.sleep(2 * TTL_S)
     assert await alive(other, elsewhere_pid)
@@ -384,6 +391,31 @@ async def test_a_clean_release_never_reads_as_a_lost_lease(made: Made):
         assert lease._watchdog is not None
         lease._watchdog.join(5)
         assert made.exits[lease.node] == [] and lost == []
+
+
+async def test_a_busy_event_loop_keeps_the_lease_and_a_hung_one_gives_it_up(made: Made):
+    """The renewals run on the lease's own loop: the engine's loop blocked for five times the ttl
+    (a burst of work in the busy hour) loses nothing; blocked past stall_s it is taken as hung,
+    the lease is let go and a standby takes over."""
+    holder, standby = made.lease("busy", stall_s=3 * 5 * TTL_S), made.lease("standby")
+    lost: list[str] = []
+    assert await holder.acquire(asyncio.Event())
+    holder.hold(lost.append)
+    sql = await made.sql()
+    before = (await lease_row(sql, made.name))["renewed_at"]
+    time.sleep(5 * TTL_S)  # the engine's loop does nothing else meanwhile
+    row = await lease_row(sql, made.name)
+    assert holder.holds() and lost == [] and made.exits["busy"] == []
+    assert row["epoch"] == holder.epoch == 1 and row["renewed_at"] > before  # renewed while blocked
+    task = asyncio.create_task(standby.acquire(asyncio.Event()))
+    await asyncio.sleep(3 * TTL_S)
+    assert not task.done() and holder.holds()
+
+    time.sleep(3 * 5 * TTL_S + 2 * RENEW_S)  # past stall_s: hung
+    assert not holder.holds() and made.exits["busy"] == [FENCED_EXIT]  # the watchdog did not wait for the loop
+    assert await asyncio.wait_for(task, 10) is True and standby.epoch == 2
+    await until(lambda: bool(lost))
+    assert "event loop has not run" in lost[0], lost
 
 
 def test_cluster_settings_refuse_a_renewal_slower_than_a_third_of_the_ttl():
