@@ -58,7 +58,40 @@ class _Protocol(AMIProtocol):  # type: ignore[misc]
 
 
 class _Manager(Manager):  # type: ignore[misc]
-    """panoramisk's Manager without the replay of unanswered actions after a reconnect."""
+    """panoramisk's Manager without the replay of unanswered actions after a reconnect, closed
+    for good by ``close`` (panoramisk's own close leaves its retry loop running: a manager whose
+    first connect failed went on reconnecting every second, and logged in beside its successor
+    once Asterisk was back), and saying an outage once rather than at every attempt."""
+
+    closed = False
+    _failures = 0
+
+    def close(self) -> None:
+        self.closed = True
+        super().close()
+
+    def connect(self, *args: Any, **kwargs: Any) -> Any:
+        if self.closed:
+            return None
+        return super().connect(*args, **kwargs)
+
+    def connection_lost(self, exc: Any) -> None:
+        if not self.closed:
+            super().connection_lost(exc)
+
+    def connection_made(self, f: asyncio.Future[Any]) -> None:
+        if self.closed:  # a reconnect was on its way when this manager was closed
+            if not f.cancelled() and f.exception() is None:
+                f.result()[0].close()
+            return
+        if not f.cancelled() and isinstance(f.exception(), OSError) and not self._connected:
+            self._failures += 1
+            if self._failures > 1:  # panoramisk said "Not able to reconnect" at the first attempt
+                self.loop.call_later(self.reconnect_timeout, self.connect)
+                return
+        else:
+            self._failures = 0
+        super().connection_made(f)
 
     async def send_awaiting_actions(self, *_: Any) -> None:
         while self.awaiting_actions:
@@ -226,6 +259,4 @@ class Ami:
         if self._manager is not None:
             manager = self._manager
             self._manager = None
-            # Stop panoramisk's reconnect loop: it reconnects on any connection loss.
-            manager.connection_lost = lambda exc: None
-            manager.close()
+            manager.close()  # and no reconnect after it (_Manager.close)

@@ -89,6 +89,7 @@ class PhonePresence:
         self.registered: dict[str, bool] = {}
         self.tasks: set[asyncio.Task[None]] = set()
         self._losing: dict[str, asyncio.Task[None]] = {}  # peer -> its grace running out
+        self.lost_peers: set[str] = set()
 
     def server_of(self, seat_id: str) -> str | None:
         return self.locations.server_of(seat_id)
@@ -115,6 +116,9 @@ class PhonePresence:
         if up:
             if losing is not None:
                 losing.cancel()
+            if peer in self.lost_peers:
+                self.lost_peers.discard(peer)
+                logger.warning("peer Asterisk back: its seats' phones register there again", extra={"peer": peer})
             return
         self._losing[peer] = (
             losing if losing is not None and not losing.done() else self._spawn(self._lose(peer, grace_s))
@@ -124,6 +128,7 @@ class PhonePresence:
         await asyncio.sleep(grace_s)
         self._losing.pop(peer, None)
         seats = self.locations.lost(peer)
+        self.lost_peers.add(peer)
         PEER_LOST.labels(peer).inc()
         logger.warning(
             "peer Asterisk lost: its seats are unreachable",

@@ -32,6 +32,11 @@ RTP = {"a": (16000, 16999), "b": (17000, 17999)}
 class Server:
     name: str
     settings: Settings  # its ports, with the default instance's passwords and folders
+    env: dict[str, str]  # what ``hotline sandbox up --instance`` was given: to start it again
+
+    async def up(self) -> None:
+        code, out = await hotline("sandbox", "up", "--instance", self.name, env=self.env)
+        assert code == 0, out
 
     @property
     def ari(self) -> str:
@@ -105,6 +110,7 @@ async def peered_pair(
                     "sip_port": int(env[name]["HOTLINE_ASTERISK__SIP_PORT"]),
                 }
             ),
+            env[name],
         )
         for name in PEERED
     }
@@ -115,9 +121,8 @@ async def peered_pair(
                 (sandbox.in_root(inst.p.root, inst.directories()["astdbdir"]) / "astdb.sqlite3").unlink()
         if before_up is not None:
             before_up(servers)
-        for name in PEERED:
-            code, out = await hotline("sandbox", "up", "--instance", name, env=env[name])
-            assert code == 0, out
+        for server in servers.values():
+            await server.up()
         yield servers
     finally:
         for name in PEERED:

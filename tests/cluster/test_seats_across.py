@@ -5,7 +5,8 @@ on the peer B, seat ``sa``'s on A; the engine, a real ``hotline run`` on a fresh
 both seats' endpoints on A and on B and follows both servers' AMI. A caller into A's 12345 is
 answered by ``sb`` over the trunk (``PJSIP/seatsb@peer-b``). Then B is killed with SIGKILL: within
 its grace and a little more, ``sb`` is set not ready (unreachable), and a second caller into A is
-answered by ``sa``, registered on A.
+answered by ``sa``, registered on A. Once B runs again, the engine logs into its AMI again and
+``sb``, whose phone registered there again, answers a third caller.
 
 Everything is real: two sandbox Asterisk instances (``a`` and ``b``, from tests/cluster/conftest.py),
 sipp phones that register with the seats' SIP passwords, sipp callers, the engine process.
@@ -163,36 +164,25 @@ async def seat_profiles(url: str) -> None:
 
 
 async def phone(tmp_path: Path, server: Server, seat_id: str) -> Sipp:
-    """The seat's desk phone, registered on ``server`` with the seat's SIP password."""
+    """The seat's desk phone, registering on ``server`` with the seat's SIP password; its SIP
+    messages are written to ``<tmp_path>/phone-<seat>-<port>.log``."""
     register, answer = tmp_path / "register.xml", tmp_path / "answer.xml"
     register.write_text(REGISTER, encoding="utf-8")
     answer.write_text(ANSWER, encoding="utf-8")
     user, password = sip_credentials(SECRET, seat_id)
+    port = next_port()
+    messages = tmp_path / f"phone-{seat_id}-{port}.log"
+    args = ("-oocsf", str(answer), "-s", user, "-au", user, "-ap", password)
     return await start_sipp(
-        str(register),
-        server.sip_target,
-        next_port(),
-        "-oocsf",
-        str(answer),
-        "-s",
-        user,
-        "-au",
-        user,
-        "-ap",
-        password,
-        timeout=600,
+        str(register), server.sip_target, port, *args, "-trace_msg", "-message_file", str(messages), timeout=600
     )
 
 
-async def registered_on(http: aiohttp.ClientSession, server: Server, seat_id: str) -> bool:
-    """The server has a contact for the seat's endpoint (its ARI says so)."""
-    a = server.settings.asterisk
-    auth = {"Authorization": aiohttp.encode_basic_auth(a.ari_user, a.ari_password)}
-    async with http.get(f"{server.ari}/endpoints/PJSIP/seat{seat_id}", headers=auth) as r:
-        if r.status != 200:
-            return False
-        endpoint = await r.json()
-    return endpoint.get("state") == "online"
+async def registered(tmp_path: Path, seat_id: str, sp: Sipp) -> bool:
+    """The phone had its REGISTER with credentials accepted (200 to CSeq 2)."""
+    path = tmp_path / f"phone-{seat_id}-{sp.port}.log"
+    text = path.read_text(errors="replace") if path.exists() else ""
+    return any("SIP/2.0 200" in m and "CSeq: 2 REGISTER" in m for m in text.split("-----"))
 
 
 async def console(engine: RunningEngine, http: aiohttp.ClientSession, name: str, ready: bool) -> Peer:
@@ -287,10 +277,10 @@ async def test_a_caller_on_a_is_answered_by_a_seat_on_b_and_losing_b_leaves_the_
                 sb = await console(engine, http, "sb", ready=False)
                 sa = await console(engine, http, "sa", ready=False)
                 consoles += [sb, sa]
-                sipps.append(await phone(tmp_path, b, "sb"))
-                sipps.append(await phone(tmp_path, a, "sa"))
-                await until(lambda: registered_on(http, b, "sb"), 15, "sb's phone registered on B")
-                await until(lambda: registered_on(http, a, "sa"), 15, "sa's phone registered on A")
+                phone_sb, phone_sa = await phone(tmp_path, b, "sb"), await phone(tmp_path, a, "sa")
+                sipps += [phone_sb, phone_sa]
+                await until(lambda: registered(tmp_path, "sb", phone_sb), 15, "sb's phone registered on B")
+                await until(lambda: registered(tmp_path, "sa", phone_sa), 15, "sa's phone registered on A")
                 await asyncio.sleep(0.5)  # B's ContactStatus on its way to the engine
                 ack = await sb.call("ready")
                 assert ack["ok"], ack
@@ -328,8 +318,27 @@ async def test_a_caller_on_a_is_answered_by_a_seat_on_b_and_losing_b_leaves_the_
                 data = await answered_by(sa, citizen, pg_url, second)
                 assert data.get("seat") == "sa" and data.get("answered"), data
                 assert sb.pending("offer") == []  # nothing was offered to the lost seat
+
+                # ---- B back: the engine logs in again; sb's phone registers there again and sb,
+                # ready, answers the next caller over the trunk -----------------------------------
+                await b.up()
+                await until(peer_watched, 15, "the engine logged into B's AMI again")
+                await phone_sb.kill()
+                phone_sb = await phone(tmp_path, b, "sb")
+                sipps.append(phone_sb)
+                await until(lambda: registered(tmp_path, "sb", phone_sb), 15, "sb's phone registered on B again")
+                await asyncio.sleep(0.5)
+                for peer, step in ((sa, "not_ready"), (sb, "ready")):
+                    ack = await peer.call(step, {"reason": "休息"} if step == "not_ready" else {})
+                    assert ack["ok"], ack
+                third = "13800000803"
+                citizen = await caller(a, third)
+                sipps.append(citizen)
+                data = await answered_by(sb, citizen, pg_url, third)
+                assert data.get("seat") == "sb" and data.get("answered"), data
                 log = (tmp_path / "engine.log").read_text(errors="replace")
-                assert "peer Asterisk lost" in log, log[-3000:]
+                assert "peer Asterisk lost" in log and "peer Asterisk back" in log, log[-3000:]
+                assert log.count("Not able to reconnect") <= 1, log[-3000:]  # an outage is said once
                 for peer in consoles:  # an open console would hold the engine's stop
                     await peer.sio.disconnect()
         finally:

@@ -159,6 +159,9 @@ async def test_a_peer_lost_past_its_grace_sets_its_ready_seats_unreachable_and_n
         assert (state["state"], state["reason"]) == ("not_ready", "unreachable")
         assert presence.server_of(seat) is None and presence.registered[seat] is False
     assert acd.core.seat_state("3")["state"] == "ready"
+    assert presence.lost_peers == {"b"}
+    presence.peer_connection("b", 0.05, up=True)
+    assert presence.lost_peers == set()
     # The phone registers again (here): located here, as before.
     presence.on_contact_status({"AOR": "seat1", "ContactStatus": "Created"})
     assert presence.server_of("1") == HERE and presence.registered["1"] is True
