@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from hotline import sandbox
+from hotline import sandbox, sandbox_instances
 from hotline.dialplans import SANDBOX_DIRECTORIES, render
 from hotline.errors import CommandError
 from hotline.settings import load_settings
@@ -17,9 +17,9 @@ from hotline.settings import load_settings
 
 def test_the_default_instance_keeps_debians_folders_and_its_files(tmp_path) -> None:
     settings = load_settings(data_dir=tmp_path)
-    default = sandbox.instance(settings)
+    default = sandbox_instances.instance(settings)
     assert default.directories() == SANDBOX_DIRECTORIES
-    assert default.folders() == sandbox.ASTERISK_DIRS
+    assert default.folders() == sandbox_instances.ASTERISK_DIRS
     assert (default.pid, default.log, default.state) == (
         tmp_path.resolve() / "sandbox/asterisk.pid",
         tmp_path.resolve() / "sandbox/asterisk.log",
@@ -30,7 +30,7 @@ def test_the_default_instance_keeps_debians_folders_and_its_files(tmp_path) -> N
 
 def test_a_named_instance_moves_only_what_it_writes(tmp_path) -> None:
     settings = load_settings(data_dir=tmp_path)
-    b = sandbox.instance(settings, "b")
+    b = sandbox_instances.instance(settings, "b")
     conf = render(settings, sandbox=True, directories=b.directories())["asterisk.conf"]
     lines = dict(line.split(" => ") for line in conf.splitlines() if " => " in line)
     for key in ("astetcdir", "astdbdir", "astkeydir", "astspooldir", "astrundir", "astlogdir", "astcachedir"):
@@ -45,7 +45,7 @@ def test_a_named_instance_moves_only_what_it_writes(tmp_path) -> None:
 @pytest.mark.parametrize("name", ["B", "../b", "1b", "b_c", "x" * 32])
 def test_an_instance_name_is_checked(tmp_path, name) -> None:
     with pytest.raises(CommandError, match="instance name"):
-        sandbox.instance(load_settings(data_dir=tmp_path), name)
+        sandbox_instances.instance(load_settings(data_dir=tmp_path), name)
 
 
 def test_down_without_an_instance_stops_every_instance(tmp_path) -> None:
@@ -54,14 +54,17 @@ def test_down_without_an_instance_stops_every_instance(tmp_path) -> None:
     procs = {name: subprocess.Popen(["bash", "-c", "exec -a asterisk-stand-in sleep 30"]) for name in ("", "b", "c")}
     try:
         for name, proc in procs.items():
-            inst = sandbox.instance(settings, name)
+            inst = sandbox_instances.instance(settings, name)
             inst.home.mkdir(parents=True, exist_ok=True)
             inst.pid.write_text(str(proc.pid))
             if name:
                 inst.state.write_text(json.dumps({"ports": {"http": 1, "ami": 2, "sip_udp": 3}}))
         for name, proc in procs.items():  # exec'd: a child is python until then
             deadline = time.monotonic() + 5
-            while sandbox.pid_alive(sandbox.instance(settings, name)) != proc.pid and time.monotonic() < deadline:
+            while (
+                sandbox_instances.pid_alive(sandbox_instances.instance(settings, name)) != proc.pid
+                and time.monotonic() < deadline
+            ):
                 time.sleep(0.01)
         assert sorted(sandbox.stop_all(settings)) == ["", "b", "c"]
         for proc in procs.values():
@@ -79,6 +82,6 @@ def test_paths_inside_the_root_follow_its_links_without_leaving_it(tmp_path) -> 
     (root / "var").mkdir()
     (root / "var/run").symlink_to("/run")  # as in Debian: absolute, meant for inside the chroot
     (root / "var/spool").symlink_to("../run")
-    assert sandbox.in_root(root, "/var/run/asterisk-b") == root / "run/asterisk-b"
-    assert sandbox.in_root(root, "/var/spool/x") == root / "run/x"
-    assert sandbox.in_root(root, "/../../etc/asterisk") == root / "etc/asterisk"
+    assert sandbox_instances.in_root(root, "/var/run/asterisk-b") == root / "run/asterisk-b"
+    assert sandbox_instances.in_root(root, "/var/spool/x") == root / "run/x"
+    assert sandbox_instances.in_root(root, "/../../etc/asterisk") == root / "etc/asterisk"
