@@ -39,6 +39,19 @@ def test_each_peer_is_known_by_address_and_port_without_registration_or_password
     assert all(f"peer-{name}" < "pstn" for name in ("a", "zz-9"))
 
 
+def test_a_call_whose_peer_went_silent_is_hung_up_within_tens_of_seconds(tmp_path) -> None:
+    """A dead peer sends no BYE: its leg ends on the RTP timeout, on hold too, and the peer's
+    keepalives come often enough that a silent seat is not taken for a dead peer."""
+    pjsip = render(load_settings(data_dir=tmp_path, asterisk={"peers": [PEER_B]}), sandbox=False)["pjsip.conf"]
+    endpoint = dict(
+        line.split("=", 1) for line in _section(pjsip, "[peer-b]\ntype=endpoint").splitlines() if "=" in line
+    )
+    timeout, hold, keepalive = (int(endpoint[key]) for key in ("rtp_timeout", "rtp_timeout_hold", "rtp_keepalive"))
+    assert 0 < timeout <= 30 and 0 < hold <= 30
+    assert 0 < keepalive * 3 <= min(timeout, hold)
+    assert "qualify_frequency=0" in _section(pjsip, "[peer-b]\ntype=aor")
+
+
 def test_a_peer_may_ring_this_servers_seats_and_nothing_else(tmp_path) -> None:
     files = render(load_settings(data_dir=tmp_path, asterisk={"peers": [PEER_B]}), sandbox=True)
     context = files["extensions.conf"].split("[from-peers]", 1)[1].split("\n[", 1)[0]
