@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import json
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,9 +23,11 @@ from tests.integration.asterisk import asterisk_settings, sipp_binary
 from tests.security.engine import HOTLINE
 
 PEERED = {"a": "b", "b": "a"}
-OFFSET = {"a": 100, "b": 200}
+# A second pair, c and d, for a test that may run beside one on a and b (ports moved by 300 and 400).
+PEERED_CD = {"c": "d", "d": "c"}
+OFFSET = {"a": 100, "b": 200, "c": 300, "d": 400}
 # Below the default instance's RTP (20000-29999) and the tests' sipp ports (30000-32700).
-RTP = {"a": (16000, 16999), "b": (17000, 17999)}
+RTP = {"a": (16000, 16999), "b": (17000, 17999), "c": (12000, 12999), "d": (13000, 13999)}
 
 
 @dataclass
@@ -59,10 +61,10 @@ class Server:
         return sandbox.pid_alive(sandbox.instance(self.settings, self.name))
 
 
-def instance_env(name: str, base: Settings, trunk_port: int) -> dict[str, str]:
+def instance_env(name: str, base: Settings, trunk_port: int, pair: Mapping[str, str] = PEERED) -> dict[str, str]:
     """What ``hotline sandbox up --instance NAME`` is given: its ports, its peer's, its RTP range."""
     a = base.asterisk
-    peer = PEERED[name]
+    peer = pair[name]
     rtp_start, rtp_end = RTP[name]
     return {
         "HOTLINE_ASTERISK__HTTP_PORT": str(a.http_port + OFFSET[name]),
@@ -91,15 +93,17 @@ async def hotline(*args: str, env: dict[str, str]) -> tuple[int, str]:
 
 @contextlib.asynccontextmanager
 async def peered_pair(
-    trunk_ports: dict[str, int] | None = None, before_up: Callable[[dict[str, Server]], None] | None = None
+    trunk_ports: dict[str, int] | None = None,
+    before_up: Callable[[dict[str, Server]], None] | None = None,
+    pair: Mapping[str, str] = PEERED,
 ) -> AsyncIterator[dict[str, Server]]:
-    """Instances a and b up, peered with each other; ``trunk_ports``: where each one's outbound
-    trunk goes (a free port, nothing listening, unless given); ``before_up`` may write into their
-    folders first. Both are stopped at the end."""
+    """Instances a and b (or the ``pair`` given, e.g. PEERED_CD) up, peered with each other;
+    ``trunk_ports``: where each one's outbound trunk goes (a free port, nothing listening, unless
+    given); ``before_up`` may write into their folders first. Both are stopped at the end."""
     base = asterisk_settings()  # the default instance's root is the one reused
     sipp_binary()
-    ports = {name: (trunk_ports or {}).get(name) or next_port() for name in PEERED}
-    env = {name: instance_env(name, base, ports[name]) for name in PEERED}
+    ports = {name: (trunk_ports or {}).get(name) or next_port() for name in pair}
+    env = {name: instance_env(name, base, ports[name], pair) for name in pair}
     servers = {
         name: Server(
             name,
@@ -112,10 +116,10 @@ async def peered_pair(
             ),
             env[name],
         )
-        for name in PEERED
+        for name in pair
     }
     try:
-        for name in PEERED:  # no phones' contacts remembered from an earlier run (astdb)
+        for name in pair:  # no phones' contacts remembered from an earlier run (astdb)
             inst = sandbox.instance(base, name)
             with contextlib.suppress(FileNotFoundError):
                 (sandbox.in_root(inst.p.root, inst.directories()["astdbdir"]) / "astdb.sqlite3").unlink()
@@ -125,5 +129,5 @@ async def peered_pair(
             await server.up()
         yield servers
     finally:
-        for name in PEERED:
+        for name in pair:
             await hotline("sandbox", "down", "--instance", name, env={})
