@@ -47,6 +47,10 @@ class ContactArrived:
     home: str | None = None
     answered: bool = False
     replied: bool = False
+    # A call-back contact (channel "callback") arrives waiting for a call back to this number:
+    # offered to a seat only as one (a CallbackRequested after the arrival would come too late
+    # when a seat is free: the arrival has offered it already).
+    callback_number: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

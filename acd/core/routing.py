@@ -249,6 +249,8 @@ class RoutingMixin(CoreState):
             raise ValueError(f"contact {e.contact_id!r} is already in the engine")
         if e.priority not in self.settings.priorities:
             raise ValueError(f"contact {e.contact_id!r}: unknown priority {e.priority!r}")
+        if e.callback_number is not None and (e.channel != "callback" or not e.callback_number):
+            raise ValueError(f"contact {e.contact_id!r}: a call-back number needs the callback channel and digits")
         q = self.queue(e.queue)
         enq = self.now if e.enqueued_at is None else min(float(e.enqueued_at), self.now)
         media = media_of(e.channel)
@@ -286,6 +288,11 @@ class RoutingMixin(CoreState):
             contact.level += 1  # fixed steps already passed before a re-queue
         if q.announce_every_s is not None and media == "voice":
             contact.next_announce = self.now + q.announce_every_s
+        if e.callback_number is not None:  # waits for a call back from the start
+            self._contact_action(contact, "callback")
+            contact.number = e.callback_number
+            contact.next_announce = None
+            self.stats.add(enq, contact.home, contact.channel, "callbacks")
         self._place(contact, "arrived")
 
     def _on_abandoned(self, e: ContactAbandoned) -> None:

@@ -583,6 +583,7 @@ class VoiceService:
                 caller=call.caller or None,
                 enqueued_at=arrive.enqueued_at,
                 answered=arrive.answered,
+                callback_number=arrive.callback_number or None,
             )
         )
 

@@ -51,6 +51,9 @@ class Arrive:
     language: str | None = None
     enqueued_at: float | None = None  # a re-queue's, an adopted or a call-back's first enqueue time
     answered: bool = False  # a seat answered it before (a transfer to a queue, adopted): counted once
+    # A call-back (promised, resumed, for missed calls): it arrives as one, with the number to
+    # call, so that a free seat is offered a call-back and never the citizen's empty line.
+    callback_number: str = ""
 
 
 @dataclass(frozen=True)

@@ -342,11 +342,7 @@ def callback_promised(call: Call, number: str, queue: str, now: float) -> list[V
     call.callback_number = number
     call.overflowed = "callback"
     call.offers.append({"event": "callback_requested", "at": now, "number": number})
-    return [
-        Arrive(queue, "callback", enqueued_at=now),
-        ToAcd("callback_requested", number=number),
-        Save(final=False),
-    ]
+    return [Arrive(queue, "callback", enqueued_at=now, callback_number=number), Save(final=False)]
 
 
 def callback_from_queue(call: Call, number: str, holding_bridge: str, now: float) -> list[VoiceCommand]:
@@ -397,8 +393,7 @@ def callback_resumed(call: Call, now: float) -> list[VoiceCommand]:
         return []
     call.offers.append({"event": "callback_resumed", "at": now})
     return [
-        Arrive(call.queue, "callback", enqueued_at=call.enqueued),
-        ToAcd("callback_requested", number=call.callback_number),
+        Arrive(call.queue, "callback", enqueued_at=call.enqueued, callback_number=call.callback_number),
         Save(final=False),
     ]
 
@@ -503,11 +498,7 @@ def callback_created(
     call.callback_number = number
     call.overflowed = "callback"
     call.offers.append({"event": "missed_call_callback", "at": now, "task": task, "for": list(for_calls)})
-    return [
-        Arrive(queue, "callback", enqueued_at=now),
-        ToAcd("callback_requested", number=number),
-        Save(final=False),
-    ]
+    return [Arrive(queue, "callback", enqueued_at=now, callback_number=number), Save(final=False)]
 
 
 # -- call control -----------------------------------------------------------------------------

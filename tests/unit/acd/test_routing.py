@@ -369,6 +369,28 @@ def test_callback_keeps_its_place_and_counts_against_the_original_call() -> None
     assert row["answered_within"] == 1  # c1 missed 15 s: the call-back does not hide it
 
 
+def test_a_call_back_arriving_while_a_seat_is_free_is_offered_as_a_call_back() -> None:
+    """A missed-call call-back (or one promised by the IVR, or resumed after a restart) arrives
+    as one: with a seat free the arrival itself offers it, and the seat must call the number back
+    (a CallbackRequested after the arrival came too late: the contact was offered already, and
+    the seat was offered an empty line)."""
+    r = Rig(NO_WRAP)
+    r.seat("s")
+    r.call("cb-1", 10, channel="callback", callback_number="13800000005")
+    assert r.offers() == [("cb-1", "s")]
+    (start,) = r.of(StartCallback)
+    assert (start.contact_id, start.seat_id, start.number) == ("cb-1", "s", "13800000005")
+    (row,) = [x for x in r.acd.interval_stats() if x["channel"] == "callback"]
+    assert row["offered"] == 1 and row["callbacks"] == 1
+    # With no seat free it waits as a call-back, and no announcement is due for an empty line.
+    r.call("cb-2", 11, channel="callback", callback_number="13800000006")
+    assert r.acd.contacts["cb-2"].state == "callback" and r.acd.contacts["cb-2"].next_announce is None
+    for bad in ({"channel": "voice", "callback_number": "13800000007"}, {"channel": "callback", "callback_number": ""}):
+        with pytest.raises(ValueError, match="call-back number"):
+            r.call("cb-3", 12, **bad)
+    assert "cb-3" not in r.acd.contacts
+
+
 def test_queue_full_overflows_to_the_named_queue_and_counts_as_blocked() -> None:
     r = Rig(NO_WRAP, max_length=1, overflow="queue:spill")
     r.feed(QueueConfigured(0, QueueConfig("spill")))

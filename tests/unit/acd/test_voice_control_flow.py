@@ -124,8 +124,7 @@ def test_a_missed_call_call_back_is_a_contact_of_its_own_queued_as_a_call_back()
     call = Call(contact_id="cb-m1", channel_id="missed-m1", caller="13800000005", arrived=100.0)
     out = flow.callback_created(call, "general", 100.0, task="t1", for_calls=("m1",))
     assert out == [
-        flow.Arrive("general", "callback", enqueued_at=100.0),
-        flow.ToAcd("callback_requested", number="13800000005"),
+        flow.Arrive("general", "callback", enqueued_at=100.0, callback_number="13800000005"),
         flow.Save(final=False),
     ]
     assert (call.state, call.callback_number, call.overflowed, call.in_acd) == (

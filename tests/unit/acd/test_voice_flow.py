@@ -252,8 +252,7 @@ def test_a_call_back_promised_by_the_ivr_becomes_a_call_back_contact_that_outliv
     call = Call(contact_id="c1", channel_id="c1", caller="13800000001", arrived=0.0)
     out = flow.callback_promised(call, "13800000001", "general", 8.0)
     assert out == [
-        flow.Arrive("general", "callback", enqueued_at=8.0),
-        flow.ToAcd("callback_requested", number="13800000001"),
+        flow.Arrive("general", "callback", enqueued_at=8.0, callback_number="13800000001"),
         flow.Save(final=False),
     ]
     assert call.state == CALLBACK and call.in_acd and call.enqueued == 8.0

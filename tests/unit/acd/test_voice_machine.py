@@ -261,8 +261,7 @@ def test_a_promised_call_back_is_rebuilt_from_its_record_and_waits_again_at_its_
         "13800000001",
     )
     assert step(again, ev.CallbackResumed(900.0)) == [
-        vc.Arrive("general", "callback", enqueued_at=1.0),
-        vc.ToAcd("callback_requested", number="13800000001"),
+        vc.Arrive("general", "callback", enqueued_at=1.0, callback_number="13800000001"),
         vc.Save(final=False),
     ]
     assert again.offers[-1] == {"event": "callback_resumed", "at": 900.0}
