@@ -176,7 +176,11 @@ class _Run:
                     logger.exception("work-order lookup failed", extra={"number": command.number})
             self._post({"type": "_Lookup", "found": found, "status": status})
         elif isinstance(command, Hangup):
-            step(self.call, ev.IvrHungUp(self.v.clock(), outcome=str(self.session.outcome)))
+            # The menu let the citizen go (its outcome on the record); the survey's end (thanks,
+            # then hang up) is not the menu's and has no outcome of its own.
+            outcome = getattr(self.session, "outcome", None)
+            if outcome is not None:
+                step(self.call, ev.IvrHungUp(self.v.clock(), outcome=str(outcome)))
             with contextlib.suppress(AriError):
                 await ari.hangup(cid)
             return True
