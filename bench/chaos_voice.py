@@ -167,7 +167,14 @@ def account(calls: list[Call], stored: list[tuple[str, Any, dict[str, Any]]], pr
     """Every call Asterisk answered: one interaction, ended. Returns the figures and the losses."""
     losses: list[str] = []
     by_number: dict[str, list[tuple[Any, dict[str, Any]]]] = {}
+    callbacks: list[dict[str, Any]] = []
     for caller, ended, data in stored:
+        head = (data.get("offers") or [{}])[0]
+        if head.get("event") == "missed_call_callback":
+            # 漏接回拨: the engine calling back a citizen who hung up while waiting is a call of
+            # its own for the same number, not the citizen's call stored twice.
+            callbacks.append(data)
+            continue
         by_number.setdefault(caller, []).append((ended, data))
     lost = doubled = 0
     reached = [c for c in calls if c.answered]
@@ -201,6 +208,7 @@ def account(calls: list[Call], stored: list[tuple[str, Any, dict[str, Any]]], pr
         "calls_answered": sum(1 for d in queued if d.get("answered")),
         "sl15": round(within / len(queued), 4) if queued else None,
         "voice_wait_p50_s": round(waits[len(waits) // 2], 2) if waits else None,
+        "missed_call_callbacks": len(callbacks),
         "voice_lost": lost,
         "voice_doubled": doubled,
         "voice_losses": losses,

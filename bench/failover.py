@@ -10,7 +10,9 @@ reports the seconds until the other engine answered ``/cluster/active`` with 200
 taken and its routing started: ``takeover_s``), until HAProxy sent traffic to it
 (``takeover_haproxy_s``), and until the first citizen's message was acknowledged after it
 (``recovery_s``). Every message, chat and call is accounted for as in the chaos bench: anything
-lost or doubled is a line under ``losses`` and the command exits 1.
+lost or doubled is a line under ``losses`` and the command exits 1. An engine that ends on its
+own (fenced, exit 75) is started again as systemd's ``Restart=always`` would, and listed under
+``unplanned_exits``.
 
 JSON: ``{"kills": 5, "takeover_p50_s": ..., "takeover_max_s": ..., "lost": 0, "doubled": 0,
 "sl15": ..., "sl15_no_kills": ...}`` and the details (the kill log, contacts, messages, calls).
@@ -115,6 +117,9 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
         "sl15_no_kills": baseline.get("sl15") if baseline else None,
         "first_reply_60s": killed["first_reply_60s"],
         "first_reply_60s_no_kills": baseline["first_reply_60s"] if baseline else None,
+        # Engines that ended on their own (fenced: exit 75) and were started again, as systemd would.
+        "unplanned_exits": killed.get("unplanned_exits", [])
+        + (baseline.get("unplanned_exits", []) if baseline else []),
         "recovery_p50_s": killed["recovery_p50_s"],
         "recovery_max_s": killed["recovery_max_s"],
         "minutes": args.minutes,
