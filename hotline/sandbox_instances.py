@@ -151,10 +151,12 @@ def pid_alive(p: Paths | Instance) -> int | None:
     except PermissionError:
         return pid
     try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0", 1)[0]
     except OSError:
         return None
-    return pid if b"asterisk" in cmdline else None
+    # The program itself, not any word of its command line: a stale pid file whose number went to
+    # another process (an engine started with --no-asterisk was one) must not be taken, and killed.
+    return pid if Path(argv0.decode(errors="replace")).name.startswith("asterisk") else None
 
 
 def _port_free(host: str, port: int, kind: int) -> bool:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -74,6 +76,23 @@ def test_down_without_an_instance_stops_every_instance(tmp_path) -> None:
         for proc in procs.values():
             proc.kill()
             proc.wait()
+
+
+def test_a_stale_pid_file_naming_a_process_that_only_mentions_asterisk_is_not_taken(tmp_path) -> None:
+    """The pid of a stopped Asterisk went to another process whose command line says "asterisk"
+    (an engine run with --no-asterisk, killed by a test that thought it was instance b's)."""
+    settings = load_settings(data_dir=tmp_path)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "run", "--no-asterisk"])
+    try:
+        inst = sandbox_instances.instance(settings, "b")
+        inst.home.mkdir(parents=True, exist_ok=True)
+        inst.pid.write_text(str(other.pid))
+        assert b"asterisk" in Path(f"/proc/{other.pid}/cmdline").read_bytes()
+        assert sandbox_instances.pid_alive(inst) is None
+        assert other.poll() is None
+    finally:
+        other.kill()
+        other.wait()
 
 
 def test_paths_inside_the_root_follow_its_links_without_leaving_it(tmp_path) -> None:
