@@ -41,6 +41,7 @@ class VoiceHost(Protocol):
     clock: Callable[[], float]
 
     def trunk_endpoint(self, number: str) -> str: ...
+    def seat_dial(self, device: SeatDevice) -> str: ...
     async def drop_channel(self, channel_id: str, reason: str = "normal") -> None: ...
     async def carry_out(self, call: Call, commands: list[VoiceCommand]) -> None: ...
     def call_of(self, seat_id: str) -> dict[str, object] | None: ...
@@ -127,7 +128,8 @@ class CallControl:
             device = self.v.devices.get(value)
             if device is None:
                 raise VoiceError("没有这个座席")
-            await self._dial_out(call, device.dial_string(), "attended" if attended else "transfer", raw=True)
+            # Rung where its phone is registered: here, or over the trunk to a peer.
+            await self._dial_out(call, self.v.seat_dial(device), "attended" if attended else "transfer", raw=True)
         else:
             raise VoiceError("转接目标应为 seat:工号、queue:队列 或 number:号码")
 

@@ -50,6 +50,7 @@ from hotline.dialing import DialPolicy, policy
 from hotline.guard import refuse
 
 logger = logging.getLogger(__name__)
+LOST = "_Lost"  # a peer's events websocket stayed lost past its grace (VoiceService._lose)
 
 # What the IVR decides for a caller before the ACD: the queue and the contact's needs.
 Routing = dict[str, Any]
@@ -97,6 +98,19 @@ class VoiceService:
     ) -> None:
         self.ari = ari
         ari.event_types = EVENTS
+        # The Asterisk this drives, as its ARI client is named and its calls' records say:
+        # "default" for the engine's own server, a peer's name for a peer driven over ARI
+        # (docs/voice.md, "Callers on several servers").
+        self.server = ari.name
+        # Which records' calls are this server's to reconcile at start (by their ``server``):
+        # all of them with one server; the plugin narrows it when peers are driven too.
+        self.owns_server: Callable[[str], bool] = lambda _server: True
+        # A peer's calls end when its events websocket stays lost this long (None: they wait
+        # for the reconnection's reconcile, as on the engine's own server).
+        self.lost_after_s: float | None = None
+        self._losing: asyncio.Task[None] | None = None
+        # The engine's main server only: the peers driven beside it (acd/voice/servers.py).
+        self.peers: dict[str, VoiceService] = {}
         self.acd = acd
         self.records = records
         self.ivr = ivr
@@ -151,21 +165,28 @@ class VoiceService:
     def start(self) -> None:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name=f"voice-{self.ari.name}")
-        if self.missed is not None:
+        # One missed-call planner for every server's calls: the first started makes its call-backs.
+        if self.missed is not None and self.missed.voice in (None, self):
             self.missed.start(self)
 
     async def stop(self) -> None:
         if self.missed is not None:
             await self.missed.stop()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        for task in (self._task, self._losing):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = self._losing = None
         handlers = self._handlers()
         for task in handlers:
             task.cancel()
         await asyncio.gather(*handlers, return_exceptions=True)
+
+    def contact_of(self, channel_id: str) -> str:
+        """The contact id of a caller's channel: the channel id on the engine's own server (as
+        ever), ``<channel>@<server>`` on a peer, since two Asterisk servers may give one id."""
+        return channel_id if self.server == "default" else f"{channel_id}@{self.server}"
 
     def _handlers(self) -> list[asyncio.Task[None]]:
         """The event handling not yet forgotten: each call's latest, and the latest (re)connection's."""
@@ -185,7 +206,7 @@ class VoiceService:
         after it begins until reconciliation is done.
         """
         kind = event.get("type")
-        if kind in (CONNECTED, DISCONNECTED):
+        if kind in (CONNECTED, DISCONNECTED, LOST):
             self._gate = asyncio.create_task(self._after(self._handlers(), event), name=f"voice-{kind}")
             return
         key = self._key_of(event)
@@ -225,6 +246,10 @@ class VoiceService:
         call = self.by_channel.get(cid) or self.legs.get(cid)
         return call.contact_id if call is not None else cid
 
+    def seat_dial(self, device: SeatDevice) -> str:
+        """How this server rings a seat's phone: here, or over the trunk to where it registered."""
+        return seat_dial_string(device, self.seat_server(device.seat_id))
+
     def set_device(self, device: SeatDevice) -> None:
         self.devices[device.seat_id] = device
 
@@ -243,11 +268,19 @@ class VoiceService:
             ch = event.get("channel") or {}
             logger.debug("ARI %s %s %s", kind, ch.get("id", ""), event.get("cause", event.get("digit", "")))
         if kind == CONNECTED:
+            if self._losing is not None:
+                self._losing.cancel()  # back within its grace
             await self.reconcile()
             self.connected.set()
             return
         if kind == DISCONNECTED:
             self.connected.clear()
+            if self.lost_after_s is not None and (self._losing is None or self._losing.done()):
+                self._losing = asyncio.create_task(self._lose(self.lost_after_s), name=f"voice-lost-{self.server}")
+            return
+        if kind == LOST:
+            if not self.connected.is_set():
+                await self._end_calls_gone({})
             return
         if kind == "ApplicationReplaced":
             logger.error("another program took over the ARI application: calls no longer reach this engine")
@@ -274,7 +307,7 @@ class VoiceService:
             args = event.get("args") or []
             role = args[0] if args and isinstance(args[0], str) else ""
             if role == "inbound":
-                await self._inbound(channel, event.get("server", "default"))
+                await self._inbound(channel, event.get("server", self.server))
             elif role == "seat" and len(args) >= 3:
                 await self._seat_answered(cid)
             elif role == "callback" and len(args) >= 2:
@@ -319,8 +352,9 @@ class VoiceService:
             return  # StasisStart seen again after a reconnect
         caller = str((channel.get("caller") or {}).get("number") or "")
         now = self.clock()
-        call = Call(contact_id=cid, channel_id=cid, caller=caller, arrived=arrived or now, server=server)
-        self.calls[cid] = call
+        contact = self.contact_of(cid)
+        call = Call(contact_id=contact, channel_id=cid, caller=caller, arrived=arrived or now, server=server)
+        self.calls[contact] = call
         self.by_channel[cid] = call
         if self.ivr is None:
             # Straight to the queue: the seat is rung while the caller is answered and held.
@@ -692,7 +726,7 @@ class VoiceService:
             dial = (
                 self.trunk_endpoint(device.number)
                 if device.kind == "cloud" and device.number
-                else seat_dial_string(device, self.seat_server(offer.seat_id))
+                else self.seat_dial(device)
             )
         except VoiceError:
             dial = ""  # a cloud seat at a number nobody may call: unreachable, below
@@ -856,13 +890,7 @@ class VoiceService:
         # The first time: what the records say of the calls a stopped (or dead) engine held.
         kept = await self._unended() if self.reconciled == 0 else None
         alive = {c["id"]: c for c in channels if isinstance(c, dict) and "id" in c}
-        # Calls we knew that Asterisk no longer has ended while we were away.
-        for call in list(self.calls.values()):
-            if call.channel_id not in alive and call.channel_id in self.by_channel:
-                await self._citizen_gone(call, None)
-            elif call.leg is not None and call.leg.channel_id not in alive:
-                await self._seat_leg_gone(call, call.leg.channel_id, None)
-        self.holding.clear()
+        await self._end_calls_gone(alive)
         if kept is not None:
             bridges = await self._bridges()
             await self._resume_talks(alive, bridges, kept)
@@ -875,7 +903,7 @@ class VoiceService:
                 if data.startswith(f"{self.ari.app},seat"):
                     await self.drop_channel(cid)  # a seat leg of a call we no longer hold
                 continue
-            record = kept.get(cid) if kept is not None else None
+            record = kept.get(self.contact_of(cid)) if kept is not None else None
             await self._adopt(
                 channel,
                 answered=bool(record is not None and record[2].get("answered")),
@@ -884,6 +912,28 @@ class VoiceService:
         if kept is not None:
             await self._close_unseen(kept)
         self.reconciled += 1
+
+    async def _end_calls_gone(self, alive: dict[str, dict[str, Any]]) -> None:
+        """Calls we knew whose channels Asterisk no longer has (``alive``: those it has) ended
+        while we were away: each is finished once, as a hang-up."""
+        for call in list(self.calls.values()):
+            if call.channel_id not in alive and call.channel_id in self.by_channel:
+                await self._citizen_gone(call, None)
+            elif call.leg is not None and call.leg.channel_id not in alive:
+                await self._seat_leg_gone(call, call.leg.channel_id, None)
+        self.holding.clear()
+
+    async def _lose(self, after_s: float) -> None:
+        """A peer's events websocket lost: if it is not back within ``after_s``, the server is
+        taken for dead and its calls end as a crash's do at the reconnection (abandoned, or
+        ended for a talk); handled like a (re)connection, after every call's events so far."""
+        await asyncio.sleep(after_s)
+        if not self.connected.is_set():
+            logger.warning(
+                "Asterisk lost: its calls are ended",
+                extra={"server": self.server, "calls": len(self.calls), "after_s": after_s},
+            )
+            self._dispatch({"type": LOST})
 
     async def _bridges(self) -> list[dict[str, Any]]:
         try:
@@ -910,15 +960,17 @@ class VoiceService:
             apps = {str(m): str(((alive.get(str(m)) or {}).get("dialplan") or {}).get("app_data", "")) for m in members}
             citizen = next((m for m, a in apps.items() if a.startswith(f"{self.ari.app},inbound")), None)
             leg = next((m for m, a in apps.items() if a.startswith(f"{self.ari.app},seat,")), None)
-            if citizen is None or leg is None or citizen in self.calls or citizen not in kept:
+            ours = self.contact_of(citizen) if citizen is not None else ""
+            if citizen is None or leg is None or ours in self.calls or ours not in kept:
                 continue
             parts = apps[leg].split(",")  # "<app>,seat,<contact>,<seat>", as the offer originated it
             contact, seat_id = (parts[2], parts[3]) if len(parts) == 4 else ("", "")
-            caller, arrived, data = kept[citizen]
-            call = talk_from_record(citizen, caller, arrived, data)
-            if contact != citizen or not seat_id or call is None:
+            caller, arrived, data = kept[ours]
+            call = talk_from_record(ours, caller, arrived, data)
+            if contact != ours or not seat_id or call is None:
                 continue
-            self.calls[citizen] = call
+            call.channel_id = citizen
+            self.calls[ours] = call
             self.by_channel[citizen] = call
             self.legs[leg] = call
             recording = data.get("recording") if isinstance(data.get("recording"), str) else None
@@ -954,6 +1006,10 @@ class VoiceService:
         rows = await self._recent(self.records.unended, "calls unended at the last stop not looked up")
         return {contact_id: (caller, arrived, data) for contact_id, caller, arrived, data in rows or ()}
 
+    def _mine(self, data: dict[str, Any]) -> bool:
+        """A record is this server's to reconcile (its call entered here)."""
+        return self.owns_server(str(data.get("server") or "default"))
+
     async def _recent(
         self, read: Callable[[float], Awaitable[list[tuple[str, str, float, dict[str, Any]]]]], failed: str
     ) -> list[tuple[str, str, float, dict[str, Any]]] | None:
@@ -961,7 +1017,8 @@ class VoiceService:
         must not hold the calls up (``failed`` is logged with the cause, and None returned)."""
         try:
             async with asyncio.timeout(self.resume_timeout_s):
-                return await read(self.clock() - self.resume_window_s)
+                rows = await read(self.clock() - self.resume_window_s)
+                return [row for row in rows if self._mine(row[3])]
         except Exception as exc:
             logger.error(f"{failed}: records unreadable", extra={"cause": str(exc) or type(exc).__name__})
             return None
@@ -1018,15 +1075,17 @@ class VoiceService:
                 # No place in line yet: the caller was in the menu (or its greeting) at the stop.
                 # The menu starts again for them rather than leaving them in silence.
                 logger.warning("reconcile: caller was in the menu at the stop: it starts again", extra={"channel": cid})
-                await self._inbound(channel, "default", arrived)
+                await self._inbound(channel, self.server, arrived)
                 return
             logger.warning("reconcile: caller not adopted", extra={"channel": cid, "cause": str(exc)})
             return
         caller = str((channel.get("caller") or {}).get("number") or "")
-        call = Call(contact_id=cid, channel_id=cid, caller=caller, arrived=float(enq or self.clock()))
-        self.calls[cid] = call
+        contact = self.contact_of(cid)
+        arrived = float(enq or self.clock())
+        call = Call(contact_id=contact, channel_id=cid, caller=caller, arrived=arrived, server=self.server)
+        self.calls[contact] = call
         self.by_channel[cid] = call
-        if self.acd.core.has_contact(cid):
+        if self.acd.core.has_contact(contact):
             step(call, ev.Adopted(self.clock(), queue or self.default_queue, float(enq) if enq else None))
             return
         if enq and queue:
