@@ -19,6 +19,7 @@ from acd.queues import load_queues
 from acd.service import AcdService
 from acd.voice import voicemail
 from acd.voice.records import RecordStore
+from acd.voice.servers import VoiceServers, relative_to
 from acd.voice.service import VoiceService
 from acd.voice.voicemail import voice_message_to_work_order
 from hotline.context import AppContext
@@ -93,24 +94,50 @@ def install(app: web.Application, ctx: AppContext) -> None:
             await runner.survey(voice, call)
 
     emergency = ctx.settings.emergency
-    voice = VoiceService(
-        ari,
-        service,
-        records=records,
-        ivr=ivr,
-        survey=survey,
-        sounds_prefix=a.sounds_dir,
-        recording_queues=frozenset(a.record_queues),
-        trunk_numbers={
-            "police": emergency.police,
-            "fire": emergency.fire,
-            "ambulance": emergency.ambulance,
-            "traffic": emergency.traffic,
-        },
-        dial_policy=dial_policy(ctx.settings),
-    )
-    ctx.deps.voice_service = voice
-    ctx.deps.voice = voice.control
+
+    def voice_of(client: AriClient) -> VoiceService:
+        """One server's voice side, feeding the one ACD."""
+        return VoiceService(
+            client,
+            service,
+            records=records,
+            ivr=ivr,
+            survey=survey,
+            sounds_prefix=a.sounds_dir,
+            recording_queues=frozenset(a.record_queues),
+            trunk_numbers={
+                "police": emergency.police,
+                "fire": emergency.fire,
+                "ambulance": emergency.ambulance,
+                "traffic": emergency.traffic,
+            },
+            dial_policy=dial_policy(ctx.settings),
+        )
+
+    voice = voice_of(ari)
+    # Peers driven over ARI (docs/voice.md, "Callers on several servers"): callers entering them
+    # are the same ACD's, each server's calls handled by a voice side of its own.
+    driven: dict[str, VoiceService] = {}
+    for peer in a.peers:
+        if not peer.driven:
+            continue
+        peer_ari = AriClient(
+            peer.ari_url,
+            a.ari_user,
+            a.ari_password,
+            a.app_name,
+            timeout=a.request_timeout,
+            name=peer.name,
+            rest_over_ws=a.ari_rest_over_websocket,
+            request_lanes=a.ari_request_lanes,
+        )
+        if ctx.settings.cluster.enabled:
+            peer_ari.fence = partial(fence, ctx.lease, "ari")
+        driven[peer.name] = voice_of(peer_ari)
+        driven[peer.name].lost_after_s = peer.grace_s
+    servers = VoiceServers(voice, driven)
+    ctx.deps.voice_service = voice  # the main server's; its peers' in voice.peers
+    ctx.deps.voice = servers.control
     ami = Ami(a.host, a.ami_port, a.ami_user, a.ami_password, timeout=a.request_timeout)
     if ctx.settings.cluster.enabled:
         ami.fence = partial(fence, ctx.lease, "ami")
@@ -149,6 +176,9 @@ def install(app: web.Application, ctx: AppContext) -> None:
         peer_ami.on_connection(partial(reload_on_login, peer.name, peer_ami))
         peer_amis[peer.name] = peer_ami
     voice.seat_server = presence.server_of
+    for peer in a.peers:
+        if peer.name in driven:
+            driven[peer.name].seat_server = relative_to(peer.name, peer.name_here, presence.server_of)
 
     async def write_endpoints(devices: list[Any], passwords: dict[str, str]) -> None:
         await provision(ctx.settings, devices, ami, passwords=passwords, peers=peer_amis)
@@ -218,13 +248,13 @@ def install(app: web.Application, ctx: AppContext) -> None:
                 from acd.voice.announcement import Announcement
                 from hotline.layout import paths
 
-                Announcement(voice, bus, paths(ctx.settings).root / a.sounds_dir.lstrip("/"), ctx.deps.speak)
+                Announcement(servers, bus, paths(ctx.settings).root / a.sounds_dir.lstrip("/"), ctx.deps.speak)
             ivr_service = ctx.deps.ivr
             if ivr_service is not None:
                 from acd.voice.missed import MissedCalls
 
-                voice.missed = MissedCalls(ivr_service.planner)
-            voice.start()
+                servers.missed = MissedCalls(ivr_service.planner)
+            servers.start()
             ami_task = asyncio.create_task(connect_ami(), name="ami-connect")
             peer_tasks = [
                 asyncio.create_task(_connect_peer(name, peer_ami), name=f"ami-connect-{name}")
@@ -242,12 +272,14 @@ def install(app: web.Application, ctx: AppContext) -> None:
             await peer_ami.close()
         await presence.stop()
         await phones.stop()
-        await voice.stop()
+        await servers.stop()
         await service.stop()
         await figures.stop(service.core.stats)
         await records.stop()
         await ami.close()
         await ari.close()
+        for peer_voice in driven.values():
+            await peer_voice.ari.close()
 
     app.cleanup_ctx.append(lifecycle)
     from acd.voice import sipws

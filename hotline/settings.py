@@ -53,7 +53,23 @@ class PeerAsterisk(BaseModel):
         default=2.0,
         gt=0,
         le=60,
-        description="how long its AMI connection may be lost before its seats are set not ready (unreachable)",
+        description="how long its AMI connection may be lost before its seats are set not ready (unreachable);"
+        " when driven over ARI, also how long its events websocket may be lost before its calls are ended",
+    )
+    ari_port: int = Field(
+        default=0,
+        ge=0,
+        le=65535,
+        description="its HTTP port for ARI on host: the engine then drives callers entering it too (its own events"
+        " websocket, the same Stasis application app_name, reconciliation at start), with this server's"
+        " asterisk.ari_user and ari_password (one deployment, one ARI account); all its calls join the one ACD."
+        " 0: not driven (callers enter this server only)",
+    )
+    name_here: str = Field(
+        default="a",
+        pattern=r"^[a-z][a-z0-9-]{0,30}$",
+        description="this server's name among the peer's own asterisk.peers: a caller on the peer is rung to a"
+        " seat registered here as PJSIP/seat<id>@peer-<name_here>. Used when ari_port is set",
     )
 
     @field_validator("host")
@@ -75,11 +91,22 @@ class PeerAsterisk(BaseModel):
     def _watched(self) -> PeerAsterisk:
         if self.config_dir and not self.ami_port:
             raise ValueError("config_dir needs ami_port: the endpoints written there are loaded by an AMI reload")
+        if self.ari_port and self.name == "default":
+            raise ValueError("a peer driven over ARI may not be named 'default': it is the main server's name")
         return self
 
     @property
     def watched(self) -> bool:
         return self.ami_port > 0
+
+    @property
+    def driven(self) -> bool:
+        return self.ari_port > 0
+
+    @property
+    def ari_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.ari_port}/ari"
 
     @property
     def address(self) -> str:
@@ -179,6 +206,8 @@ class AsteriskSettings(BaseModel):
                 raise ValueError(f"peer {peer.name!r} is this Asterisk itself ({peer.address})")
             if peer.ami_port == self.ami_port and peer.host in (self.host, self.manage_bind):
                 raise ValueError(f"peer {peer.name!r}: its AMI is this Asterisk's ({peer.host}:{peer.ami_port})")
+            if peer.ari_port == self.http_port and peer.host == self.host:
+                raise ValueError(f"peer {peer.name!r}: its ARI is this Asterisk's ({peer.host}:{peer.ari_port})")
             if peer.config_dir and self.config_dir and Path(peer.config_dir) == Path(self.config_dir):
                 raise ValueError(f"peer {peer.name!r}: its config_dir is this Asterisk's")
         return self

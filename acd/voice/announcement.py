@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from hotline.bus import Bus
 
 if TYPE_CHECKING:
+    from acd.voice.servers import VoiceServers
     from acd.voice.service import VoiceService
 
 logger = logging.getLogger(__name__)
@@ -26,7 +27,7 @@ Speak = Callable[[str, str, Path], object]
 
 
 class Announcement:
-    def __init__(self, voice: VoiceService, bus: Bus, sounds_dir: Path, speak: Speak | None) -> None:
+    def __init__(self, voice: VoiceService | VoiceServers, bus: Bus, sounds_dir: Path, speak: Speak | None) -> None:
         self.voice = voice
         self.speak = speak
         self.sounds_dir = sounds_dir

@@ -224,9 +224,12 @@ def _member_info(ctx: object) -> dict[str, object]:
     """What ``hotline cluster status`` shows of the active engine: its Asterisk and its calls."""
     settings = ctx.settings  # type: ignore[attr-defined]
     voice = ctx.deps.voice_service  # type: ignore[attr-defined]
-    return {
-        "asterisk": [{"ari": settings.asterisk.ari_url, "calls": len(voice.calls) if voice is not None else 0}],
-    }
+    main = [{"ari": settings.asterisk.ari_url, "calls": len(voice.calls) if voice is not None else 0}]
+    # Peers driven over ARI beside it, each with the calls that entered it.
+    peers = [
+        {"ari": p.ari.base_url, "calls": len(p.calls)} for p in (voice.peers.values() if voice is not None else ())
+    ]
+    return {"asterisk": main + peers}
 
 
 async def _first_run_accounts(ctx: object) -> list[tuple[str, str, str]]:
