@@ -966,10 +966,9 @@ class VoiceService:
             parts = apps[leg].split(",")  # "<app>,seat,<contact>,<seat>", as the offer originated it
             contact, seat_id = (parts[2], parts[3]) if len(parts) == 4 else ("", "")
             caller, arrived, data = kept[ours]
-            call = talk_from_record(ours, caller, arrived, data)
+            call = talk_from_record(ours, caller, arrived, data, channel_id=citizen)
             if contact != ours or not seat_id or call is None:
                 continue
-            call.channel_id = citizen
             self.calls[ours] = call
             self.by_channel[citizen] = call
             self.legs[leg] = call

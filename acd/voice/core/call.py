@@ -207,10 +207,13 @@ def from_record(contact_id: str, caller: str, arrived: float, data: dict[str, An
     )
 
 
-def talk_from_record(contact_id: str, caller: str, arrived: float, data: dict[str, Any]) -> Call | None:
+def talk_from_record(
+    contact_id: str, caller: str, arrived: float, data: dict[str, Any], channel_id: str | None = None
+) -> Call | None:
     """The call of a talk that went on through an engine restart, from its stored record: its
     history kept (offers, IVR path), ready for :class:`~acd.voice.core.events.TalkResumed`. None
-    if the record says no seat answered it, or is damaged."""
+    if the record says no seat answered it, or is damaged. ``channel_id``: the citizen's channel
+    when it is not the contact id (a call on a peer Asterisk: ``<channel>@<server>``)."""
     answered, enqueued, queue = data.get("answered"), data.get("enqueued"), data.get("queue")
     for value in (answered, enqueued):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -220,7 +223,7 @@ def talk_from_record(contact_id: str, caller: str, arrived: float, data: dict[st
     offers, ivr = data.get("offers"), data.get("ivr")
     return Call(
         contact_id=contact_id,
-        channel_id=contact_id,
+        channel_id=channel_id or contact_id,
         caller=caller,
         arrived=arrived,
         server=str(data.get("server") or "default"),

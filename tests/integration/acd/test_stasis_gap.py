@@ -20,11 +20,8 @@ async def test_a_call_arriving_while_no_engine_holds_the_application_waits_for_o
     auth = "Basic " + base64.b64encode(f"{a.ari_user}:{a.ari_password}".encode()).decode()
     base = f"http://{a.host}:{a.http_port}/ari"
     async with aiohttp.ClientSession(headers={"Authorization": auth}) as http:
-        async with http.get(f"{base}/applications") as r:
-            apps = {x["name"]: x for x in await r.json()}
-        # No engine: nothing subscribed to the application (another test's engine left it).
-        assert a.app_name not in apps, apps
-
+        # No engine here: an earlier test's engine may have left the application registered but
+        # inactive (no websocket), and Stasis() fails for it as for an unknown one.
         caller = await start_sipp(
             "caller_hangup.xml",
             f"127.0.0.1:{a.sip_port}",
