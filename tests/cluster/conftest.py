@@ -60,6 +60,24 @@ class Server:
     def pid(self) -> int | None:
         return sandbox.pid_alive(sandbox.instance(self.settings, self.name))
 
+    def engine_env(self, peers: list[dict[str, object]], flow: Path, secret: str) -> dict[str, str]:
+        """A ``hotline run`` whose main Asterisk is this server (external: it writes the seats into
+        this server's own folder, never the default instance's) and drives ``peers``."""
+        a = self.settings.asterisk
+        return {
+            "HOTLINE_ASTERISK__VOICE": "true",
+            "HOTLINE_ASTERISK__EXTERNAL": "true",
+            "HOTLINE_ASTERISK__CONFIG_DIR": str(self.etc),
+            "HOTLINE_ASTERISK__HTTP_PORT": str(a.http_port),
+            "HOTLINE_ASTERISK__AMI_PORT": str(a.ami_port),
+            "HOTLINE_ASTERISK__SIP_PORT": str(a.sip_port),
+            "HOTLINE_ASTERISK__ARI_PASSWORD": a.ari_password,
+            "HOTLINE_ASTERISK__AMI_PASSWORD": a.ami_password,
+            "HOTLINE_ASTERISK__PEERS": json.dumps(peers),
+            "HOTLINE_IVR__FLOW": str(flow),
+            "HOTLINE_SECRET_KEY": secret,
+        }
+
 
 def instance_env(name: str, base: Settings, trunk_port: int, pair: Mapping[str, str] = PEERED) -> dict[str, str]:
     """What ``hotline sandbox up --instance NAME`` is given: its ports, its peer's, its RTP range."""

@@ -19,7 +19,6 @@ callers, the engine process.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 from pathlib import Path
@@ -91,7 +90,6 @@ async def test_callers_on_a_and_b_share_one_pool_and_losing_b_ends_its_calls_onl
     consoles: list[Peer] = []
     async with peered_pair() as servers, aiohttp.ClientSession() as http:
         a, b = servers["a"], servers["b"]
-        base = a.settings.asterisk
         peers = [
             {
                 "name": "b",
@@ -104,19 +102,7 @@ async def test_callers_on_a_and_b_share_one_pool_and_losing_b_ends_its_calls_onl
                 "grace_s": GRACE_S,
             }
         ]
-        env = {
-            "HOTLINE_ASTERISK__VOICE": "true",
-            "HOTLINE_ASTERISK__EXTERNAL": "true",  # A is not this engine's sandbox
-            "HOTLINE_ASTERISK__CONFIG_DIR": str(a.etc),
-            "HOTLINE_ASTERISK__HTTP_PORT": str(base.http_port),
-            "HOTLINE_ASTERISK__AMI_PORT": str(base.ami_port),
-            "HOTLINE_ASTERISK__SIP_PORT": str(base.sip_port),
-            "HOTLINE_ASTERISK__ARI_PASSWORD": base.ari_password,
-            "HOTLINE_ASTERISK__AMI_PASSWORD": base.ami_password,
-            "HOTLINE_ASTERISK__PEERS": json.dumps(peers),
-            "HOTLINE_IVR__FLOW": str(FLOW),
-            "HOTLINE_SECRET_KEY": SECRET,
-        }
+        env = a.engine_env(peers, FLOW, SECRET)
         accounts: list[tuple[str, str, str | None]] = [("sa", "seat", None), ("sb", "seat", None)]
         try:
             async with running_engine(tmp_path, env, accounts, pg_url, seat_profiles) as engine:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import os
 import signal
 import time
@@ -239,7 +238,6 @@ async def test_a_caller_on_a_is_answered_by_a_seat_on_b_and_losing_b_leaves_the_
     consoles: list[Peer] = []
     async with peered_pair() as servers, aiohttp.ClientSession() as http:
         a, b = servers["a"], servers["b"]
-        base = a.settings.asterisk
         peers = [
             {
                 "name": "b",
@@ -250,20 +248,7 @@ async def test_a_caller_on_a_is_answered_by_a_seat_on_b_and_losing_b_leaves_the_
                 "grace_s": GRACE_S,
             }
         ]
-        env = {
-            "HOTLINE_ASTERISK__VOICE": "true",
-            # A is not this engine's sandbox: it writes seats into A's own folder, never the default's.
-            "HOTLINE_ASTERISK__EXTERNAL": "true",
-            "HOTLINE_ASTERISK__CONFIG_DIR": str(a.etc),
-            "HOTLINE_ASTERISK__HTTP_PORT": str(base.http_port),
-            "HOTLINE_ASTERISK__AMI_PORT": str(base.ami_port),
-            "HOTLINE_ASTERISK__SIP_PORT": str(base.sip_port),
-            "HOTLINE_ASTERISK__ARI_PASSWORD": base.ari_password,
-            "HOTLINE_ASTERISK__AMI_PASSWORD": base.ami_password,
-            "HOTLINE_ASTERISK__PEERS": json.dumps(peers),
-            "HOTLINE_IVR__FLOW": str(FLOW),
-            "HOTLINE_SECRET_KEY": SECRET,
-        }
+        env = a.engine_env(peers, FLOW, SECRET)
         accounts: list[tuple[str, str, str | None]] = [("sa", "seat", None), ("sb", "seat", None)]
         try:
             async with running_engine(tmp_path, env, accounts, pg_url, seat_profiles) as engine:
