@@ -52,6 +52,7 @@ import aiohttp
 import socketio
 
 from bench._faults import PrivateRedis, Relay, free_port
+from bench._haproxy import until_checked
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 HOTLINE = [sys.executable, "-P", "-c", "import sys; from hotline.cli import main; sys.exit(main())"]
@@ -524,6 +525,7 @@ class Pair:
             }
             self.engines.append(Engine(folder / name, own))
         self.port = free_port()
+        self.stats = f"127.0.0.1:{free_port()}"  # HAProxy's stats page: its own view of the engines
         self.proxy: subprocess.Popen[bytes] | None = None
         # As systemd's Restart=always does: an engine that ended on its own (exit 75 when fenced)
         # is started again as a standby. Each such end is kept and reported, never hidden.
@@ -548,6 +550,7 @@ class Pair:
             # X-Forwarded-For): kept, as from the real one; without it every citizen would be
             # 127.0.0.1 and the per-address limits would refuse most of them.
             [*HOTLINE, "cluster", "haproxy", "--listen", f"127.0.0.1:{self.port}", "--front", "127.0.0.1"]
+            + ["--stats", self.stats]
             + [arg for e in self.engines for arg in ("--engine", f"127.0.0.1:{e.port}")],
             capture_output=True,
             text=True,
@@ -560,6 +563,10 @@ class Pair:
         with (self.folder / "haproxy.log").open("wb") as fh:
             self.proxy = subprocess.Popen(["haproxy", "-db", "-f", str(cfg)], stdout=fh, stderr=subprocess.STDOUT)
         await self._until_active(self.base, 30)
+        # Until HAProxy has checked the standby it may send it a request (HAProxy starts every
+        # server UP): the run starts with the standby passed by.
+        async with aiohttp.ClientSession() as http:
+            await until_checked(http, self.stats, {f"127.0.0.1:{first.port}"})
         self._started = time.monotonic()
         self._supervisor = asyncio.create_task(self._supervise())
         return time.monotonic() - started

@@ -27,6 +27,7 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bench._haproxy import until_checked
 from tests.faults.peers import Peer
 from tests.faults.test_engine_kill_scene import (
     VOICE_SEATS,
@@ -68,7 +69,7 @@ async def role(http: aiohttp.ClientSession, base: str) -> int:
     return 0
 
 
-def haproxy_config(listen: int, engines: list[RunningEngine]) -> str:
+def haproxy_config(listen: int, engines: list[RunningEngine], stats: str) -> str:
     """What ``hotline cluster haproxy`` writes for these engines."""
     out = subprocess.run(
         [
@@ -77,6 +78,8 @@ def haproxy_config(listen: int, engines: list[RunningEngine]) -> str:
             "haproxy",
             "--listen",
             f"127.0.0.1:{listen}",
+            "--stats",
+            stats,
             *(arg for e in engines for arg in ("--engine", e.base.removeprefix("http://"))),
         ],
         capture_output=True,
@@ -84,7 +87,10 @@ def haproxy_config(listen: int, engines: list[RunningEngine]) -> str:
         timeout=30,
         check=True,
     )
-    return out.stdout
+    # Every request's line (with HAProxy's termination flags) in the test's own log, not syslog.
+    return out.stdout.replace("    log /dev/log local0\n", "    log stdout format raw local0\n").replace(
+        "    log /dev/log local1 notice\n", ""
+    )
 
 
 @contextlib.asynccontextmanager
@@ -122,11 +128,14 @@ async def cluster(pg_url: str, tmp_path: Path) -> AsyncIterator[Cluster]:
                 assert await role(http, second.base) == 503, "two engines active at once"
                 listen = free_port()
                 cfg = tmp_path / "haproxy.cfg"
-                cfg.write_text(haproxy_config(listen, [first, second]))
+                stats = f"127.0.0.1:{free_port()}"
+                cfg.write_text(haproxy_config(listen, [first, second], stats))
                 log = (tmp_path / "haproxy.log").open("wb")
                 proxy = subprocess.Popen(["haproxy", "-db", "-f", str(cfg)], stdout=log, stderr=subprocess.STDOUT)
                 front = dataclasses.replace(first, base=f"http://127.0.0.1:{listen}")
                 await until(lambda: _is(http, front.base, 200), 30, "HAProxy sends to the active engine")
+                # HAProxy starts both UP: until its first check of the standby, a request may go there.
+                await until_checked(http, stats, {first.base.removeprefix("http://")})
                 yield Cluster([first, second], front, proxy, sipps)
     finally:
         if proxy is not None:

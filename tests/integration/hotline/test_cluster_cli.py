@@ -21,6 +21,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from bench._haproxy import servers as haproxy_servers
 from hotline.lease import lock_keys, plain_dsn
 from hotline.migrate import upgrade
 from tests.security.engine import HOTLINE, ROOT, free_port
@@ -298,16 +299,8 @@ async def test_haproxy_sends_traffic_to_the_active_engine_only_and_follows_a_tak
 
             async def servers() -> dict[str, str]:
                 """What HAProxy's stats page says of each engine: UP, DOWN (or on its way)."""
-                try:
-                    async with http.get(f"http://127.0.0.1:{stats_port}/;csv") as resp:
-                        rows = (await resp.text()).splitlines()
-                except aiohttp.ClientError:
-                    return {}
-                head = rows[0].lstrip("# ").split(",")
-                found = [dict(zip(head, row.split(","), strict=False)) for row in rows[1:] if row]
-                return {
-                    r["svname"]: r["status"] for r in found if r["pxname"] == "engines" and r["svname"] != "BACKEND"
-                }
+                seen = await haproxy_servers(http, f"127.0.0.1:{stats_port}")
+                return {name: status for name, (status, _check) in seen.items()}
 
             async def until(wanted: dict[str, str], within_s: float) -> float:
                 started = time.monotonic()
