@@ -121,16 +121,7 @@ def install(app: web.Application, ctx: AppContext) -> None:
     for peer in a.peers:
         if not peer.driven:
             continue
-        peer_ari = AriClient(
-            peer.ari_url,
-            a.ari_user,
-            a.ari_password,
-            a.app_name,
-            timeout=a.request_timeout,
-            name=peer.name,
-            rest_over_ws=a.ari_rest_over_websocket,
-            request_lanes=a.ari_request_lanes,
-        )
+        peer_ari = AriClient.from_settings(a, url=peer.ari_url, name=peer.name)
         if ctx.settings.cluster.enabled:
             peer_ari.fence = partial(fence, ctx.lease, "ari")
         driven[peer.name] = voice_of(peer_ari)

@@ -210,16 +210,18 @@ class AriClient:
         self.event_types: frozenset[str] | None = None
 
     @classmethod
-    def from_settings(cls, a: AsteriskSettings) -> AriClient:
-        """The client of the engine's Asterisk, as the settings describe it."""
+    def from_settings(cls, a: AsteriskSettings, url: str | None = None, name: str = "default") -> AriClient:
+        """The client of the engine's Asterisk, as the settings describe it; with ``url`` and
+        ``name``, of a peer server driven beside it (the same account, application and lanes)."""
         return cls(
-            a.ari_url,
+            url or a.ari_url,
             a.ari_user,
             a.ari_password,
             a.app_name,
             timeout=a.request_timeout,
             rest_over_ws=a.ari_rest_over_websocket,
             request_lanes=a.ari_request_lanes,
+            name=name,
         )
 
     async def _sess(self) -> aiohttp.ClientSession:
