@@ -85,7 +85,9 @@ class IvrRunner:
                 seats_logged_in=sum(1 for s in core.seats() if s.state != "logged_out"),
             )
         session = self.service.new_session(call.caller, dt.datetime.fromtimestamp(self.clock(), self.tz), load)
-        run = _Run(self, voice, call, session)
+        # A caller taken over in the menu (the engine before was killed) goes on where it was.
+        resume = (call.ivr_record or {}).get("resume")
+        run = _Run(self, voice, call, session, resume=resume if isinstance(resume, dict) else None)
         try:
             return await run.go()
         finally:
@@ -103,8 +105,12 @@ class IvrRunner:
 
 
 class _Run:
-    def __init__(self, runner: IvrRunner, voice: VoiceService, call: Call, session: Any) -> None:
+    def __init__(
+        self, runner: IvrRunner, voice: VoiceService, call: Call, session: Any, resume: dict[str, Any] | None = None
+    ) -> None:
         self.r = runner
+        self.resume = resume
+        self.saved: dict[str, Any] | None = None  # the checkpoint last put on the record
         self.v = voice
         self.call = call
         self.session = session
@@ -116,8 +122,14 @@ class _Run:
         self.recording: str | None = None
 
     async def go(self) -> dict[str, Any] | None:
-        commands = self.session.start()
+        commands = self.session.resume(self.resume) if self.resume else self.session.start()
+        # Where it starts needs no keeping: a caller taken over there starts there again.
+        self.saved = getattr(self.session, "checkpoint", None)  # a survey has none
         while True:
+            checkpoint = getattr(self.session, "checkpoint", None)
+            if checkpoint is not None and checkpoint is not self.saved:
+                await self.v.carry_out(self.call, step(self.call, ev.IvrProgressed(self.v.clock(), checkpoint)))
+                self.saved = checkpoint
             for command in commands:
                 result = await self.execute(command)
                 if result is not None:

@@ -346,7 +346,9 @@ class VoiceService:
             if call is not None:
                 step(call, ev.Unheld(self.clock()))
 
-    async def _inbound(self, channel: dict[str, Any], server: str, arrived: float | None = None) -> None:
+    async def _inbound(
+        self, channel: dict[str, Any], server: str, arrived: float | None = None, resume: dict[str, Any] | None = None
+    ) -> None:
         cid = channel["id"]
         if cid in self.by_channel:
             return  # StasisStart seen again after a reconnect
@@ -356,6 +358,8 @@ class VoiceService:
         call = Call(contact_id=contact, channel_id=cid, caller=caller, arrived=arrived or now, server=server)
         self.calls[contact] = call
         self.by_channel[cid] = call
+        if resume is not None:
+            step(call, ev.IvrProgressed(now, resume))  # the IVR goes on from there
         if self.ivr is None:
             # Straight to the queue: the seat is rung while the caller is answered and held.
             self.save(call)
@@ -395,7 +399,7 @@ class VoiceService:
     async def _run_ivr(self, call: Call) -> None:
         assert self.ivr is not None
         try:
-            if self.notice:
+            if self.notice and not (call.ivr_record or {}).get("resume"):  # heard before the takeover
                 await self._play_notice(call, self.notice)
             routing = await self.ivr(self, call) if call.state != ENDED else None
         except Exception:
@@ -904,10 +908,12 @@ class VoiceService:
                     await self.drop_channel(cid)  # a seat leg of a call we no longer hold
                 continue
             record = kept.get(self.contact_of(cid)) if kept is not None else None
+            ivr = record[2].get("ivr") if record is not None else None
             await self._adopt(
                 channel,
                 answered=bool(record is not None and record[2].get("answered")),
                 arrived=record[1] if record is not None else None,
+                resume=ivr.get("resume") if isinstance(ivr, dict) and isinstance(ivr.get("resume"), dict) else None,
             )
         if kept is not None:
             await self._close_unseen(kept)
@@ -1063,9 +1069,17 @@ class VoiceService:
                 "call-backs promised before the stop wait again at their place", extra={"calls": len(self.resumed)}
             )
 
-    async def _adopt(self, channel: dict[str, Any], *, answered: bool = False, arrived: float | None = None) -> None:
+    async def _adopt(
+        self,
+        channel: dict[str, Any],
+        *,
+        answered: bool = False,
+        arrived: float | None = None,
+        resume: dict[str, Any] | None = None,
+    ) -> None:
         """A caller in Asterisk that no engine holds (after a start) waits on at its first place;
-        ``answered``: a seat had answered it before the stop (it is not counted as answered again)."""
+        ``answered``: a seat had answered it before the stop (it is not counted as answered again);
+        ``resume``: where in the menu the record says the caller was."""
         cid = channel["id"]
         try:
             enq, _, queue = (await self.ari.get_var(cid, "HOTLINE_ENQUEUED")).partition(";")
@@ -1073,8 +1087,13 @@ class VoiceService:
             if exc.status == 404:
                 # No place in line yet: the caller was in the menu (or its greeting) at the stop.
                 # The menu starts again for them rather than leaving them in silence.
-                logger.warning("reconcile: caller was in the menu at the stop: it starts again", extra={"channel": cid})
-                await self._inbound(channel, self.server, arrived)
+                # The menu goes on for them from the node the record keeps (its prompt again), or
+                # starts again, rather than leaving them in silence.
+                logger.warning(
+                    "reconcile: caller was in the menu at the stop: it goes on",
+                    extra={"channel": cid, "at_node": (resume or {}).get("node", "(the start)")},
+                )
+                await self._inbound(channel, self.server, arrived, resume=resume)
                 return
             logger.warning("reconcile: caller not adopted", extra={"channel": cid, "cause": str(exc)})
             return

@@ -97,6 +97,11 @@ class PathStep:
             out["note"] = self.note
         return out
 
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> PathStep:
+        digits = d.get("digits")
+        return cls(str(d["node"]), str(d["kind"]), None if digits is None else str(digits), str(d.get("note", "")))
+
 
 @dataclass
 class IvrSession:
@@ -117,6 +122,9 @@ class IvrSession:
     _visits: dict[str, int] = field(default_factory=dict)
     _closing: list[Command] = field(default_factory=list)
     _lookup_number: str = ""
+    # Where the caller is: the node acting now and what came before it, as data. An engine that
+    # takes over a caller in the menu goes on from here (``resume``), not from the start.
+    checkpoint: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         if self.calendar is None:
@@ -128,6 +136,28 @@ class IvrSession:
         if self.state is not State.IDLE:
             raise IllegalEvent(f"start() in state {self.state}")
         return self._enter(self.flow.start)
+
+    def resume(self, checkpoint: Mapping[str, Any]) -> list[Command]:
+        """Start at a ``checkpoint`` another session of the same flow left (its node acts
+        again: its prompt is heard again, its keys asked again); the path, tags and visits
+        before it are kept. A checkpoint of another flow or version, or not readable, starts
+        the flow from its beginning."""
+        if self.state is not State.IDLE:
+            raise IllegalEvent(f"resume() in state {self.state}")
+        try:
+            if checkpoint.get("flow") != self.flow.name or checkpoint.get("version") != self.flow.version:
+                raise ValueError("another flow")
+            node = self.flow.node(str(checkpoint["node"]))
+            path = [PathStep.from_dict(d) for d in checkpoint.get("path") or []]
+            tags = [str(t) for t in checkpoint.get("tags") or []]
+            boost = int(checkpoint.get("boost") or 0)
+            visits = {str(k): int(v) for k, v in dict(checkpoint.get("visits") or {}).items()}
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return self.start()
+        self.path, self.tags, self.priority_boost, self._visits = path, tags, boost, visits
+        self._node, self._attempts = node, 0
+        self.checkpoint = dict(checkpoint)
+        return self._act(node)
 
     def on_event(self, event: Event) -> list[Command]:
         handler = TABLE[self.state].get(type(event))
@@ -175,6 +205,15 @@ class IvrSession:
             self._node, self._attempts = node, 0
             nxt = self._branch(node)
             if nxt is None:
+                self.checkpoint = {
+                    "flow": self.flow.name,
+                    "version": self.flow.version,
+                    "node": node.id,
+                    "path": [p.as_dict() for p in self.path],
+                    "tags": list(self.tags),
+                    "boost": self.priority_boost,
+                    "visits": dict(self._visits),
+                }
                 return self._act(node)
             node_id = nxt
         raise RuntimeError(f"flow {self.flow.name}: more than {MAX_STEPS} steps without the caller")

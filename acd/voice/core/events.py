@@ -345,6 +345,15 @@ class IvrFinished:
 
 
 @dataclass(frozen=True)
+class IvrProgressed:
+    """The caller reached another node of the menu: where an engine that takes the call over
+    goes on from (the IVR session's checkpoint), kept on the call's record until the IVR ends."""
+
+    now: float
+    checkpoint: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class IvrHungUp:
     """The IVR let the citizen go: hung up (``transfer_to`` empty) or sent on to a number."""
 
@@ -412,6 +421,7 @@ VoiceEvent = (
     | SnoopStarted
     | SnoopStopped
     | IvrFinished
+    | IvrProgressed
     | IvrHungUp
     | MessageRecorded
     | VoiceMessageFiled
@@ -456,6 +466,7 @@ EVENT_TYPES: Final[dict[str, type[Any]]] = {
         SnoopStarted,
         SnoopStopped,
         IvrFinished,
+        IvrProgressed,
         IvrHungUp,
         MessageRecorded,
         VoiceMessageFiled,

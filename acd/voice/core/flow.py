@@ -627,6 +627,13 @@ def snoop_stopped(call: Call, snoop_id: str) -> list[VoiceCommand]:
 # -- the IVR, the survey, the notes -----------------------------------------------------------------
 
 
+def ivr_progressed(call: Call, checkpoint: dict[str, Any]) -> list[VoiceCommand]:
+    """Where the caller is in the menu goes on the record (``ivr.resume``): an engine taking the
+    call over (the first one killed) goes on from there. ``ivr_finished`` replaces it."""
+    call.ivr_record = {"resume": checkpoint}
+    return [Save(final=False)]
+
+
 def ivr_finished(call: Call, record: dict[str, Any]) -> list[VoiceCommand]:
     """The IVR's session is over: its record, and its path as the nodes and the keys pressed."""
     call.ivr_record = record

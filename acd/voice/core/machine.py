@@ -115,6 +115,7 @@ _HANDLERS: Final[dict[type[Any], Callable[[Call, Any], list[VoiceCommand]]]] = {
     ev.SnoopStarted: _snoop_started,
     ev.SnoopStopped: lambda c, e: flow.snoop_stopped(c, e.snoop_id),
     ev.IvrFinished: lambda c, e: flow.ivr_finished(c, e.record),
+    ev.IvrProgressed: lambda c, e: flow.ivr_progressed(c, e.checkpoint),
     ev.IvrHungUp: lambda c, e: flow.ivr_hung_up(c, e.outcome, e.transfer_to),
     ev.MessageRecorded: lambda c, e: flow.message_recorded(c, e.name),
     ev.VoiceMessageFiled: lambda c, e: flow.voice_message_filed(c, e.work_order, e.recording, e.now),

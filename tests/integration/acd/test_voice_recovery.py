@@ -84,6 +84,52 @@ async def test_a_caller_in_the_menu_when_the_engine_died_hears_it_again_and_reac
             assert caller.proc.returncode in (None, 0), caller.out
 
 
+async def test_a_caller_past_the_greeting_when_the_engine_died_goes_on_from_the_menu(settings, sessions, caplog):
+    """The record keeps where in the menu the caller is: the next engine goes on from that node
+    (its prompt again), not from the greeting; the path has each node once; one record. The
+    first engine's clock says day, the second's night: started again, the caller would take the
+    night branch."""
+    import datetime as dt
+    from pathlib import Path
+
+    from tests.integration.acd.test_ivr_calls import runner
+
+    flow = Path(__file__).parent / "flows" / "greeting_menu.toml"
+    cst = dt.timezone(dt.timedelta(hours=8))
+    day = dt.datetime(2026, 11, 26, 10, 0, tzinfo=cst).timestamp()
+    night = dt.datetime(2026, 11, 26, 23, 0, tzinfo=cst).timestamp()
+    async with voice_stack(settings, sessions, ivr=runner(settings, flow, at=day).run) as s:
+        caller = await s.call("13800000042", hold_ms=30000)
+
+        def at_menu() -> Call | None:
+            for call in s.voice.calls.values():
+                if ((call.ivr_record or {}).get("resume") or {}).get("node") == "menu":
+                    return call
+            return None
+
+        for _ in range(100):
+            if at_menu():
+                break
+            await asyncio.sleep(0.1)
+        first = at_menu()
+        assert first is not None and first.enqueued is None, "the caller did not reach the menu"
+        await s.die()
+        caplog.clear()
+        async with restarted(settings, s, ivr=runner(settings, flow, at=night).run) as (voice2, _acd2):
+            taken = voice2.calls.get(first.contact_id)
+            assert taken is not None, "the caller in the menu was not taken up again"
+            lines = [r for r in caplog.records if "caller was in the menu" in r.getMessage()]
+            assert [getattr(r, "at_node", None) for r in lines] == ["menu"], lines
+            phones = await s.seats(("1301", "seat_answer.xml", {"general": 2}))
+            assert await phones["1301"].wait(40) == 0
+            rec = await s.record()
+            assert rec["seat"] == "1301" and rec["queue"] == "general", rec
+            assert [step["node"] for step in rec["ivr"]["path"]] == ["hours", "greeting", "menu", "q_general"], rec
+            assert "resume" not in rec["ivr"]
+            assert len(await rows(sessions)) == 1
+            assert caller.proc.returncode in (None, 0), caller.out
+
+
 async def test_a_caller_who_hung_up_while_the_engine_was_down_is_closed_once_as_unanswered(settings, sessions):
     async with voice_stack(settings, sessions) as s:
         caller = await s.call("13800000034", hold_ms=2500)

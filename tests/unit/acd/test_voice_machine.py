@@ -207,8 +207,12 @@ def test_the_seat_of_a_call_back_is_bridged_alone_and_dials_the_citizen() -> Non
 
 def test_the_ivr_and_the_survey_write_on_the_call_only_through_events() -> None:
     call = arrived()
+    where = {"flow": "city", "version": "v1", "node": "tax", "path": [{"node": "menu", "kind": "menu", "digits": "2"}]}
+    assert step(call, ev.IvrProgressed(0.5, where)) == [vc.Save(final=False)]  # kept for a takeover
+    assert call.record()["ivr"] == {"resume": where}
     step(call, ev.IvrFinished(1.0, {"flow": "city", "path": [{"node": "menu", "digits": "2"}, {"node": "tax"}]}))
     assert call.ivr_path == ["menu:2", "tax"]
+    assert "resume" not in (call.ivr_record or {})  # over: nothing to go on from
     step(call, ev.IvrHungUp(2.0, transfer_to="110"))
     step(call, ev.IvrHungUp(2.5, outcome="done"))  # a transfer's cause is kept
     assert (call.hangup_side, call.hangup_cause) == ("ivr", "transfer:110")

@@ -451,3 +451,75 @@ def test_the_minimal_flow_greets_and_goes_straight_to_a_seat() -> None:
     assert s.start() == [Play((PromptRef("welcome"),))]
     assert s.on_event(PromptFinished()) == [Play((PromptRef("to_agent"),))]
     assert s.on_event(PromptFinished()) == [Enqueue("general", ("general",), 0)]
+
+
+# -- taken over in the menu: another session goes on from the checkpoint ------------------------
+
+RESUMED = """
+[nodes.a]
+type = "caller_list"
+list = "vip"
+match = "tag"
+other = "w"
+
+[nodes.tag]
+type = "tag"
+tags = ["vip"]
+priority_boost = 10
+next = "w"
+
+[nodes.w]
+type = "play"
+prompt = "welcome"
+next = "m"
+
+[nodes.m]
+type = "menu"
+prompt = "m"
+choices = { 1 = "q" }
+on_timeout = "q"
+on_failure = "q"
+
+[nodes.q]
+type = "queue"
+queue = "general"
+priority = 1
+"""
+
+
+def test_a_session_goes_on_from_another_ones_checkpoint_with_its_path_and_tags() -> None:
+    first = session(RESUMED, caller="+8613900000000")
+    first.start()
+    assert first.checkpoint is not None and first.checkpoint["node"] == "w"
+    first.on_event(PromptFinished())  # the welcome heard: now in the menu
+    saved = first.checkpoint
+    assert saved is not None and saved["node"] == "m"
+    # The engine dies; the next one takes the caller over with what was saved (as JSON).
+    import json
+
+    second = session(RESUMED, caller="+8613900000000")
+    play, _collect = second.resume(json.loads(json.dumps(saved)))
+    assert names(play) == ["m"], "the menu again, not the welcome"
+    assert second.tags == ["vip"]
+    assert second.on_event(DigitsReceived("1")) == [Enqueue("general", (), 11)]  # the VIP boost kept
+    assert [p["node"] for p in second.record()["path"]] == ["a", "tag", "w", "m", "q"]  # each once
+
+
+def test_a_checkpoint_of_another_flow_or_version_or_unreadable_starts_from_the_beginning() -> None:
+    first = session(RESUMED)
+    first.start()
+    first.on_event(PromptFinished())
+    saved = dict(first.checkpoint or {})
+    for bad in (
+        {**saved, "version": "other"},
+        {**saved, "flow": "other"},
+        {**saved, "node": "gone"},
+        {**saved, "path": [{"kind": "play"}]},
+        {**saved, "visits": "x"},
+    ):
+        s = session(RESUMED)
+        assert names(s.resume(bad)[0]) == ["welcome"], bad
+    s = session(RESUMED)
+    s.start()
+    with pytest.raises(IllegalEvent):
+        s.resume(saved)
