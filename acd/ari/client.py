@@ -428,6 +428,10 @@ class AriClient:
             params={"media": ",".join(medias), "playbackId": playback_id, "lang": lang},
         )
 
+    async def playback(self, playback_id: str) -> dict[str, Any]:
+        """A playback still going on (AriNotFound once it has ended)."""
+        return await self.request("GET", f"/playbacks/{playback_id}")  # type: ignore[no-any-return]
+
     async def stop_playback(self, playback_id: str) -> None:
         await self.request("DELETE", f"/playbacks/{playback_id}")
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from acd.ari.client import AriError
+from acd.ari.client import AriError, AriNotFound
 from acd.voice.core import events as ev
 from acd.voice.core.machine import step
 from hotline.clock import engine_time
@@ -122,18 +122,34 @@ class _Run:
         self.recording: str | None = None
 
     async def go(self) -> dict[str, Any] | None:
-        commands = self.session.resume(self.resume) if self.resume else self.session.start()
-        # Where it starts needs no keeping: a caller taken over there starts there again.
-        self.saved = getattr(self.session, "checkpoint", None)  # a survey has none
+        if self.resume:
+            left = await self._prompt_left()
+            commands = self.session.resume(self.resume, prompt=left)
+            self.saved = getattr(self.session, "checkpoint", None)
+            if left == "playing" and commands and self.playback:
+                # The node starts over (a menu): the old prompt would hold up the new one.
+                with contextlib.suppress(AriError):
+                    await self.v.ari.stop_playback(self.playback)
+                self.playback = None
+            logger.info(
+                "IVR goes on after a takeover",
+                extra={"contact": self.call.contact_id, "node": self.resume.get("node"), "prompt": left},
+            )
+        else:
+            commands = self.session.start()
         while True:
-            checkpoint = getattr(self.session, "checkpoint", None)
-            if checkpoint is not None and checkpoint is not self.saved:
-                await self.v.carry_out(self.call, step(self.call, ev.IvrProgressed(self.v.clock(), checkpoint)))
-                self.saved = checkpoint
             for command in commands:
                 result = await self.execute(command)
                 if result is not None:
                     return result if isinstance(result, dict) else None
+            checkpoint = getattr(self.session, "checkpoint", None)  # a survey has none
+            if checkpoint is not None and checkpoint is not self.saved:
+                # Where the caller is, with the id of the node's prompt now playing: an engine
+                # taking the call over goes on from there (written with the call's other changes,
+                # the records being put together per call).
+                where = {**checkpoint, "playback": self.playback}
+                await self.v.carry_out(self.call, step(self.call, ev.IvrProgressed(self.v.clock(), where)))
+                self.saved = checkpoint
             event = await self.next_event()
             if event is None:
                 return None
@@ -144,6 +160,22 @@ class _Run:
                 commands = []
             if isinstance(event, Hangup):
                 return None
+
+    async def _prompt_left(self) -> str:
+        """What became of the prompt the engine before had started at the checkpoint: Asterisk
+        plays it on while no engine watches. "playing" (its end is waited for, under its id),
+        "heard" (it ended), "again" (not known)."""
+        pid = (self.resume or {}).get("playback")
+        if not isinstance(pid, str) or not pid:
+            return "again"
+        try:
+            await self.v.ari.playback(pid)
+        except AriNotFound:
+            return "heard"
+        except AriError:
+            return "again"
+        self.playback = pid
+        return "playing"
 
     async def execute(self, command: Command) -> dict[str, Any] | bool | None:
         """Start one command; a dict or True ends the IVR (dict: the routing into the ACD)."""

@@ -366,7 +366,10 @@ class VoiceService:
             await self.enqueue(call, {"queue": self.default_queue}, answer=True)
             return
         try:
-            await self.ari.answer(cid)
+            # A caller taken over is answered already; and Asterisk would hold an answer back
+            # until a prompt still playing to them ends (past the request's timeout).
+            if channel.get("state") != "Up":
+                await self.ari.answer(cid)
         except AriError as exc:
             logger.warning("caller gone before answer", extra={"channel": cid, "cause": str(exc)})
             self._forget(call)

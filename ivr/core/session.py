@@ -137,11 +137,15 @@ class IvrSession:
             raise IllegalEvent(f"start() in state {self.state}")
         return self._enter(self.flow.start)
 
-    def resume(self, checkpoint: Mapping[str, Any]) -> list[Command]:
-        """Start at a ``checkpoint`` another session of the same flow left (its node acts
-        again: its prompt is heard again, its keys asked again); the path, tags and visits
-        before it are kept. A checkpoint of another flow or version, or not readable, starts
-        the flow from its beginning."""
+    def resume(self, checkpoint: Mapping[str, Any], prompt: str = "again") -> list[Command]:
+        """Start at a ``checkpoint`` another session of the same flow left; the path, tags and
+        visits before it are kept. The node acts again, except that a node whose only command
+        is its prompt (a greeting, a queue's or a message's words) takes ``prompt`` into
+        account: "playing" (the prompt the other session started still plays: its end is
+        waited for), "heard" (it played to its end: the node goes on), "again" (unknown: it is
+        played again). A menu's prompt is always played again, its keys asked again. A
+        checkpoint of another flow or version, or not readable, starts the flow from its
+        beginning."""
         if self.state is not State.IDLE:
             raise IllegalEvent(f"resume() in state {self.state}")
         try:
@@ -157,7 +161,13 @@ class IvrSession:
         self.path, self.tags, self.priority_boost, self._visits = path, tags, boost, visits
         self._node, self._attempts = node, 0
         self.checkpoint = dict(checkpoint)
-        return self._act(node)
+        commands = self._act(node)
+        if len(commands) == 1 and isinstance(commands[0], Play) and self.state in (State.PLAYING, State.CLOSING):
+            if prompt == "playing":
+                return []
+            if prompt == "heard":
+                return self.on_event(PromptFinished())
+        return commands
 
     def on_event(self, event: Event) -> list[Command]:
         handler = TABLE[self.state].get(type(event))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 
 import pytest
 from sqlalchemy import func, select
@@ -84,11 +85,14 @@ async def test_a_caller_in_the_menu_when_the_engine_died_hears_it_again_and_reac
             assert caller.proc.returncode in (None, 0), caller.out
 
 
-async def test_a_caller_past_the_greeting_when_the_engine_died_goes_on_from_the_menu(settings, sessions, caplog):
-    """The record keeps where in the menu the caller is: the next engine goes on from that node
-    (its prompt again), not from the greeting; the path has each node once; one record. The
-    first engine's clock says day, the second's night: started again, the caller would take the
-    night branch."""
+async def test_a_caller_taken_over_in_the_greeting_then_in_the_menu_goes_on_from_where_it_was(
+    settings, sessions, caplog
+):
+    """The record keeps where in the menu the caller is and the id of the prompt playing there.
+    Taken over while the greeting plays (Asterisk plays it on meanwhile), the next engine waits
+    for its end instead of playing it again; taken over in the menu, the next one asks the menu
+    again, not the greeting. The first engine's clock says day, the others' night: started
+    again, the caller would take the night branch. One record, each node once on its path."""
     import datetime as dt
     from pathlib import Path
 
@@ -98,36 +102,57 @@ async def test_a_caller_past_the_greeting_when_the_engine_died_goes_on_from_the_
     cst = dt.timezone(dt.timedelta(hours=8))
     day = dt.datetime(2026, 11, 26, 10, 0, tzinfo=cst).timestamp()
     night = dt.datetime(2026, 11, 26, 23, 0, tzinfo=cst).timestamp()
-    async with voice_stack(settings, sessions, ivr=runner(settings, flow, at=day).run) as s:
-        caller = await s.call("13800000042", hold_ms=30000)
 
-        def at_menu() -> Call | None:
+    async def reached(s, node: str) -> Call:  # type: ignore[no-untyped-def]
+        for _ in range(200):
             for call in s.voice.calls.values():
-                if ((call.ivr_record or {}).get("resume") or {}).get("node") == "menu":
+                where = (call.ivr_record or {}).get("resume") or {}
+                if where.get("node") == node and where.get("playback"):
                     return call
-            return None
-
-        for _ in range(100):
-            if at_menu():
-                break
             await asyncio.sleep(0.1)
-        first = at_menu()
-        assert first is not None and first.enqueued is None, "the caller did not reach the menu"
+        raise AssertionError(f"the caller did not reach {node}")
+
+    def taken_over() -> list[tuple[object, object]]:
+        lines = [r for r in caplog.records if r.getMessage() == "IVR goes on after a takeover"]
+        return [(getattr(r, "node", None), getattr(r, "prompt", None)) for r in lines]
+
+    caplog.set_level(logging.INFO, logger="acd.voice.ivr")
+    async with voice_stack(settings, sessions, ivr=runner(settings, flow, at=day).run) as s:
+        caller = await s.call("13800000042", hold_ms=60000)
+        first = await reached(s, "greeting")
         await s.die()
         caplog.clear()
         async with restarted(settings, s, ivr=runner(settings, flow, at=night).run) as (voice2, _acd2):
-            taken = voice2.calls.get(first.contact_id)
-            assert taken is not None, "the caller in the menu was not taken up again"
-            lines = [r for r in caplog.records if "caller was in the menu" in r.getMessage()]
-            assert [getattr(r, "at_node", None) for r in lines] == ["menu"], lines
-            phones = await s.seats(("1301", "seat_answer.xml", {"general": 2}))
-            assert await phones["1301"].wait(40) == 0
-            rec = await s.record()
-            assert rec["seat"] == "1301" and rec["queue"] == "general", rec
-            assert [step["node"] for step in rec["ivr"]["path"]] == ["hours", "greeting", "menu", "q_general"], rec
-            assert "resume" not in rec["ivr"]
-            assert len(await rows(sessions)) == 1
-            assert caller.proc.returncode in (None, 0), caller.out
+            assert first.contact_id in voice2.calls, "the caller in the greeting was not taken up again"
+            for _ in range(50):
+                if taken_over():
+                    break
+                await asyncio.sleep(0.1)
+            assert taken_over() == [("greeting", "playing")]
+            await reached(s, "menu")
+            await s.die()
+            caplog.clear()
+            async with restarted(settings, s, ivr=runner(settings, flow, at=night).run) as (voice3, _acd3):
+                assert first.contact_id in voice3.calls, "the caller in the menu was not taken up again"
+                for _ in range(50):
+                    if taken_over():
+                        break
+                    await asyncio.sleep(0.1)
+                assert [node for node, _ in taken_over()] == ["menu"]
+                await s.seats(("1301", "seat_answer.xml", {"general": 2}))
+                for _ in range(300):
+                    call = voice3.calls.get(first.contact_id)
+                    if call is not None and call.seat_id == "1301" and call.answered:
+                        break
+                    await asyncio.sleep(0.1)
+                assert call is not None and call.seat_id == "1301" and call.queue == "general", call
+                rec = call.record()
+                path = [step["node"] for step in rec["ivr"]["path"]]
+                assert path == ["hours", "greeting", "menu", "q_general"], rec
+                assert "resume" not in rec["ivr"]
+                await s.records.flush()
+                assert len(await rows(sessions)) == 1
+                assert caller.proc.returncode in (None, 0), caller.out
 
 
 async def test_a_caller_who_hung_up_while_the_engine_was_down_is_closed_once_as_unanswered(settings, sessions):

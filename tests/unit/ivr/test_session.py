@@ -523,3 +523,50 @@ def test_a_checkpoint_of_another_flow_or_version_or_unreadable_starts_from_the_b
     s.start()
     with pytest.raises(IllegalEvent):
         s.resume(saved)
+
+
+GREETING_QUEUE = """
+[nodes.a]
+type = "play"
+prompt = "welcome"
+next = "q"
+
+[nodes.q]
+type = "queue"
+prompt = "to_agent"
+queue = "general"
+"""
+
+
+@pytest.mark.parametrize(
+    ("node", "prompt", "first"),
+    [
+        ("a", "again", [Play((PromptRef("welcome"),))]),
+        ("a", "playing", []),  # the other session's greeting still plays: its end is waited for
+        ("a", "heard", [Play((PromptRef("to_agent"),))]),  # heard to its end: on to the queue's words
+        ("q", "again", [Play((PromptRef("to_agent"),))]),
+        ("q", "heard", [Enqueue("general", (), 0)]),  # straight into line
+    ],
+)
+def test_a_resumed_prompt_is_waited_for_played_again_or_passed_as_the_adapter_found_it(
+    node: str, prompt: str, first: list[Command]
+) -> None:
+    s = session(GREETING_QUEUE)
+    s.start()
+    if node == "q":
+        s.on_event(PromptFinished())
+    saved = dict(s.checkpoint or {})
+    again = session(GREETING_QUEUE)
+    assert again.resume(saved, prompt=prompt) == first
+    if prompt == "playing":
+        assert again.on_event(PromptFinished()) == [Play((PromptRef("to_agent"),))]
+    assert [p.node for p in again.path].count(node) == 1
+
+
+def test_a_menu_taken_over_asks_again_whatever_became_of_its_prompt() -> None:
+    s = session(RESUMED)
+    s.start()
+    s.on_event(PromptFinished())
+    again = session(RESUMED)
+    play, collect = again.resume(dict(s.checkpoint or {}), prompt="heard")
+    assert names(play) == ["m"] and isinstance(collect, CollectDigits)
