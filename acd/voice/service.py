@@ -1089,9 +1089,8 @@ class VoiceService:
         except AriError as exc:
             if exc.status == 404:
                 # No place in line yet: the caller was in the menu (or its greeting) at the stop.
-                # The menu starts again for them rather than leaving them in silence.
-                # The menu goes on for them from the node the record keeps (its prompt again), or
-                # starts again, rather than leaving them in silence.
+                # The menu goes on for them from the node the record keeps, or starts again,
+                # rather than leaving them in silence.
                 logger.warning(
                     "reconcile: caller was in the menu at the stop: it goes on",
                     extra={"channel": cid, "at_node": (resume or {}).get("node", "(the start)")},

@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from acd.core import SeatLoggedIn, SeatLoggedOut
 from acd.service import AcdService
 from acd.voice.core.call import Call
+from acd.voice.service import VoiceService
 from hotline import sandbox
 from hotline.storage import Interaction
 from tests.integration.acd.voice_harness import restarted, voice_stack
@@ -112,9 +113,15 @@ async def test_a_caller_taken_over_in_the_greeting_then_in_the_menu_goes_on_from
             await asyncio.sleep(0.1)
         raise AssertionError(f"the caller did not reach {node}")
 
-    def taken_over() -> list[tuple[object, object]]:
-        lines = [r for r in caplog.records if r.getMessage() == "IVR goes on after a takeover"]
-        return [(getattr(r, "node", None), getattr(r, "prompt", None)) for r in lines]
+    async def taken_over(voice: VoiceService) -> list[tuple[object, object]]:
+        """What the new engine said of the caller it took over: the node and its prompt's fate."""
+        assert first.contact_id in voice.calls, "the caller in the menu was not taken up again"
+        for _ in range(50):
+            lines = [r for r in caplog.records if r.getMessage() == "IVR goes on after a takeover"]
+            if lines:
+                return [(getattr(r, "node", None), getattr(r, "prompt", None)) for r in lines]
+            await asyncio.sleep(0.1)
+        return []
 
     caplog.set_level(logging.INFO, logger="acd.voice.ivr")
     async with voice_stack(settings, sessions, ivr=runner(settings, flow, at=day).run) as s:
@@ -123,22 +130,12 @@ async def test_a_caller_taken_over_in_the_greeting_then_in_the_menu_goes_on_from
         await s.die()
         caplog.clear()
         async with restarted(settings, s, ivr=runner(settings, flow, at=night).run) as (voice2, _acd2):
-            assert first.contact_id in voice2.calls, "the caller in the greeting was not taken up again"
-            for _ in range(50):
-                if taken_over():
-                    break
-                await asyncio.sleep(0.1)
-            assert taken_over() == [("greeting", "playing")]
+            assert await taken_over(voice2) == [("greeting", "playing")]
             await reached(s, "menu")
             await s.die()
             caplog.clear()
             async with restarted(settings, s, ivr=runner(settings, flow, at=night).run) as (voice3, _acd3):
-                assert first.contact_id in voice3.calls, "the caller in the menu was not taken up again"
-                for _ in range(50):
-                    if taken_over():
-                        break
-                    await asyncio.sleep(0.1)
-                assert [node for node, _ in taken_over()] == ["menu"]
+                assert [node for node, _ in await taken_over(voice3)] == ["menu"]
                 await s.seats(("1301", "seat_answer.xml", {"general": 2}))
                 for _ in range(300):
                     call = voice3.calls.get(first.contact_id)
