@@ -231,6 +231,23 @@ async def test_requests_go_over_the_events_websocket_once_asterisk_answers_the_p
         await ari.channel("no-such-channel")
 
 
+async def frozen(pid: int) -> None:
+    """SIGSTOP and wait until every thread of ``pid`` has stopped: a thread running when the
+    signal came goes on until it next enters the kernel, and on a loaded machine it once
+    answered the request sent right after the signal."""
+    os.kill(pid, signal.SIGSTOP)
+    tasks = f"/proc/{pid}/task"
+    for _ in range(200):
+        states = []
+        for tid in os.listdir(tasks):
+            with contextlib.suppress(OSError), open(f"{tasks}/{tid}/stat") as fh:
+                states.append(fh.read().rsplit(")", 1)[1].split()[0])
+        if states and all(state in "tT" for state in states):
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"Asterisk (pid {pid}) did not stop: its threads are {states}")
+
+
 async def test_a_request_asterisk_does_not_answer_times_out_and_the_next_one_goes_through(settings, ari):
     """Asterisk frozen (SIGSTOP) while a request waits on the websocket: the request fails with
     AriUnavailable after its own timeout, nothing is left waiting, and once Asterisk runs again
@@ -240,8 +257,8 @@ async def test_a_request_asterisk_does_not_answer_times_out_and_the_next_one_goe
     events = ari.events()
     try:
         await _connected_with_rest_over_websocket(ari, events)
-        os.kill(pid, signal.SIGSTOP)
         try:
+            await frozen(pid)
             started = time.monotonic()
             async with asyncio.timeout(5):  # a request that never gave up would hang here
                 with pytest.raises(AriUnavailable, match=r"no answer within 0\.3 s"):
