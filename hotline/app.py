@@ -7,6 +7,7 @@ optionally ``components``/``schemas``) that is merged into ``/openapi.json``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from typing import Any
@@ -19,6 +20,7 @@ from hotline import __version__, auth, features
 from hotline.context import AppContext
 from hotline.dbhealth import DATABASE, unavailable
 from hotline.guard import client_address, networks, refuse, within
+from hotline.settings import Settings
 from hotline.sockets import GuardedServer, limits_from, make_server
 
 logger = logging.getLogger(__name__)
@@ -26,6 +28,7 @@ logger = logging.getLogger(__name__)
 CTX = web.AppKey("ctx", AppContext)
 OPENAPI_DOC = web.AppKey("openapi", dict)
 ALLOWED_ORIGINS = web.AppKey("allowed_origins", tuple)
+GATEWAY_SETTINGS = web.AppKey("gateway_settings", Settings)
 
 STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 BODY_TYPES = frozenset({"application/json", "multipart/form-data"})
@@ -108,6 +111,21 @@ def build_openapi(plugins: list[Any]) -> dict[str, Any]:
                     },
                 }
             },
+            "/cluster/relay": {
+                "post": {
+                    "summary": "a web gateway's socket event, carried out here (hotline/relay.py)",
+                    "description": "Only for the cluster's gateways: the X-Hotline-Relay header must be"
+                    " the setting cluster.relay_secret. Served when the secret and Redis are set.",
+                    "requestBody": {"content": {"application/json": {"schema": {"type": "object"}}}},
+                    "responses": {
+                        "200": {"description": "carried out; the event's ack, the engine's id and epoch"},
+                        "400": {"description": "not a relay message"},
+                        "403": {"description": "not signed with the relay secret"},
+                        "409": {"description": "this engine does not know the socket: connect it first"},
+                        "503": {"description": "a standby: try the next engine"},
+                    },
+                }
+            },
             "/openapi.json": {
                 "get": {
                     "summary": "this description",
@@ -167,8 +185,8 @@ async def cluster_active(request: web.Request) -> web.Response:
 def _ops_only(request: web.Request) -> None:
     """/metrics and /openapi.json describe the engine's insides: only for the operators'
     networks (loopback by default)."""
-    ctx = request.app[CTX]
-    sec = ctx.settings.security
+    settings = request.app[CTX].settings if CTX in request.app else request.app[GATEWAY_SETTINGS]
+    sec = settings.security
     where = client_address(request.remote or "", request.headers, networks(sec.trusted_proxies))
     if not within(where, networks(sec.ops_networks)):
         refuse("http", "ops_only", path=request.path, remote=where)
@@ -210,7 +228,12 @@ def build_app(ctx: AppContext) -> web.Application:
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/openapi.json", openapi)
     auth.install(app, ctx)
-    socket_server(app, ctx)
+    sio = socket_server(app, ctx)
+    cluster = ctx.settings.cluster
+    if cluster.relay_secret and ctx.settings.redis_url:  # web gateways relay to this engine
+        from hotline.relay import install_engine
+
+        install_engine(app, sio, cluster.relay_secret, cluster.gateway_silent_s, lambda: ctx.lease.epoch)
     for plugin in plugins:
         plugin.install(app, ctx)
     app.cleanup_ctx.append(_outbox_worker)
@@ -251,3 +274,58 @@ async def _outbox_worker(app: web.Application) -> AsyncIterator[None]:
     outbox.wake()
     yield
     await outbox.stop()
+
+
+def build_gateway_app(settings: Settings) -> web.Application:
+    """A web gateway (``cluster.role = "gateway"``): the Socket.IO edge of the seats', the
+    supervisors' and the visitors' sockets, relayed to the active engine (hotline/relay.py);
+    its health and metrics. The pages and the HTTP API are the engine's: the load balancer sends
+    only ``/socket.io/`` here (``hotline cluster haproxy --gateway``)."""
+    import uuid
+
+    from hotline.redislink import RedisHealth
+    from hotline.relay import EngineLink, Gateway
+
+    cluster = settings.cluster
+    app = web.Application(client_max_size=64 * 1024)
+    app[GATEWAY_SETTINGS] = settings
+    sio = make_server(limits_from(settings), settings.redis_url, RedisHealth())
+    sio.attach(app)
+    name = cluster.node or f"gateway-{settings.http.host}:{settings.http.port}"
+    link = EngineLink(cluster.engines, cluster.relay_secret, f"{name}/{uuid.uuid4().hex[:8]}", cluster.relay_wait_s)
+    gateway = Gateway(sio, link, cluster.gateway_beat_s)
+
+    async def gateway_health(_request: web.Request) -> web.Response:
+        return web.json_response(
+            {
+                "status": "ok",
+                "role": "gateway",
+                "version": __version__,
+                "engine": link.engine_id,
+                "sockets": len(gateway.held),
+            }
+        )
+
+    async def not_here(_request: web.Request) -> web.Response:
+        return web.json_response({"error": "not found", "detail": "本机为网关，只接受 Socket.IO 连接"}, status=404)
+
+    async def running(_app: web.Application) -> AsyncIterator[None]:
+        # Listen on Redis before the first socket (python-socketio starts on the first one): the
+        # rooms an engine puts a socket in while it connects come that way.
+        sio.manager_initialized = True
+        sio.manager.initialize()
+        try:
+            await asyncio.wait_for(sio.manager.listening.wait(), 10)
+        except TimeoutError:
+            raise RuntimeError(f"not subscribed on Redis at {settings.redis_url} within 10 s") from None
+        await link.start()
+        beat = asyncio.get_running_loop().create_task(gateway.beat(), name="relay-beat")
+        yield
+        beat.cancel()
+        await link.close()
+
+    app.router.add_get("/healthz", gateway_health)
+    app.router.add_get("/metrics", metrics)
+    app.router.add_route("*", "/{tail:.*}", not_here)
+    app.cleanup_ctx.append(running)
+    return app

@@ -141,6 +141,9 @@ class SharedEmits(socketio.AsyncRedisManager):  # type: ignore[misc]  # python-s
         self._resync: asyncio.Task[None] | None = None
         self._resynced_at = -float("inf")
         health.when_back.append(self.resync_soon)
+        # Set once listening: a gateway serves no socket before (what an engine sends it before
+        # would pass it by, a room entered at a socket's connect among them).
+        self.listening = asyncio.Event()
 
     def resync_soon(self) -> None:
         """Tell every socket to read its page again: now, or at the end of the interval if one
@@ -182,6 +185,7 @@ class SharedEmits(socketio.AsyncRedisManager):  # type: ignore[misc]  # python-s
             pubsub = listener.pubsub(ignore_subscribe_messages=True)
             try:
                 await pubsub.subscribe(self.channel)
+                self.listening.set()
                 self.health.ok("subscribe")
                 if lost:  # others' emits meanwhile passed this process's sockets by
                     self.resync_soon()

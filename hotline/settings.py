@@ -247,10 +247,40 @@ class ClusterSettings(BaseModel):
         " up; the renewals run on a thread of their own, so a shorter stall costs nothing",
     )
 
+    role: Literal["engine", "gateway"] = Field(
+        default="engine",
+        description="engine: routing, voice and web (one active, the rest standbys); gateway: only the"
+        " Socket.IO edge, relaying to the active engine (hotline/relay.py)",
+    )
+    engines: list[str] = Field(
+        default_factory=list,
+        max_length=16,
+        description="a gateway's engines (http://host:port), tried in turn until the active one answers",
+    )
+    relay_secret: str = Field(
+        default="",
+        max_length=256,
+        description="shared by the engines and their gateways; empty: the engines take no gateway",
+    )
+    gateway_beat_s: float = Field(default=0.5, gt=0, le=10, description="how often a gateway tells the engine it lives")
+    gateway_silent_s: float = Field(
+        default=5.0, gt=0, le=300, description="a gateway not heard this long has its sockets disconnected"
+    )
+    relay_wait_s: float = Field(
+        default=5.0, gt=0, le=60, description="how long a gateway looks for an active engine before saying busy"
+    )
+
     @model_validator(mode="after")
     def _renew_within_ttl(self) -> ClusterSettings:
         if self.renew_s * 3 > self.ttl_s + 1e-9:
             raise ValueError("renew_s must be at most a third of ttl_s (a renewal may be lost)")
+        if self.relay_secret and len(self.relay_secret) < 16:
+            raise ValueError("relay_secret must be at least 16 characters")
+        if self.gateway_silent_s < 3 * self.gateway_beat_s:
+            raise ValueError("gateway_silent_s must be at least three heartbeats (gateway_beat_s)")
+        for url in self.engines:
+            if not url.startswith(("http://", "https://")):
+                raise ValueError(f"an engine is an http(s) URL: {url[:60]}")
         return self
 
 

@@ -64,6 +64,7 @@ from socketio import packet as sio_packet
 
 from hotline.guard import Network, client_address, refuse
 from hotline.redislink import RedisHealth, SharedEmits
+from hotline.relay import RemoteSockets
 
 logger = logging.getLogger(__name__)
 
@@ -380,6 +381,42 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]  # python-socke
         self._bytes: dict[str, int] = {}
         self._address_of: dict[str, str] = {}
         self._per_address: collections.Counter[str] = collections.Counter()
+        # Sockets held by web gateways (hotline.relay): their sessions and rooms are kept here,
+        # what is sent to them goes through Redis to the gateway holding each.
+        self.remote: RemoteSockets | None = None
+
+    # -- gateways' sockets ----------------------------------------------------------------------
+    async def get_session(self, sid: str, namespace: str | None = None) -> Any:
+        held = self.remote.get(namespace, sid) if self.remote is not None else None
+        if held is not None:
+            return held.session
+        return await super().get_session(sid, namespace=namespace)
+
+    async def save_session(self, sid: str, session: Any, namespace: str | None = None) -> None:
+        held = self.remote.get(namespace, sid) if self.remote is not None else None
+        if held is not None:
+            held.session = session
+            return
+        await super().save_session(sid, session, namespace=namespace)
+
+    def rooms(self, sid: str, namespace: str | None = None) -> list[str]:
+        held = self.remote.get(namespace, sid) if self.remote is not None else None
+        if held is not None:
+            return [sid, *held.rooms]
+        out: list[str] = super().rooms(sid, namespace=namespace)
+        return out
+
+    async def enter_room(self, sid: str, room: str, namespace: str | None = None) -> None:
+        held = self.remote.get(namespace, sid) if self.remote is not None else None
+        if held is not None:
+            held.rooms.add(room)
+        await super().enter_room(sid, room, namespace=namespace)  # Redis tells the gateway
+
+    async def leave_room(self, sid: str, room: str, namespace: str | None = None) -> None:
+        held = self.remote.get(namespace, sid) if self.remote is not None else None
+        if held is not None:
+            held.rooms.discard(room)
+        await super().leave_room(sid, room, namespace=namespace)
 
     # -- engine.io connections ------------------------------------------------------------------
     async def _handle_eio_connect(self, eio_sid: str, environ: dict[str, Any]) -> Any:

@@ -32,6 +32,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 def _run(args: argparse.Namespace) -> int:
     settings = load_settings()
     setup_logging(settings.log_level, settings.log_json)
+    if settings.cluster.role == "gateway":  # no Asterisk, no database: sockets relayed to the engines
+        with contextlib.suppress(KeyboardInterrupt):
+            aio.run(serve_gateway(settings), settings.event_loop)
+        return 0
     started_sandbox = False
     if not settings.asterisk.external and not args.no_asterisk:
         from hotline import sandbox
@@ -158,6 +162,61 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, stop: as
             if redis is not None:
                 await redis.aclose()
             await engine.dispose()
+
+
+async def serve_gateway(
+    settings: Settings, ready: asyncio.Event | None = None, stop: asyncio.Event | None = None
+) -> None:
+    """A web gateway (hotline/relay.py): the Socket.IO edge, relayed to the active engine."""
+    from aiohttp import web
+
+    from hotline.app import build_gateway_app
+
+    c = settings.cluster
+    missing = [
+        what
+        for what, there in (
+            ("cluster.engines (HOTLINE_CLUSTER__ENGINES)", c.engines),
+            ("cluster.relay_secret (HOTLINE_CLUSTER__RELAY_SECRET)", c.relay_secret),
+            ("REDIS_URL (what the engine sends to the sockets comes through Redis)", settings.redis_url),
+        )
+        if not there
+    ]
+    if missing:
+        raise CommandError("a gateway needs " + ", ".join(missing))
+    from hotline.redislink import client
+
+    redis = client(settings.redis_url)
+    try:
+        await asyncio.wait_for(redis.ping(), 3)
+    except Exception as exc:
+        raise CommandError(f"Redis at {settings.redis_url} does not answer ({exc}); check REDIS_URL") from None
+    finally:
+        await redis.aclose()
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    runner = web.AppRunner(build_gateway_app(settings), access_log=None, handle_signals=False)
+    await runner.setup()
+    site = web.TCPSite(runner, settings.http.host, settings.http.port)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        raise CommandError(f"cannot listen on {settings.http.host}:{settings.http.port}: {exc}") from None
+    print(
+        f"12345 hotline gateway running at http://{settings.http.host}:{settings.http.port}"
+        f" for the engines {', '.join(c.engines)}",
+        flush=True,
+    )
+    if ready is not None:
+        ready.set()
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
 
 
 def _lease(settings: Settings, ctx: object, url: str) -> PgLease:
