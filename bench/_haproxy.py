@@ -36,13 +36,15 @@ async def servers(http: aiohttp.ClientSession, stats: str, backend: str = "engin
     }
 
 
-async def until_checked(http: aiohttp.ClientSession, stats: str, up: set[str], within_s: float = 30.0) -> float:
-    """Seconds until HAProxy has checked every server and exactly ``up`` are UP (the others
-    DOWN); AssertionError with what it last said if not within ``within_s``."""
+async def until_checked(
+    http: aiohttp.ClientSession, stats: str, up: set[str], within_s: float = 30.0, backend: str = "engines"
+) -> float:
+    """Seconds until HAProxy has checked every server of ``backend`` and exactly ``up`` are UP
+    (the others DOWN); AssertionError with what it last said if not within ``within_s``."""
     started = time.monotonic()
     seen: dict[str, tuple[str, str]] = {}
     while time.monotonic() - started < within_s:
-        seen = await servers(http, stats)
+        seen = await servers(http, stats, backend)
         if (
             seen
             and all(check not in ("", "INI") for _, check in seen.values())

@@ -61,6 +61,7 @@ from engineio import exceptions as eio_exceptions
 from engineio import packet as eio_packet
 from engineio.async_socket import AsyncSocket
 from socketio import packet as sio_packet
+from socketio.async_pubsub_manager import AsyncPubSubManager
 
 from hotline.guard import Network, client_address, refuse
 from hotline.redislink import RedisHealth, SharedEmits
@@ -410,12 +411,16 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]  # python-socke
         held = self.remote.get(namespace, sid) if self.remote is not None else None
         if held is not None:
             held.rooms.add(room)
-        await super().enter_room(sid, room, namespace=namespace)  # Redis tells the gateway
+            if not isinstance(self.manager, AsyncPubSubManager):
+                return  # nobody to tell (no Redis: no gateway reaches this engine)
+        await super().enter_room(sid, room, namespace=namespace)  # with Redis: the gateway holding it
 
     async def leave_room(self, sid: str, room: str, namespace: str | None = None) -> None:
         held = self.remote.get(namespace, sid) if self.remote is not None else None
         if held is not None:
             held.rooms.discard(room)
+            if not isinstance(self.manager, AsyncPubSubManager):
+                return
         await super().leave_room(sid, room, namespace=namespace)
 
     # -- engine.io connections ------------------------------------------------------------------

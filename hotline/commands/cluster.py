@@ -53,6 +53,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="[NAME=]HOST:PORT",
         help="an engine's HTTP address as HAProxy reaches it; once per engine",
     )
+    hp.add_argument(
+        "--gateway",
+        action="append",
+        default=[],
+        type=_engine_arg,
+        metavar="[NAME=]HOST:PORT",
+        help="a web gateway (cluster.role = gateway) for the sockets (/socket.io/); once per gateway",
+    )
     hp.add_argument("--listen", default="*:80", type=_address_arg, metavar="ADDR:PORT", help="default *:80")
     hp.add_argument("--stats", type=_address_arg, metavar="ADDR:PORT", help="HAProxy's own stats page (no login)")
     hp.add_argument(
@@ -348,21 +356,30 @@ def _maxconn_arg(text: str) -> int:
 
 def _haproxy(args: argparse.Namespace) -> int:
     engines: list[Engine] = args.engine
-    for kind, values in (("name", [e.name for e in engines]), ("address", [e.address for e in engines])):
+    everyone = [*engines, *args.gateway]
+    for kind, values in (("name", [e.name for e in everyone]), ("address", [e.address for e in everyone])):
         twice = sorted({v for v in values if values.count(v) > 1})
         if twice:
-            raise CommandError(f"--engine: the {kind} {', '.join(twice)} is given twice", exit_code=2)
-    print(haproxy_config(engines, args.listen, args.stats, args.maxconn, args.front), end="")
+            raise CommandError(f"--engine/--gateway: the {kind} {', '.join(twice)} is given twice", exit_code=2)
+    print(haproxy_config(engines, args.listen, args.stats, args.maxconn, args.front, args.gateway), end="")
     return 0
 
 
 def haproxy_config(
-    engines: list[Engine], listen: str, stats: str | None, maxconn: int = 8000, front: list[str] | None = None
+    engines: list[Engine],
+    listen: str,
+    stats: str | None,
+    maxconn: int = 8000,
+    front: list[str] | None = None,
+    gateways: list[Engine] | None = None,
 ) -> str:
     """A complete /etc/haproxy/haproxy.cfg for Debian 12's HAProxy 2.6. ``front``: the
-    networks of proxies in front of HAProxy whose X-Forwarded-For is kept."""
+    networks of proxies in front of HAProxy whose X-Forwarded-For is kept; ``gateways``: web
+    gateways that take every socket (/socket.io/), the engines keeping the pages and the API."""
     front = front or []
-    given = " ".join(f"--engine {e.given}" for e in engines) + f" --listen {listen}"
+    gateways = gateways or []
+    given = " ".join(f"--engine {e.given}" for e in engines) + "".join(f" --gateway {g.given}" for g in gateways)
+    given += f" --listen {listen}"
     if stats:
         given += f" --stats {stats}"
     if maxconn != 8000:
@@ -383,8 +400,10 @@ def haproxy_config(
     # what the client sent, so the header HAProxy adds (option forwardfor) is the only one.
     http-request del-header X-Forwarded-For"""
     servers = "\n".join(f"    server {e.name} {e.address}" for e in engines)
+    to_gateways = "    use_backend gateways if { path_beg /socket.io/ }\n" if gateways else ""
     out = f"""\
-# /etc/haproxy/haproxy.cfg: HAProxy 2.6 (Debian 12) in front of the 12345 hotline's engines.
+# /etc/haproxy/haproxy.cfg: HAProxy 2.6 (Debian 12) in front of the 12345 hotline's engines
+# (and its web gateways, when given).
 # Made by `hotline cluster haproxy {given}` (hotline {__version__}).
 #
 # Only the engine whose GET /cluster/active answers 200, the one holding the routing lease,
@@ -441,7 +460,7 @@ frontend hotline
     bind {listen}
 {forwarded}
     option forwardfor
-    default_backend engines
+{to_gateways}    default_backend engines
 
 backend engines
     balance roundrobin
@@ -451,6 +470,22 @@ backend engines
     # connections cut (websockets included): the consoles reconnect to the new active engine.
     default-server check inter 300ms fastinter 300ms downinter 300ms fall 2 rise 1 on-marked-down shutdown-sessions
 {servers}
+"""
+    if gateways:
+        lines = "\n".join(f"    server {g.name} {g.address} cookie {g.name}" for g in gateways)
+        out += f"""
+# The web gateways (cluster.role = gateway): they hold the sockets of seats, supervisors and
+# citizens and relay them to the active engine (docs/deployment.md). Any of them will do: each
+# new socket goes to the one with the fewest; a long-polling client keeps to its gateway by a
+# cookie (a WebSocket needs no stickiness). A gateway marked down has its sockets cut: the
+# pages reconnect to another.
+backend gateways
+    balance leastconn
+    cookie HLGW insert indirect nocache httponly
+    option httpchk GET /healthz
+    http-check expect status 200
+    default-server check inter 1s fastinter 300ms downinter 1s fall 2 rise 2 on-marked-down shutdown-sessions
+{lines}
 """
     if stats:
         out += f"""

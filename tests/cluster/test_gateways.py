@@ -1,5 +1,7 @@
 """Web gateways (hotline/relay.py): two engine processes in cluster mode on PostgreSQL (one active,
-one standby) and two gateway processes holding the sockets, on a Redis of the test's own.
+one standby) and two gateway processes holding the sockets, on a Redis of the test's own, behind
+a real HAProxy configured by ``hotline cluster haproxy --gateway``: the pages and the API go to the
+active engine, the sockets to the gateway the stickiness cookie names.
 
 - A citizen's chat page on gateway 1 and a seat's console on gateway 2 talk to each other: every
   event goes through the gateway to the active engine, every message back through Redis to the
@@ -15,7 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
+import subprocess
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -27,8 +31,9 @@ import pytest
 import socketio
 
 from bench._faults import PrivateRedis
+from bench._haproxy import until_checked
 from tests.faults.peers import Peer
-from tests.security.engine import RunningEngine, running_engine
+from tests.security.engine import HOTLINE, RunningEngine, free_port, running_engine
 
 pytestmark = pytest.mark.integration
 SECRET = "relay-test-secret-0123456789"
@@ -38,6 +43,36 @@ SECRET = "relay-test-secret-0123456789"
 class Site:
     engines: list[RunningEngine]
     gateways: list[RunningEngine]
+    front: RunningEngine  # HAProxy: the pages and the API to the active engine, sockets to a gateway
+
+    async def open(self, ns: str, gateway: str, auth: dict[str, str] | None = None) -> Peer:
+        """A socket through HAProxy, to the gateway named by the stickiness cookie it sets."""
+        peer = Peer(ns)
+        await peer.sio.connect(
+            self.front.base,
+            namespaces=[ns],
+            auth=auth,
+            transports=["websocket"],
+            headers={"Cookie": f"HLGW={gateway}"},
+            wait_timeout=5,
+        )
+        return peer
+
+
+def haproxy_config(listen: int, stats: str, engines: list[RunningEngine], gateways: list[RunningEngine]) -> str:
+    """What ``hotline cluster haproxy`` writes for them, logging to its own output."""
+    out = subprocess.run(
+        [*HOTLINE, "cluster", "haproxy", "--listen", f"127.0.0.1:{listen}", "--stats", stats]
+        + [arg for n, e in zip("ab", engines, strict=True) for arg in ("--engine", f"{n}={e.base[7:]}")]
+        + [arg for n, g in zip(("g1", "g2"), gateways, strict=True) for arg in ("--gateway", f"{n}={g.base[7:]}")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    return out.stdout.replace("    log /dev/log local0\n", "    log stdout format raw local0\n").replace(
+        "    log /dev/log local1 notice\n", ""
+    )
 
 
 async def active(http: aiohttp.ClientSession, engine: RunningEngine) -> bool:
@@ -62,6 +97,7 @@ async def site(pg_url: str, tmp_path: Path) -> AsyncIterator[Site]:
     redis = PrivateRedis(tmp_path / "redis")
     (tmp_path / "redis").mkdir()
     redis.start()
+    proxy: subprocess.Popen[bytes] | None = None
     common = {
         "REDIS_URL": redis.url,
         "HOTLINE_SECRET_KEY": "gateway-test-secret-0123456789abcdef",
@@ -94,14 +130,27 @@ async def site(pg_url: str, tmp_path: Path) -> AsyncIterator[Site]:
                     "HOTLINE_CLUSTER__ENGINES": json.dumps([e.base for e in engines]),
                 }
                 gateways.append(await stack.enter_async_context(running_engine(tmp_path / name, env, [], pg_url)))
-            yield Site(engines, gateways)
+            listen, stats = free_port(), f"127.0.0.1:{free_port()}"
+            cfg = tmp_path / "haproxy.cfg"
+            cfg.write_text(haproxy_config(listen, stats, engines, gateways))
+            with (tmp_path / "haproxy.log").open("wb") as log:
+                proxy = subprocess.Popen(["haproxy", "-db", "-f", str(cfg)], stdout=log, stderr=subprocess.STDOUT)
+            async with aiohttp.ClientSession() as http:
+                await until_checked(http, stats, {"a"})
+                await until_checked(http, stats, {"g1", "g2"}, backend="gateways")
+            front = dataclasses.replace(engines[0], base=f"http://127.0.0.1:{listen}")
+            yield Site(engines, gateways, front)
     finally:
+        if proxy is not None:
+            proxy.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proxy.wait(10)
         redis.stop()
 
 
-async def console(site: Site, http: aiohttp.ClientSession, gateway: RunningEngine) -> Peer:
-    token = await site.engines[0].login(http, "seat1")
-    peer = await Peer.open(gateway, "/agent", "127.0.0.1", {"token": token})
+async def console(site: Site, http: aiohttp.ClientSession, gateway: str) -> Peer:
+    token = await site.front.login(http, "seat1")  # the API: through HAProxy to the active engine
+    peer = await site.open("/agent", gateway, {"token": token})
     ack = await peer.call("login", {"phone": "external", "ready": True})
     assert ack["ok"], ack
     return peer
@@ -116,8 +165,8 @@ async def test_a_visitor_on_one_gateway_chats_with_a_seat_on_another_across_a_ki
 ) -> None:
     async with site(pg_url, tmp_path) as s, aiohttp.ClientSession() as http:
         g1, g2 = s.gateways
-        seat = await console(s, http, g2)
-        citizen = await Peer.open(g1, "/visitor", "198.51.100.7")
+        seat = await console(s, http, "g2")
+        citizen = await s.open("/visitor", "g1")
         hello = await citizen.call("hello")
         assert hello["ok"] and hello["open"], hello
         ack = await citizen.call("message", {"text": "小区路灯不亮", "cid": "msg-0001"})
@@ -131,7 +180,7 @@ async def test_a_visitor_on_one_gateway_chats_with_a_seat_on_another_across_a_ki
         reply = await citizen.next("message", where=lambda d: d.get("text") == "您好，请讲")
         assert reply["conversation"] == ack["conversation"]
         # The supervisor's board, through a gateway as well: one internet contact, answered.
-        sup = await Peer.open(g1, "/supervisor", "127.0.0.1", {"token": await s.engines[0].login(http, "sup1")})
+        sup = await s.open("/supervisor", "g1", {"token": await s.front.login(http, "sup1")})
         board = await sup.call("board")
         assert board["ok"], board
         assert [row["chats"] for row in board["seats"] if row["seat"] == "seat1"] == [[contact]], board["seats"]
