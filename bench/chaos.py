@@ -187,6 +187,9 @@ class Seat:
         self.answering: set[str] = set()
         self.tasks: set[asyncio.Task[Any]] = set()
         self.sio.on("connect", self._connected, namespace="/agent")
+        # As the console's page: told to read again (a web gateway's new engine, Redis back), it
+        # signs in again if it must and reads its chats again.
+        self.sio.on("resync", self._resync, namespace="/agent")
         self.sio.on("offer", self._offer, namespace="/agent")
         self.sio.on("chat_message", self._message, namespace="/agent")
 
@@ -201,6 +204,9 @@ class Seat:
         )
 
     async def _connected(self) -> None:
+        self._spawn(self._sign_in())
+
+    async def _resync(self, _data: Any = None) -> None:
         self._spawn(self._sign_in())
 
     async def _sign_in(self) -> None:
@@ -284,6 +290,7 @@ class Citizen:
         self.replies: dict[str, asyncio.Event] = {}
         self.sio.on("message", self._message, namespace="/visitor")
         self.sio.on("connect", self._connected, namespace="/visitor")
+        self.sio.on("resync", self._resync, namespace="/visitor")  # as the chat page: hello again
         self.address = f"10.{(n >> 16) & 255}.{(n >> 8) & 255}.{n & 255}"
         self.hello_task: asyncio.Task[Any] | None = None
 
@@ -299,6 +306,10 @@ class Citizen:
         event = self.replies.get(reply[3:])
         if event is not None:
             event.set()
+
+    async def _resync(self, _data: Any = None) -> None:
+        if self.hello_task is None or self.hello_task.done():
+            self.hello_task = asyncio.create_task(self._hello_again())
 
     async def _connected(self) -> None:
         if self.sio.connection_auth:  # a reconnection: read the chat again (what a push missed)
@@ -507,12 +518,13 @@ class Pair:
     everything to the one whose ``/cluster/active`` answers 200 (``hotline bench failover``).
     ``base`` is HAProxy's address: citizens and seats never know which engine serves them."""
 
-    def __init__(self, folder: Path, env: dict[str, str]) -> None:
+    def __init__(self, folder: Path, env: dict[str, str], gateways: int = 0) -> None:
         self.folder = folder
         cluster = {
             "HOTLINE_CLUSTER__ENABLED": "true",
             # One secret for both: a login or a citizen's token made by one is good on the other.
             "HOTLINE_SECRET_KEY": env.get("HOTLINE_SECRET_KEY") or uuid.uuid4().hex * 2,
+            "HOTLINE_CLUSTER__RELAY_SECRET": uuid.uuid4().hex,
         }
         self.engines: list[Engine] = []
         for name in ("a", "b"):
@@ -524,6 +536,20 @@ class Pair:
                 "HOTLINE_DATA_DIR": str(folder / name / "data"),
             }
             self.engines.append(Engine(folder / name, own))
+        # Web gateways (hotline/relay.py): the sockets go to them, the pages and the API to the
+        # active engine; a kill cuts no socket.
+        self.gateways: list[Engine] = []
+        for n in range(gateways):
+            (folder / f"g{n + 1}").mkdir(parents=True)
+            own = {
+                **env,
+                **cluster,
+                "HOTLINE_CLUSTER__ENABLED": "false",
+                "HOTLINE_CLUSTER__ROLE": "gateway",
+                "HOTLINE_CLUSTER__NODE": f"g{n + 1}",
+                "HOTLINE_CLUSTER__ENGINES": json.dumps([e.base for e in self.engines]),
+            }
+            self.gateways.append(Engine(folder / f"g{n + 1}", own))
         self.port = free_port()
         self.stats = f"127.0.0.1:{free_port()}"  # HAProxy's stats page: its own view of the engines
         self.proxy: subprocess.Popen[bytes] | None = None
@@ -544,6 +570,7 @@ class Pair:
         await first.start()
         await self._until_active(first.base, 60)
         await second.start()
+        await asyncio.gather(*(g.start() for g in self.gateways))
         cfg = self.folder / "haproxy.cfg"
         out = subprocess.run(
             # The citizens play a city gateway in front (each says its own address in
@@ -551,7 +578,8 @@ class Pair:
             # 127.0.0.1 and the per-address limits would refuse most of them.
             [*HOTLINE, "cluster", "haproxy", "--listen", f"127.0.0.1:{self.port}", "--front", "127.0.0.1"]
             + ["--stats", self.stats]
-            + [arg for e in self.engines for arg in ("--engine", f"127.0.0.1:{e.port}")],
+            + [arg for e in self.engines for arg in ("--engine", f"127.0.0.1:{e.port}")]
+            + [arg for g in self.gateways for arg in ("--gateway", f"{g.folder.name}=127.0.0.1:{g.port}")],
             capture_output=True,
             text=True,
             timeout=60,
@@ -567,6 +595,8 @@ class Pair:
         # server UP): the run starts with the standby passed by.
         async with aiohttp.ClientSession() as http:
             await until_checked(http, self.stats, {f"127.0.0.1:{first.port}"})
+            if self.gateways:
+                await until_checked(http, self.stats, {g.folder.name for g in self.gateways}, backend="gateways")
         self._started = time.monotonic()
         self._supervisor = asyncio.create_task(self._supervise())
         return time.monotonic() - started
@@ -648,7 +678,7 @@ class Pair:
             self._supervisor.cancel()
             with contextlib.suppress(BaseException):
                 await self._supervisor
-        await asyncio.gather(*(e.stop() for e in self.engines))
+        await asyncio.gather(*(e.stop() for e in [*self.gateways, *self.engines]))
         if self.proxy is not None and self.proxy.poll() is None:
             self.proxy.terminate()
             with contextlib.suppress(subprocess.TimeoutExpired):
@@ -787,7 +817,9 @@ async def _one_run(
         "PYTHONPATH": str(CHECKOUT),
         **(chaos_voice.engine_env(voice_settings) if voice_settings else {}),
     }
-    engine: Engine | Pair = Engine(folder, env) if kill_times is None else Pair(folder, env)
+    engine: Engine | Pair = (
+        Engine(folder, env) if kill_times is None else Pair(folder, env, getattr(args, "gateways", 0))
+    )
     calls = chaos_voice.VoiceLoad(voice_settings, folder, prefix) if voice_settings else None
     ledger = Ledger()
     faults: list[dict[str, Any]] = []

@@ -9,7 +9,8 @@ of the load; each killed engine is started again and becomes the new standby. Fo
 reports the seconds until the other engine answered ``/cluster/active`` with 200 (the lease
 taken and its routing started: ``takeover_s``), until HAProxy sent traffic to it
 (``takeover_haproxy_s``), and until the first citizen's message was acknowledged after it
-(``recovery_s``). Every message, chat and call is accounted for as in the chaos bench: anything
+(``recovery_s``). With ``--gateways N`` the sockets are held by N web gateways (hotline/relay.py)
+instead of the active engine, and a kill cuts none of them. Every message, chat and call is accounted for as in the chaos bench: anything
 lost or doubled is a line under ``losses`` and the command exits 1. An engine that ends on its
 own (fenced, exit 75) is started again as systemd's ``Restart=always`` would, and listed under
 ``unplanned_exits``.
@@ -46,6 +47,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-baseline", action="store_true", help="skip the run without kills")
     p.add_argument("--drain", type=float, default=60.0, help="seconds to wait for answers after the load")
     p.add_argument("--keep", action="store_true", help="keep each run's folder (the engines' and HAProxy's logs)")
+    p.add_argument(
+        "--gateways",
+        type=int,
+        default=0,
+        help="web gateways holding the sockets (hotline/relay.py; 0: the active engine holds them)",
+    )
 
 
 def kill_moments(seed: int, kills: int, length_s: float) -> list[float]:
@@ -61,6 +68,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
     if args.kills < 1 or args.minutes <= 0 or args.seats < 1 or args.messages < 1:
         raise CommandError("--kills, --minutes, --seats and --messages must be positive")
+    if not 0 <= args.gateways <= 8:
+        raise CommandError("--gateways: 0 to 8")
+    if args.gateways and shutil.which("redis-server") is None:
+        raise CommandError("--gateways: the engines reach the gateways' sockets through Redis (no redis-server here)")
     if args.minutes * 60 < 30 + args.kills * 8:
         raise CommandError(f"--minutes: too short for {args.kills} kills (8 s each, 30 s around them)")
     if not (args.db_url or os.environ.get("DATABASE_URL", "")).startswith("postgres"):
@@ -130,6 +141,7 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
         "calls": killed.get("calls"),
         "calls_answered": killed.get("calls_answered"),
         "voice_skipped": skipped.get("voice"),
+        "gateways": args.gateways,
     }
     if len(kills) != args.kills:
         killed["losses"].append(f"{args.kills} kills planned, {len(kills)} done")

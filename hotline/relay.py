@@ -53,6 +53,7 @@ RELAY_PATH = "/cluster/relay"
 SECRET_HEADER = "X-Hotline-Relay"
 NAMESPACES = ("/agent", "/supervisor", "/visitor")
 BUSY = {"ok": False, "error": "系统繁忙，请稍后重试"}
+CONNECT_WAIT_S = 10.0  # an event waits this long for its socket's connect handler on the engine
 RESYNC = "resync"  # what the pages take as "read again what you show" (hotline.redislink)
 
 RELAYED = Counter(
@@ -96,6 +97,9 @@ class _Remote:
     gateway: str
     session: dict[str, Any] = field(default_factory=dict)
     rooms: set[str] = field(default_factory=set)
+    # Set once its connect handler has run: an event that overtook it (a gateway sends a socket's
+    # events concurrently) waits for it instead of finding an empty session.
+    ready: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class RemoteSockets:
@@ -116,9 +120,10 @@ class RemoteSockets:
     def count(self, gateway: str) -> int:
         return sum(1 for r in self.sockets.values() if r.gateway == gateway)
 
-    def add(self, namespace: str, sid: str, gateway: str) -> None:
-        self.sockets[(namespace, sid)] = _Remote(gateway)
+    def add(self, namespace: str, sid: str, gateway: str) -> _Remote:
+        held = self.sockets[(namespace, sid)] = _Remote(gateway)
         REMOTE.set(len(self.sockets))
+        return held
 
     def drop(self, namespace: str, sid: str) -> None:
         self.sockets.pop((namespace, sid), None)
@@ -169,6 +174,13 @@ class Relay:
             refuse("relay", "namespace", namespace=ns[:40])
             return web.json_response({"error": "bad request", "detail": "没有这个命名空间"}, status=400)
         known = self.remote.get(ns, sid)
+        if known is not None and not known.ready.is_set():
+            try:
+                await asyncio.wait_for(known.ready.wait(), CONNECT_WAIT_S)
+            except TimeoutError:
+                return self._reply(409, unknown=True)
+            if self.remote.get(ns, sid) is not known:  # its connect was refused meanwhile
+                known = None
         if kind == "connect":
             return await self._connect(handler, ns, sid, gateway, msg, known is not None)
         if known is None:
@@ -191,7 +203,7 @@ class Relay:
             return self._reply(connected=True, session=self.remote.sockets[(ns, sid)].session)
         given = msg.get("environ") if isinstance(msg.get("environ"), dict) else {}
         environ = {k: str(given[k])[:8192] for k in ("HTTP_COOKIE", "hotline.remote", "REMOTE_ADDR") if k in given}
-        self.remote.add(ns, sid, gateway)
+        held = self.remote.add(ns, sid, gateway)
         try:
             ok = await handler.trigger_event("connect", sid, environ, msg.get("auth"))
         except socketio.exceptions.ConnectionRefusedError as exc:
@@ -201,10 +213,11 @@ class Relay:
             self.remote.drop(ns, sid)
             logger.exception("a gateway's connect failed", extra={"namespace": ns})
             return self._reply(connected=False, refused={"message": "服务暂时出错，请稍后再试"})
+        finally:
+            held.ready.set()
         if ok is False:
             self.remote.drop(ns, sid)
             return self._reply(connected=False, refused={"message": "连接被拒绝"})
-        held = self.remote.sockets[(ns, sid)]
         kept = msg.get("session")
         if isinstance(kept, dict):  # connected again on this engine: what the socket's session held
             held.session = {**held.session, **kept}  # (a visitor's id, the phone it gave) goes on

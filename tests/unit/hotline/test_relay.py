@@ -4,6 +4,7 @@ on its own (sessions and rooms) while a real namespace handles their events."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from typing import Any
 
@@ -74,6 +75,8 @@ class Desk(socketio.AsyncNamespace):  # type: ignore[misc]
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         if not isinstance(auth, dict) or auth.get("token") != "ok":
             raise socketio.exceptions.ConnectionRefusedError("请先登录")
+        if auth.get("slow"):  # a connect that waits on something (the database) before its session
+            await self.gate.wait()
         await self.save_session(sid, {"user": auth["user"], "remote": environ.get("hotline.remote"), "n": 0})
         await self.enter_room(sid, f"seat:{auth['user']}")
 
@@ -92,6 +95,7 @@ class Desk(socketio.AsyncNamespace):  # type: ignore[misc]
         self.gone.append((sid, reason))
 
     gone: list[Any] = []
+    gate = asyncio.Event()
 
 
 async def test_the_engine_runs_a_gateways_socket_through_its_own_namespace() -> None:
@@ -139,6 +143,19 @@ async def test_the_engine_runs_a_gateways_socket_through_its_own_namespace() -> 
         assert status == 409 and out["unknown"]  # gone: not run
         assert (await post({**base, "kind": "beat"}))[1]["sockets"] == 1  # g1 holds "def" still
         assert (await post({"gateway": "g2", "kind": "beat"}))[1]["sockets"] == 0
+        # An event that overtakes its socket's connect (sent by the gateway beside it) waits for it.
+        slow = {**base, "sid": "slow"}
+        connecting = asyncio.ensure_future(
+            post({**slow, "kind": "connect", "auth": {"token": "ok", "user": "u3", "slow": 1}})
+        )
+        await asyncio.sleep(0.05)
+        counting = asyncio.ensure_future(post({**slow, "kind": "event", "event": "count", "args": [{}]}))
+        await asyncio.sleep(0.05)
+        assert not counting.done()
+        desk.gate.set()
+        assert (await connecting)[1]["connected"]
+        status, out = await counting
+        assert status == 200 and out["ack"]["user"] == "u3" and out["ack"]["n"] == 1
         assert (await post({**base, "kind": "beat"}, secret="wrong"))[0] == 403
         assert (await post({**base, "kind": "nonsense"}))[0] == 400
         assert (await post({**base, "kind": "event", "args": "x"}))[0] == 409  # unknown socket first
