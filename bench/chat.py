@@ -53,6 +53,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mode", choices=("plain", "safe"), default="safe", help="WeChat encryption mode")
     parser.add_argument("--db-url", default="", help="database URL (default: a fresh SQLite file)")
     parser.add_argument(
+        "--gateway",
+        action="store_true",
+        help="web chat: the sockets on a web gateway process relaying to the engine (hotline/relay.py; needs --redis-url)",
+    )
+    parser.add_argument(
         "--redis-url", default="", help="web chat: Socket.IO emits through this Redis, as several engines share them"
     )
     parser.add_argument("--chat-interval", type=float, default=10.0, help="web chat: s between a visitor's messages")
@@ -101,6 +106,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "--rate, --reply-rate, --duration, --visitors, --seats, --chat-interval, --deliver-duration, "
             "--max-chats and --drain-timeout must be positive"
         )
+    if args.gateway and not args.redis_url:
+        raise CommandError("--gateway: the engine reaches the gateway's sockets through Redis: give --redis-url")
     if args.seats * args.max_chats < args.visitors:
         raise CommandError("--seats x --max-chats must be at least --visitors (every visitor is served at once)")
     tmp = Path(tempfile.mkdtemp(prefix="hotline-bench-chat-"))
@@ -274,15 +281,23 @@ def _listed(what: str, items: list[str]) -> list[str]:
     return lines
 
 
+def cpu_s(pid: int) -> float:
+    """A process's CPU seconds (user and system) so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def follow(
     proc: Any,
     conn: Any,
     engine: EngineProcess,
     marks: dict[str, dict[str, Any]],
     profile: tuple[str, float] | None = None,
+    others: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     """Serve a load process until its result: at each ("mark", name) it sends, read the engine's
-    CPU time and loop lateness; ("result", data) ends it, ("error", text) fails the bench.
+    CPU time and loop lateness (and the CPU seconds of the ``others``, name -> pid, under
+    "others_cpu_s"); ("result", data) ends it, ("error", text) fails the bench.
 
     ``profile`` (file, seconds): py-spy samples the engine process from the "start" mark on,
     the threads holding the interpreter lock only, as collapsed stacks (its raw format)."""
@@ -298,6 +313,7 @@ async def follow(
             kind, data = conn.recv()
             if kind == "mark":
                 marks[data] = await engine.ask("mark")
+                marks[data]["others_cpu_s"] = {name: cpu_s(pid) for name, pid in (others or {}).items()}
                 if data == "start" and profile is not None:
                     spy = await _py_spy(engine.proc.pid, *profile)
             elif kind == "result":

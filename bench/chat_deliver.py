@@ -26,8 +26,11 @@ import asyncio
 import contextlib
 import json
 import multiprocessing
+import os
 import random
+import subprocess
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +40,42 @@ from bench._engine_watch import percentile_ms
 from bench.chat_engine import EngineProcess
 
 ACK_TIMEOUT = 30.0
+
+
+async def _gateway(run_dir: Path, redis_url: str, secret: str, engine_port: int) -> tuple[subprocess.Popen[bytes], int]:
+    """A web gateway (``hotline run`` with ``cluster.role = gateway``) in front of the engine."""
+    import aiohttp
+
+    from bench._faults import free_port
+    from bench.chaos import CHECKOUT, HOTLINE
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(CHECKOUT),
+        "REDIS_URL": redis_url,
+        "HOTLINE_HTTP__PORT": str(port),
+        "HOTLINE_DATA_DIR": str(run_dir / "gateway"),
+        "HOTLINE_CLUSTER__ROLE": "gateway",
+        "HOTLINE_CLUSTER__ENGINES": json.dumps([f"http://127.0.0.1:{engine_port}"]),
+        "HOTLINE_CLUSTER__RELAY_SECRET": secret,
+        # The load's clients stand for many addresses behind the loopback (address() below).
+        "HOTLINE_SECURITY__TRUSTED_PROXIES": json.dumps(["127.0.0.1"]),
+    }
+    log = (run_dir / "gateway.log").open("wb")
+    proc = subprocess.Popen([*HOTLINE, "run"], env=env, cwd=run_dir, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    async with aiohttp.ClientSession() as http:
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise RuntimeError("the gateway stopped: " + (run_dir / "gateway.log").read_text()[-1500:])
+            with contextlib.suppress(aiohttp.ClientError, OSError):
+                async with http.get(f"http://127.0.0.1:{port}/healthz", timeout=aiohttp.ClientTimeout(total=1)) as r:
+                    if r.status == 200 and (await r.json()).get("engine"):
+                        return proc, port
+            await asyncio.sleep(0.1)
+    proc.kill()
+    raise RuntimeError("the gateway did not find the engine within 60 s")
 
 
 def sent_as(text: str) -> str:
@@ -50,14 +89,25 @@ async def run_deliver(args: Any, run_dir: Path, db_url: str, console: Any) -> tu
 
     from bench.chat import _listed, follow
 
+    relay_secret = uuid.uuid4().hex if getattr(args, "gateway", False) else ""
     engine = await EngineProcess.start(
         "webchat",
         run_dir,
-        {"db_url": db_url, "seats": args.seats, "max_chats": args.max_chats, "redis_url": args.redis_url},
+        {
+            "db_url": db_url,
+            "seats": args.seats,
+            "max_chats": args.max_chats,
+            "redis_url": args.redis_url,
+            "relay_secret": relay_secret,
+        },
         gc_default=args.gc_default,
     )
+    port = engine.ready["port"]
+    gateway: subprocess.Popen[bytes] | None = None
+    if relay_secret:
+        gateway, port = await _gateway(run_dir, args.redis_url, relay_secret, engine.ready["port"])
     plan = {
-        "url": f"ws://127.0.0.1:{engine.ready['port']}/socket.io/?EIO=4&transport=websocket",
+        "url": f"ws://127.0.0.1:{port}/socket.io/?EIO=4&transport=websocket",
         "tokens": engine.ready["tokens"],
         "visitors": args.visitors,
         "interval": args.chat_interval,
@@ -77,13 +127,18 @@ async def run_deliver(args: Any, run_dir: Path, db_url: str, console: Any) -> tu
             )
             proc.start()
             profile = (f"{args.profile}-webchat.txt", args.deliver_duration) if args.profile else None
-            result = await follow(proc, parent, engine, marks, profile)
+            others = {"gateway": gateway.pid} if gateway is not None else {}
+            result = await follow(proc, parent, engine, marks, profile, others)
             progress.update(task, completed=1, total=1)
         found: dict[str, str] = {}
         lost = result["lost"]
         if lost:
             found = (await engine.ask("find", texts=[item["text"] for item in lost]))["found"]
     finally:
+        if gateway is not None:
+            gateway.terminate()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                gateway.wait(10)
         await engine.stop()
         proc.join(timeout=10)
         if proc.is_alive():
@@ -123,6 +178,16 @@ async def run_deliver(args: Any, run_dir: Path, db_url: str, console: Any) -> tu
         "messages_per_transaction": round(stored / transactions, 2) if transactions else None,
         "engine_event_loop": engine.ready["event_loop"],
         "socketio_emits": "through Redis" if args.redis_url else "in-process",
+        # With --gateway: the sockets on a web gateway; its CPU per message beside the engine's.
+        "gateway": gateway is not None,
+        "gateway_cpu_ms_per_message": round(
+            (marks["end"]["others_cpu_s"]["gateway"] - marks["start"]["others_cpu_s"]["gateway"])
+            / max(1, len(both))
+            * 1000,
+            3,
+        )
+        if gateway is not None
+        else None,
         "gc_policy": engine.ready["gc_policy"],
         "engine_loop_lag_p99_ms": marks["end"]["lag_p99_ms"],
         "engine_loop_lag_max_ms": marks["end"]["lag_max_ms"],

@@ -234,6 +234,10 @@ class WebChatPhase(Phase):
                 s.add(Account(username=seat, role="seat", password_hash=password, active=True, created_at=now))
         expires = int(time.time()) + 3600
         key = ctx.settings.secret_key
+        if plan.get("relay_secret"):  # a web gateway holds the sockets (bench chat --gateway)
+            from hotline.relay import install_engine
+
+            install_engine(app, ctx.deps.sio, str(plan["relay_secret"]), 5.0, lambda: 0)
         runner, port = await _serve(app)
         self.cleanups.append(runner.cleanup)
         self.ready = {"port": port, "tokens": {seat: make_token(key, seat, "seat", None, expires) for seat in seats}}

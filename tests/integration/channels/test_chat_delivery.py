@@ -6,8 +6,10 @@ benchmark's business (hotline bench chat), never asserted here."""
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from bench import chat
+from bench._faults import PrivateRedis
 
 
 def test_a_short_delivery_run_loses_doubles_and_misroutes_nothing() -> None:
@@ -27,3 +29,28 @@ def test_a_short_delivery_run_loses_doubles_and_misroutes_nothing() -> None:
     # Every visitor wrote several times and every message was answered: both ways were measured.
     assert result["deliver_sent"] >= 2 * 200 * 5
     assert result["deliver_messages"] >= 2 * 200 * 4
+
+
+def test_the_same_run_through_a_web_gateway_loses_doubles_and_misroutes_nothing(tmp_path: Path) -> None:
+    """The visitors and seats on a web gateway process (hotline/relay.py) relaying to the engine;
+    the engine's messages reach them through a Redis of the test's own."""
+    redis = PrivateRedis(tmp_path)
+    redis.start()
+    try:
+        parser = argparse.ArgumentParser()
+        chat.add_arguments(parser)
+        args = parser.parse_args(
+            [
+                *("--no-wechat", "--visitors", "100", "--seats", "10", "--max-chats", "10"),
+                *("--chat-interval", "2", "--deliver-duration", "8", "--gateway", "--redis-url", redis.url),
+            ]
+        )
+        result = chat.run(args)
+    finally:
+        redis.stop()
+    assert result["losses"] == [], "\n".join(result["losses"])
+    assert result["gateway"] is True and result["gateway_cpu_ms_per_message"] > 0
+    assert result["conversations_assigned"] == 100 and result["seats_connected"] == 10
+    assert result["deliver_lost"] == result["deliver_doubled"] == result["deliver_misrouted"] == 0
+    assert result["deliver_refused"] == 0
+    assert result["deliver_messages"] >= 2 * 100 * 3
