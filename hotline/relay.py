@@ -53,6 +53,7 @@ RELAY_PATH = "/cluster/relay"
 SECRET_HEADER = "X-Hotline-Relay"
 NAMESPACES = ("/agent", "/supervisor", "/visitor")
 BUSY = {"ok": False, "error": "系统繁忙，请稍后重试"}
+MAX_INFLIGHT = 8  # a socket's events on the way to the engine at once (a page sends one or two)
 CONNECT_WAIT_S = 10.0  # an event waits this long for its socket's connect handler on the engine
 RESYNC = "resync"  # what the pages take as "read again what you show" (hotline.redislink)
 
@@ -274,6 +275,7 @@ class _Held:
     auth: Any
     engine: str = ""  # the engine it is connected on
     session: Any = None  # as the engine last had it: given back when connecting it on another
+    inflight: int = 0  # its events on the way to the engine
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
 
@@ -429,6 +431,21 @@ class Gateway:
         self.held[(ns, sid)] = _Held(kept, auth, str(out.get("engine", "")), out.get("session"))
 
     async def event(self, ns: str, sid: str, event: str, args: list[Any]) -> Any:
+        held = self.held.get((ns, sid))
+        if held is None:
+            return {"ok": False, "error": "连接已失效，请刷新页面"}
+        if held.inflight >= MAX_INFLIGHT:
+            # python-socketio runs each event in a task of its own: one client's burst would hold
+            # the connections to the engine every other socket of this gateway needs.
+            refuse("relay", "inflight", namespace=ns, remote=held.environ.get("hotline.remote", ""))
+            return {"ok": False, "error": "请求过于频繁，请稍后再试"}
+        held.inflight += 1
+        try:
+            return await self._event(ns, sid, event, args)
+        finally:
+            held.inflight -= 1
+
+    async def _event(self, ns: str, sid: str, event: str, args: list[Any]) -> Any:
         for attempt in range(2):
             try:
                 if not await self.ensure(ns, sid, force=attempt > 0):

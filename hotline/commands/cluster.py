@@ -202,6 +202,7 @@ def summarize(found: dict[str, Any], ttl_s: float) -> dict[str, Any]:
                 "seen_at": _iso(m["seen_at"]),
                 "seen_s_ago": round(m["age"], 1),
                 "asterisk": info,
+                "gateways": _gateways(m["info"]),
             }
         )
     members.sort(key=lambda m: (_RANK.get(m["status"], 9), m["node"]))
@@ -268,6 +269,13 @@ def render(summary: dict[str, Any]) -> list[str]:
     for r in rows:
         lines.append("  ".join(_pad(c, w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1])
     lines.append(f"* holds the lease; silent 失联: no row written for more than {SILENT_AFTER_S:g} s")
+    for m in summary["members"]:
+        if m["active"] and m["gateways"]:
+            lines.append("")
+            lines.append(f"web gateways 网关 relaying to {m['node']}:")
+            lines.extend(
+                f"  {g['gateway']}: {g['sockets']} sockets, heard {_ago(g['heard_s_ago'])} ago" for g in m["gateways"]
+            )
     return lines
 
 
@@ -283,6 +291,23 @@ def _info(raw: Any) -> list[dict[str, Any]]:
             {"ari": str(a.get("ari", "?")), "calls": int(a.get("calls", 0))}
             for a in (info or {}).get("asterisk", [])
             if isinstance(a, dict)
+        ]
+    except (ValueError, TypeError, AttributeError):
+        return []
+
+
+def _gateways(raw: Any) -> list[dict[str, Any]]:
+    """The web gateways the member said relay to it, from whatever JSON it wrote."""
+    try:
+        info = json.loads(raw) if isinstance(raw, str) else raw
+        return [
+            {
+                "gateway": str(g.get("gateway", "?")),
+                "sockets": int(g.get("sockets", 0)),
+                "heard_s_ago": float(g.get("heard_s_ago", 0.0)),
+            }
+            for g in (info or {}).get("gateways", [])
+            if isinstance(g, dict)
         ]
     except (ValueError, TypeError, AttributeError):
         return []

@@ -10,6 +10,7 @@ import errno
 import logging
 import signal
 import time
+from collections import Counter
 from typing import TYPE_CHECKING
 
 from hotline import aio
@@ -280,7 +281,8 @@ def _warm() -> None:
 
 
 def _member_info(ctx: object) -> dict[str, object]:
-    """What ``hotline cluster status`` shows of the active engine: its Asterisk and its calls."""
+    """What ``hotline cluster status`` shows of the active engine: its Asterisk and its calls, its
+    web gateways and their sockets."""
     settings = ctx.settings  # type: ignore[attr-defined]
     voice = ctx.deps.voice_service  # type: ignore[attr-defined]
     main = [{"ari": settings.asterisk.ari_url, "calls": len(voice.calls) if voice is not None else 0}]
@@ -288,7 +290,19 @@ def _member_info(ctx: object) -> dict[str, object]:
     peers = [
         {"ari": p.ari.base_url, "calls": len(p.calls)} for p in (voice.peers.values() if voice is not None else ())
     ]
-    return {"asterisk": main + peers}
+    # Web gateways relaying to it (hotline/relay.py): each with its sockets, and when last heard.
+    # This runs on the lease's thread (once a second): one copy of each table, made while holding
+    # the interpreter lock, not a walk the event loop's changes could break.
+    remote = getattr(ctx.deps.sio, "remote", None)  # type: ignore[attr-defined]
+    gateways: list[dict[str, object]] = []
+    if remote is not None:
+        held = Counter(r.gateway for r in list(remote.sockets.values()))
+        now = remote.clock()
+        gateways = [
+            {"gateway": g, "sockets": held[g], "heard_s_ago": round(now - at, 1)}
+            for g, at in sorted(list(remote.heard.items()))
+        ]
+    return {"asterisk": main + peers, "gateways": gateways}
 
 
 async def _first_run_accounts(ctx: object) -> list[tuple[str, str, str]]:

@@ -33,6 +33,7 @@ import socketio
 from bench._faults import PrivateRedis
 from bench._haproxy import until_checked
 from tests.faults.peers import Peer
+from tests.integration.hotline.test_cluster_cli import hotline, last_json
 from tests.security.engine import HOTLINE, RunningEngine, free_port, running_engine
 
 pytestmark = pytest.mark.integration
@@ -185,6 +186,18 @@ async def test_a_visitor_on_one_gateway_chats_with_a_seat_on_another_across_a_ki
         assert board["ok"], board
         assert [row["chats"] for row in board["seats"] if row["seat"] == "seat1"] == [[contact]], board["seats"]
 
+        # `hotline cluster status` names the gateways relaying to the active engine and their sockets.
+        async def gateways_shown() -> Any:
+            out = await hotline(tmp_path, "cluster", "status", "--json", url=pg_url)
+            found = last_json(out)
+            active = [m for m in found["members"] if m["active"]]
+            shown = {g["gateway"].split("/")[0]: g["sockets"] for g in active[0]["gateways"]} if active else {}
+            return shown if shown == {"g1": 2, "g2": 1} else None
+
+        await until(gateways_shown, 10, "the gateways in hotline cluster status")
+        text = (await hotline(tmp_path, "cluster", "status", url=pg_url)).stdout
+        assert "web gateways 网关 relaying to engine-a:" in text and " 2 sockets" in text, text
+
         sids = (seat.sio.get_sid("/agent"), citizen.sio.get_sid("/visitor"), sup.sio.get_sid("/supervisor"))
         s.engines[0].kill9()
         await until(lambda: active(http, s.engines[1]), 10, "engine b active")
@@ -259,6 +272,18 @@ async def test_the_relay_refuses_strangers_and_a_gateway_without_engines_says_bu
         # A gateway answers only Socket.IO; its pages are the engine's.
         async with http.get(f"{s.gateways[0].base}/console/") as r:
             assert r.status == 404
+        # One page's burst of events is bounded on its gateway (each would hold a connection to the
+        # engine that the gateway's other sockets need): past 8 on the way, refused at once.
+        greedy = await s.open("/visitor", "g1")
+        acks = await asyncio.gather(*(greedy.call("hello") for _ in range(40)))
+        refused = [a for a in acks if not a["ok"]]
+        assert refused and all(a["error"] == "请求过于频繁，请稍后再试" for a in refused), acks
+        assert len(refused) <= 32
+        assert await s.gateways[0].metric(http, "hotline_refused_total", edge="relay", reason="inflight") == len(
+            refused
+        )
+        assert (await greedy.call("hello"))["ok"]  # and the page goes on once its burst is answered
+        await greedy.sio.disconnect()
         # With both engines gone, a page's connection is refused with a clear reason (not a hang).
         for e in s.engines:
             e.kill9()
