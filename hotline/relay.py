@@ -18,7 +18,10 @@ address as the gateway saw them, and the session the old engine last had) before
 event of that socket, then sends the page ``resync``: it reads again what it shows, and a seat's
 console signs in again if the new engine has it signed out. The client's socket stays open: a
 console neither reconnects nor reloads. A gateway silent past ``gateway_silent_s``
-(gone, or cut off) has its sockets disconnected on the engine, as if each had hung up.
+(gone, or cut off) has its sockets disconnected on the engine, as if each had hung up. The
+heartbeat's answer says how many of the gateway's sockets the engine acts for: fewer than it holds
+(twice running) and the gateway connects them again; more (a disconnect whose relay failed), and it
+sends the engine the list it holds (a census), which lets go of the others.
 
 What is relayed again is only what was not carried out: a refused connection (no engine
 listening, a standby's 503) or an engine that no longer knows the socket (409). An event whose
@@ -54,7 +57,8 @@ SECRET_HEADER = "X-Hotline-Relay"
 NAMESPACES = ("/agent", "/supervisor", "/visitor")
 BUSY = {"ok": False, "error": "系统繁忙，请稍后重试"}
 MAX_INFLIGHT = 8  # a socket's events on the way to the engine at once (a page sends one or two)
-CONNECT_WAIT_S = 10.0  # an event waits this long for its socket's connect handler on the engine
+CONNECT_WAIT_S = 10.0
+CENSUS_GRACE_S = 10.0  # a census leaves alone the sockets connected this recently  # an event waits this long for its socket's connect handler on the engine
 RESYNC = "resync"  # what the pages take as "read again what you show" (hotline.redislink)
 
 RELAYED = Counter(
@@ -101,6 +105,7 @@ class _Remote:
     # Set once its connect handler has run: an event that overtook it (a gateway sends a socket's
     # events concurrently) waits for it instead of finding an empty session.
     ready: asyncio.Event = field(default_factory=asyncio.Event)
+    since: float = 0.0  # when its connect came (the engine's clock)
 
 
 class RemoteSockets:
@@ -122,7 +127,7 @@ class RemoteSockets:
         return sum(1 for r in self.sockets.values() if r.gateway == gateway)
 
     def add(self, namespace: str, sid: str, gateway: str) -> _Remote:
-        held = self.sockets[(namespace, sid)] = _Remote(gateway)
+        held = self.sockets[(namespace, sid)] = _Remote(gateway, since=self.clock())
         REMOTE.set(len(self.sockets))
         return held
 
@@ -160,7 +165,7 @@ class Relay:
             return web.json_response({"error": "forbidden", "detail": "网关密钥不符"}, status=403)
         try:
             msg = orjson.loads(await request.read())
-            if not isinstance(msg, dict) or msg.get("kind") not in ("beat", "connect", "event", "disconnect"):
+            if not isinstance(msg, dict) or msg.get("kind") not in ("beat", "census", "connect", "event", "disconnect"):
                 raise ValueError("kind")
             kind, gateway = msg["kind"], str(msg["gateway"])[:64]
         except (ValueError, KeyError, TypeError):
@@ -169,6 +174,8 @@ class Relay:
         self.remote.heard[gateway] = self.remote.clock()
         if kind == "beat":
             return self._reply(sockets=self.remote.count(gateway))
+        if kind == "census":
+            return self._reply(dropped=await self._census(gateway, msg.get("sockets")))
         ns, sid = str(msg.get("ns", "")), str(msg.get("sid", ""))[:64]
         handler = self.sio.namespace_handlers.get(ns)
         if handler is None or not sid:
@@ -223,6 +230,30 @@ class Relay:
         if isinstance(kept, dict):  # connected again on this engine: what the socket's session held
             held.session = {**held.session, **kept}  # (a visitor's id, the phone it gave) goes on
         return self._reply(connected=True, session=held.session)
+
+    async def _census(self, gateway: str, listed: Any) -> int:
+        """The gateway says which sockets it holds: those of its sockets this engine still acts for
+        and it does not name are gone (a disconnect whose relay failed); each is disconnected here.
+        A socket connected in the last ``CENSUS_GRACE_S`` is left alone (its connect may have
+        crossed the census)."""
+        if not isinstance(listed, list):
+            return 0
+        named = {(str(x[0]), str(x[1])) for x in listed if isinstance(x, list) and len(x) == 2}
+        now = self.remote.clock()
+        stale = [
+            key
+            for key, r in list(self.remote.sockets.items())
+            if r.gateway == gateway and key not in named and r.ready.is_set() and now - r.since > CENSUS_GRACE_S
+        ]
+        for ns, sid in stale:
+            handler = self.sio.namespace_handlers.get(ns)
+            if handler is not None:
+                await self._gone(handler, ns, sid, "gone from its gateway")
+            else:
+                self.remote.drop(ns, sid)
+        if stale:
+            logger.warning("a gateway's sockets it no longer holds were let go", extra={"sockets": len(stale)})
+        return len(stale)
 
     async def _gone(self, handler: Any, ns: str, sid: str, reason: str) -> None:
         try:
@@ -363,6 +394,7 @@ class Gateway:
         self.held: dict[tuple[str, str], _Held] = {}
         self._replay: asyncio.Task[None] | None = None
         self._mismatch = 0
+        self._surplus = 0
         link.on_change = self._engine_changed
         for ns in NAMESPACES:
             sio.register_namespace(RelayNamespace(ns, self))
@@ -497,6 +529,13 @@ class Gateway:
                         held.engine = ""
                     self._replay = asyncio.get_running_loop().create_task(self.replay_all(), name="relay-replay")
                     self._mismatch = 0
+                # More than it holds: a disconnect that never reached the engine. Say which it holds.
+                self._surplus = self._surplus + 1 if known > len(self.held) else 0
+                if self._surplus >= 2:
+                    self._surplus = 0
+                    _, said = await self.link.send({"kind": "census", "sockets": [list(key) for key in self.held]})
+                    RELAYED.labels("census", "ok").inc()
+                    logger.info("census sent", extra={"held": len(self.held), "dropped": said.get("dropped")})
             except EngineUnreachable as exc:
                 RELAYED.labels("beat", "unreachable").inc()
                 logger.debug("no engine answered the heartbeat", extra={"why": str(exc)[:200]})

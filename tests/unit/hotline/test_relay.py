@@ -156,6 +156,21 @@ async def test_the_engine_runs_a_gateways_socket_through_its_own_namespace() -> 
         assert (await connecting)[1]["connected"]
         status, out = await counting
         assert status == 200 and out["ack"]["user"] == "u3" and out["ack"]["n"] == 1
+        # A census: the gateway names the sockets it holds; one it no longer holds is let go (its
+        # disconnect handler runs), one connected within the grace is left alone.
+        for sid in ("c1", "c2"):
+            await post(
+                {"gateway": "g9", "ns": "/desk", "sid": sid, "kind": "connect", "auth": {"token": "ok", "user": sid}}
+            )
+        later = sio.remote.clock() + 11.0
+        sio.remote.clock = lambda: later
+        await post(
+            {"gateway": "g9", "ns": "/desk", "sid": "c3", "kind": "connect", "auth": {"token": "ok", "user": "c3"}}
+        )
+        status, out = await post({"gateway": "g9", "kind": "census", "sockets": [["/desk", "c1"]]})
+        assert status == 200 and out["dropped"] == 1 and ("c2", "gone from its gateway") in desk.gone
+        assert sio.remote.get("/desk", "c1") is not None and sio.remote.get("/desk", "c3") is not None
+        assert (await post({"gateway": "g9", "kind": "census", "sockets": "x"}))[1]["dropped"] == 0
         assert (await post({**base, "kind": "beat"}, secret="wrong"))[0] == 403
         assert (await post({**base, "kind": "nonsense"}))[0] == 400
         assert (await post({**base, "kind": "event", "args": "x"}))[0] == 409  # unknown socket first
