@@ -30,7 +30,9 @@ one address may open or send. Here, before any namespace sees a packet:
   packet, each at most ``max_message_bytes`` (engine.io's ``max_http_buffer_size``);
 - text packets at most ``max_text_bytes``;
 - each connection at most ``bytes_per_minute`` received (a sliding minute);
-- each remote address at most ``connections_per_address`` connections at once.
+- each remote address at most ``connections_per_address`` connections at once;
+- no event named as the server's own (``connect``, ``disconnect``): python-socketio would hand it to
+  the namespace's handler of that name.
 
 A client past a limit is disconnected (only that client), with a log line and
 ``hotline_refused_total{edge="socketio", reason=...}``. So is a WebSocket frame the Engine.IO layer
@@ -69,6 +71,8 @@ from hotline.relay import RemoteSockets
 
 logger = logging.getLogger(__name__)
 
+# Events only the server raises (python-socketio's own names); a client sending one is cut off.
+RESERVED_EVENTS = frozenset({"connect", "disconnect", "connect_error"})
 # (namespace, event) pairs that may carry one binary attachment: a picture in a chat.
 PICTURE_EVENTS = frozenset({("/visitor", "image"), ("/agent", "chat_image")})
 
@@ -472,6 +476,17 @@ class GuardedServer(socketio.AsyncServer):  # type: ignore[misc]  # python-socke
             self._binary_packet.pop(eio_sid, None)
             refuse("socketio", "malformed", remote=self._address_of.get(eio_sid, ""), detail=str(exc)[:200])
             await self.eio.disconnect(eio_sid)
+
+    async def _handle_event(self, eio_sid: str, namespace: str | None, id: Any, data: Any) -> None:
+        # python-socketio hands a client's event named "connect" or "disconnect" to a namespace's
+        # handler of that name, as if the server had: a page could run its own connect again with
+        # its payload as the request's headers (a forged cookie or address), or its disconnect while
+        # connected. Only the server raises those.
+        if isinstance(data, list) and data and data[0] in RESERVED_EVENTS:
+            refuse("socketio", "reserved_event", remote=self._address_of.get(eio_sid, ""), event=str(data[0]))
+            await self.eio.disconnect(eio_sid)
+            return
+        await super()._handle_event(eio_sid, namespace, id, data)
 
     def _count(self, eio_sid: str, data: Any) -> None:
         size = len(data) if isinstance(data, (bytes, str)) else 0

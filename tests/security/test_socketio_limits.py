@@ -134,3 +134,19 @@ async def test_connections_per_address_are_capped(engine):
         await asyncio.sleep(0.5)
         again = await Raw.open(http, engine.base, "203.0.113.40")  # a place freed up
         assert await again.hello_works()
+
+
+async def test_an_event_named_connect_or_disconnect_is_refused_and_cuts_off_its_sender(engine):
+    """A page that sends an event named as the server's own: its connect handler would run again
+    with the payload as the request's headers (a forged cookie and address), its disconnect while
+    connected. Refused: the sender is cut off, counted, and nothing of it runs."""
+    async with aiohttp.ClientSession() as http:
+        bystander = await Raw.open(http, engine.base, "198.51.100.1")
+        for n, event in enumerate(("connect", "disconnect")):
+            forger = await Raw.open(http, engine.base, f"203.0.113.{n + 20}")
+            assert await forger.hello_works()
+            forged = {"HTTP_COOKIE": "hotline_visitor=x", "hotline.remote": "10.0.0.1"}
+            await forger.ws.send_str(f'42/visitor,["{event}",{json.dumps(forged)}]')
+            assert await forger.closed()
+        assert await engine.metric(http, "hotline_refused_total", edge="socketio", reason="reserved_event") == 2
+        assert await bystander.hello_works()
