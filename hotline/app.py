@@ -121,6 +121,7 @@ def build_openapi(plugins: list[Any]) -> dict[str, Any]:
                         "200": {"description": "carried out; the event's ack, the engine's id and epoch"},
                         "400": {"description": "not a relay message"},
                         "403": {"description": "not signed with the relay secret"},
+                        "404": {"description": "this engine takes no gateway (no relay secret or no Redis)"},
                         "409": {"description": "this engine does not know the socket: connect it first"},
                         "503": {"description": "a standby: try the next engine"},
                     },
@@ -182,6 +183,11 @@ async def cluster_active(request: web.Request) -> web.Response:
     return web.json_response({"role": "fenced", "epoch": lease.epoch}, status=503)
 
 
+async def relay_off(_request: web.Request) -> web.Response:
+    """/cluster/relay on an engine that takes no web gateway (no relay secret or no Redis)."""
+    return web.json_response({"error": "not found", "detail": "本引擎未启用网关转发"}, status=404)
+
+
 def _ops_only(request: web.Request) -> None:
     """/metrics and /openapi.json describe the engine's insides: only for the operators'
     networks (loopback by default)."""
@@ -234,6 +240,8 @@ def build_app(ctx: AppContext) -> web.Application:
         from hotline.relay import install_engine
 
         install_engine(app, sio, cluster.relay_secret, cluster.gateway_silent_s, lambda: ctx.lease.epoch)
+    else:
+        app.router.add_post("/cluster/relay", relay_off)
     for plugin in plugins:
         plugin.install(app, ctx)
     app.cleanup_ctx.append(_outbox_worker)
