@@ -11,7 +11,11 @@ close that window in the configuration itself.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import subprocess
 import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import aiohttp
 
@@ -53,3 +57,32 @@ async def until_checked(
             return time.monotonic() - started
         await asyncio.sleep(0.05)
     raise AssertionError(f"HAProxy's checks did not settle on {sorted(up)} up within {within_s} s: {seen}")
+
+
+def configuration(*args: str, env: dict[str, str] | None = None) -> str:
+    """What ``hotline cluster haproxy ARGS`` writes, with HAProxy's log lines (each request, with
+    its termination flags) on its own output instead of syslog: for a test's or a bench's own log."""
+    from bench.chaos import HOTLINE
+
+    out = subprocess.run(
+        [*HOTLINE, "cluster", "haproxy", *args], capture_output=True, text=True, timeout=30, check=True, env=env
+    )
+    return out.stdout.replace("    log /dev/log local0\n", "    log stdout format raw local0\n").replace(
+        "    log /dev/log local1 notice\n", ""
+    )
+
+
+@contextlib.contextmanager
+def running(folder: Path, config: str) -> Iterator[subprocess.Popen[bytes]]:
+    """HAProxy on ``config`` (written to ``folder``/haproxy.cfg), its log in ``folder``/haproxy.log;
+    stopped at the end, whatever happened."""
+    cfg = folder / "haproxy.cfg"
+    cfg.write_text(config)
+    with (folder / "haproxy.log").open("wb") as log:
+        proxy = subprocess.Popen(["haproxy", "-db", "-f", str(cfg)], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        yield proxy
+    finally:
+        proxy.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proxy.wait(10)

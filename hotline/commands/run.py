@@ -19,6 +19,8 @@ from hotline.logs import setup_logging
 from hotline.settings import Settings, load_settings
 
 if TYPE_CHECKING:
+    from aiohttp import web
+
     from hotline.lease import PgLease
 
 logger = logging.getLogger(__name__)
@@ -58,7 +60,6 @@ def _run(args: argparse.Namespace) -> int:
 
 
 async def serve(settings: Settings, ready: asyncio.Event | None = None, stop: asyncio.Event | None = None) -> None:
-    from aiohttp import web
 
     from hotline.app import build_app
     from hotline.context import AppContext
@@ -102,21 +103,13 @@ async def serve(settings: Settings, ready: asyncio.Event | None = None, stop: as
         return
     started = time.monotonic()
     first_accounts = await _first_run_accounts(ctx)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, settings.http.host, settings.http.port)
     try:
-        await site.start()
-    except OSError as exc:
-        await runner.cleanup()
+        runner = await _listen(app, settings)
+    except CommandError:
         if lease is not None:
             await lease.release()
         await engine.dispose()
-        if exc.errno == errno.EADDRINUSE:
-            raise CommandError(
-                f"port {settings.http.port} on {settings.http.host} is in use: stop the other program or set HOTLINE_HTTP__PORT"
-            ) from None
-        raise CommandError(f"cannot listen on {settings.http.host}:{settings.http.port}: {exc}") from None
+        raise
     if lease is not None:
         lease.info = lambda: _member_info(ctx)
         # A lost lease is not a clean stop (whose shutdown would still talk to Asterisk and the
@@ -169,7 +162,6 @@ async def serve_gateway(
     settings: Settings, ready: asyncio.Event | None = None, stop: asyncio.Event | None = None
 ) -> None:
     """A web gateway (hotline/relay.py): the Socket.IO edge, relayed to the active engine."""
-    from aiohttp import web
 
     from hotline.app import build_gateway_app
 
@@ -199,14 +191,7 @@ async def serve_gateway(
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    runner = web.AppRunner(build_gateway_app(settings), access_log=None, handle_signals=False)
-    await runner.setup()
-    site = web.TCPSite(runner, settings.http.host, settings.http.port)
-    try:
-        await site.start()
-    except OSError as exc:
-        await runner.cleanup()
-        raise CommandError(f"cannot listen on {settings.http.host}:{settings.http.port}: {exc}") from None
+    runner = await _listen(build_gateway_app(settings), settings)
     print(
         f"12345 hotline gateway running at http://{settings.http.host}:{settings.http.port}"
         f" for the engines {', '.join(c.engines)}",
@@ -218,6 +203,25 @@ async def serve_gateway(
         await stop.wait()
     finally:
         await runner.cleanup()
+
+
+async def _listen(app: web.Application, settings: Settings) -> web.AppRunner:
+    """``app`` served on the settings' address; a CommandError (and nothing left open) if not."""
+    from aiohttp import web
+
+    host, port = settings.http.host, settings.http.port
+    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port).start()
+    except OSError as exc:
+        await runner.cleanup()
+        if exc.errno == errno.EADDRINUSE:
+            raise CommandError(
+                f"port {port} on {host} is in use: stop the other program or set HOTLINE_HTTP__PORT"
+            ) from None
+        raise CommandError(f"cannot listen on {host}:{port}: {exc}") from None
+    return runner
 
 
 def _lease(settings: Settings, ctx: object, url: str) -> PgLease:
@@ -246,18 +250,10 @@ def _lease(settings: Settings, ctx: object, url: str) -> PgLease:
 async def _standby(settings: Settings, ctx: object, lease: PgLease, stop: asyncio.Event) -> bool:
     """Serve the standby's page on the engine's port and wait for the lease: True once taken,
     False if stopped meanwhile."""
-    from aiohttp import web
 
     from hotline.app import build_standby_app
 
-    runner = web.AppRunner(build_standby_app(ctx), access_log=None, handle_signals=False)  # type: ignore[arg-type]
-    await runner.setup()
-    site = web.TCPSite(runner, settings.http.host, settings.http.port)
-    try:
-        await site.start()
-    except OSError as exc:
-        await runner.cleanup()
-        raise CommandError(f"cannot listen on {settings.http.host}:{settings.http.port}: {exc}") from None
+    runner = await _listen(build_standby_app(ctx), settings)  # type: ignore[arg-type]
     print(f"12345 hotline engine {lease.node}: standby at {lease.http}, waiting for the lease", flush=True)
     await asyncio.to_thread(_warm)
     try:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import subprocess
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +15,8 @@ import aiohttp
 from playwright.async_api import expect
 
 from bench._faults import PrivateRedis
-from bench._haproxy import until_checked
-from tests.security.engine import HOTLINE, PASSWORD, free_port, running_engine
+from bench._haproxy import configuration, running, until_checked
+from tests.security.engine import PASSWORD, free_port, running_engine
 
 SECRET = "browser-relay-secret-0123456789"
 
@@ -28,7 +27,6 @@ async def test_the_console_on_a_gateway_keeps_its_socket_and_signs_in_again_when
     (tmp_path / "redis").mkdir()
     redis = PrivateRedis(tmp_path / "redis")
     redis.start()
-    proxy: subprocess.Popen[bytes] | None = None
     common = {
         "REDIS_URL": redis.url,
         "HOTLINE_SECURITY__TRUSTED_PROXIES": json.dumps(["127.0.0.1"]),
@@ -38,7 +36,10 @@ async def test_the_console_on_a_gateway_keeps_its_socket_and_signs_in_again_when
     (tmp_path / "engine").mkdir()
     (tmp_path / "gateway").mkdir()
     try:
-        async with running_engine(tmp_path / "engine", common, [("1001", "seat", None)]) as engine:
+        async with (
+            running_engine(tmp_path / "engine", common, [("1001", "seat", None)]) as engine,
+            contextlib.AsyncExitStack() as stack,
+        ):
             gw_env = {
                 **common,
                 "HOTLINE_CLUSTER__ROLE": "gateway",
@@ -47,23 +48,11 @@ async def test_the_console_on_a_gateway_keeps_its_socket_and_signs_in_again_when
             }
             async with running_engine(tmp_path / "gateway", gw_env) as gateway:
                 listen, stats = free_port(), f"127.0.0.1:{free_port()}"
-                cfg = subprocess.run(
-                    [*HOTLINE, "cluster", "haproxy", "--listen", f"127.0.0.1:{listen}", "--stats", stats]
-                    + ["--engine", f"engine={engine.base[7:]}", "--gateway", f"gw={gateway.base[7:]}"],
-                    capture_output=True,
-                    text=True,
-                    timeout=30,
-                    check=True,
-                ).stdout
-                (tmp_path / "haproxy.cfg").write_text(
-                    cfg.replace("    log /dev/log local0\n", "    log stdout format raw local0\n").replace(
-                        "    log /dev/log local1 notice\n", ""
-                    )
+                config = configuration(
+                    *("--listen", f"127.0.0.1:{listen}", "--stats", stats),
+                    *("--engine", f"engine={engine.base[7:]}", "--gateway", f"gw={gateway.base[7:]}"),
                 )
-                with (tmp_path / "haproxy.log").open("wb") as log:
-                    proxy = subprocess.Popen(
-                        ["haproxy", "-db", "-f", str(tmp_path / "haproxy.cfg")], stdout=log, stderr=subprocess.STDOUT
-                    )
+                stack.enter_context(running(tmp_path, config))
                 async with aiohttp.ClientSession() as http:
                     await until_checked(http, stats, {"engine"})
                     await until_checked(http, stats, {"gw"}, backend="gateways")
@@ -101,8 +90,4 @@ async def test_the_console_on_a_gateway_keeps_its_socket_and_signs_in_again_when
                     assert await gateway.metric(http, "hotline_relay_replayed_total") == 1
                 assert errors == []
     finally:
-        if proxy is not None:
-            proxy.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proxy.wait(10)
         redis.stop()

@@ -27,7 +27,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from bench._haproxy import until_checked
+from bench._haproxy import configuration, until_checked
 from tests.faults.peers import Peer
 from tests.faults.test_engine_kill_scene import (
     VOICE_SEATS,
@@ -40,7 +40,7 @@ from tests.faults.test_engine_kill_scene import (
 )
 from tests.integration.acd.voice_harness import Sipp, next_port, start_sipp
 from tests.integration.asterisk import asterisk_settings
-from tests.security.engine import HOTLINE, RunningEngine, free_port, running_engine
+from tests.security.engine import RunningEngine, free_port, running_engine
 
 pytestmark = pytest.mark.integration
 FLOW = Path(__file__).parents[1] / "integration" / "acd" / "flows" / "quick_survey.toml"  # straight to the queue
@@ -71,25 +71,9 @@ async def role(http: aiohttp.ClientSession, base: str) -> int:
 
 def haproxy_config(listen: int, engines: list[RunningEngine], stats: str) -> str:
     """What ``hotline cluster haproxy`` writes for these engines."""
-    out = subprocess.run(
-        [
-            *HOTLINE,
-            "cluster",
-            "haproxy",
-            "--listen",
-            f"127.0.0.1:{listen}",
-            "--stats",
-            stats,
-            *(arg for e in engines for arg in ("--engine", e.base.removeprefix("http://"))),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    )
-    # Every request's line (with HAProxy's termination flags) in the test's own log, not syslog.
-    return out.stdout.replace("    log /dev/log local0\n", "    log stdout format raw local0\n").replace(
-        "    log /dev/log local1 notice\n", ""
+    return configuration(
+        *("--listen", f"127.0.0.1:{listen}", "--stats", stats),
+        *(arg for e in engines for arg in ("--engine", e.base.removeprefix("http://"))),
     )
 
 

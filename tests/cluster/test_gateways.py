@@ -19,7 +19,6 @@ import asyncio
 import contextlib
 import dataclasses
 import json
-import subprocess
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -31,10 +30,10 @@ import pytest
 import socketio
 
 from bench._faults import PrivateRedis
-from bench._haproxy import until_checked
+from bench._haproxy import configuration, running, until_checked
 from tests.faults.peers import Peer
 from tests.integration.hotline.test_cluster_cli import hotline, last_json
-from tests.security.engine import HOTLINE, RunningEngine, free_port, running_engine
+from tests.security.engine import RunningEngine, free_port, running_engine
 
 pytestmark = pytest.mark.integration
 SECRET = "relay-test-secret-0123456789"
@@ -60,22 +59,6 @@ class Site:
         return peer
 
 
-def haproxy_config(listen: int, stats: str, engines: list[RunningEngine], gateways: list[RunningEngine]) -> str:
-    """What ``hotline cluster haproxy`` writes for them, logging to its own output."""
-    out = subprocess.run(
-        [*HOTLINE, "cluster", "haproxy", "--listen", f"127.0.0.1:{listen}", "--stats", stats]
-        + [arg for n, e in zip("ab", engines, strict=True) for arg in ("--engine", f"{n}={e.base[7:]}")]
-        + [arg for n, g in zip(("g1", "g2"), gateways, strict=True) for arg in ("--gateway", f"{n}={g.base[7:]}")],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    )
-    return out.stdout.replace("    log /dev/log local0\n", "    log stdout format raw local0\n").replace(
-        "    log /dev/log local1 notice\n", ""
-    )
-
-
 async def active(http: aiohttp.ClientSession, engine: RunningEngine) -> bool:
     with contextlib.suppress(aiohttp.ClientError, OSError, TimeoutError):
         async with http.get(f"{engine.base}/cluster/active", timeout=aiohttp.ClientTimeout(total=1)) as r:
@@ -98,7 +81,6 @@ async def site(pg_url: str, tmp_path: Path) -> AsyncIterator[Site]:
     redis = PrivateRedis(tmp_path / "redis")
     (tmp_path / "redis").mkdir()
     redis.start()
-    proxy: subprocess.Popen[bytes] | None = None
     common = {
         "REDIS_URL": redis.url,
         "HOTLINE_SECRET_KEY": "gateway-test-secret-0123456789abcdef",
@@ -132,20 +114,18 @@ async def site(pg_url: str, tmp_path: Path) -> AsyncIterator[Site]:
                 }
                 gateways.append(await stack.enter_async_context(running_engine(tmp_path / name, env, [], pg_url)))
             listen, stats = free_port(), f"127.0.0.1:{free_port()}"
-            cfg = tmp_path / "haproxy.cfg"
-            cfg.write_text(haproxy_config(listen, stats, engines, gateways))
-            with (tmp_path / "haproxy.log").open("wb") as log:
-                proxy = subprocess.Popen(["haproxy", "-db", "-f", str(cfg)], stdout=log, stderr=subprocess.STDOUT)
+            config = configuration(
+                *("--listen", f"127.0.0.1:{listen}", "--stats", stats),
+                *(a for n, e in zip("ab", engines, strict=True) for a in ("--engine", f"{n}={e.base[7:]}")),
+                *(a for n, g in zip(("g1", "g2"), gateways, strict=True) for a in ("--gateway", f"{n}={g.base[7:]}")),
+            )
+            stack.enter_context(running(tmp_path, config))
             async with aiohttp.ClientSession() as http:
                 await until_checked(http, stats, {"a"})
                 await until_checked(http, stats, {"g1", "g2"}, backend="gateways")
             front = dataclasses.replace(engines[0], base=f"http://127.0.0.1:{listen}")
             yield Site(engines, gateways, front)
     finally:
-        if proxy is not None:
-            proxy.terminate()
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                proxy.wait(10)
         redis.stop()
 
 
