@@ -401,3 +401,25 @@ async def test_haproxy_keeps_forwarded_for_only_from_the_proxies_in_front(tmp_pa
 def test_system_deps_installs_haproxy():
     script = (Path(__file__).parents[3] / "scripts" / "system-deps.sh").read_text()
     assert "have haproxy || need+=(haproxy)" in script
+
+
+async def test_a_gateway_without_its_engines_secret_or_redis_says_what_it_needs_in_one_line(tmp_path):
+    proc = await asyncio.create_subprocess_exec(
+        *HOTLINE,
+        "run",
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("HOTLINE_") and k != "REDIS_URL"},
+            "HOTLINE_DATA_DIR": str(tmp_path / "var"),
+            "PYTHONPATH": str(ROOT),
+            "HOTLINE_CLUSTER__ROLE": "gateway",
+        },
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 1, out + err
+    said = err.decode()
+    for need in ("cluster.engines", "cluster.relay_secret", "REDIS_URL"):
+        assert need in said, said
+    assert "Traceback" not in said and len(said.strip().splitlines()) == 1, said
