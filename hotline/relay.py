@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import hmac
 import logging
 import time
@@ -118,27 +119,36 @@ class RemoteSockets:
         self.silent_s = silent_s
         self.clock = clock
         self.sockets: dict[tuple[str, str], _Remote] = {}
+        self.per_gateway: collections.Counter[str] = collections.Counter()
         self.heard: dict[str, float] = {}
 
     def get(self, namespace: str | None, sid: str) -> _Remote | None:
         return self.sockets.get((namespace or "/", sid))
 
     def count(self, gateway: str) -> int:
-        return sum(1 for r in self.sockets.values() if r.gateway == gateway)
+        return self.per_gateway[gateway]  # kept as sockets come and go: each heartbeat asks
 
     def add(self, namespace: str, sid: str, gateway: str) -> _Remote:
+        self.drop(namespace, sid)
         held = self.sockets[(namespace, sid)] = _Remote(gateway, since=self.clock())
+        self.per_gateway[gateway] += 1
         REMOTE.set(len(self.sockets))
         return held
 
     def drop(self, namespace: str, sid: str) -> None:
-        self.sockets.pop((namespace, sid), None)
+        gone = self.sockets.pop((namespace, sid), None)
+        if gone is not None:
+            self.per_gateway[gone.gateway] -= 1
+            if self.per_gateway[gone.gateway] <= 0:
+                del self.per_gateway[gone.gateway]
         REMOTE.set(len(self.sockets))
 
     def silent(self) -> list[tuple[str, str]]:
         """The sockets of every gateway not heard for ``silent_s`` (which are then forgotten)."""
         now = self.clock()
         gone = {g for g, at in self.heard.items() if now - at > self.silent_s}
+        if not gone:
+            return []  # the usual second: no walk over every socket
         for g in gone:
             del self.heard[g]
         return [key for key, r in self.sockets.items() if r.gateway in gone]

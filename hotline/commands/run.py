@@ -10,7 +10,6 @@ import errno
 import logging
 import signal
 import time
-from collections import Counter
 from typing import TYPE_CHECKING
 
 from hotline import aio
@@ -292,10 +291,10 @@ def _member_info(ctx: object) -> dict[str, object]:
     remote = getattr(ctx.deps.sio, "remote", None)  # type: ignore[attr-defined]
     gateways: list[dict[str, object]] = []
     if remote is not None:
-        held = Counter(r.gateway for r in list(remote.sockets.values()))
+        held = dict(remote.per_gateway)
         now = remote.clock()
         gateways = [
-            {"gateway": g, "sockets": held[g], "heard_s_ago": round(now - at, 1)}
+            {"gateway": g, "sockets": held.get(g, 0), "heard_s_ago": round(now - at, 1)}
             for g, at in sorted(list(remote.heard.items()))
         ]
     return {"asterisk": main + peers, "gateways": gateways}

@@ -32,6 +32,7 @@ import socketio
 from bench._faults import PrivateRedis
 from bench._haproxy import configuration, running, until_checked
 from tests.faults.peers import Peer
+from tests.faults.test_engine_kill_scene import until
 from tests.integration.hotline.test_cluster_cli import hotline, last_json
 from tests.security.engine import RunningEngine, free_port, running_engine
 
@@ -64,16 +65,6 @@ async def active(http: aiohttp.ClientSession, engine: RunningEngine) -> bool:
         async with http.get(f"{engine.base}/cluster/active", timeout=aiohttp.ClientTimeout(total=1)) as r:
             return r.status == 200
     return False
-
-
-async def until(check: Any, timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = await check()
-        if got:
-            return got
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"not within {timeout:g} s: {what}")
 
 
 @contextlib.asynccontextmanager

@@ -55,6 +55,12 @@ def test_sockets_of_a_silent_gateway_are_given_up_and_only_theirs() -> None:
     assert sorted(remote.silent()) == [("/agent", "s1"), ("/visitor", "s2")]
     assert "g1" not in remote.heard and remote.count("g2") == 1
     assert remote.silent() == []  # said once
+    remote.drop("/agent", "s1")
+    remote.drop("/agent", "s1")  # twice: counted once
+    remote.add("/visitor", "s3", "g2")  # connected again: still one
+    assert remote.count("g1") == 1 and remote.count("g2") == 1 and remote.count("g3") == 0
+    remote.drop("/visitor", "s2")
+    assert "g1" not in remote.per_gateway
 
 
 def test_settings_refuse_a_short_secret_a_bad_engine_and_a_sweep_shorter_than_three_beats() -> None:
