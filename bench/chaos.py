@@ -802,6 +802,22 @@ async def _one_run(
     phones = {f"t{n:03d}": chaos_voice.seat_number(n) for n in range(args.voice_seats)} if voice_settings else {}
     await _accounts(direct, seats, phones)
     (folder / "data").mkdir()
+    # ``--asterisks 2`` (bench failover): the callers dial two sandbox instances peered by the
+    # trunk (bench/_servers.py), the engines drive both; the seats' phone is behind both trunks.
+    pair_stack = contextlib.AsyncExitStack()
+    servers: dict[str, Any] = {}
+    trunk_port = 0
+    voice_env = chaos_voice.engine_env(voice_settings) if voice_settings else {}
+    if voice_settings is not None and getattr(args, "asterisks", 1) == 2:
+        from bench import _servers
+        from bench.voice.sipp import free_udp_port
+
+        trunk_port = free_udp_port()
+        with console.status("two Asterisk servers starting (e and f, peered by the trunk)"):
+            servers = await pair_stack.enter_async_context(
+                _servers.peered_pair(voice_settings, {"e": trunk_port, "f": trunk_port}, pair=_servers.PEERED_EF)
+            )
+        voice_env = servers["e"].engine_env([servers["f"].as_peer("e")], chaos_voice.FLOW, uuid.uuid4().hex * 2)
     standin, standin_runner, standin_url = await _wechat_standin()
     env = {
         **os.environ,
@@ -815,12 +831,22 @@ async def _one_run(
         "HOTLINE_WECHAT__APP_SECRET": WECHAT["app_secret"],
         "HOTLINE_WECHAT__API_BASE_URL": standin_url,
         "PYTHONPATH": str(CHECKOUT),
-        **(chaos_voice.engine_env(voice_settings) if voice_settings else {}),
+        **voice_env,
     }
     engine: Engine | Pair = (
         Engine(folder, env) if kill_times is None else Pair(folder, env, getattr(args, "gateways", 0))
     )
-    calls = chaos_voice.VoiceLoad(voice_settings, folder, prefix) if voice_settings else None
+    calls = (
+        chaos_voice.VoiceLoad(
+            voice_settings,
+            folder,
+            prefix,
+            targets=[(name, server.sip_target) for name, server in servers.items()],
+            trunk_port=trunk_port,
+        )
+        if voice_settings
+        else None
+    )
     ledger = Ledger()
     faults: list[dict[str, Any]] = []
     citizens: list[Citizen | WeChatCitizen] = []
@@ -903,6 +929,7 @@ async def _one_run(
             if not isinstance(client, WeChatCitizen):
                 await client.close()
         await engine.stop()
+        await pair_stack.aclose()
         await standin_runner.cleanup()
         if relay is not None and relay.server is not None:
             await relay.cut()

@@ -65,6 +65,7 @@ class Call:
     number: str
     placed: float  # wall clock
     hold_s: float
+    server: str = ""  # the Asterisk dialed ("" : the sandbox's default one)
     answered: bool = False  # Asterisk answered the INVITE
     rc: int | None = None
 
@@ -74,13 +75,18 @@ class VoiceLoad:
     settings: Any
     folder: Path
     prefix: str  # the citizens' numbers: prefix + a counter (a run of its own each)
+    # Where citizens dial, taken in turn: (the server's name, its SIP address); none given: the
+    # sandbox's default Asterisk. The seats' phone listens on ``trunk_port`` (every server's
+    # outbound trunk goes there); none given: the default Asterisk's trunk_host.
+    targets: list[tuple[str, str]] = field(default_factory=list)
+    trunk_port: int = 0
     calls: list[Call] = field(default_factory=list)
     procs: list[asyncio.subprocess.Process] = field(default_factory=list)
     phone: asyncio.subprocess.Process | None = None
 
     async def start_phones(self) -> None:
         """One sipp behind the trunk answers every seat's number; it outlives Asterisk's restarts."""
-        port = int(self.settings.asterisk.trunk_host.rsplit(":", 1)[1])
+        port = self.trunk_port or int(self.settings.asterisk.trunk_host.rsplit(":", 1)[1])
         with (self.folder / "phones.log").open("wb") as out:
             self.phone = await asyncio.create_subprocess_exec(
                 *("sipp", "-sf", str(SCENARIOS / "chaos_phone.xml"), "-i", "127.0.0.1", "-p", str(port)),
@@ -97,13 +103,14 @@ class VoiceLoad:
 
     async def call(self, hold_s: float) -> None:
         """One citizen: dial, stay ``hold_s`` seconds, hang up; what happened is kept."""
-        a = self.settings.asterisk
+        targets = self.targets or [("", f"127.0.0.1:{self.settings.asterisk.sip_port}")]
+        server, target = targets[len(self.calls) % len(targets)]
         number = f"{self.prefix}{len(self.calls):07d}"
-        entry = Call(number, time.time(), hold_s)
+        entry = Call(number, time.time(), hold_s, server)
         self.calls.append(entry)
         log = self.folder / f"caller-{number}.log"
         proc = await asyncio.create_subprocess_exec(
-            *("sipp", f"127.0.0.1:{a.sip_port}", "-sf", str(SCENARIOS / "chaos_caller.xml")),
+            *("sipp", target, "-sf", str(SCENARIOS / "chaos_caller.xml")),
             *("-i", "127.0.0.1", "-p", str(free_udp_port()), "-s", "12345", "-key", "caller", number),
             *("-d", str(int(hold_s * 1000)), "-m", "1", "-nostdin", "-timeout", f"{int(hold_s + 120)}s"),
             *("-timeout_error", "-trace_logs", "-log_file", str(log)),
@@ -197,6 +204,16 @@ def account(calls: list[Call], stored: list[tuple[str, Any, dict[str, Any]]], pr
     for number in sorted(n for n in by_number if n.startswith(prefix) and n not in known):
         losses.append(f"an interaction from {number}, a number no citizen of this run called from")
         doubled += 1
+    # Per server dialed: placed, reached, answered by a seat, and the server the records name.
+    by_server: dict[str, dict[str, Any]] = {}
+    for c in calls:
+        row = by_server.setdefault(c.server or "default", {"placed": 0, "reached": 0, "answered": 0, "stored_as": {}})
+        row["placed"] += 1
+        row["reached"] += c.answered
+        for _, d in by_number.get(c.number, []):
+            row["answered"] += bool(d.get("answered"))
+            named = str(d.get("server") or "default")
+            row["stored_as"][named] = row["stored_as"].get(named, 0) + 1
     queued = [d for rows in by_number.values() for _, d in rows if d.get("enqueued") is not None]
     within = sum(1 for d in queued if d.get("answered") and d.get("wait_s") is not None and d["wait_s"] <= 15.0)
     waits = sorted(float(d["wait_s"]) for d in queued if d.get("wait_s") is not None)
@@ -209,6 +226,7 @@ def account(calls: list[Call], stored: list[tuple[str, Any, dict[str, Any]]], pr
         "sl15": round(within / len(queued), 4) if queued else None,
         "voice_wait_p50_s": round(waits[len(waits) // 2], 2) if waits else None,
         "missed_call_callbacks": len(callbacks),
+        "calls_by_server": by_server,
         "voice_lost": lost,
         "voice_doubled": doubled,
         "voice_losses": losses,

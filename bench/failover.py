@@ -10,7 +10,9 @@ reports the seconds until the other engine answered ``/cluster/active`` with 200
 taken and its routing started: ``takeover_s``), until HAProxy sent traffic to it
 (``takeover_haproxy_s``), and until the first citizen's message was acknowledged after it
 (``recovery_s``). With ``--gateways N`` the sockets are held by N web gateways (hotline/relay.py)
-instead of the active engine, and a kill cuts none of them. Every message, chat and call is accounted for as in the chaos bench: anything
+instead of the active engine, and a kill cuts none of them. With ``--asterisks 2`` the citizens
+call two Asterisk servers in turn (two sandbox instances peered by the trunk the dialplans render,
+bench/_servers.py), both driven by the active engine; the calls are counted per server. Every message, chat and call is accounted for as in the chaos bench: anything
 lost or doubled is a line under ``losses`` and the command exits 1. An engine that ends on its
 own (fenced, exit 75) is started again as systemd's ``Restart=always`` would, and listed under
 ``unplanned_exits``.
@@ -47,6 +49,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-baseline", action="store_true", help="skip the run without kills")
     p.add_argument("--drain", type=float, default=60.0, help="seconds to wait for answers after the load")
     p.add_argument("--keep", action="store_true", help="keep each run's folder (the engines' and HAProxy's logs)")
+    p.add_argument(
+        "--asterisks",
+        type=int,
+        default=1,
+        choices=(1, 2),
+        help="Asterisk servers the citizens call, in turn (2: two sandbox instances peered by the trunk,"
+        " the engines drive both; 1: the sandbox's own)",
+    )
     p.add_argument(
         "--gateways",
         type=int,
@@ -142,6 +152,10 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
         "calls_answered": killed.get("calls_answered"),
         "voice_skipped": skipped.get("voice"),
         "gateways": args.gateways,
+        "asterisks": args.asterisks,
+        "calls_by_server": killed.get("calls_by_server"),
+        "calls_per_min": args.calls_per_min,
+        "voice_seats": args.voice_seats,
     }
     if len(kills) != args.kills:
         killed["losses"].append(f"{args.kills} kills planned, {len(kills)} done")

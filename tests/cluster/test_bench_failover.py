@@ -1,7 +1,7 @@
 """``hotline bench failover`` end to end at a small size: two real engines in cluster mode behind
 a real HAProxy with two web gateways holding the sockets, the active one killed twice while web and
-WeChat citizens chat and citizens call 12345 on the sandbox Asterisk; the standby takes over each time and the bench finds every
-message, chat and call once."""
+WeChat citizens chat and citizens call 12345 on two peered sandbox Asterisk servers; the standby
+takes over each time and the bench finds every message, chat and call once."""
 
 from __future__ import annotations
 
@@ -32,6 +32,9 @@ def test_the_failover_bench_kills_the_active_engine_and_finds_nothing_lost_or_do
         # The sockets on two web gateways (hotline/relay.py): a kill cuts none of them; the
         # gateways connect them again on the new engine (without gateways: tests/cluster/test_failover.py).
         *("--gateways", "2"),
+        # The citizens call two Asterisk servers in turn (bench/_servers.py's e and f, peered by
+        # the trunk), both driven by the active engine: a takeover picks up the calls on both.
+        *("--asterisks", "2"),
     )
     result = failover.run(args)
     assert result["losses"] == [], result["losses"]
@@ -47,6 +50,12 @@ def test_the_failover_bench_kills_the_active_engine_and_finds_nothing_lost_or_do
     assert result["contacts"] >= 8 and result["messages"] >= 2 * 2 * 8
     assert result["voice_skipped"] is None and result["gateways"] == 2
     assert result["calls"] >= 6 and result["calls_answered"] >= 3 and result["sl15"] is not None, result
+    by_server = result["calls_by_server"]
+    assert sorted(by_server) == ["e", "f"], by_server
+    for name, row in by_server.items():
+        assert row["placed"] >= 3 and row["reached"] == row["placed"] and row["answered"] >= 1, (name, row)
+    # Each record names the server its caller dialed: e is the engines' main Asterisk, f a peer.
+    assert set(by_server["e"]["stored_as"]) == {"default"} and set(by_server["f"]["stored_as"]) == {"f"}, by_server
 
 
 def test_the_failover_bench_needs_postgresql_and_room_for_its_kills():
