@@ -19,10 +19,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 import os
 import shutil
 import signal
+import socket
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,6 +59,29 @@ def engine_env(settings: Any) -> dict[str, str]:
     }
 
 
+# The callers' RTP ports, handed out in turn: sipp's default (6000, then 99 more tries) is shared
+# by every caller, and from about 50 callers at once the next could not bind and never called
+# (found at 2 calls/s); a port from the kernel's ephemeral range was now and then taken by another
+# caller's SIP port before sipp bound it. This range is nobody else's here: below the sandbox
+# instances' RTP (12000-17999), above sipp's default. Each caller binds the port and the one 2 above.
+_MEDIA = itertools.cycle(range(7000, 12000, 4))
+
+
+def media_port() -> int:
+    """The next port of the callers' range that is free now (with the one 2 above it)."""
+    for _ in range(1250):
+        port = next(_MEDIA)
+        with contextlib.ExitStack() as held:
+            try:
+                for p in (port, port + 2):
+                    s = held.enter_context(socket.socket(socket.AF_INET, socket.SOCK_DGRAM))
+                    s.bind(("127.0.0.1", p))
+            except OSError:
+                continue
+        return port
+    raise RuntimeError("no free RTP port for a caller in 7000-11999")
+
+
 def seat_number(n: int) -> str:
     return f"139{n:08d}"
 
@@ -68,6 +94,7 @@ class Call:
     server: str = ""  # the Asterisk dialed ("" : the sandbox's default one)
     answered: bool = False  # Asterisk answered the INVITE
     rc: int | None = None
+    why: str = ""  # not answered: the end of what sipp printed
 
 
 @dataclass
@@ -112,16 +139,20 @@ class VoiceLoad:
         proc = await asyncio.create_subprocess_exec(
             *("sipp", target, "-sf", str(SCENARIOS / "chaos_caller.xml")),
             *("-i", "127.0.0.1", "-p", str(free_udp_port()), "-s", "12345", "-key", "caller", number),
+            *("-mp", str(media_port())),
             *("-d", str(int(hold_s * 1000)), "-m", "1", "-nostdin", "-timeout", f"{int(hold_s + 120)}s"),
             *("-timeout_error", "-trace_logs", "-log_file", str(log)),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.PIPE,
         )
         self.procs.append(proc)
-        entry.rc = await proc.wait()
+        _, err = await proc.communicate()
+        entry.rc = proc.returncode
         with contextlib.suppress(OSError):
             entry.answered = "answered" in log.read_text(errors="replace")
+        if not entry.answered:  # what sipp said of a call Asterisk never answered
+            entry.why = " ".join(err.decode(errors="replace").split())[-160:] or f"exit {entry.rc}"
 
     async def close(self) -> None:
         for proc in [*self.procs, *([self.phone] if self.phone else [])]:
@@ -227,6 +258,7 @@ def account(calls: list[Call], stored: list[tuple[str, Any, dict[str, Any]]], pr
         "voice_wait_p50_s": round(waits[len(waits) // 2], 2) if waits else None,
         "missed_call_callbacks": len(callbacks),
         "calls_by_server": by_server,
+        "calls_unreached_why": dict(Counter(c.why for c in calls if not c.answered).most_common(5)),
         "voice_lost": lost,
         "voice_doubled": doubled,
         "voice_losses": losses,

@@ -154,11 +154,21 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
         "gateways": args.gateways,
         "asterisks": args.asterisks,
         "calls_by_server": killed.get("calls_by_server"),
+        "calls_unreached": killed.get("calls_unreached"),
+        "calls_unreached_why": killed.get("calls_unreached_why"),
         "calls_per_min": args.calls_per_min,
         "voice_seats": args.voice_seats,
     }
     if len(kills) != args.kills:
         killed["losses"].append(f"{args.kills} kills planned, {len(kills)} done")
+    # No Asterisk is killed here: a citizen whose call no Asterisk answered was lost too (the
+    # chaos bench counts such calls apart only while its Asterisk is down).
+    for run in (killed, baseline or {}):
+        if run.get("calls_unreached"):
+            run["losses"].append(
+                f"{run['calls_unreached']} calls never answered by Asterisk: {run.get('calls_unreached_why')}"
+            )
+            out["lost"] += run["calls_unreached"]
     out["losses"] = killed["losses"] + (baseline["losses"] if baseline else [])
     out["load_average"] = round(os.getloadavg()[0], 2)
     out["machine"] = machine()
