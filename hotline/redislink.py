@@ -28,7 +28,7 @@ from typing import Any
 
 import socketio
 from prometheus_client import Counter, Gauge
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -37,6 +37,7 @@ from redis.exceptions import RedisError
 logger = logging.getLogger(__name__)
 
 TIMEOUT_S = 1.0
+POOL_SIZE = 32  # connections of one client; more commands at once wait for one (``client``)
 DOWN = Gauge("hotline_redis_down", "1 from a failed command to the engine's Redis until one succeeds")
 ERRORS = Counter("hotline_redis_errors_total", "commands to Redis that failed or timed out", ["use"])
 UNSHARED = Counter(
@@ -50,14 +51,20 @@ FAILURES = (RedisError, OSError, asyncio.TimeoutError)
 def client(url: str, **kw: Any) -> Redis:
     """A Redis client whose commands fail within ``TIMEOUT_S`` and are not retried after a time
     limit. A closed connection is tried again once at once: after a restart every pooled
-    connection is a dead one, and that is not a new outage."""
+    connection is a dead one, and that is not a new outage.
+
+    Its pool holds at most ``POOL_SIZE`` connections and a command finding them all busy waits
+    for one (within ``TIMEOUT_S``) instead of failing: redis-py's own pool refuses the 101st at
+    once ("Too many connections"), and a new active engine's first second (hundreds of seats'
+    emits published together) was taken for a Redis outage, its emits kept from the gateways."""
     options: dict[str, Any] = {
         "socket_connect_timeout": TIMEOUT_S,
         "socket_timeout": TIMEOUT_S,
         "retry": Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         **kw,
     }
-    return Redis.from_url(url, **options)
+    pool = BlockingConnectionPool.from_url(url, max_connections=POOL_SIZE, timeout=TIMEOUT_S, **options)
+    return Redis.from_pool(pool)
 
 
 class RedisHealth:
