@@ -878,7 +878,9 @@ async def _one_run(
                     )
                 )
             running: list[asyncio.Task[None]] = []
-            if calls is not None:  # the callers' own generator: the same seed, the same calls
+            if calls is not None and getattr(args, "steady_calls", False):  # one sipp per server
+                running.append(asyncio.create_task(calls.steady(args.calls_per_min, length, args.hold_s)))
+            elif calls is not None:  # the callers' own generator: the same seed, the same calls
                 running.append(asyncio.create_task(_callers(calls, args, random.Random(f"calls-{args.seed}"), length)))
             n = 0
             while (now := time.monotonic() - started) < length:

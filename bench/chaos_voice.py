@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.voice.sipp import SCENARIOS, free_udp_port
+from bench.voice.sipp import SCENARIOS, fill, free_udp_port
 
 FLOW = Path(__file__).resolve().parents[1] / "ivr" / "flows" / "minimal.toml"
 
@@ -153,6 +153,52 @@ class VoiceLoad:
             entry.answered = "answered" in log.read_text(errors="replace")
         if not entry.answered:  # what sipp said of a call Asterisk never answered
             entry.why = " ".join(err.decode(errors="replace").split())[-160:] or f"exit {entry.rc}"
+
+    async def steady(self, calls_per_min: float, length_s: float, hold_s: tuple[float, float]) -> None:
+        """The citizens of ``length_s`` seconds at ``calls_per_min`` in all, split evenly over the
+        servers, each server's placed by one sipp at a steady rate (``scenarios/chaos_callers.xml``):
+        a process per call costs the machine more than the engine it measures past 2 calls/s. Each
+        call's number comes from an injection file; sipp logs it placed and answered."""
+        targets = self.targets or [("", f"127.0.0.1:{self.settings.asterisk.sip_port}")]
+        per_server = calls_per_min / len(targets)
+        count = max(1, round(per_server * length_s / 60))
+        hold = {"HOLD_MIN": int(hold_s[0] * 1000), "HOLD_MAX": int(hold_s[1] * 1000)}
+        scenario = self.folder / "callers.xml"
+        scenario.write_text(fill("chaos_callers.xml", hold), encoding="utf-8")
+        runs: list[tuple[str, Path, asyncio.subprocess.Process]] = []
+        for i, (server, target) in enumerate(targets):
+            numbers = [f"{self.prefix}{k * len(targets) + i:07d}" for k in range(count)]
+            inf = self.folder / f"callers-{server or 'default'}.csv"
+            inf.write_text("SEQUENTIAL\n" + "".join(f"{n};\n" for n in numbers), encoding="utf-8")
+            log = self.folder / f"callers-{server or 'default'}.log"
+            proc = await asyncio.create_subprocess_exec(
+                *("sipp", target, "-sf", str(scenario), "-inf", str(inf), "-s", "12345"),
+                *("-i", "127.0.0.1", "-p", str(free_udp_port()), "-mp", str(media_port())),
+                # calls per minute: -rp 60 s takes a fractional rate as sipp's -r alone would not
+                *("-r", f"{per_server:g}", "-rp", "60000", "-m", str(count), "-l", "10000"),
+                *("-nostdin", "-timeout", f"{int(length_s + hold_s[1] + 180)}s"),
+                *("-trace_logs", "-log_file", str(log), "-trace_err", "-error_file", str(log.with_suffix(".err"))),
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            self.procs.append(proc)
+            runs.append((server, log, proc))
+        for server, log, proc in runs:
+            _, err = await proc.communicate()
+            placed: list[str] = []
+            answered: set[str] = set()
+            with contextlib.suppress(OSError):
+                for line in log.read_text(errors="replace").splitlines():
+                    words = line.split()
+                    if len(words) >= 2 and words[-2] == "placed":
+                        placed.append(words[-1])
+                    elif len(words) >= 2 and words[-2] == "answered":
+                        answered.add(words[-1])
+            why = " ".join(err.decode(errors="replace").split())[-160:] or f"no answer (sipp exit {proc.returncode})"
+            for number in placed:
+                ok = number in answered
+                self.calls.append(Call(number, 0.0, 0.0, server, ok, proc.returncode, "" if ok else why))
 
     async def close(self) -> None:
         for proc in [*self.procs, *([self.phone] if self.phone else [])]:

@@ -58,6 +58,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         " the engines drive both; 1: the sandbox's own)",
     )
     p.add_argument(
+        "--steady-calls",
+        action="store_true",
+        help="one sipp per Asterisk places the calls at a steady rate (arrivals even, not Poisson): a"
+        " sipp process per call costs this machine more than the engines past 2 calls/s",
+    )
+    p.add_argument(
         "--gateways",
         type=int,
         default=0,
@@ -158,6 +164,7 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
         "calls_unreached_why": killed.get("calls_unreached_why"),
         "calls_per_min": args.calls_per_min,
         "voice_seats": args.voice_seats,
+        "steady_calls": args.steady_calls,
     }
     if len(kills) != args.kills:
         killed["losses"].append(f"{args.kills} kills planned, {len(kills)} done")
