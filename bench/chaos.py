@@ -179,8 +179,13 @@ async def _call(sio: socketio.AsyncClient, ns: str, event: str, data: dict[str, 
 
 
 class Seat:
-    def __init__(self, base: str, name: str, token: str, ledger: Ledger, messages: int, media: str = "chat") -> None:
+    def __init__(
+        self, base: str, name: str, token: str, ledger: Ledger, messages: int, media: str = "chat", n: int = 0
+    ) -> None:
         self.base, self.name, self.ledger, self.messages = base, name, ledger, messages
+        # Its desk's address on the centre's network (said in X-Forwarded-For as the citizens say
+        # theirs): hundreds of seats from 127.0.0.1 would pass the edge's connections per address.
+        self.address = f"172.16.{(n >> 8) & 255}.{n & 255}"
         self.media = media  # chat: a seat for chats only; voice: a cloud seat for calls only
         self.sio = socketio.AsyncClient(reconnection=True, reconnection_delay=0.5, reconnection_delay_max=2)
         self.token = token
@@ -200,7 +205,12 @@ class Seat:
 
     async def open(self) -> None:
         await self.sio.connect(
-            self.base, namespaces=["/agent"], auth={"token": self.token}, transports=["websocket"], wait_timeout=10
+            self.base,
+            namespaces=["/agent"],
+            auth={"token": self.token},
+            transports=["websocket"],
+            wait_timeout=10,
+            headers={"X-Forwarded-For": self.address},
         )
 
     async def _connected(self) -> None:
@@ -857,10 +867,11 @@ async def _one_run(
         if calls is not None:
             await calls.start_phones()
         async with aiohttp.ClientSession() as http:
-            for name in [*seats, *phones]:
+            for n, name in enumerate([*seats, *phones]):
                 async with http.post(f"{engine.base}/api/login", json={"username": name, "password": PASSWORD}) as r:
                     token = str((await r.json())["token"])
-                seat = Seat(engine.base, name, token, ledger, args.messages, "voice" if name in phones else "chat")
+                media = "voice" if name in phones else "chat"
+                seat = Seat(engine.base, name, token, ledger, args.messages, media, n)
                 await seat.open()
                 seat_clients.append(seat)
         length = args.minutes * 60

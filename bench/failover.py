@@ -156,6 +156,8 @@ async def _main(args: argparse.Namespace) -> dict[str, Any]:
         "messages": killed["messages"],
         "calls": killed.get("calls"),
         "calls_answered": killed.get("calls_answered"),
+        "calls_queued": killed.get("calls_queued"),
+        "voice_wait_p50_s": killed.get("voice_wait_p50_s"),
         "voice_skipped": skipped.get("voice"),
         "gateways": args.gateways,
         "asterisks": args.asterisks,
