@@ -124,6 +124,10 @@ class AcdService:
             return media_of(command.channel)
         if isinstance(command, (StartCallback, Announce)):
             return "voice"
+        if isinstance(command, CancelOffer) and command.channel:
+            # Its contact may be gone already (a citizen who hung up while their seat's phone
+            # rang): that cancel was once logged "no executor" and never carried out.
+            return media_of(command.channel)
         if isinstance(command, (CancelOffer, Overflow)):
             contact = self.core.contact(command.contact_id)
             if contact is not None:

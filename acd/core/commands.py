@@ -22,6 +22,9 @@ class CancelOffer:
     contact_id: str
     seat_id: str
     reason: str
+    # The contact's channel, as its offer had it: a contact that left is gone from the core by
+    # the time its cancel is carried out, and the service finds the executor by it.
+    channel: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -72,7 +72,7 @@ class OffersMixin(RoutingMixin):
         self._release(contact, seat, e.cause, count_rona=missed, unreachable=unreachable)
 
     def _cancel(self, contact: Contact, seat: Seat, why: str) -> None:
-        self._out.append(CancelOffer(contact.id, seat.id, why))
+        self._out.append(CancelOffer(contact.id, seat.id, why, contact.channel))
 
     def _requeue_offered(self, contact: Contact, seat: Seat) -> None:
         self._contact_action(contact, "requeue_callback" if contact.number else "requeue")

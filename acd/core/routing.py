@@ -311,7 +311,7 @@ class RoutingMixin(CoreState):
             self.stats.abandoned(contact.enq, contact.home, contact.channel, self.now - contact.enq)
         del self.contacts[contact.id]
         if seat is not None:
-            self._out.append(CancelOffer(contact.id, seat.id, "citizen hung up"))
+            self._out.append(CancelOffer(contact.id, seat.id, "citizen hung up", contact.channel))
             seat.offer = None
             self._free_seat(seat, count_rona=False, unreachable=False)
 

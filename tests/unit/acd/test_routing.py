@@ -157,7 +157,7 @@ def test_rona_requeues_at_original_position() -> None:
     r.feed(ContactEnded(3, "x"))
     assert r.offers() == [("c1", "a")]
     r.feed(Tick(3 + 15))
-    assert r.of(CancelOffer) == [CancelOffer("c1", "a", "no answer within 15 s")]
+    assert r.of(CancelOffer) == [CancelOffer("c1", "a", "no answer within 15 s", "voice")]
     assert r.state("a") == "not_ready" and r.acd.seat_state("a")["reason"] == "no_answer"
     assert r.acd.contact_position("c1")["position"] == 1
     assert r.acd.contact_position("c2")["position"] == 2
