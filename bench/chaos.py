@@ -53,6 +53,7 @@ import socketio
 
 from bench._faults import PrivateRedis, Relay, free_port
 from bench._haproxy import until_checked
+from bench.voice.measure import cpu_seconds, per_call_ms
 
 CHECKOUT = Path(__file__).resolve().parents[1]
 HOTLINE = [sys.executable, "-P", "-c", "import sys; from hotline.cli import main; sys.exit(main())"]
@@ -875,6 +876,9 @@ async def _one_run(
                 await seat.open()
                 seat_clients.append(seat)
         length = args.minutes * 60
+        # The pair's Asterisks' CPU over the load (greeting, queue prompt and hold music played to
+        # each caller, its seat's leg over the trunk, the bridge): per call placed on each.
+        asterisk_cpu = {name: cpu_seconds(server.pid()) for name, server in servers.items()}
         started = time.monotonic()
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("citizens chatting" + (" under faults" if usable else ""), total=length)
@@ -911,6 +915,7 @@ async def _one_run(
             await asyncio.wait(running, timeout=args.drain + 240)
             for leftover in running:
                 leftover.cancel()
+            asterisk_cpu = {name: (before, cpu_seconds(servers[name].pid())) for name, before in asterisk_cpu.items()}
         # Pages and consoles read what they hold once more, as after any reconnection.
         for citizen in citizens:
             if isinstance(citizen, Citizen):
@@ -933,6 +938,10 @@ async def _one_run(
             out["lost"] += heard["voice_lost"]
             out["doubled"] += heard["voice_doubled"]
             out["contacts"] += heard["calls_reached"]
+            for name, (before, after) in asterisk_cpu.items():
+                row = heard["calls_by_server"].get(name, {})
+                row["asterisk_cpu_s"] = round(after - before, 2) if before is not None and after is not None else None
+                row["asterisk_cpu_ms_per_call"] = per_call_ms(before, after, int(row.get("placed", 0)))
             out.update(heard)
         return out
     finally:

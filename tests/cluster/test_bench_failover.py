@@ -57,6 +57,8 @@ def test_the_failover_bench_kills_the_active_engine_and_finds_nothing_lost_or_do
     assert sorted(by_server) == ["e", "f"], by_server
     for name, row in by_server.items():
         assert row["placed"] >= 3 and row["reached"] == row["placed"] and row["answered"] >= 1, (name, row)
+        # Each server's Asterisk worked for its callers (greeting, hold music, the seat's leg).
+        assert row["asterisk_cpu_s"] > 0 and row["asterisk_cpu_ms_per_call"] > 0, (name, row)
     # Each record names the server its caller dialed: e is the engines' main Asterisk, f a peer.
     assert set(by_server["e"]["stored_as"]) == {"default"} and set(by_server["f"]["stored_as"]) == {"f"}, by_server
 
