@@ -176,7 +176,8 @@ class VoiceLoad:
                 *("-i", "127.0.0.1", "-p", str(free_udp_port()), "-mp", str(media_port())),
                 # calls per minute: -rp 60 s takes a fractional rate as sipp's -r alone would not
                 *("-r", f"{per_server:g}", "-rp", "60000", "-m", str(count), "-l", "10000"),
-                *("-nostdin", "-timeout", f"{int(length_s + hold_s[1] + 180)}s"),
+                # a call waiting 60 s for an answer (or a reply to its BYE) is given up: sipp ends
+                *("-nostdin", "-timeout", f"{int(length_s + hold_s[1] + 180)}s", "-recv_timeout", "60000"),
                 *("-trace_logs", "-log_file", str(log), "-trace_err", "-error_file", str(log.with_suffix(".err"))),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.DEVNULL,
@@ -184,8 +185,16 @@ class VoiceLoad:
             )
             self.procs.append(proc)
             runs.append((server, log, proc))
+        errors: dict[int, bytes] = {}
+        try:
+            for _, _, proc in runs:
+                _, errors[id(proc)] = await proc.communicate()
+        finally:  # cut short (the bench's wait ran out): what sipp logged so far is still counted
+            self._count_steady(runs, errors)
+
+    def _count_steady(self, runs: list[tuple[str, Path, asyncio.subprocess.Process]], errors: dict[int, bytes]) -> None:
         for server, log, proc in runs:
-            _, err = await proc.communicate()
+            err = errors.get(id(proc), b"")
             placed: list[str] = []
             answered: set[str] = set()
             with contextlib.suppress(OSError):
@@ -196,6 +205,8 @@ class VoiceLoad:
                     elif len(words) >= 2 and words[-2] == "answered":
                         answered.add(words[-1])
             why = " ".join(err.decode(errors="replace").split())[-160:] or f"no answer (sipp exit {proc.returncode})"
+            if proc.returncode is None:
+                why = "no answer before the bench stopped waiting (sipp still running)"
             for number in placed:
                 ok = number in answered
                 self.calls.append(Call(number, 0.0, 0.0, server, ok, proc.returncode, "" if ok else why))
