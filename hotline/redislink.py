@@ -53,15 +53,17 @@ UNSHARED = Counter(
 FAILURES = (RedisError, OSError, asyncio.TimeoutError)
 
 
-def client(url: str, **kw: Any) -> Redis:
+def client(url: str, pool_wait_s: float = TIMEOUT_S, **kw: Any) -> Redis:
     """A Redis client whose commands fail within ``TIMEOUT_S`` and are not retried after a time
     limit. A closed connection is tried again once at once: after a restart every pooled
     connection is a dead one, and that is not a new outage.
 
     Its pool holds at most ``POOL_SIZE`` connections and a command finding them all busy waits
-    for one (up to ``POOL_WAIT_S``) instead of failing: redis-py's own pool refuses the 101st at
-    once ("Too many connections"), and a new active engine's first second (hundreds of seats'
-    emits published together) was taken for a Redis outage, its emits kept from the gateways.
+    for one (up to ``pool_wait_s``) instead of failing at once as redis-py's own pool does past
+    100 ("Too many connections"). A request's own checks (the WeChat retry key, the token) keep
+    ``TIMEOUT_S``: a push must be answered within WeChat's 5 s. The emits' publisher waits up to
+    ``POOL_WAIT_S`` (``SharedEmits``): a new active engine's first second, hundreds of seats'
+    emits published together, was taken for a Redis outage and its emits kept from the gateways.
     While Redis hangs, the commands on the wire fail within ``TIMEOUT_S`` and free their
     connections, and callers skip Redis from the first failure on (``RedisHealth``): the wait is
     bounded by what was already waiting."""
@@ -71,7 +73,7 @@ def client(url: str, **kw: Any) -> Redis:
         "retry": Retry(NoBackoff(), 1, supported_errors=(RedisConnectionError,)),
         **kw,
     }
-    pool = BlockingConnectionPool.from_url(url, max_connections=POOL_SIZE, timeout=POOL_WAIT_S, **options)
+    pool = BlockingConnectionPool.from_url(url, max_connections=POOL_SIZE, timeout=pool_wait_s, **options)
     return Redis.from_pool(pool)
 
 
@@ -174,7 +176,7 @@ class SharedEmits(socketio.AsyncRedisManager):  # type: ignore[misc]  # python-s
             await self.emit(self.RESYNC, {}, namespace=namespace)
 
     def _redis_connect(self) -> None:
-        self.redis = client(self.redis_url)
+        self.redis = client(self.redis_url, pool_wait_s=POOL_WAIT_S)
         self.connected = True
 
     async def _publish(self, data: Any) -> None:

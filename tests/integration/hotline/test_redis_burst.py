@@ -12,8 +12,9 @@ import json
 import uuid
 
 import pytest
+from redis.exceptions import ConnectionError as RedisConnectionError
 
-from hotline.redislink import POOL_SIZE, RedisHealth, SharedEmits, client
+from hotline.redislink import POOL_SIZE, POOL_WAIT_S, TIMEOUT_S, RedisHealth, SharedEmits, client
 from tests.conftest import REDIS_URL, need_server
 
 
@@ -59,3 +60,21 @@ async def test_a_burst_of_emits_past_the_pool_is_published_whole(caplog: pytest.
     assert not [r for r in caplog.records if "redis unavailable" in r.getMessage()]
     # The client kept to its pool: the burst waited for connections, it did not open 320.
     assert emits.redis.connection_pool.max_connections == POOL_SIZE
+
+
+async def test_a_request_s_own_redis_check_waits_for_a_connection_no_longer_than_a_command() -> None:
+    """The WeChat retry key and token share one client: with its 32 connections busy, a push
+    waits at most TIMEOUT_S for one (WeChat gives up after 5 s), not the emits' POOL_WAIT_S."""
+    await _reachable()
+    shared = client(REDIS_URL)
+    hogs = [await shared.connection_pool.get_connection() for _ in range(POOL_SIZE)]
+    try:
+        loop = asyncio.get_running_loop()
+        t0 = loop.time()
+        with pytest.raises(RedisConnectionError, match="No connection available"):
+            await shared.get("hotline-burst-probe")
+        assert TIMEOUT_S - 0.1 <= loop.time() - t0 < POOL_WAIT_S / 2
+    finally:
+        for conn in hogs:
+            await shared.connection_pool.release(conn)
+        await shared.aclose()
